@@ -1,0 +1,169 @@
+"""Typed models of the `orchestration.proompteng.ai/v1alpha1` resources.
+
+They accept every object the reference CRDs accept: step keys the CRDs keep as
+unknown fields (`implementationSpecRef`, `runtime`, `secrets`, ...) are kept as
+extras, never dropped. Scalars are strict, as the apiserver is: `retries: "3"` or
+`with: {n: 1}` are rejected, not coerced. The CRDs in the chart are generated
+from these classes (`compiler.crd`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+API_GROUP = "orchestration.proompteng.ai"
+API_VERSION = f"{API_GROUP}/v1alpha1"
+MAX_STEPS = 200
+MAX_NAME_LENGTH = 128
+
+Int32 = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow", strict=True)
+
+
+class NameRef(_Model):
+    """A reference to an object by name (`agentRef`, `toolRef`, ...)."""
+
+    name: StrictStr
+
+
+class TemplateRef(_Model):
+    """A WorkflowTemplate (or ClusterWorkflowTemplate) and one template in it."""
+
+    name: StrictStr
+    template: StrictStr
+    cluster_scope: StrictBool = Field(False, alias="clusterScope")
+
+
+class EnvVar(_Model):
+    name: StrictStr
+    value: StrictStr = ""
+
+
+class Step(_Model):
+    """One step. Kind-specific fields are optional here and required per kind by
+    `compiler.validate`, so one missing field is one diagnostic."""
+
+    name: StrictStr = Field(max_length=MAX_NAME_LENGTH)
+    kind: StrictStr
+    depends_on: list[StrictStr] | None = Field(None, alias="dependsOn", max_length=MAX_STEPS)
+    continue_on_failure: StrictBool = Field(False, alias="continueOnFailure")
+    retries: Int32 | None = None
+    retry_backoff_seconds: Int32 | None = Field(None, alias="retryBackoffSeconds")
+    timeout_seconds: Int32 | None = Field(None, alias="timeoutSeconds")
+    with_: dict[StrictStr, StrictStr] | None = Field(None, alias="with")
+    agent_ref: NameRef | None = Field(None, alias="agentRef")
+    tool_ref: NameRef | None = Field(None, alias="toolRef")
+    orchestration_ref: NameRef | None = Field(None, alias="orchestrationRef")
+    policy_ref: StrictStr | None = Field(None, alias="policyRef")
+    # Container (new kind)
+    image: StrictStr | None = None
+    command: list[StrictStr] | None = None
+    args: list[StrictStr] | None = None
+    env: list[EnvVar] | None = None
+    # Template (new kind)
+    template_ref: TemplateRef | None = Field(None, alias="templateRef")
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """Keys the model does not name, as given (kept, never dropped)."""
+        return dict(self.__pydantic_extra__ or {})
+
+    @property
+    def has_depends_on(self) -> bool:
+        return self.depends_on is not None
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        return dict(self.with_ or {})
+
+
+class ObjectMeta(_Model):
+    name: StrictStr | None = None
+    generate_name: StrictStr | None = Field(None, alias="generateName")
+    namespace: StrictStr | None = None
+    labels: dict[StrictStr, StrictStr] | None = None
+    annotations: dict[StrictStr, StrictStr] | None = None
+    generation: StrictInt | None = None
+    uid: StrictStr | None = None
+
+
+class OrchestrationSpec(_Model):
+    entrypoint: StrictStr | None = None
+    steps: list[Step] = Field(max_length=10_000)
+    policies: dict[str, Any] | None = None
+
+
+class Condition(_Model):
+    type: StrictStr
+    status: Literal["True", "False", "Unknown"]
+    reason: StrictStr | None = None
+    message: StrictStr | None = None
+    observed_generation: StrictInt | None = Field(None, alias="observedGeneration")
+    last_transition_time: StrictStr | None = Field(None, alias="lastTransitionTime")
+
+
+class OrchestrationStatus(_Model):
+    observed_generation: StrictInt | None = Field(None, alias="observedGeneration")
+    phase: StrictStr | None = None
+    updated_at: StrictStr | None = Field(None, alias="updatedAt")
+    conditions: list[Condition] | None = None
+
+
+class Orchestration(_Model):
+    api_version: Literal["orchestration.proompteng.ai/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["Orchestration"]
+    metadata: ObjectMeta
+    spec: OrchestrationSpec
+    status: OrchestrationStatus | None = None
+
+
+class OrchestrationRef(_Model):
+    name: StrictStr
+
+
+class OrchestrationRunSpec(_Model):
+    orchestration_ref: OrchestrationRef = Field(alias="orchestrationRef")
+    parameters: dict[StrictStr, StrictStr] | None = None
+    delivery_id: StrictStr | None = Field(None, alias="deliveryId")
+
+
+class WorkflowRef(_Model):
+    name: StrictStr
+    namespace: StrictStr | None = None
+    uid: StrictStr | None = None
+
+
+class StepStatus(_Model):
+    name: StrictStr
+    kind: StrictStr
+    phase: StrictStr | None = None
+    reason: StrictStr | None = None
+    message: StrictStr | None = None
+    started_at: StrictStr | None = Field(None, alias="startedAt")
+    finished_at: StrictStr | None = Field(None, alias="finishedAt")
+    attempt: StrictInt | None = None
+
+
+class OrchestrationRunStatus(_Model):
+    observed_generation: StrictInt | None = Field(None, alias="observedGeneration")
+    orchestration_generation: StrictInt | None = Field(None, alias="orchestrationGeneration")
+    phase: StrictStr | None = None
+    progress: StrictStr | None = None
+    started_at: StrictStr | None = Field(None, alias="startedAt")
+    finished_at: StrictStr | None = Field(None, alias="finishedAt")
+    workflow_ref: WorkflowRef | None = Field(None, alias="workflowRef")
+    step_statuses: list[StepStatus] | None = Field(None, alias="stepStatuses")
+    conditions: list[Condition] | None = None
+
+
+class OrchestrationRun(_Model):
+    api_version: Literal["orchestration.proompteng.ai/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["OrchestrationRun"]
+    metadata: ObjectMeta
+    spec: OrchestrationRunSpec
+    status: OrchestrationRunStatus | None = None
