@@ -1,0 +1,159 @@
+"""`orch`: the only module that touches files, stdout, stderr and exit codes.
+
+Exit codes (contract §2.3): 0 success (warnings included), 1 invalid input (and
+then nothing on stdout), 2 usage errors (unreadable file, bad flag, unknown step).
+Heavy libraries are imported inside the commands that need them, so that
+`orch compile` starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+STDIN = "<stdin>"
+
+
+class UsageError(Exception):
+    """A usage problem: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def read_sources(paths: Sequence[str]) -> list[tuple[str, str]]:
+    """(display name, text) of each path; `-` is stdin. UsageError if unreadable."""
+    out: list[tuple[str, str]] = []
+    for path in paths:
+        if path == "-":
+            out.append((STDIN, sys.stdin.read()))
+            continue
+        try:
+            with open(path, encoding="utf-8") as fh:
+                out.append((path, fh.read()))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"{path}: cannot read: {reason}") from None
+    return out
+
+
+def load_inputs(paths: Sequence[str]) -> "Inputs":
+    """Read and validate files; shared by every command that takes FILE...
+    (imports the models lazily, after argument parsing)."""
+    from compiler.inputs import parse_files
+
+    return parse_files(read_sources(paths))
+
+
+def report(diagnostics: "Sequence[Diagnostic]", fmt: str = "text") -> None:
+    from compiler.render import diagnostic_dict, diagnostic_line
+
+    if fmt == "json":
+        json.dump([diagnostic_dict(d) for d in diagnostics], sys.stderr, indent=2)
+        sys.stderr.write("\n")
+        return
+    for d in diagnostics:
+        sys.stderr.write(diagnostic_line(d) + "\n")
+
+
+def _sorted(diagnostics: "Sequence[Diagnostic]") -> "list[Diagnostic]":
+    return sorted(diagnostics, key=lambda d: (
+        d.span.file if d.span else "", d.document, d.span.line or 0 if d.span else 0))
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from compiler.diagnostics import Collector
+    from compiler.emit import emit_workflow
+    from compiler.inputs import pair_runs
+    from compiler.render import to_json, to_yaml
+
+    inputs = load_inputs(args.files)
+    if inputs.documents == 0 and inputs.ok:
+        from compiler.diagnostics import ROOT, Diagnostic, Reason, Span
+
+        inputs.diagnostics.append(Diagnostic(
+            Reason.INVALID_YAML, ROOT, "no documents: the input is empty",
+            span=Span(", ".join(name for name, _ in [(f, "") for f in inputs.files]))))
+    workflows = []
+    for doc, orch, run in pair_runs(inputs):
+        out = Collector()
+        compiled = emit_workflow(orch, run, out, service_account=args.service_account)
+        inputs.diagnostics.extend(doc.locate(d) for d in out.items)
+        workflows.append(compiled.workflow)
+    problems = _sorted(inputs.diagnostics)
+    report(problems, args.output if args.output == "json" else "text")
+    if not inputs.ok:
+        return EXIT_INVALID
+    sys.stdout.write(to_json(workflows) if args.output == "json" else to_yaml(workflows))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from compiler.diagnostics import Collector
+    from compiler.emit import emit_workflow
+    from compiler.inputs import pair_runs
+
+    inputs = load_inputs(args.files)
+    if args.deep:
+        for doc, orch, run in pair_runs(inputs):
+            out = Collector()
+            emit_workflow(orch, run, out)
+            inputs.diagnostics.extend(doc.locate(d) for d in out.items)
+    else:
+        pair_runs(inputs)  # OrchestrationNotFound
+    report(_sorted(inputs.diagnostics), args.output)
+    if not inputs.ok:
+        return EXIT_INVALID
+    if args.output == "text":
+        sys.stderr.write(f"{inputs.documents} document(s) valid\n")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="orch", description="Orchestration resources -> Argo Workflows")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("compile", help="compile to Argo Workflow YAML on stdout")
+    p.add_argument("files", nargs="+", metavar="FILE", help="YAML files; - for stdin")
+    p.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    p.add_argument("--service-account", help="spec.serviceAccountName of the Workflows")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("validate", help="check every document, print every problem")
+    p.add_argument("files", nargs="+", metavar="FILE", help="YAML files; - for stdin")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    p.add_argument("--deep", action="store_true",
+                   help="also compile, to find size limits and settings Argo cannot apply")
+    p.set_defaults(func=cmd_validate)
+
+    # more commands register here
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except UsageError as exc:
+        sys.stderr.write(f"orch: error: {exc}\n")
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from compiler.diagnostics import Diagnostic
+    from compiler.inputs import Inputs

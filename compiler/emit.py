@@ -1,0 +1,186 @@
+"""A valid Orchestration (and optionally a run of it) -> one Argo Workflow.
+
+The entry template is a DAG with `failFast: false`, tasks in declaration order.
+Templates are shared: steps that differ only in their arguments use one template,
+so a 200-step orchestration stays far below Argo's 200-template and 1 MiB limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.diagnostics import Collector, FieldPath, Reason, Severity
+from compiler.graph import Graph, build_graph
+from compiler.kinds import KINDS, StepContext
+from compiler.kinds.container import literal
+from compiler.models import Orchestration, OrchestrationRun, Step
+from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
+
+GROUP = "orchestration.proompteng.ai"
+ORCHESTRATION_LABEL = f"{GROUP}/orchestration"
+RUN_LABEL = f"{GROUP}/run"
+MAX_TEMPLATES = 200
+MAX_BYTES = 1024 * 1024
+WARN_BYTES = 512 * 1024
+DEFAULT_ENTRYPOINT = "main"
+
+
+@dataclass(frozen=True)
+class Compiled:
+    workflow: dict[str, Any]
+    graph: Graph
+    size: int
+
+
+def emit_workflow(
+    orchestration: Orchestration,
+    run: OrchestrationRun | None = None,
+    out: Collector | None = None,
+    service_account: str | None = None,
+) -> Compiled:
+    """The Workflow for `orchestration` (named after `run` when given). Problems
+    only the compiled form shows (size, template count, settings Argo cannot
+    apply) go to `out`; the caller decides whether to keep the result."""
+    out = out if out is not None else Collector()
+    steps = orchestration.spec.steps
+    graph = build_graph(steps)
+    run_params = dict(run.spec.parameters or {}) if run else {}
+    entry = orchestration.spec.entrypoint or DEFAULT_ENTRYPOINT
+
+    templates: dict[str, dict[str, Any]] = {}  # name -> template, first use order
+    by_content: dict[str, str] = {}  # canonical template JSON -> name
+    tasks: list[dict[str, Any]] = []
+    for i, (step, node) in enumerate(zip(steps, graph.nodes, strict=True)):
+        path = FieldPath(("spec", "steps", i))
+        ctx = StepContext(label_value(step.name), {**run_params, **step.parameters})
+        emitted = KINDS[step.kind].build(step, ctx)
+        task: dict[str, Any] = {"name": step.name}
+        if emitted.template is not None:
+            template = dict(emitted.template)
+            base = emitted.base_name
+            base = _apply_settings(step, template, base, emitted.honours_retries,
+                                   emitted.honours_timeout, path, out)
+            task["template"] = _intern(template, base, templates, by_content)
+        else:
+            _refuse_settings(step, path, out)
+        task.update(emitted.task)
+        if node.dependencies:
+            task["dependencies"] = list(node.dependencies)
+        if step.continue_on_failure:
+            task["continueOn"] = {"failed": True}
+        tasks.append(_ordered_task(task))
+
+    labels = {ORCHESTRATION_LABEL: label_value(orchestration.metadata.name or "")}
+    metadata: dict[str, Any] = {}
+    if run is not None:
+        metadata["name"] = workflow_name(run.metadata.name or "")
+        labels[RUN_LABEL] = label_value(run.metadata.name or "")
+    else:
+        metadata["generateName"] = f"{orchestration.metadata.name}-"
+    namespace = (run.metadata.namespace if run else None) or orchestration.metadata.namespace
+    if namespace:
+        metadata["namespace"] = namespace
+    metadata["labels"] = labels
+
+    spec: dict[str, Any] = {"entrypoint": entry}
+    if service_account:
+        spec["serviceAccountName"] = service_account
+    if run_params:
+        spec["arguments"] = {
+            "parameters": [{"name": k, "value": literal(v).replace("$$(", "$(")}
+                           for k, v in run_params.items()]
+        }
+    spec["podMetadata"] = {"labels": dict(labels)}
+    spec["templates"] = [
+        {"name": entry, "dag": {"failFast": False, "tasks": tasks}},
+        *({"name": name, **body} for name, body in templates.items()),
+    ]
+    workflow = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": metadata,
+        "spec": spec,
+    }
+    if len(spec["templates"]) > MAX_TEMPLATES:
+        out.add(Reason.WORKFLOW_TOO_LARGE, FieldPath(("spec", "steps")),
+                f"the Workflow would have {len(spec['templates'])} templates; "
+                f"Argo allows at most {MAX_TEMPLATES}",
+                hint="give steps that run the same container identical fields so they share one")
+    size = len(json.dumps(workflow, separators=(",", ":")).encode())
+    if size > MAX_BYTES:
+        out.add(Reason.WORKFLOW_TOO_LARGE, FieldPath(("spec",)),
+                f"the compiled Workflow is {size} bytes; Argo refuses objects over {MAX_BYTES}",
+                hint="split the orchestration with SubOrchestration steps")
+    elif size > WARN_BYTES:
+        out.add(Reason.WORKFLOW_TOO_LARGE, FieldPath(("spec",)),
+                f"the compiled Workflow is {size} bytes, over half of Argo's {MAX_BYTES} limit",
+                severity=Severity.WARNING)
+    return Compiled(workflow, graph, size)
+
+
+def workflow_name(run_name: str) -> str:
+    """The run's name, shortened with a stable hash only past Argo's limit."""
+    return shorten(run_name, MAX_WORKFLOW_NAME)
+
+
+_TASK_ORDER = ("name", "template", "templateRef", "dependencies", "continueOn", "arguments")
+
+
+def _ordered_task(task: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: task[k] for k in _TASK_ORDER if k in task}
+
+
+def _apply_settings(step: Step, template: dict[str, Any], base: str, retries_ok: bool,
+                    timeout_ok: bool, path: FieldPath, out: Collector) -> str:
+    """retries/backoff/timeout onto the template; the name says which apply."""
+    suffix = ""
+    if step.retries is not None and step.retries > 0:
+        if retries_ok:
+            strategy: dict[str, Any] = {"limit": step.retries, "retryPolicy": "Always"}
+            suffix += f"-retry{step.retries}"
+            if step.retry_backoff_seconds:
+                strategy["backoff"] = {"duration": f"{step.retry_backoff_seconds}s"}
+                suffix += f"-backoff{step.retry_backoff_seconds}s"
+            template["retryStrategy"] = strategy
+        else:
+            out.add(Reason.INVALID_FIELD, path.child("retries"),
+                    f"a {step.kind} step runs no pod; retries would have no effect",
+                    severity=Severity.WARNING)
+    if step.timeout_seconds:
+        if timeout_ok:
+            template["timeout"] = f"{step.timeout_seconds}s"
+            suffix += f"-timeout{step.timeout_seconds}s"
+        else:
+            out.add(Reason.INVALID_FIELD, path.child("timeoutSeconds"),
+                    f"Argo ignores timeout on a {step.kind} step (a suspend node); "
+                    "it would have no effect", severity=Severity.WARNING)
+    return base + suffix
+
+
+def _refuse_settings(step: Step, path: FieldPath, out: Collector) -> None:
+    for value, key in ((step.retries, "retries"), (step.timeout_seconds, "timeoutSeconds"),
+                       (step.retry_backoff_seconds, "retryBackoffSeconds")):
+        if value:
+            out.add(Reason.INVALID_FIELD, path.child(key),
+                    f"Argo takes {key} of a {step.kind} step from the referenced "
+                    "WorkflowTemplate; it cannot be set here",
+                    hint="set retryStrategy/timeout on the template in the WorkflowTemplate")
+
+
+def _intern(template: dict[str, Any], base: str, templates: dict[str, dict[str, Any]],
+            by_content: dict[str, str]) -> str:
+    """The name of an identical template already emitted, or a new unique one."""
+    key = json.dumps(template, sort_keys=True, separators=(",", ":"))
+    if key in by_content:
+        return by_content[key]
+    name = shorten(base, MAX_TEMPLATE_NAME)
+    if name in templates:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+        name = f"{shorten(base, MAX_TEMPLATE_NAME - 9)}-{digest}"
+    templates[name] = template
+    by_content[key] = name
+    return name

@@ -1,0 +1,91 @@
+"""What every step kind provides: its checks and its Argo template."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.diagnostics import Collector, FieldPath, Reason
+from compiler.models import Step
+from compiler.names import DNS_SUBDOMAIN
+
+Template = dict[str, Any]
+STEP_PARAM = "step"
+STEP_LABEL = "orchestration.proompteng.ai/step"
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """A step's share of the Workflow: the template it runs (None for a
+    `templateRef` task) under a base name, and the task fields it adds."""
+
+    base_name: str
+    template: Template | None
+    task: dict[str, Any] = field(default_factory=dict)
+    # Whether Argo can apply retries/timeouts through this template.
+    honours_retries: bool = True
+    honours_timeout: bool = True
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a kind needs beyond the step: the step's label value and the run's
+    parameters merged under the step's own `with` (the step wins)."""
+
+    step_label: str
+    parameters: Mapping[str, str]
+
+
+Builder = Callable[[Step, StepContext], Emitted]
+Checker = Callable[[dict[str, Any], FieldPath, Collector], None]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    build: Builder
+    check: Checker
+
+
+def require(step: dict[str, Any], key: str, path: FieldPath, out: Collector, what: str) -> None:
+    """`MissingStepField` when `key` is absent or empty."""
+    if step.get(key) in (None, "", {}, []):
+        out.add(Reason.MISSING_STEP_FIELD, path.child(key),
+                f'a {step.get("kind")} step needs {key} ({what})', names=(key,))
+
+
+def require_ref(step: dict[str, Any], key: str, path: FieldPath, out: Collector, what: str) -> None:
+    """A `{name: ...}` (or plain string) reference to a Kubernetes object."""
+    require(step, key, path, out, what)
+    value = step.get(key)
+    name = value.get("name") if isinstance(value, dict) else value
+    if isinstance(name, str) and name and (len(name) > 253 or not DNS_SUBDOMAIN.match(name)):
+        out.add(Reason.INVALID_FIELD, path.child(key),
+                f"{name!r} is not a valid Kubernetes object name",
+                hint="lowercase letters, digits, '-' and '.'")
+    elif isinstance(value, dict) and value and "name" not in value:
+        out.add(Reason.MISSING_STEP_FIELD, path.child(key, "name"),
+                f"{key} needs a name", names=(key,))
+
+
+def ref_name(value: Any) -> str | None:
+    """The name of `x` or `{name: x}`."""
+    if isinstance(value, dict):
+        name = value.get("name")
+        return name if isinstance(name, str) else None
+    return value if isinstance(value, str) else None
+
+
+def no_expansion_json(value: Any) -> str:
+    """JSON text in which Argo finds no `{{`: the braces of `{{` inside strings are
+    written as JSON escapes, which the executor's YAML/JSON parser decodes back, so
+    the created resource holds the user's value byte for byte. (Structural braces
+    never stand doubled in JSON, so a plain replace only touches string content.)"""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("{{", "\\u007b\\u007b")
+
+
+def parameter(name: str, value: str) -> dict[str, str]:
+    return {"name": name, "value": value}

@@ -1,0 +1,47 @@
+"""`Container` steps (new kind) run an image. User values in command, args and
+env travel unchanged: `{{` is written so Argo does not expand it and `$(` as
+`$$(` so Kubernetes does not. The run's parameters and the step's `with`
+become environment variables."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from compiler.diagnostics import Collector, FieldPath
+from compiler.kinds.base import STEP_LABEL, STEP_PARAM, Emitted, Kind, StepContext, parameter, require
+from compiler.models import Step
+
+_OPEN = "{{=sprig.b64dec('" + base64.b64encode(b"{{").decode() + "')}}"
+
+
+def literal(value: str) -> str:
+    """`value` as neither Argo nor Kubernetes will expand it."""
+    return value.replace("$(", "$$(").replace("{{", _OPEN)
+
+
+def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
+    require(step, "image", path, out, "the container image")
+
+
+def build(step: Step, ctx: StepContext) -> Emitted:
+    assert step.image is not None
+    container: dict[str, Any] = {"image": literal(step.image)}
+    if step.command:
+        container["command"] = [literal(c) for c in step.command]
+    if step.args:
+        container["args"] = [literal(a) for a in step.args]
+    env = [{"name": e.name, "value": literal(e.value)} for e in step.env or ()]
+    env += [{"name": k, "value": literal(v)} for k, v in ctx.parameters.items()]
+    if env:
+        container["env"] = env
+    template = {
+        "inputs": {"parameters": [{"name": STEP_PARAM}]},
+        "metadata": {"labels": {STEP_LABEL: "{{inputs.parameters.step}}"}},
+        "container": container,
+    }
+    task = {"arguments": {"parameters": [parameter(STEP_PARAM, ctx.step_label)]}}
+    return Emitted(f"container-{step.name.lower()}", template, task)
+
+
+KIND = Kind("Container", build, check)

@@ -1,0 +1,25 @@
+"""`Checkpoint` and `MemoryOp` steps: no-ops that succeed, as the reference
+controller does nothing for them. A zero-length `suspend` runs no pod and needs
+no image; Argo ignores `timeout` on it, so a timeout there is reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler.diagnostics import Collector, FieldPath
+from compiler.kinds.base import Emitted, Kind, StepContext
+from compiler.models import Step
+
+TEMPLATE: dict[str, Any] = {"suspend": {"duration": "0"}}
+
+
+def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
+    """Nothing is required: the step only marks a point in the graph."""
+
+
+def build(step: Step, ctx: StepContext) -> Emitted:
+    return Emitted("no-op", dict(TEMPLATE), honours_timeout=False, honours_retries=False)
+
+
+CHECKPOINT = Kind("Checkpoint", build, check)
+MEMORY_OP = Kind("MemoryOp", build, check)

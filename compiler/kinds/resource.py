@@ -1,0 +1,66 @@
+"""The shared shape of every kind that creates or waits on a Kubernetes object:
+one `resource` template per kind, the per-step object spec as its argument."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler.kinds.base import STEP_LABEL, STEP_PARAM, Emitted, Template, parameter
+
+
+def create_template(api_version: str, kind: str, success: str, failure: str) -> Template:
+    """Create one `kind` object from the JSON spec a task hands in, and wait on
+    its status. `setOwnerReference` ties the object to the Workflow for GC."""
+    manifest = (
+        f"apiVersion: {api_version}\n"
+        f"kind: {kind}\n"
+        "metadata:\n"
+        "  generateName: '{{workflow.name}}-{{=sprig.lower(inputs.parameters.step)}}-'\n"
+        "  labels:\n"
+        f"    {STEP_LABEL}: '{{{{inputs.parameters.step}}}}'\n"
+        "    workflows.argoproj.io/workflow: '{{workflow.name}}'\n"
+        "spec: {{inputs.parameters.spec}}\n"
+    )
+    return _template(
+        ["spec"],
+        {
+            "action": "create",
+            "setOwnerReference": True,
+            "successCondition": success,
+            "failureCondition": failure,
+            "manifest": manifest,
+        },
+    )
+
+
+def wait_template(api_version: str, kind: str, success: str, failure: str) -> Template:
+    """Wait on an existing object named by the task, until a condition holds."""
+    manifest = (
+        f"apiVersion: {api_version}\n"
+        f"kind: {kind}\n"
+        "metadata:\n"
+        "  name: '{{inputs.parameters.name}}'\n"
+    )
+    return _template(
+        ["name"],
+        {
+            "action": "get",
+            "successCondition": success,
+            "failureCondition": failure,
+            "manifest": manifest,
+        },
+    )
+
+
+def _template(inputs: list[str], resource: dict[str, Any]) -> Template:
+    return {
+        "inputs": {"parameters": [{"name": STEP_PARAM}] + [{"name": n} for n in inputs]},
+        "metadata": {"labels": {STEP_LABEL: "{{inputs.parameters.step}}"}},
+        "resource": resource,
+    }
+
+
+def resource_step(base_name: str, template: Template, step_label: str, **args: str) -> Emitted:
+    arguments = [parameter(STEP_PARAM, step_label)]
+    arguments += [parameter(k, v) for k, v in args.items()]
+    return Emitted(base_name, template, {"arguments": {"parameters": arguments}})

@@ -1,0 +1,270 @@
+"""Check one document against the contract's §2; every problem at once.
+
+Each check_* function adds diagnostics to a Collector and never raises, so the
+CLI, `-o json` and the controller's `Ready=False` condition render the same list.
+The graph checks read the raw data leniently (a step with a wrong-typed field
+still contributes its name), so one mistake does not hide or fake another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from compiler.diagnostics import ROOT, Collector, FieldPath, Reason, Severity
+from compiler.graph import find_cycles
+from compiler.kinds import KINDS
+from compiler.models import (
+    API_VERSION,
+    MAX_STEPS,
+    Orchestration,
+    OrchestrationRun,
+)
+from compiler.names import (
+    DNS_SUBDOMAIN,
+    PARAMETER_NAME,
+    MAX_TEMPLATE_NAME,
+    TEMPLATE_NAME,
+    suggest,
+    task_name_problem,
+)
+
+DOCUMENT_KINDS = ("Orchestration", "OrchestrationRun")
+STEPS = FieldPath(("spec", "steps"))
+
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "literal_error": "one of the allowed values",
+}
+
+
+def describe(value: Any) -> str:
+    """A value as a person reads it in a message: type and a short repr."""
+    names = {str: "string", int: "integer", bool: "boolean", float: "number",
+             list: "list", dict: "mapping", type(None): "null"}
+    kind = names.get(type(value), type(value).__name__)
+    text = repr(value)
+    return f"{kind} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def check_document_kind(data: Any, out: Collector) -> str | None:
+    """The document's kind if it is one of ours, else a diagnostic and None."""
+    if not isinstance(data, dict):
+        out.add(Reason.INVALID_YAML, ROOT,
+                f"a document must be a mapping with apiVersion and kind, got {describe(data)}")
+        return None
+    api_version, kind = data.get("apiVersion"), data.get("kind")
+    if api_version != API_VERSION or kind not in DOCUMENT_KINDS:
+        what = f"{api_version}/{kind}" if api_version or kind else "a document without apiVersion/kind"
+        out.add(Reason.UNSUPPORTED_DOCUMENT_KIND,
+                FieldPath(("kind",)) if "kind" in data else ROOT,
+                f"unsupported document {what!s}",
+                hint=f"orch reads {API_VERSION} Orchestration and OrchestrationRun",
+                names=(str(kind),))
+        return None
+    return str(kind)
+
+
+def check_models(data: dict[str, Any], model: type[Orchestration | OrchestrationRun],
+                 out: Collector) -> None:
+    """Types and required fields, via the pydantic models (all errors at once)."""
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            path = FieldPath(loc)
+            if loc[:2] == ("spec", "steps") and len(loc) == 4 and loc[3] in ("name", "kind"):
+                continue  # reported by check_steps with their own reasons
+            if loc == ("spec", "steps") and err["type"] in ("missing", "too_short"):
+                continue  # MissingSteps
+            if loc in (("apiVersion",), ("kind",)):
+                continue
+            if err["type"] == "missing":
+                out.add(Reason.INVALID_FIELD, path, f"required field {path} is missing")
+            elif err["type"] == "too_long" and loc == ("spec", "steps"):
+                continue  # TooManySteps
+            else:
+                expected = _EXPECTED.get(err["type"], err["msg"].lower())
+                out.add(Reason.INVALID_FIELD, path,
+                        f"must be {expected}, got {describe(err.get('input'))}")
+
+
+def _steps(data: dict[str, Any], out: Collector) -> list[Any] | None:
+    spec = data.get("spec")
+    if not isinstance(spec, dict):
+        if spec is None:
+            out.add(Reason.MISSING_STEPS, FieldPath(("spec",)), "the orchestration has no spec.steps")
+        return None
+    steps = spec.get("steps")
+    if steps is None or steps == []:
+        out.add(Reason.MISSING_STEPS, STEPS, "the orchestration has no steps",
+                hint="add at least one step with a name and a kind")
+        return None
+    if not isinstance(steps, list):
+        return None  # InvalidField from check_models
+    if len(steps) > MAX_STEPS:
+        out.add(Reason.TOO_MANY_STEPS, STEPS,
+                f"{len(steps)} steps; Argo runs at most {MAX_STEPS} tasks in one DAG",
+                hint="split it into SubOrchestration steps")
+    return steps
+
+
+def check_orchestration(data: dict[str, Any], out: Collector) -> None:
+    check_models(data, Orchestration, out)
+    check_metadata_name(data, out)
+    steps = _steps(data, out)
+    if steps is None:
+        return
+    names = check_steps(steps, out)
+    edges = check_dependencies(steps, names, out)
+    check_cycles(edges, steps, out)
+    check_entrypoint(data.get("spec", {}), out)
+    for i, step in enumerate(steps):
+        if isinstance(step, dict) and isinstance(step.get("kind"), str):
+            kind = KINDS.get(step["kind"])
+            if kind is not None:
+                kind.check(step, STEPS.child(i), out)
+
+
+def check_metadata_name(data: dict[str, Any], out: Collector) -> None:
+    meta = data.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    path = FieldPath(("metadata", "name"))
+    if name is None:
+        out.add(Reason.INVALID_FIELD, path, "metadata.name is missing",
+                hint="give the resource a name")
+    elif isinstance(name, str) and (len(name) > 253 or not DNS_SUBDOMAIN.match(name)):
+        out.add(Reason.INVALID_FIELD, path,
+                f"{name!r} is not a valid Kubernetes object name",
+                hint="lowercase letters, digits, '-' and '.', at most 253")
+
+
+def check_steps(steps: Sequence[Any], out: Collector) -> dict[str, int]:
+    """Names and kinds; returns each distinct usable name's first index."""
+    first: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        path = STEPS.child(i)
+        if not isinstance(step, dict):
+            out.add(Reason.INVALID_FIELD, path, f"a step must be a mapping, got {describe(step)}")
+            continue
+        name = step.get("name")
+        if name is None or name == "":
+            out.add(Reason.STEP_MISSING_NAME, path.child("name"), f"step {i} has no name")
+        elif not isinstance(name, str):
+            out.add(Reason.INVALID_FIELD, path.child("name"),
+                    f"a step name must be a string, got {describe(name)}")
+        else:
+            problem = task_name_problem(name)
+            if problem:
+                out.add(Reason.INVALID_STEP_NAME, path.child("name"),
+                        f"step name {name!r} {problem}", names=(name,))
+            if name in first:
+                out.add(Reason.DUPLICATE_STEP, path.child("name"),
+                        f'step "{name}" is declared twice (first as spec.steps[{first[name]}])',
+                        names=(name,))
+            else:
+                first[name] = i
+        kind = step.get("kind")
+        if kind is None or kind == "":
+            out.add(Reason.STEP_MISSING_KIND, path.child("kind"),
+                    f"step {name if isinstance(name, str) else i!s} has no kind",
+                    hint="one of " + ", ".join(KINDS))
+        elif not isinstance(kind, str):
+            out.add(Reason.INVALID_FIELD, path.child("kind"),
+                    f"a step kind must be a string, got {describe(kind)}")
+        elif kind not in KINDS:
+            guess = suggest(kind, KINDS)
+            out.add(Reason.UNSUPPORTED_STEP_KIND, path.child("kind"),
+                    f'step kind "{kind}" cannot be compiled',
+                    hint=f'did you mean "{guess}"?' if guess else "one of " + ", ".join(KINDS),
+                    names=(kind,))
+    return first
+
+
+def check_dependencies(steps: Sequence[Any], names: Mapping[str, int],
+                       out: Collector) -> dict[str, list[str]]:
+    """Unknown, self and repeated dependencies; returns the usable edges."""
+    edges: dict[str, list[str]] = {name: [] for name in names}
+    for i, step in enumerate(steps):
+        if not isinstance(step, dict) or "dependsOn" not in step:
+            continue
+        deps = step["dependsOn"]
+        if not isinstance(deps, list):
+            continue  # InvalidField from check_models
+        name = step.get("name")
+        own = isinstance(name, str) and names.get(name) == i
+        seen: set[str] = set()
+        for j, dep in enumerate(deps):
+            path = STEPS.child(i, "dependsOn", j)
+            if not isinstance(dep, str):
+                continue
+            if dep == name:
+                out.add(Reason.INVALID_DEPENDENCY, path, f'step "{dep}" depends on itself',
+                        names=(dep,), hint="remove it from its own dependsOn")
+            elif dep in seen:
+                out.add(Reason.INVALID_DEPENDENCY, path,
+                        f'dependency "{dep}" is listed twice', names=(dep,))
+            elif dep not in names:
+                guess = suggest(dep, names)
+                out.add(Reason.MISSING_DEPENDENCY, path, f'step "{dep}" does not exist',
+                        names=(dep,),
+                        hint=f'did you mean "{guess}"?' if guess else None)
+            elif own:
+                edges[name].append(dep)
+            seen.add(dep)
+    return edges
+
+
+def check_cycles(edges: Mapping[str, Sequence[str]], steps: Sequence[Any], out: Collector) -> None:
+    index = {s["name"]: i for i, s in enumerate(steps)
+             if isinstance(s, dict) and isinstance(s.get("name"), str)}
+    for cycle in find_cycles(edges):
+        head = cycle[0]
+        position = steps[index[head]]["dependsOn"].index(cycle[1])
+        out.add(Reason.DEPENDENCY_CYCLE, STEPS.child(index[head], "dependsOn", position),
+                "dependency cycle: " + " -> ".join(cycle),
+                names=tuple(cycle[:-1]), hint="each step depends on the next; break one edge")
+
+
+def check_entrypoint(spec: Any, out: Collector) -> None:
+    if not isinstance(spec, dict) or "entrypoint" not in spec:
+        return
+    entry = spec["entrypoint"]
+    path = FieldPath(("spec", "entrypoint"))
+    if not isinstance(entry, str):
+        return  # InvalidField from check_models
+    from compiler.kinds import RESERVED_TEMPLATE_NAMES
+
+    if len(entry) > MAX_TEMPLATE_NAME or not TEMPLATE_NAME.match(entry):
+        out.add(Reason.ENTRYPOINT_MISSING, path, f"entrypoint {entry!r} is not a valid template name",
+                hint="letters, digits and '-', starting with a letter or digit; default is main")
+    elif entry in RESERVED_TEMPLATE_NAMES or entry.startswith("container-"):
+        out.add(Reason.ENTRYPOINT_MISSING, path,
+                f"entrypoint {entry!r} collides with a template the compiler emits",
+                hint="choose another name, e.g. main")
+
+
+def check_run(data: dict[str, Any], out: Collector) -> None:
+    check_models(data, OrchestrationRun, out)
+    check_metadata_name(data, out)
+    spec = data.get("spec")
+    params = spec.get("parameters") if isinstance(spec, dict) else None
+    if isinstance(params, dict):
+        for key in params:
+            if not isinstance(key, str) or not PARAMETER_NAME.match(key):
+                out.add(Reason.INVALID_FIELD, FieldPath(("spec", "parameters", str(key))),
+                        f"parameter name {key!r} cannot be an Argo parameter name",
+                        hint="letters, digits, '-' and '_'")
+
+
+def warn(out: Collector, reason: Reason, path: FieldPath, message: str, hint: str | None = None) -> None:
+    out.add(reason, path, message, hint=hint, severity=Severity.WARNING)
