@@ -12,7 +12,11 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from compiler.diagnostics import Diagnostic
+    from compiler.inputs import Inputs
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 STDIN = "<stdin>"
@@ -44,7 +48,7 @@ def read_sources(paths: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
-def load_inputs(paths: Sequence[str]) -> "Inputs":
+def load_inputs(paths: Sequence[str]) -> Inputs:
     """Read and validate files; shared by every command that takes FILE...
     (imports the models lazily, after argument parsing)."""
     from compiler.inputs import parse_files
@@ -52,7 +56,7 @@ def load_inputs(paths: Sequence[str]) -> "Inputs":
     return parse_files(read_sources(paths))
 
 
-def report(diagnostics: "Sequence[Diagnostic]", fmt: str = "text") -> None:
+def report(diagnostics: Sequence[Diagnostic], fmt: str = "text") -> None:
     from compiler.render import diagnostic_dict, diagnostic_line
 
     if fmt == "json":
@@ -63,9 +67,15 @@ def report(diagnostics: "Sequence[Diagnostic]", fmt: str = "text") -> None:
         sys.stderr.write(diagnostic_line(d) + "\n")
 
 
-def _sorted(diagnostics: "Sequence[Diagnostic]") -> "list[Diagnostic]":
-    return sorted(diagnostics, key=lambda d: (
-        d.span.file if d.span else "", d.document, d.span.line or 0 if d.span else 0))
+def _sorted(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
+    return sorted(
+        diagnostics,
+        key=lambda d: (
+            d.span.file if d.span else "",
+            d.document,
+            d.span.line or 0 if d.span else 0,
+        ),
+    )
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -78,9 +88,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if inputs.documents == 0 and inputs.ok:
         from compiler.diagnostics import ROOT, Diagnostic, Reason, Span
 
-        inputs.diagnostics.append(Diagnostic(
-            Reason.INVALID_YAML, ROOT, "no documents: the input is empty",
-            span=Span(", ".join(name for name, _ in [(f, "") for f in inputs.files]))))
+        inputs.diagnostics.append(
+            Diagnostic(
+                Reason.INVALID_YAML,
+                ROOT,
+                "no documents: the input is empty",
+                span=Span(", ".join(name for name, _ in [(f, "") for f in inputs.files])),
+            )
+        )
     workflows = []
     for doc, orch, run in pair_runs(inputs):
         out = Collector()
@@ -129,8 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check every document, print every problem")
     p.add_argument("files", nargs="+", metavar="FILE", help="YAML files; - for stdin")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
-    p.add_argument("--deep", action="store_true",
-                   help="also compile, to find size limits and settings Argo cannot apply")
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="also compile, to find size limits and settings Argo cannot apply",
+    )
     p.set_defaults(func=cmd_validate)
 
     # more commands register here
@@ -151,9 +169,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from compiler.diagnostics import Diagnostic
-    from compiler.inputs import Inputs

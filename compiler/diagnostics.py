@@ -55,12 +55,12 @@ class FieldPath:
     def __str__(self) -> str:
         out: list[str] = []
         for part in self.parts:
-            if isinstance(part, int):
+            if isinstance(part, int) and not isinstance(part, bool):
                 out.append(f"[{part}]")
             elif out:
                 out.append(f".{part}")
             else:
-                out.append(part)
+                out.append(str(part))
         return "".join(out) or "<document>"
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from compiler.diagnostics import Collector, FieldPath, Reason, Severity
 from compiler.graph import Graph, build_graph
 from compiler.kinds import KINDS, StepContext
+from compiler.kinds.base import article
 from compiler.kinds.container import literal
 from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
@@ -62,8 +63,9 @@ def emit_workflow(
         if emitted.template is not None:
             template = dict(emitted.template)
             base = emitted.base_name
-            base = _apply_settings(step, template, base, emitted.honours_retries,
-                                   emitted.honours_timeout, path, out)
+            base = _apply_settings(
+                step, template, base, emitted.honours_retries, emitted.honours_timeout, path, out
+            )
             task["template"] = _intern(template, base, templates, by_content)
         else:
             _refuse_settings(step, path, out)
@@ -91,8 +93,9 @@ def emit_workflow(
         spec["serviceAccountName"] = service_account
     if run_params:
         spec["arguments"] = {
-            "parameters": [{"name": k, "value": literal(v).replace("$$(", "$(")}
-                           for k, v in run_params.items()]
+            "parameters": [
+                {"name": k, "value": literal(v).replace("$$(", "$(")} for k, v in run_params.items()
+            ]
         }
     spec["podMetadata"] = {"labels": dict(labels)}
     spec["templates"] = [
@@ -106,19 +109,28 @@ def emit_workflow(
         "spec": spec,
     }
     if len(spec["templates"]) > MAX_TEMPLATES:
-        out.add(Reason.WORKFLOW_TOO_LARGE, FieldPath(("spec", "steps")),
-                f"the Workflow would have {len(spec['templates'])} templates; "
-                f"Argo allows at most {MAX_TEMPLATES}",
-                hint="give steps that run the same container identical fields so they share one")
+        out.add(
+            Reason.WORKFLOW_TOO_LARGE,
+            FieldPath(("spec", "steps")),
+            f"the Workflow would have {len(spec['templates'])} templates; "
+            f"Argo allows at most {MAX_TEMPLATES}",
+            hint="give steps that run the same container identical fields so they share one",
+        )
     size = len(json.dumps(workflow, separators=(",", ":")).encode())
     if size > MAX_BYTES:
-        out.add(Reason.WORKFLOW_TOO_LARGE, FieldPath(("spec",)),
-                f"the compiled Workflow is {size} bytes; Argo refuses objects over {MAX_BYTES}",
-                hint="split the orchestration with SubOrchestration steps")
+        out.add(
+            Reason.WORKFLOW_TOO_LARGE,
+            FieldPath(("spec",)),
+            f"the compiled Workflow is {size} bytes; Argo refuses objects over {MAX_BYTES}",
+            hint="split the orchestration with SubOrchestration steps",
+        )
     elif size > WARN_BYTES:
-        out.add(Reason.WORKFLOW_TOO_LARGE, FieldPath(("spec",)),
-                f"the compiled Workflow is {size} bytes, over half of Argo's {MAX_BYTES} limit",
-                severity=Severity.WARNING)
+        out.add(
+            Reason.WORKFLOW_TOO_LARGE,
+            FieldPath(("spec",)),
+            f"the compiled Workflow is {size} bytes, over half of Argo's {MAX_BYTES} limit",
+            severity=Severity.WARNING,
+        )
     return Compiled(workflow, graph, size)
 
 
@@ -134,8 +146,15 @@ def _ordered_task(task: Mapping[str, Any]) -> dict[str, Any]:
     return {k: task[k] for k in _TASK_ORDER if k in task}
 
 
-def _apply_settings(step: Step, template: dict[str, Any], base: str, retries_ok: bool,
-                    timeout_ok: bool, path: FieldPath, out: Collector) -> str:
+def _apply_settings(
+    step: Step,
+    template: dict[str, Any],
+    base: str,
+    retries_ok: bool,
+    timeout_ok: bool,
+    path: FieldPath,
+    out: Collector,
+) -> str:
     """retries/backoff/timeout onto the template; the name says which apply."""
     suffix = ""
     if step.retries is not None and step.retries > 0:
@@ -147,32 +166,49 @@ def _apply_settings(step: Step, template: dict[str, Any], base: str, retries_ok:
                 suffix += f"-backoff{step.retry_backoff_seconds}s"
             template["retryStrategy"] = strategy
         else:
-            out.add(Reason.INVALID_FIELD, path.child("retries"),
-                    f"a {step.kind} step runs no pod; retries would have no effect",
-                    severity=Severity.WARNING)
+            out.add(
+                Reason.INVALID_FIELD,
+                path.child("retries"),
+                f"{article(step.kind)} step runs no pod; retries would have no effect",
+                severity=Severity.WARNING,
+            )
     if step.timeout_seconds:
         if timeout_ok:
             template["timeout"] = f"{step.timeout_seconds}s"
             suffix += f"-timeout{step.timeout_seconds}s"
         else:
-            out.add(Reason.INVALID_FIELD, path.child("timeoutSeconds"),
-                    f"Argo ignores timeout on a {step.kind} step (a suspend node); "
-                    "it would have no effect", severity=Severity.WARNING)
+            out.add(
+                Reason.INVALID_FIELD,
+                path.child("timeoutSeconds"),
+                f"Argo ignores timeout on {article(step.kind)} step (a suspend node); "
+                "it would have no effect",
+                severity=Severity.WARNING,
+            )
     return base + suffix
 
 
 def _refuse_settings(step: Step, path: FieldPath, out: Collector) -> None:
-    for value, key in ((step.retries, "retries"), (step.timeout_seconds, "timeoutSeconds"),
-                       (step.retry_backoff_seconds, "retryBackoffSeconds")):
+    for value, key in (
+        (step.retries, "retries"),
+        (step.timeout_seconds, "timeoutSeconds"),
+        (step.retry_backoff_seconds, "retryBackoffSeconds"),
+    ):
         if value:
-            out.add(Reason.INVALID_FIELD, path.child(key),
-                    f"Argo takes {key} of a {step.kind} step from the referenced "
-                    "WorkflowTemplate; it cannot be set here",
-                    hint="set retryStrategy/timeout on the template in the WorkflowTemplate")
+            out.add(
+                Reason.INVALID_FIELD,
+                path.child(key),
+                f"Argo takes {key} of {article(step.kind)} step from the referenced "
+                "WorkflowTemplate; it cannot be set here",
+                hint="set retryStrategy/timeout on the template in the WorkflowTemplate",
+            )
 
 
-def _intern(template: dict[str, Any], base: str, templates: dict[str, dict[str, Any]],
-            by_content: dict[str, str]) -> str:
+def _intern(
+    template: dict[str, Any],
+    base: str,
+    templates: dict[str, dict[str, Any]],
+    by_content: dict[str, str],
+) -> str:
     """The name of an identical template already emitted, or a new unique one."""
     key = json.dumps(template, sort_keys=True, separators=(",", ":"))
     if key in by_content:

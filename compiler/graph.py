@@ -65,9 +65,7 @@ def build_graph(steps: Sequence[Step]) -> Graph:
         )
         return Graph(nodes, sequential=True)
     return Graph(
-        tuple(
-            Node(s.name, s.kind, tuple(s.depends_on or ()), s.continue_on_failure) for s in steps
-        )
+        tuple(Node(s.name, s.kind, tuple(s.depends_on or ()), s.continue_on_failure) for s in steps)
     )
 
 

@@ -74,11 +74,18 @@ def pair_runs(inputs: Inputs) -> list[tuple[Document, Orchestration, Orchestrati
         if found is None:
             names = sorted(n for _, n in by_key)
             hint = f"the input has {', '.join(names)}" if names else "add it to the input"
-            inputs.diagnostics.append(doc.locate(Diagnostic(
-                Reason.ORCHESTRATION_NOT_FOUND, FieldPath(("spec", "orchestrationRef", "name")),
-                f'orchestration "{k[1]}" is not in the input'
-                + (f' (namespace "{k[0]}")' if k[0] else ""),
-                names=(k[1],), hint=hint)))
+            inputs.diagnostics.append(
+                doc.locate(
+                    Diagnostic(
+                        Reason.ORCHESTRATION_NOT_FOUND,
+                        FieldPath(("spec", "orchestrationRef", "name")),
+                        f'orchestration "{k[1]}" is not in the input'
+                        + (f' (namespace "{k[0]}")' if k[0] else ""),
+                        names=(k[1],),
+                        hint=hint,
+                    )
+                )
+            )
             continue
         used.add(k)
         plan.append((_order(doc), 1, doc, found[1], run))

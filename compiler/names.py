@@ -13,7 +13,22 @@ from compiler.models import MAX_NAME_LENGTH
 TASK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]*$")
 # Words that Argo's `dependencies` evaluation (expr-lang) reads as operators/literals.
 EXPRESSION_KEYWORDS = frozenset(
-    "in not and or matches contains startsWith endsWith let if else true false nil".split()
+    [
+        "in",
+        "not",
+        "and",
+        "or",
+        "matches",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "let",
+        "if",
+        "else",
+        "true",
+        "false",
+        "nil",
+    ]
 )
 # Argo template names: DNS-1123-like, what `argo lint` accepts.
 TEMPLATE_NAME = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")

@@ -76,11 +76,11 @@ class _Converter:
                     self.problem(path, key_node, "mapping keys must be plain scalars")
                     continue
                 if key in out:
-                    self.problem(path + (key,), key_node, f"duplicate key {key!r}")
-                out[key] = self.convert(value_node, path + (key,))
+                    self.problem((*path, key), key_node, f"duplicate key {key!r}")
+                out[key] = self.convert(value_node, (*path, key))
             return out
         if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
         return self.scalar(node)
 
     def scalar(self, node: yaml.Node) -> Any:
@@ -117,9 +117,7 @@ def load_documents(text: str, file: str) -> tuple[list[Document], list[Diagnosti
             doc = Document(file, index, data, positions)
             for p in conv.problems:
                 assert p.span is not None
-                doc.problems.append(
-                    p.located(Span(file, p.span.line, p.span.column), index)
-                )
+                doc.problems.append(p.located(Span(file, p.span.line, p.span.column), index))
             docs.append(doc)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

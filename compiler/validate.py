@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from compiler.diagnostics import ROOT, Collector, FieldPath, Reason, Severity
+from compiler.diagnostics import ROOT, Collector, FieldPath, Reason
 from compiler.graph import find_cycles
 from compiler.kinds import KINDS
 from compiler.models import (
@@ -24,8 +24,8 @@ from compiler.models import (
 )
 from compiler.names import (
     DNS_SUBDOMAIN,
-    PARAMETER_NAME,
     MAX_TEMPLATE_NAME,
+    PARAMETER_NAME,
     TEMPLATE_NAME,
     suggest,
     task_name_problem,
@@ -46,10 +46,27 @@ _EXPECTED = {
 }
 
 
+def _expected(kind: str, ctx: Mapping[str, Any], msg: str) -> str:
+    if kind == "greater_than_equal":
+        return f"at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"at most {ctx.get('le')}"
+    if kind == "too_long":
+        return f"at most {ctx.get('max_length')} long"
+    return _EXPECTED.get(kind, msg[0].lower() + msg[1:] if msg else "valid")
+
+
 def describe(value: Any) -> str:
     """A value as a person reads it in a message: type and a short repr."""
-    names = {str: "string", int: "integer", bool: "boolean", float: "number",
-             list: "list", dict: "mapping", type(None): "null"}
+    names = {
+        str: "string",
+        int: "integer",
+        bool: "boolean",
+        float: "number",
+        list: "list",
+        dict: "mapping",
+        type(None): "null",
+    }
     kind = names.get(type(value), type(value).__name__)
     text = repr(value)
     return f"{kind} {text if len(text) <= 40 else text[:37] + '...'}"
@@ -58,23 +75,31 @@ def describe(value: Any) -> str:
 def check_document_kind(data: Any, out: Collector) -> str | None:
     """The document's kind if it is one of ours, else a diagnostic and None."""
     if not isinstance(data, dict):
-        out.add(Reason.INVALID_YAML, ROOT,
-                f"a document must be a mapping with apiVersion and kind, got {describe(data)}")
+        out.add(
+            Reason.INVALID_YAML,
+            ROOT,
+            f"a document must be a mapping with apiVersion and kind, got {describe(data)}",
+        )
         return None
     api_version, kind = data.get("apiVersion"), data.get("kind")
     if api_version != API_VERSION or kind not in DOCUMENT_KINDS:
-        what = f"{api_version}/{kind}" if api_version or kind else "a document without apiVersion/kind"
-        out.add(Reason.UNSUPPORTED_DOCUMENT_KIND,
-                FieldPath(("kind",)) if "kind" in data else ROOT,
-                f"unsupported document {what!s}",
-                hint=f"orch reads {API_VERSION} Orchestration and OrchestrationRun",
-                names=(str(kind),))
+        what = (
+            f"{api_version}/{kind}" if api_version or kind else "a document without apiVersion/kind"
+        )
+        out.add(
+            Reason.UNSUPPORTED_DOCUMENT_KIND,
+            FieldPath(("kind",)) if "kind" in data else ROOT,
+            f"unsupported document {what!s}",
+            hint=f"orch reads {API_VERSION} Orchestration and OrchestrationRun",
+            names=(str(kind),),
+        )
         return None
     return str(kind)
 
 
-def check_models(data: dict[str, Any], model: type[Orchestration | OrchestrationRun],
-                 out: Collector) -> None:
+def check_models(
+    data: dict[str, Any], model: type[Orchestration | OrchestrationRun], out: Collector
+) -> None:
     """Types and required fields, via the pydantic models (all errors at once)."""
     try:
         model.model_validate(data)
@@ -88,33 +113,56 @@ def check_models(data: dict[str, Any], model: type[Orchestration | Orchestration
                 continue  # MissingSteps
             if loc in (("apiVersion",), ("kind",)):
                 continue
-            if err["type"] == "missing":
-                out.add(Reason.INVALID_FIELD, path, f"required field {path} is missing")
+            if "[key]" in loc:
+                at = FieldPath(tuple(str(p) for p in loc[: loc.index("[key]") - 1]))
+                out.add(
+                    Reason.INVALID_FIELD,
+                    at,
+                    f"keys must be strings, got {describe(err.get('input'))}",
+                    hint="quote the key: YAML reads yes/no/on/off and numbers as non-strings",
+                )
+            elif err["type"] == "missing":
+                # Required fields of steps and a missing spec have their own
+                # reasons (MissingStepField, MissingSteps) from the checks below.
+                if loc[:2] != ("spec", "steps") and loc != ("spec",):
+                    out.add(Reason.INVALID_FIELD, path, f"required field {path} is missing")
             elif err["type"] == "too_long" and loc == ("spec", "steps"):
                 continue  # TooManySteps
             else:
-                expected = _EXPECTED.get(err["type"], err["msg"].lower())
-                out.add(Reason.INVALID_FIELD, path,
-                        f"must be {expected}, got {describe(err.get('input'))}")
+                expected = _expected(err["type"], err.get("ctx") or {}, err["msg"])
+                out.add(
+                    Reason.INVALID_FIELD,
+                    path,
+                    f"must be {expected}, got {describe(err.get('input'))}",
+                )
 
 
 def _steps(data: dict[str, Any], out: Collector) -> list[Any] | None:
     spec = data.get("spec")
     if not isinstance(spec, dict):
         if spec is None:
-            out.add(Reason.MISSING_STEPS, FieldPath(("spec",)), "the orchestration has no spec.steps")
+            out.add(
+                Reason.MISSING_STEPS, FieldPath(("spec",)), "the orchestration has no spec.steps"
+            )
         return None
     steps = spec.get("steps")
     if steps is None or steps == []:
-        out.add(Reason.MISSING_STEPS, STEPS, "the orchestration has no steps",
-                hint="add at least one step with a name and a kind")
+        out.add(
+            Reason.MISSING_STEPS,
+            STEPS,
+            "the orchestration has no steps",
+            hint="add at least one step with a name and a kind",
+        )
         return None
     if not isinstance(steps, list):
         return None  # InvalidField from check_models
     if len(steps) > MAX_STEPS:
-        out.add(Reason.TOO_MANY_STEPS, STEPS,
-                f"{len(steps)} steps; Argo runs at most {MAX_STEPS} tasks in one DAG",
-                hint="split it into SubOrchestration steps")
+        out.add(
+            Reason.TOO_MANY_STEPS,
+            STEPS,
+            f"{len(steps)} steps; Argo runs at most {MAX_STEPS} tasks in one DAG",
+            hint="split it into SubOrchestration steps",
+        )
     return steps
 
 
@@ -126,7 +174,7 @@ def check_orchestration(data: dict[str, Any], out: Collector) -> None:
         return
     names = check_steps(steps, out)
     edges = check_dependencies(steps, names, out)
-    check_cycles(edges, steps, out)
+    check_cycles(edges, steps, names, out)
     check_entrypoint(data.get("spec", {}), out)
     for i, step in enumerate(steps):
         if isinstance(step, dict) and isinstance(step.get("kind"), str):
@@ -140,12 +188,16 @@ def check_metadata_name(data: dict[str, Any], out: Collector) -> None:
     name = meta.get("name") if isinstance(meta, dict) else None
     path = FieldPath(("metadata", "name"))
     if name is None:
-        out.add(Reason.INVALID_FIELD, path, "metadata.name is missing",
-                hint="give the resource a name")
+        out.add(
+            Reason.INVALID_FIELD, path, "metadata.name is missing", hint="give the resource a name"
+        )
     elif isinstance(name, str) and (len(name) > 253 or not DNS_SUBDOMAIN.match(name)):
-        out.add(Reason.INVALID_FIELD, path,
-                f"{name!r} is not a valid Kubernetes object name",
-                hint="lowercase letters, digits, '-' and '.', at most 253")
+        out.add(
+            Reason.INVALID_FIELD,
+            path,
+            f"{name!r} is not a valid Kubernetes object name",
+            hint="lowercase letters, digits, '-' and '.', at most 253",
+        )
 
 
 def check_steps(steps: Sequence[Any], out: Collector) -> dict[str, int]:
@@ -160,38 +212,58 @@ def check_steps(steps: Sequence[Any], out: Collector) -> dict[str, int]:
         if name is None or name == "":
             out.add(Reason.STEP_MISSING_NAME, path.child("name"), f"step {i} has no name")
         elif not isinstance(name, str):
-            out.add(Reason.INVALID_FIELD, path.child("name"),
-                    f"a step name must be a string, got {describe(name)}")
+            out.add(
+                Reason.INVALID_FIELD,
+                path.child("name"),
+                f"a step name must be a string, got {describe(name)}",
+            )
         else:
             problem = task_name_problem(name)
             if problem:
-                out.add(Reason.INVALID_STEP_NAME, path.child("name"),
-                        f"step name {name!r} {problem}", names=(name,))
+                out.add(
+                    Reason.INVALID_STEP_NAME,
+                    path.child("name"),
+                    f"step name {name!r} {problem}",
+                    names=(name,),
+                )
             if name in first:
-                out.add(Reason.DUPLICATE_STEP, path.child("name"),
-                        f'step "{name}" is declared twice (first as spec.steps[{first[name]}])',
-                        names=(name,))
+                out.add(
+                    Reason.DUPLICATE_STEP,
+                    path.child("name"),
+                    f'step "{name}" is declared twice (first as spec.steps[{first[name]}])',
+                    names=(name,),
+                )
             else:
                 first[name] = i
         kind = step.get("kind")
         if kind is None or kind == "":
-            out.add(Reason.STEP_MISSING_KIND, path.child("kind"),
-                    f"step {name if isinstance(name, str) else i!s} has no kind",
-                    hint="one of " + ", ".join(KINDS))
+            out.add(
+                Reason.STEP_MISSING_KIND,
+                path.child("kind"),
+                f'step "{name}" has no kind' if isinstance(name, str) else f"step {i} has no kind",
+                hint="one of " + ", ".join(KINDS),
+            )
         elif not isinstance(kind, str):
-            out.add(Reason.INVALID_FIELD, path.child("kind"),
-                    f"a step kind must be a string, got {describe(kind)}")
+            out.add(
+                Reason.INVALID_FIELD,
+                path.child("kind"),
+                f"a step kind must be a string, got {describe(kind)}",
+            )
         elif kind not in KINDS:
             guess = suggest(kind, KINDS)
-            out.add(Reason.UNSUPPORTED_STEP_KIND, path.child("kind"),
-                    f'step kind "{kind}" cannot be compiled',
-                    hint=f'did you mean "{guess}"?' if guess else "one of " + ", ".join(KINDS),
-                    names=(kind,))
+            out.add(
+                Reason.UNSUPPORTED_STEP_KIND,
+                path.child("kind"),
+                f'step kind "{kind}" cannot be compiled',
+                hint=f'did you mean "{guess}"?' if guess else "one of " + ", ".join(KINDS),
+                names=(kind,),
+            )
     return first
 
 
-def check_dependencies(steps: Sequence[Any], names: Mapping[str, int],
-                       out: Collector) -> dict[str, list[str]]:
+def check_dependencies(
+    steps: Sequence[Any], names: Mapping[str, int], out: Collector
+) -> dict[str, list[str]]:
     """Unknown, self and repeated dependencies; returns the usable edges."""
     edges: dict[str, list[str]] = {name: [] for name in names}
     for i, step in enumerate(steps):
@@ -208,31 +280,53 @@ def check_dependencies(steps: Sequence[Any], names: Mapping[str, int],
             if not isinstance(dep, str):
                 continue
             if dep == name:
-                out.add(Reason.INVALID_DEPENDENCY, path, f'step "{dep}" depends on itself',
-                        names=(dep,), hint="remove it from its own dependsOn")
+                out.add(
+                    Reason.INVALID_DEPENDENCY,
+                    path,
+                    f'step "{dep}" depends on itself',
+                    names=(dep,),
+                    hint="remove it from its own dependsOn",
+                )
             elif dep in seen:
-                out.add(Reason.INVALID_DEPENDENCY, path,
-                        f'dependency "{dep}" is listed twice', names=(dep,))
+                out.add(
+                    Reason.INVALID_DEPENDENCY,
+                    path,
+                    f'dependency "{dep}" is listed twice',
+                    names=(dep,),
+                )
             elif dep not in names:
                 guess = suggest(dep, names)
-                out.add(Reason.MISSING_DEPENDENCY, path, f'step "{dep}" does not exist',
-                        names=(dep,),
-                        hint=f'did you mean "{guess}"?' if guess else None)
-            elif own:
+                out.add(
+                    Reason.MISSING_DEPENDENCY,
+                    path,
+                    f'step "{dep}" does not exist',
+                    names=(dep,),
+                    hint=f'did you mean "{guess}"?' if guess else None,
+                )
+            elif own and isinstance(name, str):
                 edges[name].append(dep)
             seen.add(dep)
     return edges
 
 
-def check_cycles(edges: Mapping[str, Sequence[str]], steps: Sequence[Any], out: Collector) -> None:
-    index = {s["name"]: i for i, s in enumerate(steps)
-             if isinstance(s, dict) and isinstance(s.get("name"), str)}
+def check_cycles(
+    edges: Mapping[str, Sequence[str]],
+    steps: Sequence[Any],
+    index: Mapping[str, int],
+    out: Collector,
+) -> None:
+    """One `DependencyCycle` per strongly connected component, at the edge that
+    leaves its first-declared step."""
     for cycle in find_cycles(edges):
         head = cycle[0]
         position = steps[index[head]]["dependsOn"].index(cycle[1])
-        out.add(Reason.DEPENDENCY_CYCLE, STEPS.child(index[head], "dependsOn", position),
-                "dependency cycle: " + " -> ".join(cycle),
-                names=tuple(cycle[:-1]), hint="each step depends on the next; break one edge")
+        out.add(
+            Reason.DEPENDENCY_CYCLE,
+            STEPS.child(index[head], "dependsOn", position),
+            "dependency cycle: " + " -> ".join(cycle),
+            names=tuple(cycle[:-1]),
+            hint="each step depends on the next; break one edge",
+        )
 
 
 def check_entrypoint(spec: Any, out: Collector) -> None:
@@ -245,12 +339,19 @@ def check_entrypoint(spec: Any, out: Collector) -> None:
     from compiler.kinds import RESERVED_TEMPLATE_NAMES
 
     if len(entry) > MAX_TEMPLATE_NAME or not TEMPLATE_NAME.match(entry):
-        out.add(Reason.ENTRYPOINT_MISSING, path, f"entrypoint {entry!r} is not a valid template name",
-                hint="letters, digits and '-', starting with a letter or digit; default is main")
+        out.add(
+            Reason.ENTRYPOINT_MISSING,
+            path,
+            f"entrypoint {entry!r} is not a valid template name",
+            hint="letters, digits and '-', starting with a letter or digit; default is main",
+        )
     elif entry in RESERVED_TEMPLATE_NAMES or entry.startswith("container-"):
-        out.add(Reason.ENTRYPOINT_MISSING, path,
-                f"entrypoint {entry!r} collides with a template the compiler emits",
-                hint="choose another name, e.g. main")
+        out.add(
+            Reason.ENTRYPOINT_MISSING,
+            path,
+            f"entrypoint {entry!r} collides with a template the compiler emits",
+            hint="choose another name, e.g. main",
+        )
 
 
 def check_run(data: dict[str, Any], out: Collector) -> None:
@@ -260,11 +361,10 @@ def check_run(data: dict[str, Any], out: Collector) -> None:
     params = spec.get("parameters") if isinstance(spec, dict) else None
     if isinstance(params, dict):
         for key in params:
-            if not isinstance(key, str) or not PARAMETER_NAME.match(key):
-                out.add(Reason.INVALID_FIELD, FieldPath(("spec", "parameters", str(key))),
-                        f"parameter name {key!r} cannot be an Argo parameter name",
-                        hint="letters, digits, '-' and '_'")
-
-
-def warn(out: Collector, reason: Reason, path: FieldPath, message: str, hint: str | None = None) -> None:
-    out.add(reason, path, message, hint=hint, severity=Severity.WARNING)
+            if isinstance(key, str) and not PARAMETER_NAME.match(key):
+                out.add(
+                    Reason.INVALID_FIELD,
+                    FieldPath(("spec", "parameters", str(key))),
+                    f"parameter name {key!r} cannot be an Argo parameter name",
+                    hint="letters, digits, '-' and '_'",
+                )

@@ -11,12 +11,23 @@ from compiler.models import Step
 
 # AgentRun spec fields a step may carry through (the AgentRun CRD's own names).
 PASSED_THROUGH = (
-    "implementationSpecRef", "implementation", "runtime", "memoryRef", "secrets",
-    "idempotencyKey", "vcsRef", "vcsPolicy", "workload", "workflow", "ttlSecondsAfterFinished",
+    "implementationSpecRef",
+    "implementation",
+    "runtime",
+    "memoryRef",
+    "secrets",
+    "idempotencyKey",
+    "vcsRef",
+    "vcsPolicy",
+    "workload",
+    "workflow",
+    "ttlSecondsAfterFinished",
 )
 TEMPLATE = create_template(
-    "agents.proompteng.ai/v1alpha1", "AgentRun",
-    "status.phase == Succeeded", "status.phase in (Failed,Cancelled)",
+    "agents.proompteng.ai/v1alpha1",
+    "AgentRun",
+    "status.phase == Succeeded",
+    "status.phase in (Failed,Cancelled)",
 )
 
 
@@ -25,15 +36,22 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
     if "implementationSpecRef" not in step and "implementation" not in step:
         # The reference system's own example omits it, so this is a warning: the
         # AgentRun CRD will refuse the object until the step names one.
-        out.add(Reason.MISSING_STEP_FIELD, path.child("implementationSpecRef"),
-                "an AgentRun step should give implementationSpecRef or implementation; "
-                "the AgentRun CRD refuses an AgentRun without one",
-                severity=Severity.WARNING, names=("implementationSpecRef",))
+        out.add(
+            Reason.MISSING_STEP_FIELD,
+            path.child("implementationSpecRef"),
+            "an AgentRun step should give implementationSpecRef or implementation; "
+            "the AgentRun CRD refuses an AgentRun without one",
+            severity=Severity.WARNING,
+            names=("implementationSpecRef",),
+        )
     with_ = step.get("with")
     if isinstance(with_, dict) and "prompt" in with_:
-        out.add(Reason.INVALID_FIELD, path.child("with", "prompt"),
-                "AgentRun parameters may not hold 'prompt' (the AgentRun CRD refuses it)",
-                hint="put the text in the ImplementationSpec")
+        out.add(
+            Reason.INVALID_FIELD,
+            path.child("with", "prompt"),
+            "AgentRun parameters may not hold 'prompt' (the AgentRun CRD refuses it)",
+            hint="put the text in the ImplementationSpec",
+        )
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:

@@ -16,8 +16,10 @@ from compiler.kinds.resource import resource_step, wait_template
 from compiler.models import Step
 
 TEMPLATE = wait_template(
-    "approvals.proompteng.ai/v1alpha1", "ApprovalPolicy",
-    "status.phase == Approved", "status.phase in (Rejected,Denied)",
+    "approvals.proompteng.ai/v1alpha1",
+    "ApprovalPolicy",
+    "status.phase == Approved",
+    "status.phase in (Rejected,Denied)",
 )
 
 

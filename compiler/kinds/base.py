@@ -52,8 +52,12 @@ class Kind:
 def require(step: dict[str, Any], key: str, path: FieldPath, out: Collector, what: str) -> None:
     """`MissingStepField` when `key` is absent or empty."""
     if step.get(key) in (None, "", {}, []):
-        out.add(Reason.MISSING_STEP_FIELD, path.child(key),
-                f'a {step.get("kind")} step needs {key} ({what})', names=(key,))
+        out.add(
+            Reason.MISSING_STEP_FIELD,
+            path.child(key),
+            f"{article(str(step.get('kind')))} step needs {key} ({what})",
+            names=(key,),
+        )
 
 
 def require_ref(step: dict[str, Any], key: str, path: FieldPath, out: Collector, what: str) -> None:
@@ -62,12 +66,21 @@ def require_ref(step: dict[str, Any], key: str, path: FieldPath, out: Collector,
     value = step.get(key)
     name = value.get("name") if isinstance(value, dict) else value
     if isinstance(name, str) and name and (len(name) > 253 or not DNS_SUBDOMAIN.match(name)):
-        out.add(Reason.INVALID_FIELD, path.child(key),
-                f"{name!r} is not a valid Kubernetes object name",
-                hint="lowercase letters, digits, '-' and '.'")
+        out.add(
+            Reason.INVALID_FIELD,
+            path.child(key),
+            f"{name!r} is not a valid Kubernetes object name",
+            hint="lowercase letters, digits, '-' and '.'",
+        )
     elif isinstance(value, dict) and value and "name" not in value:
-        out.add(Reason.MISSING_STEP_FIELD, path.child(key, "name"),
-                f"{key} needs a name", names=(key,))
+        out.add(
+            Reason.MISSING_STEP_FIELD, path.child(key, "name"), f"{key} needs a name", names=(key,)
+        )
+
+
+def article(word: str) -> str:
+    """`word` with its indefinite article ("an AgentRun", "a ToolRun")."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 def ref_name(value: Any) -> str | None:

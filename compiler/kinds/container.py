@@ -9,7 +9,15 @@ import base64
 from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath
-from compiler.kinds.base import STEP_LABEL, STEP_PARAM, Emitted, Kind, StepContext, parameter, require
+from compiler.kinds.base import (
+    STEP_LABEL,
+    STEP_PARAM,
+    Emitted,
+    Kind,
+    StepContext,
+    parameter,
+    require,
+)
 from compiler.models import Step
 
 _OPEN = "{{=sprig.b64dec('" + base64.b64encode(b"{{").decode() + "')}}"

@@ -13,8 +13,10 @@ from compiler.kinds.resource import resource_step, wait_template
 from compiler.models import Step
 
 TEMPLATE = wait_template(
-    "signals.proompteng.ai/v1alpha1", "SignalDelivery",
-    "status.phase == Delivered", "status.phase in (Failed,Expired)",
+    "signals.proompteng.ai/v1alpha1",
+    "SignalDelivery",
+    "status.phase == Delivered",
+    "status.phase in (Failed,Expired)",
 )
 
 
@@ -26,16 +28,22 @@ def _field(step: dict[str, Any], key: str) -> tuple[Any, FieldPath]:
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
-    for key, what in (("signalRef", "the Signal to wait for"),
-                      ("deliveryId", "the SignalDelivery's name")):
+    for key, what in (
+        ("signalRef", "the Signal to wait for"),
+        ("deliveryId", "the SignalDelivery's name"),
+    ):
         value, where = _field(step, key)
         if ref_name(value) is None:
-            out.add(Reason.MISSING_STEP_FIELD, path.child(key),
-                    f"a SignalWait step needs {key} ({what}), on the step or in with",
-                    names=(key,))
+            out.add(
+                Reason.MISSING_STEP_FIELD,
+                path.child(key),
+                f"a SignalWait step needs {key} ({what}), on the step or in with",
+                names=(key,),
+            )
         else:
-            require_ref({key: value, "kind": "SignalWait"}, key,
-                        path.child(*where.parts[:-1]), out, what)
+            require_ref(
+                {key: value, "kind": "SignalWait"}, key, path.child(*where.parts[:-1]), out, what
+            )
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:

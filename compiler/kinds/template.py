@@ -15,13 +15,21 @@ from compiler.models import Step
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
     ref = step.get("templateRef")
     if not isinstance(ref, dict) or not ref:
-        out.add(Reason.MISSING_STEP_FIELD, path.child("templateRef"),
-                "a Template step needs templateRef {name, template}", names=("templateRef",))
+        out.add(
+            Reason.MISSING_STEP_FIELD,
+            path.child("templateRef"),
+            "a Template step needs templateRef {name, template}",
+            names=("templateRef",),
+        )
         return
     for key in ("name", "template"):
         if not ref.get(key):
-            out.add(Reason.MISSING_STEP_FIELD, path.child("templateRef", key),
-                    f"templateRef needs {key}", names=(key,))
+            out.add(
+                Reason.MISSING_STEP_FIELD,
+                path.child("templateRef", key),
+                f"templateRef needs {key}",
+                names=(key,),
+            )
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:

@@ -10,8 +10,10 @@ from compiler.kinds.resource import create_template, resource_step
 from compiler.models import Step
 
 TEMPLATE = create_template(
-    "tools.proompteng.ai/v1alpha1", "ToolRun",
-    "status.phase == Succeeded", "status.phase in (Failed,Cancelled)",
+    "tools.proompteng.ai/v1alpha1",
+    "ToolRun",
+    "status.phase == Succeeded",
+    "status.phase in (Failed,Cancelled)",
 )
 
 

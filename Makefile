@@ -1,0 +1,49 @@
+# The one entry point for people and CI. `make test` runs everything.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install test unit e2e golden bench validate lint typecheck crds tools clean
+
+$(BIN)/orch: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/orch  ## venv with orch and the test tools
+
+tools:  ## build (or reuse) kube-apiserver, etcd, kwok, Argo, helm into ~/.cache/orch-tools
+	tools/build.sh
+
+test: install tools lint  ## everything: lint, types, unit, golden, property, e2e
+	$(PY) -m pytest -q
+
+unit: install  ## everything that needs no cluster
+	$(PY) -m pytest -q -m "not e2e"
+
+e2e: install tools  ## the real-cluster suite alone
+	$(PY) -m pytest -q -m e2e
+
+golden: install  ## regenerate golden/ expected outputs (then read `git diff golden/`)
+	$(PY) -m tests.golden
+
+crds: install  ## regenerate the chart's CRDs from the models
+	$(BIN)/orch crds --output-dir charts/orch/crds
+
+bench: install  ## benchmarks; results are written into the README by hand
+	$(PY) -m benchmarks.run
+
+validate: install tools  ## chart, CRDs, examples
+	scripts/validate
+
+lint: install  ## ruff, mypy --strict, import layering
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

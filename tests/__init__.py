@@ -1,0 +1,1 @@
+"""The orch test suite (a package so `python -m tests.cluster` resolves)."""

@@ -1,0 +1,93 @@
+"""Golden cases: `golden/valid/<case>.yaml` -> `<case>.argo.yaml` (stdout of
+`orch compile`), `golden/invalid/<case>.yaml` -> `<case>.diagnostics.txt` (its
+stderr and exit code). `python -m tests.golden` (`make golden`) rewrites the
+expected files; the tests only compare, and with CI=true nothing is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "golden"
+VALID = GOLDEN / "valid"
+INVALID = GOLDEN / "invalid"
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def inputs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.yaml") if not p.name.endswith(".argo.yaml"))
+
+
+def run_compile(case: Path) -> Result:
+    """`orch compile` in-process, with the path as a user would type it from the
+    repository root (so diagnostics name `golden/...`)."""
+    out, err = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["compile", str(case.relative_to(ROOT))])
+    finally:
+        os.chdir(cwd)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def expected_output(case: Path) -> Path:
+    return case.with_name(case.stem + ".argo.yaml")
+
+
+def expected_diagnostics(case: Path) -> Path:
+    return case.with_name(case.stem + ".diagnostics.txt")
+
+
+def render_invalid(result: Result) -> str:
+    return f"exit {result.code}\n{result.stderr}"
+
+
+def regenerate() -> int:
+    if os.environ.get("CI") == "true":
+        sys.stderr.write("CI=true: golden files are never rewritten in CI\n")
+        return 2
+    changed = 0
+    for case in inputs(VALID):
+        result = run_compile(case)
+        if result.code != 0:
+            sys.stderr.write(
+                f"{case}: expected to compile, got exit {result.code}\n{result.stderr}"
+            )
+            return 1
+        changed += _write(expected_output(case), result.stdout)
+    for case in inputs(INVALID):
+        result = run_compile(case)
+        if result.code == 0:
+            sys.stderr.write(f"{case}: expected to be refused, but it compiled\n")
+            return 1
+        changed += _write(expected_diagnostics(case), render_invalid(result))
+    sys.stderr.write(f"{changed} golden file(s) changed; review them with `git diff golden/`\n")
+    return 0
+
+
+def _write(path: Path, text: str) -> int:
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return 0
+    path.write_text(text, encoding="utf-8")
+    sys.stderr.write(f"wrote {path.relative_to(ROOT)}\n")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(regenerate())
