@@ -1,0 +1,309 @@
+"""The contract's §3 as one pure function: a graph + what is known of each step ->
+every step's phase, reason and message, and the run's phase and conditions.
+
+`orch plan` (what-if), the status mirror of the controller and the tests all call
+`evaluate`, so there is one answer to "what happens to this step". Why a step ends
+as it does is one ordered decision (`decide_step`, after Tekton's skipping rules);
+steps are visited once in topological order, so the cost is linear in steps + edges.
+
+Facts win over derivations: a step known to have ended keeps what is known of it.
+Only steps not known to have started are derived from their dependencies.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from compiler.graph import Graph, Node, topological_order
+
+
+class Observed(enum.StrEnum):
+    """What is known of one step (the status mirror reads it from Argo's nodes)."""
+
+    NOT_STARTED = "NotStarted"  # no node yet (or Argo's Pending/Omitted: nothing ran)
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"  # non-zero exit or failure condition (Argo `Failed`)
+    TIMED_OUT = "TimedOut"  # Argo `Failed` whose message says a deadline/timeout passed
+    ERRORED = "Errored"  # infrastructure error (Argo `Error`)
+    INTERRUPTED = "Interrupted"  # Argo failed it in a shutdown (stop, terminate, deadline)
+
+
+class StepPhase(enum.StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+
+
+class StepReason(enum.StrEnum):
+    DEPENDENCY_FAILED = "DependencyFailed"
+    STEP_FAILED = "StepFailed"
+    STEP_TIMED_OUT = "StepTimedOut"
+    FAILURE_IGNORED = "FailureIgnored"
+    STEP_ERROR = "StepError"
+    WORKFLOW_ENDED = "WorkflowEnded"
+
+
+class RunPhase(enum.StrEnum):
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class ConditionStatus(enum.StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class RunReason(enum.StrEnum):
+    """Reasons of the run's `Succeeded` condition (contract §5)."""
+
+    RUNNING = "Running"
+    ALL_STEPS_SUCCEEDED = "AllStepsSucceeded"
+    FAILURES_IGNORED = "FailuresIgnored"
+    STEPS_FAILED = "StepsFailed"
+    WORKFLOW_ENDED = "WorkflowEnded"
+
+
+_FINAL_OBSERVATIONS = frozenset(
+    {Observed.SUCCEEDED, Observed.FAILED, Observed.TIMED_OUT, Observed.ERRORED,
+     Observed.INTERRUPTED}
+)
+_FINAL_PHASES = frozenset({StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED})
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One step's known state; `message` is Argo's, carried into the result."""
+
+    state: Observed = Observed.NOT_STARTED
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    name: str
+    phase: StepPhase
+    reason: StepReason | None
+    message: str
+    runnable: bool = False  # Pending with every dependency done and satisfied
+
+    @property
+    def is_done(self) -> bool:
+        return self.phase in _FINAL_PHASES
+
+    @property
+    def satisfies_dependents(self) -> bool:
+        """Lets its dependents start (contract §3, first bullet)."""
+        return self.phase is StepPhase.SUCCEEDED or self.reason is StepReason.FAILURE_IGNORED
+
+    @property
+    def blocks_dependents(self) -> bool:
+        """Ended so that its dependents can never start."""
+        return self.phase is StepPhase.SKIPPED or (
+            self.phase is StepPhase.FAILED and self.reason is not StepReason.FAILURE_IGNORED
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A Kubernetes condition without the fields the controller stamps
+    (`observedGeneration`, `lastTransitionTime`)."""
+
+    type: str
+    status: ConditionStatus
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    phase: RunPhase
+    steps: tuple[StepResult, ...]  # declaration order
+    conditions: tuple[Condition, ...]
+
+    @cached_property
+    def by_name(self) -> dict[str, StepResult]:
+        return {s.name: s for s in self.steps}
+
+    @property
+    def progress(self) -> str:
+        """`done/total`, as `status.progress` shows it."""
+        return f"{sum(s.is_done for s in self.steps)}/{len(self.steps)}"
+
+    @property
+    def runnable(self) -> tuple[str, ...]:
+        """Steps that can start now, in declaration order."""
+        return tuple(s.name for s in self.steps if s.runnable)
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """Assume every step that gets to run ends: the named ones fail (or error),
+    every other one succeeds. Used by `orch plan`."""
+
+    failed: frozenset[str] = frozenset()
+    errored: frozenset[str] = frozenset()
+
+    def outcome(self, name: str) -> Observation:
+        if name in self.errored:
+            return Observation(Observed.ERRORED, "assumed: --error")
+        if name in self.failed:
+            return Observation(Observed.FAILED, "assumed: --fail")
+        return Observation(Observed.SUCCEEDED)
+
+
+def decide_step(
+    node: Node,
+    dependencies: Sequence[StepResult],
+    seen: Observation,
+    workflow_ended: bool,
+) -> StepResult:
+    """Why one step ends as it does: one ordered decision. `dependencies` are the
+    results of the step's dependencies, in the order the step lists them."""
+    name = node.name
+    # 1. It ran to an end: what happened is the answer.
+    if seen.state in _FINAL_OBSERVATIONS:
+        return _ended(node, seen)
+    # 2. It was running when the Workflow ended: Argo fails it in the shutdown.
+    if seen.state is Observed.RUNNING:
+        if workflow_ended:
+            return StepResult(name, StepPhase.FAILED, StepReason.WORKFLOW_ENDED,
+                              _join("the Workflow ended while the step ran", seen.message))
+        return StepResult(name, StepPhase.RUNNING, None, seen.message or "running")
+    # 3. Not started; a dependency that failed (not ignored) or was skipped blocks it.
+    for dep in dependencies:
+        if dep.blocks_dependents:
+            verb = "was skipped" if dep.phase is StepPhase.SKIPPED else (
+                "errored" if dep.reason is StepReason.STEP_ERROR else "failed")
+            return StepResult(name, StepPhase.SKIPPED, StepReason.DEPENDENCY_FAILED,
+                              f'dependency "{dep.name}" {verb}')
+    # 4. The Workflow ended before it could start.
+    if workflow_ended:
+        return StepResult(name, StepPhase.SKIPPED, StepReason.WORKFLOW_ENDED,
+                          "the Workflow ended before the step started")
+    # 5. Waiting: runnable now when every dependency is done (and none blocks).
+    waiting = [d.name for d in dependencies if not d.is_done]
+    if waiting:
+        return StepResult(name, StepPhase.PENDING, None, f"waiting for {_names(waiting)}")
+    return StepResult(name, StepPhase.PENDING, None, seen.message or "ready to start",
+                      runnable=True)
+
+
+def _ended(node: Node, seen: Observation) -> StepResult:
+    name, state, note = node.name, seen.state, seen.message
+    if state is Observed.SUCCEEDED:
+        return StepResult(name, StepPhase.SUCCEEDED, None, note or "succeeded")
+    if state is Observed.ERRORED:
+        return StepResult(name, StepPhase.FAILED, StepReason.STEP_ERROR,
+                          _join("infrastructure error; continueOnFailure does not cover it",
+                                note))
+    if state is Observed.INTERRUPTED:
+        return StepResult(name, StepPhase.FAILED, StepReason.WORKFLOW_ENDED,
+                          _join("the Workflow ended while the step ran", note))
+    what = "timed out" if state is Observed.TIMED_OUT else "failed"
+    if node.continue_on_failure:
+        return StepResult(name, StepPhase.FAILED, StepReason.FAILURE_IGNORED,
+                          _join(f"{what}; continueOnFailure lets its dependents run", note))
+    reason = StepReason.STEP_TIMED_OUT if state is Observed.TIMED_OUT else StepReason.STEP_FAILED
+    return StepResult(name, StepPhase.FAILED, reason, _join(what, note))
+
+
+def evaluate(
+    graph: Graph,
+    known: Mapping[str, Observation] | None = None,
+    *,
+    workflow_ended: bool = False,
+    what_if: WhatIf | None = None,
+) -> RunResult:
+    """Every step's result and the run's. `known` holds what is known per step
+    (a step missing from it has not started); `workflow_ended` says the Workflow
+    was stopped, terminated, passed its deadline or was deleted. With `what_if`,
+    a step not known to have started that gets to run is assumed to end as
+    `what_if` says, so the result is a finished run."""
+    known = known or {}
+    results: dict[str, StepResult] = {}
+    for name in topological_order(graph):
+        node = graph.by_name[name]
+        deps = [results[d] for d in node.dependencies]
+        seen = known.get(name, Observation())
+        result = decide_step(node, deps, seen, workflow_ended)
+        if what_if is not None and result.runnable:
+            result = decide_step(node, deps, what_if.outcome(name), workflow_ended)
+        results[name] = result
+    steps = tuple(results[n.name] for n in graph.nodes)
+    phase, condition = _run_outcome(steps)
+    return RunResult(phase, steps, (condition,))
+
+
+def plan(graph: Graph, failed: Collection[str] = (), errored: Collection[str] = ()) -> RunResult:
+    """What happens when the named steps fail (or error) and every other step
+    that gets to run succeeds."""
+    return evaluate(graph, what_if=WhatIf(frozenset(failed), frozenset(errored)))
+
+
+def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
+    """The run's phase and `Succeeded` condition, from the step results alone
+    (never from Argo's workflow phase: contract §3)."""
+    def named(pred: set[StepReason | None], phase: StepPhase | None = None) -> list[str]:
+        return [s.name for s in steps
+                if s.reason in pred and (phase is None or s.phase is phase)]
+
+    if any(not s.is_done for s in steps):
+        running = sum(s.phase is StepPhase.RUNNING for s in steps)
+        ready = sum(s.runnable for s in steps)
+        done = sum(s.is_done for s in steps)
+        return RunPhase.RUNNING, Condition(
+            "Succeeded", ConditionStatus.UNKNOWN, RunReason.RUNNING,
+            f"{done} of {len(steps)} steps done, {running} running, {ready} ready to start")
+    ended = named({StepReason.WORKFLOW_ENDED})
+    failed = named({StepReason.STEP_FAILED, StepReason.STEP_TIMED_OUT, StepReason.STEP_ERROR})
+    skipped = named({StepReason.DEPENDENCY_FAILED})
+    ignored = named({StepReason.FAILURE_IGNORED})
+    succeeded = sum(s.phase is StepPhase.SUCCEEDED for s in steps)
+    if ended or failed:
+        parts = []
+        if ended:
+            interrupted = named({StepReason.WORKFLOW_ENDED}, StepPhase.FAILED)
+            never = named({StepReason.WORKFLOW_ENDED}, StepPhase.SKIPPED)
+            parts.append("the Workflow ended early"
+                         + (f"; {_count(interrupted, 'step')} interrupted" if interrupted else "")
+                         + (f"; {_count(never, 'step')} never started" if never else ""))
+        if failed:
+            parts.append(f"{_count(failed, 'step')} failed")
+        if skipped:
+            parts.append(f"{_count(skipped, 'step')} skipped")
+        reason = RunReason.WORKFLOW_ENDED if ended else RunReason.STEPS_FAILED
+        return RunPhase.FAILED, Condition("Succeeded", ConditionStatus.FALSE, reason,
+                                          "; ".join(parts))
+    if ignored:
+        return RunPhase.SUCCEEDED, Condition(
+            "Succeeded", ConditionStatus.TRUE, RunReason.FAILURES_IGNORED,
+            f"{_count(ignored, 'failure')} ignored (continueOnFailure); "
+            f"{succeeded} of {len(steps)} steps succeeded")
+    return RunPhase.SUCCEEDED, Condition(
+        "Succeeded", ConditionStatus.TRUE, RunReason.ALL_STEPS_SUCCEEDED,
+        f"all {len(steps)} steps succeeded")
+
+
+_MAX_NAMES = 5
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:_MAX_NAMES])
+    more = len(names) - _MAX_NAMES
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _count(names: Sequence[str], noun: str) -> str:
+    return f"{len(names)} {noun}{'' if len(names) == 1 else 's'} ({_names(names)})"
+
+
+def _join(text: str, note: str | None) -> str:
+    return f"{text} ({note})" if note else text
