@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from compiler.diagnostics import Diagnostic
+    from compiler.graph import Graph
     from compiler.inputs import Inputs
+    from compiler.semantics import RunResult
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 STDIN = "<stdin>"
@@ -131,6 +133,82 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _step_list(values: Sequence[str] | None) -> list[str]:
+    """`--fail a,b --fail c` -> [a, b, c] (repeatable, comma-separated)."""
+    return [name.strip() for value in values or () for name in value.split(",") if name.strip()]
+
+
+def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | None] | int:
+    """The one Orchestration of the input (or `--orchestration NAME`), its graph
+    and, when steps are named to fail or error, the plan. An int is an exit code."""
+    from compiler.graph import build_graph
+    from compiler.names import suggest
+    from compiler.semantics import plan
+
+    inputs = load_inputs([args.file])
+    report(_sorted(inputs.diagnostics))
+    if not inputs.ok:
+        return EXIT_INVALID
+    found = [o for _, o in inputs.orchestrations
+             if args.orchestration is None or o.metadata.name == args.orchestration]
+    names = [o.metadata.name or "" for _, o in inputs.orchestrations]
+    if not found:
+        if args.orchestration is None:
+            raise UsageError(f"{args.file}: no Orchestration in the input")
+        near = suggest(args.orchestration, names)
+        hint = f"; did you mean {near!r}?" if near else f" (it has {', '.join(names)})"
+        raise UsageError(f'no Orchestration "{args.orchestration}" in {args.file}{hint}')
+    if len(found) > 1:
+        raise UsageError(f"{args.file} holds {len(found)} Orchestrations ({', '.join(names)}); "
+                         "choose one with --orchestration NAME")
+    orch = found[0]
+    graph = build_graph(orch.spec.steps)
+    failed, errored = _step_list(args.fail), _step_list(getattr(args, "error", None))
+    for flag, chosen in (("--fail", failed), ("--error", errored)):
+        for name in chosen:
+            if name not in graph.by_name:
+                near = suggest(name, graph.names)
+                hint = f"; did you mean {near!r}?" if near else ""
+                raise UsageError(f'{flag}: orchestration "{orch.metadata.name}" has no step '
+                                 f'"{name}"{hint}')
+    both = sorted(set(failed) & set(errored))
+    if both:
+        raise UsageError(f"step {both[0]!r} is named by both --fail and --error")
+    result = plan(graph, failed, errored) if (failed or errored or args.command == "plan") else None
+    return orch.metadata.name or "orchestration", graph, result
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from compiler.present import plan_dict, plan_table
+
+    loaded = _load_planned(args)
+    if isinstance(loaded, int):
+        return loaded
+    title, _, result = loaded
+    assert result is not None
+    if args.output == "json":
+        sys.stdout.write(json.dumps(plan_dict(result), indent=2) + "\n")
+    else:
+        sys.stdout.write(plan_table(title, result))
+    return EXIT_OK  # also when the plan predicts failure (contract §2.3)
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from compiler.present import graph_dot, graph_mermaid, graph_text
+
+    loaded = _load_planned(args)
+    if isinstance(loaded, int):
+        return loaded
+    title, graph, result = loaded
+    if args.format == "mermaid":
+        sys.stdout.write(graph_mermaid(graph, result))
+    elif args.format == "dot":
+        sys.stdout.write(graph_dot(graph, result, title))
+    else:
+        sys.stdout.write(graph_text(graph, result, title))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="orch", description="Orchestration resources -> Argo Workflows")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -150,6 +228,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="also compile, to find size limits and settings Argo cannot apply",
     )
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("plan", help="what-if: which steps run, fail or are skipped")
+    p.add_argument("file", metavar="FILE", help="YAML file; - for stdin")
+    p.add_argument("--fail", action="append", metavar="STEP[,STEP...]",
+                   help="assume these steps fail (repeatable); every other step succeeds")
+    p.add_argument("--error", action="append", metavar="STEP[,STEP...]",
+                   help="assume these steps end in an infrastructure error (Argo Error)")
+    p.add_argument("--orchestration", metavar="NAME",
+                   help="the Orchestration to plan when the file holds several")
+    p.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("graph", help="draw the step graph (Mermaid, Graphviz DOT or text)")
+    p.add_argument("file", metavar="FILE", help="YAML file; - for stdin")
+    p.add_argument("--format", choices=("mermaid", "dot", "text"), default="text")
+    p.add_argument("--fail", action="append", metavar="STEP[,STEP...]",
+                   help="mark each step with its planned phase when these steps fail")
+    p.add_argument("--orchestration", metavar="NAME",
+                   help="the Orchestration to draw when the file holds several")
+    p.set_defaults(func=cmd_graph)
 
     # more commands register here
     return parser
