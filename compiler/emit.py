@@ -159,7 +159,8 @@ def _apply_settings(
     suffix = ""
     if step.retries is not None and step.retries > 0:
         if retries_ok:
-            strategy: dict[str, Any] = {"limit": step.retries, "retryPolicy": "Always"}
+            # IntOrString; Argo's JSON schema accepts only its string form.
+            strategy: dict[str, Any] = {"limit": str(step.retries), "retryPolicy": "Always"}
             suffix += f"-retry{step.retries}"
             if step.retry_backoff_seconds:
                 strategy["backoff"] = {"duration": f"{step.retry_backoff_seconds}s"}
