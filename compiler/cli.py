@@ -87,17 +87,6 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from compiler.render import to_json, to_yaml
 
     inputs = load_inputs(args.files)
-    if inputs.documents == 0 and inputs.ok:
-        from compiler.diagnostics import ROOT, Diagnostic, Reason, Span
-
-        inputs.diagnostics.append(
-            Diagnostic(
-                Reason.INVALID_YAML,
-                ROOT,
-                "no documents: the input is empty",
-                span=Span(", ".join(name for name, _ in [(f, "") for f in inputs.files])),
-            )
-        )
     workflows = []
     for doc, orch, run in pair_runs(inputs):
         out = Collector()
@@ -118,13 +107,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from compiler.inputs import pair_runs
 
     inputs = load_inputs(args.files)
-    if args.deep:
-        for doc, orch, run in pair_runs(inputs):
-            out = Collector()
-            emit_workflow(orch, run, out)
-            inputs.diagnostics.extend(doc.locate(d) for d in out.items)
-    else:
-        pair_runs(inputs)  # OrchestrationNotFound
+    # Compiling finds what only the compiled form shows (size, settings Argo
+    # cannot apply): validate refuses exactly what compile refuses.
+    for doc, orch, run in pair_runs(inputs):
+        out = Collector()
+        emit_workflow(orch, run, out)
+        inputs.diagnostics.extend(doc.locate(d) for d in out.items)
     report(_sorted(inputs.diagnostics), args.output)
     if not inputs.ok:
         return EXIT_INVALID
@@ -209,6 +197,27 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_crds(args: argparse.Namespace) -> int:
+    """The CRDs generated from the models: YAML on stdout, or one file per CRD."""
+    from pathlib import Path
+
+    from compiler.crd import generate_crds
+    from compiler.render import to_yaml
+
+    crds = generate_crds()
+    if args.output_dir is None:
+        sys.stdout.write(to_yaml(crds.values()))
+        return EXIT_OK
+    out = Path(args.output_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, crd in crds.items():
+            (out / name).write_text(to_yaml([crd]), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="orch", description="Orchestration resources -> Argo Workflows")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -222,11 +231,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check every document, print every problem")
     p.add_argument("files", nargs="+", metavar="FILE", help="YAML files; - for stdin")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
-    p.add_argument(
-        "--deep",
-        action="store_true",
-        help="also compile, to find size limits and settings Argo cannot apply",
-    )
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plan", help="what-if: which steps run, fail or are skipped")
@@ -248,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--orchestration", metavar="NAME",
                    help="the Orchestration to draw when the file holds several")
     p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("crds", help="the CRDs generated from the models, as YAML")
+    p.add_argument("--output-dir", metavar="DIR",
+                   help="write one file per CRD into DIR instead of stdout")
+    p.set_defaults(func=cmd_crds)
 
     # more commands register here
     return parser

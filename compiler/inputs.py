@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from compiler.diagnostics import Collector, Diagnostic, FieldPath, Reason
+from compiler.diagnostics import ROOT, Collector, Diagnostic, FieldPath, Reason, Span
 from compiler.models import Orchestration, OrchestrationRun
 from compiler.source import Document, load_documents
 from compiler.validate import check_document_kind, check_orchestration, check_run
@@ -34,6 +34,10 @@ def parse_text(text: str, file: str, into: Inputs | None = None) -> Inputs:
     inputs.files.append(file)
     docs, problems = load_documents(text, file)
     inputs.diagnostics.extend(problems)
+    if not problems and all(doc.data is None for doc in docs):
+        inputs.diagnostics.append(
+            Diagnostic(Reason.INVALID_YAML, ROOT, "no documents: the file is empty", span=Span(file))
+        )
     for doc in docs:
         if doc.data is None:
             continue  # an empty document between `---` separators
