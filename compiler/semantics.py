@@ -177,15 +177,16 @@ def decide_step(
             return StepResult(name, StepPhase.FAILED, StepReason.WORKFLOW_ENDED,
                               _join("the Workflow ended while the step ran", seen.message))
         return StepResult(name, StepPhase.RUNNING, None, seen.message or "running")
-    # 3. Not started; a dependency that failed (not ignored) or was skipped blocks it.
+    # 3. Not started; a dependency that failed (not ignored) or was skipped blocks it,
+    #    unless the Workflow's end is what stopped that dependency (then see 4).
     for dep in dependencies:
-        if dep.blocks_dependents:
+        if dep.blocks_dependents and dep.reason is not StepReason.WORKFLOW_ENDED:
             verb = "was skipped" if dep.phase is StepPhase.SKIPPED else (
                 "errored" if dep.reason is StepReason.STEP_ERROR else "failed")
             return StepResult(name, StepPhase.SKIPPED, StepReason.DEPENDENCY_FAILED,
                               f'dependency "{dep.name}" {verb}')
     # 4. The Workflow ended before it could start.
-    if workflow_ended:
+    if workflow_ended or any(d.reason is StepReason.WORKFLOW_ENDED for d in dependencies):
         return StepResult(name, StepPhase.SKIPPED, StepReason.WORKFLOW_ENDED,
                           "the Workflow ended before the step started")
     # 5. Waiting: runnable now when every dependency is done (and none blocks).
