@@ -1,0 +1,149 @@
+"""`orch plan` and `orch graph` through `compiler.cli.main`: exit codes 0/1/2,
+the exact JSON shape, and the text a person reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compiler.cli import main
+
+RELEASE = """\
+apiVersion: orchestration.proompteng.ai/v1alpha1
+kind: Orchestration
+metadata: {name: release}
+spec:
+  steps:
+    - {name: checkout, kind: Container, image: busybox}
+    - {name: build, kind: Container, image: busybox, dependsOn: [checkout]}
+    - {name: lint, kind: Container, image: busybox, dependsOn: [checkout], continueOnFailure: true}
+    - {name: docs, kind: Container, image: busybox, dependsOn: [lint]}
+    - {name: test, kind: Container, image: busybox, dependsOn: [build]}
+    - {name: publish, kind: Container, image: busybox, dependsOn: [test, docs]}
+"""
+
+
+@pytest.fixture
+def release(tmp_path: Path) -> str:
+    path = tmp_path / "release.yaml"
+    path.write_text(RELEASE)
+    return str(path)
+
+
+def test_plan_json_exact_shape(release: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", release, "--fail", "test,lint", "-o", "json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out) == {
+        "phase": "Failed",
+        "steps": [
+            {"name": "checkout", "phase": "Succeeded", "reason": None},
+            {"name": "build", "phase": "Succeeded", "reason": None},
+            {"name": "lint", "phase": "Failed", "reason": "FailureIgnored"},
+            {"name": "docs", "phase": "Succeeded", "reason": None},
+            {"name": "test", "phase": "Failed", "reason": "StepFailed"},
+            {"name": "publish", "phase": "Skipped", "reason": "DependencyFailed"},
+        ],
+    }
+    assert out.err == ""
+
+
+def test_plan_error_and_repeated_flags(release: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", release, "--error", "lint", "--fail", "build", "-o", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    steps = {s["name"]: (s["phase"], s["reason"]) for s in result["steps"]}
+    assert steps["lint"] == ("Failed", "StepError")
+    assert steps["docs"] == ("Skipped", "DependencyFailed")
+    assert steps["test"] == ("Skipped", "DependencyFailed")
+
+
+def test_plan_without_failures_succeeds(release: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", release, "-o", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["phase"] == "Succeeded"
+    assert {s["phase"] for s in result["steps"]} == {"Succeeded"}
+
+
+def test_plan_text_table(release: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", release, "--fail", "test"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "release: Failed"
+    assert lines[1].split() == ["STEP", "PHASE", "REASON", "WHY"]
+    rows = {line.split()[0]: line.split()[1:3] for line in lines[2:8]}
+    assert rows["test"] == ["Failed", "StepFailed"]
+    assert rows["publish"] == ["Skipped", "DependencyFailed"]
+    assert rows["checkout"] == ["Succeeded", "-"]
+    # columns line up: every row's PHASE starts where the header's does
+    column = lines[1].index("PHASE")
+    assert all(line[column - 2:column] == "  " and line[column] != " " for line in lines[2:8])
+    assert lines[8].startswith("run: Failed [StepsFailed]")
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    pytest.param(["--fail", "tset"], "did you mean 'test'?", id="fail-unknown-step"),
+    pytest.param(["--error", "buidl"], "did you mean 'build'?", id="error-unknown-step"),
+    pytest.param(["--fail", "test", "--error", "test"], "both --fail and --error",
+                 id="fail-and-error-same-step"),
+])
+def test_plan_usage_errors(release: str, argv: list[str], expected: str,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", release, *argv]) == 2
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err.startswith("orch: error: ") and expected in out.err
+
+
+def test_plan_unreadable_file_is_usage_error(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(tmp_path / "missing.yaml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_plan_invalid_input_exit_1_with_diagnostics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(RELEASE.replace("dependsOn: [build]", "dependsOn: [biuld]"))
+    assert main(["plan", str(path), "--fail", "test"]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert "[MissingDependency]" in out.err and f"{path}:" in out.err
+
+
+def test_several_orchestrations_need_a_choice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "two.yaml"
+    path.write_text(RELEASE + "---\n" + RELEASE.replace("name: release", "name: nightly"))
+    assert main(["plan", str(path)]) == 2
+    assert "--orchestration NAME" in capsys.readouterr().err
+    assert main(["plan", str(path), "--orchestration", "nightly", "--fail", "build"]) == 0
+    assert capsys.readouterr().out.startswith("nightly: Failed")
+    assert main(["plan", str(path), "--orchestration", "nightlyy"]) == 2
+    assert "did you mean 'nightly'?" in capsys.readouterr().err
+
+
+def test_graph_text_marks_planned_phases(release: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", release, "--fail", "test"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "release: 6 steps, 6 edges (DAG)"
+    publish = next(line for line in lines if line.split()[0] == "publish")
+    assert "after test, docs" in publish and publish.endswith("=> Skipped: DependencyFailed")
+
+
+@pytest.mark.parametrize("fmt", ["mermaid", "dot", "text"])
+def test_graph_formats_exit_0_and_draw_every_step(
+    release: str, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["graph", release, "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    for name in ("checkout", "build", "lint", "docs", "test", "publish"):
+        assert name in out
+
+
+def test_graph_unknown_fail_step_is_usage_error(release: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", release, "--fail", "publsh"]) == 2
+    assert "did you mean 'publish'?" in capsys.readouterr().err
