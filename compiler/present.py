@@ -104,8 +104,9 @@ _DOT_COLORS = {
 
 
 def dot_quote(text: str) -> str:
-    """A DOT double-quoted string: only `"` and `\\` need escaping, and a newline
-    is written as DOT's `\\n` line break."""
+    """A DOT double-quoted label (an escString): `\\` and `"` escaped, a newline
+    written as DOT's `\\n` line break. Node ids are `s0`, `s1`... so a step name
+    only ever stands in a label."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
 
@@ -117,6 +118,7 @@ def graph_dot(graph: Graph, result: RunResult | None = None, title: str = "orche
         '    node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica"];',
         '    edge [color="#4b5563"];',
     ]
+    ids = {n.name: f"s{i}" for i, n in enumerate(graph.nodes)}
     for node in graph.nodes:
         parts = [node.name, _subtitle(node.kind, node.continue_on_failure)]
         attrs = []
@@ -127,11 +129,11 @@ def graph_dot(graph: Graph, result: RunResult | None = None, title: str = "orche
             if result.by_name[node.name].phase is StepPhase.SKIPPED:
                 attrs.append('style="rounded,filled,dashed"')
         attrs.insert(0, f"label={dot_quote(chr(10).join(parts))}")
-        lines.append(f"    {dot_quote(node.name)} [{', '.join(attrs)}];")
+        lines.append(f"    {ids[node.name]} [{', '.join(attrs)}];")
     for node in graph.nodes:
         for dep in node.dependencies:
             style = " [style=dashed]" if graph.by_name[dep].continue_on_failure else ""
-            lines.append(f"    {dot_quote(dep)} -> {dot_quote(node.name)}{style};")
+            lines.append(f"    {ids[dep]} -> {ids[node.name]}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
