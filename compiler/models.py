@@ -44,14 +44,27 @@ class EnvVar(_Model):
     value: StrictStr = ""
 
 
+# Marks a model whose unknown keys the CRD keeps (`compiler.crd` reads it).
+PRESERVE_UNKNOWN_FIELDS: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
+
+
 class Step(_Model):
     """One step. Kind-specific fields are optional here and required per kind by
     `compiler.validate`, so one missing field is one diagnostic."""
 
+    model_config = ConfigDict(json_schema_extra=PRESERVE_UNKNOWN_FIELDS)
+
     name: StrictStr = Field(max_length=MAX_NAME_LENGTH)
     kind: StrictStr
-    depends_on: list[StrictStr] | None = Field(None, alias="dependsOn", max_length=MAX_STEPS)
-    continue_on_failure: StrictBool = Field(False, alias="continueOnFailure")
+    depends_on: list[StrictStr] | None = Field(
+        None, alias="dependsOn", max_length=MAX_STEPS,
+        description="Names of the steps this step waits for. If any step has this key, the "
+        "orchestration is a DAG and a step without it starts at once; otherwise steps run "
+        "one after another.")
+    continue_on_failure: StrictBool = Field(
+        False, alias="continueOnFailure",
+        description="When true, a failure of this step does not stop the steps that depend "
+        "on it (an infrastructure error still does).")
     retries: Int32 | None = None
     retry_backoff_seconds: Int32 | None = Field(None, alias="retryBackoffSeconds")
     timeout_seconds: Int32 | None = Field(None, alias="timeoutSeconds")
@@ -138,7 +151,19 @@ class WorkflowRef(_Model):
     uid: StrictStr | None = None
 
 
+class ResourceRef(_Model):
+    """The object a step created (AgentRun, ToolRun, child OrchestrationRun, ...)."""
+
+    api_version: StrictStr | None = Field(None, alias="apiVersion")
+    kind: StrictStr | None = None
+    name: StrictStr | None = None
+    namespace: StrictStr | None = None
+    uid: StrictStr | None = None
+
+
 class StepStatus(_Model):
+    model_config = ConfigDict(json_schema_extra=PRESERVE_UNKNOWN_FIELDS)
+
     name: StrictStr
     kind: StrictStr
     phase: StrictStr | None = None
@@ -147,13 +172,20 @@ class StepStatus(_Model):
     started_at: StrictStr | None = Field(None, alias="startedAt")
     finished_at: StrictStr | None = Field(None, alias="finishedAt")
     attempt: StrictInt | None = None
+    last_transition_time: StrictStr | None = Field(None, alias="lastTransitionTime")
+    next_retry_at: StrictStr | None = Field(None, alias="nextRetryAt")
+    resource_ref: ResourceRef | None = Field(None, alias="resourceRef")
+    outputs: dict[str, Any] | None = None
 
 
 class OrchestrationRunStatus(_Model):
     observed_generation: StrictInt | None = Field(None, alias="observedGeneration")
     orchestration_generation: StrictInt | None = Field(None, alias="orchestrationGeneration")
     phase: StrictStr | None = None
-    progress: StrictStr | None = None
+    run_id: StrictStr | None = Field(None, alias="runId")
+    updated_at: StrictStr | None = Field(None, alias="updatedAt")
+    progress: StrictStr | None = Field(
+        None, description="Steps ended out of all steps, as `done/total`.")
     started_at: StrictStr | None = Field(None, alias="startedAt")
     finished_at: StrictStr | None = Field(None, alias="finishedAt")
     workflow_ref: WorkflowRef | None = Field(None, alias="workflowRef")
