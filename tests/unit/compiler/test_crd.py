@@ -1,0 +1,335 @@
+"""The generated CRDs: committed = generated, structural, and as permissive as the
+reference CRDs except where the contract calls an object invalid.
+
+Why: the chart's CRDs are generated from the models; these tests are what make
+"never written by hand" and "accept every object the reference accepts" true.
+The CEL rules are exercised on the real apiserver (tests/e2e/test_crd_admission.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from compiler.cli import main
+from compiler.crd import (
+    PRESERVE,
+    NotStructuralError,
+    generate_crds,
+    orchestration_crd,
+    orchestration_run_crd,
+    structural_schema,
+)
+from compiler.models import MAX_NAME_LENGTH, MAX_STEPS, Step
+from compiler.render import to_yaml
+
+REPO = Path(__file__).resolve().parents[3]
+CHART_CRDS = REPO / "charts" / "orch" / "crds"
+JANGAR = REPO.parent / "shared" / "reference" / "jangar"
+REFERENCE_CRDS = JANGAR / "charts" / "agents" / "crds"
+Schema = dict[str, Any]
+
+
+def needs_reference() -> None:
+    if not JANGAR.is_dir():
+        pytest.skip(f"reference system absent: {JANGAR} (../shared/reference/jangar)")
+
+
+def openapi(crd: Schema) -> Schema:
+    schema: Schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return schema
+
+
+def version(crd: Schema) -> Schema:
+    out: Schema = crd["spec"]["versions"][0]
+    return out
+
+
+# --- committed = generated ------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(generate_crds()))
+def test_committed_crd_is_generated(name: str) -> None:
+    path = CHART_CRDS / name
+    expected = to_yaml([generate_crds()[name]])
+    assert path.is_file(), f"{path} is missing: run `make crds`"
+    assert path.read_text(encoding="utf-8") == expected, (
+        f"{path.relative_to(REPO)} differs from what the models generate: run `make crds` "
+        "(orch crds --output-dir charts/orch/crds) and commit the result")
+
+
+def test_no_stray_files_in_crds_dir() -> None:
+    assert sorted(p.name for p in CHART_CRDS.glob("*")) == sorted(generate_crds())
+
+
+def test_generation_is_deterministic() -> None:
+    assert to_yaml(generate_crds().values()) == to_yaml(generate_crds().values())
+
+
+def test_cli_prints_and_writes_the_same_crds(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["crds"]) == 0
+    printed = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert printed == list(generate_crds().values())
+    assert main(["crds", "--output-dir", str(tmp_path / "out")]) == 0
+    for name, crd in generate_crds().items():
+        assert (tmp_path / "out" / name).read_text(encoding="utf-8") == to_yaml([crd])
+
+
+def test_cli_unwritable_dir_is_a_usage_error(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["crds", "--output-dir", str(blocker / "sub")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+# --- structural -----------------------------------------------------------------
+
+FORBIDDEN = ("$ref", "anyOf", "oneOf", "allOf", "not", "const", "default", "nullable",
+             "definitions", "$defs", "title", "additionalItems", "patternProperties",
+             "dependencies", "uniqueItems")
+
+
+def structural_problems(node: Schema, path: str = "") -> Iterator[str]:
+    """What makes a schema non-structural for the apiserver (apiextensions'
+    `ValidateStructural`, plus keys it forbids or that we never want: defaults
+    written into objects, `nullable`)."""
+    for key in FORBIDDEN:
+        if key in node:
+            yield f"{path or '.'}: has {key}"
+    typed = "type" in node or node.get(PRESERVE) or node.get("x-kubernetes-int-or-string")
+    if not typed:
+        yield f"{path or '.'}: no type"
+    if "properties" in node and "additionalProperties" in node:
+        yield f"{path}: properties and additionalProperties together"
+    extra = node.get("additionalProperties")
+    if isinstance(extra, bool):
+        yield f"{path}: additionalProperties is a boolean"
+    if node.get("type") == "array" and not isinstance(node.get("items"), dict):
+        yield f"{path}: array without one items schema"
+    if node.get("type") not in (None, "object") and ("properties" in node or extra):
+        yield f"{path}: properties on a {node['type']}"
+    if node.get("x-kubernetes-list-type") == "map":
+        for key in node.get("x-kubernetes-list-map-keys", []):
+            if key not in node["items"].get("required", []):
+                yield f"{path}: map key {key} is not required"
+    for name, sub in node.get("properties", {}).items():
+        yield from structural_problems(sub, f"{path}.{name}")
+    if isinstance(node.get("items"), dict):
+        yield from structural_problems(node["items"], f"{path}[]")
+    if isinstance(extra, dict):
+        yield from structural_problems(extra, f"{path}{{}}")
+
+
+@pytest.mark.parametrize("name", sorted(generate_crds()))
+def test_schema_is_structural(name: str) -> None:
+    assert list(structural_problems(openapi(generate_crds()[name]))) == []
+
+
+def test_checker_finds_what_is_not_structural() -> None:
+    bad: Schema = {"type": "object", "properties": {
+        "a": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "b": {"type": "object", "properties": {"x": {"type": "string"}},
+              "additionalProperties": True},
+        "c": {"type": "array"},
+    }}
+    assert list(structural_problems(bad)) == [
+        ".a: has anyOf", ".a: no type", ".b: properties and additionalProperties together",
+        ".b: additionalProperties is a boolean", ".c: array without one items schema"]
+
+
+class _Union(BaseModel):
+    value: int | str
+
+
+def test_a_real_union_is_refused() -> None:
+    with pytest.raises(NotStructuralError, match="union of 2 types"):
+        structural_schema(_Union)
+
+
+def test_optional_fields_are_plain_and_unknown_step_keys_kept() -> None:
+    step = structural_schema(Step)
+    assert step[PRESERVE] is True
+    assert step["properties"]["retries"] == {
+        "type": "integer", "format": "int32", "minimum": 0, "maximum": 2**31 - 1}
+    assert step["required"] == ["name", "kind"]
+    assert "description" in step["properties"]["dependsOn"]
+
+
+# --- what the issue asks the CRDs to carry ----------------------------------------
+
+def test_steps_are_bounded_and_validated() -> None:
+    spec = openapi(orchestration_crd())["properties"]["spec"]
+    steps = spec["properties"]["steps"]
+    assert steps["maxItems"] == MAX_STEPS
+    item = steps["items"]["properties"]
+    assert item["name"]["maxLength"] == MAX_NAME_LENGTH
+    assert item["dependsOn"]["maxItems"] == MAX_STEPS
+    assert item["dependsOn"]["items"]["maxLength"] == MAX_NAME_LENGTH
+    assert item["continueOnFailure"]["type"] == "boolean"
+    assert len(steps["x-kubernetes-validations"]) == 3
+    assert all("messageExpression" in r for r in steps["x-kubernetes-validations"])
+
+
+@pytest.mark.parametrize(("crd", "lists"), [
+    pytest.param(orchestration_crd(), {"conditions": "type"}, id="orchestration"),
+    pytest.param(orchestration_run_crd(), {"conditions": "type", "stepStatuses": "name"},
+                 id="orchestrationrun"),
+])
+def test_status_lists_are_maps(crd: Schema, lists: dict[str, str]) -> None:
+    status = openapi(crd)["properties"]["status"]["properties"]
+    for field, key in lists.items():
+        assert status[field]["x-kubernetes-list-type"] == "map"
+        assert status[field]["x-kubernetes-list-map-keys"] == [key]
+    assert version(crd)["subresources"] == {"status": {}}
+
+
+@pytest.mark.parametrize(("crd", "columns"), [
+    pytest.param(orchestration_crd(), ["Phase", "Ready", "Entrypoint", "Age"],
+                 id="orchestration"),
+    pytest.param(orchestration_run_crd(),
+                 ["Phase", "Orchestration", "Steps", "Succeeded", "RunId", "Age"],
+                 id="orchestrationrun"),
+])
+def test_printer_columns(crd: Schema, columns: list[str]) -> None:
+    got = version(crd)["additionalPrinterColumns"]
+    assert [c["name"] for c in got] == columns
+    by_name = {c["name"]: c for c in got}
+    assert by_name["Age"] == {"name": "Age", "type": "date",
+                              "jsonPath": ".metadata.creationTimestamp"}
+    if "Steps" in by_name:
+        assert by_name["Steps"]["jsonPath"] == ".status.progress"
+
+
+# --- the reference system ----------------------------------------------------------
+
+def reference_documents() -> list[Any]:
+    if not JANGAR.is_dir():
+        return [pytest.param(None, marks=pytest.mark.skip(
+            reason=f"reference system absent: {JANGAR}"), id="absent")]
+    out = []
+    for path in sorted(JANGAR.rglob("*.yaml")):
+        try:
+            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except yaml.YAMLError:
+            continue
+        for doc in list(docs):  # Chart.yaml holds examples in an annotation
+            examples = (doc or {}).get("annotations", {}).get("artifacthub.io/crdsExamples")
+            docs += yaml.safe_load(examples) if isinstance(examples, str) else []
+        for i, doc in enumerate(docs):
+            if isinstance(doc, dict) and doc.get("kind") in ("Orchestration",
+                                                             "OrchestrationRun"):
+                out.append(pytest.param(doc, id=f"{path.relative_to(JANGAR)}#{i}"))
+    return out
+
+
+@pytest.mark.parametrize("doc", reference_documents())
+def test_reference_object_validates(doc: Schema) -> None:
+    crd = orchestration_crd() if doc["kind"] == "Orchestration" else orchestration_run_crd()
+    jsonschema.Draft4Validator(openapi(crd)).validate(doc)
+
+
+def test_reference_documents_are_found() -> None:
+    needs_reference()
+    kinds = sorted(p.values[0]["kind"] for p in reference_documents())
+    assert kinds.count("Orchestration") >= 4
+    assert kinds.count("OrchestrationRun") >= 3
+
+
+CONSTRAINTS = ("enum", "pattern", "format", "minimum", "maximum", "minLength", "maxLength",
+               "minItems", "maxItems", "x-kubernetes-list-type", "x-kubernetes-validations")
+INT_FORMATS = {("int32", "int64")}  # ours wider than the reference's: not a tightening
+
+
+def tightenings(ours: Schema, ref: Schema, path: str = "") -> Iterator[str]:
+    """Where `ours` rejects something `ref` accepts, as `path: what`."""
+    if ours.get(PRESERVE) and "properties" not in ours and "type" not in ours:
+        return
+    if ours.get("type") != ref.get("type") and ref.get("type") is not None:
+        yield f"{path}: type {ours.get('type')} (reference {ref.get('type')})"
+        return
+    for key in CONSTRAINTS:
+        if key in ours and ours[key] != ref.get(key):
+            if key == "format" and (ref.get(key), ours[key]) in INT_FORMATS:
+                continue
+            if key == "format" and key not in ref:
+                yield f"{path}: format {ours[key]}"
+                continue
+            if key != "format":
+                yield f"{path}: {key}"
+    for name in sorted(set(ours.get("required", [])) - set(ref.get("required", []))):
+        yield f"{path}: requires {name}"
+    ref_open = ref.get(PRESERVE) or isinstance(ref.get("additionalProperties"), dict)
+    ours_open = ours.get(PRESERVE) or isinstance(ours.get("additionalProperties"), dict)
+    if ref_open and not ours_open:
+        yield f"{path}: prunes unknown fields"
+    for name, sub in ref.get("properties", {}).items():
+        if name in ours.get("properties", {}):
+            yield from tightenings(ours["properties"][name], sub, f"{path}.{name}")
+        elif not ours.get(PRESERVE):
+            yield f"{path}.{name}: unknown (pruned)"
+    if "items" in ref and "items" in ours:
+        yield from tightenings(ours["items"], ref["items"], f"{path}[]")
+    if isinstance(ref.get("additionalProperties"), dict) and isinstance(
+            ours.get("additionalProperties"), dict):
+        yield from tightenings(ours["additionalProperties"], ref["additionalProperties"],
+                               f"{path}{{}}")
+
+
+# Every way ours is stricter than the reference, each an object the contract calls
+# invalid (or status only the controller writes). A new tightening fails the test.
+EXPECTED_TIGHTENINGS = {
+    "orchestrations": [
+        ": requires spec",  # no spec: MissingSteps
+        ".spec.steps: maxItems",  # over 200: TooManySteps (Argo's limit)
+        ".spec.steps: x-kubernetes-validations",  # duplicate / unknown / self dependency
+        ".spec.steps[].name: maxLength",  # over 128: InvalidStepName
+        ".spec.steps[].dependsOn: maxItems",  # over 200 entries: a duplicate or unknown
+        ".spec.steps[].dependsOn[]: maxLength",  # over 128: names no step
+        ".spec.steps[].agentRef: requires name",  # MissingStepField
+        ".spec.steps[].toolRef: requires name",
+        ".spec.steps[].orchestrationRef: requires name",
+        ".spec.steps[].retries: minimum",  # negative: InvalidField
+        ".spec.steps[].retries: maximum",  # over int32: the reference's own format
+        ".spec.steps[].retryBackoffSeconds: minimum",
+        ".spec.steps[].retryBackoffSeconds: maximum",
+        ".spec.steps[].timeoutSeconds: minimum",
+        ".spec.steps[].timeoutSeconds: maximum",
+        ".status.conditions: x-kubernetes-list-type",  # status: one condition per type
+        ".status.conditions[].status: enum",  # status: True/False/Unknown
+    ],
+    "orchestrationruns": [
+        ": requires spec",
+        ".status.stepStatuses: x-kubernetes-list-type",  # status: one entry per step
+        ".status.conditions: x-kubernetes-list-type",
+        ".status.conditions[].status: enum",
+    ],
+}
+
+
+@pytest.mark.parametrize("plural", sorted(EXPECTED_TIGHTENINGS))
+def test_stricter_than_reference_only_where_the_contract_says_invalid(plural: str) -> None:
+    needs_reference()
+    ref_crd = yaml.safe_load(
+        (REFERENCE_CRDS / f"orchestration.proompteng.ai_{plural}.yaml").read_text())
+    ours = generate_crds()[f"orchestration.proompteng.ai_{plural}.yaml"]
+    found = list(tightenings(openapi(ours), openapi(ref_crd)))
+    assert sorted(found) == sorted(EXPECTED_TIGHTENINGS[plural])
+    ref_columns = {c["name"]: c["jsonPath"] for c in version(ref_crd)["additionalPrinterColumns"]}
+    our_columns = {c["name"]: c["jsonPath"] for c in version(ours)["additionalPrinterColumns"]}
+    assert ref_columns.items() <= our_columns.items()
+
+
+def test_tightenings_checker_sees_a_tightening() -> None:
+    ref: Schema = {"type": "object", "properties": {"a": {"type": "string"},
+                                                    "b": {"type": "string"}}}
+    ours: Schema = {"type": "object", "required": ["a"],
+                    "properties": {"a": {"type": "string", "maxLength": 3}}}
+    assert list(tightenings(ours, ref)) == [": requires a", ".a: maxLength",
+                                            ".b: unknown (pruned)"]
