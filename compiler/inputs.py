@@ -36,7 +36,9 @@ def parse_text(text: str, file: str, into: Inputs | None = None) -> Inputs:
     inputs.diagnostics.extend(problems)
     if not problems and all(doc.data is None for doc in docs):
         inputs.diagnostics.append(
-            Diagnostic(Reason.INVALID_YAML, ROOT, "no documents: the file is empty", span=Span(file))
+            Diagnostic(
+                Reason.INVALID_YAML, ROOT, "no documents: the file is empty", span=Span(file)
+            )
         )
     for doc in docs:
         if doc.data is None:

@@ -6,41 +6,13 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import yaml
-
 from compiler.diagnostics import Diagnostic
-
-try:
-    _Dumper: type[yaml.SafeDumper] = yaml.CSafeDumper  # type: ignore[assignment]
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Dumper = yaml.SafeDumper
+from compiler.yamlwriter import dump
 
 
-class _OrchDumper(_Dumper):  # type: ignore[misc,valid-type]
-    """Block style, insertion key order, no wrapping; multi-line strings as `|`.
-    Strings that would read back as numbers, booleans or null are quoted by the
-    safe representer already."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value and value == value.rstrip(" ") and "\t" not in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-_OrchDumper.add_representer(str, _represent_str)
-
-
-def to_yaml(documents: Iterable[Any]) -> str:
-    return yaml.dump_all(
-        list(documents),
-        Dumper=_OrchDumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=2**31 - 1,
-        explicit_start=False,
-    )
+def to_yaml(documents: Iterable[dict[str, Any]]) -> str:
+    """Documents separated by `---`, deterministic and readable (see yamlwriter)."""
+    return "---\n".join(dump(doc) for doc in documents)
 
 
 def to_json(documents: Sequence[Any]) -> str:

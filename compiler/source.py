@@ -17,9 +17,31 @@ import yaml
 from compiler.diagnostics import ROOT, Diagnostic, FieldPath, Reason, Span
 
 try:
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+    _Base: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+_resolve = yaml.resolver.Resolver.resolve
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
+    """The C loader with plain-scalar tag resolution memoized: the resolver runs
+    regular expressions in Python for every scalar, and manifests repeat the
+    same keys and values thousands of times."""
+
+    _tags: dict[str, str] = {}  # noqa: RUF012 - a process-wide memo, by design
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = self._tags.get(value)
+            if tag is None:
+                tag = _resolve(self, kind, value, implicit)  # type: ignore[no-untyped-call]
+                if len(self._tags) < 65536:
+                    self._tags[value] = tag
+            return tag
+        result: str = _resolve(self, kind, value, implicit)  # type: ignore[no-untyped-call]
+        return result
+
 
 Position = tuple[int, int]
 _MAP_TAG = "tag:yaml.org,2002:map"

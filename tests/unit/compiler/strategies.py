@@ -48,8 +48,11 @@ def kind_fields() -> st.SearchStrategy[dict[str, Any]]:
             optional={"with": st.dictionaries(NAME, value, max_size=3)},
         ),
         st.fixed_dictionaries(
-            {"kind": st.just("AgentRun"), "agentRef": st.just({"name": "agent"}),
-             "implementationSpecRef": st.just({"name": "impl"})},
+            {
+                "kind": st.just("AgentRun"),
+                "agentRef": st.just({"name": "agent"}),
+                "implementationSpecRef": st.just({"name": "impl"}),
+            },
             optional={"retries": st.integers(0, 5), "timeoutSeconds": st.integers(1, 3600)},
         ),
         st.fixed_dictionaries(

@@ -12,9 +12,8 @@ import pytest
 import yaml
 from deepdiff import DeepDiff
 
-from compiler.emit import MAX_TEMPLATES
+from compiler.emit import MAX_TEMPLATES, emit_workflow
 from compiler.inputs import pair_runs, parse_text
-from compiler.emit import emit_workflow
 from tests.golden import VALID, expected_output, inputs
 from tests.support.argo import (
     SHARED_ABSENT,
@@ -73,8 +72,10 @@ def test_validates_against_argo_json_schema(workflow: dict[str, Any]) -> None:
 def test_validates_against_argo_crds(workflow: dict[str, Any]) -> None:
     paths = workflow_crd_paths()
     if not paths:
-        pytest.skip("no Argo Workflow CRD: neither ../shared nor the Go module cache has one "
-                    "(tools/build.sh fetches the module)")
+        pytest.skip(
+            "no Argo Workflow CRD: neither ../shared nor the Go module cache has one "
+            "(tools/build.sh fetches the module)"
+        )
     for path in paths:
         errors = list(jsonschema.Draft4Validator(crd_schema(path)).iter_errors(workflow))
         assert not errors, f"{path}: {errors[0].message} at {list(errors[0].absolute_path)}"

@@ -42,24 +42,36 @@ def test_compile_several_files_separates_documents(capsys: pytest.CaptureFixture
     assert code == 0
     assert out.count("\n---\n") == 1
     assert [d["metadata"]["generateName"] for d in yaml.safe_load_all(out)] == [
-        "diamond-", "sequential-"]
+        "diamond-",
+        "sequential-",
+    ]
 
 
-def test_compile_reads_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compile_reads_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO(DIAMOND.read_text()))
     code, out, _ = run(["compile", "-"], capsys)
     assert code == 0 and "kind: Workflow" in out
 
 
-def test_stdin_diagnostics_name_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO((INVALID / "missing-dependency.yaml").read_text()))
+def test_stdin_diagnostics_name_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        sys, "stdin", io.StringIO((INVALID / "missing-dependency.yaml").read_text())
+    )
     code, out, err = run(["compile", "-"], capsys)
     assert (code, out) == (1, "")
-    assert err.startswith('<stdin>:7: spec.steps[1].dependsOn[0]: step "tset" does not exist '
-                          '(did you mean "test"?) [MissingDependency]')
+    assert err.startswith(
+        '<stdin>:7: spec.steps[1].dependsOn[0]: step "tset" does not exist '
+        '(did you mean "test"?) [MissingDependency]'
+    )
 
 
-def test_invalid_input_exits_1_and_writes_nothing_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_input_exits_1_and_writes_nothing_to_stdout(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, out, err = run(["compile", str(DIAMOND), str(INVALID / "cycle.yaml")], capsys)
     assert (code, out) == (1, "")
     assert err.count("[DependencyCycle]") == 2
@@ -78,35 +90,51 @@ def test_validate_json_carries_columns_and_names(capsys: pytest.CaptureFixture[s
     assert code == 1
     first = json.loads(err)[0]
     assert first | {"file": None} == {
-        "file": None, "line": 7, "column": 52, "document": 0,
-        "path": "spec.steps[1].dependsOn[0]", "severity": "error", "reason": "MissingDependency",
-        "message": 'step "tset" does not exist', "hint": 'did you mean "test"?', "names": ["tset"],
+        "file": None,
+        "line": 7,
+        "column": 52,
+        "document": 0,
+        "path": "spec.steps[1].dependsOn[0]",
+        "severity": "error",
+        "reason": "MissingDependency",
+        "message": 'step "tset" does not exist',
+        "hint": 'did you mean "test"?',
+        "names": ["tset"],
     }
 
 
 def test_validate_valid_files(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(["validate", *map(str, sorted(VALID.glob("*[!o].yaml")))], capsys)
+    code, out, _err = run(["validate", *map(str, sorted(VALID.glob("*[!o].yaml")))], capsys)
     assert code == 0 and out == ""
 
 
 def test_warnings_do_not_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "w.yaml"
-    f.write_text(yaml.safe_dump({
-        "apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",
-        "metadata": {"name": "w"},
-        "spec": {"steps": [{"name": "a", "kind": "AgentRun", "agentRef": {"name": "x"}}]}}))
+    f.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "orchestration.proompteng.ai/v1alpha1",
+                "kind": "Orchestration",
+                "metadata": {"name": "w"},
+                "spec": {"steps": [{"name": "a", "kind": "AgentRun", "agentRef": {"name": "x"}}]},
+            }
+        )
+    )
     code, out, err = run(["compile", str(f)], capsys)
     assert code == 0 and out
     assert "warning:" in err and "[MissingStepField]" in err
 
 
-@pytest.mark.parametrize("argv", [
-    pytest.param([], id="no-command"),
-    pytest.param(["compile"], id="no-file"),
-    pytest.param(["compile", "-o", "xml", "x.yaml"], id="bad-format"),
-    pytest.param(["frobnicate"], id="unknown-command"),
-    pytest.param(["compile", "/nonexistent/file.yaml"], id="unreadable-file"),
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param([], id="no-command"),
+        pytest.param(["compile"], id="no-file"),
+        pytest.param(["compile", "-o", "xml", "x.yaml"], id="bad-format"),
+        pytest.param(["frobnicate"], id="unknown-command"),
+        pytest.param(["compile", "/nonexistent/file.yaml"], id="unreadable-file"),
+    ],
+)
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         sys.exit(main(argv))
@@ -122,8 +150,16 @@ def test_directory_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_real_process_never_shows_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_bytes(b"\xff\xfe not utf-8 \x00")
-    for path, expected in ((bad, 2), (INVALID / "malformed-yaml.yaml", 1), (INVALID / "empty.yaml", 1)):
-        proc = subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(path)],
-                              capture_output=True, text=True, check=False)
+    for path, expected in (
+        (bad, 2),
+        (INVALID / "malformed-yaml.yaml", 1),
+        (INVALID / "empty.yaml", 1),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "compiler.cli", "compile", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert proc.returncode == expected, proc.stderr
         assert "Traceback" not in proc.stderr and proc.stderr.count("\n") >= 1

@@ -23,12 +23,12 @@ def compile_doc(doc: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any]]:
     parsed = parse_text(yaml.safe_dump(doc, sort_keys=False), "random.yaml")
     if not parsed.ok:
         return None, parsed.diagnostics
-    (_, orch), = parsed.orchestrations
+    ((_, orch),) = parsed.orchestrations
     return emit_workflow(orch).workflow, parsed.diagnostics
 
 
 def reasons(doc: dict[str, Any]) -> set[str]:
-    workflow, diagnostics = compile_doc(doc)
+    _workflow, diagnostics = compile_doc(doc)
     return {str(d.reason) for d in diagnostics if d.is_error}
 
 
@@ -47,7 +47,9 @@ def test_tasks_match_steps_exactly(doc: dict[str, Any]) -> None:
         else:
             expected = step.get("dependsOn", [])
         assert task.get("dependencies", []) == expected
-        assert task.get("continueOn") == ({"failed": True} if step.get("continueOnFailure") else None)
+        assert task.get("continueOn") == (
+            {"failed": True} if step.get("continueOnFailure") else None
+        )
         assert "depends" not in task  # one dependency style per DAG
 
 
@@ -63,7 +65,9 @@ def test_compiling_twice_gives_identical_bytes(doc: dict[str, Any]) -> None:
 
 @SETTINGS
 @given(dags(min_steps=2), st.data())
-def test_any_cycle_is_reported_as_one_dependency_cycle(doc: dict[str, Any], data: st.DataObject) -> None:
+def test_any_cycle_is_reported_as_one_dependency_cycle(
+    doc: dict[str, Any], data: st.DataObject
+) -> None:
     steps = doc["spec"]["steps"]
     length = data.draw(st.integers(2, len(steps)))
     members = data.draw(st.permutations([s["name"] for s in steps]))[:length]
@@ -94,7 +98,9 @@ def test_unknown_dependency_is_missing_dependency(doc: dict[str, Any], data: st.
 
 @SETTINGS
 @given(dags(), st.data())
-def test_self_dependency_is_invalid_dependency_not_a_cycle(doc: dict[str, Any], data: st.DataObject) -> None:
+def test_self_dependency_is_invalid_dependency_not_a_cycle(
+    doc: dict[str, Any], data: st.DataObject
+) -> None:
     target = data.draw(st.sampled_from(doc["spec"]["steps"]))
     target.setdefault("dependsOn", []).append(target["name"])
     assert reasons(doc) == {"InvalidDependency"}
@@ -129,7 +135,9 @@ def test_bad_name_is_invalid_step_name(doc: dict[str, Any], bad: str, data: st.D
 
 
 WRONG_VALUES = {
-    "dependsOn": st.one_of(st.text(max_size=5), st.integers(), st.dictionaries(NAME, NAME, max_size=2)),
+    "dependsOn": st.one_of(
+        st.text(max_size=5), st.integers(), st.dictionaries(NAME, NAME, max_size=2)
+    ),
     "continueOnFailure": st.one_of(st.text(max_size=5), st.integers(2, 9)),
     "retries": st.one_of(st.text(max_size=3), st.integers(max_value=-1), st.booleans()),
     "timeoutSeconds": st.one_of(st.text(max_size=3), st.floats(allow_nan=False)),
@@ -140,7 +148,9 @@ WRONG_VALUES = {
 
 @SETTINGS
 @given(dags(), st.sampled_from(sorted(WRONG_VALUES)), st.data())
-def test_wrong_types_are_invalid_field(doc: dict[str, Any], field: str, data: st.DataObject) -> None:
+def test_wrong_types_are_invalid_field(
+    doc: dict[str, Any], field: str, data: st.DataObject
+) -> None:
     step = data.draw(st.sampled_from(doc["spec"]["steps"]))
     step[field] = data.draw(WRONG_VALUES[field])
     found = reasons(doc)
@@ -148,11 +158,15 @@ def test_wrong_types_are_invalid_field(doc: dict[str, Any], field: str, data: st
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=30,
-))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=30,
+    )
+)
 def test_arbitrary_documents_never_crash(value: Any) -> None:
     """Any YAML value, bare or as a step list, gives diagnostics, never an exception."""
     for doc in (value, orchestration(value if isinstance(value, list) else [value])):
