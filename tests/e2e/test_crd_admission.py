@@ -1,0 +1,160 @@
+"""The generated CRDs on the real apiserver: what admission rejects, and why.
+
+Why: the CEL rules (duplicate step names, unknown and self dependencies) are only
+judged by the apiserver, so this is where they are tested; the unit tests cover
+the schema. Every example of the chart and every reference object must be
+accepted, and `helm lint`/`helm template` must pass on the chart.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from tests.cluster import Cluster
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "orch"
+JANGAR = REPO.parent / "shared" / "reference" / "jangar"
+KINDS = ("Orchestration", "OrchestrationRun")
+HTTP_UNPROCESSABLE = 422
+
+
+def orchestration(name: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",
+            "metadata": {"name": name}, "spec": {"steps": steps}}
+
+
+def step(name: str, *deps: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, "kind": "Checkpoint"}
+    if deps:
+        out["dependsOn"] = list(deps)
+    return out
+
+
+def rejection(cluster: Cluster, obj: dict[str, Any]) -> str:
+    """The apiserver's message for an object it must reject."""
+    with pytest.raises(ApiException) as caught:
+        cluster.kube.apply(obj, cluster.namespace)
+    assert caught.value.status == HTTP_UNPROCESSABLE, caught.value.body
+    message: str = json.loads(caught.value.body or "{}").get("message", "")
+    return message
+
+
+@pytest.mark.parametrize(("steps", "expected"), [
+    pytest.param([step("a"), step("b"), step("a")],
+                 'spec.steps: Invalid value: "array": step names must be unique: '
+                 'more than one step is named "a"', id="duplicate-name"),
+    pytest.param([step("build", "deps"), step("deploy", "build", "biuld")],
+                 'spec.steps: Invalid value: "array": step "build" depends on "deps", '
+                 "but no step has that name", id="unknown-dependency"),
+    pytest.param([step("a"), step("b", "a", "b")],
+                 'spec.steps: Invalid value: "array": step "b" depends on itself',
+                 id="self-dependency"),
+])
+def test_rejected_with_a_message_a_person_understands(
+        cluster: Cluster, steps: list[dict[str, Any]], expected: str) -> None:
+    assert expected in rejection(cluster, orchestration("bad", steps))
+
+
+def test_every_problem_is_reported_at_once(cluster: Cluster) -> None:
+    message = rejection(cluster, orchestration("worse", [step("a", "a", "x"), step("a")]))
+    for part in ("more than one step is named", "depends on itself", "no step has that name"):
+        assert part in message
+
+
+def test_too_many_steps_is_rejected(cluster: Cluster) -> None:
+    steps = [step(f"s{i}") for i in range(201)]
+    assert "must have at most 200 items" in rejection(cluster, orchestration("big", steps))
+
+
+def test_largest_dense_graph_is_within_the_cel_cost_budget(cluster: Cluster) -> None:
+    """200 steps with 128-character names, each depending on every earlier step:
+    the worst valid object still passes the rules (runtime cost limits)."""
+    names = [f"s{i:03d}".ljust(128, "x") for i in range(200)]
+    steps = [step(n, *names[:i]) for i, n in enumerate(names)]
+    created = cluster.kube.apply(orchestration("dense", steps), cluster.namespace)
+    assert len(created["spec"]["steps"]) == 200
+
+
+def documents(paths: list[Path]) -> list[Any]:
+    out = []
+    for path in paths:
+        try:
+            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except yaml.YAMLError:
+            continue  # Helm templates and the like: not objects
+        for i, doc in enumerate(docs):
+            if isinstance(doc, dict) and doc.get("kind") in KINDS:
+                out.append(pytest.param(doc, id=f"{path.name}#{i}"))
+    return out
+
+
+def reference_paths() -> list[Path]:
+    if not JANGAR.is_dir():
+        return []
+    return [p for p in sorted(JANGAR.rglob("*.yaml")) if "crds" not in p.parts]
+
+
+EXAMPLES = documents(sorted((CHART / "examples").glob("*.yaml")))
+REFERENCE = documents(reference_paths()) or [pytest.param(None, marks=pytest.mark.skip(
+    reason=f"reference system absent: {JANGAR}"), id="absent")]
+
+
+@pytest.mark.parametrize("doc", EXAMPLES + REFERENCE)
+def test_accepted(cluster: Cluster, doc: dict[str, Any]) -> None:
+    doc = {**doc, "metadata": {k: v for k, v in doc["metadata"].items() if k != "namespace"}}
+    created = cluster.kube.apply(doc, cluster.namespace)
+    assert created["spec"] == doc["spec"]  # nothing pruned, nothing defaulted
+
+
+def test_printer_columns_and_map_lists_are_served(cluster: Cluster) -> None:
+    crd = cluster.kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition",
+                           "orchestrationruns.orchestration.proompteng.ai")
+    assert crd is not None
+    columns = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
+    assert columns == ["Phase", "Orchestration", "Steps", "Succeeded", "RunId", "Age"]
+
+
+def helm(tools_bin: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    binary = tools_bin / "helm"
+    if not binary.exists():
+        pytest.skip(f"helm not built: {binary}")
+    return subprocess.run([str(binary), *args], capture_output=True, text=True, check=False)
+
+
+def test_helm_lint(tools_bin: Path) -> None:
+    out = helm(tools_bin, "lint", "--strict", str(CHART))
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("values", [
+    pytest.param([], id="defaults"),
+    pytest.param(["--set", "orchestrationController.namespaces={a,b}"], id="two-namespaces"),
+    pytest.param(["--set", "orchestrationController.namespaces={*}"], id="all-namespaces"),
+    pytest.param(["--set", "workflowServiceAccount.create=true",
+                  "--set", "metrics.serviceMonitor.enabled=true"], id="workflow-sa-monitor"),
+])
+def test_helm_template_renders(tools_bin: Path, values: list[str]) -> None:
+    out = helm(tools_bin, "template", "orch", str(CHART), "--namespace", "orch", *values)
+    assert out.returncode == 0, out.stderr
+    kinds = [d["kind"] for d in yaml.safe_load_all(out.stdout) if d]
+    assert "Deployment" in kinds and "ServiceAccount" in kinds
+
+
+@pytest.mark.parametrize("bad", [
+    pytest.param("orchestrationController.enabled=yes", id="wrong-type"),
+    pytest.param("orchestrationController.typo=1", id="unknown-key"),
+])
+def test_helm_values_schema_rejects(tools_bin: Path, bad: str) -> None:
+    out = helm(tools_bin, "template", "orch", str(CHART), "--set-string", bad)
+    assert out.returncode != 0
+    assert "orchestrationController" in out.stderr
