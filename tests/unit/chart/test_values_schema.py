@@ -1,0 +1,56 @@
+"""The chart's values.schema.json: the defaults pass, wrong types and unknown keys
+fail with a message naming the key. Why: Helm applies this schema on every
+install, so it is the user's first error message; `helm lint` runs in e2e."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+CHART = Path(__file__).resolve().parents[3] / "charts" / "orch"
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
+
+
+def test_schema_is_valid_and_accepts_the_defaults() -> None:
+    jsonschema.Draft7Validator.check_schema(SCHEMA)
+    VALIDATOR.validate(yaml.safe_load((CHART / "values.yaml").read_text()))
+
+
+@pytest.mark.parametrize("values", [
+    pytest.param({"orchestrationController": {"namespaces": ["a", "b"]}}, id="two-namespaces"),
+    pytest.param({"orchestrationController": {"namespaces": ["*"]}}, id="all-namespaces"),
+    pytest.param({"rbac": {"clusterScoped": True}, "workflowServiceAccount": {"create": True}},
+                 id="cluster-scoped-with-workflow-sa"),
+])
+def test_accepted(values: dict[str, Any]) -> None:
+    VALIDATOR.validate(values)
+
+
+@pytest.mark.parametrize(("values", "path", "says"), [
+    pytest.param({"orchestrationController": {"enabled": "yes"}},
+                 ["orchestrationController", "enabled"], "not of type 'boolean'",
+                 id="enabled-not-boolean"),
+    pytest.param({"orchestrationController": {"namespaces": "a,b"}},
+                 ["orchestrationController", "namespaces"], "not of type 'array'",
+                 id="namespaces-as-string"),
+    pytest.param({"orchestrationController": {"namespaces": ["Not_A_Namespace"]}},
+                 ["orchestrationController", "namespaces", 0], "does not match",
+                 id="namespace-not-dns-label"),
+    pytest.param({"orchestrationController": {"namespace": ["a"]}},
+                 ["orchestrationController"], "'namespace' was unexpected",
+                 id="unknown-key-typo"),
+    pytest.param({"metrics": {"serviceMonitor": {"interval": 30}}},
+                 ["metrics", "serviceMonitor", "interval"], "not of type 'string'",
+                 id="interval-not-duration"),
+    pytest.param({"replicas": 2}, [], "'replicas' was unexpected", id="unknown-top-level"),
+])
+def test_rejected(values: dict[str, Any], path: list[str | int], says: str) -> None:
+    errors = list(VALIDATOR.iter_errors(values))
+    assert [list(e.absolute_path) for e in errors] == [path]
+    assert says in errors[0].message
