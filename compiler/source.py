@@ -43,79 +43,98 @@ class _Loader(_Base):  # type: ignore[misc,valid-type]
         return result
 
 
-Position = tuple[int, int]
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 @dataclass
 class Document:
-    """One YAML document of a file: its data and the position of every field."""
+    """One YAML document of a file: its data, and its node tree, from which the
+    position of any field path is found when a diagnostic needs it (recording
+    every position up front cost more than all the checks together)."""
 
     file: str
     index: int
     data: Any
-    positions: dict[tuple[Any, ...], Position] = field(default_factory=dict)
+    root: yaml.Node | None = None
     problems: list[Diagnostic] = field(default_factory=list)
 
     def span(self, path: FieldPath) -> Span:
-        """The position of `path`, or of its closest ancestor that has one."""
-        parts = path.parts
-        while True:
-            pos = self.positions.get(parts)
-            if pos is not None:
-                return Span(self.file, pos[0], pos[1])
-            if not parts:
-                return Span(self.file)
-            parts = parts[:-1]
+        """The position of `path`, or of its closest ancestor in the file."""
+        node = self.root
+        if node is None:
+            return Span(self.file)
+        for part in path.parts:
+            child = _child(node, part)
+            if child is None:
+                break
+            node = child
+        mark = node.start_mark
+        return Span(self.file, mark.line + 1, mark.column + 1)
 
     def locate(self, diagnostic: Diagnostic) -> Diagnostic:
         return diagnostic.located(self.span(diagnostic.path), self.index)
 
 
+def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        found = None
+        for key_node, value_node in node.value:  # the last duplicate wins, as in data
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+                found = value_node
+        return found
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+        return node.value[part] if 0 <= part < len(node.value) else None
+    return None
+
+
 class _Converter:
-    def __init__(self, loader: yaml.SafeLoader, positions: dict[tuple[Any, ...], Position]):
+    """Node tree -> data; reports duplicate and non-scalar keys with their path."""
+
+    def __init__(self, loader: yaml.SafeLoader):
         self.loader = loader
-        self.positions = positions
         self.problems: list[Diagnostic] = []
+        self.path: list[Any] = []
 
-    def convert(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
-        mark = node.start_mark
-        self.positions[path] = (mark.line + 1, mark.column + 1)
-        if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == _MERGE_TAG:
-                    merged = self.convert(value_node, path)
-                    if isinstance(merged, dict):
-                        for k, v in merged.items():
-                            out.setdefault(k, v)
-                    continue
-                key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-                if not isinstance(key, str | int | float | bool) or key is None:
-                    self.problem(path, key_node, "mapping keys must be plain scalars")
-                    continue
-                if key in out:
-                    self.problem((*path, key), key_node, f"duplicate key {key!r}")
-                out[key] = self.convert(value_node, (*path, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.scalar(node)
+    def convert(self, node: yaml.Node) -> Any:
+        cls = node.__class__
+        if cls is yaml.ScalarNode:
+            if node.tag == _STR_TAG:
+                return node.value
+            return self.loader.construct_object(node, deep=True)
+        if cls is yaml.SequenceNode:
+            path = self.path
+            out_list = []
+            for i, item in enumerate(node.value):
+                path.append(i)
+                out_list.append(self.convert(item))
+                path.pop()
+            return out_list
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged = self.convert(value_node)
+                if isinstance(merged, dict):
+                    for k, v in merged.items():
+                        out.setdefault(k, v)
+                continue
+            key = self.convert(key_node) if key_node.__class__ is yaml.ScalarNode else None
+            if key is None or not isinstance(key, str | int | float | bool):
+                self.problem(key_node, "mapping keys must be plain scalars")
+                continue
+            self.path.append(key)
+            if key in out:
+                self.problem(key_node, f"duplicate key {key!r}")
+            out[key] = self.convert(value_node)
+            self.path.pop()
+        return out
 
-    def scalar(self, node: yaml.Node) -> Any:
-        if node.tag == _STR_TAG:
-            return node.value
-        return self.loader.construct_object(node, deep=True)
-
-    def problem(self, path: tuple[Any, ...], node: yaml.Node, message: str) -> None:
+    def problem(self, node: yaml.Node, message: str) -> None:
         mark = node.start_mark
         self.problems.append(
             Diagnostic(
                 Reason.INVALID_YAML,
-                FieldPath(path),
+                FieldPath(tuple(self.path)),
                 message,
                 span=Span("", mark.line + 1, mark.column + 1),
             )
@@ -133,10 +152,9 @@ def load_documents(text: str, file: str) -> tuple[list[Document], list[Diagnosti
             node = _next_node(loader)
             if node is None:
                 break
-            positions: dict[tuple[Any, ...], Position] = {}
-            conv = _Converter(loader, positions)
-            data = conv.convert(node, ())
-            doc = Document(file, index, data, positions)
+            conv = _Converter(loader)
+            data = conv.convert(node)
+            doc = Document(file, index, data, node)
             for p in conv.problems:
                 assert p.span is not None
                 doc.problems.append(p.located(Span(file, p.span.line, p.span.column), index))
