@@ -16,8 +16,7 @@ from typing import Any
 from compiler.diagnostics import Collector, FieldPath, Reason, Severity
 from compiler.graph import Graph, build_graph
 from compiler.kinds import KINDS, StepContext
-from compiler.kinds.base import article
-from compiler.kinds.container import literal
+from compiler.kinds.base import argo_literal, article
 from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
 
@@ -93,9 +92,7 @@ def emit_workflow(
         spec["serviceAccountName"] = service_account
     if run_params:
         spec["arguments"] = {
-            "parameters": [
-                {"name": k, "value": literal(v).replace("$$(", "$(")} for k, v in run_params.items()
-            ]
+            "parameters": [{"name": k, "value": argo_literal(v)} for k, v in run_params.items()]
         }
     spec["podMetadata"] = {"labels": dict(labels)}
     spec["templates"] = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -98,6 +99,15 @@ def no_expansion_json(value: Any) -> str:
     never stand doubled in JSON, so a plain replace only touches string content.)"""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return text.replace("{{", "\\u007b\\u007b")
+
+
+_OPEN = "{{=sprig.b64dec('" + base64.b64encode(b"{{").decode() + "')}}"
+
+
+def argo_literal(value: str) -> str:
+    """`value` as Argo will not expand it: Argo has no escape for `{{`, so each one
+    is produced by an expression (evaluated once, its output never re-read)."""
+    return value.replace("{{", _OPEN)
 
 
 def parameter(name: str, value: str) -> dict[str, str]:

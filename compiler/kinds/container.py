@@ -1,11 +1,11 @@
 """`Container` steps (new kind) run an image. User values in command, args and
-env travel unchanged: `{{` is written so Argo does not expand it and `$(` as
-`$$(` so Kubernetes does not. The run's parameters and the step's `with`
-become environment variables."""
+env travel unchanged: `{{` is written so Argo does not expand it, and every `$`
+as `$$`, which Kubernetes' `$(VAR)` expansion turns back into one `$` (it also
+collapses a plain `$$`, so escaping only `$(` would change `$$(x)` and `$$`).
+The run's parameters and the step's `with` become environment variables."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath
@@ -15,17 +15,16 @@ from compiler.kinds.base import (
     Emitted,
     Kind,
     StepContext,
+    argo_literal,
     parameter,
     require,
 )
 from compiler.models import Step
 
-_OPEN = "{{=sprig.b64dec('" + base64.b64encode(b"{{").decode() + "')}}"
-
 
 def literal(value: str) -> str:
     """`value` as neither Argo nor Kubernetes will expand it."""
-    return value.replace("$(", "$$(").replace("{{", _OPEN)
+    return argo_literal(value.replace("$", "$$"))
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
@@ -34,7 +33,7 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
 
 def build(step: Step, ctx: StepContext) -> Emitted:
     assert step.image is not None
-    container: dict[str, Any] = {"image": literal(step.image)}
+    container: dict[str, Any] = {"image": argo_literal(step.image)}
     if step.command:
         container["command"] = [literal(c) for c in step.command]
     if step.args:

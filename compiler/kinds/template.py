@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath, Reason
-from compiler.kinds.base import Emitted, Kind, StepContext, parameter
-from compiler.kinds.container import literal
+from compiler.kinds.base import Emitted, Kind, StepContext, argo_literal, parameter
 from compiler.models import Step
 
 
@@ -40,14 +39,9 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     task: dict[str, Any] = {"templateRef": ref}
     if ctx.parameters:
         task["arguments"] = {
-            "parameters": [parameter(k, literal_value(v)) for k, v in ctx.parameters.items()]
+            "parameters": [parameter(k, argo_literal(v)) for k, v in ctx.parameters.items()]
         }
     return Emitted("", None, task, honours_retries=False, honours_timeout=False)
-
-
-def literal_value(value: str) -> str:
-    """A parameter value Argo will not expand (`$(` means nothing to Argo)."""
-    return literal(value).replace("$$(", "$(")
 
 
 KIND = Kind("Template", build, check)
