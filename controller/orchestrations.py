@@ -1,0 +1,62 @@
+"""Reconcile one Orchestration: validate it and say so in its status (contract §2.4).
+
+Why its own module: an Orchestration's status depends only on its spec, so the
+reconcile is a function of (object, time). It is skipped when the status already
+describes this generation, so an invalid spec is never retried or re-judged until
+someone changes it (its generation moves), and a resync costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from compiler.render import condition_message
+from compiler.semantics import Condition, ConditionStatus
+from controller import conditions as conds
+from controller.kube import ORCHESTRATIONS, ConflictError, Kube, Obj
+from controller.mapping import Key
+from controller.validation import check_orchestration_object
+
+Lookup = Callable[[str, str], Obj | None]
+
+
+def orchestration_status(obj: Obj, now: str) -> dict[str, Any]:
+    """The status this Orchestration should have."""
+    old = obj.get("status") or {}
+    gen = obj["metadata"].get("generation")
+    problems, _ = check_orchestration_object(obj)
+    if problems:
+        phase = "Invalid"
+        ready = Condition("Ready", ConditionStatus.FALSE, str(problems[0].reason),
+                          condition_message(problems))
+    else:
+        phase = "Ready"
+        ready = Condition("Ready", ConditionStatus.TRUE, "Valid",
+                          f"{len(obj['spec']['steps'])} steps, valid")
+    return {**old, "observedGeneration": gen, "phase": phase,
+            "conditions": conds.set_conditions(old.get("conditions"), (ready,), gen, now)}
+
+
+def reconcile_orchestration(kube: Kube, lookup: Lookup, key: Key) -> str | None:
+    """Write the status if it changed; the new resourceVersion when written."""
+    obj = lookup(key.namespace, key.name)
+    for _ in range(3):
+        if obj is None:
+            return None
+        status = obj.get("status") or {}
+        gen = obj["metadata"].get("generation")
+        if status.get("observedGeneration") == gen and status.get("phase") in ("Ready",
+                                                                               "Invalid"):
+            return None
+        new = orchestration_status(obj, conds.now_rfc3339())
+        if new == status:
+            return None
+        try:
+            written = kube.replace_status(ORCHESTRATIONS, key.namespace, key.name,
+                                          {**obj, "status": new})
+        except ConflictError:
+            obj = kube.get(ORCHESTRATIONS, key.namespace, key.name)
+            continue
+        return str(written["metadata"]["resourceVersion"])
+    raise ConflictError(409, "Conflict", f"{key}: status kept changing under us")

@@ -1,0 +1,82 @@
+"""An Orchestration from the cluster -> its diagnostics (contract §2), pure.
+
+Why: the compiler validates documents parsed from files; the controller gets
+dicts from the apiserver, which carry server-set metadata (uid, managedFields,
+...) and no line numbers. This module cuts a cluster object down to the
+document a user wrote, runs the compiler's own checks on it, and orders the
+problems in document order (apiVersion, kind, metadata, spec; list items by
+index), which is what the `Ready=False` reason and message follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from compiler.diagnostics import Collector, Diagnostic
+from compiler.emit import Compiled, emit_workflow
+from compiler.models import Orchestration, OrchestrationRun
+from compiler.validate import check_document_kind, check_orchestration, check_run
+
+_TOP = {"apiVersion": 0, "kind": 1, "metadata": 2, "spec": 3}
+_META_KEYS = ("name", "namespace", "labels", "annotations", "generation", "uid")
+
+
+def user_document(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """apiVersion, kind, the user-facing metadata and spec; status dropped."""
+    meta = obj.get("metadata") or {}
+    return {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": {k: meta[k] for k in _META_KEYS if k in meta},
+        "spec": obj.get("spec"),
+    }
+
+
+def _order(d: Diagnostic) -> tuple[tuple[int, int, str], ...]:
+    parts: list[tuple[int, int, str]] = []
+    for i, part in enumerate(d.path.parts):
+        if isinstance(part, int):
+            parts.append((1, part, ""))
+        else:
+            parts.append((0, _TOP.get(part, 9) if i == 0 else 0, str(part)))
+    return tuple(parts)
+
+
+def in_document_order(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Stable: problems at one path keep the order the checks found them in."""
+    return sorted(diagnostics, key=_order)
+
+
+def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic],
+                                                                  Orchestration | None]:
+    """Every error of an Orchestration (validation, then what only compiling shows),
+    in document order, and the model when there is none."""
+    doc = user_document(obj)
+    out = Collector()
+    if check_document_kind(doc, out) == "Orchestration":
+        check_orchestration(doc, out)
+    errors = [d for d in out.items if d.is_error]
+    if errors:
+        return in_document_order(errors), None
+    model = Orchestration.model_validate(doc)
+    compiled = Collector()
+    emit_workflow(model, None, compiled)
+    errors = [d for d in compiled.items if d.is_error]
+    return in_document_order(errors), (None if errors else model)
+
+
+def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
+                service_account: str | None) -> tuple[list[Diagnostic], Compiled | None]:
+    """The run's Workflow, or the problems that prevent it."""
+    doc = user_document(run_obj)
+    out = Collector()
+    check_run(doc, out)
+    errors = [d for d in out.items if d.is_error]
+    if errors:
+        return in_document_order(errors), None
+    run = OrchestrationRun.model_validate(doc)
+    out = Collector()
+    compiled = emit_workflow(orchestration, run, out, service_account=service_account)
+    errors = [d for d in out.items if d.is_error]
+    return in_document_order(errors), (None if errors else compiled)

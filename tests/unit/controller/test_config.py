@@ -1,0 +1,36 @@
+"""Contract §6 configuration: environment variables, flags win."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.config import load_config, parse_namespaces
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    pytest.param("", ("rel",), id="empty-is-release-namespace"),
+    pytest.param("a,b, a", ("a", "b"), id="comma-joined-deduped"),
+    pytest.param("*", None, id="star-is-all"),
+    pytest.param("a,*", None, id="star-anywhere"),
+])
+def test_namespaces(value: str, expected: tuple[str, ...] | None) -> None:
+    assert parse_namespaces(value, "rel") == expected
+
+
+def test_env_then_flags() -> None:
+    env = {"JANGAR_ORCHESTRATION_CONTROLLER_ENABLED": "0",
+           "JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES": "x,y", "POD_NAMESPACE": "orch",
+           "ORCH_HTTP_PORT": "9000", "ORCH_WORKFLOW_SERVICE_ACCOUNT": "wf-sa"}
+    c = load_config(["--kubeconfig", "/k"], env)
+    assert (c.enabled, c.namespaces, c.workflow_service_account) == (False, ("x", "y"), "wf-sa")
+    assert c.metrics_address == c.probe_address == ("0.0.0.0", 9000)
+    assert c.lease_namespace == "orch" and not c.in_cluster
+    c = load_config(["--enabled", "1", "--namespaces", "*", "--metrics-bind-address",
+                     "127.0.0.1:0"], env)
+    assert (c.enabled, c.namespaces, c.metrics_address) == (True, None, ("127.0.0.1", 0))
+
+
+def test_bad_boolean_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as e:
+        load_config([], {"JANGAR_ORCHESTRATION_CONTROLLER_ENABLED": "maybe"})
+    assert e.value.code == 2
