@@ -1,0 +1,135 @@
+"""The controller's configuration: contract §6 environment variables plus flags.
+
+Why: the Helm chart speaks environment variables (JANGAR_ORCHESTRATION_CONTROLLER_*,
+ORCH_*), a person at a terminal speaks flags; both end up in one frozen `Config`,
+and a flag, when given, wins over its variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+ENABLED = "JANGAR_ORCHESTRATION_CONTROLLER_ENABLED"
+NAMESPACES = "JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES"
+DEFAULT_PORT = 8080
+
+
+@dataclass(frozen=True)
+class Config:
+    enabled: bool
+    namespaces: tuple[str, ...] | None  # None: every namespace (`*`)
+    kubeconfig: str | None
+    in_cluster: bool
+    metrics_address: tuple[str, int]
+    probe_address: tuple[str, int]
+    workflow_service_account: str | None
+    leader_elect: bool
+    lease_namespace: str
+    lease_name: str
+    identity: str
+    lease_duration: float
+    renew_deadline: float
+    retry_period: float
+    workers: int
+    log_level: str
+
+
+def parse_bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r} (use 1 or 0)")
+
+
+def parse_namespaces(value: str, release_namespace: str) -> tuple[str, ...] | None:
+    """Comma-joined names; empty means the release namespace; `*` means all."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if "*" in names:
+        return None
+    return tuple(dict.fromkeys(names)) or (release_namespace,)
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """`:8080`, `0.0.0.0:8080`, `127.0.0.1:0` (0: any free port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        raise ValueError(f"address {value!r} needs a port, like :8080")
+    return host or "0.0.0.0", int(port)
+
+
+def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    port = env.get("ORCH_HTTP_PORT") or str(DEFAULT_PORT)
+    p = argparse.ArgumentParser(prog="orch controller",
+                                description="Reconcile Orchestrations and OrchestrationRuns")
+    p.add_argument("--enabled", default=None,
+                   help=f"1/0; default ${ENABLED} (unset: 1). Disabled: probes only")
+    p.add_argument("--namespaces", default=None,
+                   help=f"comma-joined namespaces or *; default ${NAMESPACES} "
+                        "(empty: the release namespace, $POD_NAMESPACE)")
+    p.add_argument("--kubeconfig", default=env.get("KUBECONFIG"),
+                   help="kubeconfig file (default $KUBECONFIG, else in-cluster)")
+    p.add_argument("--in-cluster", action="store_true",
+                   help="use the pod's ServiceAccount (default when no kubeconfig is given "
+                        "and KUBERNETES_SERVICE_HOST is set)")
+    p.add_argument("--metrics-bind-address", default=f":{port}",
+                   help="address of /metrics (default :$ORCH_HTTP_PORT or :8080)")
+    p.add_argument("--health-probe-bind-address", default=f":{port}",
+                   help="address of /healthz and /readyz (same port: one server)")
+    p.add_argument("--workflow-service-account",
+                   default=env.get("ORCH_WORKFLOW_SERVICE_ACCOUNT") or None,
+                   help="spec.serviceAccountName of submitted Workflows "
+                        "(default $ORCH_WORKFLOW_SERVICE_ACCOUNT)")
+    p.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True,
+                   help="hold a coordination.k8s.io Lease before reconciling (default on)")
+    p.add_argument("--leader-election-namespace", default=None,
+                   help="namespace of the Lease (default $POD_NAMESPACE, else the first "
+                        "reconciled namespace)")
+    p.add_argument("--leader-election-id", default="orch-controller", help="the Lease's name")
+    p.add_argument("--identity", default=None,
+                   help="this replica's identity in the Lease (default hostname_uuid)")
+    p.add_argument("--lease-duration", type=float, default=15.0)
+    p.add_argument("--renew-deadline", type=float, default=10.0)
+    p.add_argument("--retry-period", type=float, default=2.0)
+    p.add_argument("--workers", type=int, default=4, help="concurrent reconciles")
+    p.add_argument("--log-level", default=env.get("ORCH_LOG_LEVEL") or "info",
+                   choices=("debug", "info", "warning", "error"))
+    return p
+
+
+def load_config(argv: Sequence[str] | None = None,
+                env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    parser = build_parser(env)
+    args = parser.parse_args(argv)
+    try:
+        enabled = parse_bool(args.enabled if args.enabled is not None
+                             else env.get(ENABLED, "1"))
+        release_ns = env.get("POD_NAMESPACE") or "default"
+        namespaces = parse_namespaces(
+            args.namespaces if args.namespaces is not None else env.get(NAMESPACES, ""),
+            release_ns)
+        metrics = parse_address(args.metrics_bind_address)
+        probes = parse_address(args.health_probe_bind_address)
+    except ValueError as e:
+        parser.error(str(e))
+    in_cluster = args.in_cluster or (not args.kubeconfig
+                                     and bool(env.get("KUBERNETES_SERVICE_HOST")))
+    lease_ns = args.leader_election_namespace or env.get("POD_NAMESPACE") or (
+        namespaces[0] if namespaces else "default")
+    return Config(
+        enabled=enabled, namespaces=namespaces, kubeconfig=args.kubeconfig,
+        in_cluster=in_cluster, metrics_address=metrics, probe_address=probes,
+        workflow_service_account=args.workflow_service_account,
+        leader_elect=args.leader_elect, lease_namespace=lease_ns,
+        lease_name=args.leader_election_id,
+        identity=args.identity or f"{socket.gethostname()}_{uuid.uuid4()}",
+        lease_duration=args.lease_duration, renew_deadline=args.renew_deadline,
+        retry_period=args.retry_period, workers=max(1, args.workers),
+        log_level=args.log_level)

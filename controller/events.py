@@ -1,0 +1,82 @@
+"""Kubernetes Events on a run, for what `kubectl describe` should tell a person:
+the Workflow was created (or could not be), a step failed, the run finished.
+
+Why separate: events are derived from the difference between the old and the new
+status (pure: `events_for`), and recording them is best effort: a failure to
+record is logged, never a reason to retry the reconcile.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from controller.conditions import find_condition, now_rfc3339
+from controller.kube import ApiError, Kube
+
+log = logging.getLogger("orch.events")
+COMPONENT = "orch-controller"
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+
+def events_for(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Event]:
+    """Events for the change from status `old` to `new` of one run."""
+    out: list[Event] = []
+    old_submitted = find_condition(old.get("conditions"), "Submitted") or {}
+    submitted = find_condition(new.get("conditions"), "Submitted") or {}
+    if submitted and (submitted.get("status"), submitted.get("reason")) != (
+            old_submitted.get("status"), old_submitted.get("reason")):
+        if submitted.get("status") == "True":
+            ref = new.get("workflowRef") or {}
+            out.append(Event("Normal", "WorkflowCreated",
+                             f"Workflow {ref.get('name')} submitted"))
+        else:
+            out.append(Event("Warning", str(submitted.get("reason")),
+                             str(submitted.get("message"))))
+    old_steps = {s.get("name"): s for s in old.get("stepStatuses") or ()}
+    for step in new.get("stepStatuses") or ():
+        was = old_steps.get(step.get("name")) or {}
+        if step.get("phase") == "Failed" and was.get("phase") != "Failed":
+            out.append(Event("Warning", "StepFailed",
+                             f"step {step['name']}: {step.get('reason')}: {step.get('message')}"))
+    phase = new.get("phase")
+    if phase != old.get("phase") and phase in ("Succeeded", "Failed"):
+        cond = find_condition(new.get("conditions"), "Succeeded") or {}
+        out.append(Event("Normal" if phase == "Succeeded" else "Warning",
+                         f"Run{phase}", str(cond.get("message") or phase)))
+    return out
+
+
+class Recorder:
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    def record(self, obj: Mapping[str, Any], event: Event) -> None:
+        meta = obj.get("metadata") or {}
+        now = now_rfc3339()
+        body = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{meta.get('name')}.{secrets.token_hex(8)}",
+                         "namespace": meta.get("namespace")},
+            "involvedObject": {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+                               "name": meta.get("name"), "namespace": meta.get("namespace"),
+                               "uid": meta.get("uid"),
+                               "resourceVersion": meta.get("resourceVersion")},
+            "reason": event.reason, "message": event.message[:1024], "type": event.type,
+            "source": {"component": COMPONENT}, "reportingComponent": COMPONENT,
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+        }
+        try:
+            self.kube.create_event(str(meta.get("namespace")), body)
+        except (ApiError, OSError) as e:
+            log.warning("could not record event", extra={"reason": event.reason,
+                                                         "error": str(e)})

@@ -1,0 +1,239 @@
+"""The controller's only door to the Kubernetes API (the only importer of `kubernetes`).
+
+Why one module: every call is counted (`rest_client_requests_total`, which the
+benchmark turns into requests per run), every error is translated into this
+module's own types (`NotFoundError`, `ConflictError`, `AlreadyExistsError`,
+`GoneError`), and the rest of the controller handles plain dicts, so it can be
+read and tested without the client's generated models. Threads, not asyncio: the official client is
+synchronous (its asyncio twin is a separate package with a different API), and a
+controller's work is a handful of blocking HTTP calls per reconcile.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from controller.metrics import Metrics
+
+Obj = dict[str, Any]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status, self.reason, self.message = status, reason, message
+
+
+class NotFoundError(ApiError):
+    pass
+
+
+class AlreadyExistsError(ApiError):
+    pass
+
+
+class ConflictError(ApiError):
+    """409 on an update: the object changed since it was read."""
+
+
+class GoneError(ApiError):
+    """410: the resourceVersion is too old (compacted); relist."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str
+    version: str
+    plural: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}"
+
+
+ORCHESTRATIONS = Resource("orchestration.proompteng.ai", "v1alpha1", "orchestrations",
+                          "Orchestration")
+RUNS = Resource("orchestration.proompteng.ai", "v1alpha1", "orchestrationruns",
+                "OrchestrationRun")
+WORKFLOWS = Resource("argoproj.io", "v1alpha1", "workflows", "Workflow")
+
+
+def _translate(e: ApiException) -> ApiError:
+    status = int(e.status or 0)
+    reason, message = str(e.reason or ""), ""
+    try:
+        body = json.loads(e.body or "{}")
+        reason, message = body.get("reason") or reason, body.get("message") or ""
+    except (ValueError, TypeError):
+        message = str(e.body or "")
+    if status == 404:
+        return NotFoundError(status, reason, message)
+    if status == 409:
+        cls = AlreadyExistsError if reason == "AlreadyExistsError" else ConflictError
+        return cls(status, reason, message)
+    if status == 410:
+        return GoneError(status, reason, message)
+    return ApiError(status, reason, message)
+
+
+def load_api_client(kubeconfig: str | None, in_cluster: bool, pool: int = 16) -> client.ApiClient:
+    cfg = client.Configuration()
+    if in_cluster:
+        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+    else:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, client_configuration=cfg)
+    cfg.connection_pool_maxsize = pool
+    return client.ApiClient(cfg)
+
+
+class WatchStream:
+    """One watch request's events as dicts; `close()` ends it from another thread."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+
+    def __iter__(self) -> Iterator[Obj]:
+        buffer = b""
+        for chunk in self._response.stream(amt=None, decode_content=True):
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                if line.strip():
+                    yield json.loads(line)
+        if buffer.strip():
+            yield json.loads(buffer)
+
+    def close(self) -> None:
+        try:
+            self._response.close()
+            self._response.release_conn()
+        except Exception:  # closing a dead connection is best effort
+            pass
+
+
+class Kube:
+    """Typed-enough access to the few API calls the controller makes."""
+
+    def __init__(self, api: client.ApiClient, metrics: Metrics | None = None) -> None:
+        self.api = api
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+        self.coordination = client.CoordinationV1Api(api)
+        self.metrics = metrics
+
+    def _call(self, method: str, fn: Callable[[], Any]) -> Any:
+        code = "200"
+        try:
+            return fn()
+        except ApiException as e:
+            code = str(e.status or "<error>")
+            raise _translate(e) from None
+        except Exception:
+            code = "<error>"
+            raise
+        finally:
+            if self.metrics:
+                self.metrics.api_requests.labels(code, method).inc()
+
+    # -- custom resources ----------------------------------------------------------
+    def list(self, res: Resource, namespace: str | None) -> tuple[list[Obj], str]:
+        """Every object and the list's resourceVersion (to start a watch from)."""
+        def call() -> Any:
+            if namespace is None:
+                return self.custom.list_cluster_custom_object(res.group, res.version,
+                                                              res.plural)
+            return self.custom.list_namespaced_custom_object(res.group, res.version,
+                                                             namespace, res.plural)
+        body = self._call("LIST", call)
+        items = []
+        for item in body.get("items") or ():
+            item.setdefault("apiVersion", res.api_version)
+            item.setdefault("kind", res.kind)
+            items.append(item)
+        return items, str(body["metadata"]["resourceVersion"])
+
+    def watch(self, res: Resource, namespace: str | None, resource_version: str,
+              timeout_seconds: int) -> WatchStream:
+        kwargs: dict[str, Any] = {
+            "watch": True, "allow_watch_bookmarks": True,
+            "resource_version": resource_version, "timeout_seconds": timeout_seconds,
+            "_preload_content": False, "_request_timeout": (10, timeout_seconds + 30),
+        }
+
+        def call() -> Any:
+            if namespace is None:
+                return self.custom.list_cluster_custom_object(res.group, res.version,
+                                                              res.plural, **kwargs)
+            return self.custom.list_namespaced_custom_object(res.group, res.version,
+                                                             namespace, res.plural, **kwargs)
+        return WatchStream(self._call("WATCH", call))
+
+    def get(self, res: Resource, namespace: str, name: str) -> Obj | None:
+        try:
+            obj: Obj = self._call("GET", lambda: self.custom.get_namespaced_custom_object(
+                res.group, res.version, namespace, res.plural, name))
+        except NotFoundError:
+            return None
+        return obj
+
+    def create(self, res: Resource, namespace: str, body: Obj) -> Obj:
+        obj: Obj = self._call("POST", lambda: self.custom.create_namespaced_custom_object(
+            res.group, res.version, namespace, res.plural, body))
+        return obj
+
+    def delete(self, res: Resource, namespace: str, name: str, uid: str | None = None) -> bool:
+        """Delete (background propagation); with `uid`, only that incarnation.
+        False when it was already gone."""
+        body: Obj = {"propagationPolicy": "Background"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            self._call("DELETE", lambda: self.custom.delete_namespaced_custom_object(
+                res.group, res.version, namespace, res.plural, name, body=body))  # type: ignore[arg-type]
+        except NotFoundError:
+            return False
+        return True
+
+    def replace_status(self, res: Resource, namespace: str, name: str, body: Obj) -> Obj:
+        """PUT the status subresource; `body` carries metadata.resourceVersion, so a
+        concurrent change is a `ConflictError`, never a lost update."""
+        obj: Obj = self._call("PUT", lambda: self.custom.replace_namespaced_custom_object_status(
+            res.group, res.version, namespace, res.plural, name, body))
+        return obj
+
+    # -- events and leases -----------------------------------------------------------
+    def create_event(self, namespace: str, body: Obj) -> None:
+        self._call("POST", lambda: self.core.create_namespaced_event(
+            namespace, body))  # type: ignore[arg-type]
+
+    def get_lease(self, namespace: str, name: str) -> Obj | None:
+        try:
+            lease = self._call("GET", lambda: self.coordination.read_namespaced_lease(
+                name, namespace))
+        except NotFoundError:
+            return None
+        out: Obj = self.api.sanitize_for_serialization(lease)  # type: ignore[no-untyped-call]
+        return out
+
+    def create_lease(self, namespace: str, body: Obj) -> Obj:
+        lease = self._call("POST", lambda: self.coordination.create_namespaced_lease(
+            namespace, body))  # type: ignore[arg-type]
+        out: Obj = self.api.sanitize_for_serialization(lease)  # type: ignore[no-untyped-call]
+        return out
+
+    def replace_lease(self, namespace: str, name: str, body: Obj) -> Obj:
+        lease = self._call("PUT", lambda: self.coordination.replace_namespaced_lease(
+            name, namespace, body))  # type: ignore[arg-type]
+        out: Obj = self.api.sanitize_for_serialization(lease)  # type: ignore[no-untyped-call]
+        return out
+
+    def close(self) -> None:
+        self.api.close()  # type: ignore[no-untyped-call]
