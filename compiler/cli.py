@@ -218,6 +218,17 @@ def cmd_crds(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_controller(args: argparse.Namespace) -> int:
+    """Hand the process to `python -m controller`. An exec, not an import: the
+    compiler never depends on the controller (.importlinter), and the controller
+    then owns the process (its signals, its exit code)."""
+    import os
+
+    argv = [sys.executable, "-m", "controller", *args.args]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="orch", description="Orchestration resources -> Argo Workflows")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -258,12 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write one file per CRD into DIR instead of stdout")
     p.set_defaults(func=cmd_crds)
 
+    p = sub.add_parser("controller", add_help=False,
+                       help="run the in-cluster controller (python -m controller; --help there)")
+    p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_controller)
+
     # more commands register here
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "controller":
+        args.args = [*extra, *args.args]  # every option is the controller's
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         code: int = args.func(args)
     except UsageError as exc:
