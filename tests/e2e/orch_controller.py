@@ -1,0 +1,239 @@
+"""The controller as a real subprocess against the test cluster, for e2e tests.
+
+Why a subprocess: SIGKILL, SIGTERM, restarts and two competing replicas are only
+real with real processes; and the controller then talks to the apiserver exactly
+as in a pod, through a kubeconfig, optionally as the chart's ServiceAccount.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.cluster import Cluster
+from tests.cluster.kube import Obj, wait_for
+from tests.cluster.procs import free_port
+from tests.cluster.tools import REPO
+
+API = "orchestration.proompteng.ai/v1alpha1"
+WF_API = "argoproj.io/v1alpha1"
+RBAC_TEMPLATE = REPO / "charts" / "orch" / "templates" / "rbac.yaml"
+CHART_SA = "orch"
+CHART_NAMESPACE = "orch-system"
+
+
+class ControllerProcess:
+    """`python -m controller` with its own log file, probes and metrics port."""
+
+    def __init__(self, kubeconfig: Path, namespaces: str, log_dir: Path, identity: str,
+                 lease_namespace: str, lease_name: str = "orch-controller-e2e",
+                 extra: Sequence[str] = ()) -> None:
+        self.kubeconfig, self.namespaces, self.identity = kubeconfig, namespaces, identity
+        self.lease_namespace, self.lease_name = lease_namespace, lease_name
+        self.extra = list(extra)
+        self.log = log_dir / f"controller-{identity}.log"
+        self.port = free_port()
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ControllerProcess:
+        argv = [sys.executable, "-m", "controller", "--kubeconfig", str(self.kubeconfig),
+                "--namespaces", self.namespaces,
+                "--metrics-bind-address", f"127.0.0.1:{self.port}",
+                "--health-probe-bind-address", f"127.0.0.1:{self.port}",
+                "--leader-election-namespace", self.lease_namespace,
+                "--leader-election-id", self.lease_name, "--identity", self.identity,
+                "--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "0.5",
+                "--workers", "8", *self.extra]
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL,
+                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return self
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
+                return int(r.status), r.read().decode()
+        except urllib.error.HTTPError as e:
+            return int(e.code), e.read().decode()
+        except (urllib.error.URLError, OSError):
+            return 0, ""
+
+    def wait_ready(self, timeout: float = 30) -> ControllerProcess:
+        def ready() -> bool:
+            if self.popen is not None and self.popen.poll() is not None:
+                raise RuntimeError(f"controller exited {self.popen.returncode}:\n{self.tail()}")
+            return self.get("/readyz")[0] == 200
+        wait_for(ready, f"controller {self.identity} /readyz", timeout, 0.1)
+        return self
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of `name` whose labels include `labels`."""
+        _, text = self.get("/metrics")
+        total = 0.0
+        for line in text.splitlines():
+            m = re.match(rf"^{re.escape(name)}(\{{[^}}]*\}})? (\S+)$", line)
+            if m and all(f'{k}="{v}"' in (m.group(1) or "") for k, v in labels.items()):
+                total += float(m.group(2))
+        return total
+
+    def is_leader(self) -> bool:
+        return self.metric("leader_election_master_status") == 1.0
+
+    def terminate(self, timeout: float = 30) -> int:
+        assert self.popen is not None
+        self.popen.send_signal(signal.SIGTERM)
+        return self.popen.wait(timeout)
+
+    def kill(self) -> None:
+        assert self.popen is not None
+        self.popen.kill()
+        self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+# -- the chart's RBAC ------------------------------------------------------------------
+def chart_rules() -> tuple[list[Obj], list[Obj]]:
+    """The controller's rules and the leader-election rules, read from the chart's
+    rbac.yaml (the `orch.controllerRules` define and the leader-election Role), so
+    the tests run with exactly what the chart grants."""
+    text = RBAC_TEMPLATE.read_text()
+    define = re.search(r'\{\{-? define "orch.controllerRules" -?\}\}\n(.*?)\{\{-? end -?\}\}',
+                       text, re.S)
+    assert define, "orch.controllerRules not found in the chart"
+    controller: list[Obj] = yaml.safe_load(define.group(1))
+    election = re.search(r"name: \{\{ \$fullName \}\}-leader-election\n.*?rules:\n(.*?)\n---",
+                         text, re.S)
+    assert election, "leader-election Role not found in the chart"
+    lease: list[Obj] = yaml.safe_load(election.group(1))
+    return controller, lease
+
+
+def service_account_kubeconfig(cluster: Cluster, namespaces: Sequence[str], lease_ns: str,
+                               path: Path) -> Path:
+    """A ServiceAccount with the chart's Roles in `namespaces` (+ the Lease Role),
+    and a kubeconfig authenticating as it with a real token (TokenRequest)."""
+    kube = cluster.kube
+    controller, lease = chart_rules()
+    objs: list[Obj] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CHART_NAMESPACE}},
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": CHART_SA, "namespace": CHART_NAMESPACE}}]
+    subject = [{"kind": "ServiceAccount", "name": CHART_SA, "namespace": CHART_NAMESPACE}]
+    grants = [(ns, "orch", controller) for ns in namespaces] + [
+        (lease_ns, "orch-leader-election", lease)]
+    for ns, name, rules in grants:
+        objs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                     "metadata": {"name": name, "namespace": ns}, "rules": rules})
+        objs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                     "metadata": {"name": name, "namespace": ns}, "subjects": subject,
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                 "name": name}})
+    for obj in objs:
+        kube.apply(obj)
+    from kubernetes import client
+
+    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
+        audiences=["https://kubernetes.default.svc.cluster.local"], expiration_seconds=7200))
+    status = client.CoreV1Api(cluster.api_client).create_namespaced_service_account_token(
+        CHART_SA, CHART_NAMESPACE, request).status
+    assert status is not None
+    token = status.token
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    admin["users"] = [{"name": "orch-sa", "user": {"token": token}}]
+    admin["contexts"][0]["context"]["user"] = "orch-sa"
+    path.write_text(yaml.safe_dump(admin))
+    return path
+
+
+# -- objects ---------------------------------------------------------------------------------
+def orchestration(name: str, steps: list[Obj]) -> Obj:
+    return {"apiVersion": API, "kind": "Orchestration", "metadata": {"name": name},
+            "spec": {"steps": steps}}
+
+
+def run(name: str, orchestration_name: str, **params: str) -> Obj:
+    spec: Obj = {"orchestrationRef": {"name": orchestration_name}}
+    if params:
+        spec["parameters"] = params
+    return {"apiVersion": API, "kind": "OrchestrationRun", "metadata": {"name": name},
+            "spec": spec}
+
+
+def step(name: str, deps: list[str] | None = None, **extra: Any) -> Obj:
+    out: Obj = {"name": name, "kind": "Container", "image": "alpine:3.20",
+                "command": ["sh", "-c", f"echo {name}"], **extra}
+    if deps is not None:
+        out["dependsOn"] = deps
+    return out
+
+
+def wait_run(cluster: Cluster, name: str, check: Callable[[Obj], bool], what: str,
+             timeout: float = 60) -> Obj:
+    last: dict[str, Obj] = {}
+
+    def done() -> Obj | None:
+        obj = cluster.kube.get(API, "OrchestrationRun", name, cluster.namespace)
+        if obj is not None:
+            last["obj"] = obj
+        return obj if obj is not None and check(obj) else None
+    try:
+        found: Obj = wait_for(done, f"run {name}: {what}", timeout, 0.1)
+    except TimeoutError as e:
+        raise AssertionError(f"{e}; last status: {last.get('obj', {}).get('status')}") from None
+    return found
+
+
+def run_done(obj: Obj) -> bool:
+    return (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def step_table(obj: Obj) -> dict[str, tuple[str, str | None]]:
+    return {s["name"]: (s["phase"], s.get("reason"))
+            for s in (obj.get("status") or {}).get("stepStatuses") or ()}
+
+
+def condition(obj: Obj, type_: str) -> Obj:
+    for c in (obj.get("status") or {}).get("conditions") or ():
+        if c["type"] == type_:
+            return dict(c)
+    raise AssertionError(f"no condition {type_} in {obj.get('status')}")
+
+
+def workflows_of(cluster: Cluster, run_name: str) -> list[Obj]:
+    return cluster.kube.list_objects(WF_API, "Workflow", cluster.namespace,
+                                     f"orchestration.proompteng.ai/run={run_name}")
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def procs_named(cluster: Cluster, name: str) -> Iterator[Any]:
+    return (p for p in cluster.sup.procs if p.name == name)
+
+
+def pause(seconds: float) -> None:
+    time.sleep(seconds)

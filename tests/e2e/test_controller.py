@@ -1,0 +1,269 @@
+"""The controller end to end: real apiserver, real Argo, kwok pods, the controller
+as a subprocess running with only the chart's RBAC (a ServiceAccount token bound
+to the Roles read from charts/orch/templates/rbac.yaml), so every test here is
+also the RBAC test.
+
+Expected step phases come from `compiler.semantics.plan` (contract §3), the same
+function `orch plan` uses; the random DAGs compare the mirror to it exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from compiler.emit import emit_workflow
+from compiler.graph import build_graph
+from compiler.models import Orchestration, OrchestrationRun, Step
+from compiler.semantics import plan
+from tests.cluster import Cluster
+from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kwok import Failures
+from tests.e2e.orch_controller import (
+    API,
+    WF_API,
+    ControllerProcess,
+    condition,
+    orchestration,
+    run,
+    run_done,
+    service_account_kubeconfig,
+    step,
+    step_table,
+    wait_run,
+    workflows_of,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[ControllerProcess]:
+    work = tmp_path_factory.mktemp("controller")
+    kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
+                                            work / "sa-kubeconfig")
+    proc = ControllerProcess(kubeconfig, cluster.namespace, work, "rbac-0",
+                             cluster.namespace, "orch-e2e-main").start()
+    try:
+        proc.wait_ready()
+        wait_for(proc.is_leader, "the controller to hold its Lease", 20, 0.1)
+        yield proc
+    finally:
+        proc.stop()
+        print(f"\ncontroller log tail:\n{proc.tail(15)}")
+
+
+def apply(cluster: Cluster, *objs: Obj) -> list[Obj]:
+    return [cluster.kube.apply(o, cluster.namespace) for o in objs]
+
+
+def events_of(cluster: Cluster, name: str) -> list[tuple[str, str]]:
+    events = cluster.kube.list_objects("v1", "Event", cluster.namespace)
+    return [(e["type"], e["reason"]) for e in events
+            if e["involvedObject"]["kind"] == "OrchestrationRun"
+            and e["involvedObject"]["name"] == name]
+
+
+# -- Orchestration status ----------------------------------------------------------------
+def test_orchestration_ready_invalid_and_revalidated_on_generation(
+        cluster: Cluster, controller: ControllerProcess) -> None:
+    apply(cluster, orchestration("st-ok", [step("a"), step("b")]),
+                      orchestration("st-cycle", [step("a", ["c"]), step("b", ["a"]),
+                                                 step("c", ["b"])]))
+
+    def judged(name: str) -> Obj | None:
+        obj = cluster.kube.get(API, "Orchestration", name, cluster.namespace) or {}
+        status = obj.get("status") or {}
+        ok = status.get("observedGeneration") == obj["metadata"]["generation"]
+        return obj if ok else None
+
+    ok = wait_for(lambda: judged("st-ok"), "st-ok judged", 30)
+    assert ok["status"]["phase"] == "Ready"
+    assert {k: condition(ok, "Ready")[k] for k in ("status", "reason")} == {
+        "status": "True", "reason": "Valid"}
+    cyc = wait_for(lambda: judged("st-cycle"), "st-cycle judged", 30)
+    ready = condition(cyc, "Ready")
+    assert (cyc["status"]["phase"], ready["status"], ready["reason"]) == (
+        "Invalid", "False", "DependencyCycle")
+    assert "a -> c -> b -> a" in ready["message"]
+    assert ready["observedGeneration"] == 1
+    # Fixed by its author: generation 2 is judged again.
+    apply(cluster, orchestration("st-cycle", [step("a"), step("b", ["a"]), step("c", ["b"])]))
+    fixed = wait_for(lambda: (o := judged("st-cycle")) and o["metadata"]["generation"] == 2
+                     and o, "st-cycle re-judged", 30)
+    assert fixed["status"]["phase"] == "Ready"
+    assert condition(fixed, "Ready")["lastTransitionTime"] >= ready["lastTransitionTime"]
+
+
+# -- runs -------------------------------------------------------------------------------------
+#   a
+#  / \
+# b   c
+#  \ /
+#   d
+def diamond(name: str, **b_extra: Any) -> Obj:
+    return orchestration(name, [step("a", []), step("b", ["a"], **b_extra),
+                                step("c", ["a"]), step("d", ["b", "c"])])
+
+
+def test_diamond_with_a_failing_step(cluster: Cluster, controller: ControllerProcess,
+                                     fail_pods: Failures) -> None:
+    fail_pods.steps("e2e-diamond", ["b"])
+    orch, r = apply(cluster, diamond("e2e-diamond"), run("e2e-diamond-1", "e2e-diamond"))
+    done = wait_run(cluster, "e2e-diamond-1", run_done, "finished", 90)
+    assert step_table(done) == {"a": ("Succeeded", None), "b": ("Failed", "StepFailed"),
+                                "c": ("Succeeded", None), "d": ("Skipped", "DependencyFailed")}
+    status = done["status"]
+    assert (status["phase"], status["progress"]) == ("Failed", "4/4")
+    assert condition(done, "Succeeded")["reason"] == "StepsFailed"
+    assert condition(done, "Submitted")["status"] == "True"
+    assert status["orchestrationGeneration"] == orch["metadata"]["generation"]
+    assert status["startedAt"] <= status["finishedAt"]
+    assert all(s["kind"] == "Container" and s["attempt"] == 1
+               for s in status["stepStatuses"] if s["name"] != "d")
+
+    (wf,) = workflows_of(cluster, "e2e-diamond-1")  # exactly one
+    assert status["workflowRef"] == {"name": wf["metadata"]["name"],
+                                     "namespace": cluster.namespace,
+                                     "uid": wf["metadata"]["uid"]}
+    assert wf["metadata"]["ownerReferences"] == [{
+        "apiVersion": API, "kind": "OrchestrationRun", "name": "e2e-diamond-1",
+        "uid": r["metadata"]["uid"], "controller": True}]
+    assert "generateName" not in wf["metadata"]
+    expected = emit_workflow(Orchestration.model_validate(
+        {**orch, "metadata": {"name": "e2e-diamond", "namespace": cluster.namespace}}),
+        OrchestrationRun.model_validate(
+            {**r, "metadata": {"name": "e2e-diamond-1", "namespace": cluster.namespace}})
+    ).workflow
+    assert wf["metadata"]["name"] == expected["metadata"]["name"]
+    assert {k: wf["metadata"]["labels"][k] for k in expected["metadata"]["labels"]} == \
+        expected["metadata"]["labels"]
+    from deepdiff import DeepDiff
+    # Everything compiled is there unchanged; Argo's controller only adds defaults
+    # (`inputs: {}`, template metadata) when it stores the Workflow back.
+    diff = DeepDiff(expected["spec"], wf["spec"]).to_dict()
+    diff.pop("dictionary_item_added", None)
+    assert not diff, diff
+    wait_for(lambda: {("Normal", "WorkflowCreated"), ("Warning", "StepFailed"),
+                      ("Warning", "RunFailed")} <= set(events_of(cluster, "e2e-diamond-1")),
+             "events on the run", 10)
+
+
+def test_diamond_with_continue_on_failure(cluster: Cluster, controller: ControllerProcess,
+                                          fail_pods: Failures) -> None:
+    fail_pods.steps("e2e-cof", ["b"])
+    apply(cluster, diamond("e2e-cof", continueOnFailure=True), run("e2e-cof-1", "e2e-cof"))
+    done = wait_run(cluster, "e2e-cof-1", run_done, "finished", 90)
+    assert step_table(done) == {"a": ("Succeeded", None), "b": ("Failed", "FailureIgnored"),
+                                "c": ("Succeeded", None), "d": ("Succeeded", None)}
+    assert done["status"]["phase"] == "Succeeded"
+    cond = condition(done, "Succeeded")
+    assert (cond["status"], cond["reason"]) == ("True", "FailuresIgnored")
+    assert cond["message"].startswith("1 failure (b) ignored")
+
+
+def test_sequential_orchestration(cluster: Cluster, controller: ControllerProcess) -> None:
+    apply(cluster, orchestration("e2e-seq", [step("one"), step("two"), step("three")]),
+          run("e2e-seq-1", "e2e-seq", greeting="hi"))
+    done = wait_run(cluster, "e2e-seq-1", run_done, "finished", 90)
+    assert step_table(done) == dict.fromkeys(["one", "two", "three"], ("Succeeded", None))
+    assert condition(done, "Succeeded")["reason"] == "AllStepsSucceeded"
+    starts = [s["startedAt"] for s in done["status"]["stepStatuses"]]
+    assert starts == sorted(starts)
+    (wf,) = workflows_of(cluster, "e2e-seq-1")
+    assert wf["spec"]["arguments"]["parameters"] == [{"name": "greeting", "value": "hi"}]
+
+
+def test_missing_or_invalid_orchestration_fails_the_run_and_submits_nothing(
+        cluster: Cluster, controller: ControllerProcess) -> None:
+    # A cycle: the CRD's CEL rules cannot see it, so the apiserver accepts it.
+    apply(cluster, orchestration("e2e-invalid", [step("a", ["b"]), step("b", ["a"])]),
+          run("e2e-missing-1", "e2e-does-not-exist"), run("e2e-invalid-1", "e2e-invalid"))
+    for name, reason, words in (
+            ("e2e-missing-1", "OrchestrationNotFound", 'Orchestration "e2e-does-not-exist"'),
+            ("e2e-invalid-1", "OrchestrationInvalid", "dependency cycle: a -> b -> a")):
+        done = wait_run(cluster, name, run_done, "failed", 30)
+        submitted = condition(done, "Submitted")
+        assert (done["status"]["phase"], submitted["status"], submitted["reason"]) == (
+            "Failed", "False", reason)
+        assert words in submitted["message"]
+        assert workflows_of(cluster, name) == []
+
+
+def test_workflow_deleted_by_someone_else_ends_the_run(
+        cluster: Cluster, controller: ControllerProcess) -> None:
+    names = [f"s{i}" for i in range(8)]
+    apply(cluster, orchestration("e2e-del", [step(n) for n in names]),
+          run("e2e-del-1", "e2e-del"))
+    wait_run(cluster, "e2e-del-1", lambda o: (o.get("status") or {}).get("progress") not in
+             (None, "0/8"), "a step done", 60)
+    (wf,) = workflows_of(cluster, "e2e-del-1")
+    cluster.kube.delete(WF_API, "Workflow", wf["metadata"]["name"], cluster.namespace)
+    done = wait_run(cluster, "e2e-del-1", run_done, "ended", 30)
+    submitted, succeeded = condition(done, "Submitted"), condition(done, "Succeeded")
+    assert (submitted["status"], submitted["reason"]) == ("False", "WorkflowDeleted")
+    assert (succeeded["status"], succeeded["reason"]) == ("False", "WorkflowEnded")
+    assert done["status"]["phase"] == "Failed"
+    phases = step_table(done)
+    assert phases["s0"] == ("Succeeded", None)
+    assert phases["s7"] == ("Skipped", "WorkflowEnded")
+    # Never re-submitted: no Workflow comes back.
+    with pytest.raises(TimeoutError):
+        wait_for(lambda: workflows_of(cluster, "e2e-del-1"), "a re-submitted Workflow", 4)
+
+
+def test_deleting_the_run_deletes_its_workflow(cluster: Cluster,
+                                               controller: ControllerProcess) -> None:
+    apply(cluster, orchestration("e2e-gc", [step("a")]), run("e2e-gc-1", "e2e-gc"))
+    wait_run(cluster, "e2e-gc-1", run_done, "finished", 60)
+    assert len(workflows_of(cluster, "e2e-gc-1")) == 1
+    cluster.kube.delete(API, "OrchestrationRun", "e2e-gc-1", cluster.namespace)
+    wait_for(lambda: not workflows_of(cluster, "e2e-gc-1"), "the Workflow to be deleted", 30)
+
+
+# -- random DAGs against the reference semantics ---------------------------------------------
+def random_dag(rng: random.Random, name: str) -> tuple[Obj, set[str]]:
+    n = rng.randint(2, 7)
+    names = [f"t{i}" for i in range(n)]
+    sequential = rng.random() < 0.2
+    steps = []
+    for i, s in enumerate(names):
+        extra: dict[str, Any] = {}
+        if rng.random() < 0.25:
+            extra["continueOnFailure"] = True
+        deps = None if sequential else sorted(rng.sample(names[:i], rng.randint(0, min(i, 3))))
+        steps.append(step(s, deps, **extra))
+    failing = {s for s in names if rng.random() < 0.3}
+    return orchestration(name, steps), failing
+
+
+def test_random_dags_match_the_reference_semantics(cluster: Cluster,
+                                                   controller: ControllerProcess,
+                                                   fail_pods: Failures) -> None:
+    rng = random.Random(20261126)
+    cases = [random_dag(rng, f"e2e-rnd-{i}") for i in range(24)]
+    for orch, failing in cases:
+        name = orch["metadata"]["name"]
+        fail_pods.steps(name, sorted(failing))
+    for orch, _ in cases:
+        name = orch["metadata"]["name"]
+        apply(cluster, orch, run(f"{name}-r", name))
+    mismatches = []
+    for orch, failing in cases:
+        name = orch["metadata"]["name"]
+        done = wait_run(cluster, f"{name}-r", run_done, "finished", 120)
+        graph = build_graph([Step.model_validate(s) for s in orch["spec"]["steps"]])
+        expected = plan(graph, failed=failing)
+        want = {s.name: (str(s.phase), str(s.reason) if s.reason else None)
+                for s in expected.steps}
+        got = step_table(done)
+        cond = condition(done, "Succeeded")
+        if (got, done["status"]["phase"], cond["reason"]) != (
+                want, str(expected.phase), expected.conditions[0].reason):
+            mismatches.append((name, orch["spec"]["steps"], sorted(failing), got, want))
+        assert len(workflows_of(cluster, f"{name}-r")) == 1
+    assert mismatches == []
