@@ -112,7 +112,12 @@ class WatchStream:
             yield json.loads(buffer)
 
     def close(self) -> None:
+        """Ends a read blocked in another thread at once (urllib3's `shutdown`),
+        instead of waiting for the next event or bookmark to arrive."""
         try:
+            shutdown = getattr(self._response, "shutdown", None)
+            if shutdown is not None:
+                shutdown()
             self._response.close()
             self._response.release_conn()
         except Exception:  # closing a dead connection is best effort
