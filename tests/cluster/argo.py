@@ -1,0 +1,109 @@
+"""The real Argo workflow-controller, its configuration, and waiting on Workflows.
+
+Why: compiled Workflows are only proven by the controller that runs them.
+It runs out of cluster with the admin kubeconfig, leader election off, its
+ConfigMap present (metrics servers off so two runs never fight over a port),
+and the executor RBAC a real install gives Workflow pods.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.cluster.kube import Kube, Obj, wait_for
+from tests.cluster.procs import Proc, Supervisor
+
+WF_API = "argoproj.io/v1alpha1"
+CONTROLLER_NAMESPACE = "argo"
+CONFIGMAP = "workflow-controller-configmap"
+DONE = ("Succeeded", "Failed", "Error")
+# Argo asks the registry for the entrypoint of a container without `command`;
+# this cluster has no registry, so the images the tests run that way are
+# declared, as Argo's docs prescribe for air-gapped installs.
+IMAGES = """\
+"alpine:3.20": {cmd: [/bin/sh]}
+"alpine/git:2.45": {entrypoint: [git]}
+"aquasec/trivy:0.50.0": {entrypoint: [trivy]}
+"python:3.11": {cmd: [python3]}
+"golang:1.26": {cmd: [bash]}
+"""
+
+
+def controller_objects(workflow_namespace: str) -> list[Obj]:
+    """Namespaces, the controller ConfigMap, and the executor Role Argo's
+    install manifests give Workflow pods (bound to `default` there)."""
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CONTROLLER_NAMESPACE}},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": workflow_namespace}},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": CONFIGMAP, "namespace": CONTROLLER_NAMESPACE},
+         "data": {"metricsConfig": "enabled: false\n", "telemetryConfig": "enabled: false\n",
+                  "images": IMAGES}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": "executor", "namespace": workflow_namespace},
+         "rules": [{"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"],
+                    "verbs": ["create", "patch"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": "executor-default", "namespace": workflow_namespace},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                     "name": "executor"},
+         "subjects": [{"kind": "ServiceAccount", "name": "default",
+                       "namespace": workflow_namespace}]},
+    ]
+
+
+def start_controller(sup: Supervisor, bin_dir: Path, kubeconfig: Path) -> Proc:
+    return sup.start("workflow-controller", [
+        str(bin_dir / "workflow-controller"), f"--kubeconfig={kubeconfig}",
+        f"--namespace={CONTROLLER_NAMESPACE}", f"--configmap={CONFIGMAP}",
+        "--loglevel=info", "--workflow-workers=8", "--qps=100", "--burst=200",
+    ], env={"LEADER_ELECTION_DISABLE": "true",
+            # Argo's own e2e setting (its Makefile): requeue after 1s, not 10s
+            "DEFAULT_REQUEUE_TIME": "1s"})
+
+
+def wait_controller_ready(kube: Kube, proc: Proc, timeout: float = 60) -> None:
+    """Ready = it has reconciled a Workflow to completion: a pod-less probe
+    (a zero-length suspend) submitted now and seen Succeeded."""
+    probe = kube.apply({
+        "apiVersion": WF_API, "kind": "Workflow",
+        "metadata": {"generateName": "orch-ready-", "namespace": CONTROLLER_NAMESPACE},
+        "spec": {"entrypoint": "ready",
+                 "templates": [{"name": "ready", "suspend": {"duration": "0"}}]},
+    })
+    name = probe["metadata"]["name"]
+
+    def done() -> bool:
+        if not proc.alive():
+            raise RuntimeError(f"workflow-controller exited:\n{proc.log_tail()}")
+        wf = kube.get(WF_API, "Workflow", name, CONTROLLER_NAMESPACE) or {}
+        return (wf.get("status") or {}).get("phase") == "Succeeded"
+
+    try:
+        wait_for(done, "Argo to complete its readiness probe Workflow", timeout, 0.1)
+    except TimeoutError as e:
+        raise TimeoutError(f"{e}\n{proc.log_tail()}") from None
+    kube.delete(WF_API, "Workflow", name, CONTROLLER_NAMESPACE)
+
+
+def wait_for_workflow(kube: Kube, name: str, namespace: str, timeout: float = 60) -> Obj:
+    """The Workflow once its phase is Succeeded, Failed or Error."""
+    def done() -> Obj | None:
+        wf = kube.get(WF_API, "Workflow", name, namespace)
+        phase = ((wf or {}).get("status") or {}).get("phase")
+        return wf if phase in DONE else None
+    try:
+        wf: Obj = wait_for(done, f"Workflow {namespace}/{name} to complete", timeout)
+    except TimeoutError:
+        last = kube.get(WF_API, "Workflow", name, namespace) or {}
+        raise TimeoutError(f"Workflow {namespace}/{name} did not complete in {timeout:.0f}s; "
+                           f"status: {last.get('status')}") from None
+    return wf
+
+
+def node_phases(workflow: Obj) -> dict[str, str]:
+    """Phase of each node by displayName, the Workflow's own entry node excluded."""
+    nodes: dict[str, Any] = (workflow.get("status") or {}).get("nodes") or {}
+    name = workflow["metadata"]["name"]
+    return {n["displayName"]: n["phase"] for n_id, n in nodes.items() if n_id != name}
