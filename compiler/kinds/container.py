@@ -1,7 +1,8 @@
 """`Container` steps (new kind) run an image. User values in command, args and
-env travel unchanged: `{{` is written so Argo does not expand it, and every `$`
-as `$$`, which Kubernetes' `$(VAR)` expansion turns back into one `$` (it also
-collapses a plain `$$`, so escaping only `$(` would change `$$(x)` and `$$`).
+env travel unchanged through Argo and the kubelet (see `literal`): every `$` is
+written `$$`, which Kubernetes' `$(VAR)` expansion turns back into one `$` (it
+also collapses a plain `$$`, so escaping only `$(` would change `$$(x)`), and
+`{{` is produced by that same expansion, after Argo is done with the pod.
 The run's parameters and the step's `with` become environment variables."""
 
 from __future__ import annotations
@@ -21,10 +22,18 @@ from compiler.kinds.base import (
 )
 from compiler.models import Step
 
+# The kubelet, not Argo, writes the `{{` of user values: Argo substitutes a pod's
+# template more than once (the output of an expression is re-read by the pass
+# over the pod spec), so no `{{` may stand in the spec Argo sees at all.
+BRACE_VAR = "ORCH_OPEN_BRACE"
+_BRACE = "{$(" + BRACE_VAR + ")"
+
 
 def literal(value: str) -> str:
-    """`value` as neither Argo nor Kubernetes will expand it."""
-    return argo_literal(value.replace("$", "$$"))
+    """`value` as neither Argo nor Kubernetes will expand it, once the kubelet has
+    expanded it: every `$` doubled (`$$` becomes `$` again) and each `{{` written
+    `{$(ORCH_OPEN_BRACE)`, the container's first variable holding `{`."""
+    return value.replace("$", "$$").replace("{{", _BRACE)
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
@@ -40,6 +49,8 @@ def build(step: Step, ctx: StepContext) -> Emitted:
         container["args"] = [literal(a) for a in step.args]
     env = [{"name": e.name, "value": literal(e.value)} for e in step.env or ()]
     env += [{"name": k, "value": literal(v)} for k, v in ctx.parameters.items()]
+    if _BRACE in repr((container, env)):
+        env.insert(0, {"name": BRACE_VAR, "value": "{"})
     if env:
         container["env"] = env
     template = {

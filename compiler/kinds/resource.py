@@ -10,7 +10,11 @@ from compiler.kinds.base import STEP_LABEL, STEP_PARAM, Emitted, Template, param
 
 def create_template(api_version: str, kind: str, success: str, failure: str) -> Template:
     """Create one `kind` object from the JSON spec a task hands in, and wait on
-    its status. `setOwnerReference` ties the object to the Workflow for GC."""
+    its status. The object is owned by the Workflow (garbage collected with it)
+    through an ownerReference written here, not Argo's `setOwnerReference`: that
+    option makes the controller parse and re-write the manifest, which decodes
+    the escapes that keep `{{` in user values from Argo (see `no_expansion_json`)
+    before Argo's last substitution pass over the pod."""
     manifest = (
         f"apiVersion: {api_version}\n"
         f"kind: {kind}\n"
@@ -19,13 +23,18 @@ def create_template(api_version: str, kind: str, success: str, failure: str) -> 
         "  labels:\n"
         f"    {STEP_LABEL}: '{{{{inputs.parameters.step}}}}'\n"
         "    workflows.argoproj.io/workflow: '{{workflow.name}}'\n"
+        "  ownerReferences:\n"
+        "  - apiVersion: argoproj.io/v1alpha1\n"
+        "    kind: Workflow\n"
+        "    name: '{{workflow.name}}'\n"
+        "    uid: '{{workflow.uid}}'\n"
+        "    blockOwnerDeletion: true\n"
         "spec: {{inputs.parameters.spec}}\n"
     )
     return _template(
         ["spec"],
         {
             "action": "create",
-            "setOwnerReference": True,
             "successCondition": success,
             "failureCondition": failure,
             "manifest": manifest,
