@@ -98,7 +98,7 @@ def test_hostile_values_reach_the_pods_unchanged(
 
     # The container as the kubelet receives it, then as the process sees it.
     (main,) = [c for c in pods["shell"]["spec"]["containers"] if c["name"] == "main"]
-    environment = {e["name"]: e.get("value", "") for e in main.get("env") or []}
+    environment: dict[str, str] = {e["name"]: e.get("value", "") for e in main.get("env") or []}
 
     def lookup(name: str) -> str:  # what the kubelet does with an unknown name
         return environment.get(name, f"$({name})")
