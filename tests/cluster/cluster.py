@@ -68,6 +68,8 @@ class Cluster:
         self.timings: dict[str, float] = {}
         self.crds: list[str] = []
         self.kubeconfig = self.work / "kubeconfig"
+        # JSON lines, one per request by a ServiceAccount (control_plane.AUDIT_POLICY)
+        self.audit_log = self.work / control_plane.AUDIT_LOG
         self.api_url = ""
         self._api: client.ApiClient | None = None
         self._stopped = False
@@ -160,6 +162,7 @@ class Cluster:
         return {
             "work_dir": str(self.work), "kubeconfig": str(self.kubeconfig),
             "api_url": self.api_url, "bin_dir": str(self.bin_dir),
+            "audit_log": str(self.audit_log),
             "namespace": self.namespace, "timings": self.timings, "crds": self.crds,
             "processes": [{"name": p.name, "pid": p.popen.pid, "log": str(p.log)}
                           for p in self.sup.procs],

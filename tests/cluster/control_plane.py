@@ -36,6 +36,24 @@ CONTROLLERS = (
 )
 
 
+# The audit log records every request made by a ServiceAccount (any namespace) at
+# Metadata level (who, verb, resource, namespace, response code; no bodies), once
+# per request (at ResponseComplete; a watch also at ResponseStarted). Why: the chart
+# test compares what the controller, run under the chart's ServiceAccount, really
+# does with what the chart grants it. Only test controllers authenticate as
+# ServiceAccounts here (the control plane, kwok and Argo use the admin
+# certificate), so the log stays small; everything else is not logged.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1", "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+        {"level": "None"},
+    ],
+}
+AUDIT_LOG = "audit.log"
+
+
 class StartupError(RuntimeError):
     """A component did not become ready; the message carries its log tail."""
 
@@ -92,6 +110,8 @@ def start_apiserver(
 ) -> ApiServer:
     port = free_port()
     url = f"https://127.0.0.1:{port}"
+    policy = work / "audit-policy.yaml"
+    policy.write_text(yaml.safe_dump(AUDIT_POLICY, sort_keys=False))
     proc = sup.start("kube-apiserver", [
         str(bin_dir / "kube-apiserver"),
         f"--etcd-servers={etcd_url}",
@@ -106,6 +126,8 @@ def start_apiserver(
         f"--service-account-signing-key-file={pki.sa_key}",
         "--allow-privileged=true",
         "--etcd-compaction-interval=0",
+        f"--audit-policy-file={policy}", f"--audit-log-path={work / AUDIT_LOG}",
+        "--audit-log-format=json", "--audit-log-mode=blocking",
         "--v=1",
     ])
     kubeconfig = work / "kubeconfig"
