@@ -5,8 +5,11 @@ holder of the Lease runs workers. Expiry is judged on this process's monotonic
 clock from when the Lease record was last seen to change (client-go's
 `observedTime`), never by comparing another machine's timestamps with ours, so
 clock skew cannot hand the Lease to two holders. A holder that cannot renew
-within `renew_deadline` stops leading (the process exits and restarts); on a
-graceful shutdown the Lease is released so a successor takes over at once.
+within `renew_deadline` stops leading (its workers pause; in-flight reconciles
+finish) and stands for the Lease again, so an apiserver restart is survived
+without a process restart. On a graceful shutdown the caller releases the Lease
+once its workers have stopped, so a successor takes over at once but never
+while a reconcile of ours is still in flight.
 """
 
 from __future__ import annotations
@@ -41,27 +44,26 @@ class LeaderElector:
 
     def run(self, stop: threading.Event, on_started: Callable[[], None],
             on_stopped: Callable[[], None]) -> None:
-        """Acquire (blocking until `stop`), lead, renew; release when `stop` is set."""
+        """Until `stop`: acquire (blocking), lead while renewing, and when a renewal
+        fails for `renew_deadline` stop leading and stand again. The caller releases."""
         while not stop.is_set():
-            if self._try_acquire_or_renew():
-                break
-            stop.wait(self.retry_period)
-        if stop.is_set():
-            return
-        self._set_leader(True)
-        log.info("became leader", extra={"lease": f"{self.namespace}/{self.name}",
-                                         "identity": self.identity})
-        on_started()
-        last_renew = time.monotonic()
-        while not stop.wait(self.retry_period):
-            if self._try_acquire_or_renew():
-                last_renew = time.monotonic()
-            elif time.monotonic() - last_renew > self.renew_deadline:
-                self._set_leader(False)
-                log.error("lost the lease", extra={"lease": f"{self.namespace}/{self.name}"})
-                on_stopped()
-                return
-        self.release()
+            if not self._try_acquire_or_renew():
+                stop.wait(self.retry_period)
+                continue
+            self._set_leader(True)
+            log.info("became leader", extra={"lease": f"{self.namespace}/{self.name}",
+                                             "identity": self.identity})
+            on_started()
+            last_renew = time.monotonic()
+            while not stop.wait(self.retry_period):
+                if self._try_acquire_or_renew():
+                    last_renew = time.monotonic()
+                elif time.monotonic() - last_renew > self.renew_deadline:
+                    self._set_leader(False)
+                    log.error("lost the lease; standing again",
+                              extra={"lease": f"{self.namespace}/{self.name}"})
+                    on_stopped()
+                    break
 
     def _set_leader(self, value: bool) -> None:
         self.is_leader = value

@@ -42,6 +42,7 @@ class Controller:
         self.stop = stop or threading.Event()
         self.metrics = Metrics()
         self.ready = threading.Event()
+        self.leading = threading.Event()  # workers take keys only while set
         self.exit_code = 0
         self.queue: WorkQueue[Key] = WorkQueue(CONTROLLER, self.metrics)
         self.informers: dict[str, dict[str | None, Informer]] = {}
@@ -95,9 +96,10 @@ class Controller:
                                     c.lease_duration, c.renew_deadline, c.retry_period,
                                     self.metrics)
             threading.Thread(target=elector.run, name="leader-election", daemon=True, args=(
-                self.stop, lambda: self._start_workers(reconciler), self._lost_lease)).start()
+                self.stop, self.leading.set, self.leading.clear)).start()
         else:
-            self._start_workers(reconciler)
+            self.leading.set()
+        self._start_workers(reconciler)
         self.stop.wait()
         return self._shutdown(elector)
 
@@ -141,18 +143,21 @@ class Controller:
                                  daemon=True)
             t.start()
             self.workers.append(t)
-        log.info("workers started", extra={"workers": self.config.workers})
-
-    def _lost_lease(self) -> None:
-        self.exit_code = 1  # as client-go: stop at once, let the pod restart
-        self.stop.set()
+        log.info("workers started (they reconcile while this replica leads)",
+                 extra={"workers": self.config.workers})
 
     def _work(self, reconciler: Reconciler) -> None:
         m = self.metrics
-        while True:
-            key = self.queue.get()
+        while not self.queue.is_shutting_down:
+            if not self.leading.wait(0.5):
+                continue
+            key = self.queue.get(timeout=0.5)
             if key is None:
-                return
+                continue
+            if not self.leading.is_set():  # lost the Lease meanwhile: leave it queued
+                self.queue.done(key)
+                self.queue.add(key)
+                continue
             start = time.monotonic()
             m.active_workers.labels(CONTROLLER).inc()
             try:
@@ -184,7 +189,7 @@ class Controller:
         deadline = time.monotonic() + SHUTDOWN_GRACE
         for t in self.workers:
             t.join(max(0.0, deadline - time.monotonic()))
-        if elector is not None and self.exit_code == 0:
+        if elector is not None:
             elector.release()
         for by_ns in self.informers.values():
             for informer in by_ns.values():
