@@ -1,0 +1,163 @@
+"""Faults, with the controller as a real subprocess: SIGKILL mid-run and restart,
+the apiserver restarted mid-run, two replicas behind one Lease, and a run deleted
+while no garbage collector runs. Each asserts exactly one Workflow per run and
+the final status the contract gives.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cluster import Cluster
+from tests.cluster.kube import Obj, wait_for
+from tests.cluster.procs import stop_group
+from tests.e2e.orch_controller import (
+    ControllerProcess,
+    orchestration,
+    run,
+    run_done,
+    step,
+    step_table,
+    wait_run,
+    workflows_of,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def controllers(cluster: Cluster, tmp_path: Path) -> Iterator[list[ControllerProcess]]:
+    started: list[ControllerProcess] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
+def start(cluster: Cluster, tmp_path: Path, started: list[ControllerProcess], identity: str,
+          lease: str) -> ControllerProcess:
+    proc = ControllerProcess(cluster.kubeconfig, cluster.namespace, tmp_path, identity,
+                             cluster.namespace, lease).start()
+    started.append(proc)
+    return proc.wait_ready()
+
+
+def apply(cluster: Cluster, *objs: Obj) -> None:
+    for obj in objs:
+        cluster.kube.apply(obj, cluster.namespace)
+
+
+def chain(name: str, n: int) -> Obj:
+    return orchestration(name, [step(f"s{i}") for i in range(n)])
+
+
+def all_done_once(cluster: Cluster, names: list[str], steps: int, timeout: float = 120) -> None:
+    for name in names:
+        done = wait_run(cluster, name, run_done, "finished", timeout)
+        assert done["status"]["phase"] == "Succeeded", (name, done["status"])
+        assert set(step_table(done).values()) == {("Succeeded", None)}
+        assert len(step_table(done)) == steps
+        assert len(workflows_of(cluster, name)) == 1, f"{name}: duplicate Workflows"
+
+
+def test_sigkill_mid_run_then_restart_converges_without_duplicates(
+        cluster: Cluster, tmp_path: Path, controllers: list[ControllerProcess]) -> None:
+    first = start(cluster, tmp_path, controllers, "kill-1", "orch-e2e-kill")
+    wait_for(first.is_leader, "leader", 20, 0.1)
+    apply(cluster, chain("f-kill", 4))
+    names = [f"f-kill-{i}" for i in range(12)]
+    apply(cluster, *(run(n, "f-kill") for n in names))
+    wait_for(lambda: any(workflows_of(cluster, n) for n in names), "a first Workflow", 30, 0.05)
+    first.kill()  # SIGKILL: no lease release, no cleanup
+    second = start(cluster, tmp_path, controllers, "kill-2", "orch-e2e-kill")
+    wait_for(second.is_leader, "the restarted controller to take the Lease", 20, 0.1)
+    all_done_once(cluster, names, 4)
+
+
+def test_apiserver_restart_mid_run_is_survived(
+        cluster: Cluster, tmp_path: Path, controllers: list[ControllerProcess]) -> None:
+    proc = start(cluster, tmp_path, controllers, "api-1", "orch-e2e-api")
+    wait_for(proc.is_leader, "leader", 20, 0.1)
+    apply(cluster, chain("f-api", 6))
+    names = [f"f-api-{i}" for i in range(6)]
+    apply(cluster, *(run(n, "f-api") for n in names))
+    wait_run(cluster, names[0], lambda o: (o.get("status") or {}).get("phase") == "Running",
+             "running", 30)
+    apiserver = next(p for p in cluster.sup.procs if p.name == "kube-apiserver")
+    stop_group(apiserver.popen.pid, 5, apiserver.popen.wait)
+    cluster.sup.procs.remove(apiserver)
+    time.sleep(2)  # the controller's watches and lease renewals fail meanwhile
+    cluster.sup.start("kube-apiserver", [str(a) for a in apiserver.popen.args])  # type: ignore[union-attr]
+    wait_for(lambda: _answers(cluster), "the apiserver to answer again", 60, 0.2)
+    try:
+        all_done_once(cluster, names, 6, timeout=60)
+    except AssertionError:
+        pods = cluster.kube.list_objects("v1", "Pod", cluster.namespace)
+        print({p["metadata"]["name"]: (p["status"].get("phase"), p["spec"].get("nodeName"))
+               for p in pods if p["metadata"]["name"].startswith("f-api")})
+        print({p.name: p.alive() for p in cluster.sup.procs})
+        print({n: (cluster.kube.get("argoproj.io/v1alpha1", "Workflow", n, cluster.namespace)
+                   or {}).get("status", {}).get("phase") for n in names})
+        print(proc.tail(60))
+        raise
+    assert proc.popen is not None and proc.popen.poll() is None, proc.tail()
+    assert proc.metric("orch_watch_restarts_total") >= 1
+
+
+def _answers(cluster: Cluster) -> bool:
+    try:
+        cluster.kube.list_objects("v1", "Namespace")
+    except Exception:
+        return False
+    return True
+
+
+def test_two_replicas_never_both_reconcile_and_hand_over_on_sigterm(
+        cluster: Cluster, tmp_path: Path, controllers: list[ControllerProcess]) -> None:
+    a = start(cluster, tmp_path, controllers, "rep-a", "orch-e2e-rep")
+    b = start(cluster, tmp_path, controllers, "rep-b", "orch-e2e-rep")
+    wait_for(lambda: a.is_leader() or b.is_leader(), "a leader", 20, 0.1)
+    apply(cluster, chain("f-rep", 2))
+    names = [f"f-rep-{i}" for i in range(4)]
+    apply(cluster, *(run(n, "f-rep") for n in names))
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        assert not (a.is_leader() and b.is_leader()), "two leaders"
+        time.sleep(0.1)
+    all_done_once(cluster, names, 2)
+    leader, follower = (a, b) if a.is_leader() else (b, a)
+    assert follower.metric("controller_runtime_reconcile_total") == 0
+    assert leader.metric("controller_runtime_reconcile_total") > 0
+    lease = cluster.kube.get("coordination.k8s.io/v1", "Lease", "orch-e2e-rep",
+                             cluster.namespace) or {}
+    assert lease["spec"]["holderIdentity"] == leader.identity
+    t0 = time.monotonic()
+    assert leader.terminate() == 0  # graceful: releases the Lease
+    wait_for(follower.is_leader, "the follower to take over", 10, 0.05)
+    handover = time.monotonic() - t0
+    assert handover < 3.0, f"handover took {handover:.1f}s (the Lease was not released?)"
+    apply(cluster, run("f-rep-after", "f-rep"))
+    all_done_once(cluster, ["f-rep-after"], 2)
+
+
+def test_run_deleted_while_no_garbage_collector_runs(
+        cluster: Cluster, tmp_path: Path, controllers: list[ControllerProcess]) -> None:
+    proc = start(cluster, tmp_path, controllers, "gc-1", "orch-e2e-gc")
+    wait_for(proc.is_leader, "leader", 20, 0.1)
+    apply(cluster, chain("f-nogc", 1), run("f-nogc-1", "f-nogc"))
+    wait_run(cluster, "f-nogc-1", run_done, "finished", 60)
+    assert len(workflows_of(cluster, "f-nogc-1")) == 1
+    kcm = next(p for p in cluster.sup.procs if p.name == "kube-controller-manager")
+    os.killpg(kcm.popen.pid, signal.SIGSTOP)  # the garbage collector is frozen
+    try:
+        cluster.kube.delete("orchestration.proompteng.ai/v1alpha1", "OrchestrationRun",
+                            "f-nogc-1", cluster.namespace)
+        wait_for(lambda: not workflows_of(cluster, "f-nogc-1"),
+                 "the controller to delete the orphaned Workflow", 15, 0.1)
+    finally:
+        os.killpg(kcm.popen.pid, signal.SIGCONT)
