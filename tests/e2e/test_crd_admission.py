@@ -3,13 +3,13 @@
 Why: the CEL rules (duplicate step names, unknown and self dependencies) are only
 judged by the apiserver, so this is where they are tested; the unit tests cover
 the schema. Every example of the chart and every reference object must be
-accepted, and `helm lint`/`helm template` must pass on the chart.
+accepted. The chart itself (helm lint/template, values schema, dry-runs, Pod
+Security, RBAC) is tests/e2e/test_chart.py.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -136,39 +136,3 @@ def test_printer_columns_and_map_lists_are_served(cluster: Cluster) -> None:
     assert crd is not None
     columns = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
     assert columns == ["Phase", "Orchestration", "Steps", "Succeeded", "RunId", "Age"]
-
-
-def helm(tools_bin: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    binary = tools_bin / "helm"
-    if not binary.exists():
-        pytest.skip(f"helm not built: {binary}")
-    return subprocess.run([str(binary), *args], capture_output=True, text=True, check=False)
-
-
-def test_helm_lint(tools_bin: Path) -> None:
-    out = helm(tools_bin, "lint", "--strict", str(CHART))
-    assert out.returncode == 0, out.stdout + out.stderr
-
-
-@pytest.mark.parametrize("values", [
-    pytest.param([], id="defaults"),
-    pytest.param(["--set", "orchestrationController.namespaces={a,b}"], id="two-namespaces"),
-    pytest.param(["--set", "orchestrationController.namespaces={*}"], id="all-namespaces"),
-    pytest.param(["--set", "workflowServiceAccount.create=true",
-                  "--set", "metrics.serviceMonitor.enabled=true"], id="workflow-sa-monitor"),
-])
-def test_helm_template_renders(tools_bin: Path, values: list[str]) -> None:
-    out = helm(tools_bin, "template", "orch", str(CHART), "--namespace", "orch", *values)
-    assert out.returncode == 0, out.stderr
-    kinds = [d["kind"] for d in yaml.safe_load_all(out.stdout) if d]
-    assert "Deployment" in kinds and "ServiceAccount" in kinds
-
-
-@pytest.mark.parametrize("bad", [
-    pytest.param("orchestrationController.enabled=yes", id="wrong-type"),
-    pytest.param("orchestrationController.typo=1", id="unknown-key"),
-])
-def test_helm_values_schema_rejects(tools_bin: Path, bad: str) -> None:
-    out = helm(tools_bin, "template", "orch", str(CHART), "--set-string", bad)
-    assert out.returncode != 0
-    assert "orchestrationController" in out.stderr

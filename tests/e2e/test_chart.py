@@ -1,0 +1,463 @@
+"""The Helm chart against the real helm binary and the real apiserver.
+
+Why each part:
+- every documented values combination (`charts/orch/ci/*-values.yaml`) must lint,
+  render the objects its docs promise, and be accepted by the apiserver (server-side
+  dry-run, strict field validation) without a single `Warning`;
+- a values file with a wrong type or an unknown key must be refused by `helm lint`
+  and `helm template` with a message naming the key;
+- the controller's pod must pass Pod Security `restricted` for real: the rendered
+  Deployment is created in an enforcing namespace and the kube-controller-manager's
+  deployment and replicaset controllers (tests/cluster/control_plane.py) turn it
+  into a Pod that admission judges;
+- the chart's RBAC must be exactly what the controller uses: the controller runs as
+  the rendered Deployment configures it, authenticated as the chart's
+  ServiceAccount, through a flow that takes every code path that calls the API,
+  and the apiserver's audit log is compared with the rendered Roles.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from compiler.emit import workflow_name
+from tests.chart import apiserver, helm, rbac
+from tests.chart.helm import ValueSet, by_kind, container_env
+from tests.cluster import Cluster
+from tests.cluster.kube import Obj, wait_for
+from tests.cluster.procs import free_port
+
+pytestmark = pytest.mark.e2e
+
+API = "orchestration.proompteng.ai/v1alpha1"
+WF_API = "argoproj.io/v1alpha1"
+VALUE_SETS = helm.value_sets()
+CONTROLLER_RULES = {
+    ("orchestration.proompteng.ai", "orchestrations"), ("orchestration.proompteng.ai",
+                                                         "orchestrationruns")}
+
+
+@pytest.fixture(scope="module")
+def servicemonitor_crd(cluster: Cluster) -> str:
+    """The ServiceMonitor CRD installed, so the servicemonitor values are judged
+    by its real schema rather than skipped."""
+    try:
+        path = apiserver.servicemonitor_crd()
+    except apiserver.CrdUnavailableError as e:
+        pytest.skip(f"ServiceMonitor CRD unavailable: {e}")
+    return cluster.kube.install_crds([path])[0]
+
+
+# -- lint, render, dry-run: every documented combination -----------------------------------
+@pytest.mark.parametrize("values", VALUE_SETS, ids=[v.name for v in VALUE_SETS])
+def test_lints(tools_bin: Path, values: ValueSet) -> None:
+    out = helm.lint(tools_bin, values)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "[WARNING]" not in out.stdout and "[ERROR]" not in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize("values", VALUE_SETS, ids=[v.name for v in VALUE_SETS])
+def test_rendered_manifests_pass_a_server_side_dry_run(
+        cluster: Cluster, tools_bin: Path, values: ValueSet, request: pytest.FixtureRequest
+        ) -> None:
+    objs = [o for o in helm.template(tools_bin, values)
+            if o["kind"] != "CustomResourceDefinition"]  # installed for real by the cluster
+    if by_kind(objs, "ServiceMonitor"):
+        request.getfixturevalue("servicemonitor_crd")
+    apiserver.ensure_namespaces(cluster.kube, apiserver.namespaces_of(objs))
+    answers = apiserver.apply_all(cluster.kube, objs, dry_run=True)
+    assert [a.ref for a in answers if not a.clean] == [], "\n".join(
+        f"{a.ref}: {a.error or a.warnings}" for a in answers if not a.clean)
+    assert "Deployment" in {a.obj["kind"] for a in answers}  # judged, not skipped
+
+
+def test_crds_rendered_with_the_chart_are_the_committed_ones(tools_bin: Path) -> None:
+    objs = helm.template(tools_bin, helm.ValueSet("defaults", None))
+    rendered = sorted(o["metadata"]["name"] for o in by_kind(objs, "CustomResourceDefinition"))
+    committed = sorted(yaml.safe_load(p.read_text())["metadata"]["name"]
+                       for p in (helm.CHART / "crds").glob("*.yaml"))
+    assert rendered == committed == ["orchestrationruns.orchestration.proompteng.ai",
+                                     "orchestrations.orchestration.proompteng.ai"]
+
+
+def rendered(tools_bin: Path, name: str) -> list[Obj]:
+    values = next(v for v in VALUE_SETS if v.name == name)
+    return [o for o in helm.template(tools_bin, values) if o["kind"] != "CustomResourceDefinition"]
+
+
+def controller_grants(objs: list[Obj], sa_ns: str, sa: str) -> set[tuple[str, str]]:
+    """(namespace, role kind) of the grants on Orchestrations: where the controller
+    may reconcile."""
+    kinds = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o["kind"]
+             for o in objs if o["kind"] in ("Role", "ClusterRole")}
+    out = set()
+    for access in rbac.granted(objs, sa_ns, sa):
+        if (access.group, access.resource) in CONTROLLER_RULES:
+            role_ns = "" if access.namespace == rbac.ANY_NAMESPACE else access.namespace
+            kind = "ClusterRole" if access.namespace == rbac.ANY_NAMESPACE else "Role"
+            assert any(k == kind for (ns, _), k in kinds.items() if ns == role_ns)
+            out.add((access.namespace, kind))
+    return out
+
+
+@pytest.mark.parametrize(("name", "sa", "namespaces_env", "grants"), [
+    pytest.param("defaults", "orch", "orch-system", {("orch-system", "Role")}, id="defaults"),
+    pytest.param("namespaces", "orch", "team-a,team-b",
+                 {("team-a", "Role"), ("team-b", "Role")}, id="namespaces"),
+    pytest.param("all-namespaces", "orch", "*", {("*", "ClusterRole")}, id="all-namespaces"),
+    pytest.param("cluster-scoped", "orch", "team-a", {("*", "ClusterRole")},
+                 id="cluster-scoped"),
+    pytest.param("disabled", "orch", "orch-system", set(), id="disabled"),
+    pytest.param("existing-serviceaccount", "orch-existing", "orch-system",
+                 {("orch-system", "Role")}, id="existing-serviceaccount"),
+])
+def test_where_the_controller_is_granted_what(
+        tools_bin: Path, name: str, sa: str, namespaces_env: str,
+        grants: set[tuple[str, str]]) -> None:
+    objs = rendered(tools_bin, name)
+    deployment = by_kind(objs, "Deployment")[0]
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == sa
+    assert container_env(deployment)["JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES"] == \
+        namespaces_env
+    assert controller_grants(objs, "orch-system", sa) == grants
+    has_sa = [o["metadata"]["name"] for o in by_kind(objs, "ServiceAccount")]
+    assert has_sa == ([] if name == "existing-serviceaccount" else [sa])
+
+
+def test_disabled_controller_gets_no_token_and_no_rights(tools_bin: Path) -> None:
+    objs = rendered(tools_bin, "disabled")
+    pod = by_kind(objs, "Deployment")[0]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert container_env(by_kind(objs, "Deployment")[0])[
+        "JANGAR_ORCHESTRATION_CONTROLLER_ENABLED"] == "0"
+    assert [o["kind"] for o in objs if o["kind"].endswith(("Role", "RoleBinding"))] == []
+
+
+def test_workflow_serviceaccount_in_each_namespace(tools_bin: Path) -> None:
+    objs = rendered(tools_bin, "workflow-serviceaccount")
+    deployment = by_kind(objs, "Deployment")[0]
+    assert container_env(deployment)["ORCH_WORKFLOW_SERVICE_ACCOUNT"] == "orch-workflow"
+    wf_sas = {(o["metadata"]["namespace"], o["metadata"]["name"])
+              for o in by_kind(objs, "ServiceAccount")}
+    assert wf_sas == {("orch-system", "orch"), ("team-a", "orch-workflow"),
+                      ("team-b", "orch-workflow")}
+    for ns in ("team-a", "team-b"):
+        wf = rbac.granted(objs, ns, "orch-workflow")
+        assert rbac.Access(ns, "create", "argoproj.io", "workflowtaskresults") in wf
+        assert {a.namespace for a in wf} == {ns}
+    # The controller is not given what the Workflows' pods need.
+    assert not any(a.resource == "workflowtaskresults"
+                   for a in rbac.granted(objs, "orch-system", "orch"))
+
+
+def test_servicemonitor_and_customized_values_reach_the_objects(tools_bin: Path) -> None:
+    monitor = by_kind(rendered(tools_bin, "servicemonitor"), "ServiceMonitor")[0]
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert monitor["spec"]["endpoints"] == [{"port": "http-metrics", "path": "/metrics",
+                                             "interval": "15s", "scrapeTimeout": "5s"}]
+    objs = rendered(tools_bin, "customized")
+    deployment = by_kind(objs, "Deployment")[0]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert deployment["metadata"]["name"] == "orchestrator"
+    assert deployment["spec"]["replicas"] == 2
+    assert container["image"] == "registry.example.com/orch:0.1.0-rc1"
+    assert container["ports"] == [{"name": "http", "containerPort": 9090, "protocol": "TCP"}]
+    assert container["args"] == ["controller", "--leader-election-id=orchestrator"]
+    assert container_env(deployment)["ORCH_HTTP_PORT"] == "9090"
+    assert pod["imagePullSecrets"] == [{"name": "registry-credentials"}]
+    assert pod["serviceAccountName"] == "orchestrator-sa"
+    assert pod["tolerations"][0]["key"] == "dedicated"
+    assert by_kind(objs, "Service")[0]["spec"]["ports"][0]["port"] == 9090
+
+
+# -- values the schema refuses -------------------------------------------------------------
+@pytest.mark.parametrize(("values", "says"), [
+    pytest.param(values, says, id=name) for name, values, says in helm.BAD_VALUES])
+def test_bad_values_are_refused_with_the_key_named(
+        tools_bin: Path, tmp_path: Path, values: Obj, says: str) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    lint = helm.lint(tools_bin, ["-f", str(path)])
+    assert lint.returncode != 0
+    assert says in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    with pytest.raises(helm.HelmError) as refused:
+        helm.template(tools_bin, ["-f", str(path)])
+    assert says in str(refused.value)
+
+
+# -- examples ---------------------------------------------------------------------------
+def test_examples_pass_a_server_side_dry_run(cluster: Cluster) -> None:
+    objs: list[Obj] = []
+    for path in [*helm.example_files(), *helm.example_argo_files()]:
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                doc.setdefault("metadata", {})["namespace"] = cluster.namespace
+                objs.append(doc)
+    answers = apiserver.apply_all(cluster.kube, objs, dry_run=True)
+    assert [a.ref for a in answers if not a.clean] == [], "\n".join(
+        f"{a.ref}: {a.error or a.warnings}" for a in answers if not a.clean)
+    kinds = sorted({a.obj["kind"] for a in answers})
+    assert kinds == ["Orchestration", "OrchestrationRun", "WorkflowTemplate"]
+
+
+# -- Pod Security: restricted --------------------------------------------------------------
+PSS_NAMESPACE = "orch-pss"
+RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted"
+              for mode in ("enforce", "warn", "audit")} | {
+    f"pod-security.kubernetes.io/{mode}-version": "latest"
+    for mode in ("enforce", "warn", "audit")}
+
+
+def pod_from(deployment: Obj, name: str) -> Obj:
+    template = copy.deepcopy(deployment["spec"]["template"])
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {**template["metadata"], "name": name,
+                         "namespace": deployment["metadata"]["namespace"]},
+            "spec": template["spec"]}
+
+
+def test_controller_pod_passes_pod_security_restricted(cluster: Cluster, tools_bin: Path
+                                                      ) -> None:
+    kube = cluster.kube
+    apiserver.ensure_namespaces(kube, [PSS_NAMESPACE], RESTRICTED)
+    objs = helm.template(tools_bin, ["--set", "replicaCount=1"], namespace=PSS_NAMESPACE)
+    deployment = by_kind(objs, "Deployment")[0]
+    for obj in [*by_kind(objs, "ServiceAccount"), deployment]:
+        answer = apiserver.apply(kube, obj, dry_run=False)  # created for real
+        assert answer.clean, f"{answer.ref}: {answer.error or answer.warnings}"
+    answer = apiserver.apply(kube, pod_from(deployment, "orch-pss-direct"), dry_run=True)
+    assert answer.clean, f"the Pod itself: {answer.error or answer.warnings}"
+
+    # The replicaset controller's Pod, admitted by the enforcing namespace.
+    selector = ",".join(f"{k}={v}" for k, v in
+                        deployment["spec"]["selector"]["matchLabels"].items())
+
+    def created_pod() -> Obj | None:
+        pods = kube.list_objects("v1", "Pod", PSS_NAMESPACE, selector)
+        return pods[0] if pods else None
+
+    pod = wait_for(created_pod, "the Deployment's Pod", 30)
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    replicasets = kube.list_objects("apps/v1", "ReplicaSet", PSS_NAMESPACE, selector)
+    conditions = [c for r in replicasets for c in (r.get("status") or {}).get("conditions") or ()]
+    assert [c for c in conditions if c["type"] == "ReplicaFailure"] == []
+
+    # The same checks do see a violation: without the container's securityContext
+    # the Deployment draws a warning and its Pod is refused.
+    loose = copy.deepcopy(deployment)
+    loose["metadata"]["name"] = "orch-loose"
+    del loose["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    warned = apiserver.apply(kube, loose, dry_run=True)
+    assert not warned.error and any("would violate PodSecurity" in w and "restricted:latest" in w
+                                    for w in warned.warnings), warned.warnings
+    refused = apiserver.apply(kube, pod_from(loose, "orch-loose"), dry_run=True)
+    assert refused.error.startswith("403: ") and "violates PodSecurity" in refused.error
+
+
+# -- RBAC: granted == used -----------------------------------------------------------------
+RBAC_NAMESPACE = "orch-chart-rbac"  # the release namespace: the controller's Lease
+RUNS_NAMESPACE = "orch-chart-runs"  # what it reconciles
+SA_NAME = "orch"
+
+
+class ChartController:
+    """The controller started as the rendered Deployment would start it: the image's
+    entrypoint (`orch`) with the container's args and env, authenticated with a
+    token of the chart's ServiceAccount; only the HTTP port is a free one."""
+
+    def __init__(self, deployment: Obj, kubeconfig: Path, log: Path) -> None:
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        self.port = free_port()
+        env = container_env(deployment)
+        env["POD_NAMESPACE"] = deployment["metadata"]["namespace"]  # the fieldRef
+        env["ORCH_HTTP_PORT"] = str(self.port)
+        self.env = {**env, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1",
+                    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                    "HOME": str(log.parent)}
+        self.argv = [str(Path(sys.executable).with_name("orch")), *container["args"]]
+        self.log = log
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ChartController:
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, env=self.env)
+        return self
+
+    def ready(self) -> bool:
+        assert self.popen is not None
+        if self.popen.poll() is not None:
+            raise AssertionError(f"controller exited {self.popen.returncode}:\n{self.tail()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def terminate(self) -> int:
+        assert self.popen is not None
+        self.popen.send_signal(signal.SIGTERM)
+        return self.popen.wait(30)
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
+
+    def tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+
+
+def token_kubeconfig(cluster: Cluster, namespace: str, name: str, path: Path) -> Path:
+    """A kubeconfig authenticating as the ServiceAccount with a real bound token."""
+    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
+        audiences=["https://kubernetes.default.svc.cluster.local"], expiration_seconds=3600))
+    status = client.CoreV1Api(cluster.api_client).create_namespaced_service_account_token(
+        name, namespace, request).status
+    assert status is not None
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    config["users"] = [{"name": name, "user": {"token": status.token}}]
+    config["contexts"][0]["context"]["user"] = name
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def container_step(name: str, deps: list[str]) -> Obj:
+    return {"name": name, "kind": "Container", "image": "alpine:3.20",
+            "command": ["sh", "-c", f"echo {name}"], "dependsOn": deps}
+
+
+def orchestration_run(name: str, orchestration: str) -> Obj:
+    return {"apiVersion": API, "kind": "OrchestrationRun",
+            "metadata": {"name": name, "namespace": RUNS_NAMESPACE},
+            "spec": {"orchestrationRef": {"name": orchestration}}}
+
+
+@pytest.fixture(scope="module")
+def chart_rbac(cluster: Cluster, tools_bin: Path) -> list[Obj]:
+    """The chart rendered for one reconciled namespace with the Workflows'
+    ServiceAccount, its RBAC and ServiceAccounts created for real."""
+    objs = helm.template(tools_bin, [
+        "--set", f"orchestrationController.namespaces={{{RUNS_NAMESPACE}}}",
+        "--set", "workflowServiceAccount.create=true"], namespace=RBAC_NAMESPACE)
+    apiserver.ensure_namespaces(cluster.kube, [RBAC_NAMESPACE, RUNS_NAMESPACE])
+    kinds = ("ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+    for obj in (o for o in objs if o["kind"] in kinds):
+        answer = apiserver.apply(cluster.kube, obj, dry_run=False)
+        assert answer.clean, f"{answer.ref}: {answer.error or answer.warnings}"
+    return objs
+
+
+@pytest.fixture(scope="module")
+def chart_controller(cluster: Cluster, chart_rbac: list[Obj],
+                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartController]:
+    work = tmp_path_factory.mktemp("chart-controller")
+    kubeconfig = token_kubeconfig(cluster, RBAC_NAMESPACE, SA_NAME, work / "kubeconfig")
+    proc = ChartController(by_kind(chart_rbac, "Deployment")[0], kubeconfig,
+                           work / "controller.log").start()
+    try:
+        wait_for(proc.ready, "the controller's /readyz", 30, 0.1)
+        yield proc
+    finally:
+        proc.stop()
+
+
+def run_phase(cluster: Cluster, name: str) -> str:
+    obj = cluster.kube.get(API, "OrchestrationRun", name, RUNS_NAMESPACE) or {}
+    return str((obj.get("status") or {}).get("phase") or "")
+
+
+def wait_phase(cluster: Cluster, name: str, phase: str, proc: ChartController) -> Obj:
+    try:
+        wait_for(lambda: run_phase(cluster, name) == phase, f"run {name} {phase}", 60, 0.1)
+    except TimeoutError as e:
+        raise AssertionError(f"{e}\ncontroller log:\n{proc.tail()}") from None
+    found = cluster.kube.get(API, "OrchestrationRun", name, RUNS_NAMESPACE)
+    assert found is not None
+    return found
+
+
+def audited(cluster: Cluster, user: str, verb: str, resource: str) -> bool:
+    return any(r.access is not None and (r.access.verb, r.access.resource) == (verb, resource)
+               for r in rbac.observed(cluster.audit_log, user))
+
+
+def test_rbac_grants_exactly_what_the_controller_uses(
+        cluster: Cluster, chart_rbac: list[Obj], chart_controller: ChartController) -> None:
+    kube, user = cluster.kube, rbac.username(RBAC_NAMESPACE, SA_NAME)
+
+    def wait_audited(verb: str, resource: str) -> None:
+        wait_for(lambda: audited(cluster, user, verb, resource),
+                 f"the controller to {verb} {resource}", 30, 0.1)
+
+    # A diamond runs to the end: list/watch, status writes, Workflow create, Events.
+    steps = [container_step("a", []), container_step("b", ["a"]),
+             container_step("c", ["a"]), container_step("d", ["b", "c"])]
+    kube.apply({"apiVersion": API, "kind": "Orchestration",
+                "metadata": {"name": "diamond", "namespace": RUNS_NAMESPACE},
+                "spec": {"steps": steps}})
+    kube.apply(orchestration_run("run-1", "diamond"))
+    done = wait_phase(cluster, "run-1", "Succeeded", chart_controller)
+    wf = kube.get(WF_API, "Workflow", done["status"]["workflowRef"]["name"], RUNS_NAMESPACE)
+    assert wf is not None and wf["spec"]["serviceAccountName"] == "orch-workflow"
+    orch = kube.get(API, "Orchestration", "diamond", RUNS_NAMESPACE)
+    assert orch is not None and (orch.get("status") or {}).get("phase") == "Ready"
+
+    # A run of a missing Orchestration: read from the API when the cache lacks it.
+    kube.apply(orchestration_run("run-missing", "no-such-orchestration"))
+    wait_phase(cluster, "run-missing", "Failed", chart_controller)
+    wait_audited("get", "orchestrations")
+
+    # Its Workflow deleted by someone else: the controller reads it (404), not the cache.
+    kube.delete(WF_API, "Workflow", workflow_name("run-1"), RUNS_NAMESPACE)
+    wait_audited("get", "workflows")
+
+    # A stale Workflow under a new run's name, owned by a run that is gone: the
+    # controller deletes it (its owner's version is not served, so the garbage
+    # collector cannot get there first) and submits its own.
+    kube.apply({"apiVersion": WF_API, "kind": "Workflow", "metadata": {
+        "name": workflow_name("run-2"), "namespace": RUNS_NAMESPACE,
+        "ownerReferences": [{"apiVersion": "orchestration.proompteng.ai/v1",
+                             "kind": "OrchestrationRun", "name": "run-2",
+                             "uid": "00000000-0000-0000-0000-000000000000",
+                             "controller": True}]},
+        "spec": {"entrypoint": "wait", "templates": [{"name": "wait", "suspend": {}}]}})
+    run_2 = kube.apply(orchestration_run("run-2", "diamond"))
+    wait_audited("delete", "workflows")
+    wait_phase(cluster, "run-2", "Succeeded", chart_controller)
+    wf_2 = kube.get(WF_API, "Workflow", workflow_name("run-2"), RUNS_NAMESPACE)
+    assert wf_2 is not None
+    assert wf_2["metadata"]["ownerReferences"][0]["uid"] == run_2["metadata"]["uid"]
+
+    # The Lease renewed, then released on SIGTERM.
+    wait_audited("update", "leases")
+    assert chart_controller.terminate() == 0, chart_controller.tail()
+    time.sleep(0.5)  # blocking audit mode: written before the response; margin for the file
+
+    requests = rbac.observed(cluster.audit_log, user)
+    refused = [r for r in requests if r.code in (401, 403)]
+    assert refused == [], "refused: " + ", ".join(f"{r.path} {r.code}" for r in refused)
+    non_resource = sorted({r.path for r in requests if r.access is None})
+    assert non_resource == [], f"non-resource requests: {non_resource}"
+    used = {r.access for r in requests if r.access is not None}
+    grants = rbac.granted(chart_rbac, RBAC_NAMESPACE, SA_NAME)
+    not_granted = sorted(str(a) for a in used if not rbac.is_allowed(a, grants))
+    assert not_granted == [], "used but not granted:\n" + "\n".join(not_granted)
+    unused = sorted(str(g) for g in rbac.unused(grants, used))
+    assert unused == [], "granted but never used:\n" + "\n".join(unused)
+    assert len(used) >= len(grants) >= 10
+
