@@ -27,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -234,7 +235,7 @@ def test_controller_pod_passes_pod_security_restricted(cluster: Cluster, tools_b
                                                       ) -> None:
     kube = cluster.kube
     apiserver.ensure_namespaces(kube, [PSS_NAMESPACE], RESTRICTED)
-    objs = helm.template(tools_bin, ["--set", "replicaCount=1"], namespace=PSS_NAMESPACE)
+    objs = helm.template(tools_bin, [], namespace=PSS_NAMESPACE)  # the default values
     deployment = by_kind(objs, "Deployment")[0]
     for obj in [*by_kind(objs, "ServiceAccount"), deployment]:
         answer = apiserver.apply(kube, obj, dry_run=False)  # created for real
@@ -269,9 +270,30 @@ def test_controller_pod_passes_pod_security_restricted(cluster: Cluster, tools_b
 
 
 # -- RBAC: granted == used -----------------------------------------------------------------
-RBAC_NAMESPACE = "orch-chart-rbac"  # the release namespace: the controller's Lease
-RUNS_NAMESPACE = "orch-chart-runs"  # what it reconciles
 SA_NAME = "orch"
+
+
+@dataclass(frozen=True)
+class Install:
+    """One way to install the chart: Roles in listed namespaces (with the
+    Workflows' ServiceAccount) or one ClusterRole for `*`. Each has its own
+    release namespace (the Lease; the ServiceAccount, so the audit log tells the
+    two apart) and its own namespace of runs."""
+
+    name: str
+    release_namespace: str
+    runs_namespace: str
+    values: tuple[str, ...]
+    workflow_service_account: str | None
+
+
+INSTALLS = [
+    Install("listed-namespaces", "orch-chart-rbac", "orch-chart-runs",
+            ("--set", "orchestrationController.namespaces={orch-chart-runs}",
+             "--set", "workflowServiceAccount.create=true"), "orch-workflow"),
+    Install("all-namespaces", "orch-chart-rbac-all", "orch-chart-runs-all",
+            ("--set", "orchestrationController.namespaces={*}"), None),
+]
 
 
 class ChartController:
@@ -341,20 +363,24 @@ def container_step(name: str, deps: list[str]) -> Obj:
             "command": ["sh", "-c", f"echo {name}"], "dependsOn": deps}
 
 
-def orchestration_run(name: str, orchestration: str) -> Obj:
+def orchestration_run(name: str, orchestration: str, namespace: str) -> Obj:
     return {"apiVersion": API, "kind": "OrchestrationRun",
-            "metadata": {"name": name, "namespace": RUNS_NAMESPACE},
+            "metadata": {"name": name, "namespace": namespace},
             "spec": {"orchestrationRef": {"name": orchestration}}}
 
 
+@pytest.fixture(scope="module", params=INSTALLS, ids=[i.name for i in INSTALLS])
+def install(request: pytest.FixtureRequest) -> Install:
+    found: Install = request.param
+    return found
+
+
 @pytest.fixture(scope="module")
-def chart_rbac(cluster: Cluster, tools_bin: Path) -> list[Obj]:
-    """The chart rendered for one reconciled namespace with the Workflows'
-    ServiceAccount, its RBAC and ServiceAccounts created for real."""
-    objs = helm.template(tools_bin, [
-        "--set", f"orchestrationController.namespaces={{{RUNS_NAMESPACE}}}",
-        "--set", "workflowServiceAccount.create=true"], namespace=RBAC_NAMESPACE)
-    apiserver.ensure_namespaces(cluster.kube, [RBAC_NAMESPACE, RUNS_NAMESPACE])
+def chart_rbac(cluster: Cluster, tools_bin: Path, install: Install) -> list[Obj]:
+    """The chart rendered for `install`, its RBAC and ServiceAccounts created for real."""
+    objs = helm.template(tools_bin, list(install.values), namespace=install.release_namespace)
+    apiserver.ensure_namespaces(cluster.kube, [install.release_namespace,
+                                               install.runs_namespace])
     kinds = ("ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
     for obj in (o for o in objs if o["kind"] in kinds):
         answer = apiserver.apply(cluster.kube, obj, dry_run=False)
@@ -363,10 +389,11 @@ def chart_rbac(cluster: Cluster, tools_bin: Path) -> list[Obj]:
 
 
 @pytest.fixture(scope="module")
-def chart_controller(cluster: Cluster, chart_rbac: list[Obj],
+def chart_controller(cluster: Cluster, install: Install, chart_rbac: list[Obj],
                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartController]:
-    work = tmp_path_factory.mktemp("chart-controller")
-    kubeconfig = token_kubeconfig(cluster, RBAC_NAMESPACE, SA_NAME, work / "kubeconfig")
+    work = tmp_path_factory.mktemp(f"chart-controller-{install.name}")
+    kubeconfig = token_kubeconfig(cluster, install.release_namespace, SA_NAME,
+                                  work / "kubeconfig")
     proc = ChartController(by_kind(chart_rbac, "Deployment")[0], kubeconfig,
                            work / "controller.log").start()
     try:
@@ -376,17 +403,19 @@ def chart_controller(cluster: Cluster, chart_rbac: list[Obj],
         proc.stop()
 
 
-def run_phase(cluster: Cluster, name: str) -> str:
-    obj = cluster.kube.get(API, "OrchestrationRun", name, RUNS_NAMESPACE) or {}
+def run_phase(cluster: Cluster, name: str, namespace: str) -> str:
+    obj = cluster.kube.get(API, "OrchestrationRun", name, namespace) or {}
     return str((obj.get("status") or {}).get("phase") or "")
 
 
-def wait_phase(cluster: Cluster, name: str, phase: str, proc: ChartController) -> Obj:
+def wait_phase(cluster: Cluster, name: str, namespace: str, phase: str,
+               proc: ChartController) -> Obj:
     try:
-        wait_for(lambda: run_phase(cluster, name) == phase, f"run {name} {phase}", 60, 0.1)
+        wait_for(lambda: run_phase(cluster, name, namespace) == phase, f"run {name} {phase}",
+                 60, 0.1)
     except TimeoutError as e:
         raise AssertionError(f"{e}\ncontroller log:\n{proc.tail()}") from None
-    found = cluster.kube.get(API, "OrchestrationRun", name, RUNS_NAMESPACE)
+    found = cluster.kube.get(API, "OrchestrationRun", name, namespace)
     assert found is not None
     return found
 
@@ -397,8 +426,10 @@ def audited(cluster: Cluster, user: str, verb: str, resource: str) -> bool:
 
 
 def test_rbac_grants_exactly_what_the_controller_uses(
-        cluster: Cluster, chart_rbac: list[Obj], chart_controller: ChartController) -> None:
-    kube, user = cluster.kube, rbac.username(RBAC_NAMESPACE, SA_NAME)
+        cluster: Cluster, install: Install, chart_rbac: list[Obj],
+        chart_controller: ChartController) -> None:
+    kube, user = cluster.kube, rbac.username(install.release_namespace, SA_NAME)
+    runs_ns = install.runs_namespace
 
     def wait_audited(verb: str, resource: str) -> None:
         wait_for(lambda: audited(cluster, user, verb, resource),
@@ -408,38 +439,39 @@ def test_rbac_grants_exactly_what_the_controller_uses(
     steps = [container_step("a", []), container_step("b", ["a"]),
              container_step("c", ["a"]), container_step("d", ["b", "c"])]
     kube.apply({"apiVersion": API, "kind": "Orchestration",
-                "metadata": {"name": "diamond", "namespace": RUNS_NAMESPACE},
+                "metadata": {"name": "diamond", "namespace": runs_ns},
                 "spec": {"steps": steps}})
-    kube.apply(orchestration_run("run-1", "diamond"))
-    done = wait_phase(cluster, "run-1", "Succeeded", chart_controller)
-    wf = kube.get(WF_API, "Workflow", done["status"]["workflowRef"]["name"], RUNS_NAMESPACE)
-    assert wf is not None and wf["spec"]["serviceAccountName"] == "orch-workflow"
-    orch = kube.get(API, "Orchestration", "diamond", RUNS_NAMESPACE)
+    kube.apply(orchestration_run("run-1", "diamond", runs_ns))
+    done = wait_phase(cluster, "run-1", runs_ns, "Succeeded", chart_controller)
+    wf = kube.get(WF_API, "Workflow", done["status"]["workflowRef"]["name"], runs_ns)
+    assert wf is not None
+    assert wf["spec"].get("serviceAccountName") == install.workflow_service_account
+    orch = kube.get(API, "Orchestration", "diamond", runs_ns)
     assert orch is not None and (orch.get("status") or {}).get("phase") == "Ready"
 
     # A run of a missing Orchestration: read from the API when the cache lacks it.
-    kube.apply(orchestration_run("run-missing", "no-such-orchestration"))
-    wait_phase(cluster, "run-missing", "Failed", chart_controller)
+    kube.apply(orchestration_run("run-missing", "no-such-orchestration", runs_ns))
+    wait_phase(cluster, "run-missing", runs_ns, "Failed", chart_controller)
     wait_audited("get", "orchestrations")
 
     # Its Workflow deleted by someone else: the controller reads it (404), not the cache.
-    kube.delete(WF_API, "Workflow", workflow_name("run-1"), RUNS_NAMESPACE)
+    kube.delete(WF_API, "Workflow", workflow_name("run-1"), runs_ns)
     wait_audited("get", "workflows")
 
     # A stale Workflow under a new run's name, owned by a run that is gone: the
     # controller deletes it (its owner's version is not served, so the garbage
     # collector cannot get there first) and submits its own.
     kube.apply({"apiVersion": WF_API, "kind": "Workflow", "metadata": {
-        "name": workflow_name("run-2"), "namespace": RUNS_NAMESPACE,
+        "name": workflow_name("run-2"), "namespace": runs_ns,
         "ownerReferences": [{"apiVersion": "orchestration.proompteng.ai/v1",
                              "kind": "OrchestrationRun", "name": "run-2",
                              "uid": "00000000-0000-0000-0000-000000000000",
                              "controller": True}]},
         "spec": {"entrypoint": "wait", "templates": [{"name": "wait", "suspend": {}}]}})
-    run_2 = kube.apply(orchestration_run("run-2", "diamond"))
+    run_2 = kube.apply(orchestration_run("run-2", "diamond", runs_ns))
     wait_audited("delete", "workflows")
-    wait_phase(cluster, "run-2", "Succeeded", chart_controller)
-    wf_2 = kube.get(WF_API, "Workflow", workflow_name("run-2"), RUNS_NAMESPACE)
+    wait_phase(cluster, "run-2", runs_ns, "Succeeded", chart_controller)
+    wf_2 = kube.get(WF_API, "Workflow", workflow_name("run-2"), runs_ns)
     assert wf_2 is not None
     assert wf_2["metadata"]["ownerReferences"][0]["uid"] == run_2["metadata"]["uid"]
 
@@ -454,7 +486,7 @@ def test_rbac_grants_exactly_what_the_controller_uses(
     non_resource = sorted({r.path for r in requests if r.access is None})
     assert non_resource == [], f"non-resource requests: {non_resource}"
     used = {r.access for r in requests if r.access is not None}
-    grants = rbac.granted(chart_rbac, RBAC_NAMESPACE, SA_NAME)
+    grants = rbac.granted(chart_rbac, install.release_namespace, SA_NAME)
     not_granted = sorted(str(a) for a in used if not rbac.is_allowed(a, grants))
     assert not_granted == [], "used but not granted:\n" + "\n".join(not_granted)
     unused = sorted(str(g) for g in rbac.unused(grants, used))
