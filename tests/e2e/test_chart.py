@@ -35,7 +35,7 @@ import yaml
 from kubernetes import client
 
 from compiler.emit import workflow_name
-from tests.chart import apiserver, helm, rbac
+from tests.chart import apiserver, helm, rbac, validate
 from tests.chart.helm import ValueSet, by_kind, container_env
 from tests.cluster import Cluster
 from tests.cluster.kube import Obj, wait_for
@@ -213,6 +213,15 @@ def test_examples_pass_a_server_side_dry_run(cluster: Cluster) -> None:
         f"{a.ref}: {a.error or a.warnings}" for a in answers if not a.clean)
     kinds = sorted({a.obj["kind"] for a in answers})
     assert kinds == ["Orchestration", "OrchestrationRun", "WorkflowTemplate"]
+
+
+@pytest.mark.parametrize("example", helm.example_files(), ids=lambda p: p.stem)
+def test_example_is_valid_and_its_workflow_passes_argo_lint(
+        tools_bin: Path, tmp_path: Path, example: Path) -> None:
+    """The same checks as scripts/validate (its functions), so `make test` has them."""
+    assert "valid" in validate.check_orch_validate(example)
+    for cli in validate.ARGO_CLIS:
+        assert "no linting errors" in validate.check_argo_lint(tools_bin, example, cli, tmp_path)
 
 
 # -- Pod Security: restricted --------------------------------------------------------------
