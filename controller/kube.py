@@ -194,12 +194,15 @@ class Kube:
             res.group, res.version, namespace, res.plural, body))
         return obj
 
-    def delete(self, res: Resource, namespace: str, name: str, uid: str | None = None) -> bool:
-        """Delete (background propagation); with `uid`, only that incarnation.
-        False when it was already gone."""
+    def delete(self, res: Resource, namespace: str, name: str, uid: str | None = None,
+               resource_version: str | None = None) -> bool:
+        """Delete (background propagation); with `uid` (and `resource_version`), only
+        that incarnation (as last read). False when it was already gone."""
         body: Obj = {"propagationPolicy": "Background"}
-        if uid:
-            body["preconditions"] = {"uid": uid}
+        preconditions = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version))
+                         if v}
+        if preconditions:
+            body["preconditions"] = preconditions
         try:
             self._call("DELETE", lambda: self.custom.delete_namespaced_custom_object(
                 res.group, res.version, namespace, res.plural, name, body=body))  # type: ignore[arg-type]

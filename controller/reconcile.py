@@ -266,9 +266,21 @@ class Reconciler:
         if self._owner_gone(key.namespace, owner):
             self._delete_orphan(wf)
 
-    def _delete_orphan(self, wf: Obj) -> None:
+    def _delete_orphan(self, cached: Obj) -> None:
+        """Delete it only if, read live, it is still controlled by that run: the
+        cache may predate the garbage collector orphaning it (`propagationPolicy:
+        Orphan` strips the ownerReference before the run goes); the resourceVersion
+        precondition makes the check and the delete one step."""
+        meta = cached["metadata"]
+        wf = self.kube.get(WORKFLOWS, meta["namespace"], meta["name"])
+        owner = controller_owner(wf) if wf is not None else None
+        old_owner = controller_owner(cached)
+        if wf is None or owner is None or old_owner is None \
+                or owner.get("uid") != old_owner.get("uid"):
+            return
         meta = wf["metadata"]
-        if self.kube.delete(WORKFLOWS, meta["namespace"], meta["name"], uid=meta["uid"]):
+        if self.kube.delete(WORKFLOWS, meta["namespace"], meta["name"], uid=meta["uid"],
+                            resource_version=meta["resourceVersion"]):
             log.info("deleted Workflow of a deleted run",
                      extra={"workflow": f"{meta['namespace']}/{meta['name']}"})
 
