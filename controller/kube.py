@@ -195,10 +195,10 @@ class Kube:
         return obj
 
     def delete(self, res: Resource, namespace: str, name: str, uid: str | None = None,
-               resource_version: str | None = None) -> bool:
-        """Delete (background propagation); with `uid` (and `resource_version`), only
-        that incarnation (as last read). False when it was already gone."""
-        body: Obj = {"propagationPolicy": "Background"}
+               resource_version: str | None = None, propagation: str = "Background") -> bool:
+        """Delete; with `uid` (and `resource_version`), only that incarnation (as last
+        read). False when it was already gone."""
+        body: Obj = {"propagationPolicy": propagation}
         preconditions = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version))
                          if v}
         if preconditions:

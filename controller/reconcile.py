@@ -276,11 +276,15 @@ class Reconciler:
         owner = controller_owner(wf) if wf is not None else None
         old_owner = controller_owner(cached)
         if wf is None or owner is None or old_owner is None \
-                or owner.get("uid") != old_owner.get("uid"):
+                or owner.get("uid") != old_owner.get("uid") \
+                or wf["metadata"].get("deletionTimestamp"):
             return
         meta = wf["metadata"]
+        # Foreground: the Workflow goes only after its pods, so a run re-created under
+        # the same name never meets the old pods (Argo's pod names derive from it).
         if self.kube.delete(WORKFLOWS, meta["namespace"], meta["name"], uid=meta["uid"],
-                            resource_version=meta["resourceVersion"]):
+                            resource_version=meta["resourceVersion"],
+                            propagation="Foreground"):
             log.info("deleted Workflow of a deleted run",
                      extra={"workflow": f"{meta['namespace']}/{meta['name']}"})
 
