@@ -225,6 +225,51 @@ def test_deleting_the_run_deletes_its_workflow(cluster: Cluster,
     wait_for(lambda: not workflows_of(cluster, "e2e-gc-1"), "the Workflow to be deleted", 30)
 
 
+def test_a_workflow_the_run_does_not_own_is_never_adopted(
+        cluster: Cluster, controller: ControllerProcess) -> None:
+    # Someone else's Workflow already has the run's name (and even its label).
+    stray = cluster.kube.apply({
+        "apiVersion": WF_API, "kind": "Workflow",
+        "metadata": {"name": "e2e-stray-1", "labels": {
+            "orchestration.proompteng.ai/run": "e2e-stray-1",
+            "workflows.argoproj.io/controller-instanceid": "nobody"}},
+        "spec": {"entrypoint": "a", "templates": [{"name": "a", "suspend": {}}]}},
+        cluster.namespace)
+    apply(cluster, orchestration("e2e-stray", [step("a")]), run("e2e-stray-1", "e2e-stray"))
+    blocked = wait_run(cluster, "e2e-stray-1", lambda o: (o.get("status") or {}).get(
+        "conditions") is not None, "judged", 30)
+    submitted = condition(blocked, "Submitted")
+    assert (blocked["status"]["phase"], submitted["status"], submitted["reason"]) == (
+        "Pending", "False", "WorkflowNotOwned")
+    live = cluster.kube.get(WF_API, "Workflow", "e2e-stray-1", cluster.namespace) or {}
+    assert live["metadata"]["uid"] == stray["metadata"]["uid"]
+    assert "ownerReferences" not in live["metadata"]  # not adopted, not touched
+    # Once the stray Workflow is gone, the run gets its own.
+    cluster.kube.delete(WF_API, "Workflow", "e2e-stray-1", cluster.namespace)
+    done = wait_run(cluster, "e2e-stray-1", run_done, "finished", 60)
+    assert done["status"]["phase"] == "Succeeded"
+    (own,) = workflows_of(cluster, "e2e-stray-1")
+    assert own["metadata"]["ownerReferences"][0]["uid"] == done["metadata"]["uid"]
+
+
+def test_run_recreated_under_an_old_name_gets_a_new_workflow(
+        cluster: Cluster, controller: ControllerProcess) -> None:
+    apply(cluster, orchestration("e2e-re", [step("a")]), run("e2e-re-1", "e2e-re"))
+    first = wait_run(cluster, "e2e-re-1", run_done, "finished", 60)
+    (old,) = workflows_of(cluster, "e2e-re-1")
+    cluster.kube.delete(API, "OrchestrationRun", "e2e-re-1", cluster.namespace)
+    wait_for(lambda: cluster.kube.get(API, "OrchestrationRun", "e2e-re-1",
+                                      cluster.namespace) is None, "the run gone", 30)
+    apply(cluster, run("e2e-re-1", "e2e-re"))  # at once, before any cleanup
+    done = wait_run(cluster, "e2e-re-1", lambda o: run_done(o) and o["metadata"]["uid"]
+                    != first["metadata"]["uid"], "the new run finished", 60)
+    assert done["status"]["phase"] == "Succeeded"
+    (new,) = workflows_of(cluster, "e2e-re-1")
+    assert new["metadata"]["uid"] != old["metadata"]["uid"]
+    assert new["metadata"]["ownerReferences"][0]["uid"] == done["metadata"]["uid"]
+    assert done["status"]["workflowRef"]["uid"] == new["metadata"]["uid"]
+
+
 # -- random DAGs against the reference semantics ---------------------------------------------
 def random_dag(rng: random.Random, name: str) -> tuple[Obj, set[str]]:
     n = rng.randint(2, 7)
