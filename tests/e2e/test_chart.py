@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -162,6 +163,52 @@ def test_workflow_serviceaccount_in_each_namespace(tools_bin: Path) -> None:
     # The controller is not given what the Workflows' pods need.
     assert not any(a.resource == "workflowtaskresults"
                    for a in rbac.granted(objs, "orch-system", "orch"))
+
+
+# What Argo's executor does with a `resource` template (argo-workflows v4.0.5 and
+# v3.6.18, workflow/executor/resource.go and taskresult.go): `kubectl <action> -f
+# manifest`, then, for success/failure conditions, a GET of the object's own URL
+# until one matches; no list, no watch. Its results go to a WorkflowTaskResult,
+# created then patched.
+EXECUTOR_VERBS = {"create": ("create", "get"), "get": ("get",)}
+TASK_RESULTS = (("create", "argoproj.io", "workflowtaskresults"),
+                ("patch", "argoproj.io", "workflowtaskresults"))
+
+
+def executor_needs(cluster: Cluster, workflow: Obj, namespace: str) -> set[rbac.Access]:
+    """The accesses the executor needs for the `resource` templates of `workflow`
+    (the manifest's apiVersion and kind, resolved to a resource by discovery)."""
+    out = {rbac.Access(namespace, *t) for t in TASK_RESULTS}
+    for template in workflow["spec"]["templates"]:
+        resource = template.get("resource")
+        if not resource:
+            continue
+        api_version = re.search(r"^apiVersion: (\S+)$", resource["manifest"], re.M)
+        kind = re.search(r"^kind: (\S+)$", resource["manifest"], re.M)
+        assert api_version and kind, resource["manifest"]
+        plural = cluster.kube.resource(api_version.group(1), kind.group(1)).name
+        group = api_version.group(1).rpartition("/")[0]
+        out |= {rbac.Access(namespace, verb, group, plural)
+                for verb in EXECUTOR_VERBS[resource["action"]]}
+    return out
+
+
+def test_workflow_serviceaccount_role_is_what_the_executor_needs(
+        cluster: Cluster, tools_bin: Path) -> None:
+    """Every step kind (the all-step-kinds example, compiled) against the Role the
+    chart gives the Workflows' ServiceAccount: equal, not merely enough."""
+    needed: set[rbac.Access] = set()
+    for example in helm.example_files():
+        compiled = subprocess.run([validate.orch_bin(), "compile", str(example)],
+                                  capture_output=True, text=True, check=True).stdout
+        for workflow in yaml.safe_load_all(compiled):
+            needed |= executor_needs(cluster, workflow, "team-a")
+    assert {a.resource for a in needed} >= {"agentruns", "toolruns", "orchestrationruns",
+                                             "approvalpolicies", "signaldeliveries"}
+    granted = rbac.granted(rendered(tools_bin, "workflow-serviceaccount"), "team-a",
+                           "orch-workflow")
+    assert sorted(map(str, granted - needed)) == []  # granted, never needed
+    assert sorted(map(str, needed - granted)) == []  # needed, not granted
 
 
 def test_servicemonitor_and_customized_values_reach_the_objects(tools_bin: Path) -> None:
