@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kubernetes import client
+
 from tests.cluster.kube import Kube, Obj, wait_for
 from tests.cluster.procs import Proc, Supervisor
 
@@ -66,7 +68,7 @@ def start_controller(sup: Supervisor, bin_dir: Path, kubeconfig: Path) -> Proc:
 def wait_controller_ready(kube: Kube, proc: Proc, timeout: float = 60) -> None:
     """Ready = it has reconciled a Workflow to completion: a pod-less probe
     (a zero-length suspend) submitted now and seen Succeeded."""
-    probe = kube.apply({
+    probe = kube.create({
         "apiVersion": WF_API, "kind": "Workflow",
         "metadata": {"generateName": "orch-ready-", "namespace": CONTROLLER_NAMESPACE},
         "spec": {"entrypoint": "ready",
@@ -77,14 +79,15 @@ def wait_controller_ready(kube: Kube, proc: Proc, timeout: float = 60) -> None:
     def done() -> bool:
         if not proc.alive():
             raise RuntimeError(f"workflow-controller exited:\n{proc.log_tail()}")
-        wf = kube.get(WF_API, "Workflow", name, CONTROLLER_NAMESPACE) or {}
+        wf = kube.get_custom(WF_API, "workflows", name, CONTROLLER_NAMESPACE)
         return (wf.get("status") or {}).get("phase") == "Succeeded"
 
     try:
         wait_for(done, "Argo to complete its readiness probe Workflow", timeout, 0.1)
     except TimeoutError as e:
         raise TimeoutError(f"{e}\n{proc.log_tail()}") from None
-    kube.delete(WF_API, "Workflow", name, CONTROLLER_NAMESPACE)
+    client.CustomObjectsApi(kube.api).delete_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", CONTROLLER_NAMESPACE, "workflows", name)
 
 
 def wait_for_workflow(kube: Kube, name: str, namespace: str, timeout: float = 60) -> Obj:

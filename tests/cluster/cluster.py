@@ -89,6 +89,9 @@ class Cluster:
         api = control_plane.start_apiserver(self.sup, self.bin_dir, etcd, pki, self.work)
         self.api_url = api.url
         mark("apiserver_ready")
+        # The controllers start while the CRDs are installed: their start-up
+        # overlaps the apiserver's schema work (measured: same total either way,
+        # and the node lifecycle controller is ready sooner).
         control_plane.start_controller_manager(self.sup, self.bin_dir, self.kubeconfig, pki)
         control_plane.start_scheduler(self.sup, self.bin_dir, self.kubeconfig)
         kube = self.kube
@@ -96,7 +99,7 @@ class Cluster:
         mark("crds_established")
         for obj in [kwok.fake_node(), *kwok.default_stages(self.share_dir),
                     *argo.controller_objects(self.namespace)]:
-            kube.apply(obj)
+            kube.create(obj)
         kwok_proc = kwok.start_kwok(self.sup, self.bin_dir, self.kubeconfig, self.work)
         wf_controller = argo.start_controller(self.sup, self.bin_dir, self.kubeconfig)
         argo.wait_controller_ready(kube, wf_controller)
