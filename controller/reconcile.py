@@ -109,7 +109,10 @@ class Reconciler:
             if owner is not None and owner.get("uid") == uid:
                 return self._mirror(run, mirror_workflow(wf, status, conds.now_rfc3339()), wf)
             if owner is not None and self._owner_gone(ns, owner):
-                self._delete_orphan(wf)  # a deleted run's Workflow (no GC here, or not yet)
+                # The run was re-created under this name: its predecessor's Workflow
+                # goes first, in the foreground, so the new one never meets the old
+                # pods (Argo derives pod names from the Workflow name).
+                self._delete_orphan(wf, "Foreground")
                 return Result(requeue_after=1.0)
             if status.get("workflowRef"):
                 return self._ended(run)  # ours was deleted; this one is someone else's
@@ -264,9 +267,9 @@ class Reconciler:
         if wf is None or owner is None or owner.get("name") != key.name:
             return
         if self._owner_gone(key.namespace, owner):
-            self._delete_orphan(wf)
+            self._delete_orphan(wf, "Background")  # works with no garbage collector too
 
-    def _delete_orphan(self, cached: Obj) -> None:
+    def _delete_orphan(self, cached: Obj, propagation: str) -> None:
         """Delete it only if, read live, it is still controlled by that run: the
         cache may predate the garbage collector orphaning it (`propagationPolicy:
         Orphan` strips the ownerReference before the run goes); the resourceVersion
@@ -280,11 +283,9 @@ class Reconciler:
                 or wf["metadata"].get("deletionTimestamp"):
             return
         meta = wf["metadata"]
-        # Foreground: the Workflow goes only after its pods, so a run re-created under
-        # the same name never meets the old pods (Argo's pod names derive from it).
         if self.kube.delete(WORKFLOWS, meta["namespace"], meta["name"], uid=meta["uid"],
                             resource_version=meta["resourceVersion"],
-                            propagation="Foreground"):
+                            propagation=propagation):
             log.info("deleted Workflow of a deleted run",
                      extra={"workflow": f"{meta['namespace']}/{meta['name']}"})
 
