@@ -47,6 +47,7 @@ log = logging.getLogger("orch.reconcile")
 GENERATION_ANNOTATION = "orchestration.proompteng.ai/orchestration-generation"
 NOT_OWNED_RECHECK = 30.0
 CONFLICT_ATTEMPTS = 4
+JUDGED_CACHE = 256
 
 Lookup = Callable[[str, str], Obj | None]
 
@@ -69,6 +70,7 @@ class Reconciler:
         self.kube, self.caches, self.recorder = kube, caches, recorder
         self.service_account = service_account
         self.written: dict[Key, str] = {}  # key -> resourceVersion of our last write
+        self._judged: dict[tuple[str, int], tuple[list[Any], Any]] = {}
 
     def reconcile(self, key: Key) -> Result:
         if key.kind == ORCHESTRATION:
@@ -137,7 +139,7 @@ class Reconciler:
         if orch is None:
             return self._refuse(run, str(Reason.ORCHESTRATION_NOT_FOUND),
                                 f'Orchestration "{ref}" not found in namespace "{ns}"')
-        problems, model = check_orchestration_object(orch)
+        problems, model = self._judge(orch)
         if model is None:
             return self._refuse(run, "OrchestrationInvalid",
                                 f'Orchestration "{ref}" is invalid: '
@@ -172,6 +174,19 @@ class Reconciler:
         status = {**status, "startedAt": status.get("startedAt") or conds.now_rfc3339()}
         run = {**run, "status": status}
         return self._mirror(run, mirror_workflow(wf, status, conds.now_rfc3339()), wf)
+
+    def _judge(self, orch: Obj) -> tuple[list[Any], Any]:
+        """Validation of one Orchestration generation, computed once for all its runs
+        (200 runs submitted at once validate it once, not 200 times)."""
+        meta = orch["metadata"]
+        key = (str(meta.get("uid")), int(meta.get("generation") or 0))
+        found = self._judged.get(key)
+        if found is None:
+            found = check_orchestration_object(orch)
+            if len(self._judged) >= JUDGED_CACHE:
+                self._judged.pop(next(iter(self._judged)))
+            self._judged[key] = found
+        return found
 
     # -- status -------------------------------------------------------------------------
     def _mirror(self, run: Obj, mirror: Mirror, wf: Mapping[str, Any] | None) -> Result:
