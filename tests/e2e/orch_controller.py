@@ -7,16 +7,14 @@ as in a pod, through a kubeconfig, optionally as the chart's ServiceAccount.
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -225,15 +223,3 @@ def condition(obj: Obj, type_: str) -> Obj:
 def workflows_of(cluster: Cluster, run_name: str) -> list[Obj]:
     return cluster.kube.list_objects(WF_API, "Workflow", cluster.namespace,
                                      f"orchestration.proompteng.ai/run={run_name}")
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def procs_named(cluster: Cluster, name: str) -> Iterator[Any]:
-    return (p for p in cluster.sup.procs if p.name == name)
-
-
-def pause(seconds: float) -> None:
-    time.sleep(seconds)
