@@ -197,6 +197,9 @@ def test_workflow_serviceaccount_role_is_what_the_executor_needs(
         cluster: Cluster, tools_bin: Path) -> None:
     """Every step kind (the all-step-kinds example, compiled) against the Role the
     chart gives the Workflows' ServiceAccount: equal, not merely enough."""
+    if "agentruns.agents.proompteng.ai" not in cluster.crds:
+        pytest.skip("the reference system's CRDs (AgentRun, ToolRun, ...) are not installed: "
+                    "../shared/reference/jangar is absent (a fresh clone has no ../shared/)")
     needed: set[rbac.Access] = set()
     for example in helm.example_files():
         compiled = subprocess.run([validate.orch_bin(), "compile", str(example)],
