@@ -12,7 +12,8 @@ stamped by one clock and pay the same watch-delivery cost:
 - Memory: the controller's RSS after each batch of completed runs (deleted
   between batches, as a TTL would), over `--batches` x `--runs` runs.
 
-    python -m benchmarks.controller_bench --runs 200 --steps 10 --batches 5
+    python -m benchmarks.controller_bench --runs 200 --steps 10 --batches 1
+    python -m benchmarks.controller_bench --runs 200 --steps 10 --batches 5 --kind Checkpoint
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def batch(cluster: Cluster, ctl: ControllerProcess, obs: Observer, n: int, steps: int,
-          index: int, timeout: float) -> dict[str, Any]:
+          index: int, timeout: float, kind: str) -> dict[str, Any]:
     ns = cluster.namespace
     names = [f"bench-{index}-{i}" for i in range(n)]
     before = ctl.metric("rest_client_requests_total")
@@ -127,7 +128,7 @@ def batch(cluster: Cluster, ctl: ControllerProcess, obs: Observer, n: int, steps
     time.sleep(2.0)
     assert ctl.popen is not None
     return {
-        "batch": index, "runs": n, "steps": steps,
+        "batch": index, "runs": n, "steps": steps, "kind": kind,
         "submit_s": round(submitted, 2),
         "all_workflows_created_s": round(created_all, 2),
         "create_latency_p50_s": round(pct(create_lat, 0.5), 3),
@@ -146,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--batches", type=int, default=5)
     p.add_argument("--workers", type=int, default=16)
-    p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--kind", choices=("Container", "Checkpoint"), default="Container",
+                   help="Container: every step a kwok pod (realistic, Argo-bound); "
+                        "Checkpoint: no pods, so the controller is the bottleneck")
     args = p.parse_args(argv)
     bin_dir = ensure_tools(build=False)
     cluster = Cluster(bin_dir, share_dir(bin_dir))
@@ -156,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cluster.start()
         ns = cluster.namespace
-        cluster.kube.apply(orchestration("bench", [step(f"s{i}") for i in range(args.steps)]), ns)
+        steps = [step(f"s{i}") if args.kind == "Container" else {"name": f"s{i}",
+                 "kind": "Checkpoint"} for i in range(args.steps)]
+        cluster.kube.apply(orchestration("bench", steps), ns)
         ctl = ControllerProcess(cluster.kubeconfig, ns, work, "bench", ns, extra=[
             "--no-leader-elect", "--workers", str(args.workers), "--log-level", "warning"])
         ctl.start().wait_ready()
@@ -171,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"rss_mib_idle": rss0}), flush=True)
         for i in range(args.batches):
             obs.reset()
-            result = batch(cluster, ctl, obs, args.runs, args.steps, i, args.timeout)
+            result = batch(cluster, ctl, obs, args.runs, args.steps, i, args.timeout,
+                           args.kind)
             results.append(result)
             print(json.dumps(result), flush=True)
         for inf in informers:
