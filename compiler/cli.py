@@ -285,8 +285,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.args = [*extra, *args.args]  # every option is the controller's
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    from compiler.gcpause import paused_gc
+
     try:
-        code: int = args.func(args)
+        with paused_gc():  # one-shot commands; the controller is exec'ed
+            code: int = args.func(args)
     except UsageError as exc:
         sys.stderr.write(f"orch: error: {exc}\n")
         return EXIT_USAGE

@@ -6,12 +6,11 @@ compiled for the run, not on its own (contract §2, issue #2)."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from compiler.diagnostics import ROOT, Collector, Diagnostic, FieldPath, Reason, Span
+from compiler.gcpause import paused_gc
 from compiler.models import Orchestration, OrchestrationRun
 from compiler.source import Document, load_documents
 from compiler.validate import check_document_kind, check_orchestration, check_run
@@ -30,23 +29,9 @@ class Inputs:
         return not any(d.is_error for d in self.diagnostics)
 
 
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """Parsing builds hundreds of thousands of small acyclic objects; the cyclic
-    garbage collector's passes over them made a 10,000-step file 3x slower
-    (and validation super-linear). Nothing built here forms a cycle."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def parse_text(text: str, file: str, into: Inputs | None = None) -> Inputs:
     """Parse and validate every document of one file."""
-    with _no_gc():
+    with paused_gc():
         return _parse_text(text, file, into)
 
 
