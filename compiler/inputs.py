@@ -54,13 +54,13 @@ def _parse_text(text: str, file: str, into: Inputs | None) -> Inputs:
         out = Collector()
         kind = check_document_kind(doc.data, out)
         if kind == "Orchestration":
-            check_orchestration(doc.data, out)
-            if not any(d.is_error for d in out.items):
-                inputs.orchestrations.append((doc, Orchestration.model_validate(doc.data)))
+            orchestration = check_orchestration(doc.data, out)
+            if orchestration is not None:
+                inputs.orchestrations.append((doc, orchestration))
         elif kind == "OrchestrationRun":
-            check_run(doc.data, out)
-            if not any(d.is_error for d in out.items):
-                inputs.runs.append((doc, OrchestrationRun.model_validate(doc.data)))
+            run = check_run(doc.data, out)
+            if run is not None:
+                inputs.runs.append((doc, run))
         inputs.diagnostics.extend(doc.locate(d) for d in out.items)
     return inputs
 

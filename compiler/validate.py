@@ -9,7 +9,7 @@ still contributes its name), so one mistake does not hide or fake another.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -32,6 +32,7 @@ from compiler.names import (
 )
 
 DOCUMENT_KINDS = ("Orchestration", "OrchestrationRun")
+ModelT = TypeVar("ModelT", Orchestration, OrchestrationRun)
 STEPS = FieldPath(("spec", "steps"))
 
 _EXPECTED = {
@@ -97,12 +98,11 @@ def check_document_kind(data: Any, out: Collector) -> str | None:
     return str(kind)
 
 
-def check_models(
-    data: dict[str, Any], model: type[Orchestration | OrchestrationRun], out: Collector
-) -> None:
-    """Types and required fields, via the pydantic models (all errors at once)."""
+def check_models(data: dict[str, Any], model: type[ModelT], out: Collector) -> ModelT | None:
+    """Types and required fields, via the pydantic models (all errors at once);
+    the validated model when the types are right."""
     try:
-        model.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
@@ -135,6 +135,7 @@ def check_models(
                     path,
                     f"must be {expected}, got {describe(err.get('input'))}",
                 )
+    return None
 
 
 def _steps(data: dict[str, Any], out: Collector) -> list[Any] | None:
@@ -166,12 +167,14 @@ def _steps(data: dict[str, Any], out: Collector) -> list[Any] | None:
     return steps
 
 
-def check_orchestration(data: dict[str, Any], out: Collector) -> None:
-    check_models(data, Orchestration, out)
+def check_orchestration(data: dict[str, Any], out: Collector) -> Orchestration | None:
+    """Every §2 problem of one Orchestration document; the model when it has none."""
+    before = len(out.items)
+    model = check_models(data, Orchestration, out)
     check_metadata_name(data, out)
     steps = _steps(data, out)
     if steps is None:
-        return
+        return None
     names = check_steps(steps, out)
     edges = check_dependencies(steps, names, out)
     check_cycles(edges, steps, names, out)
@@ -181,6 +184,11 @@ def check_orchestration(data: dict[str, Any], out: Collector) -> None:
             kind = KINDS.get(step["kind"])
             if kind is not None:
                 kind.check(step, STEPS.child(i), out)
+    return _unless_errors(model, out, before)
+
+
+def _unless_errors(model: ModelT | None, out: Collector, since: int) -> ModelT | None:
+    return None if any(d.is_error for d in out.items[since:]) else model
 
 
 def check_metadata_name(data: dict[str, Any], out: Collector) -> None:
@@ -354,8 +362,10 @@ def check_entrypoint(spec: Any, out: Collector) -> None:
         )
 
 
-def check_run(data: dict[str, Any], out: Collector) -> None:
-    check_models(data, OrchestrationRun, out)
+def check_run(data: dict[str, Any], out: Collector) -> OrchestrationRun | None:
+    """Every problem of one OrchestrationRun document; the model when it has none."""
+    before = len(out.items)
+    model = check_models(data, OrchestrationRun, out)
     check_metadata_name(data, out)
     spec = data.get("spec")
     params = spec.get("parameters") if isinstance(spec, dict) else None
@@ -368,3 +378,4 @@ def check_run(data: dict[str, Any], out: Collector) -> None:
                     f"parameter name {key!r} cannot be an Argo parameter name",
                     hint="letters, digits, '-' and '_'",
                 )
+    return _unless_errors(model, out, before)

@@ -15,7 +15,7 @@ from typing import Any
 
 from compiler.diagnostics import Collector, Diagnostic
 from compiler.emit import Compiled, emit_workflow
-from compiler.models import Orchestration, OrchestrationRun
+from compiler.models import Orchestration
 from compiler.validate import check_document_kind, check_orchestration, check_run
 
 _TOP = {"apiVersion": 0, "kind": 1, "metadata": 2, "spec": 3}
@@ -54,12 +54,12 @@ def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic]
     in document order, and the model when there is none."""
     doc = user_document(obj)
     out = Collector()
+    model = None
     if check_document_kind(doc, out) == "Orchestration":
-        check_orchestration(doc, out)
+        model = check_orchestration(doc, out)
     errors = [d for d in out.items if d.is_error]
-    if errors:
+    if errors or model is None:
         return in_document_order(errors), None
-    model = Orchestration.model_validate(doc)
     compiled = Collector()
     emit_workflow(model, None, compiled)
     errors = [d for d in compiled.items if d.is_error]
@@ -71,11 +71,10 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
     """The run's Workflow, or the problems that prevent it."""
     doc = user_document(run_obj)
     out = Collector()
-    check_run(doc, out)
+    run = check_run(doc, out)
     errors = [d for d in out.items if d.is_error]
-    if errors:
+    if errors or run is None:
         return in_document_order(errors), None
-    run = OrchestrationRun.model_validate(doc)
     out = Collector()
     compiled = emit_workflow(orchestration, run, out, service_account=service_account)
     errors = [d for d in out.items if d.is_error]
