@@ -84,13 +84,16 @@ def check_document_kind(data: Any, out: Collector) -> str | None:
         return None
     api_version, kind = data.get("apiVersion"), data.get("kind")
     if api_version != API_VERSION or kind not in DOCUMENT_KINDS:
-        what = (
-            f"{api_version}/{kind}" if api_version or kind else "a document without apiVersion/kind"
-        )
+        if api_version or kind:
+            message = (
+                f"unsupported document {api_version or '(no apiVersion)'}/{kind or '(no kind)'}"
+            )
+        else:
+            message = "a document without apiVersion and kind is not an orch resource"
         out.add(
             Reason.UNSUPPORTED_DOCUMENT_KIND,
             FieldPath(("kind",)) if "kind" in data else ROOT,
-            f"unsupported document {what!s}",
+            message,
             hint=f"orch reads {API_VERSION} Orchestration and OrchestrationRun",
             names=(str(kind),),
         )
