@@ -65,7 +65,7 @@ def emit_workflow(
             base = _apply_settings(
                 step, template, base, emitted.honours_retries, emitted.honours_timeout, path, out
             )
-            task["template"] = _intern(template, base, templates, by_content)
+            task["template"] = _intern(template, base, templates, by_content, entry)
         else:
             _refuse_settings(step, path, out)
         task.update(emitted.task)
@@ -206,13 +206,15 @@ def _intern(
     base: str,
     templates: dict[str, dict[str, Any]],
     by_content: dict[str, str],
+    entry: str,
 ) -> str:
-    """The name of an identical template already emitted, or a new unique one."""
+    """The name of an identical template already emitted, or a new unique one
+    (never the entry DAG's own name, which a settings suffix could produce)."""
     key = json.dumps(template, sort_keys=True, separators=(",", ":"))
     if key in by_content:
         return by_content[key]
     name = shorten(base, MAX_TEMPLATE_NAME)
-    if name in templates:
+    if name in templates or name == entry:
         digest = hashlib.sha256(key.encode()).hexdigest()[:8]
         name = f"{shorten(base, MAX_TEMPLATE_NAME - 9)}-{digest}"
     templates[name] = template

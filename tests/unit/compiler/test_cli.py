@@ -163,3 +163,20 @@ def test_real_process_never_shows_a_traceback(tmp_path: Path) -> None:
         )
         assert proc.returncode == expected, proc.stderr
         assert "Traceback" not in proc.stderr and proc.stderr.count("\n") >= 1
+
+
+def test_entrypoint_never_shares_a_name_with_a_step_template(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`tool-run-retry3` is a valid entrypoint and also the name a ToolRun with
+    three retries would get: the step's template must take another name."""
+    f = tmp_path / "ep.yaml"
+    f.write_text(yaml.safe_dump({
+        "apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",
+        "metadata": {"name": "ep"},
+        "spec": {"entrypoint": "tool-run-retry3", "steps": [
+            {"name": "a", "kind": "ToolRun", "toolRef": {"name": "t"}, "retries": 3}]}}))
+    code, out, _ = run(["compile", str(f)], capsys)
+    assert code == 0
+    names = [t["name"] for t in yaml.safe_load(out)["spec"]["templates"]]
+    assert len(names) == len(set(names)) and names[0] == "tool-run-retry3"
