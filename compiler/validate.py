@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from compiler.diagnostics import ROOT, Collector, FieldPath, Reason
 from compiler.graph import find_cycles
-from compiler.kinds import KINDS
+from compiler.kinds import KINDS, RESERVED_TEMPLATE_NAMES
 from compiler.models import (
     API_VERSION,
     MAX_STEPS,
@@ -347,8 +347,6 @@ def check_entrypoint(spec: Any, out: Collector) -> None:
     path = FieldPath(("spec", "entrypoint"))
     if not isinstance(entry, str):
         return  # InvalidField from check_models
-    from compiler.kinds import RESERVED_TEMPLATE_NAMES
-
     if len(entry) > MAX_TEMPLATE_NAME or not TEMPLATE_NAME.match(entry):
         out.add(
             Reason.ENTRYPOINT_MISSING,

@@ -49,7 +49,13 @@ def build(step: Step, ctx: StepContext) -> Emitted:
         container["args"] = [literal(a) for a in step.args]
     env = [{"name": e.name, "value": literal(e.value)} for e in step.env or ()]
     env += [{"name": k, "value": literal(v)} for k, v in ctx.parameters.items()]
-    if _BRACE in repr((container, env)):
+    user_values = [
+        *(step.command or ()),
+        *(step.args or ()),
+        *(e.value for e in step.env or ()),
+        *ctx.parameters.values(),
+    ]
+    if any("{{" in v for v in user_values):
         env.insert(0, {"name": BRACE_VAR, "value": "{"})
     if env:
         container["env"] = env
