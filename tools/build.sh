@@ -37,15 +37,20 @@ KEY+="_argo3-${ARGO_V3_VERSION}_helm-${HELM_VERSION}_r${RECIPE}"
 CACHE_ROOT=${ORCH_TOOLS_CACHE:-$HOME/.cache/orch-tools}
 BIN_DIR="$CACHE_ROOT/$KEY/bin"
 SHARE_DIR="$CACHE_ROOT/$KEY/share"   # manifests taken from the same modules
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler etcd etcdctl kwok
-  workflow-controller argo argo-v3.6 helm)
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd etcdctl kwok
+  workflow-controller argo argo-v3.6 helm yamlread)
 
 log() { printf '[build.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+yamlread_stamp() { # changes whenever yamlread's source or the pinned modules do
+  printf '%s/.yamlread-%s' "$BIN_DIR" \
+    "$(cat "$TOOLS_DIR/yamlread/main.go" "$TOOLS_DIR/go.sum" | sha256sum | cut -c1-16)"
+}
 
 all_present() {
   local b
   for b in "${BINARIES[@]}"; do [[ -x "$BIN_DIR/$b" ]] || return 1; done
-  [[ -f "$SHARE_DIR/versions.env" ]]
+  [[ -f "$(yamlread_stamp)" && -f "$SHARE_DIR/versions.env" ]]
 }
 
 module_dir() { # module@version -> its directory in the module cache
@@ -109,7 +114,8 @@ regen_go_mod() {
     go mod edit \
       -tool=k8s.io/kubernetes/cmd/kube-apiserver \
       -tool=k8s.io/kubernetes/cmd/kube-controller-manager \
-      -tool=k8s.io/kubernetes/cmd/kube-scheduler
+      -tool=k8s.io/kubernetes/cmd/kube-scheduler \
+      -tool=k8s.io/kubernetes/cmd/kubectl
     go mod tidy
   )
 }
@@ -127,15 +133,30 @@ kube_ldflags() {
 
 build_kube() {
   [[ -x "$BIN_DIR/kube-apiserver" && -x "$BIN_DIR/kube-controller-manager" \
-    && -x "$BIN_DIR/kube-scheduler" ]] && return 0
+    && -x "$BIN_DIR/kube-scheduler" && -x "$BIN_DIR/kubectl" ]] && return 0
   if [[ "$(cd "$TOOLS_DIR" && go list -m -f '{{.Version}}' k8s.io/kubernetes 2>/dev/null)" \
     != "$KUBE_VERSION" ]]; then
     regen_go_mod
   fi
-  log "building kube-apiserver, kube-controller-manager, kube-scheduler $KUBE_VERSION"
+  log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $KUBE_VERSION"
   (cd "$TOOLS_DIR" && CGO_ENABLED=0 go build -trimpath -ldflags "$(kube_ldflags)" \
     -o "$BIN_DIR/" k8s.io/kubernetes/cmd/kube-apiserver \
-    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubectl)
+}
+
+# yamlread (tools/yamlread, ours): kubectl's and argo's YAML reader as a filter,
+# for the tests that read orch's output the way Go does. Its source is in the
+# repo, so the binary is rebuilt whenever the source changes (hash in the name
+# of a stamp file beside it).
+build_yamlread() {
+  local stamp
+  stamp=$(yamlread_stamp)
+  [[ -x "$BIN_DIR/yamlread" && -f "$stamp" ]] && return 0
+  log "building yamlread"
+  (cd "$TOOLS_DIR" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
+    -o "$BIN_DIR/yamlread" ./yamlread)
+  rm -f "$BIN_DIR"/.yamlread-* && touch "$stamp"
 }
 
 # etcd's server and etcdctl modules replace their sibling modules with ../api
@@ -222,6 +243,7 @@ build_all() {
   done
   go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$hv"
   build_argo_cli argo-v3.6 github.com/argoproj/argo-workflows/v3 "$ARGO_V3_VERSION"
+  build_yamlread
   [[ -f "$SHARE_DIR/versions.env" ]] || collect_manifests
   log "all tools in $BIN_DIR (built in $((SECONDS - t0)) s)"
 }
