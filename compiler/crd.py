@@ -37,8 +37,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from compiler.api import GENERATED_BY_ANNOTATION, ORCHESTRATION_KIND, RUN_KIND
+from compiler.api import GROUP as API_GROUP
 from compiler.models import (
-    API_GROUP,
     MAX_NAME_LENGTH,
     MAX_STEPS,
     OrchestrationRunSpec,
@@ -237,7 +238,7 @@ def _crd(kind: str, plural: str, schema: Schema, columns: list[Schema]) -> Schem
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": f"{plural}.{API_GROUP}",
-            "annotations": {"orchestration.proompteng.ai/generated-by": "orch crds"},
+            "annotations": {GENERATED_BY_ANNOTATION: "orch crds"},
         },
         "spec": {
             "group": API_GROUP,
@@ -284,7 +285,7 @@ def orchestration_crd() -> Schema:
         _printer_column("Entrypoint", ".spec.entrypoint", priority=1),
         _AGE,
     ]
-    return _crd("Orchestration", "orchestrations", _root(spec, status), columns)
+    return _crd(ORCHESTRATION_KIND, "orchestrations", _root(spec, status), columns)
 
 
 def orchestration_run_crd() -> Schema:
@@ -298,7 +299,7 @@ def orchestration_run_crd() -> Schema:
         _printer_column("RunId", ".status.runId", priority=1),
         _AGE,
     ]
-    return _crd("OrchestrationRun", "orchestrationruns", _root(spec, status), columns)
+    return _crd(RUN_KIND, "orchestrationruns", _root(spec, status), columns)
 
 
 GENERATORS: dict[str, Callable[[], Schema]] = {

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.api import ARGO_API_VERSION, ORCHESTRATION_LABEL, RUN_LABEL, WORKFLOW_KIND
 from compiler.diagnostics import Collector, FieldPath, Reason, Severity
 from compiler.graph import Graph, build_graph
 from compiler.kinds import KINDS, StepContext
@@ -20,9 +21,6 @@ from compiler.kinds.base import argo_literal, article
 from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
 
-GROUP = "orchestration.proompteng.ai"
-ORCHESTRATION_LABEL = f"{GROUP}/orchestration"
-RUN_LABEL = f"{GROUP}/run"
 MAX_TEMPLATES = 200
 MAX_BYTES = 1024 * 1024
 WARN_BYTES = 512 * 1024
@@ -100,8 +98,8 @@ def emit_workflow(
         *({"name": name, **body} for name, body in templates.items()),
     ]
     workflow = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
+        "apiVersion": ARGO_API_VERSION,
+        "kind": WORKFLOW_KIND,
         "metadata": metadata,
         "spec": spec,
     }

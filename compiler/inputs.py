@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from compiler.api import ORCHESTRATION_KIND, RUN_KIND
 from compiler.diagnostics import ROOT, Collector, Diagnostic, FieldPath, Reason, Span
 from compiler.gcpause import paused_gc
 from compiler.models import Orchestration, OrchestrationRun
@@ -53,11 +54,11 @@ def _parse_text(text: str, file: str, into: Inputs | None) -> Inputs:
         inputs.diagnostics.extend(doc.problems)
         out = Collector()
         kind = check_document_kind(doc.data, out)
-        if kind == "Orchestration":
+        if kind == ORCHESTRATION_KIND:
             orchestration = check_orchestration(doc.data, out)
             if orchestration is not None:
                 inputs.orchestrations.append((doc, orchestration))
-        elif kind == "OrchestrationRun":
+        elif kind == RUN_KIND:
             run = check_run(doc.data, out)
             if run is not None:
                 inputs.runs.append((doc, run))

@@ -13,8 +13,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-API_GROUP = "orchestration.proompteng.ai"
-API_VERSION = f"{API_GROUP}/v1alpha1"
 MAX_STEPS = 200
 MAX_NAME_LENGTH = 128
 

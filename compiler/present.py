@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.graph import Graph
-from compiler.semantics import RunResult, StepPhase
+from compiler.semantics import RunResult
+from compiler.vocabulary import StepPhase
 
 _DASH = "-"
 

@@ -18,6 +18,14 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from compiler.graph import Graph, Node, topological_order
+from compiler.vocabulary import (
+    ConditionStatus,
+    ConditionType,
+    RunPhase,
+    RunReason,
+    StepPhase,
+    StepReason,
+)
 
 
 class Observed(enum.StrEnum):
@@ -30,45 +38,6 @@ class Observed(enum.StrEnum):
     TIMED_OUT = "TimedOut"  # Argo `Failed` whose message says a deadline/timeout passed
     ERRORED = "Errored"  # infrastructure error (Argo `Error`)
     INTERRUPTED = "Interrupted"  # Argo failed it in a shutdown (stop, terminate, deadline)
-
-
-class StepPhase(enum.StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    SKIPPED = "Skipped"
-
-
-class StepReason(enum.StrEnum):
-    DEPENDENCY_FAILED = "DependencyFailed"
-    STEP_FAILED = "StepFailed"
-    STEP_TIMED_OUT = "StepTimedOut"
-    FAILURE_IGNORED = "FailureIgnored"
-    STEP_ERROR = "StepError"
-    WORKFLOW_ENDED = "WorkflowEnded"
-
-
-class RunPhase(enum.StrEnum):
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-
-
-class ConditionStatus(enum.StrEnum):
-    TRUE = "True"
-    FALSE = "False"
-    UNKNOWN = "Unknown"
-
-
-class RunReason(enum.StrEnum):
-    """Reasons of the run's `Succeeded` condition (contract §5)."""
-
-    RUNNING = "Running"
-    ALL_STEPS_SUCCEEDED = "AllStepsSucceeded"
-    FAILURES_IGNORED = "FailuresIgnored"
-    STEPS_FAILED = "StepsFailed"
-    WORKFLOW_ENDED = "WorkflowEnded"
 
 
 _FINAL_OBSERVATIONS = frozenset(
@@ -261,7 +230,7 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
         ready = sum(s.runnable for s in steps)
         done = sum(s.is_done for s in steps)
         return RunPhase.RUNNING, Condition(
-            "Succeeded", ConditionStatus.UNKNOWN, RunReason.RUNNING,
+            ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN, RunReason.RUNNING,
             f"{done} of {len(steps)} steps done, {running} running, {ready} ready to start")
     ended = named({StepReason.WORKFLOW_ENDED})
     failed = named({StepReason.STEP_FAILED, StepReason.STEP_TIMED_OUT, StepReason.STEP_ERROR})
@@ -281,15 +250,15 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
         if skipped:
             parts.append(f"{_count(skipped, 'step')} skipped")
         reason = RunReason.WORKFLOW_ENDED if ended else RunReason.STEPS_FAILED
-        return RunPhase.FAILED, Condition("Succeeded", ConditionStatus.FALSE, reason,
+        return RunPhase.FAILED, Condition(ConditionType.SUCCEEDED, ConditionStatus.FALSE, reason,
                                           "; ".join(parts))
     if ignored:
         return RunPhase.SUCCEEDED, Condition(
-            "Succeeded", ConditionStatus.TRUE, RunReason.FAILURES_IGNORED,
+            ConditionType.SUCCEEDED, ConditionStatus.TRUE, RunReason.FAILURES_IGNORED,
             f"{_count(ignored, 'failure')} ignored (continueOnFailure); "
             f"{succeeded} of {len(steps)} steps succeeded")
     return RunPhase.SUCCEEDED, Condition(
-        "Succeeded", ConditionStatus.TRUE, RunReason.ALL_STEPS_SUCCEEDED,
+        ConditionType.SUCCEEDED, ConditionStatus.TRUE, RunReason.ALL_STEPS_SUCCEEDED,
         f"all {len(steps)} steps succeeded")
 
 

@@ -13,11 +13,11 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from compiler.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND
 from compiler.diagnostics import ROOT, Collector, FieldPath, Reason
 from compiler.graph import find_cycles
 from compiler.kinds import KINDS, RESERVED_TEMPLATE_NAMES
 from compiler.models import (
-    API_VERSION,
     MAX_STEPS,
     Orchestration,
     OrchestrationRun,
@@ -31,7 +31,7 @@ from compiler.names import (
     task_name_problem,
 )
 
-DOCUMENT_KINDS = ("Orchestration", "OrchestrationRun")
+DOCUMENT_KINDS = (ORCHESTRATION_KIND, RUN_KIND)
 ModelT = TypeVar("ModelT", Orchestration, OrchestrationRun)
 STEPS = FieldPath(("spec", "steps"))
 

@@ -25,9 +25,9 @@ def now_rfc3339() -> str:
 
 def to_dict(condition: Condition, generation: int | None, now: str) -> ConditionDict:
     out: ConditionDict = {
-        "type": condition.type,
+        "type": str(condition.type),
         "status": str(condition.status),
-        "reason": condition.reason,
+        "reason": str(condition.reason),
         "message": condition.message,
         "lastTransitionTime": now,
     }

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.vocabulary import ConditionStatus, ConditionType, RunPhase, StepPhase, SubmitReason
 from controller.conditions import find_condition, now_rfc3339
 from controller.kube import ApiError, Kube
 
@@ -31,13 +32,13 @@ class Event:
 def events_for(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Event]:
     """Events for the change from status `old` to `new` of one run."""
     out: list[Event] = []
-    old_submitted = find_condition(old.get("conditions"), "Submitted") or {}
-    submitted = find_condition(new.get("conditions"), "Submitted") or {}
+    old_submitted = find_condition(old.get("conditions"), ConditionType.SUBMITTED) or {}
+    submitted = find_condition(new.get("conditions"), ConditionType.SUBMITTED) or {}
     if submitted and (submitted.get("status"), submitted.get("reason")) != (
             old_submitted.get("status"), old_submitted.get("reason")):
-        if submitted.get("status") == "True":
+        if submitted.get("status") == ConditionStatus.TRUE:
             ref = new.get("workflowRef") or {}
-            out.append(Event("Normal", "WorkflowCreated",
+            out.append(Event("Normal", SubmitReason.WORKFLOW_CREATED,
                              f"Workflow {ref.get('name')} submitted"))
         else:
             out.append(Event("Warning", str(submitted.get("reason")),
@@ -45,13 +46,13 @@ def events_for(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Event]:
     old_steps = {s.get("name"): s for s in old.get("stepStatuses") or ()}
     for step in new.get("stepStatuses") or ():
         was = old_steps.get(step.get("name")) or {}
-        if step.get("phase") == "Failed" and was.get("phase") != "Failed":
+        if step.get("phase") == StepPhase.FAILED and was.get("phase") != StepPhase.FAILED:
             out.append(Event("Warning", "StepFailed",
                              f"step {step['name']}: {step.get('reason')}: {step.get('message')}"))
     phase = new.get("phase")
-    if phase != old.get("phase") and phase in ("Succeeded", "Failed"):
-        cond = find_condition(new.get("conditions"), "Succeeded") or {}
-        out.append(Event("Normal" if phase == "Succeeded" else "Warning",
+    if phase != old.get("phase") and phase in (RunPhase.SUCCEEDED, RunPhase.FAILED):
+        cond = find_condition(new.get("conditions"), ConditionType.SUCCEEDED) or {}
+        out.append(Event("Normal" if phase == RunPhase.SUCCEEDED else "Warning",
                          f"Run{phase}", str(cond.get("message") or phase)))
     return out
 

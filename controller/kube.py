@@ -19,6 +19,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from compiler.api import GROUP, ORCHESTRATION_KIND, RUN_KIND, VERSION, WORKFLOW_KIND
 from controller.metrics import Metrics
 
 Obj = dict[str, Any]
@@ -58,11 +59,9 @@ class Resource:
         return f"{self.group}/{self.version}"
 
 
-ORCHESTRATIONS = Resource("orchestration.proompteng.ai", "v1alpha1", "orchestrations",
-                          "Orchestration")
-RUNS = Resource("orchestration.proompteng.ai", "v1alpha1", "orchestrationruns",
-                "OrchestrationRun")
-WORKFLOWS = Resource("argoproj.io", "v1alpha1", "workflows", "Workflow")
+ORCHESTRATIONS = Resource(GROUP, VERSION, "orchestrations", ORCHESTRATION_KIND)
+RUNS = Resource(GROUP, VERSION, "orchestrationruns", RUN_KIND)
+WORKFLOWS = Resource("argoproj.io", "v1alpha1", "workflows", WORKFLOW_KIND)
 
 
 def _translate(e: ApiException) -> ApiError:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from http.server import ThreadingHTTPServer
 from types import FrameType
 
+from compiler.vocabulary import RunPhase
 from controller.config import Config, load_config
 from controller.election import LeaderElector
 from controller.events import Recorder
@@ -55,9 +56,9 @@ class Controller:
 
     def _render_metrics(self) -> bytes:
         runs = self.informers.get(RUN, {})
-        phases = Counter(str((o.get("status") or {}).get("phase") or "Pending")
+        phases = Counter(str((o.get("status") or {}).get("phase") or RunPhase.PENDING)
                          for inf in runs.values() for o in inf.items())
-        for phase in ("Pending", "Running", "Succeeded", "Failed"):
+        for phase in RunPhase:
             self.metrics.runs.labels(phase).set(phases.get(phase, 0))
         return self.metrics.render()
 

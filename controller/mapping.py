@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-GROUP = "orchestration.proompteng.ai"
-RUN_LABEL = f"{GROUP}/run"
-ORCHESTRATION = "Orchestration"
-RUN = "OrchestrationRun"
-WORKFLOW = "Workflow"
+from compiler.api import GROUP, ORCHESTRATION_KIND, RUN_KIND, RUN_LABEL, WORKFLOW_KIND
+
+ORCHESTRATION = ORCHESTRATION_KIND
+RUN = RUN_KIND
+WORKFLOW = WORKFLOW_KIND
 
 
 @dataclass(frozen=True, order=True, slots=True)

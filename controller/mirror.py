@@ -23,23 +23,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from compiler.api import STEP_KINDS_ANNOTATION
 from compiler.graph import Graph, Node
-from compiler.semantics import (
-    Condition,
+from compiler.semantics import Condition, Observation, Observed, RunResult, evaluate
+from compiler.vocabulary import (
+    ARGO_DONE,
+    RUN_DONE,
+    ArgoNodeType,
+    ArgoPhase,
     ConditionStatus,
-    Observation,
-    Observed,
-    RunResult,
+    ConditionType,
+    NodeStatusReason,
+    RunPhase,
     StepPhase,
     StepReason,
-    evaluate,
+    SubmitReason,
 )
 
 Obj = dict[str, Any]
-STEP_KINDS_ANNOTATION = "orchestration.proompteng.ai/step-kinds"
-WORKFLOW_DONE = frozenset({"Succeeded", "Failed", "Error"})
-RUN_DONE = frozenset({"Succeeded", "Failed"})
-NODE_STATUS = "NodeStatusAvailable"
 
 # Argo's messages for a step that hit its `timeout` / activeDeadlineSeconds.
 _TIMEOUT = re.compile(r"deadline|timeout|timed out", re.IGNORECASE)
@@ -102,7 +103,7 @@ def entry_node_id(workflow: Mapping[str, Any], nodes: Mapping[str, Obj]) -> str 
         return str(name)
     entry = (workflow.get("spec") or {}).get("entrypoint")
     for node_id, node in nodes.items():
-        if node.get("type") == "DAG" and node.get("templateName") == entry \
+        if node.get("type") == ArgoNodeType.DAG and node.get("templateName") == entry \
                 and not node.get("boundaryID"):
             return node_id
     return None
@@ -122,17 +123,17 @@ def step_nodes(nodes: Mapping[str, Obj], entry_id: str | None,
 def observe(node: Mapping[str, Any]) -> Observation:
     """One Argo node -> what §3 knows of the step."""
     phase, message = node.get("phase"), node.get("message") or None
-    if phase == "Running":
+    if phase == ArgoPhase.RUNNING:
         return Observation(Observed.RUNNING, message)
-    if phase == "Succeeded":
+    if phase == ArgoPhase.SUCCEEDED:
         return Observation(Observed.SUCCEEDED, message)
-    if phase == "Failed":
+    if phase == ArgoPhase.FAILED:
         if message and _SHUTDOWN.search(message):
             return Observation(Observed.INTERRUPTED, message)
         if message and _TIMEOUT.search(message):
             return Observation(Observed.TIMED_OUT, message)
         return Observation(Observed.FAILED, message)
-    if phase == "Error":
+    if phase == ArgoPhase.ERROR:
         if message and _SHUTDOWN.search(message):
             return Observation(Observed.INTERRUPTED, message)
         return Observation(Observed.ERRORED, message)
@@ -141,9 +142,11 @@ def observe(node: Mapping[str, Any]) -> Observation:
 
 
 def _attempt(node: Mapping[str, Any]) -> int | None:
-    if node.get("type") == "Retry":
+    if node.get("type") == ArgoNodeType.RETRY:
         return max(1, len(node.get("children") or ()))
-    return 1 if node.get("phase") not in (None, "Pending", "Omitted", "Skipped") else None
+    started = node.get("phase") not in (None, ArgoPhase.PENDING, ArgoPhase.OMITTED,
+                                        ArgoPhase.SKIPPED)
+    return 1 if started else None
 
 
 def _step_status(result: Any, kind: str, node: Mapping[str, Any] | None) -> Obj:
@@ -175,7 +178,7 @@ def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
     graph = graph_from_workflow(workflow)
     status = workflow.get("status") or {}
     nodes = decode_nodes(status)
-    ended = status.get("phase") in WORKFLOW_DONE
+    ended = status.get("phase") in ARGO_DONE
     if nodes is None:
         return _offloaded(graph, status, previous)
     found = step_nodes(nodes, entry_node_id(workflow, nodes), graph.names)
@@ -217,8 +220,8 @@ def mirror_deleted(previous: Mapping[str, Any], now: str) -> Mirror:
     mirror = _finish(result, statuses, previous.get("startedAt"), None, previous, now)
     message = "the Workflow was deleted before the run finished; it is not re-submitted"
     conditions = tuple(
-        Condition(c.type, ConditionStatus.FALSE, "WorkflowDeleted", message)
-        if c.type == "Submitted" else c for c in mirror.conditions)
+        Condition(c.type, ConditionStatus.FALSE, SubmitReason.WORKFLOW_DELETED, message)
+        if c.type == ConditionType.SUBMITTED else c for c in mirror.conditions)
     return Mirror(mirror.phase, mirror.step_statuses, conditions, mirror.progress,
                   mirror.started_at, mirror.finished_at, mirror.failed_steps)
 
@@ -247,7 +250,7 @@ def _apply_argo_skips(statuses: list[Obj], found: Mapping[str, Obj]) -> None:
     text (§5); the compiler emits no `when`, so only hand-made Workflows get here."""
     for status in statuses:
         node = found.get(status["name"])
-        if node is not None and node.get("phase") == "Skipped":
+        if node is not None and node.get("phase") == ArgoPhase.SKIPPED:
             status["phase"] = str(StepPhase.SKIPPED)
             status["reason"] = node.get("message") or "Skipped"
             status["message"] = node.get("message") or "skipped by Argo"
@@ -258,8 +261,8 @@ def _finish(result: RunResult, statuses: list[Obj], started: str | None,
     done = str(result.phase) in RUN_DONE
     finished_at = (previous.get("finishedAt") or finished or now) if done else None
     failed = tuple(s["name"] for s in statuses if s["phase"] == StepPhase.FAILED)
-    submitted = Condition("Submitted", ConditionStatus.TRUE, "WorkflowCreated",
-                          "the Workflow exists")
+    submitted = Condition(ConditionType.SUBMITTED, ConditionStatus.TRUE,
+                          SubmitReason.WORKFLOW_CREATED, "the Workflow exists")
     return Mirror(str(result.phase), statuses, (submitted, *result.conditions),
                   result.progress, previous.get("startedAt") or started, finished_at, failed)
 
@@ -268,14 +271,17 @@ def _offloaded(graph: Graph, status: Mapping[str, Any], previous: Mapping[str, A
     statuses = list(previous.get("stepStatuses") or ()) or pending_statuses(graph)
     version = status.get("offloadNodeStatusVersion")
     offloaded = Condition(
-        NODE_STATUS, ConditionStatus.FALSE, "NodeStatusOffloaded",
+        ConditionType.NODE_STATUS_AVAILABLE, ConditionStatus.FALSE,
+        NodeStatusReason.NODE_STATUS_OFFLOADED,
         f"Argo offloaded the node status to its database (offloadNodeStatusVersion "
         f"{version}); step statuses are left as last seen rather than guessed")
-    unknown = Condition("Succeeded", ConditionStatus.UNKNOWN, "NodeStatusOffloaded",
+    unknown = Condition(ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN,
+                        NodeStatusReason.NODE_STATUS_OFFLOADED,
                         "the outcome cannot be read from the Workflow")
-    submitted = Condition("Submitted", ConditionStatus.TRUE, "WorkflowCreated",
-                          "the Workflow exists")
-    done = sum(s.get("phase") in ("Succeeded", "Failed", "Skipped") for s in statuses)
-    return Mirror(str(previous.get("phase") or "Running"), statuses,
+    submitted = Condition(ConditionType.SUBMITTED, ConditionStatus.TRUE,
+                          SubmitReason.WORKFLOW_CREATED, "the Workflow exists")
+    ended = (StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED)
+    done = sum(s.get("phase") in ended for s in statuses)
+    return Mirror(str(previous.get("phase") or RunPhase.RUNNING), statuses,
                   (submitted, unknown, offloaded), f"{done}/{len(statuses)}",
                   status.get("startedAt") or previous.get("startedAt"), None)

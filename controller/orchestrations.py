@@ -12,7 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from compiler.render import condition_message
-from compiler.semantics import Condition, ConditionStatus
+from compiler.semantics import Condition
+from compiler.vocabulary import (
+    VALID,
+    ConditionStatus,
+    ConditionType,
+    OrchestrationPhase,
+)
 from controller import conditions as conds
 from controller.kube import ORCHESTRATIONS, ConflictError, Kube, Obj
 from controller.mapping import Key
@@ -27,14 +33,14 @@ def orchestration_status(obj: Obj, now: str) -> dict[str, Any]:
     gen = obj["metadata"].get("generation")
     problems, _ = check_orchestration_object(obj)
     if problems:
-        phase = "Invalid"
-        ready = Condition("Ready", ConditionStatus.FALSE, str(problems[0].reason),
+        phase = OrchestrationPhase.INVALID
+        ready = Condition(ConditionType.READY, ConditionStatus.FALSE, str(problems[0].reason),
                           condition_message(problems))
     else:
-        phase = "Ready"
-        ready = Condition("Ready", ConditionStatus.TRUE, "Valid",
+        phase = OrchestrationPhase.READY
+        ready = Condition(ConditionType.READY, ConditionStatus.TRUE, VALID,
                           f"{len(obj['spec']['steps'])} steps, valid")
-    return {**old, "observedGeneration": gen, "phase": phase,
+    return {**old, "observedGeneration": gen, "phase": str(phase),
             "conditions": conds.set_conditions(old.get("conditions"), (ready,), gen, now)}
 
 
@@ -46,8 +52,8 @@ def reconcile_orchestration(kube: Kube, lookup: Lookup, key: Key) -> str | None:
             return None
         status = obj.get("status") or {}
         gen = obj["metadata"].get("generation")
-        if status.get("observedGeneration") == gen and status.get("phase") in ("Ready",
-                                                                               "Invalid"):
+        if status.get("observedGeneration") == gen and status.get("phase") in set(
+                OrchestrationPhase):
             return None
         new = orchestration_status(obj, conds.now_rfc3339())
         if new == status:

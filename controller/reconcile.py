@@ -17,10 +17,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
 from compiler.render import condition_message
-from compiler.semantics import Condition, ConditionStatus
+from compiler.semantics import Condition
+from compiler.vocabulary import (
+    RUN_DONE,
+    ConditionStatus,
+    ConditionType,
+    RunPhase,
+    SubmitReason,
+)
 from controller import conditions as conds
 from controller.events import Recorder, events_for
 from controller.kube import (
@@ -33,18 +41,11 @@ from controller.kube import (
     Obj,
 )
 from controller.mapping import ORCHESTRATION, Key, controller_owner
-from controller.mirror import (
-    RUN_DONE,
-    STEP_KINDS_ANNOTATION,
-    Mirror,
-    mirror_deleted,
-    mirror_workflow,
-)
+from controller.mirror import Mirror, mirror_deleted, mirror_workflow
 from controller.orchestrations import reconcile_orchestration
 from controller.validation import check_orchestration_object, compile_run
 
 log = logging.getLogger("orch.reconcile")
-GENERATION_ANNOTATION = "orchestration.proompteng.ai/orchestration-generation"
 NOT_OWNED_RECHECK = 30.0
 CONFLICT_ATTEMPTS = 4
 JUDGED_CACHE = 256
@@ -141,7 +142,7 @@ class Reconciler:
                                 f'Orchestration "{ref}" not found in namespace "{ns}"')
         problems, model = self._judge(orch)
         if model is None:
-            return self._refuse(run, "OrchestrationInvalid",
+            return self._refuse(run, SubmitReason.ORCHESTRATION_INVALID,
                                 f'Orchestration "{ref}" is invalid: '
                                 + condition_message(problems))
         problems, compiled = compile_run(model, run, self.service_account)
@@ -227,11 +228,12 @@ class Reconciler:
         old = run.get("status") or {}
         gen = run["metadata"].get("generation")
         now = conds.now_rfc3339()
-        new: Obj = {"observedGeneration": gen, "phase": "Failed",
+        new: Obj = {"observedGeneration": gen, "phase": str(RunPhase.FAILED),
                     "finishedAt": old.get("finishedAt") or now,
                     "conditions": conds.set_conditions(old.get("conditions"), (
-                        Condition("Submitted", ConditionStatus.FALSE, reason, message),
-                        Condition("Succeeded", ConditionStatus.FALSE, reason,
+                        Condition(ConditionType.SUBMITTED, ConditionStatus.FALSE, reason,
+                                  message),
+                        Condition(ConditionType.SUCCEEDED, ConditionStatus.FALSE, reason,
                                   "nothing was submitted")), gen, now)}
         self._write(run, new)
         return Result()
@@ -245,10 +247,11 @@ class Reconciler:
         message = (f'Workflow "{wf["metadata"]["name"]}" already exists and is owned by {who}, '
                    "not by this run; it is not adopted")
         new: Obj = {**{k: v for k, v in old.items() if k != "conditions"},
-                    "observedGeneration": gen, "phase": "Pending",
+                    "observedGeneration": gen, "phase": str(RunPhase.PENDING),
                     "conditions": conds.set_conditions(old.get("conditions"), (
-                        Condition("Submitted", ConditionStatus.FALSE, "WorkflowNotOwned",
-                                  message),), gen, conds.now_rfc3339())}
+                        Condition(ConditionType.SUBMITTED, ConditionStatus.FALSE,
+                                  SubmitReason.WORKFLOW_NOT_OWNED, message),),
+                        gen, conds.now_rfc3339())}
         self._write(run, new)
         return Result(requeue_after=NOT_OWNED_RECHECK)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from compiler.api import ORCHESTRATION_KIND
 from compiler.diagnostics import Collector, Diagnostic
 from compiler.emit import Compiled, emit_workflow
 from compiler.models import Orchestration
@@ -55,7 +56,7 @@ def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic]
     doc = user_document(obj)
     out = Collector()
     model = None
-    if check_document_kind(doc, out) == "Orchestration":
+    if check_document_kind(doc, out) == ORCHESTRATION_KIND:
         model = check_orchestration(doc, out)
     errors = [d for d in out.items if d.is_error]
     if errors or model is None:

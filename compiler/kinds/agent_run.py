@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler.api import AGENTS_API_VERSION
 from compiler.diagnostics import Collector, FieldPath, Reason, Severity
 from compiler.kinds.base import Emitted, Kind, StepContext, no_expansion_json, require_ref
 from compiler.kinds.resource import create_template, resource_step
@@ -24,7 +25,7 @@ PASSED_THROUGH = (
     "ttlSecondsAfterFinished",
 )
 TEMPLATE = create_template(
-    "agents.proompteng.ai/v1alpha1",
+    AGENTS_API_VERSION,
     "AgentRun",
     "status.phase == Succeeded",
     "status.phase in (Failed,Cancelled)",

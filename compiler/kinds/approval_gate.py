@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler.api import APPROVALS_API_VERSION
 from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import Emitted, Kind, StepContext, require_ref
 from compiler.kinds.resource import resource_step, wait_template
 from compiler.models import Step
 
 TEMPLATE = wait_template(
-    "approvals.proompteng.ai/v1alpha1",
+    APPROVALS_API_VERSION,
     "ApprovalPolicy",
     "status.phase == Approved",
     "status.phase in (Rejected,Denied)",

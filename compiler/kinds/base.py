@@ -14,7 +14,6 @@ from compiler.names import DNS_SUBDOMAIN
 
 Template = dict[str, Any]
 STEP_PARAM = "step"
-STEP_LABEL = "orchestration.proompteng.ai/step"
 
 
 @dataclass(frozen=True)

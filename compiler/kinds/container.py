@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler.api import STEP_LABEL
 from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import (
-    STEP_LABEL,
     STEP_PARAM,
     Emitted,
     Kind,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.kinds.base import STEP_LABEL, STEP_PARAM, Emitted, Template, parameter
+from compiler.api import ARGO_API_VERSION, STEP_LABEL, WORKFLOW_KIND
+from compiler.kinds.base import STEP_PARAM, Emitted, Template, parameter
 
 
 def create_template(api_version: str, kind: str, success: str, failure: str) -> Template:
@@ -24,8 +25,8 @@ def create_template(api_version: str, kind: str, success: str, failure: str) -> 
         f"    {STEP_LABEL}: '{{{{inputs.parameters.step}}}}'\n"
         "    workflows.argoproj.io/workflow: '{{workflow.name}}'\n"
         "  ownerReferences:\n"
-        "  - apiVersion: argoproj.io/v1alpha1\n"
-        "    kind: Workflow\n"
+        f"  - apiVersion: {ARGO_API_VERSION}\n"
+        f"    kind: {WORKFLOW_KIND}\n"
         "    name: '{{workflow.name}}'\n"
         "    uid: '{{workflow.uid}}'\n"
         "    blockOwnerDeletion: true\n"

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler.api import SIGNALS_API_VERSION
 from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.kinds.base import Emitted, Kind, StepContext, ref_name, require_ref
 from compiler.kinds.resource import resource_step, wait_template
 from compiler.models import Step
 
 TEMPLATE = wait_template(
-    "signals.proompteng.ai/v1alpha1",
+    SIGNALS_API_VERSION,
     "SignalDelivery",
     "status.phase == Delivered",
     "status.phase in (Failed,Expired)",

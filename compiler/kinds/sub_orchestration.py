@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler.api import API_VERSION, RUN_KIND
 from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import Emitted, Kind, StepContext, no_expansion_json, require_ref
 from compiler.kinds.resource import create_template, resource_step
-from compiler.models import API_VERSION, Step
+from compiler.models import Step
 
 TEMPLATE = create_template(
-    API_VERSION, "OrchestrationRun", "status.phase == Succeeded", "status.phase == Failed"
+    API_VERSION, RUN_KIND, "status.phase == Succeeded", "status.phase == Failed"
 )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler.api import TOOLS_API_VERSION
 from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import Emitted, Kind, StepContext, no_expansion_json, require_ref
 from compiler.kinds.resource import create_template, resource_step
 from compiler.models import Step
 
 TEMPLATE = create_template(
-    "tools.proompteng.ai/v1alpha1",
+    TOOLS_API_VERSION,
     "ToolRun",
     "status.phase == Succeeded",
     "status.phase in (Failed,Cancelled)",

@@ -13,18 +13,14 @@ import pytest
 
 from compiler.graph import Graph, Node
 from compiler.semantics import (
-    ConditionStatus,
     Observation,
     Observed,
-    RunPhase,
-    RunReason,
     RunResult,
-    StepPhase,
-    StepReason,
     WhatIf,
     evaluate,
     plan,
 )
+from compiler.vocabulary import ConditionStatus, RunPhase, RunReason, StepPhase, StepReason
 
 P, R = StepPhase, StepReason
 OK = (P.SUCCEEDED, None)

@@ -15,7 +15,8 @@ from compiler.emit import emit_workflow
 from compiler.graph import Graph, build_graph
 from compiler.models import Orchestration
 from compiler.names import EXPRESSION_KEYWORDS
-from compiler.semantics import RunPhase, RunResult, StepPhase, StepReason, plan
+from compiler.semantics import RunResult, plan
+from compiler.vocabulary import RunPhase, StepPhase, StepReason
 
 NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True).filter(
     lambda n: n not in EXPRESSION_KEYWORDS)

@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
+from compiler.api import STEP_KINDS_ANNOTATION
 from compiler.emit import emit_workflow
 from compiler.models import Orchestration, OrchestrationRun
-from controller.mirror import STEP_KINDS_ANNOTATION
 
 Obj = dict[str, Any]
 WF = "run-1"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from compiler.semantics import Condition, ConditionStatus
+from compiler.semantics import Condition
+from compiler.vocabulary import ConditionStatus
 from controller.conditions import find_condition, is_true, set_condition, set_conditions
 
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"

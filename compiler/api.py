@@ -1,0 +1,37 @@
+"""The names this project shares with the cluster: API group and versions, the
+kinds it reads and writes, and the labels and annotations it puts on objects.
+
+Why one module: these strings are a wire contract (the CRDs, the chart's RBAC,
+the labels a person selects on); a second copy drifts. Everything else imports
+them from here, the compiler and the controller alike.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+GROUP: Final = "orchestration.proompteng.ai"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+ORCHESTRATION_KIND: Final = "Orchestration"
+RUN_KIND: Final = "OrchestrationRun"
+
+# Labels on the Workflow and its pods (contract §4).
+ORCHESTRATION_LABEL: Final = f"{GROUP}/orchestration"
+RUN_LABEL: Final = f"{GROUP}/run"
+STEP_LABEL: Final = f"{GROUP}/step"
+
+# Annotations the compiler and the controller write.
+STEP_KINDS_ANNOTATION: Final = f"{GROUP}/step-kinds"  # on a Workflow: step name -> kind
+GENERATION_ANNOTATION: Final = f"{GROUP}/orchestration-generation"  # on a Workflow
+GENERATED_BY_ANNOTATION: Final = f"{GROUP}/generated-by"  # on the generated CRDs
+
+# Argo.
+ARGO_API_VERSION: Final = "argoproj.io/v1alpha1"
+WORKFLOW_KIND: Final = "Workflow"
+
+# The reference system's resources that steps create or wait on.
+AGENTS_API_VERSION: Final = "agents.proompteng.ai/v1alpha1"
+TOOLS_API_VERSION: Final = "tools.proompteng.ai/v1alpha1"
+APPROVALS_API_VERSION: Final = "approvals.proompteng.ai/v1alpha1"
+SIGNALS_API_VERSION: Final = "signals.proompteng.ai/v1alpha1"

@@ -1,0 +1,110 @@
+"""Phases, reasons and condition types: the words of the contract's §3 and §5.
+
+Why one module: they are read by people (`kubectl get`), by scripts (`kubectl
+wait --for=condition=Succeeded`) and by the other half of this project, so each
+word is typed once, here, and imported by the semantics, the mirror, the
+reconciler, the events and the CLI (as Tekton keeps its reasons as typed
+constants in its API package). Argo's own words, which the mirror reads, are
+here too, kept apart from ours.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class StepPhase(enum.StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+
+
+class StepReason(enum.StrEnum):
+    DEPENDENCY_FAILED = "DependencyFailed"
+    STEP_FAILED = "StepFailed"
+    STEP_TIMED_OUT = "StepTimedOut"
+    FAILURE_IGNORED = "FailureIgnored"
+    STEP_ERROR = "StepError"
+    WORKFLOW_ENDED = "WorkflowEnded"
+
+
+class RunPhase(enum.StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+RUN_DONE = frozenset({RunPhase.SUCCEEDED, RunPhase.FAILED})
+
+
+class OrchestrationPhase(enum.StrEnum):
+    READY = "Ready"
+    INVALID = "Invalid"
+
+
+class ConditionType(enum.StrEnum):
+    READY = "Ready"  # Orchestration
+    SUBMITTED = "Submitted"  # run
+    SUCCEEDED = "Succeeded"  # run
+    NODE_STATUS_AVAILABLE = "NodeStatusAvailable"  # run
+
+
+class ConditionStatus(enum.StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class RunReason(enum.StrEnum):
+    """Reasons of the run's `Succeeded` condition (contract §5)."""
+
+    RUNNING = "Running"
+    ALL_STEPS_SUCCEEDED = "AllStepsSucceeded"
+    FAILURES_IGNORED = "FailuresIgnored"
+    STEPS_FAILED = "StepsFailed"
+    WORKFLOW_ENDED = "WorkflowEnded"
+
+
+class SubmitReason(enum.StrEnum):
+    """Reasons of the run's `Submitted` condition that are not a compiler
+    diagnostic's (`OrchestrationNotFound`, `WorkflowTooLarge`, ... are `Reason`s)."""
+
+    WORKFLOW_CREATED = "WorkflowCreated"
+    WORKFLOW_NOT_OWNED = "WorkflowNotOwned"
+    WORKFLOW_DELETED = "WorkflowDeleted"
+    ORCHESTRATION_INVALID = "OrchestrationInvalid"
+
+
+class NodeStatusReason(enum.StrEnum):
+    NODE_STATUS_OFFLOADED = "NodeStatusOffloaded"
+
+
+VALID = "Valid"  # reason of an Orchestration's Ready=True
+
+
+class ArgoPhase(enum.StrEnum):
+    """Argo's node and Workflow phases (`wfv1.NodePhase`, `WorkflowPhase`)."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ERROR = "Error"
+    SKIPPED = "Skipped"
+    OMITTED = "Omitted"
+
+
+ARGO_DONE = frozenset({ArgoPhase.SUCCEEDED, ArgoPhase.FAILED, ArgoPhase.ERROR})
+
+
+class ArgoNodeType(enum.StrEnum):
+    """Argo's node types (`wfv1.NodeType`) that the mirror reads."""
+
+    POD = "Pod"
+    DAG = "DAG"
+    RETRY = "Retry"
+    SUSPEND = "Suspend"
+    SKIPPED = "Skipped"
