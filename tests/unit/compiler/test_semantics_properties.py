@@ -5,6 +5,7 @@ actual output."""
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from compiler.emit import emit_workflow
 from compiler.graph import Graph, build_graph
 from compiler.models import Orchestration
 from compiler.names import EXPRESSION_KEYWORDS
+from compiler.outcome import is_outcome_task, needs_outcome_task
 from compiler.semantics import RunResult, plan
 from compiler.vocabulary import RunPhase, StepPhase, StepReason
 
@@ -153,9 +155,17 @@ def test_results_do_not_depend_on_declaration_order(
 #   so an Omitted dependency satisfies nothing.
 # - dag.go, executeDAGTask: when the logic is false the task's node is created with
 #   phase Omitted ("omitted: depends condition not met"), which cascades.
-# - dag.go, assessDAGPhase: with `failFast: false` every branch runs to its end.
-#   Argo's own DAG/workflow phase is deliberately not compared: the contract computes
-#   the run's phase from the steps (Argo reports some failed runs as Succeeded, #13498).
+# - dag.go, assessDAGPhase (v4.0.5 l.134, v3.6.18 l.131, identical): with
+#   `failFast: false` every branch runs to its end; the DAG's phase is read from its
+#   target tasks, the leaves (dag.go findLeafTaskNames, sorted by name), by a
+#   breadth-first walk from the roots over the nodes' `children` (a task's node is a
+#   child of each dependency's node, dag.go connectDependencies) carrying a branch
+#   phase: a completed node (Succeeded, Failed, Error) sets it, an omitted one
+#   inherits it, Failed/Error win over Succeeded at a target; a target whose
+#   `continueOn` covers its phase does not count. operator.go (v4.0.5 l.396) maps the
+#   DAG's phase to the Workflow's: Succeeded/Skipped/Omitted -> Succeeded.
+#   The contract computes the run's phase from the steps; the compiler's final
+#   outcome task (compiler.outcome) makes Argo's phase the same (#13498).
 #
 # The model re-reads the compiled task list the way Argo's operator re-reconciles:
 # passes over all tasks until nothing changes, no topological order.
@@ -196,12 +206,51 @@ def argo_phases(workflow: dict[str, Any], failing: frozenset[str],
     return phases
 
 
+def argo_workflow_phase(workflow: dict[str, Any], phases: dict[str, str]) -> str:
+    """Argo's Workflow phase for the task phases `argo_phases` gave (no shutdown)."""
+    entry = workflow["spec"]["entrypoint"]
+    (template,) = [t for t in workflow["spec"]["templates"] if t["name"] == entry]
+    tasks = template["dag"]["tasks"]
+    by_name = {t["name"]: t for t in tasks}
+    children: dict[str, list[str]] = {t["name"]: [] for t in tasks}
+    roots = []
+    for task in tasks:
+        for dep in task.get("dependencies", []):
+            children[dep].append(task["name"])
+        if not task.get("dependencies"):
+            roots.append(task["name"])
+    leaves = sorted(n for n, c in children.items() if not c)
+    target: dict[str, str] = dict.fromkeys(leaves, "")
+    queue = deque((r, "Succeeded") for r in roots)
+    seen = set(queue)
+    while queue:
+        name, branch = queue.popleft()
+        if phases[name] in ("Succeeded", "Failed", "Error"):  # NodePhase.Completed
+            branch = phases[name]
+        if name in target and target[name] not in ("Failed", "Error"):
+            target[name] = branch
+        for child in children[name]:
+            if (child, branch) not in seen:
+                seen.add((child, branch))
+                queue.append((child, branch))
+    result = "Succeeded"
+    for leaf in leaves:
+        phase = target[leaf]
+        continue_on = by_name[leaf].get("continueOn", {})
+        if phase in ("Failed", "Error") and not continue_on.get(phase.lower()):
+            result = phase
+    return result
+
+
 def argo_to_steps(workflow: dict[str, Any],
                   phases: dict[str, str]) -> dict[str, tuple[StepPhase, StepReason | None]]:
     """Contract §5's mapping of Argo node phases to step phases and reasons."""
-    tasks = {t["name"]: t for t in workflow["spec"]["templates"][0]["dag"]["tasks"]}
+    tasks = {t["name"]: t for t in workflow["spec"]["templates"][0]["dag"]["tasks"]
+             if not is_outcome_task(t)}
     out: dict[str, tuple[StepPhase, StepReason | None]] = {}
     for name, phase in phases.items():
+        if name not in tasks:
+            continue
         if phase == "Succeeded":
             out[name] = (StepPhase.SUCCEEDED, None)
         elif phase == "Failed":
@@ -228,6 +277,43 @@ def test_reference_agrees_with_argo_on_the_compiled_workflow(scenario: Scenario)
     argo_failed = any(p is StepPhase.FAILED and r is not StepReason.FAILURE_IGNORED
                       for p, r in argo.values())
     assert (result.phase is RunPhase.FAILED) == argo_failed
+    # and so does Argo's own Workflow phase (an Error is a Failed run): #13498 is
+    # closed by the compiler's outcome task whenever it is needed
+    argo_phase = argo_workflow_phase(
+        workflow, argo_phases(workflow, scenario.failed, scenario.errored))
+    assert (argo_phase != "Succeeded") == (result.phase is RunPhase.FAILED)
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenarios())
+def test_argo_phase_is_wrong_only_where_the_outcome_task_is_added(scenario: Scenario) -> None:
+    # The same Workflow without the outcome task: Argo's phase differs from the run's
+    # only in graphs with a best-effort leaf, the ones the compiler adds it to.
+    workflow = emit_workflow(scenario.orchestration).workflow
+    dag = workflow["spec"]["templates"][0]["dag"]
+    dag["tasks"] = [t for t in dag["tasks"] if not is_outcome_task(t)]
+    argo_phase = argo_workflow_phase(
+        workflow, argo_phases(workflow, scenario.failed, scenario.errored))
+    if (argo_phase != "Succeeded") != (scenario.run().phase is RunPhase.FAILED):
+        assert needs_outcome_task(scenario.graph)
+
+
+def test_argo_13498_without_and_with_the_outcome_task() -> None:
+    # a -> b*     a fails for real; Argo omits b, whose continueOn.failed then hides
+    # the failure from the DAG's phase unless a task after b counts it
+    scenario = Scenario(
+        [{"name": "a", "kind": "Container", "image": "busybox", "dependsOn": []},
+         {"name": "b", "kind": "Container", "image": "busybox", "dependsOn": ["a"],
+          "continueOnFailure": True}],
+        frozenset({"a"}), frozenset())
+    workflow = emit_workflow(scenario.orchestration).workflow
+    phases = argo_phases(workflow, scenario.failed, scenario.errored)
+    assert phases == {"a": "Failed", "b": "Omitted", "orch-outcome": "Omitted"}
+    assert argo_workflow_phase(workflow, phases) == "Failed"
+    dag = workflow["spec"]["templates"][0]["dag"]
+    dag["tasks"] = dag["tasks"][:2]
+    assert argo_workflow_phase(workflow, {"a": "Failed", "b": "Omitted"}) == "Succeeded"
+    assert scenario.run().phase is RunPhase.FAILED
 
 
 def test_argo_model_omits_after_error_despite_continue_on_failed() -> None:

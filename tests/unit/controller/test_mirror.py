@@ -460,3 +460,17 @@ def test_offloaded_node_status_of_an_ended_workflow_ends_the_run(argo: str, phas
     assert condition(m, "NodeStatusAvailable") == ("False", "NodeStatusOffloaded")
     assert m.step_statuses == listed  # as last seen, not guessed
 
+
+def test_the_outcome_task_is_not_a_step() -> None:
+    # a -> b*    the compiler adds a final task after the best-effort leaf b
+    spec = [container("a", []), container("b", ["a"], continueOnFailure=True)]
+    wf = compiled(spec)
+    names = [t["name"] for t in wf["spec"]["templates"][0]["dag"]["tasks"]]
+    assert names == ["a", "b", "orch-outcome"]
+    assert graph_from_workflow(wf).names == ("a", "b")
+    done = with_status(wf, "Succeeded", [
+        node("a", "Succeeded"), node("b", "Failed", message="main: Error (exit code 1)"),
+        node("orch-outcome", "Succeeded", type_="Suspend")])
+    m = mirror_workflow(done, {}, NOW)
+    assert [s["name"] for s in m.step_statuses] == ["a", "b"]
+    assert m.progress == "2/2"
