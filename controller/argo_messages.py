@@ -50,10 +50,12 @@ RETRY_EXCEEDED_DEADLINE = "retry exceeded workflow deadline "
 # still Pending past its timeout (v4.0.5 l.2194, v3.6.18 l.2052) and by dag.go
 # executeDAGTask (v4.0.5 l.629, v3.6.18 l.610).
 TEMPLATE_TIMEOUT = "timeout"
-# workflowpod.go createWorkflowPod (v4.0.5 l.605, v3.6.18 l.524), at most a second of
-# the timeout left when the pod would be created (the node goes to Error):
-#     fmt.Errorf("%s exceeded its deadline", nodeName)
-NODE_EXCEEDED_DEADLINE = " exceeded its deadline"
+# Not read: with at most a second of the timeout left when the pod would be created,
+# workflowpod.go createWorkflowPod (v4.0.5 l.605, v3.6.18 l.524) returns
+# fmt.Errorf("%s exceeded its deadline", nodeName) and the node goes to Error, which
+# Argo's continueOn.failed does not cover (its dependents are omitted): contract §3
+# makes every Error a StepError, so it stays one. (A `timeout` under 3 s always ends
+# this way: Argo truncates what is left to whole seconds, 2s -> 1 -> refused.)
 # Argo applies a container's timeout as the pod's `activeDeadlineSeconds`
 # (workflowpod.go, v4.0.5 l.602-608), which the kubelet enforces; its words, from
 # kubernetes pkg/kubelet/active_deadline.go (v1.36.3 l.32), become the pod's
@@ -79,7 +81,6 @@ def says_past_workflow_deadline(messages: Iterable[str | None]) -> bool:
         messages, (RETRY_EXCEEDED_DEADLINE,))
 
 
-def says_template_timed_out(message: str | None, node_name: str) -> bool:
+def says_template_timed_out(message: str | None) -> bool:
     """The node (an attempt) failed because its template's `timeout` passed."""
-    return message in (TEMPLATE_TIMEOUT, KUBELET_ACTIVE_DEADLINE,
-                       f"{node_name}{NODE_EXCEEDED_DEADLINE}")
+    return message in (TEMPLATE_TIMEOUT, KUBELET_ACTIVE_DEADLINE)

@@ -12,7 +12,9 @@ a failed node is classified by what the Workflow itself records:
   v4.0.5 l.610, v3.6.18 l.604) and passed when the Workflow finished (or now);
 - a Retry node by its last attempt: the last child flagged `nodeFlag.retried`, as
   Argo counts attempts (operator.go getChildNodeIdsRetried, v4.0.5 l.4564);
-- a timeout only for a step whose template has a `timeout`.
+- a timeout only for a step whose template has a `timeout` and whose node Argo
+  marked `Failed` (an `Error` is always a `StepError`, as Argo's continueOn.failed
+  does not cover it).
 
 Only then, to tell which of the possible causes it was, one of Argo's fixed
 messages (`controller.argo_messages`) is compared, never searched.
@@ -111,11 +113,11 @@ def observe(node: Mapping[str, Any], nodes: Mapping[str, Obj], ending: Ending,
         note = _note(node, last)
         if ending.early and ending.interrupted(node, last):
             return Observation(Observed.INTERRUPTED, note)
-        if has_timeout and argo_messages.says_template_timed_out(
-                last.get("message"), str(last.get("name") or "")):
+        if phase == ArgoPhase.ERROR:  # never covered by continueOn.failed (§3)
+            return Observation(Observed.ERRORED, note)
+        if has_timeout and argo_messages.says_template_timed_out(last.get("message")):
             return Observation(Observed.TIMED_OUT, note)
-        return Observation(Observed.ERRORED if phase == ArgoPhase.ERROR else Observed.FAILED,
-                           note)
+        return Observation(Observed.FAILED, note)
     # Pending: nothing ran yet. Omitted: Argo will never run it (§3 derives why).
     return Observation(Observed.NOT_STARTED, None)
 

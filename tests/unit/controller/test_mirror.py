@@ -331,11 +331,16 @@ FIDELITY_CASES += [
         id="pending-past-its-timeout",
     ),
     pytest.param(
-        # a (timeout 5s)   under a second of its timeout left when Argo made the pod
-        with_status(compiled([container("a", [], timeoutSeconds=5)]), "Error", [
-            node("a", "Error", message="run-1.a exceeded its deadline")]),
-        ({"a": ("Failed", "StepTimedOut")}, "Failed", ("False", "StepsFailed")),
-        id="timeout-at-pod-creation",
+        # a* (timeout 2s) -> b   under a second of its timeout left when Argo would
+        # make the pod: Argo errors the node, and omits b (an Error is not covered by
+        # continueOn.failed), so it is a StepError as every Error (found on the real Argo)
+        with_status(compiled([container("a", [], timeoutSeconds=2, continueOnFailure=True),
+                              container("b", ["a"])]), "Error", [
+            node("a", "Error", message="run-1.a exceeded its deadline"),
+            node("b", "Omitted", message="omitted: depends condition not met")]),
+        ({"a": ("Failed", "StepError"), "b": ("Skipped", "DependencyFailed")},
+         "Failed", ("False", "StepsFailed")),
+        id="timeout-at-pod-creation-is-an-error",
     ),
     pytest.param(
         # a (retries 1, timeout 5s)   first attempt timed out, the last one failed
