@@ -6,8 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compiler.semantics import Observed
+from controller.argo_messages import KUBELET_ACTIVE_DEADLINE
 from controller.observe import Ending, last_attempt, observe
 
 NOW = "2026-01-01T00:00:30Z"
@@ -64,3 +67,49 @@ def test_retry_attempts_are_the_children_argo_flags_retried() -> None:
 ])
 def test_phase_alone(phase: str, state: Observed) -> None:
     assert observe({"phase": phase}, {}, Ending(), has_timeout=False).state is state
+
+
+# -- property: text other programs wrote never decides the classification ----------
+ENDINGS = st.sampled_from([
+    Ending(), Ending("Stop"), Ending("Terminate"),
+    Ending(None, datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC), True),
+])
+WORDS = st.sampled_from(["shutdown", "Shutdown", "timeout", "timed out", "deadline",
+                         "DeadlineExceeded", "Stopped with strategy 'Stop'",
+                         "workflow shutdown with strategy: Stop", "Step exceeded its deadline",
+                         "terminated", "imminent node shutdown", "\n", "'"])
+TEXT = st.lists(st.one_of(WORDS, st.text(max_size=20)), max_size=6).map(" ".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(["Failed", "Error"]), TEXT, ENDINGS, st.booleans(), st.booleans())
+def test_a_termination_message_never_changes_the_classification(
+        phase: str, words: str, ending: Ending, has_timeout: bool, retry: bool) -> None:
+    # Whatever a program writes as its termination message reaches the node as
+    # "main: <reason> (exit code N): <message>" (operator.go inferFailedReason).
+    def classify(message: str) -> Observed:
+        node: dict[str, Any] = {"phase": phase, "message": message,
+                                "finishedAt": "2026-01-01T00:00:05Z"}
+        nodes: dict[str, dict[str, Any]] = {}
+        if retry:  # the same text on the last attempt of a Retry node
+            nodes["0"] = {**node, "nodeFlag": {"retried": True}}
+            node = {"type": "Retry", "phase": phase, "message": "No more retries left",
+                    "children": ["0"], "finishedAt": "2026-01-01T00:00:05Z"}
+        return observe(node, nodes, ending, has_timeout).state
+
+    assert classify(f"main: Error (exit code 1): {words}") == classify("main: Error (exit code 1)")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(["Failed", "Error"]), TEXT, st.booleans())
+def test_without_shutdown_deadline_or_timeout_a_message_is_never_read(
+        phase: str, words: str, has_timeout: bool) -> None:
+    # No spec.shutdown, no deadline: a node is its own failure (or a timeout only for
+    # a step with a timeout and one of the two fixed messages), whatever it says.
+    state = observe({"phase": phase, "message": words}, {}, Ending(), has_timeout).state
+    if phase == "Error":
+        assert state is Observed.ERRORED
+    elif has_timeout and words in ("timeout", KUBELET_ACTIVE_DEADLINE):
+        assert state is Observed.TIMED_OUT
+    else:
+        assert state is Observed.FAILED
