@@ -111,14 +111,6 @@ class ArgoPhase(enum.StrEnum):
 ARGO_DONE = frozenset({ArgoPhase.SUCCEEDED, ArgoPhase.FAILED, ArgoPhase.ERROR})
 
 
-class ArgoShutdown(enum.StrEnum):
-    """Argo's `spec.shutdown` strategies (`wfv1.ShutdownStrategy`): what `argo stop`
-    and `argo terminate` set; any value ends the Workflow early."""
-
-    STOP = "Stop"
-    TERMINATE = "Terminate"
-
-
 class ArgoNodeType(enum.StrEnum):
     """Argo's node types (`wfv1.NodeType`) that the mirror reads."""
 
