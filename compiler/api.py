@@ -33,5 +33,6 @@ WORKFLOW_KIND: Final = "Workflow"
 # The reference system's resources that steps create or wait on.
 AGENTS_API_VERSION: Final = "agents.proompteng.ai/v1alpha1"
 TOOLS_API_VERSION: Final = "tools.proompteng.ai/v1alpha1"
+TOOL_KIND: Final = "Tool"
 APPROVALS_API_VERSION: Final = "approvals.proompteng.ai/v1alpha1"
 SIGNALS_API_VERSION: Final = "signals.proompteng.ai/v1alpha1"

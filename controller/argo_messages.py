@@ -84,3 +84,18 @@ def says_past_workflow_deadline(messages: Iterable[str | None]) -> bool:
 def says_template_timed_out(message: str | None) -> bool:
     """The node (an attempt) failed because its template's `timeout` passed."""
     return message in (TEMPLATE_TIMEOUT, KUBELET_ACTIVE_DEADLINE)
+
+# -- orch's own words -------------------------------------------------------------------
+# The one node message orch writes and reads back: the controller fails an
+# ApprovalGate's or SignalWait's suspend node with it when the wait's
+# timeoutSeconds passed (Argo ignores a template `timeout` on a suspend node,
+# operator.go checkTemplateTimeout, v4.0.5 l.2548, only fails Pending nodes). Read
+# only for a Failed Suspend node of a wait step that has a timeout, and compared
+# whole, so a decision's message (which names a user's policy or signal) is never
+# taken for it.
+WAIT_TIMED_OUT = "orch: the wait passed its timeoutSeconds"
+
+
+def says_wait_timed_out(message: str | None) -> bool:
+    """The controller failed the wait's node because its timeoutSeconds passed."""
+    return message == WAIT_TIMED_OUT

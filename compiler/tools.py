@@ -1,0 +1,160 @@
+"""The reference system's `Tool` (`tools.proompteng.ai/v1alpha1`) and the
+rendering of its `{{...}}` placeholders with a step's parameters.
+
+Why here: a ToolRun step compiles to a container built from its Tool (contract
+§4), so the compiler reads Tool documents (from the CLI's input, or from the
+cluster when the controller submits a run). The model accepts what the reference
+CRD (`charts/agents/crds/tools.proompteng.ai_tools.yaml`) accepts; the rendering
+is the reference controller's `renderTemplate` (jangar
+`services/jangar/src/server/orchestration-controller.ts`), with one change the
+issue asks for: a placeholder that names nothing is an error naming it, where the
+reference silently writes an empty string.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from compiler.api import TOOL_KIND, TOOLS_API_VERSION
+from compiler.models import ObjectMeta
+
+# `format: int32` in the CRD: any int32, negative ones included.
+Int32 = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
+
+
+class _Model(BaseModel):
+    # The CRD's spec is not `x-kubernetes-preserve-unknown-fields`: the apiserver
+    # accepts unknown keys and prunes them, so they are accepted and ignored here.
+    model_config = ConfigDict(populate_by_name=True, extra="allow", strict=True)
+
+
+class ToolEnvVar(_Model):
+    name: StrictStr  # both required by the CRD
+    value: StrictStr
+
+
+class ToolSpec(_Model):
+    image: StrictStr | None = None
+    command: list[StrictStr] | None = None
+    args: list[StrictStr] | None = None
+    env: list[ToolEnvVar] | None = None
+    service_account: StrictStr | None = Field(None, alias="serviceAccount")
+    working_dir: StrictStr | None = Field(None, alias="workingDir")
+    timeout_seconds: Int32 | None = Field(None, alias="timeoutSeconds")
+    # A Job's TTL in the reference system; Argo's pods have no per-pod TTL.
+    ttl_seconds_after_finished: Int32 | None = Field(None, alias="ttlSecondsAfterFinished")
+
+
+class Tool(_Model):
+    api_version: Literal["tools.proompteng.ai/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["Tool"]
+    metadata: ObjectMeta
+    spec: ToolSpec = Field(default_factory=ToolSpec)
+    status: dict[str, Any] | None = None
+
+
+assert TOOLS_API_VERSION == "tools.proompteng.ai/v1alpha1" and TOOL_KIND == "Tool"
+
+# -- placeholders -----------------------------------------------------------------------
+# JavaScript's `\s` (and what String.prototype.trim removes): the reference's regex
+# is `/\{\{\s*([^}]+)\s*\}\}/g`, and Python's `\s` is a different set (it has
+# \x1c-\x1f and \x85, not \ufeff), so the set is spelled out.
+_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+PLACEHOLDER = re.compile(rf"\{{\{{[{_JS_SPACE}]*([^}}]+)[{_JS_SPACE}]*\}}\}}")
+_TRIM = re.compile(rf"^[{_JS_SPACE}]+|[{_JS_SPACE}]+$")
+PARAMETERS, TOOL = "parameters", "tool"
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A placeholder that names nothing: where it stands and what it names."""
+
+    field: str  # `spec.args[0]`, `spec.env[1].value`
+    placeholder: str  # the whole `{{...}}` as written
+    path: tuple[str, ...]  # its dotted path, parts trimmed, empty parts dropped
+
+    @property
+    def parameter(self) -> str | None:
+        """The parameter's name when it is a `{{parameters.NAME}}`."""
+        return self.path[1] if len(self.path) == 2 and self.path[0] == PARAMETERS else None
+
+
+def placeholder_path(key: str) -> tuple[str, ...]:
+    """`key.split('.').map(trim).filter(Boolean)`, as the reference does."""
+    return tuple(p for p in (_TRIM.sub("", part) for part in key.split(".")) if p)
+
+
+def _lookup(path: Sequence[str], context: Mapping[str, Any]) -> str | None:
+    """The reference's walk down `context`; None where it would print ''. A
+    string is itself; anything else is its compact JSON (`JSON.stringify`)."""
+    cursor: Any = context
+    for part in path:
+        if isinstance(cursor, list) and part.isdigit() and str(int(part)) == part \
+                and int(part) < len(cursor):
+            cursor = cursor[int(part)]  # `array["1"]` in JavaScript; never `"01"`
+        elif isinstance(cursor, dict) and part in cursor:
+            cursor = cursor[part]
+        else:
+            return None
+    if cursor is None or cursor is context:
+        return None
+    if isinstance(cursor, str):
+        return cursor
+    return json.dumps(cursor, ensure_ascii=False, separators=(",", ":"))
+
+
+def render(text: str, field: str, parameters: Mapping[str, str],
+           tool: Mapping[str, Any], problems: list[Unresolved]) -> str:
+    """`text` with each `{{parameters.NAME}}` (and `{{tool.PATH}}`, a field of the
+    Tool document) replaced, in one pass: a value that holds `{{` stays as it is.
+    A placeholder that names nothing is appended to `problems`."""
+    context = {PARAMETERS: dict(parameters), TOOL: dict(tool)}
+
+    def one(match: re.Match[str]) -> str:
+        path = placeholder_path(match.group(1))
+        value = _lookup(path, context) if path and path[0] in context else None
+        if value is None:
+            problems.append(Unresolved(field, match.group(0), path))
+            return match.group(0)
+        return value
+
+    return PLACEHOLDER.sub(one, text)
+
+
+@dataclass(frozen=True)
+class RenderedTool:
+    """The Tool's command, args and env with every placeholder rendered."""
+
+    command: list[str] | None
+    args: list[str] | None
+    env: list[tuple[str, str]]
+
+
+def render_tool(tool: Tool, parameters: Mapping[str, str],
+                document: Mapping[str, Any] | None = None,
+                ) -> tuple[RenderedTool, list[Unresolved]]:
+    """Command, args and env values rendered with `parameters` (the run's
+    `spec.parameters` under the step's `with`); env entries without a name are
+    dropped, as the reference does. `document` is the Tool as written (what
+    `{{tool.PATH}}` reads), by default the model's own dump."""
+    data = dict(document) if document is not None else tool.model_dump(
+        by_alias=True, exclude_none=True)
+    problems: list[Unresolved] = []
+    spec = tool.spec
+
+    def each(values: list[str] | None, key: str) -> list[str] | None:
+        if values is None:
+            return None
+        return [render(v, f"spec.{key}[{i}]", parameters, data, problems)
+                for i, v in enumerate(values)]
+
+    command, args = each(spec.command, "command"), each(spec.args, "args")
+    env = [(e.name, render(e.value, f"spec.env[{i}].value", parameters, data, problems))
+           for i, e in enumerate(spec.env or ()) if e.name]
+    return RenderedTool(command, args, env), problems
