@@ -76,8 +76,8 @@ def release_by_orch(cluster: Cluster, name: str, phase: str, message: str) -> No
 
     api = client.CustomObjectsApi(cluster.api_client)
     for _ in range(10):
-        wf = api.get_namespaced_custom_object("argoproj.io", "v1alpha1", cluster.namespace,
-                                              "workflows", name)
+        wf: Obj = api.get_namespaced_custom_object(  # type: ignore[assignment]
+            "argoproj.io", "v1alpha1", cluster.namespace, "workflows", name)
         node_id, _ = gate_node(wf)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         body = set_suspend_node(wf, node_id, phase, message, now)
