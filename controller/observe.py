@@ -14,7 +14,11 @@ a failed node is classified by what the Workflow itself records:
   Argo counts attempts (operator.go getChildNodeIdsRetried, v4.0.5 l.4564);
 - a timeout only for a step whose template has a `timeout` and whose node Argo
   marked `Failed` (an `Error` is always a `StepError`, as Argo's continueOn.failed
-  does not cover it).
+  does not cover it), or for an ApprovalGate or SignalWait (a suspend node whose
+  `wait` input has a timeoutSeconds) that the controller failed with its own fixed
+  timeout message;
+- a waiting ApprovalGate or SignalWait (its suspend node `Running`) says what it
+  waits for, from its `wait` input.
 
 Only then, to tell which of the possible causes it was, one of Argo's fixed
 messages (`controller.argo_messages`) is compared, never searched.
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from compiler.kinds.wait import wait_of_node
 from compiler.semantics import Observation, Observed
 from compiler.vocabulary import ARGO_DONE, ArgoNodeType, ArgoPhase
 from controller import argo_messages
@@ -102,8 +107,9 @@ def observe(node: Mapping[str, Any], nodes: Mapping[str, Obj], ending: Ending,
             has_timeout: bool) -> Observation:
     """One step's node -> what §3 knows of the step."""
     phase, message = node.get("phase"), node.get("message") or None
+    wait = wait_of_node(node) if node.get("type") == ArgoNodeType.SUSPEND else None
     if phase == ArgoPhase.RUNNING:
-        return Observation(Observed.RUNNING, message)
+        return Observation(Observed.RUNNING, wait.waiting_message if wait else message)
     if phase == ArgoPhase.SUCCEEDED:
         return Observation(Observed.SUCCEEDED, message)
     if phase == ArgoPhase.SKIPPED:
@@ -116,6 +122,9 @@ def observe(node: Mapping[str, Any], nodes: Mapping[str, Obj], ending: Ending,
         if phase == ArgoPhase.ERROR:  # never covered by continueOn.failed (§3)
             return Observation(Observed.ERRORED, note)
         if has_timeout and argo_messages.says_template_timed_out(last.get("message")):
+            return Observation(Observed.TIMED_OUT, note)
+        if wait is not None and wait.timeout_seconds \
+                and argo_messages.says_wait_timed_out(message):
             return Observation(Observed.TIMED_OUT, note)
         return Observation(Observed.FAILED, note)
     # Pending: nothing ran yet. Omitted: Argo will never run it (§3 derives why).

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compiler.kinds.wait import WaitSpec
 from compiler.semantics import Observed
-from controller.argo_messages import KUBELET_ACTIVE_DEADLINE
+from controller.argo_messages import KUBELET_ACTIVE_DEADLINE, WAIT_TIMED_OUT
 from controller.observe import Ending, last_attempt, observe
 
 NOW = "2026-01-01T00:00:30Z"
@@ -113,3 +114,45 @@ def test_without_shutdown_deadline_or_timeout_a_message_is_never_read(
         assert state is Observed.TIMED_OUT
     else:
         assert state is Observed.FAILED
+
+
+# -- ApprovalGate and SignalWait: suspend nodes the controller decides ----------------
+def wait_node(phase: str, message: str | None = None, timeout: int | None = 30,
+              kind: str = "ApprovalGate") -> dict[str, Any]:
+    spec = WaitSpec(kind, policy="deploy", signal="ready", timeout_seconds=timeout)
+    node: dict[str, Any] = {"type": "Suspend", "phase": phase,
+                            "inputs": {"parameters": [{"name": "wait", "value": spec.encode()}]}}
+    if message is not None:
+        node["message"] = message
+    return node
+
+
+@pytest.mark.parametrize(("kind", "says"), [
+    ("ApprovalGate", "Waiting for approval of deploy"), ("SignalWait", "Waiting for signal ready"),
+])
+def test_a_waiting_wait_says_what_it_waits_for(kind: str, says: str) -> None:
+    seen = observe(wait_node("Running", kind=kind), {}, Ending(), has_timeout=False)
+    assert (seen.state, seen.message) == (Observed.RUNNING, says)
+
+
+@pytest.mark.parametrize(("node", "state"), [
+    pytest.param(wait_node("Failed", WAIT_TIMED_OUT), Observed.TIMED_OUT, id="orch-timed-out"),
+    pytest.param(wait_node("Failed", WAIT_TIMED_OUT, timeout=None), Observed.FAILED,
+                 id="no-timeout-so-not-a-timeout"),
+    pytest.param(wait_node("Failed", "approval policy deploy is denied"), Observed.FAILED,
+                 id="denied"),
+    pytest.param(wait_node("Failed", f"{WAIT_TIMED_OUT} "), Observed.FAILED,
+                 id="only-the-whole-message"),
+    pytest.param({**wait_node("Failed", WAIT_TIMED_OUT), "type": "Pod"}, Observed.FAILED,
+                 id="only-a-suspend-node"),
+    pytest.param(wait_node("Succeeded", "approval policy deploy is approved"),
+                 Observed.SUCCEEDED, id="approved"),
+])
+def test_a_failed_wait_is_a_timeout_only_by_orchs_own_message(node: dict[str, Any],
+                                                                state: Observed) -> None:
+    assert observe(node, {}, Ending(), has_timeout=False).state is state
+
+
+def test_a_stopped_workflow_interrupts_a_wait() -> None:
+    node = wait_node("Failed", "Stopped with strategy 'Stop'")
+    assert observe(node, {}, Ending("Stop"), has_timeout=False).state is Observed.INTERRUPTED
