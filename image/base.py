@@ -18,10 +18,12 @@ release makes a new base, and a warm run reuses the cached one).
 from __future__ import annotations
 
 import calendar
+import contextlib
 import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -183,4 +185,18 @@ def ensure_base(buildah: Buildah, log: Path) -> Base:
     if made or not meta.is_file():
         meta.write_text(json.dumps({"recipe": recipe(date), "key": key, "images": names,
                                     "made_seconds": seconds}, indent=2) + "\n")
+    if made:
+        drop_other_bases(buildah, root, key, log)
     return Base(key, names["runtime"], names["build"], date, seconds)
+
+
+def drop_other_bases(buildah: Buildah, root: Path, key: str, log: Path) -> None:
+    """Bases of other keys (an older Release, an older recipe): 600 MB each."""
+    for other in root.iterdir():
+        if other.is_dir() and other.name != key:
+            shutil.rmtree(other, ignore_errors=True)
+    listed = buildah.run("images", "--format", "{{.Name}}:{{.Tag}}")
+    for image in listed.split():
+        if image.startswith("localhost/orch-base/") and not image.endswith(f":{key}"):
+            with contextlib.suppress(BuildahError):
+                buildah.run("rmi", image, log=log)

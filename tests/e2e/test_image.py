@@ -103,28 +103,22 @@ def test_every_python_file_has_hash_based_bytecode(image_rootfs: Path) -> None:
     assert (missing[:10], stale[:10]) == ([], [])
 
 
-def run_in_image(built: Built, tmp_path: Path, args: list[str],
-                 mounts: list[Mount] | None = None) -> tuple[int, str]:
-    container: Container | None = None
-    try:
-        container = Container(Buildah(), built.tag, f"orch-cli-{tmp_path.name}", tmp_path)
-        return container.run(PodSpec(args=args, env={}, mounts=mounts or []))
-    finally:
-        stop_quietly(container)
-
-
 def test_entrypoint_runs_the_cli_read_only_as_the_image_user(
         built_image: Built, tmp_path: Path) -> None:
-    code, out = run_in_image(built_image, tmp_path / "version", ["--version"])
-    assert (code, out) == (0, f"orch {project_version()}\n")
     golden = REPO / "golden" / "valid"
-    code, out = run_in_image(built_image, tmp_path / "compile", ["compile", "/in/diamond.yaml"],
-                             [Mount(str(golden), "/in")])
-    assert code == 0, out
-    assert out == (golden / "diamond.argo.yaml").read_text()
-    code, out = run_in_image(
-        built_image, tmp_path / "id", ["controller", "--help"])
-    assert code == 0 and "orch controller" in out, out
+    container: Container | None = None
+    try:  # one working container, three runs: the root is read-only, nothing changes
+        container = Container(Buildah(), built_image.tag, f"orch-cli-{tmp_path.name}", tmp_path)
+        code, out = container.run(PodSpec(args=["--version"], env={}))
+        assert (code, out) == (0, f"orch {project_version()}\n")
+        code, out = container.run(PodSpec(args=["compile", "/in/diamond.yaml"], env={},
+                                          mounts=[Mount(str(golden), "/in")]))
+        assert code == 0, out
+        assert out == (golden / "diamond.argo.yaml").read_text()
+        code, out = container.run(PodSpec(args=["controller", "--help"], env={}))
+        assert code == 0 and "orch controller" in out, out  # exec'ed python -m controller
+    finally:
+        stop_quietly(container)
 
 
 def test_a_second_build_gives_the_same_digest(built_image: Built, tmp_path: Path) -> None:
