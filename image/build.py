@@ -51,7 +51,8 @@ HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 class Built:
     """One build: where its archive is, its digest, and what it cost."""
 
-    tag: str
+    tag: str  # the chart's name for it (moved by every build on this machine)
+    ref: str  # this build's own name in buildah's storage (see local_ref)
     digest: str  # the image manifest's digest (what a registry would show)
     archive: str
     base: str
@@ -77,6 +78,14 @@ def project_version() -> str:
     with (REPO / "pyproject.toml").open("rb") as fh:
         version: str = tomllib.load(fh)["project"]["version"]
     return version
+
+
+def local_ref(inputs: str) -> str:
+    """A name for one build of one checkout: the chart's tag is shared by every
+    checkout on a machine (the last build wins), so tests refer to this one, and
+    pruning never removes another checkout's build."""
+    checkout = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
+    return f"localhost/orch-build/{checkout}:{inputs[:16]}"
 
 
 def git(*args: str) -> str:
@@ -151,25 +160,32 @@ def build(base: str = DEBIAN, out: Path = OUT, buildah: Buildah | None = None) -
               "org.opencontainers.image.created": created,
               "org.opencontainers.image.base.name": made.runtime if made else base}
     volumes = ["-v", f"{HOST_CA}:{HOST_CA}:ro"] if HOST_CA.is_file() else []
+    inputs = inputs_digest(base, made.key if made else "", str(epoch), revision)
+    ref = local_ref(inputs)
+    earlier = [i for i in buildah.run("images", "--format", "{{.Name}}:{{.Tag}}").split()
+               if i.startswith(ref.rsplit(":", 1)[0] + ":") and i != ref]
     buildah.run("bud", "--isolation", "chroot", "--timestamp", str(epoch),
                 "--identity-label=false", "--layers=false", *args,
                 "--build-arg", f"VERSION={version}",
                 "--build-arg", f"SOURCE_DATE_EPOCH={epoch}",
                 *[x for k, v in labels.items() for x in ("--label", f"{k}={v}")],
-                *volumes, "-f", str(REPO / "Dockerfile"), "-t", tag, str(REPO), log=log)
-    # The previous build of this tag is left untagged: 140 MB per build on vfs.
-    # (An image still used by a working container stays; that is no failure.)
+                *volumes, "-f", str(REPO / "Dockerfile"), "-t", tag, "-t", ref, str(REPO),
+                log=log)
+    # This checkout's earlier builds, then whatever no name holds any more (140 MB
+    # each on vfs). An image still used by a working container stays: no failure.
+    for image in earlier:
+        with contextlib.suppress(BuildahError):
+            buildah.run("rmi", image, log=log)
     with contextlib.suppress(BuildahError):
         buildah.run("rmi", "--prune", log=log)
     archive = out / f"orch-{version}.oci.tar"
     digestfile = out / "digest"
     archive.unlink(missing_ok=True)
-    buildah.run("push", "--digestfile", str(digestfile), tag,
+    buildah.run("push", "--digestfile", str(digestfile), ref,
                 f"oci-archive:{archive}:{tag}", log=log)
     layers, size = layer_sizes(archive)
-    built = Built(tag=tag, digest=digestfile.read_text().strip(), archive=str(archive),
-                  base=made.runtime if made else base,
-                  inputs=inputs_digest(base, made.key if made else "", str(epoch), revision),
+    built = Built(tag=tag, ref=ref, digest=digestfile.read_text().strip(),
+                  archive=str(archive), base=made.runtime if made else base, inputs=inputs,
                   epoch=epoch, revision=revision, size_bytes=size, layers=layers,
                   base_seconds=round(t1 - t0, 1), build_seconds=round(time.monotonic() - t1, 1))
     (out / "build.json").write_text(json.dumps(asdict(built), indent=2) + "\n")
@@ -190,7 +206,7 @@ def ensure_built(out: Path = OUT, buildah: Buildah | None = None) -> tuple[Built
     build. Also says whether it was reused."""
     buildah = buildah or Buildah()
     last = load(out)
-    if last is not None and Path(last.archive).is_file() and buildah.has_image(last.tag):
+    if last is not None and Path(last.archive).is_file() and buildah.has_image(last.ref):
         key = last.base.rsplit(":", 1)[-1]
         if last.inputs == inputs_digest(DEBIAN, key, str(source_date_epoch()),
                                         git("rev-parse", "HEAD")) \

@@ -15,6 +15,7 @@ Why each part:
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +49,7 @@ def chart_pod_security() -> dict[str, int]:
 
 
 def test_name_labels_user_and_entrypoint(built_image: Built) -> None:
-    config = image_config(Buildah(), built_image.tag)
+    config = image_config(Buildah(), built_image.ref)
     assert built_image.tag == chart_image() == f"ghcr.io/proompteng/orch:{project_version()}"
     pod = chart_pod_security()
     assert config["User"] == f"{pod['runAsUser']}:{pod['runAsGroup']}" == "65532:65532"
@@ -108,7 +109,7 @@ def test_entrypoint_runs_the_cli_read_only_as_the_image_user(
     golden = REPO / "golden" / "valid"
     container: Container | None = None
     try:  # one working container, three runs: the root is read-only, nothing changes
-        container = Container(Buildah(), built_image.tag, f"orch-cli-{tmp_path.name}", tmp_path)
+        container = Container(Buildah(), built_image.ref, f"orch-cli-{os.getpid()}", tmp_path)
         code, out = container.run(PodSpec(args=["--version"], env={}))
         assert (code, out) == (0, f"orch {project_version()}\n")
         code, out = container.run(PodSpec(args=["compile", "/in/diamond.yaml"], env={},

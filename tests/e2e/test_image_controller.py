@@ -120,7 +120,7 @@ def start_pod(cluster: Cluster, tools_bin: Path, built: Built, work: Path, name:
         tmp.chmod(0o777)  # an emptyDir: writable by the pod's user
         mounts.append(Mount(str(tmp), mount["mountPath"], read_only=False))
     assert [m.destination for m in mounts] == [SA_DIR, "/tmp"]
-    container = Container(Buildah(), built.tag, f"orch-image-{name}-{os.getpid()}", work)
+    container = Container(Buildah(), built.ref, f"orch-image-{name}-{os.getpid()}", work)
     pod = ImagePod(name, release_ns, runs_ns, container, port, read_only, tmp, mounts)
     if writable_root:
         pod.before = tree(container.rootfs)

@@ -10,6 +10,7 @@ memoised here so two modules importing the fixture share one build.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import sys
 import time
@@ -49,8 +50,8 @@ def built_image() -> Built:
 def image_rootfs(built_image: Built) -> Iterator[Path]:
     """A working container's root filesystem of the built image (read it, never write)."""
     buildah = Buildah()
-    name = f"orch-image-rootfs-{time.monotonic_ns()}"
-    buildah.from_image(built_image.tag, name)
+    name = f"orch-image-rootfs-{os.getpid()}-{time.monotonic_ns()}"
+    buildah.from_image(built_image.ref, name)
     try:
         yield buildah.mount(name)
     finally:
