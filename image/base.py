@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -165,6 +166,14 @@ def ensure_base(buildah: Buildah, log: Path) -> Base:
             raise RuntimeError(f"Debian archive unreachable ({exc}) and no base cached") from exc
         date = cached
     key = key_of(date)
+    root.mkdir(parents=True, exist_ok=True)
+    # One maker at a time: checkouts and CI on one machine share this cache.
+    with (root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure_base(buildah, root, key, date, log)
+
+
+def _ensure_base(buildah: Buildah, root: Path, key: str, date: str, log: Path) -> Base:
     here = root / key
     names = {p.name: f"localhost/orch-base/{p.name}:{key}" for p in PARTS}
     t0 = time.monotonic()
