@@ -20,6 +20,7 @@ from compiler.kinds import KINDS, StepContext
 from compiler.kinds.base import argo_literal, article
 from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
+from compiler.validate import check_run_parameters
 
 MAX_TEMPLATES = 200
 MAX_BYTES = 1024 * 1024
@@ -44,6 +45,8 @@ def emit_workflow(
     only the compiled form shows (size, template count, settings Argo cannot
     apply) go to `out`; the caller decides whether to keep the result."""
     out = out if out is not None else Collector()
+    if run is not None:
+        check_run_parameters(orchestration, run, out)
     steps = orchestration.spec.steps
     graph = build_graph(steps)
     run_params = dict(run.spec.parameters or {}) if run else {}

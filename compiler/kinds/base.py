@@ -10,7 +10,7 @@ from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.models import Step
-from compiler.names import DNS_SUBDOMAIN
+from compiler.names import DNS_SUBDOMAIN_NAME, PARAMETER, Grammar, quote
 
 Template = dict[str, Any]
 STEP_PARAM = "step"
@@ -47,6 +47,9 @@ class Kind:
     name: str
     build: Builder
     check: Checker
+    # What the step's parameters (its `with` keys, the run's parameter names)
+    # become: Argo parameters, or environment variables of a container.
+    parameter_name: Grammar = PARAMETER
 
 
 def require(step: dict[str, Any], key: str, path: FieldPath, out: Collector, what: str) -> None:
@@ -65,17 +68,38 @@ def require_ref(step: dict[str, Any], key: str, path: FieldPath, out: Collector,
     require(step, key, path, out, what)
     value = step.get(key)
     name = value.get("name") if isinstance(value, dict) else value
-    if isinstance(name, str) and name and (len(name) > 253 or not DNS_SUBDOMAIN.match(name)):
-        out.add(
-            Reason.INVALID_FIELD,
-            path.child(key),
-            f"{name!r} is not a valid Kubernetes object name",
-            hint="lowercase letters, digits, '-' and '.'",
-        )
+    if isinstance(name, str) and name:
+        check_name(name, DNS_SUBDOMAIN_NAME, path.child(key), out)
     elif isinstance(value, dict) and value and "name" not in value:
         out.add(
             Reason.MISSING_STEP_FIELD, path.child(key, "name"), f"{key} needs a name", names=(key,)
         )
+
+
+def check_name(value: Any, grammar: Grammar, path: FieldPath, out: Collector) -> bool:
+    """`InvalidField` with the grammar when a string breaks it (other types are
+    the models' to report); True when the value is usable."""
+    if not isinstance(value, str):
+        return False
+    problem = grammar.problem(value)
+    if problem is None:
+        return True
+    out.add(Reason.INVALID_FIELD, path, f"{quote(value)} {problem}", names=(value,),
+            hint=EXPANDED_HINT if "{{" in value else None)
+    return False
+
+
+# Why `{{` in a name is refused rather than encoded: a name field takes no expression.
+EXPANDED_HINT = "Argo would evaluate {{...}} in it as an expression"
+
+
+def check_with_keys(step: dict[str, Any], path: FieldPath, out: Collector,
+                    grammar: Grammar = PARAMETER) -> None:
+    """Each `with` key is a parameter name (Argo's rule, or `grammar`)."""
+    with_ = step.get("with")
+    if isinstance(with_, dict):
+        for key in with_:
+            check_name(key, grammar, path.child("with", str(key)), out)
 
 
 def article(word: str) -> str:

@@ -17,10 +17,12 @@ from compiler.kinds.base import (
     Kind,
     StepContext,
     argo_literal,
+    check_name,
     parameter,
     require,
 )
 from compiler.models import Step
+from compiler.names import ENV_VAR_NAME, IMAGE
 
 # The kubelet, not Argo, writes the `{{` of user values: Argo substitutes a pod's
 # template more than once (the output of an expression is re-read by the pass
@@ -38,6 +40,13 @@ def literal(value: str) -> str:
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
     require(step, "image", path, out, "the container image")
+    if step.get("image"):
+        check_name(step["image"], IMAGE, path.child("image"), out)
+    env = step.get("env")
+    if isinstance(env, list):
+        for i, item in enumerate(env):
+            if isinstance(item, dict):
+                check_name(item.get("name"), ENV_VAR_NAME, path.child("env", i, "name"), out)
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:
@@ -68,4 +77,4 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     return Emitted(f"container-{step.name.lower()}", template, task)
 
 
-KIND = Kind("Container", build, check)
+KIND = Kind("Container", build, check, parameter_name=ENV_VAR_NAME)
