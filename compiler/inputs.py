@@ -14,6 +14,7 @@ from compiler.diagnostics import ROOT, Collector, Diagnostic, FieldPath, Reason,
 from compiler.gcpause import paused_gc
 from compiler.models import Orchestration, OrchestrationRun
 from compiler.source import Document, load_documents
+from compiler.suborchestrations import check_sub_orchestration_cycles
 from compiler.validate import check_document_kind, check_orchestration, check_run
 
 
@@ -73,6 +74,7 @@ def key(namespace: str | None, name: str | None) -> tuple[str, str]:
 def pair_runs(inputs: Inputs) -> list[tuple[Document, Orchestration, OrchestrationRun | None]]:
     """What to compile, in input order: each run with its Orchestration, and each
     Orchestration that no run in the input references."""
+    inputs.diagnostics.extend(check_sub_orchestration_cycles(inputs.orchestrations))
     by_key = {key(o.metadata.namespace, o.metadata.name): (d, o) for d, o in inputs.orchestrations}
     used: set[tuple[str, str]] = set()
     files = {f: i for i, f in enumerate(inputs.files)}
