@@ -38,8 +38,12 @@ class TemplateRef(_Model):
 
 
 class EnvVar(_Model):
+    """A Container step's environment variable (`valueFrom` is checked against the
+    Kubernetes schema by `compiler.kinds.container`)."""
+
     name: StrictStr
-    value: StrictStr = ""
+    value: StrictStr | None = None
+    value_from: dict[str, Any] | None = Field(None, alias="valueFrom")
 
 
 # Marks a model whose unknown keys the CRD keeps (`compiler.crd` reads it).
