@@ -50,12 +50,12 @@ def read_sources(paths: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
-def load_inputs(paths: Sequence[str]) -> Inputs:
+def load_inputs(paths: Sequence[str], strict: bool = False) -> Inputs:
     """Read and validate files; shared by every command that takes FILE...
     (imports the models lazily, after argument parsing)."""
     from compiler.inputs import parse_files
 
-    return parse_files(read_sources(paths))
+    return parse_files(read_sources(paths), strict)
 
 
 def report(diagnostics: Sequence[Diagnostic], fmt: str = "text") -> None:
@@ -86,7 +86,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from compiler.inputs import pair_runs
     from compiler.render import to_json, to_yaml
 
-    inputs = load_inputs(args.files)
+    inputs = load_inputs(args.files, args.strict)
     workflows = []
     for doc, orch, run in pair_runs(inputs):
         out = Collector()
@@ -106,7 +106,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from compiler.emit import emit_workflow
     from compiler.inputs import pair_runs
 
-    inputs = load_inputs(args.files)
+    inputs = load_inputs(args.files, args.strict)
     # Compiling finds what only the compiled form shows (size, settings Argo
     # cannot apply): validate refuses exactly what compile refuses.
     for doc, orch, run in pair_runs(inputs):
@@ -229,6 +229,10 @@ def cmd_controller(args: argparse.Namespace) -> int:
     os.execv(sys.executable, argv)
 
 
+STRICT_HELP = ("every key orch does not read is an error (by default only a misspelled "
+               "one, as a warning)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="orch", description="Orchestration resources -> Argo Workflows")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -237,11 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="YAML files; - for stdin")
     p.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     p.add_argument("--service-account", help="spec.serviceAccountName of the Workflows")
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("validate", help="check every document, print every problem")
     p.add_argument("files", nargs="+", metavar="FILE", help="YAML files; - for stdin")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plan", help="what-if: which steps run, fail or are skipped")

@@ -20,7 +20,9 @@ Int32 = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="allow", strict=True)
+    # One spelling: the CRD's camelCase alias (`depends_on` is an unknown key,
+    # which `compiler.unknown_keys` names as a misspelling).
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class NameRef(_Model):

@@ -34,6 +34,7 @@ from compiler.names import (
     suggest,
     task_name_problem,
 )
+from compiler.unknown_keys import check_orchestration_keys, check_run_keys
 
 DOCUMENT_KINDS = (ORCHESTRATION_KIND, RUN_KIND)
 ModelT = TypeVar("ModelT", Orchestration, OrchestrationRun)
@@ -174,9 +175,13 @@ def _steps(data: dict[str, Any], out: Collector) -> list[Any] | None:
     return steps
 
 
-def check_orchestration(data: dict[str, Any], out: Collector) -> Orchestration | None:
-    """Every §2 problem of one Orchestration document; the model when it has none."""
+def check_orchestration(
+    data: dict[str, Any], out: Collector, *, strict: bool = False
+) -> Orchestration | None:
+    """Every §2 problem of one Orchestration document; the model when it has none.
+    `strict`: every unknown key is an error (else only misspellings warn)."""
     before = len(out.items)
+    check_orchestration_keys(data, out, strict=strict)
     model = check_models(data, Orchestration, out)
     check_metadata_name(data, out)
     steps = _steps(data, out)
@@ -368,9 +373,12 @@ def check_entrypoint(spec: Any, out: Collector) -> None:
         )
 
 
-def check_run(data: dict[str, Any], out: Collector) -> OrchestrationRun | None:
+def check_run(
+    data: dict[str, Any], out: Collector, *, strict: bool = False
+) -> OrchestrationRun | None:
     """Every problem of one OrchestrationRun document; the model when it has none."""
     before = len(out.items)
+    check_run_keys(data, out, strict=strict)
     model = check_models(data, OrchestrationRun, out)
     check_metadata_name(data, out)
     spec = data.get("spec")

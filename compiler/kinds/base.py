@@ -50,6 +50,9 @@ class Kind:
     # What the step's parameters (its `with` keys, the run's parameter names)
     # become: Argo parameters, or environment variables of a container.
     parameter_name: Grammar = PARAMETER
+    # Step keys beyond the models' that this kind reads (the reference system's
+    # own, such as implementationSpecRef): known, never reported as unknown.
+    extra_keys: tuple[str, ...] = ()
 
 
 def require(step: dict[str, Any], key: str, path: FieldPath, out: Collector, what: str) -> None:

@@ -180,4 +180,5 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     return Emitted(f"container-{step.name.lower()}", template, task)
 
 
-KIND = Kind("Container", build, check, parameter_name=ENV_NAME)
+KIND = Kind("Container", build, check, parameter_name=ENV_NAME,
+            extra_keys=(*CARRIED_FIELDS, *TEMPLATE_FIELDS, *REFUSED_FIELDS))
