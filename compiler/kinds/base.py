@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,12 +119,25 @@ def ref_name(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# Characters the executor's YAML reader would not give back as they are, when it
+# reads the manifest (the JSON spec is a YAML flow mapping there): DEL, the C1
+# controls, U+FFFE/U+FFFF and lone surrogates are not YAML-printable (`argo lint`
+# and kubectl refuse the manifest); U+0085, U+2028 and U+2029 are YAML 1.1 line
+# breaks, folded into spaces inside a quoted scalar; U+FEFF is a byte order mark.
+# JSON's own escapes cover the C0 controls. A `\uXXXX` escape reaches the YAML
+# reader as ASCII and is decoded by it into the character.
+_UNSAFE_IN_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+
+
 def no_expansion_json(value: Any) -> str:
-    """JSON text in which Argo finds no `{{`: the braces of `{{` inside strings are
-    written as JSON escapes, which the executor's YAML/JSON parser decodes back, so
-    the created resource holds the user's value byte for byte. (Structural braces
-    never stand doubled in JSON, so a plain replace only touches string content.)"""
+    """JSON text in which Argo finds no `{{` and every character the YAML reader
+    would change is escaped: the braces of `{{` inside strings are written as JSON
+    escapes, as are the characters of `_UNSAFE_IN_YAML`; the executor's YAML/JSON
+    parser decodes them back, so the created resource holds the user's value
+    byte for byte. (Structural braces never stand doubled in JSON, so a plain
+    replace only touches string content.)"""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = _UNSAFE_IN_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text.replace("{{", "\\u007b\\u007b")
 
 
