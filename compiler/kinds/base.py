@@ -12,6 +12,7 @@ from typing import Any
 from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.models import Step
 from compiler.names import DNS_SUBDOMAIN_NAME, PARAMETER, Grammar, quote
+from compiler.pods import DEFAULT_PODS, PodSettings
 
 Template = dict[str, Any]
 STEP_PARAM = "step"
@@ -37,6 +38,7 @@ class StepContext:
 
     step_label: str
     parameters: Mapping[str, str]
+    pods: PodSettings = DEFAULT_PODS
 
 
 Builder = Callable[[Step, StepContext], Emitted]

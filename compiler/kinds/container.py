@@ -31,6 +31,7 @@ from compiler.kinds.base import (
 )
 from compiler.models import Step
 from compiler.names import ENV_VAR_NAME, IMAGE, quote, suggest
+from compiler.pods import RESTRICTED_CONTAINER, executor_patch, merged
 from compiler.schema_check import check_value, definition, load_schema, normalized
 
 # The kubelet, not Argo, writes the `{{` of user values: Argo substitutes a pod's
@@ -176,6 +177,10 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     }
     template.update((k, normalized(extras[k], load_schema()["templateFields"][k]))
                     for k in TEMPLATE_FIELDS if k in extras)
+    if ctx.pods.restricted:  # the step's own settings win, key by key (compiler.pods)
+        container["securityContext"] = merged(RESTRICTED_CONTAINER,
+                                              container.get("securityContext"))
+        template["podSpecPatch"] = executor_patch()
     task = {"arguments": {"parameters": [parameter(STEP_PARAM, ctx.step_label)]}}
     return Emitted(f"container-{step.name.lower()}", template, task)
 

@@ -15,6 +15,7 @@ from compiler.diagnostics import Collector
 from compiler.emit import emit_workflow
 from compiler.inputs import pair_runs, parse_text
 from compiler.kinds.container import BRACE_VAR, CARRIED_FIELDS, REFUSED_FIELDS, TEMPLATE_FIELDS
+from compiler.pods import RESTRICTED_CONTAINER
 from compiler.schema_check import SCHEMA_PATH
 from tests.support import k8s_schema
 from tests.unit.compiler.test_literals import k8s_expand
@@ -73,7 +74,10 @@ FIELDS: dict[str, Any] = {
 def test_a_carried_field_reaches_the_container_unchanged(field: str) -> None:
     template, errors = compile_one(_doc({field: FIELDS[field]}))
     assert errors == [] and template is not None
-    assert template["container"][field] == FIELDS[field]
+    expected = FIELDS[field]
+    if field == "securityContext":  # over the restricted defaults (test_pods.py)
+        expected = {**RESTRICTED_CONTAINER, **expected}
+    assert template["container"][field] == expected
 
 
 def test_value_from_and_volumes_are_carried() -> None:
