@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 MAX_STEPS = 200
 MAX_NAME_LENGTH = 128
+# A step's parameters: bounded so the CRD's CEL rule on their names fits the
+# apiserver's cost budget for 200 steps (compiler.crd).
+MAX_PARAMETERS = 1000
 
 Int32 = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
 
@@ -72,7 +75,8 @@ class Step(_Model):
     retries: Int32 | None = None
     retry_backoff_seconds: Int32 | None = Field(None, alias="retryBackoffSeconds")
     timeout_seconds: Int32 | None = Field(None, alias="timeoutSeconds")
-    with_: dict[StrictStr, StrictStr] | None = Field(None, alias="with")
+    with_: dict[StrictStr, StrictStr] | None = Field(None, alias="with",
+                                                     max_length=MAX_PARAMETERS)
     agent_ref: NameRef | None = Field(None, alias="agentRef")
     tool_ref: NameRef | None = Field(None, alias="toolRef")
     orchestration_ref: NameRef | None = Field(None, alias="orchestrationRef")

@@ -71,22 +71,15 @@ def quote(value: str, limit: int = 80) -> str:
     return '"' + "".join(out) + ('..."' if len(value) > limit else '"')
 
 
-def _env_extra(value: str) -> str | None:
-    # k8s.io/apimachinery v0.36.3 pkg/util/validation/validation.go hasChDirPrefix
-    if value in (".", "..") or value.startswith(".."):
-        return "is not a valid environment variable name: not '.' or '..' nor starting " \
-               "with '..', says Kubernetes"
-    return None
-
-
-# k8s.io/apimachinery v0.36.3 pkg/util/validation/validation.go, IsEnvVarName
-# (envVarNameFmt). Kubernetes 1.34+ also accepts any printable ASCII but `=`
-# (RelaxedEnvironmentVariableValidation), which admits `{{`: the strict rule is
-# the one every supported Kubernetes accepts and Argo cannot misread.
+# k8s.io/apimachinery v0.36.3 pkg/util/validation/validation.go, IsEnvVarName:
+# envVarNameFmt `[-._a-zA-Z][-._a-zA-Z0-9]*` and hasChDirPrefix (not `.` or `..`,
+# not starting with `..`), written as one pattern. Kubernetes 1.34+ also accepts
+# any printable ASCII but `=` (RelaxedEnvironmentVariableValidation), which
+# admits `{{`: the strict rule is the one every supported Kubernetes accepts.
 ENV_VAR_NAME = Grammar(
-    "environment variable name", r"[-._a-zA-Z][-._a-zA-Z0-9]*", None,
-    "Kubernetes IsEnvVarName",
-    "letters, digits, '_', '-' and '.', not starting with a digit", _env_extra)
+    "environment variable name", r"[-_a-zA-Z][-._a-zA-Z0-9]*|\.[-_a-zA-Z0-9][-._a-zA-Z0-9]*",
+    None, "Kubernetes IsEnvVarName",
+    "letters, digits, '_', '-' and '.', not starting with a digit or '..', not '.'")
 # argo-workflows v4.0.5 workflow/validate/validate.go paramOrArtifactNameRegex.
 PARAMETER = Grammar(
     "Argo parameter name", r"[-a-zA-Z0-9_]+", None, "Argo",

@@ -70,7 +70,7 @@ _ENV_KEYS = ("name", "value", "valueFrom")
 def _not_reserved(name: str) -> str | None:
     if name == BRACE_VAR:
         return f"is reserved: orch defines {BRACE_VAR} to write the '{{{{' of user values"
-    return ENV_VAR_NAME.extra(name) if ENV_VAR_NAME.extra else None
+    return None
 
 
 # A Container's environment variable names (its env, `with` keys, run parameters).
