@@ -9,7 +9,7 @@ import yaml
 
 
 def dag_steps(
-    n: int, seed: int = 7, kinds: tuple[str, ...] = ("ToolRun", "Container")
+    n: int, seed: int = 7, kinds: tuple[str, ...] = ("AgentRun", "Container")
 ) -> list[dict[str, Any]]:
     """`n` steps, each depending on up to 3 earlier ones (about 2n edges)."""
     rng = random.Random(seed)
@@ -17,8 +17,9 @@ def dag_steps(
     for i in range(n):
         kind = kinds[i % len(kinds)]
         step: dict[str, Any] = {"name": f"step-{i}", "kind": kind}
-        if kind == "ToolRun":
-            step["toolRef"] = {"name": f"tool-{i % 7}"}
+        if kind == "AgentRun":  # a resource template with a per-step spec argument
+            step["agentRef"] = {"name": f"agent-{i % 7}"}
+            step["implementationSpecRef"] = {"name": "impl"}
             step["with"] = {"index": str(i)}
         else:
             step["image"] = "alpine:3.20"

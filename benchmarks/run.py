@@ -70,8 +70,8 @@ def bench_vs_hera(n: int = 200) -> tuple[float, float]:
         from hera.workflows import DAG, Container, Parameter, Resource, Workflow
 
         with Workflow(generate_name="bench-", entrypoint="main") as w:
-            tool = Resource(
-                name="tool-run",
+            agent = Resource(
+                name="agent-run",
                 action="create",
                 manifest="spec: {{inputs.parameters.spec}}",
                 inputs=[Parameter(name="step"), Parameter(name="spec")],
@@ -90,8 +90,8 @@ def bench_vs_hera(n: int = 200) -> tuple[float, float]:
             with DAG(name="main", fail_fast=False):
                 tasks: dict[str, Any] = {}
                 for s in steps:
-                    if s["kind"] == "ToolRun":
-                        t = tool(
+                    if s["kind"] == "AgentRun":
+                        t = agent(
                             name=s["name"], arguments={"step": s["name"], "spec": str(s["with"])}
                         )
                     else:

@@ -25,6 +25,10 @@ STEP_LABEL: Final = f"{GROUP}/step"
 STEP_KINDS_ANNOTATION: Final = f"{GROUP}/step-kinds"  # on a Workflow: step name -> kind
 GENERATION_ANNOTATION: Final = f"{GROUP}/orchestration-generation"  # on a Workflow
 GENERATED_BY_ANNOTATION: Final = f"{GROUP}/generated-by"  # on the generated CRDs
+# On a child OrchestrationRun (written by the SubOrchestration step's resource
+# template): how deep in a chain of SubOrchestration runs it stands, 1 for the
+# child of a run a person created; a run without it is at depth 0.
+DEPTH_ANNOTATION: Final = f"{GROUP}/depth"
 
 # Argo.
 ARGO_API_VERSION: Final = "argoproj.io/v1alpha1"

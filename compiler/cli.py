@@ -84,7 +84,7 @@ def _sorted(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
 def cmd_compile(args: argparse.Namespace) -> int:
     from compiler.diagnostics import Collector
     from compiler.emit import emit_workflow
-    from compiler.inputs import pair_runs
+    from compiler.inputs import namespace_of, pair_runs
     from compiler.render import to_json, to_yaml
 
     inputs = load_inputs(args.files, args.strict)
@@ -92,7 +92,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     for doc, orch, run in pair_runs(inputs):
         out = Collector()
         compiled = emit_workflow(orch, run, out, service_account=args.service_account,
-                                 pods=_pod_settings(args))
+                                 pods=_pod_settings(args),
+                                 tools=inputs.tools_in(namespace_of(orch, run)))
         inputs.diagnostics.extend(doc.locate(d) for d in out.items)
         workflows.append(compiled.workflow)
     problems = _sorted(inputs.diagnostics)
@@ -106,14 +107,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from compiler.diagnostics import Collector
     from compiler.emit import emit_workflow
-    from compiler.inputs import pair_runs
+    from compiler.inputs import namespace_of, pair_runs
 
     inputs = load_inputs(args.files, args.strict)
     # Compiling finds what only the compiled form shows (size, settings Argo
     # cannot apply): validate refuses exactly what compile refuses.
     for doc, orch, run in pair_runs(inputs):
         out = Collector()
-        emit_workflow(orch, run, out)
+        emit_workflow(orch, run, out, tools=inputs.tools_in(namespace_of(orch, run)))
         inputs.diagnostics.extend(doc.locate(d) for d in out.items)
     report(_sorted(inputs.diagnostics), args.output)
     if not inputs.ok:

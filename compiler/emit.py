@@ -13,15 +13,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import ARGO_API_VERSION, ORCHESTRATION_LABEL, RUN_LABEL, WORKFLOW_KIND
+from compiler.api import (
+    ARGO_API_VERSION,
+    DEPTH_ANNOTATION,
+    ORCHESTRATION_LABEL,
+    RUN_LABEL,
+    WORKFLOW_KIND,
+)
 from compiler.diagnostics import Collector, FieldPath, Reason, Severity
 from compiler.graph import Graph, build_graph
-from compiler.kinds import KINDS, StepContext
+from compiler.kinds import KINDS, Emitted, StepContext
 from compiler.kinds.base import argo_literal, article
 from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
 from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
 from compiler.pods import PodSettings, workflow_pod_fields
+from compiler.tools import Tool
 from compiler.validate import check_run_parameters
 
 MAX_TEMPLATES = 200
@@ -43,14 +50,19 @@ def emit_workflow(
     out: Collector | None = None,
     service_account: str | None = None,
     pods: PodSettings | None = None,
+    tools: Mapping[str, Tool] | None = None,
+    tools_where: str = "in the input",
 ) -> Compiled:
     """The Workflow for `orchestration` (named after `run` when given). Problems
     only the compiled form shows (size, template count, settings Argo cannot
-    apply) go to `out`; the caller decides whether to keep the result."""
+    apply, a ToolRun's Tool missing from `tools`, found `tools_where`) go to
+    `out`; the caller decides whether to keep the result."""
     out = out if out is not None else Collector()
     pods = pods if pods is not None else PodSettings()
+    depth = 0
     if run is not None:
         check_run_parameters(orchestration, run, out)
+        depth = run_depth(run, out)
     steps = orchestration.spec.steps
     graph = build_graph(steps)
     run_params = dict(run.spec.parameters or {}) if run else {}
@@ -61,15 +73,16 @@ def emit_workflow(
     tasks: list[dict[str, Any]] = []
     for i, (step, node) in enumerate(zip(steps, graph.nodes, strict=True)):
         path = FieldPath(("spec", "steps", i))
-        ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods)
+        ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods,
+                          tools or {}, tools_where, depth, out, path)
+        before = len(out.items)
         emitted = KINDS[step.kind].build(step, ctx)
         task: dict[str, Any] = {"name": step.name}
-        if emitted.template is not None:
+        if any(d.is_error for d in out.items[before:]):
+            pass  # the step cannot be built (a missing Tool): the Workflow is refused
+        elif emitted.template is not None:
             template = dict(emitted.template)
-            base = emitted.base_name
-            base = _apply_settings(
-                step, template, base, emitted.honours_retries, emitted.honours_timeout, path, out
-            )
+            base = _apply_settings(step, template, emitted, path, out)
             task["template"] = _intern(template, base, templates, by_content, entry)
         else:
             _refuse_settings(step, path, out)
@@ -143,6 +156,20 @@ def emit_workflow(
     return Compiled(workflow, graph, size)
 
 
+def run_depth(run: OrchestrationRun, out: Collector) -> int:
+    """The run's place in a chain of SubOrchestration runs: its depth annotation
+    (written by its parent's step), 0 without one."""
+    value = (run.metadata.annotations or {}).get(DEPTH_ANNOTATION)
+    if value is None:
+        return 0
+    if not value.isascii() or not value.isdigit() or len(value) > 9:
+        out.add(Reason.INVALID_FIELD, FieldPath(("metadata", "annotations", DEPTH_ANNOTATION)),
+                f"the depth annotation must be a whole number, got {value!r}",
+                hint="orch writes it on child runs; a run a person creates has none")
+        return 0
+    return int(value)
+
+
 def workflow_name(run_name: str) -> str:
     """The run's name, shortened with a stable hash only past Argo's limit."""
     return shorten(run_name, MAX_WORKFLOW_NAME)
@@ -158,13 +185,13 @@ def _ordered_task(task: Mapping[str, Any]) -> dict[str, Any]:
 def _apply_settings(
     step: Step,
     template: dict[str, Any],
-    base: str,
-    retries_ok: bool,
-    timeout_ok: bool,
+    emitted: Emitted,
     path: FieldPath,
     out: Collector,
 ) -> str:
     """retries/backoff/timeout onto the template; the name says which apply."""
+    base, retries_ok, timeout_ok = emitted.base_name, emitted.honours_retries, \
+        emitted.honours_timeout
     suffix = ""
     if step.retries is not None and step.retries > 0:
         if retries_ok:
@@ -182,16 +209,18 @@ def _apply_settings(
                 f"{article(step.kind)} step runs no pod; retries would have no effect",
                 severity=Severity.WARNING,
             )
-    if step.timeout_seconds:
+    timeout = step.timeout_seconds if step.timeout_seconds is not None \
+        else emitted.default_timeout
+    if timeout and not emitted.timeout_by_controller:
         if timeout_ok:
-            template["timeout"] = f"{step.timeout_seconds}s"
-            suffix += f"-timeout{step.timeout_seconds}s"
+            template["timeout"] = f"{timeout}s"
+            suffix += f"-timeout{timeout}s"
         else:
             out.add(
                 Reason.INVALID_FIELD,
                 path.child("timeoutSeconds"),
-                f"Argo ignores timeout on {article(step.kind)} step (a suspend node); "
-                "it would have no effect",
+                f"{article(step.kind)} step is a suspend node, on which Argo refuses "
+                "a timeout; it has no effect",
                 severity=Severity.WARNING,
             )
     return base + suffix

@@ -1,27 +1,30 @@
-"""Text of one or more files -> validated Orchestrations and runs.
+"""Text of one or more files -> validated Orchestrations, runs and Tools.
 
 Pairs each OrchestrationRun with its Orchestration from the same input (by
 namespace and name) and decides what to compile: a run's Orchestration is
-compiled for the run, not on its own (contract §2, issue #2)."""
+compiled for the run, not on its own (contract §2, issue #2). The Tools of the
+input are what ToolRun steps of the same namespace run (`ToolNotFound` else)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from compiler.api import ORCHESTRATION_KIND, RUN_KIND
+from compiler.api import ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND
 from compiler.diagnostics import ROOT, Collector, Diagnostic, FieldPath, Reason, Span
 from compiler.gcpause import paused_gc
 from compiler.models import Orchestration, OrchestrationRun
 from compiler.source import Document, load_documents
 from compiler.suborchestrations import check_sub_orchestration_cycles
-from compiler.validate import check_document_kind, check_orchestration, check_run
+from compiler.tools import Tool
+from compiler.validate import check_document_kind, check_orchestration, check_run, check_tool
 
 
 @dataclass
 class Inputs:
     orchestrations: list[tuple[Document, Orchestration]] = field(default_factory=list)
     runs: list[tuple[Document, OrchestrationRun]] = field(default_factory=list)
+    tools: list[tuple[Document, Tool]] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     documents: int = 0
     files: list[str] = field(default_factory=list)
@@ -29,6 +32,11 @@ class Inputs:
     @property
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
+
+    def tools_in(self, namespace: str | None) -> dict[str, Tool]:
+        """The input's Tools of one namespace, by name."""
+        return {t.metadata.name or "": t for _, t in self.tools
+                if (t.metadata.namespace or "") == (namespace or "")}
 
 
 def parse_text(text: str, file: str, into: Inputs | None = None, strict: bool = False) -> Inputs:
@@ -64,8 +72,17 @@ def _parse_text(text: str, file: str, into: Inputs | None, strict: bool = False)
             run = check_run(doc.data, out, strict=strict)
             if run is not None:
                 inputs.runs.append((doc, run))
+        elif kind == TOOL_KIND:
+            tool = check_tool(doc.data, out, strict=strict)
+            if tool is not None:
+                inputs.tools.append((doc, tool))
         inputs.diagnostics.extend(doc.locate(d) for d in out.items)
     return inputs
+
+
+def namespace_of(orchestration: Orchestration, run: OrchestrationRun | None) -> str | None:
+    """Where the compiled Workflow runs (and its ToolRun steps' Tools live)."""
+    return (run.metadata.namespace if run else None) or orchestration.metadata.namespace
 
 
 def key(namespace: str | None, name: str | None) -> tuple[str, str]:

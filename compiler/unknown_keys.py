@@ -23,6 +23,7 @@ from compiler.diagnostics import Collector, FieldPath, Reason, Severity
 from compiler.kinds import KINDS
 from compiler.models import NameRef, OrchestrationRunSpec, OrchestrationSpec, Step, TemplateRef
 from compiler.names import quote
+from compiler.tools import ToolEnvVar, ToolSpec
 
 TOP = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
 
@@ -122,3 +123,19 @@ def check_run_keys(data: Mapping[str, Any], out: Collector, *, strict: bool) -> 
     if isinstance(spec.get("orchestrationRef"), dict):
         check_keys(spec["orchestrationRef"], REF_KEYS, FieldPath(("spec", "orchestrationRef")),
                    out, strict=strict, where="a reference holds only a name")
+
+
+def check_tool_keys(data: Mapping[str, Any], out: Collector, *, strict: bool) -> None:
+    """A Tool's: its CRD keeps no unknown field (the apiserver prunes them)."""
+    check_keys(data, TOP, FieldPath(), out, strict=strict,
+               where="not a field of the resource, ignored")
+    spec = data.get("spec")
+    if not isinstance(spec, dict):
+        return
+    check_keys(spec, model_keys(ToolSpec), FieldPath(("spec",)), out, strict=strict,
+               where="not a field of a Tool's spec; the Tool CRD drops it")
+    env = spec.get("env")
+    for i, item in enumerate(env if isinstance(env, list) else ()):
+        if isinstance(item, dict):
+            check_keys(item, model_keys(ToolEnvVar), FieldPath(("spec", "env", i)), out,
+                       strict=strict, where="a Tool's env entry holds only name and value")

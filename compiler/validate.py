@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from compiler.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND
+from compiler.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND, TOOLS_API_VERSION
 from compiler.diagnostics import ROOT, Collector, FieldPath, Reason
 from compiler.graph import find_cycles
 from compiler.kinds import KINDS, RESERVED_TEMPLATE_NAMES
@@ -34,10 +34,14 @@ from compiler.names import (
     suggest,
     task_name_problem,
 )
-from compiler.unknown_keys import check_orchestration_keys, check_run_keys
+from compiler.tools import Tool
+from compiler.unknown_keys import check_orchestration_keys, check_run_keys, check_tool_keys
 
 DOCUMENT_KINDS = (ORCHESTRATION_KIND, RUN_KIND)
-ModelT = TypeVar("ModelT", Orchestration, OrchestrationRun)
+# The reference system's documents orch reads besides its own: a ToolRun step
+# compiles to its Tool's container (contract §4).
+FOREIGN_KINDS = {(TOOLS_API_VERSION, TOOL_KIND)}
+ModelT = TypeVar("ModelT", Orchestration, OrchestrationRun, Tool)
 STEPS = FieldPath(("spec", "steps"))
 
 _EXPECTED = {
@@ -88,6 +92,8 @@ def check_document_kind(data: Any, out: Collector) -> str | None:
         )
         return None
     api_version, kind = data.get("apiVersion"), data.get("kind")
+    if (api_version, kind) in FOREIGN_KINDS:
+        return str(kind)
     if api_version != API_VERSION or kind not in DOCUMENT_KINDS:
         if api_version or kind:
             message = (
@@ -99,7 +105,8 @@ def check_document_kind(data: Any, out: Collector) -> str | None:
             Reason.UNSUPPORTED_DOCUMENT_KIND,
             FieldPath(("kind",)) if "kind" in data else ROOT,
             message,
-            hint=f"orch reads {API_VERSION} Orchestration and OrchestrationRun",
+            hint=f"orch reads {API_VERSION} Orchestration and OrchestrationRun, and "
+            f"{TOOLS_API_VERSION} Tool",
             names=(str(kind),),
         )
         return None
@@ -386,6 +393,16 @@ def check_run(
     if isinstance(params, dict):
         for key in params:  # each becomes an argument of the Workflow
             check_name(key, PARAMETER, FieldPath(("spec", "parameters", str(key))), out)
+    return _unless_errors(model, out, before)
+
+
+def check_tool(data: dict[str, Any], out: Collector, *, strict: bool = False) -> Tool | None:
+    """A Tool document, as the reference CRD takes it (its fields are judged where
+    a ToolRun step uses it); the model when it has no problem."""
+    before = len(out.items)
+    check_tool_keys(data, out, strict=strict)
+    model = check_models(data, Tool, out)
+    check_metadata_name(data, out)
     return _unless_errors(model, out, before)
 
 

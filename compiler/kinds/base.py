@@ -13,6 +13,7 @@ from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.models import Step
 from compiler.names import DNS_SUBDOMAIN_NAME, PARAMETER, Grammar, quote
 from compiler.pods import DEFAULT_PODS, PodSettings
+from compiler.tools import Tool
 
 Template = dict[str, Any]
 STEP_PARAM = "step"
@@ -29,6 +30,10 @@ class Emitted:
     # Whether Argo can apply retries/timeouts through this template.
     honours_retries: bool = True
     honours_timeout: bool = True
+    # The step's timeout when it sets none itself (a ToolRun's Tool gives one).
+    default_timeout: int | None = None
+    # The kind carries the step's timeout to the controller, which enforces it.
+    timeout_by_controller: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,15 @@ class StepContext:
     step_label: str
     parameters: Mapping[str, str]
     pods: PodSettings = DEFAULT_PODS
+    # The Tools a ToolRun step may name (by name, in the run's namespace), and
+    # where they were looked for, for `ToolNotFound` ("in the input").
+    tools: Mapping[str, Tool] = field(default_factory=dict)
+    tools_where: str = "in the input"
+    # The run's depth in a chain of SubOrchestration runs (0: not a child run).
+    depth: int = 0
+    # Where problems only the build sees go (a missing Tool or parameter).
+    out: Collector = field(default_factory=Collector)
+    path: FieldPath = field(default_factory=FieldPath)
 
 
 Builder = Callable[[Step, StepContext], Emitted]

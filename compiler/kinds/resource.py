@@ -1,5 +1,6 @@
-"""The shared shape of every kind that creates or waits on a Kubernetes object:
-one `resource` template per kind, the per-step object spec as its argument."""
+"""The shared shape of every kind that creates a Kubernetes object and waits on
+its status: one `resource` template per kind, the per-step object spec as its
+argument."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from compiler.api import ARGO_API_VERSION, STEP_LABEL, WORKFLOW_KIND
 from compiler.kinds.base import STEP_PARAM, Emitted, Template, parameter
 
 
-def create_template(api_version: str, kind: str, success: str, failure: str) -> Template:
+def create_template(api_version: str, kind: str, success: str, failure: str,
+                    annotations: dict[str, str] | None = None) -> Template:
     """Create one `kind` object from the JSON spec a task hands in, and wait on
-    its status. The object is owned by the Workflow (garbage collected with it)
-    through an ownerReference written here, not Argo's `setOwnerReference`: that
+    its status; `annotations` (orch's own text, never a user's) go on it. The
+    object is owned by the Workflow (garbage collected with it) through an
+    ownerReference written here, not Argo's `setOwnerReference`: that
     option makes the controller parse and re-write the manifest, which decodes
     the escapes that keep `{{` in user values from Argo (see `no_expansion_json`)
     before Argo's last substitution pass over the pod."""
+    annotated = "".join(f"    {k}: '{v}'\n" for k, v in (annotations or {}).items())
     manifest = (
         f"apiVersion: {api_version}\n"
         f"kind: {kind}\n"
@@ -24,7 +28,8 @@ def create_template(api_version: str, kind: str, success: str, failure: str) -> 
         "  labels:\n"
         f"    {STEP_LABEL}: '{{{{inputs.parameters.step}}}}'\n"
         "    workflows.argoproj.io/workflow: '{{workflow.name}}'\n"
-        "  ownerReferences:\n"
+        + (f"  annotations:\n{annotated}" if annotated else "")
+        + "  ownerReferences:\n"
         f"  - apiVersion: {ARGO_API_VERSION}\n"
         f"    kind: {WORKFLOW_KIND}\n"
         "    name: '{{workflow.name}}'\n"
@@ -36,25 +41,6 @@ def create_template(api_version: str, kind: str, success: str, failure: str) -> 
         ["spec"],
         {
             "action": "create",
-            "successCondition": success,
-            "failureCondition": failure,
-            "manifest": manifest,
-        },
-    )
-
-
-def wait_template(api_version: str, kind: str, success: str, failure: str) -> Template:
-    """Wait on an existing object named by the task, until a condition holds."""
-    manifest = (
-        f"apiVersion: {api_version}\n"
-        f"kind: {kind}\n"
-        "metadata:\n"
-        "  name: '{{inputs.parameters.name}}'\n"
-    )
-    return _template(
-        ["name"],
-        {
-            "action": "get",
             "successCondition": success,
             "failureCondition": failure,
             "manifest": manifest,

@@ -1,19 +1,30 @@
 """`SubOrchestration` steps create a child OrchestrationRun and wait on its phase
-(the controller of this project sets `Succeeded` or `Failed`)."""
+(the controller of this project sets `Succeeded` or `Failed`). The child carries
+its depth in the chain of runs (annotation `orchestration.proompteng.ai/depth`,
+the parent's plus one), which the controller holds to
+`maxSubOrchestrationDepth` (contract §4, §6)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from compiler.api import API_VERSION, RUN_KIND
+from compiler.api import API_VERSION, DEPTH_ANNOTATION, RUN_KIND
 from compiler.diagnostics import Collector, FieldPath
-from compiler.kinds.base import Emitted, Kind, StepContext, no_expansion_json, require_ref
+from compiler.kinds.base import (
+    Emitted,
+    Kind,
+    StepContext,
+    Template,
+    no_expansion_json,
+    require_ref,
+)
 from compiler.kinds.resource import create_template, resource_step
 from compiler.models import Step
 
-TEMPLATE = create_template(
-    API_VERSION, RUN_KIND, "status.phase == Succeeded", "status.phase == Failed"
-)
+
+def template(child_depth: int) -> Template:
+    return create_template(API_VERSION, RUN_KIND, "status.phase == Succeeded",
+                           "status.phase == Failed", {DEPTH_ANNOTATION: str(child_depth)})
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
@@ -27,9 +38,8 @@ def build(step: Step, ctx: StepContext) -> Emitted:
         spec["parameters"] = dict(ctx.parameters)
     if "deliveryId" in step.extras:
         spec["deliveryId"] = step.extras["deliveryId"]
-    return resource_step(
-        "sub-orchestration", TEMPLATE, ctx.step_label, spec=no_expansion_json(spec)
-    )
+    return resource_step("sub-orchestration", template(ctx.depth + 1), ctx.step_label,
+                         spec=no_expansion_json(spec))
 
 
 KIND = Kind("SubOrchestration", build, check, extra_keys=("deliveryId",))

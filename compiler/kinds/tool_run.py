@@ -1,22 +1,45 @@
-"""`ToolRun` steps create a `tools.proompteng.ai` ToolRun and wait on it."""
+"""`ToolRun` steps run their Tool's container: Argo runs the tool itself (contract
+§4). In the reference system its orchestration controller ran ToolRuns as Jobs;
+once this controller replaces that one nothing else would, so a ToolRun step
+compiles to a `container` template built from the referenced `Tool`
+(`compiler.tools`): its image, command, args, env and workingDir, with
+`{{parameters.NAME}}` rendered from the step's parameters (the run's
+`spec.parameters` under the step's `with`), as the reference does.
+
+- The rendered command, args and env values are user values: written with
+  `container.literal`, so neither Argo nor the kubelet expands what they hold.
+- The Tool's `serviceAccount` runs the pod as that ServiceAccount, with its token
+  (`automountServiceAccountToken: true` on the template); without one the pod
+  follows the install (no token by default, `compiler.pods`).
+- The Tool's `timeoutSeconds` is the step's timeout unless the step sets its own.
+- Not carried: the reference's `TOOL_RUN_SPEC` file (the ToolRun object it
+  describes does not exist here) and `ttlSecondsAfterFinished` (a Job's TTL).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from compiler.api import TOOLS_API_VERSION
-from compiler.diagnostics import Collector, FieldPath
-from compiler.kinds.base import Emitted, Kind, StepContext, no_expansion_json, require_ref
-from compiler.kinds.resource import create_template, resource_step
-from compiler.models import Step
-
-KEYS = ("deliveryId", "runtime")  # ToolRun spec fields a step carries through
-TEMPLATE = create_template(
-    TOOLS_API_VERSION,
-    "ToolRun",
-    "status.phase == Succeeded",
-    "status.phase in (Failed,Cancelled)",
+from compiler.api import STEP_LABEL
+from compiler.diagnostics import Collector, FieldPath, Reason
+from compiler.kinds.base import (
+    STEP_PARAM,
+    Emitted,
+    Kind,
+    StepContext,
+    parameter,
+    require_ref,
 )
+from compiler.kinds.container import BRACE_VAR, ENV_NAME, literal
+from compiler.models import Step
+from compiler.names import DNS_SUBDOMAIN_NAME, IMAGE, Grammar, quote, suggest
+from compiler.pods import RESTRICTED_CONTAINER, executor_patch
+from compiler.tools import Tool, render_tool
+
+# A `with` key only names a `{{parameters.NAME}}` of the Tool: it lands in no
+# Argo or Kubernetes field, so any key without braces or dots will do.
+WITH_KEY = Grammar("ToolRun parameter name", r"[^{}.]+", 253, "orch",
+                   "any text without '{', '}' or '.'")
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
@@ -25,13 +48,91 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
 
 def build(step: Step, ctx: StepContext) -> Emitted:
     assert step.tool_ref is not None
-    spec: dict[str, Any] = {"toolRef": {"name": step.tool_ref.name}}
-    for key in KEYS:
-        if key in step.extras:
-            spec[key] = step.extras[key]
-    if ctx.parameters:
-        spec["parameters"] = dict(ctx.parameters)
-    return resource_step("tool-run", TEMPLATE, ctx.step_label, spec=no_expansion_json(spec))
+    name = step.tool_ref.name
+    tool = ctx.tools.get(name)
+    if tool is None:
+        near = suggest(name, ctx.tools)
+        ctx.out.add(Reason.TOOL_NOT_FOUND, ctx.path.child("toolRef", "name"),
+                    f"Tool {quote(name)} is not {ctx.tools_where}", names=(name,),
+                    hint=f'did you mean "{near}"?' if near else
+                    "add the Tool (tools.proompteng.ai/v1alpha1) to the input")
+        return Emitted("tool-run", None)
+    container = _container(step, tool, ctx)
+    template: dict[str, Any] = {
+        "inputs": {"parameters": [{"name": STEP_PARAM}]},
+        "metadata": {"labels": {STEP_LABEL: "{{inputs.parameters.step}}"}},
+    }
+    account = tool.spec.service_account
+    if account:
+        if DNS_SUBDOMAIN_NAME.problem(account) is None:
+            template["serviceAccountName"] = account
+            template["automountServiceAccountToken"] = True
+        else:
+            _refuse(ctx, name, "spec.serviceAccount",
+                    f"{quote(account)} {DNS_SUBDOMAIN_NAME.problem(account)}")
+    template["container"] = container
+    if ctx.pods.restricted:
+        container["securityContext"] = dict(RESTRICTED_CONTAINER)
+        template["podSpecPatch"] = executor_patch()
+    timeout = tool.spec.timeout_seconds
+    task = {"arguments": {"parameters": [parameter(STEP_PARAM, ctx.step_label)]}}
+    return Emitted(f"tool-{name}", template, task,
+                   default_timeout=timeout if timeout and timeout > 0 else None)
 
 
-KIND = Kind("ToolRun", build, check, extra_keys=KEYS)
+def _container(step: Step, tool: Tool, ctx: StepContext) -> dict[str, Any]:
+    name, spec = tool.metadata.name or "", tool.spec
+    rendered, unresolved = render_tool(tool, ctx.parameters)
+    for problem in unresolved:
+        if problem.parameter is not None:
+            ctx.out.add(
+                Reason.MISSING_STEP_FIELD, ctx.path.child("with"),
+                f"Tool {quote(name)} uses {problem.placeholder} ({problem.field}), but neither "
+                f"the step's with nor the run's parameters give {quote(problem.parameter)}",
+                names=(problem.parameter,),
+                hint=f"add {problem.parameter} to the step's with")
+        else:
+            _refuse(ctx, name, problem.field,
+                    f"{quote(problem.placeholder)} names nothing orch renders "
+                    "(only {{parameters.NAME}} and {{tool.PATH}})")
+    if not spec.image:
+        ctx.out.add(Reason.MISSING_STEP_FIELD, ctx.path.child("toolRef"),
+                    f"Tool {quote(name)} has no spec.image; a ToolRun step runs it",
+                    names=("image",))
+    elif IMAGE.problem(spec.image):
+        _refuse(ctx, name, "spec.image", f"{quote(spec.image)} {IMAGE.problem(spec.image)}")
+    if spec.command is None and not spec.args:
+        ctx.out.add(Reason.MISSING_STEP_FIELD, ctx.path.child("toolRef"),
+                    f"Tool {quote(name)} has neither spec.command nor spec.args "
+                    "(the reference system refuses to run it)", names=("command",))
+    if spec.working_dir and "{{" in spec.working_dir:
+        _refuse(ctx, name, "spec.workingDir",
+                f"{quote(spec.working_dir)} holds '{{{{': Argo would evaluate it, and "
+                "Kubernetes does not expand $(VAR) in workingDir, so orch cannot carry it")
+    for i, entry in enumerate(spec.env or ()):
+        wrong = ENV_NAME.problem(entry.name) if entry.name else None
+        if wrong:
+            _refuse(ctx, name, f"spec.env[{i}].name", f"{quote(entry.name)} {wrong}")
+    container: dict[str, Any] = {"image": spec.image or ""}
+    if rendered.command is not None:
+        container["command"] = [literal(c) for c in rendered.command]
+    if rendered.args is not None:
+        container["args"] = [literal(a) for a in rendered.args]
+    if spec.working_dir:
+        container["workingDir"] = spec.working_dir
+    env = [{"name": k, "value": literal(v)} for k, v in rendered.env]
+    values = [*(rendered.command or ()), *(rendered.args or ()), *(v for _, v in rendered.env)]
+    if any("{{" in v for v in values):
+        env.insert(0, {"name": BRACE_VAR, "value": "{"})
+    if env:
+        container["env"] = env
+    return container
+
+
+def _refuse(ctx: StepContext, tool: str, field: str, what: str) -> None:
+    ctx.out.add(Reason.INVALID_FIELD, ctx.path.child("toolRef"),
+                f"Tool {quote(tool)} {field}: {what}", names=(tool,))
+
+
+KIND = Kind("ToolRun", build, check, parameter_name=WITH_KEY,
+            extra_keys=("deliveryId", "runtime"))

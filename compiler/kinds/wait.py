@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.kinds.base import no_expansion_json
+from compiler.kinds.base import Emitted, no_expansion_json, parameter
 
 WAIT_PARAM = "wait"
 APPROVAL_GATE, SIGNAL_WAIT = "ApprovalGate", "SignalWait"
@@ -89,3 +89,26 @@ def wait_of_node(node: Mapping[str, Any]) -> WaitSpec | None:
         if isinstance(param, Mapping) and param.get("name") == WAIT_PARAM:
             return decode_wait(param.get("value"))
     return None
+
+
+# -- the two wait kinds' shared compile side ---------------------------------------
+def step_field(step: Mapping[str, Any], key: str) -> tuple[Any, tuple[str, ...]]:
+    """A wait's field, on the step or (as the reference system also reads it) in
+    its `with`; and where it stood."""
+    with_ = step.get("with")
+    if key not in step and isinstance(with_, Mapping) and key in with_:
+        return with_[key], ("with", key)
+    return step.get(key), (key,)
+
+
+TEMPLATE: dict[str, Any] = {"inputs": {"parameters": [{"name": WAIT_PARAM}]}, "suspend": {}}
+
+
+def wait_step(spec: WaitSpec) -> Emitted:
+    """A suspend node (no pod) that carries the wait for the controller; Argo
+    refuses a `timeout` on it and does not retry it, so the timeout travels in the
+    wait and the controller enforces it. Both kinds share the one template `wait`:
+    what differs is in the task's argument."""
+    task = {"arguments": {"parameters": [parameter(WAIT_PARAM, spec.encode())]}}
+    return Emitted("wait", dict(TEMPLATE), task, honours_retries=False,
+                   honours_timeout=False, timeout_by_controller=True)

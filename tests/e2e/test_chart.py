@@ -272,7 +272,7 @@ def test_examples_pass_a_server_side_dry_run(cluster: Cluster) -> None:
     assert [a.ref for a in answers if not a.clean] == [], "\n".join(
         f"{a.ref}: {a.error or a.warnings}" for a in answers if not a.clean)
     kinds = sorted({a.obj["kind"] for a in answers})
-    assert kinds == ["Orchestration", "OrchestrationRun", "WorkflowTemplate"]
+    assert kinds == ["Orchestration", "OrchestrationRun", "Tool", "WorkflowTemplate"]
 
 
 @pytest.mark.parametrize("example", helm.example_files(), ids=lambda p: p.stem)

@@ -7,11 +7,15 @@ Under kwok nothing executes, so what a step would have done is read where Argo
 put it: a resource template's final manifest is in its executor pod's
 `ARGO_TEMPLATE`; a container's command is in the pod spec, before the kubelet's
 `$(VAR)` expansion, which `k8s_expand` (a port of Kubernetes' own) then applies.
+An ApprovalGate or SignalWait is a suspend node that waits for the controller,
+which does not run here: a person's `argo resume` releases each, as it may.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -20,6 +24,7 @@ import yaml
 from compiler.emit import emit_workflow
 from compiler.inputs import parse_text
 from compiler.kinds.base import argo_literal
+from compiler.kinds.wait import wait_of_node
 from compiler.pods import PodSettings
 from tests.cluster import Cluster
 from tests.cluster.argo import controller_objects, node_phases
@@ -59,7 +64,32 @@ def restricted(cluster: Cluster) -> str:
                         "metadata": {"name": "default.service-account-token",
                                      "annotations": {SA_ANNOTATION: "default"}}}, RESTRICTED)
     cluster.apply_yaml(GOLDEN / "workflowtemplates" / "shared-steps.yaml", RESTRICTED)
+    for account in TOOL_ACCOUNTS:  # the golden Tools that run as their own account
+        cluster.kube.apply({"apiVersion": "v1", "kind": "ServiceAccount",
+                            "metadata": {"name": account}}, RESTRICTED)
     return RESTRICTED
+
+
+TOOL_ACCOUNTS = ("builder", "deployer")
+
+
+def _resume_waits(cluster: Cluster, names: list[str], namespace: str) -> None:
+    """What a person does for a wait when no controller decides it: `argo resume`."""
+    pending = set(names)
+    deadline = time.monotonic() + 180
+    while pending and time.monotonic() < deadline:
+        for name in sorted(pending):
+            wf = cluster.kube.get("argoproj.io/v1alpha1", "Workflow", name, namespace) or {}
+            status = wf.get("status") or {}
+            if status.get("phase") in ("Succeeded", "Failed", "Error"):
+                pending.discard(name)
+                continue
+            if any(n.get("type") == "Suspend" and n.get("phase") == "Running"
+                   and wait_of_node(n) for n in (status.get("nodes") or {}).values()):
+                subprocess.run([str(cluster.bin_dir / "argo"), "-n", namespace, "resume", name],
+                               capture_output=True, timeout=60, check=True,
+                               env={**cluster.env(), "PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +99,7 @@ def finished(cluster: Cluster, restricted: str) -> dict[str, dict[str, Any]]:
     for case in inputs(VALID):
         for i, workflow in enumerate(yaml.safe_load_all(expected_output(case).read_text())):
             names[f"{case.stem}-{i}"] = _submit(cluster, workflow)
+    _resume_waits(cluster, list(names.values()), restricted)
     return {case: cluster.wait_for_workflow(name, restricted, timeout=180)
             for case, name in names.items()}
 
@@ -135,28 +166,40 @@ def test_hostile_values_reach_the_pods_unchanged(
     source = list(yaml.safe_load_all((VALID / "hostile-parameters.yaml").read_text()))
     agent, shell, tool = source[0]["spec"]["steps"]
     run_parameters = source[1]["spec"]["parameters"]
+    lint = source[2]["spec"]
     pods = _pods(cluster, "hostile-run")
 
     # The objects the executor would create: Argo substituted the manifest, then
     # it is read as the executor reads it (Go's YAML reader): every character,
     # control characters and Unicode line breaks included, and every odd key.
-    (agent_manifest, tool_manifest) = go_read(
-        [_argo_template(pods[step])["resource"]["manifest"] for step in ("agent", "tool")])
+    (agent_manifest,) = go_read([_argo_template(pods["agent"])["resource"]["manifest"]])
     assert agent_manifest["spec"]["parameters"] == {**run_parameters, **agent["with"]}
-    assert tool_manifest["spec"]["parameters"] == {**run_parameters, **tool["with"]}
     assert agent_manifest["metadata"]["generateName"] == "hostile-run-agent-"
     assert agent_manifest["metadata"]["labels"][STEP_LABEL] == "agent"
 
     # The container as the kubelet receives it, then as the process sees it.
-    main = _main(pods["shell"])
-    environment = _environment(main)
-    # Argo's emissary runs the user's command after `--`.
-    argv = main["command"] + (main.get("args") or [])
-    argv = argv[argv.index("--") + 1 :]
-    assert [k8s_expand(c, lambda n: environment.get(n, f"$({n})")) for c in argv] == \
-        shell["command"]
+    argv, environment = _process(pods["shell"])
+    assert argv == shell["command"]
     expected = {e["name"]: e["value"] for e in shell["env"]} | run_parameters | shell["with"]
     assert {k: environment[k] for k in expected} == expected
+
+    # The ToolRun step runs its Tool, each placeholder holding the parameter.
+    params = {**run_parameters, **tool["with"]}
+    argv, environment = _process(pods["tool"])
+    assert argv == [
+        *lint["command"][:2], f"echo {params['-']} {params['0']}",
+        params["a_B-9"], params["target"], f"[{params['empty']}]", params["yes"]]
+    assert environment["TARGET"] == params["target"] + "$(HOME)"
+
+
+def _process(pod: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """The main container's argv and environment as its process sees them: Argo's
+    emissary runs the user's command after `--`, once the kubelet expanded it."""
+    main = _main(pod)
+    environment = _environment(main)
+    argv = main["command"] + (main.get("args") or [])
+    argv = argv[argv.index("--") + 1 :]
+    return [k8s_expand(c, lambda n: environment.get(n, f"$({n})")) for c in argv], environment
 
 
 def test_a_step_container_gets_no_token_and_the_executor_its_own(
@@ -172,12 +215,29 @@ def test_a_step_container_gets_no_token_and_the_executor_its_own(
         assert volume["secret"]["secretName"] == "default.service-account-token"
         for container in spec["containers"] + spec.get("initContainers", []):
             mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts") or []}
-            user_container = step == "shell" and container["name"] == "main"
+            user_container = step in ("shell", "tool") and container["name"] == "main"
             assert mounts.get(TOKEN_PATH) == (None if user_container else "exec-sa-token"), \
                 (step, container["name"], mounts)
     secret = cluster.kube.get("v1", "Secret", "default.service-account-token", RESTRICTED)
     assert secret is not None and secret.get("data", {}).get("token"), \
         "the token controller fills in the Secret Argo mounts"
+
+
+def test_a_tool_with_a_service_account_runs_as_it_with_its_token(
+    cluster: Cluster, finished: dict[str, dict[str, Any]]
+) -> None:
+    """Only a Tool that names a ServiceAccount gets a token in its container, that
+    account's; Argo's executor keeps its own."""
+    pod = _pods(cluster, "release-42").get("build")
+    assert pod is not None
+    spec = pod["spec"]
+    assert spec["serviceAccountName"] == "builder"
+    assert spec.get("automountServiceAccountToken") is not False
+    mounts = {c["name"]: {m["mountPath"]: m["name"] for m in c.get("volumeMounts") or []}
+              for c in spec["containers"]}
+    projected = {v["name"] for v in spec["volumes"] if "projected" in v}
+    assert mounts["main"].get(TOKEN_PATH) in projected  # the admission plugin's token
+    assert mounts["wait"].get(TOKEN_PATH) == "exec-sa-token"
 
 
 def _container_orchestration(name: str) -> Any:

@@ -123,7 +123,8 @@ def test_the_compiler_refuses_exactly_what_breaks_argo_limits(
     the limits, so this is what bites."""
     step_list: list[dict[str, Any]] = [
         {"name": f"s{i}", "kind": "Container", "image": f"alpine:3.{i}"} if i < containers
-        else {"name": f"s{i}", "kind": "ToolRun", "toolRef": {"name": "lint"}}
+        else {"name": f"s{i}", "kind": "AgentRun", "agentRef": {"name": "lint"},
+              "implementationSpecRef": {"name": "lint"}}
         for i in range(steps)]
     docs = [{"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",
              "metadata": {"name": "edge"}, "spec": {"steps": step_list}},

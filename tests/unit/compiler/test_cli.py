@@ -173,15 +173,17 @@ def test_real_process_never_shows_a_traceback(tmp_path: Path) -> None:
 def test_entrypoint_never_shares_a_name_with_a_step_template(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`tool-run-retry3` is a valid entrypoint and also the name a ToolRun with
-    three retries would get: the step's template must take another name."""
+    """`tool-t-retry3` is a valid entrypoint and also the name a ToolRun of Tool
+    `t` with three retries would get: the step's template must take another name."""
     f = tmp_path / "ep.yaml"
-    f.write_text(yaml.safe_dump({
+    f.write_text(yaml.safe_dump_all([{
         "apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",
         "metadata": {"name": "ep"},
-        "spec": {"entrypoint": "tool-run-retry3", "steps": [
-            {"name": "a", "kind": "ToolRun", "toolRef": {"name": "t"}, "retries": 3}]}}))
+        "spec": {"entrypoint": "tool-t-retry3", "steps": [
+            {"name": "a", "kind": "ToolRun", "toolRef": {"name": "t"}, "retries": 3}]}}, {
+        "apiVersion": "tools.proompteng.ai/v1alpha1", "kind": "Tool", "metadata": {"name": "t"},
+        "spec": {"image": "alpine:3.20", "command": ["true"]}}]))
     code, out, _ = run(["compile", str(f)], capsys)
     assert code == 0
     names = [t["name"] for t in yaml.safe_load(out)["spec"]["templates"]]
-    assert len(names) == len(set(names)) and names[0] == "tool-run-retry3"
+    assert len(names) == len(set(names)) and names[0] == "tool-t-retry3"

@@ -10,14 +10,21 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.diagnostics import Reason
+from compiler.diagnostics import Collector, Reason
 from compiler.emit import emit_workflow
 from compiler.inputs import parse_text
 from compiler.outcome import is_outcome_task
 from compiler.render import to_yaml
+from compiler.tools import Tool
 from tests.unit.compiler.strategies import NAME, dags, orchestration
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# The Tool the strategies' ToolRun steps name.
+TOOL = Tool.model_validate({"apiVersion": "tools.proompteng.ai/v1alpha1", "kind": "Tool",
+                            "metadata": {"name": "tool"},
+                            "spec": {"image": "alpine", "args": ["run"]}})
 
 
 def compile_doc(doc: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any]]:
@@ -25,7 +32,10 @@ def compile_doc(doc: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any]]:
     if not parsed.ok:
         return None, parsed.diagnostics
     ((_, orch),) = parsed.orchestrations
-    return emit_workflow(orch).workflow, parsed.diagnostics
+    out = Collector()
+    workflow = emit_workflow(orch, out=out, tools={"tool": TOOL}).workflow
+    problems = [*parsed.diagnostics, *out.items]
+    return (None if any(d.is_error for d in out.items) else workflow), problems
 
 
 def reasons(doc: dict[str, Any]) -> set[str]:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from compiler.diagnostics import Collector, Reason
 from compiler.emit import emit_workflow
-from compiler.inputs import pair_runs, parse_text
+from compiler.inputs import namespace_of, pair_runs, parse_text
 
 # The compiler's own tags: fixed text, never built from a user's value, and where
 # each may stand: the `{{` encoding anywhere a value is; the others only in the
@@ -30,7 +30,6 @@ ENCODED_BRACES = "{{=sprig.b64dec('e3s=')}}"
 FIXED_TAGS = frozenset({
     "{{inputs.parameters.step}}",
     "{{inputs.parameters.spec}}",
-    "{{inputs.parameters.name}}",
     "{{workflow.name}}",
     "{{workflow.uid}}",
     "{{=sprig.lower(inputs.parameters.step)}}",
@@ -80,7 +79,14 @@ def base() -> list[dict[str, Any]]:
            "metadata": {"name": "every-field-run", "namespace": "team-a"},
            "spec": {"orchestrationRef": {"name": "every-field"}, "deliveryId": "x",
                     "parameters": {"target": "prod", "E2": "v"}}}
-    return [orchestration, run]
+    # The ToolRun step's Tool: its fields are rendered with the step's parameters.
+    tool = {"apiVersion": "tools.proompteng.ai/v1alpha1", "kind": "Tool",
+            "metadata": {"name": "lint", "namespace": "team-a"},
+            "spec": {"image": "alpine:3.20", "command": ["sh", "-c", "lint {{parameters.k}}"],
+                     "args": ["{{parameters.target}}", "--x"], "workingDir": "/src",
+                     "serviceAccount": "linter", "timeoutSeconds": 60,
+                     "env": [{"name": "K", "value": "{{ parameters.k }}!"}]}}
+    return [orchestration, run, tool]
 
 
 Slot = tuple[tuple[Any, ...], bool]  # (path, is the slot a mapping key)
@@ -139,7 +145,8 @@ def compile_all(docs: list[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
     if not errors:
         for _, orch, run in pair_runs(parsed):
             out = Collector()
-            workflows.append(emit_workflow(orch, run, out).workflow)
+            tools = parsed.tools_in(namespace_of(orch, run))
+            workflows.append(emit_workflow(orch, run, out, tools=tools).workflow)
             errors += [d for d in out.items if d.is_error]
         errors += [d for d in parsed.diagnostics if d.is_error]
     return workflows, errors

@@ -64,7 +64,8 @@ def test_the_compiled_workflow_holds_none_of_them_raw() -> None:
                 "implementationSpecRef": {"name": "i"}, "with": {"v": UNSAFE}},
                {"name": "s", "kind": "SubOrchestration", "orchestrationRef": {"name": "c"},
                 "with": {"v": UNSAFE}},
-               {"name": "t", "kind": "ToolRun", "toolRef": {"name": "t"},
+               {"name": "t", "kind": "AgentRun", "agentRef": {"name": "x"},
+                "implementationSpecRef": {"name": "i"},
                 "runtime": {"note": UNSAFE}, "with": {"v": UNSAFE}}]}}
     parsed = parse_text(yaml.safe_dump(doc), "t.yaml")
     ((_, orch),) = parsed.orchestrations

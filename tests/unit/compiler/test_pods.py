@@ -29,7 +29,8 @@ def _compile(settings: PodSettings | None = None, service_account: str | None = 
     doc = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",
            "metadata": {"name": "o"}, "spec": {"steps": [
                {"name": "c", "kind": "Container", "image": "alpine", **(container or {})},
-               {"name": "a", "kind": "ToolRun", "toolRef": {"name": "t"}}]}}
+               {"name": "a", "kind": "AgentRun", "agentRef": {"name": "t"},
+                "implementationSpecRef": {"name": "i"}}]}}
     parsed = parse_text(yaml.safe_dump(doc), "t.yaml")
     ((_, orch),) = parsed.orchestrations
     workflow: dict[str, Any] = emit_workflow(orch, None, None, service_account, settings).workflow

@@ -1,5 +1,6 @@
 """The reference system's files (contract §1): its Orchestrations and runs are
-ours and valid; every other document (Tools, ToolRuns, WorkflowTemplates,
+ours and valid, and so are its Tools, which orch reads as the containers of
+ToolRun steps (issue 11); every other document (ToolRuns, WorkflowTemplates,
 kustomizations, values files, CRDs) is refused as `UnsupportedDocumentKind`."""
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ def test_every_reference_document_is_ours_and_valid_or_refused_by_kind() -> None
         errors = [d for d in parsed.diagnostics if d.is_error]
         for index, doc in enumerate(docs):
             mine = [d for d in errors if d.document == index]
-            if doc.get("kind") in ("Orchestration", "OrchestrationRun") and doc.get(
+            if (doc.get("kind") in ("Orchestration", "OrchestrationRun") and doc.get(
                 "apiVersion", ""
-            ).startswith("orchestration.proompteng.ai/"):
+            ).startswith("orchestration.proompteng.ai/")) or (
+                doc.get("apiVersion"), doc.get("kind")) == ("tools.proompteng.ai/v1alpha1",
+                                                              "Tool"):
                 assert mine == [], (path, [d.text for d in mine])
                 ours += 1
             else:
