@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -75,7 +76,7 @@ def test_a_reported_cycle_is_real_and_reachable(calls: dict[str, list[str]], sta
                     stack.extend(calls[n])
         return
     assert cycle[0] == cycle[-1] and set(cycle) <= seen
-    for a, b in zip(cycle, cycle[1:], strict=False):
+    for a, b in pairwise(cycle):
         assert b in calls[a]
 
 
