@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from controller.argo_messages import WAIT_TIMED_OUT
 from controller.mirror import (
     decode_nodes,
     graph_from_workflow,
@@ -479,3 +480,44 @@ def test_the_outcome_task_is_not_a_step() -> None:
     m = mirror_workflow(done, {}, NOW)
     assert [s["name"] for s in m.step_statuses] == ["a", "b"]
     assert m.progress == "2/2"
+
+
+# -- ApprovalGate and SignalWait: suspend nodes the controller decides ----------------
+WAITS = [{"name": "gate", "kind": "ApprovalGate", "policyRef": "deploy", "timeoutSeconds": 60},
+         {"name": "signal", "kind": "SignalWait", "signalRef": "ready", "dependsOn": ["gate"]}]
+
+
+def _wait_node(wf: dict[str, Any], step: str, phase: str, message: str | None = None
+               ) -> dict[str, Any]:
+    """The suspend node Argo makes of the step: the task's `wait` argument becomes
+    the node's input, as Argo copies a suspend template's resolved inputs."""
+    task = next(t for t in wf["spec"]["templates"][0]["dag"]["tasks"] if t["name"] == step)
+    out = node(step, phase, message=message, type_="Suspend")
+    out["inputs"] = {"parameters": task["arguments"]["parameters"]}
+    return out
+
+
+def test_a_waiting_gate_is_running_and_says_what_it_waits_for() -> None:
+    wf = compiled(WAITS)
+    m = mirror_workflow(with_status(wf, "Running", [_wait_node(wf, "gate", "Running")]), {},
+                        NOW)
+    gate = next(s for s in m.step_statuses if s["name"] == "gate")
+    assert (gate["phase"], gate["message"]) == ("Running", "Waiting for approval of deploy")
+    wf = with_status(wf, "Running", [_wait_node(wf, "gate", "Succeeded", "approval policy "
+                                                "deploy is approved"),
+                                     _wait_node(wf, "signal", "Running")])
+    signal = next(s for s in mirror_workflow(wf, {}, NOW).step_statuses
+                  if s["name"] == "signal")
+    assert (signal["phase"], signal["message"]) == ("Running", "Waiting for signal ready")
+
+
+@pytest.mark.parametrize(("message", "reason"), [
+    pytest.param(WAIT_TIMED_OUT, "StepTimedOut", id="timed-out"),
+    pytest.param("approval policy deploy is denied", "StepFailed", id="denied"),
+])
+def test_a_failed_gate(message: str, reason: str) -> None:
+    wf = compiled(WAITS)
+    m = mirror_workflow(with_status(wf, "Failed", [_wait_node(wf, "gate", "Failed", message),
+                                                   node("signal", "Omitted")]), {}, NOW)
+    assert steps(m) == {"gate": ("Failed", reason), "signal": ("Skipped", "DependencyFailed")}
+    assert message in next(s for s in m.step_statuses if s["name"] == "gate")["message"]
