@@ -483,7 +483,7 @@ def test_the_outcome_task_is_not_a_step() -> None:
 
 
 # -- ApprovalGate and SignalWait: suspend nodes the controller decides ----------------
-WAITS = [{"name": "gate", "kind": "ApprovalGate", "policyRef": "deploy", "timeoutSeconds": 60},
+WAITS: list[dict[str, Any]] = [{"name": "gate", "kind": "ApprovalGate", "policyRef": "deploy", "timeoutSeconds": 60},
          {"name": "signal", "kind": "SignalWait", "signalRef": "ready", "dependsOn": ["gate"]}]
 
 
