@@ -483,8 +483,9 @@ def test_the_outcome_task_is_not_a_step() -> None:
 
 
 # -- ApprovalGate and SignalWait: suspend nodes the controller decides ----------------
-WAITS: list[dict[str, Any]] = [{"name": "gate", "kind": "ApprovalGate", "policyRef": "deploy", "timeoutSeconds": 60},
-         {"name": "signal", "kind": "SignalWait", "signalRef": "ready", "dependsOn": ["gate"]}]
+WAITS: list[dict[str, Any]] = [
+    {"name": "gate", "kind": "ApprovalGate", "policyRef": "deploy", "timeoutSeconds": 60},
+    {"name": "signal", "kind": "SignalWait", "signalRef": "ready", "dependsOn": ["gate"]}]
 
 
 def _wait_node(wf: dict[str, Any], step: str, phase: str, message: str | None = None
