@@ -8,6 +8,8 @@ same objects.
 from __future__ import annotations
 
 import enum
+import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -41,6 +43,7 @@ class Severity(enum.StrEnum):
 
 
 PathPart = str | int
+_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +56,14 @@ class FieldPath:
         return FieldPath(self.parts + parts)
 
     def __str__(self) -> str:
+        """A key that is not a plain name (a space, a dot, a control character)
+        is written `["as JSON"]`, so the path stays one unambiguous line."""
         out: list[str] = []
         for part in self.parts:
             if isinstance(part, int) and not isinstance(part, bool):
                 out.append(f"[{part}]")
+            elif not _PLAIN_KEY.match(str(part)):
+                out.append(f"[{json.dumps(str(part), ensure_ascii=False)}]")
             elif out:
                 out.append(f".{part}")
             else:

@@ -20,13 +20,20 @@ def to_json(documents: Sequence[Any]) -> str:
     return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 
+# Characters that would end or garble a diagnostic's line (control characters,
+# DEL, C1 with NEL, the Unicode line and paragraph separators), as escapes.
+_UNPRINTABLE = {c: f"\\x{c:02x}" for c in (*range(0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0))}
+_UNPRINTABLE |= {0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
 def diagnostic_line(d: Diagnostic) -> str:
-    """`FILE:LINE: PATH: MESSAGE [Reason]` (contract §2.3); warnings say so."""
+    """`FILE:LINE: PATH: MESSAGE [Reason]` (contract §2.3); warnings say so.
+    Always one line, whatever characters the input's names and values hold."""
     where = ""
     if d.span is not None:
         where = f"{d.span.file}:{d.span.line}: " if d.span.line else f"{d.span.file}: "
     level = "warning: " if not d.is_error else ""
-    return f"{where}{level}{d.path}: {d.text} [{d.reason}]"
+    return f"{where}{level}{d.path}: {d.text} [{d.reason}]".translate(_UNPRINTABLE)
 
 
 def diagnostic_dict(d: Diagnostic) -> dict[str, Any]:

@@ -8,6 +8,7 @@ still contributes its name), so one mistake does not hide or fake another.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from compiler.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND
 from compiler.diagnostics import ROOT, Collector, FieldPath, Reason
 from compiler.graph import find_cycles
-from compiler.kinds import KINDS, RESERVED_TEMPLATE_NAMES
+from compiler.kinds import KINDS
 from compiler.models import (
     MAX_STEPS,
     Orchestration,
@@ -58,7 +59,8 @@ def _expected(kind: str, ctx: Mapping[str, Any], msg: str) -> str:
 
 
 def describe(value: Any) -> str:
-    """A value as a person reads it in a message: type and a short repr."""
+    """A value as a person reads it in a message: its YAML type and the value as
+    JSON writes it (`null`, `boolean true`, `string "3"`), shortened."""
     names = {
         str: "string",
         int: "integer",
@@ -66,10 +68,11 @@ def describe(value: Any) -> str:
         float: "number",
         list: "list",
         dict: "mapping",
-        type(None): "null",
     }
+    if value is None:
+        return "null"
     kind = names.get(type(value), type(value).__name__)
-    text = repr(value)
+    text = json.dumps(value, ensure_ascii=False, default=str)
     return f"{kind} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
@@ -90,11 +93,17 @@ def check_document_kind(data: Any, out: Collector) -> str | None:
             )
         else:
             message = "a document without apiVersion and kind is not an orch resource"
+        near = suggest(str(kind), DOCUMENT_KINDS) if isinstance(kind, str) else None
+        near_api = (suggest(api_version, (API_VERSION,)) if isinstance(api_version, str)
+                    and api_version != API_VERSION else None)
+        guesses = [f'apiVersion "{near_api}"'] if near_api else []
+        guesses += [f'kind "{near}"'] if near and near != kind else []
         out.add(
             Reason.UNSUPPORTED_DOCUMENT_KIND,
             FieldPath(("kind",)) if "kind" in data else ROOT,
             message,
-            hint=f"orch reads {API_VERSION} Orchestration and OrchestrationRun",
+            hint=f"did you mean {' and '.join(guesses)}?" if guesses
+            else f"orch reads {API_VERSION} Orchestration and OrchestrationRun",
             names=(str(kind),),
         )
         return None
@@ -341,6 +350,9 @@ def check_cycles(
 
 
 def check_entrypoint(spec: Any, out: Collector) -> None:
+    """A valid template name. Any valid name is free: the compiler's own
+    templates yield to it (`emit._intern` renames a step template that would
+    take it), so an entrypoint never collides with what the output holds."""
     if not isinstance(spec, dict) or "entrypoint" not in spec:
         return
     entry = spec["entrypoint"]
@@ -353,13 +365,6 @@ def check_entrypoint(spec: Any, out: Collector) -> None:
             path,
             f"entrypoint {entry!r} is not a valid template name",
             hint="letters, digits and '-', starting with a letter or digit; default is main",
-        )
-    elif entry in RESERVED_TEMPLATE_NAMES or entry.startswith("container-"):
-        out.add(
-            Reason.ENTRYPOINT_MISSING,
-            path,
-            f"entrypoint {entry!r} collides with a template the compiler emits",
-            hint="choose another name, e.g. main",
         )
 
 
