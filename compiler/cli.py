@@ -2,6 +2,8 @@
 
 Exit codes (contract §2.3): 0 success (warnings included), 1 invalid input (and
 then nothing on stdout), 2 usage errors (unreadable file, bad flag, unknown step).
+`compile` and `validate` read every file they can and report each one they
+cannot, then exit 2.
 Heavy libraries are imported inside the commands that need them, so that
 `orch compile` starts in a fraction of a second.
 """
@@ -11,10 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
+    from compiler.batch import Batch
     from compiler.diagnostics import Diagnostic
     from compiler.graph import Graph
     from compiler.inputs import Inputs
@@ -34,28 +37,39 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def read_sources(paths: Sequence[str]) -> list[tuple[str, str]]:
-    """(display name, text) of each path; `-` is stdin. UsageError if unreadable."""
-    out: list[tuple[str, str]] = []
+def read_bytes(path: str) -> bytes:
+    """The bytes of `path` (`-` is stdin). UsageError if it cannot be read."""
+    if path == "-":
+        raw = getattr(sys.stdin, "buffer", None)  # a text stream without bytes: tests
+        return raw.read() if raw is not None else sys.stdin.read().encode()
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def read_sources(paths: Sequence[str]) -> Iterator[tuple[str, str | Diagnostic]]:
+    """(display name, text or why it is not text) of each path, one at a time, so
+    that only one file's bytes are held. UsageError if a file cannot be read."""
+    from compiler.source import decode
+
     for path in paths:
-        if path == "-":
-            out.append((STDIN, sys.stdin.read()))
-            continue
-        try:
-            with open(path, encoding="utf-8") as fh:
-                out.append((path, fh.read()))
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"{path}: cannot read: {reason}") from None
-    return out
+        name = STDIN if path == "-" else path
+        yield name, decode(read_bytes(path), name)
 
 
 def load_inputs(paths: Sequence[str]) -> Inputs:
-    """Read and validate files; shared by every command that takes FILE...
-    (imports the models lazily, after argument parsing)."""
-    from compiler.inputs import parse_files
+    """Read and validate files, keeping every model (plan, graph)."""
+    from compiler.inputs import Inputs, parse_text
 
-    return parse_files(read_sources(paths))
+    inputs = Inputs()
+    for name, text in read_sources(paths):
+        if isinstance(text, str):
+            parse_text(text, name, inputs)
+        else:
+            inputs.diagnostics.append(text)
+    return inputs
 
 
 def report(diagnostics: Sequence[Diagnostic], fmt: str = "text") -> None:
@@ -80,44 +94,63 @@ def _sorted(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
     )
 
 
-def cmd_compile(args: argparse.Namespace) -> int:
-    from compiler.diagnostics import Collector
-    from compiler.emit import emit_workflow
-    from compiler.inputs import pair_runs
-    from compiler.render import to_json, to_yaml
+def _batch(args: argparse.Namespace, render: Callable[[dict[str, Any]], str] | None,
+           ) -> tuple[Batch, int]:
+    """Every file through `compiler.batch`, one at a time. A file that cannot be
+    read is reported (one line) and the others are still read: the exit code
+    is then 2, after every problem of the readable files is shown."""
+    from compiler.batch import Batch
+    from compiler.source import decode
 
-    inputs = load_inputs(args.files)
-    workflows = []
-    for doc, orch, run in pair_runs(inputs):
-        out = Collector()
-        compiled = emit_workflow(orch, run, out, service_account=args.service_account)
-        inputs.diagnostics.extend(doc.locate(d) for d in out.items)
-        workflows.append(compiled.workflow)
-    problems = _sorted(inputs.diagnostics)
-    report(problems, args.output if args.output == "json" else "text")
-    if not inputs.ok:
+    batch = Batch(render, getattr(args, "service_account", None))
+    unreadable = 0
+    for path in args.files:
+        name = STDIN if path == "-" else path
+        try:
+            data = read_bytes(path)
+        except UsageError as exc:
+            sys.stderr.write(f"orch: error: {exc}\n")
+            unreadable += 1
+            continue
+        text = decode(data, name)
+        del data
+        if isinstance(text, str):
+            batch.add_text(text, name)
+        else:
+            batch.add_problem(text)
+    batch.finish()
+    return batch, unreadable
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from compiler.render import json_list, json_text, to_yaml
+
+    render = json_text if args.output == "json" else (lambda wf: to_yaml([wf]))
+    batch, unreadable = _batch(args, render)
+    report(_sorted(batch.diagnostics), args.output if args.output == "json" else "text")
+    if unreadable:
+        return EXIT_USAGE
+    if not batch.ok:
         return EXIT_INVALID
-    sys.stdout.write(to_json(workflows) if args.output == "json" else to_yaml(workflows))
+    texts = [u.text for u in batch.units if u.text is not None]
+    if args.output == "json":
+        sys.stdout.write(texts[0] if len(texts) == 1 else json_list(texts))
+    else:
+        sys.stdout.write("---\n".join(texts))
     return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from compiler.diagnostics import Collector
-    from compiler.emit import emit_workflow
-    from compiler.inputs import pair_runs
-
-    inputs = load_inputs(args.files)
     # Compiling finds what only the compiled form shows (size, settings Argo
     # cannot apply): validate refuses exactly what compile refuses.
-    for doc, orch, run in pair_runs(inputs):
-        out = Collector()
-        emit_workflow(orch, run, out)
-        inputs.diagnostics.extend(doc.locate(d) for d in out.items)
-    report(_sorted(inputs.diagnostics), args.output)
-    if not inputs.ok:
+    batch, unreadable = _batch(args, None)
+    report(_sorted(batch.diagnostics), args.output)
+    if unreadable:
+        return EXIT_USAGE
+    if not batch.ok:
         return EXIT_INVALID
     if args.output == "text":
-        sys.stderr.write(f"{inputs.documents} document(s) valid\n")
+        sys.stderr.write(f"{batch.documents} document(s) valid\n")
     return EXIT_OK
 
 

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from compiler.vocabulary import SubmitReason
+
 
 class Reason(enum.StrEnum):
     """The contract's reason strings (semantics.md §2). The first seven are the
@@ -35,6 +37,12 @@ class Reason(enum.StrEnum):
     TOO_MANY_STEPS = "TooManySteps"
     WORKFLOW_TOO_LARGE = "WorkflowTooLarge"
     ORCHESTRATION_NOT_FOUND = "OrchestrationNotFound"
+    # A run whose Orchestration is in the input but invalid: the word the
+    # controller's Submitted=False condition uses for the same case.
+    ORCHESTRATION_INVALID = SubmitReason.ORCHESTRATION_INVALID.value
+    # Two Orchestrations, or two runs, of one namespace and name in the input
+    # (kubectl apply would silently keep the last; the contract is silent).
+    DUPLICATE_RESOURCE = "DuplicateResource"
 
 
 class Severity(enum.StrEnum):

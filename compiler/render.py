@@ -15,9 +15,24 @@ def to_yaml(documents: Iterable[dict[str, Any]]) -> str:
     return "---\n".join(dump(doc) for doc in documents)
 
 
-def to_json(documents: Sequence[Any]) -> str:
-    body: Any = documents[0] if len(documents) == 1 else list(documents)
-    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+def json_text(document: Any) -> str:
+    """One object as `orch compile -o json` prints it."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# What `kubectl get -o json` prints for several objects, and what kubectl
+# create/apply read back as the objects themselves.
+LIST_HEAD = {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}}
+
+
+def json_list(items: Sequence[str]) -> str:
+    """A `v1` `List` of objects already rendered by `json_text`, exactly as
+    `json_text` would render the List itself (each item indented in place)."""
+    if not items:
+        return json_text({**LIST_HEAD, "items": []})
+    head = json.dumps({**LIST_HEAD, "items": [None]}, indent=2)
+    body = ",\n".join("    " + item.rstrip("\n").replace("\n", "\n    ") for item in items)
+    return head.replace("    null", body, 1) + "\n"
 
 
 # Characters that would end or garble a diagnostic's line (control characters,

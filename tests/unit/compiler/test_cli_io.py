@@ -4,19 +4,34 @@ problem, and failures of the disk or the files that never show a traceback."""
 
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from compiler.cli import main
+from compiler.render import LIST_HEAD
+from tests.golden import VALID
+
+DIAMOND = VALID / "diamond.yaml"
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main(argv)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def orchestration(name: str, namespace: str | None = None, **step: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",
+            "metadata": meta,
+            "spec": {"steps": [{"name": "a", "kind": "Container", "image": "alpine", **step}]}}
 
 
 def run_doc(name: str, ref: str, **parameters: str) -> dict[str, Any]:
@@ -78,3 +93,148 @@ def test_an_entrypoint_named_like_a_compiler_template_is_free(
             {"name": "a", "kind": "Checkpoint"}]}}))
     code, out, err = run(["compile", str(f)], capsys)
     assert (code, err) == (0, "") and "name: agent-run\n    dag:" in out
+
+
+# --- -o json ---------------------------------------------------------------------
+
+
+def test_compile_json_of_one_workflow_is_the_object(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["compile", "-o", "json", str(DIAMOND)], capsys)
+    assert code == 0 and json.loads(out)["kind"] == "Workflow"
+
+
+def test_compile_json_of_several_workflows_is_a_v1_list(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A bare JSON array is refused by kubectl; a `v1` `List` is what `kubectl get
+    -o json` prints and what `kubectl create -f` reads."""
+    code, out, _ = run(["compile", "-o", "json", str(DIAMOND), str(VALID / "sequential.yaml")],
+                       capsys)
+    assert code == 0
+    body = json.loads(out)
+    assert {k: body[k] for k in LIST_HEAD} == LIST_HEAD
+    assert [w["metadata"]["generateName"] for w in body["items"]] == ["diamond-", "sequential-"]
+    assert out == json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
+# --- encodings and JSON ----------------------------------------------------------
+
+
+def test_utf16_with_a_byte_order_mark_is_read_as_kubectl_reads_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = DIAMOND.read_text()
+    for i, (bom, codec) in enumerate(((codecs.BOM_UTF16_LE, "utf-16-le"),
+                                      (codecs.BOM_UTF16_BE, "utf-16-be"),
+                                      (codecs.BOM_UTF8, "utf-8"))):
+        f = tmp_path / f"{i}.yaml"
+        f.write_bytes(bom + text.encode(codec))
+        code, out, err = run(["compile", str(f)], capsys)
+        assert (code, err) == (0, "")
+        assert out == run(["compile", str(DIAMOND)], capsys)[1]
+
+
+@pytest.mark.parametrize(("data", "line", "column", "what"), [
+    pytest.param("metadata:\n  name: caf\xe9\n".encode("latin-1"), 2, 12, "byte 0xe9",
+                 id="latin-1"),
+    pytest.param("a: 1\n".encode("utf-16-le"), 1, 2, "U+0000", id="utf-16-without-bom"),
+    pytest.param(b"a: 1\nb: \xc2\x97\n", 2, 4, "U+0097", id="raw-c1-in-yaml"),
+])
+def test_undecodable_text_is_invalid_yaml_with_its_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes, line: int, column: int,
+        what: str) -> None:
+    f = tmp_path / "enc.yaml"
+    f.write_bytes(data)
+    code, _, err = run(["validate", "-o", "json", str(f)], capsys)
+    (problem,) = json.loads(err)
+    assert code == 1
+    assert (problem["reason"], problem["line"], problem["column"]) == ("InvalidYAML", line, column)
+    assert what in problem["message"]
+
+
+def test_json_as_python_writes_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`json.dumps` escapes characters past the BMP as surrogate pairs (libyaml
+    refuses each half) and, with ensure_ascii=False, writes DEL, C1 and NEL raw
+    (YAML refuses them or folds NEL into a space): kubectl reads both exactly."""
+    value = "smile \U0001f600 del\x7f c1\x97 nel\x85 end"
+    for ensure_ascii in (True, False):
+        f = tmp_path / f"{ensure_ascii}.json"
+        f.write_text(json.dumps(orchestration("j", args=[value]), ensure_ascii=ensure_ascii),
+                     encoding="utf-8")
+        code, out, err = run(["compile", "-o", "json", str(f)], capsys)
+        assert code == 0, err
+        assert json.loads(out)["spec"]["templates"][1]["container"]["args"] == [value]
+
+
+def test_a_lone_surrogate_escape_is_refused_with_its_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "lone.json"
+    f.write_text(json.dumps(orchestration("j", args=["ok", "\ud800"]), indent=1))
+    code, out, err = run(["compile", str(f)], capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"{f}:") and "half of a surrogate pair" in err
+    assert "[InvalidYAML]" in err and err.count("\n") == 1
+
+
+# --- kind: List, duplicates, runs -------------------------------------------------
+
+
+def test_kubectl_list_output_compiles_like_its_items(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    items = [orchestration("o"), run_doc("r", "o", x="1")]
+    listed = tmp_path / "list.yaml"
+    listed.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump_all(items))
+    assert run(["compile", str(listed)], capsys)[:2] == run(["compile", str(plain)], capsys)[:2]
+
+
+def test_duplicates_across_files_name_both_places(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(yaml.safe_dump_all([orchestration("o", "ns"), run_doc("r", "o")]))
+    second.write_text("# again\n" + yaml.safe_dump_all(
+        [orchestration("o", "ns"), orchestration("o"), run_doc("r", "o")]))
+    code, out, err = run(["validate", str(first), str(second)], capsys)
+    assert (code, out) == (1, "")
+    lines = err.splitlines()
+    assert len(lines) == 2, err
+
+    def line_of(path: Path, text: str, nth: int = 0) -> int:
+        numbers = [i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line]
+        return numbers[nth]
+
+    o_first, o_second = line_of(first, "name: o"), line_of(second, "name: o")
+    r_first, r_second = line_of(first, "name: r"), line_of(second, "name: r")
+    assert lines[0].startswith(f"{second}:{o_second}: metadata.name: Orchestration \"o\" "
+                               f"(namespace \"ns\") is defined twice: first at {first}:{o_first}")
+    assert lines[1].startswith(f"{second}:{r_second}: metadata.name: OrchestrationRun \"r\" is "
+                               f"defined twice: first at {first}:{r_first}")
+    assert all(line.endswith("[DuplicateResource]") for line in lines)
+
+
+def test_a_run_and_its_orchestration_in_any_order(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "order.yaml"
+    f.write_text(yaml.safe_dump_all([run_doc("r", "o", x="1"), orchestration("o")]))
+    code, out, _ = run(["compile", str(f)], capsys)
+    (workflow,) = yaml.safe_load_all(out)
+    assert code == 0 and workflow["metadata"]["name"] == "r"
+
+
+# --- files that fail ----------------------------------------------------------------
+
+
+def test_an_unreadable_file_does_not_stop_validate(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(orchestration("x", dependsOn=["b"])))
+    missing = tmp_path / "missing.yaml"
+    code, out, err = run(["validate", str(missing), str(tmp_path), str(DIAMOND), str(bad)],
+                         capsys)
+    lines = err.splitlines()
+    assert (code, out) == (2, "")
+    assert lines[0] == f"orch: error: {missing}: cannot read: No such file or directory"
+    assert lines[1] == f"orch: error: {tmp_path}: cannot read: Is a directory"
+    assert lines[2].startswith(f"{bad}:") and lines[2].endswith("[MissingDependency]")
+    assert len(lines) == 3
+    code, out, err = run(["compile", str(missing), str(DIAMOND)], capsys)
+    assert (code, out) == (2, "")  # nothing half-compiled on stdout

@@ -1,14 +1,27 @@
 """Reading YAML text: bounded alias expansion (as Kubernetes' own reader bounds
-it), documents one at a time, and documents read again from their place in the
-text exactly as they were read the first time."""
+it), documents one at a time in constant memory, and documents read again from
+their place in the text exactly as they were read the first time."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from compiler.batch import compile_texts
+from compiler.cli import main
 from compiler.diagnostics import Diagnostic, FieldPath
+from compiler.emit import emit_workflow
+from compiler.inputs import pair_runs, parse_text
+from compiler.render import to_yaml
 from compiler.source import (
     MAX_ALIAS_TEXT,
     Document,
@@ -17,6 +30,7 @@ from compiler.source import (
     load_documents,
     reparse,
 )
+from tests.unit.compiler.strategies import dags
 
 
 def bomb(levels: int, width: int = 10) -> str:
@@ -93,3 +107,62 @@ def test_a_document_that_needs_its_directives_is_read_from_the_start() -> None:
     assert second.origin is not None
     again = reparse(text, "t.yaml", second.index, second.origin)
     assert again is not None and again.data == {"b": "2"} == second.data
+
+
+def _documents(orchestrations: list[dict[str, Any]], runs: list[bool]) -> str:
+    docs: list[dict[str, Any]] = []
+    for i, (orch, with_run) in enumerate(zip(orchestrations, runs, strict=True)):
+        orch["metadata"]["name"] = f"o{i % 3}"  # some names repeat: duplicates
+        run = {"apiVersion": orch["apiVersion"], "kind": "OrchestrationRun",
+               "metadata": {"name": f"r{i}"},
+               "spec": {"orchestrationRef": {"name": f"o{(i + 1) % 4}"}, "parameters": {"p": "v"}}}
+        docs += [run, orch] if with_run and i % 2 else [orch, run] if with_run else [orch]
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(dags(max_steps=6), min_size=1, max_size=5).flatmap(
+    lambda os: st.tuples(st.just(os), st.lists(st.booleans(), min_size=len(os),
+                                               max_size=len(os)))))
+def test_streaming_gives_what_reading_everything_gives(
+        case: tuple[list[dict[str, Any]], list[bool]]) -> None:
+    """`compiler.batch` (the CLI's streaming path, which parses runs and their
+    Orchestrations again) and `parse_text` + `pair_runs` (every model kept)
+    produce the same problems and the same Workflows."""
+    text = _documents(*case)
+    batch = compile_texts([("in.yaml", text)], lambda wf: to_yaml([wf]))
+    inputs = parse_text(text, "in.yaml")
+    workflows = [to_yaml([emit_workflow(orch, run).workflow])
+                 for _, orch, run in pair_runs(inputs)]
+    key = sorted(map(str, batch.diagnostics))
+    assert key == sorted(map(str, inputs.diagnostics))
+    if batch.ok:
+        assert [u.text for u in batch.units] == workflows
+
+
+def _validate_peak(documents: int, tmp_path: Path) -> int:
+    """Peak memory of `orch validate` of one file of `documents` documents."""
+    one = ("apiVersion: orchestration.proompteng.ai/v1alpha1\nkind: Orchestration\n"
+           "metadata: {name: o%d}\nspec:\n  steps:\n  - {name: a, kind: Checkpoint}\n"
+           "  - {name: b, kind: Container, image: alpine, dependsOn: [a]}\n")
+    path = tmp_path / f"{documents}.yaml"
+    path.write_text("---\n".join(one % i for i in range(documents)))
+    tracemalloc.start()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            assert main(["validate", str(path)]) == 0
+        assert err.getvalue() == f"{documents} document(s) valid\n"
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_validating_more_documents_does_not_take_more_memory_per_document(
+        tmp_path: Path) -> None:
+    """What stays once each document is judged: its name and place (to find
+    duplicates and pair runs), not its data, node tree or model. The text itself
+    (about 200 bytes per document here) is held once."""
+    small, large = _validate_peak(1000, tmp_path), _validate_peak(4000, tmp_path)
+    per_document = (large - small) / 3000
+    print(f"{per_document:.0f} bytes per document")
+    assert per_document < 1500, f"{per_document:.0f} bytes kept per document"
