@@ -1,11 +1,12 @@
 """`orch`: the only module that touches files, stdout, stderr and exit codes.
 
 Exit codes (contract §2.3): 0 success (warnings included), 1 invalid input (and
-then nothing on stdout), 2 usage errors (unreadable file, bad flag, unknown step).
-`compile` and `validate` read every file they can and report each one they
-cannot, then exit 2.
-Heavy libraries are imported inside the commands that need them, so that
-`orch compile` starts in a fraction of a second.
+then nothing on stdout), 2 usage errors (unreadable file, bad flag, unknown step,
+an output that cannot be written). `compile` and `validate` read every file they
+can and report each one they cannot, then exit 2. Machine output (Workflows,
+`validate -o json`, `plan -o json`) goes to stdout, notes for a person and every
+diagnostic of `compile` to stderr. Heavy libraries are imported inside the
+commands that need them, so that every command starts in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from compiler.diagnostics import Diagnostic
     from compiler.graph import Graph
     from compiler.inputs import Inputs
+    from compiler.models import Orchestration
     from compiler.semantics import RunResult
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -73,11 +75,12 @@ def load_inputs(paths: Sequence[str]) -> Inputs:
 
 
 def report(diagnostics: Sequence[Diagnostic], fmt: str = "text") -> None:
+    """Diagnostics as lines on stderr, or (`validate -o json`) as JSON on stdout:
+    machine output goes to stdout, notes for a person to stderr."""
     from compiler.render import diagnostic_dict, diagnostic_line
 
     if fmt == "json":
-        json.dump([diagnostic_dict(d) for d in diagnostics], sys.stderr, indent=2)
-        sys.stderr.write("\n")
+        sys.stdout.write(json.dumps([diagnostic_dict(d) for d in diagnostics], indent=2) + "\n")
         return
     for d in diagnostics:
         sys.stderr.write(diagnostic_line(d) + "\n")
@@ -125,18 +128,19 @@ def _batch(args: argparse.Namespace, render: Callable[[dict[str, Any]], str] | N
 def cmd_compile(args: argparse.Namespace) -> int:
     from compiler.render import json_list, json_text, to_yaml
 
+    _check_service_account(args.service_account)
     render = json_text if args.output == "json" else (lambda wf: to_yaml([wf]))
     batch, unreadable = _batch(args, render)
-    report(_sorted(batch.diagnostics), args.output if args.output == "json" else "text")
+    report(_sorted(batch.diagnostics))  # always lines on stderr; -o is the Workflows' format
     if unreadable:
         return EXIT_USAGE
     if not batch.ok:
         return EXIT_INVALID
     texts = [u.text for u in batch.units if u.text is not None]
     if args.output == "json":
-        sys.stdout.write(texts[0] if len(texts) == 1 else json_list(texts))
+        _write(texts[0] if len(texts) == 1 else json_list(texts))
     else:
-        sys.stdout.write("---\n".join(texts))
+        _write("---\n".join(texts))
     return EXIT_OK
 
 
@@ -149,9 +153,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not batch.ok:
         return EXIT_INVALID
-    if args.output == "text":
-        sys.stderr.write(f"{batch.documents} document(s) valid\n")
+    sys.stderr.write(f"{batch.documents} document(s) valid\n")
     return EXIT_OK
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _check_service_account(name: str | None) -> None:
+    from compiler.names import DNS_SUBDOMAIN
+
+    if name is not None and (len(name) > 253 or not DNS_SUBDOMAIN.match(name)):
+        raise UsageError(
+            f"--service-account {json.dumps(name)} is not a valid ServiceAccount name "
+            "(lowercase letters, digits, '-' and '.', starting and ending with a letter or "
+            "digit, at most 253)")
 
 
 def _step_list(values: Sequence[str] | None) -> list[str]:
@@ -160,8 +178,9 @@ def _step_list(values: Sequence[str] | None) -> list[str]:
 
 
 def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | None] | int:
-    """The one Orchestration of the input (or `--orchestration NAME`), its graph
-    and, when steps are named to fail or error, the plan. An int is an exit code."""
+    """The one Orchestration of the input (or `--orchestration [NAMESPACE/]NAME`),
+    its graph and, when steps are named to fail or error, the plan. An int is an
+    exit code."""
     from compiler.graph import build_graph
     from compiler.names import suggest
     from compiler.semantics import plan
@@ -170,31 +189,45 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     report(_sorted(inputs.diagnostics))
     if not inputs.ok:
         return EXIT_INVALID
-    found = [o for _, o in inputs.orchestrations
-             if args.orchestration is None or o.metadata.name == args.orchestration]
-    names = [o.metadata.name or "" for _, o in inputs.orchestrations]
+    orchs = [o for _, o in inputs.orchestrations]
+
+    def label(o: Orchestration) -> str:
+        ns = o.metadata.namespace
+        return f"{ns}/{o.metadata.name}" if ns else o.metadata.name or ""
+
+    wanted: str | None = args.orchestration
+    if wanted is None:
+        found = orchs
+    elif "/" in wanted:
+        ns, _, name = wanted.partition("/")
+        found = [o for o in orchs if (o.metadata.namespace or "", o.metadata.name) == (ns, name)]
+    else:
+        found = [o for o in orchs if o.metadata.name == wanted]
+    labels = [label(o) for o in orchs]
     if not found:
-        if args.orchestration is None:
+        if wanted is None:
             raise UsageError(f"{args.file}: no Orchestration in the input")
-        near = suggest(args.orchestration, names)
-        hint = f"; did you mean {near!r}?" if near else f" (it has {', '.join(names)})"
-        raise UsageError(f'no Orchestration "{args.orchestration}" in {args.file}{hint}')
+        near = suggest(wanted, labels)
+        hint = f"; did you mean {json.dumps(near)}?" if near else f" (it has {', '.join(labels)})"
+        raise UsageError(f"no Orchestration {json.dumps(wanted)} in {args.file}{hint}")
     if len(found) > 1:
-        raise UsageError(f"{args.file} holds {len(found)} Orchestrations ({', '.join(names)}); "
-                         "choose one with --orchestration NAME")
+        which = "NAMESPACE/NAME" if wanted else "NAME or NAMESPACE/NAME"
+        raise UsageError(f"{args.file} holds {len(found)} Orchestrations "
+                         f"({', '.join(label(o) for o in found)}); "
+                         f"choose one with --orchestration {which}")
     orch = found[0]
     graph = build_graph(orch.spec.steps)
-    failed, errored = _step_list(args.fail), _step_list(getattr(args, "error", None))
+    failed, errored = _step_list(args.fail), _step_list(args.error)
     for flag, chosen in (("--fail", failed), ("--error", errored)):
         for name in chosen:
             if name not in graph.by_name:
                 near = suggest(name, graph.names)
-                hint = f"; did you mean {near!r}?" if near else ""
+                hint = f"; did you mean {json.dumps(near)}?" if near else ""
                 raise UsageError(f'{flag}: orchestration "{orch.metadata.name}" has no step '
-                                 f'"{name}"{hint}')
+                                 f"{json.dumps(name)}{hint}")
     both = sorted(set(failed) & set(errored))
     if both:
-        raise UsageError(f"step {both[0]!r} is named by both --fail and --error")
+        raise UsageError(f"step {json.dumps(both[0])} is named by both --fail and --error")
     result = plan(graph, failed, errored) if (failed or errored or args.command == "plan") else None
     return orch.metadata.name or "orchestration", graph, result
 
@@ -208,9 +241,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     title, _, result = loaded
     assert result is not None
     if args.output == "json":
-        sys.stdout.write(json.dumps(plan_dict(result), indent=2) + "\n")
+        _write(json.dumps(plan_dict(result), indent=2) + "\n")
     else:
-        sys.stdout.write(plan_table(title, result))
+        _write(plan_table(title, result))
     return EXIT_OK  # also when the plan predicts failure (contract §2.3)
 
 
@@ -222,11 +255,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
         return loaded
     title, graph, result = loaded
     if args.format == "mermaid":
-        sys.stdout.write(graph_mermaid(graph, result))
+        _write(graph_mermaid(graph, result))
     elif args.format == "dot":
-        sys.stdout.write(graph_dot(graph, result, title))
+        _write(graph_dot(graph, result, title))
     else:
-        sys.stdout.write(graph_text(graph, result, title))
+        _write(graph_text(graph, result, title))
     return EXIT_OK
 
 
@@ -237,9 +270,11 @@ def cmd_crds(args: argparse.Namespace) -> int:
     from compiler.crd import generate_crds
     from compiler.render import to_yaml
 
+    if args.output_dir == "":
+        raise UsageError("--output-dir needs a directory (omit it to write to stdout)")
     crds = generate_crds()
     if args.output_dir is None:
-        sys.stdout.write(to_yaml(crds.values()))
+        _write(to_yaml(crds.values()))
         return EXIT_OK
     out = Path(args.output_dir)
     try:
@@ -283,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="assume these steps fail (repeatable); every other step succeeds")
     p.add_argument("--error", action="append", metavar="STEP[,STEP...]",
                    help="assume these steps end in an infrastructure error (Argo Error)")
-    p.add_argument("--orchestration", metavar="NAME",
+    p.add_argument("--orchestration", metavar="[NAMESPACE/]NAME",
                    help="the Orchestration to plan when the file holds several")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_plan)
@@ -293,7 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("mermaid", "dot", "text"), default="text")
     p.add_argument("--fail", action="append", metavar="STEP[,STEP...]",
                    help="mark each step with its planned phase when these steps fail")
-    p.add_argument("--orchestration", metavar="NAME",
+    p.add_argument("--error", action="append", metavar="STEP[,STEP...]",
+                   help="... or end in an infrastructure error (Argo Error)")
+    p.add_argument("--orchestration", metavar="[NAMESPACE/]NAME",
                    help="the Orchestration to draw when the file holds several")
     p.set_defaults(func=cmd_graph)
 
@@ -323,12 +360,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with paused_gc():  # one-shot commands; the controller is exec'ed
             code: int = args.func(args)
+        sys.stdout.flush()
     except UsageError as exc:
         sys.stderr.write(f"orch: error: {exc}\n")
         return EXIT_USAGE
-    except BrokenPipeError:
+    except BrokenPipeError:  # `orch compile x | head`: the reader has all it wanted
+        _drop_stdout()
         return EXIT_OK
+    except OSError as exc:  # a full disk, a closed or unwritable stdout
+        _drop_stdout()
+        sys.stderr.write(f"orch: error: cannot write the output: {exc.strerror or exc}\n")
+        return EXIT_USAGE
     return code
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush of what is
+    still buffered neither fails again nor prints a traceback."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

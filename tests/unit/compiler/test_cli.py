@@ -86,9 +86,10 @@ def test_validate_reports_every_file(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_validate_json_carries_columns_and_names(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(["validate", "-o", "json", str(INVALID / "missing-dependency.yaml")], capsys)
-    assert code == 1
-    first = json.loads(err)[0]
+    code, out, err = run(["validate", "-o", "json", str(INVALID / "missing-dependency.yaml")],
+                         capsys)
+    assert (code, err) == (1, "")  # machine output on stdout, nothing else
+    first = json.loads(out)[0]
     assert first | {"file": None} == {
         "file": None,
         "line": 7,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import codecs
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,10 @@ import yaml
 
 from compiler.cli import main
 from compiler.render import LIST_HEAD
-from tests.golden import VALID
+from tests.golden import ROOT, VALID
 
 DIAMOND = VALID / "diamond.yaml"
+ORCH = [sys.executable, "-m", "compiler.cli"]
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -40,62 +43,13 @@ def run_doc(name: str, ref: str, **parameters: str) -> dict[str, Any]:
             "spec": {"orchestrationRef": {"name": ref}, "parameters": parameters}}
 
 
-# --- messages ------------------------------------------------------------------------
+# --- machine output on stdout -------------------------------------------------------
 
 
-def test_every_problem_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Keys and values carry line breaks and control characters into messages and
-    paths: each diagnostic still prints as exactly one line."""
-    f = tmp_path / "lines.yaml"
-    f.write_text(json.dumps({**run_doc("r", "x"),
-                             "spec": {"orchestrationRef": {"name": "x"},
-                                      "parameters": {"a\nb\u2028c\x85d": "1", "ok": 2}}},
-                            ensure_ascii=True))
-    code, _, err = run(["validate", str(f)], capsys)
-    assert code == 1
-    lines = err.split("\n")[:-1]
-    assert len(lines) == 2 and all(line.endswith("[InvalidField]") for line in lines), err
-    assert any('["a\\nb\\u2028c\\x85d"]' in line for line in lines), lines
-
-
-@pytest.mark.parametrize(("document", "expected"), [
-    pytest.param({"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestraton"},
-                 'did you mean kind "Orchestration"?', id="kind"),
-    pytest.param({"apiVersion": "orchestration.proompteng.ai/v1alpha", "kind": "OrchestrationRun"},
-                 'did you mean apiVersion "orchestration.proompteng.ai/v1alpha1"?', id="api"),
-    pytest.param({"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",
-                  "metadata": {"name": "x"}, "spec": {"steps": [
-                      {"name": "a", "kind": "ToolRun", "toolRef": {"name": "t"},
-                       "with": {"k": None}, "continueOnFailure": "yes", "dependsOn": [True]}]}},
-                 "got null;must be true or false, got string \"yes\";got boolean true",
-                 id="values-as-yaml-writes-them"),
-])
-def test_messages_suggest_and_quote_as_yaml_does(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], document: dict[str, Any],
-        expected: str) -> None:
-    f = tmp_path / "doc.yaml"
-    f.write_text(json.dumps(document))
-    code, _, err = run(["validate", str(f)], capsys)
-    assert code == 1
-    for part in expected.split(";"):
-        assert part in err, err
-    assert "None" not in err and "True" not in err
-
-
-def test_an_entrypoint_named_like_a_compiler_template_is_free(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Nothing in the output collides with it: the compiler's own template takes
-    another name (the old message claimed a collision the output did not hold)."""
-    f = tmp_path / "ep.yaml"
-    f.write_text(json.dumps({
-        "apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",
-        "metadata": {"name": "ep"}, "spec": {"entrypoint": "agent-run", "steps": [
-            {"name": "a", "kind": "Checkpoint"}]}}))
-    code, out, err = run(["compile", str(f)], capsys)
-    assert (code, err) == (0, "") and "name: agent-run\n    dag:" in out
-
-
-# --- -o json ---------------------------------------------------------------------
+def test_validate_json_is_on_stdout_and_the_note_on_stderr(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["validate", "-o", "json", str(DIAMOND)], capsys)
+    assert (code, json.loads(out), err) == (0, [], "1 document(s) valid\n")
 
 
 def test_compile_json_of_one_workflow_is_the_object(capsys: pytest.CaptureFixture[str]) -> None:
@@ -114,6 +68,29 @@ def test_compile_json_of_several_workflows_is_a_v1_list(
     assert {k: body[k] for k in LIST_HEAD} == LIST_HEAD
     assert [w["metadata"]["generateName"] for w in body["items"]] == ["diamond-", "sequential-"]
     assert out == json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_compile_json_problems_are_lines_on_stderr(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(orchestration("x", dependsOn=["b"])))
+    code, out, err = run(["compile", "-o", "json", str(bad)], capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"{bad}:") and err.endswith("[MissingDependency]\n")
+
+
+def test_every_problem_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Keys and values carry line breaks and control characters into messages and
+    paths: each diagnostic still prints as exactly one line."""
+    f = tmp_path / "lines.yaml"
+    f.write_text(json.dumps({**run_doc("r", "x"),
+                             "spec": {"orchestrationRef": {"name": "x"},
+                                      "parameters": {"a\nb\u2028c\x85d": "1", "ok": 2}}}))
+    code, _, err = run(["validate", str(f)], capsys)
+    assert code == 1
+    lines = err.split("\n")[:-1]
+    assert len(lines) == 2 and all(line.endswith("[InvalidField]") for line in lines), err
+    assert any('["a\\nb\\u2028c\\x85d"]' in line for line in lines), lines
 
 
 # --- encodings and JSON ----------------------------------------------------------
@@ -143,8 +120,8 @@ def test_undecodable_text_is_invalid_yaml_with_its_line(
         what: str) -> None:
     f = tmp_path / "enc.yaml"
     f.write_bytes(data)
-    code, _, err = run(["validate", "-o", "json", str(f)], capsys)
-    (problem,) = json.loads(err)
+    code, out, _ = run(["validate", "-o", "json", str(f)], capsys)
+    (problem,) = json.loads(out)
     assert code == 1
     assert (problem["reason"], problem["line"], problem["column"]) == ("InvalidYAML", line, column)
     assert what in problem["message"]
@@ -160,7 +137,7 @@ def test_json_as_python_writes_it(tmp_path: Path, capsys: pytest.CaptureFixture[
         f.write_text(json.dumps(orchestration("j", args=[value]), ensure_ascii=ensure_ascii),
                      encoding="utf-8")
         code, out, err = run(["compile", "-o", "json", str(f)], capsys)
-        assert code == 0, err
+        assert (code, err) == (0, "")
         assert json.loads(out)["spec"]["templates"][1]["container"]["args"] == [value]
 
 
@@ -220,7 +197,7 @@ def test_a_run_and_its_orchestration_in_any_order(
     assert code == 0 and workflow["metadata"]["name"] == "r"
 
 
-# --- files that fail ----------------------------------------------------------------
+# --- files and disks that fail ----------------------------------------------------
 
 
 def test_an_unreadable_file_does_not_stop_validate(
@@ -238,3 +215,49 @@ def test_an_unreadable_file_does_not_stop_validate(
     assert len(lines) == 3
     code, out, err = run(["compile", str(missing), str(DIAMOND)], capsys)
     assert (code, out) == (2, "")  # nothing half-compiled on stdout
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_a_full_disk_is_one_line_and_exit_2() -> None:
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([*ORCH, "compile", str(DIAMOND)], stdout=full,
+                              stderr=subprocess.PIPE, text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr == "orch: error: cannot write the output: No space left on device\n"
+
+
+def test_crds_output_dir_must_name_a_directory(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["crds", "--output-dir", ""], capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith("orch: error: --output-dir needs a directory")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["Bad_SA", "-x", "a" * 254, "x.", "", "a b"])
+def test_service_account_must_be_a_kubernetes_name(
+        name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["compile", f"--service-account={name}", str(DIAMOND)], capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith("orch: error: --service-account") and err.count("\n") == 1
+    assert run(["compile", "--service-account", "wf-runner.ci", str(DIAMOND)], capsys)[0] == 0
+
+
+# --- the documentation's example -----------------------------------------------------
+
+DOC = ROOT / "docs" / "plan-and-graph.md"
+
+
+def test_the_documented_plan_is_what_orch_prints(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/plan-and-graph.md shows `orch plan` on a file the repository ships:
+    the output printed there is the output of that file."""
+    text = DOC.read_text()
+    block = text.split("```\n$ orch plan ", 1)[1].split("```", 1)[0]
+    command, expected = block.split("\n", 1)
+    monkeypatch.chdir(ROOT)
+    code, out, err = run(["plan", *command.split()], capsys)
+    assert (code, err) == (0, "")
+    assert out == expected
