@@ -279,3 +279,23 @@ def test_the_documented_plan_is_what_orch_prints(capsys: pytest.CaptureFixture[s
     code, out, err = run(["plan", *command.split()], capsys)
     assert (code, err) == (0, "")
     assert out == expected
+
+
+# --- dependencies ------------------------------------------------------------------
+
+
+def test_hera_is_not_a_runtime_dependency() -> None:
+    """No runtime code imports hera (tests use its models as Argo's type oracle):
+    it is in the test extra, not installed with the CLI or the image."""
+    import ast
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not any(d.startswith("hera") for d in project["dependencies"])
+    assert any(d.startswith("hera") for d in project["optional-dependencies"]["test"])
+    for package in ("compiler", "controller"):
+        for source in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(source.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                         [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                assert not any(n.split(".")[0] == "hera" for n in names), source
