@@ -183,7 +183,6 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     exit code."""
     from compiler.graph import build_graph
     from compiler.names import suggest
-    from compiler.semantics import plan
 
     inputs = load_inputs([args.file])
     report(_sorted(inputs.diagnostics))
@@ -228,7 +227,11 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     both = sorted(set(failed) & set(errored))
     if both:
         raise UsageError(f"step {json.dumps(both[0])} is named by both --fail and --error")
-    result = plan(graph, failed, errored) if (failed or errored or args.command == "plan") else None
+    result = None
+    if failed or errored or args.command == "plan":
+        from compiler.semantics import plan
+
+        result = plan(graph, failed, errored)
     return orch.metadata.name or "orchestration", graph, result
 
 

@@ -281,7 +281,34 @@ def test_the_documented_plan_is_what_orch_prints(capsys: pytest.CaptureFixture[s
     assert out == expected
 
 
-# --- dependencies ------------------------------------------------------------------
+# --- what the commands load ---------------------------------------------------------
+
+
+def _imported(argv: list[str]) -> set[str]:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "compiler.cli", *argv],
+                          capture_output=True, text=True, check=False, cwd=ROOT)
+    return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line} - {"package"}
+
+
+def test_offline_commands_load_what_compile_loads_and_little_else() -> None:
+    """Start-up is import time: `plan`, `graph`, `validate` and `crds` load at
+    most a few small modules of their own beyond what `orch compile` loads, and
+    none of the heavy libraries (hera, the kubernetes client, jsonschema)."""
+    example = str(ROOT / "docs" / "examples" / "release.yaml")
+    compile_ = _imported(["compile", example])
+    own = {
+        "plan": {"compiler.present", "compiler.semantics"},
+        "graph": {"compiler.present"},
+        "validate": set(),
+        "crds": {"compiler.crd", "pydantic._internal._dataclasses", "pydantic.type_adapter"},
+    }
+    for command, extra in own.items():
+        loaded = _imported([command, *([] if command == "crds" else [example])])
+        assert loaded - compile_ <= extra, (command, sorted(loaded - compile_ - extra))
+    heavy = {m for m in compile_ if m.split(".")[0] in {"hera", "kubernetes", "jsonschema",
+                                                        "deepdiff", "urllib3", "requests"}}
+    assert heavy == set()
 
 
 def test_hera_is_not_a_runtime_dependency() -> None:
