@@ -21,7 +21,13 @@ from compiler.emit import emit_workflow
 from compiler.gcpause import paused_gc
 from compiler.inputs import Index, Judged, Key, judge, judge_text
 from compiler.models import Orchestration, OrchestrationRun
+from compiler.pods import PodSettings
 from compiler.source import Document, Origin, normalize, reparse
+from compiler.suborchestrations import (
+    calls_of,
+    check_sub_orchestration_cycles,
+    find_call_cycles,
+)
 
 Render = Callable[[dict[str, Any]], str]
 Order = tuple[int, int, tuple[Any, ...], int]
@@ -56,6 +62,8 @@ class Batch:
 
     render: Render | None = None
     service_account: str | None = None
+    pods: PodSettings | None = None
+    strict: bool = False
     diagnostics: list[Diagnostic] = field(default_factory=list)
     documents: int = 0
     index: Index = field(default_factory=Index)
@@ -64,6 +72,8 @@ class Batch:
     orchestrations: dict[Key, Entry] = field(default_factory=dict)
     runs: list[Entry] = field(default_factory=list)
     units: list[Unit] = field(default_factory=list)
+    # namespace -> name -> the Orchestrations its SubOrchestration steps call
+    calls: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -75,7 +85,7 @@ class Batch:
         text = normalize(text)  # the text the origins of its documents point into
         self.texts.append((file, text))
         with paused_gc():
-            for item in judge_text(text, file):
+            for item in judge_text(text, file, self.strict):
                 if isinstance(item, Diagnostic):
                     self.diagnostics.append(item)
                 else:
@@ -98,6 +108,9 @@ class Batch:
         entry = Entry(file_no, doc.index, doc.prefix, doc.origin)
         if isinstance(model, Orchestration):
             self.orchestrations[judged.key] = entry
+            called = calls_of(model)
+            if called:
+                self.calls.setdefault(judged.key[0], {})[judged.key[1]] = called
             unit = self._compile(doc, model, None, (*entry.order, 0))
             if unit.diagnostics or unit.text is not None:  # validate keeps only problems
                 self.alone[judged.key] = unit
@@ -105,10 +118,15 @@ class Batch:
             self.runs.append(entry)
 
     def _compile(self, doc: Document, orch: Orchestration, run: OrchestrationRun | None,
-                 order: Order) -> Unit:
+                 order: Order, run_doc: Document | None = None) -> Unit:
+        """One Workflow. Its problems stand where their path does: a step's in the
+        Orchestration, anything else of a run's Workflow (its parameters, its
+        size) in the run."""
         out = Collector()
-        compiled = emit_workflow(orch, run, out, service_account=self.service_account)
-        diagnostics = [doc.locate(d) for d in out.items]
+        compiled = emit_workflow(orch, run, out, service_account=self.service_account,
+                                 pods=self.pods)
+        diagnostics = [(doc if run_doc is None or d.path.parts[:2] == ("spec", "steps")
+                        else run_doc).locate(d) for d in out.items]
         failed = any(d.is_error for d in diagnostics)
         text = self.render(compiled.workflow) if self.render and not failed else None
         return Unit(order, diagnostics, text)
@@ -120,14 +138,29 @@ class Batch:
         assert doc is not None, "a document that parsed once parses again"
         return doc.item(entry.prefix[-1]) if entry.prefix else doc  # ("items", i): no nesting
 
+    def _cycles(self) -> list[Diagnostic]:
+        """SubOrchestration cycles among the input's Orchestrations, from their
+        calls alone; only the members of a cycle are parsed again, to be named."""
+        members: list[tuple[tuple[int, int, tuple[Any, ...]], Document, Orchestration]] = []
+        for namespace, calls in self.calls.items():
+            for name in dict.fromkeys(n for cycle in find_call_cycles(calls) for n in cycle):
+                entry = self.orchestrations[(namespace, name)]
+                doc = self._reread(entry)
+                (judged,) = judge(doc, self.strict)
+                assert isinstance(judged.model, Orchestration)
+                members.append((entry.order, doc, judged.model))
+        members.sort(key=lambda m: m[0])  # input order, as the keep-everything path has it
+        return check_sub_orchestration_cycles((doc, orch) for _, doc, orch in members)
+
     def finish(self) -> list[Unit]:
         """Pair the runs with their Orchestrations; every Workflow in input order
         (each run with its Orchestration, then each Orchestration no run uses)."""
         used: set[Key] = set()
         with paused_gc():
+            self.diagnostics.extend(self._cycles())
             for entry in self.runs:
                 run_doc = self._reread(entry)
-                (judged,) = judge(run_doc)
+                (judged,) = judge(run_doc, self.strict)
                 run = judged.model
                 assert isinstance(run, OrchestrationRun)
                 found = self.index.find(run_doc, run)
@@ -136,10 +169,10 @@ class Batch:
                     continue
                 used.add(found)
                 orch_doc = self._reread(self.orchestrations[found])
-                (orch_judged,) = judge(orch_doc)
+                (orch_judged,) = judge(orch_doc, self.strict)
                 assert isinstance(orch_judged.model, Orchestration)
                 self.units.append(self._compile(orch_doc, orch_judged.model, run,
-                                                (*entry.order, 1)))
+                                                (*entry.order, 1), run_doc))
         self.units += [unit for k, unit in self.alone.items() if k not in used]
         self.units.sort(key=lambda u: u.order)
         for unit in self.units:
@@ -148,9 +181,10 @@ class Batch:
 
 
 def compile_texts(texts: Iterable[tuple[str, str]], render: Render | None = None,
-                  service_account: str | None = None) -> Batch:
+                  service_account: str | None = None, pods: PodSettings | None = None,
+                  strict: bool = False) -> Batch:
     """Every file at once (tests, small inputs); the CLI feeds files one by one."""
-    batch = Batch(render, service_account)
+    batch = Batch(render, service_account, pods, strict)
     for file, text in texts:
         batch.add_text(text, file)
     batch.finish()

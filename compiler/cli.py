@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from compiler.graph import Graph
     from compiler.inputs import Inputs
     from compiler.models import Orchestration
+    from compiler.pods import PodSettings
     from compiler.semantics import RunResult
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -105,7 +106,8 @@ def _batch(args: argparse.Namespace, render: Callable[[dict[str, Any]], str] | N
     from compiler.batch import Batch
     from compiler.source import decode
 
-    batch = Batch(render, getattr(args, "service_account", None))
+    pods = _pod_settings(args) if args.command == "compile" else None
+    batch = Batch(render, getattr(args, "service_account", None), pods, args.strict)
     unreadable = 0
     for path in args.files:
         name = STDIN if path == "-" else path
@@ -163,13 +165,12 @@ def _write(text: str) -> None:
 
 
 def _check_service_account(name: str | None) -> None:
-    from compiler.names import DNS_SUBDOMAIN
+    """A ServiceAccount's name is an object name (IsDNS1123Subdomain)."""
+    from compiler.names import DNS_SUBDOMAIN_NAME, quote
 
-    if name is not None and (len(name) > 253 or not DNS_SUBDOMAIN.match(name)):
-        raise UsageError(
-            f"--service-account {json.dumps(name)} is not a valid ServiceAccount name "
-            "(lowercase letters, digits, '-' and '.', starting and ending with a letter or "
-            "digit, at most 253)")
+    problem = DNS_SUBDOMAIN_NAME.problem(name) if name is not None else None
+    if name is not None and problem:
+        raise UsageError(f"--service-account {quote(name)} {problem}")
 
 
 def _step_list(values: Sequence[str] | None) -> list[str]:
@@ -182,7 +183,7 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     its graph and, when steps are named to fail or error, the plan. An int is an
     exit code."""
     from compiler.graph import build_graph
-    from compiler.names import suggest
+    from compiler.names import quote, suggest
 
     inputs = load_inputs([args.file])
     report(_sorted(inputs.diagnostics))
@@ -207,8 +208,8 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
         if wanted is None:
             raise UsageError(f"{args.file}: no Orchestration in the input")
         near = suggest(wanted, labels)
-        hint = f"; did you mean {json.dumps(near)}?" if near else f" (it has {', '.join(labels)})"
-        raise UsageError(f"no Orchestration {json.dumps(wanted)} in {args.file}{hint}")
+        hint = f"; did you mean {quote(near)}?" if near else f" (it has {', '.join(labels)})"
+        raise UsageError(f"no Orchestration {quote(wanted)} in {args.file}{hint}")
     if len(found) > 1:
         which = "NAMESPACE/NAME" if wanted else "NAME or NAMESPACE/NAME"
         raise UsageError(f"{args.file} holds {len(found)} Orchestrations "
@@ -221,12 +222,12 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
         for name in chosen:
             if name not in graph.by_name:
                 near = suggest(name, graph.names)
-                hint = f"; did you mean {json.dumps(near)}?" if near else ""
+                hint = f"; did you mean {quote(near)}?" if near else ""
                 raise UsageError(f'{flag}: orchestration "{orch.metadata.name}" has no step '
-                                 f"{json.dumps(name)}{hint}")
+                                 f"{quote(name)}{hint}")
     both = sorted(set(failed) & set(errored))
     if both:
-        raise UsageError(f"step {json.dumps(both[0])} is named by both --fail and --error")
+        raise UsageError(f"step {quote(both[0])} is named by both --fail and --error")
     result = None
     if failed or errored or args.command == "plan":
         from compiler.semantics import plan
@@ -300,19 +301,60 @@ def cmd_controller(args: argparse.Namespace) -> int:
     os.execv(sys.executable, argv)
 
 
+def _add_pod_flags(p: argparse.ArgumentParser) -> None:
+    """How the Workflow's pods run (contract §4; the chart's
+    orchestrationController.automountServiceAccountToken and .podSecurity)."""
+    p.add_argument("--automount-service-account-token", action="store_true",
+                   help="mount the ServiceAccount token into every container of the pods "
+                        "(default: only Argo's executor containers get one)")
+    p.add_argument("--pod-security", choices=("restricted", "none"), default="restricted",
+                   help="Pod Security settings the pods get (default restricted)")
+
+
+def _pod_settings(args: argparse.Namespace) -> PodSettings:
+    from compiler.pods import PodSettings
+
+    return PodSettings(automount_token=args.automount_service_account_token,
+                       pod_security=args.pod_security)
+
+
+STRICT_HELP = ("every key orch does not read is an error (by default only a misspelled "
+               "one, as a warning)")
+
+
+class _VersionAction(argparse.Action):
+    """`orch --version`: the installed distribution's version, looked up only when
+    asked (importlib.metadata is not free at start-up)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> NoReturn:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"{parser.prog} {version('orch')}\n")
+        parser.exit(EXIT_OK)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="orch", description="Orchestration resources -> Argo Workflows")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("compile", help="compile to Argo Workflow YAML on stdout")
     p.add_argument("files", nargs="+", metavar="FILE", help="YAML files; - for stdin")
     p.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     p.add_argument("--service-account", help="spec.serviceAccountName of the Workflows")
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    _add_pod_flags(p)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("validate", help="check every document, print every problem")
     p.add_argument("files", nargs="+", metavar="FILE", help="YAML files; - for stdin")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plan", help="what-if: which steps run, fail or are skipped")

@@ -37,6 +37,7 @@ class Reason(enum.StrEnum):
     TOO_MANY_STEPS = "TooManySteps"
     WORKFLOW_TOO_LARGE = "WorkflowTooLarge"
     ORCHESTRATION_NOT_FOUND = "OrchestrationNotFound"
+    SUB_ORCHESTRATION_CYCLE = "SubOrchestrationCycle"
     # A run whose Orchestration is in the input but invalid: the word the
     # controller's Submitted=False condition uses for the same case.
     ORCHESTRATION_INVALID = SubmitReason.ORCHESTRATION_INVALID.value
@@ -51,7 +52,7 @@ class Severity(enum.StrEnum):
 
 
 PathPart = str | int
-_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_$-]+$")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from compiler.gcpause import paused_gc
 from compiler.models import Orchestration, OrchestrationRun
 from compiler.names import suggest
 from compiler.source import Document, empty_file_message, iter_documents
+from compiler.suborchestrations import check_sub_orchestration_cycles
 from compiler.validate import check_document_kind, check_orchestration, check_run
 
 Key = tuple[str, str]  # (namespace, name)
@@ -62,10 +63,11 @@ class Judged:
     diagnostics: list[Diagnostic]
 
 
-def judge(doc: Document) -> Iterator[Judged]:
-    """The document's objects: itself, or each item of a List. A document whose
-    text already had an error (a duplicate key, a broken escape) yields no model:
-    what it would compile is not what the user wrote."""
+def judge(doc: Document, strict: bool = False) -> Iterator[Judged]:
+    """The document's objects: itself, or each item of a List (`strict`: unknown
+    keys are errors). A document whose text already had an error (a duplicate
+    key, a broken escape) yields no model: what it would compile is not what the
+    user wrote."""
     broken = any(p.is_error for p in doc.problems)
     data = doc.data
     if isinstance(data, dict) and (data.get("apiVersion"), data.get("kind")) in LIST_KINDS:
@@ -76,20 +78,20 @@ def judge(doc: Document) -> Iterator[Judged]:
                 f"a {data.get('kind')} needs items, a list of objects"))])
             return
         for i in range(len(items)):
-            yield _judge_one(doc.item(i), broken)
+            yield _judge_one(doc.item(i), broken, strict)
         return
-    yield _judge_one(doc, broken)
+    yield _judge_one(doc, broken, strict)
 
 
-def _judge_one(doc: Document, broken: bool) -> Judged:
+def _judge_one(doc: Document, broken: bool, strict: bool) -> Judged:
     out = Collector()
     data = doc.data
     kind = check_document_kind(data, out)
     model: Orchestration | OrchestrationRun | None = None
     if kind == ORCHESTRATION_KIND:
-        model = check_orchestration(data, out)
+        model = check_orchestration(data, out, strict=strict)
     elif kind == RUN_KIND:
-        model = check_run(data, out)
+        model = check_run(data, out, strict=strict)
     if broken:
         model = None
     name_key = _name_key(data) if kind else None
@@ -197,12 +199,11 @@ class Inputs:
         return not any(d.is_error for d in self.diagnostics)
 
 
-def judge_text(text: str, file: str, documents: Iterable[Document | Diagnostic] | None = None,
-               ) -> Iterator[Judged | Diagnostic]:
+def judge_text(text: str, file: str, strict: bool = False) -> Iterator[Judged | Diagnostic]:
     """Every object of one file, judged, and the file's own problems (syntax,
     aliases, no documents at all)."""
     empty = True
-    for item in documents if documents is not None else iter_documents(text, file):
+    for item in iter_documents(text, file):
         if isinstance(item, Diagnostic):
             empty = False
             yield item
@@ -211,17 +212,18 @@ def judge_text(text: str, file: str, documents: Iterable[Document | Diagnostic] 
         if item.data is None:
             continue  # an empty document between `---` separators
         empty = False
-        yield from judge(item)
+        yield from judge(item, strict)
     if empty:
         yield Diagnostic(Reason.INVALID_YAML, ROOT, empty_file_message(text), span=Span(file))
 
 
-def parse_text(text: str, file: str, into: Inputs | None = None) -> Inputs:
-    """Parse and validate every document of one file, keeping every model."""
+def parse_text(text: str, file: str, into: Inputs | None = None, strict: bool = False) -> Inputs:
+    """Parse and validate every document of one file, keeping every model
+    (`strict`: unknown keys are errors)."""
     inputs = into if into is not None else Inputs()
     inputs.files.append(file)
     with paused_gc():
-        for item in judge_text(text, file):
+        for item in judge_text(text, file, strict):
             if isinstance(item, Diagnostic):
                 inputs.diagnostics.append(item)
                 continue
@@ -240,8 +242,9 @@ def parse_text(text: str, file: str, into: Inputs | None = None) -> Inputs:
 
 def pair_runs(inputs: Inputs) -> list[tuple[Document, Orchestration, OrchestrationRun | None]]:
     """What to compile, in input order: each run with its Orchestration, and each
-    Orchestration that no run in the input references. The document is the
-    Orchestration's (the compiled Workflow's problems are at its paths)."""
+    Orchestration that no run in the input references (with the run's document,
+    or the Orchestration's)."""
+    inputs.diagnostics.extend(check_sub_orchestration_cycles(inputs.orchestrations))
     by_key = {key(o.metadata.namespace, o.metadata.name): (d, o) for d, o in inputs.orchestrations}
     used: set[Key] = set()
     files = {f: i for i, f in enumerate(inputs.files)}
@@ -257,8 +260,7 @@ def pair_runs(inputs: Inputs) -> list[tuple[Document, Orchestration, Orchestrati
             inputs.diagnostics.append(found)
             continue
         used.add(found)
-        orch_doc, orch = by_key[found]
-        plan.append((_order(doc), 1, orch_doc, orch, run))
+        plan.append((_order(doc), 1, doc, by_key[found][1], run))
     for doc, orch in inputs.orchestrations:
         if key(orch.metadata.namespace, orch.metadata.name) not in used:
             plan.append((_order(doc), 0, doc, orch, None))
@@ -266,8 +268,8 @@ def pair_runs(inputs: Inputs) -> list[tuple[Document, Orchestration, Orchestrati
     return [(doc, orch, run) for _, _, doc, orch, run in plan]
 
 
-def parse_files(texts: Iterable[tuple[str, str]]) -> Inputs:
+def parse_files(texts: Iterable[tuple[str, str]], strict: bool = False) -> Inputs:
     inputs = Inputs()
     for file, text in texts:
-        parse_text(text, file, inputs)
+        parse_text(text, file, inputs, strict)
     return inputs

@@ -48,3 +48,20 @@ def test_kubeconfig_problem_names_each_unreadable_path(tmp_path: Path) -> None:
     assert problem is not None
     assert problem.startswith("cannot read the kubeconfig: /nope: No such file or directory; "
                               "/also-not: No such file or directory")
+
+
+@pytest.mark.parametrize(("env", "automount", "profile"), [
+    pytest.param({}, False, "restricted", id="defaults: no token, restricted"),
+    pytest.param({"ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN": "1", "ORCH_POD_SECURITY": "none"},
+                 True, "none", id="both switched off"),
+])
+def test_workflow_pod_settings(env: dict[str, str], automount: bool, profile: str) -> None:
+    c = load_config([], env)
+    assert (c.workflow_pods.automount_token, c.workflow_pods.pod_security) == (automount,
+                                                                               profile)
+
+
+def test_an_unknown_pod_security_profile_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as e:
+        load_config([], {"ORCH_POD_SECURITY": "baseline"})
+    assert e.value.code == 2
