@@ -85,11 +85,15 @@ class Batch:
         text = normalize(text)  # the text the origins of its documents point into
         self.texts.append((file, text))
         with paused_gc():
-            for item in judge_text(text, file, self.strict):
-                if isinstance(item, Diagnostic):
-                    self.diagnostics.append(item)
-                else:
-                    self._add(item, file_no)
+            self._judge(text, file, file_no)
+
+    def _judge(self, text: str, file: str, file_no: int) -> None:
+        # Its own frame: the last document dies before the collector resumes.
+        for item in judge_text(text, file, self.strict):
+            if isinstance(item, Diagnostic):
+                self.diagnostics.append(item)
+            else:
+                self._add(item, file_no)
 
     def add_problem(self, diagnostic: Diagnostic) -> None:
         self.diagnostics.append(diagnostic)

@@ -223,21 +223,28 @@ def parse_text(text: str, file: str, into: Inputs | None = None, strict: bool = 
     inputs = into if into is not None else Inputs()
     inputs.files.append(file)
     with paused_gc():
-        for item in judge_text(text, file, strict):
-            if isinstance(item, Diagnostic):
-                inputs.diagnostics.append(item)
-                continue
-            inputs.documents += 1
-            inputs.diagnostics.extend(item.diagnostics)
-            duplicate = inputs.index.add(item)
-            if duplicate is not None:
-                inputs.diagnostics.append(duplicate)
-                continue
-            if isinstance(item.model, Orchestration):
-                inputs.orchestrations.append((item.doc, item.model))
-            elif isinstance(item.model, OrchestrationRun):
-                inputs.runs.append((item.doc, item.model))
+        _parse_into(inputs, text, file, strict)
     return inputs
+
+
+def _parse_into(inputs: Inputs, text: str, file: str, strict: bool) -> None:
+    # A function of its own: its last document dies with its frame, before the
+    # collector is resumed (alive, a 10,000-step document made that resumption a
+    # full collection: 0.6 s instead of 0.36).
+    for item in judge_text(text, file, strict):
+        if isinstance(item, Diagnostic):
+            inputs.diagnostics.append(item)
+            continue
+        inputs.documents += 1
+        inputs.diagnostics.extend(item.diagnostics)
+        duplicate = inputs.index.add(item)
+        if duplicate is not None:
+            inputs.diagnostics.append(duplicate)
+            continue
+        if isinstance(item.model, Orchestration):
+            inputs.orchestrations.append((item.doc, item.model))
+        elif isinstance(item.model, OrchestrationRun):
+            inputs.runs.append((item.doc, item.model))
 
 
 def pair_runs(inputs: Inputs) -> list[tuple[Document, Orchestration, OrchestrationRun | None]]:

@@ -171,71 +171,19 @@ class _AliasLimitError(Exception):
 
 
 class _Converter:
-    """Node tree -> data; reports duplicate and non-scalar keys with their path,
-    and stops an alias expansion past the limits above."""
+    """Node tree -> data; reports duplicate and non-scalar keys with their path."""
 
     def __init__(self, loader: yaml.SafeLoader, join_surrogates: bool = False):
         self.loader = loader
         self.problems: list[Diagnostic] = []
         self.path: list[Any] = []
         self.join_surrogates = join_surrogates
-        # A node the composer shares is reached once per alias: the first visit
-        # is its anchor, every later one an alias expansion.
-        self.seen: set[int] = set()
-        self.decoded = 0
-        self.aliased = 0
-        self.alias_text = 0
-        self.alias_depth = 0
-        self.alias_mark: yaml.Mark | None = None
-        self.alias_path: tuple[Any, ...] = ()
 
     def convert(self, node: yaml.Node, at: yaml.Mark | None = None) -> Any:
         """`at`: where `node` is used (the key or item that holds it), which is
         not where it stands when it is reached through an alias."""
         cls = node.__class__
-        self.decoded += 1
-        alias = False
-        nid = id(node)
-        if nid in self.seen:
-            alias = True
-            if not self.alias_depth:
-                self.alias_mark = at or node.start_mark
-                self.alias_path = tuple(self.path)
-            self.alias_depth += 1
-        else:
-            self.seen.add(nid)
-        try:
-            if self.alias_depth:
-                self.aliased += 1
-                self._check_aliases()
-            return self._convert(cls, node)
-        finally:
-            if alias:
-                self.alias_depth -= 1
-
-    def _check_aliases(self) -> None:
-        mark = self.alias_mark
-        assert mark is not None
-        if (self.aliased > 100 and self.decoded > 1000
-                and self.aliased / self.decoded > allowed_alias_ratio(self.decoded)):
-            raise _AliasLimitError(
-                mark, self.alias_path,
-                f"aliases expand to too many values ({self.aliased} of the first "
-                f"{self.decoded} come from aliases; Kubernetes' YAML reader refuses this "
-                "as \"excessive aliasing\")",
-            )
-        if self.alias_text > MAX_ALIAS_TEXT:
-            raise _AliasLimitError(
-                mark, self.alias_path,
-                f"aliases repeat more than {MAX_ALIAS_TEXT // (1024 * 1024)} MiB of text, "
-                "more than the apiserver accepts in one request",
-            )
-
-    def _convert(self, cls: type, node: yaml.Node) -> Any:
         if cls is yaml.ScalarNode:
-            if self.alias_depth:
-                self.alias_text += len(node.value)
-                self._check_aliases()
             if node.tag == _STR_TAG:
                 value: str = node.value
                 if self.join_surrogates and _SURROGATE.search(value):
@@ -290,6 +238,65 @@ class _Converter:
                 span=Span("", mark.line + 1, mark.column + 1),
             )
         )
+
+
+class _BoundedConverter(_Converter):
+    """The converter for a text with anchors: it counts what aliases expand and
+    stops past the limits above. (A text without `&` has no anchor, so no
+    alias: it takes the plain converter, which does not pay for the counting.)"""
+
+    def __init__(self, loader: yaml.SafeLoader, join_surrogates: bool = False):
+        super().__init__(loader, join_surrogates)
+        # A node the composer shares is reached once per alias: the first visit
+        # is its anchor, every later one an alias expansion.
+        self.seen: set[int] = set()
+        self.decoded = 0
+        self.aliased = 0
+        self.alias_text = 0
+        self.alias_depth = 0
+        self.alias_mark: yaml.Mark | None = None
+        self.alias_path: tuple[Any, ...] = ()
+
+    def convert(self, node: yaml.Node, at: yaml.Mark | None = None) -> Any:
+        self.decoded += 1
+        alias = False
+        nid = id(node)
+        if nid in self.seen:
+            alias = True
+            if not self.alias_depth:
+                self.alias_mark = at or node.start_mark
+                self.alias_path = tuple(self.path)
+            self.alias_depth += 1
+        else:
+            self.seen.add(nid)
+        try:
+            if self.alias_depth:
+                self.aliased += 1
+                if node.__class__ is yaml.ScalarNode:
+                    self.alias_text += len(node.value)
+                self._check_aliases()
+            return super().convert(node, at)
+        finally:
+            if alias:
+                self.alias_depth -= 1
+
+    def _check_aliases(self) -> None:
+        mark = self.alias_mark
+        assert mark is not None
+        if (self.aliased > 100 and self.decoded > 1000
+                and self.aliased / self.decoded > allowed_alias_ratio(self.decoded)):
+            raise _AliasLimitError(
+                mark, self.alias_path,
+                f"aliases expand to too many values ({self.aliased} of the first "
+                f"{self.decoded} come from aliases; Kubernetes' YAML reader refuses this "
+                "as \"excessive aliasing\")",
+            )
+        if self.alias_text > MAX_ALIAS_TEXT:
+            raise _AliasLimitError(
+                mark, self.alias_path,
+                f"aliases repeat more than {MAX_ALIAS_TEXT // (1024 * 1024)} MiB of text, "
+                "more than the apiserver accepts in one request",
+            )
 
 
 def decode(data: bytes, file: str) -> str | Diagnostic:
@@ -366,6 +373,7 @@ def _iter_with(
 ) -> Iterator[Document | Diagnostic]:
     loader = loader_cls(text)
     join = loader_cls is _PyLoader
+    anchors = "&" in text
     index = 0
     try:
         for index in itertools.count():
@@ -376,7 +384,7 @@ def _iter_with(
                 continue  # an empty document between `---` separators
             if index < skip:
                 continue
-            conv = _Converter(loader, join)
+            conv = (_BoundedConverter if anchors else _Converter)(loader, join)
             origin = Origin(node.start_mark.index, node.end_mark.index,
                             node.start_mark.line, node.start_mark.column)
             try:
@@ -452,7 +460,7 @@ def reparse(text: str, file: str, index: int, origin: Origin) -> Document | None
     try:
         node = loader.get_single_node()
         if node is not None:
-            conv = _Converter(loader)
+            conv = (_BoundedConverter if "&" in source else _Converter)(loader)
             data = conv.convert(node)
             if not conv.problems:
                 return Document(file, index, data, node, line_offset=origin.line,
