@@ -21,6 +21,9 @@ What the generator adds to the models' JSON Schema, and why:
   two-variable comprehensions (CEL environment 1.32), which an apiserver offers to
   new rules from 1.33 on (it accepts its previous minor's features); the chart
   declares `kubeVersion: >=1.33.0-0`.
+- A run's spec is immutable once the run exists, field by field (transition rules
+  generated from the model, so a new field is covered), except the fields in
+  `MUTABLE_RUN_SPEC_FIELDS` (`cancel`): contract §5.
 - Map lists on `status.conditions` (key `type`) and `status.stepStatuses` (key
   `name`), the status subresource and the printer columns of `kubectl get`.
 
@@ -42,6 +45,7 @@ from compiler.api import GROUP as API_GROUP
 from compiler.models import (
     MAX_NAME_LENGTH,
     MAX_STEPS,
+    MUTABLE_RUN_SPEC_FIELDS,
     OrchestrationRunSpec,
     OrchestrationRunStatus,
     OrchestrationSpec,
@@ -193,6 +197,26 @@ STEP_RULES: tuple[Schema, ...] = (
 )
 
 
+def immutable_field_rules(spec: Schema, mutable: frozenset[str]) -> list[Schema]:
+    """One transition rule per field of `spec` not in `mutable`: once the object
+    exists the field may not be added, removed or changed (a rule per field, so a
+    field added to the model later is covered, and the message names it)."""
+    required = set(spec.get("required") or ())
+    rules: list[Schema] = []
+    for name in spec["properties"]:
+        if name in mutable:
+            continue
+        same = f"self.{name} == oldSelf.{name}"
+        rule = same if name in required else (
+            f"has(self.{name}) == has(oldSelf.{name}) && (!has(self.{name}) || {same})")
+        allowed = ", ".join(f"spec.{m}" for m in sorted(mutable)) or "nothing"
+        rules.append({"rule": rule,
+                      "message": f"spec.{name} cannot change once the run exists "
+                                 f"(only {allowed} can); create a new run instead",
+                      "fieldPath": f".{name}", "reason": "FieldValueForbidden"})
+    return rules
+
+
 def _printer_column(name: str, path: str, kind: str = "string", priority: int = 0,
                     description: str = "") -> Schema:
     column: Schema = {"name": name, "type": kind, "jsonPath": path}
@@ -290,6 +314,8 @@ def orchestration_crd() -> Schema:
 
 def orchestration_run_crd() -> Schema:
     spec = structural_schema(OrchestrationRunSpec)
+    spec["x-kubernetes-validations"] = immutable_field_rules(spec, MUTABLE_RUN_SPEC_FIELDS)
+    spec.update(_ordered(spec))
     status = _with_status_lists(structural_schema(OrchestrationRunStatus))
     columns = [
         _printer_column("Phase", ".status.phase"),
