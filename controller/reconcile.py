@@ -122,6 +122,12 @@ class Reconciler:
                      orchestration=self.caches.orchestration(ns, ref) if ref else None)
         for _ in range(MAX_STEPS):
             action = decide(o)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("decided", extra={
+                    "run": f"{ns}/{key.name}", "action": type(action).__name__,
+                    "detail": getattr(action, "need", None) or getattr(action, "why", None),
+                    "workflow_seen": o.workflow is not None, "last_seen": o.last_seen is not None,
+                    "run_live": o.run_live})
             if isinstance(action, Fetch):
                 fetched = self._fetch(o, action.need, wf_name, ref)
                 if fetched is None:

@@ -116,14 +116,17 @@ class Store:
         """Remove; `last` (the DELETED event's object) or else the cached object
         becomes the tombstone. Returns the last state, None when unknown."""
         with self._lock:
-            old = self._items.pop(key, None)
+            old = self._items.get(key)
         state = self.view(last) if last is not None else (old.obj() if old else None)
+        tombstone = None
         if state is not None and self.keep_deleted:
-            entry = _Entry(version_of(state), str(state["metadata"].get("uid") or ""),
-                           None, _pack(state))
-            with self._lock:
+            tombstone = _Entry(version_of(state), str(state["metadata"].get("uid") or ""),
+                               None, _pack(state))
+        with self._lock:  # one step: a reader sees the object or its tombstone, never neither
+            self._items.pop(key, None)
+            if tombstone is not None:
                 self._deleted.pop(key, None)
-                self._deleted[key] = (self.clock() + self.tombstone_ttl, entry)
+                self._deleted[key] = (self.clock() + self.tombstone_ttl, tombstone)
                 self._expire_locked()
         return state
 

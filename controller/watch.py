@@ -46,7 +46,7 @@ class Informer:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.kube, self.resource, self.namespace = kube, resource, namespace
         self.handler, self.metrics = handler, metrics
-        self.store = store or Store()
+        self.store = store if store is not None else Store()  # (an empty Store is falsy)
         self.label_selector, self.page_size = label_selector, page_size
         self.timeout_range, self.idle_timeout = timeout_range, idle_timeout
         self.clock = clock

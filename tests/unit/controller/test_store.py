@@ -140,3 +140,24 @@ def test_summaries_and_settledness() -> None:
     assert not is_settled({**done, "metadata": {"generation": 3}})  # spec.cancel changed
     assert not is_settled({"metadata": {}, "status": {"phase": "Running"}})
     assert has_ended({"status": {"phase": "Error"}}) and not has_ended({"status": {}})
+
+
+def test_an_informer_keeps_the_last_state_of_a_workflow_deleted_right_after_it_ended() -> None:
+    """Watch events as the apiserver sends them (no cluster: the events are applied
+    directly): the DELETED event's object is the Workflow's final state."""
+    from controller.kube import WORKFLOWS
+    from controller.watch import Informer
+
+    seen: list[tuple[str, str | None]] = []
+    informer = Informer(None, WORKFLOWS, "ns",  # type: ignore[arg-type]
+                        lambda kind, obj: seen.append((kind, obj["status"].get("phase"))),
+                        store=stores()[WORKFLOW])
+    running, ended = big_workflow(phase="Running"), big_workflow(phase="Failed")
+    ended["metadata"]["resourceVersion"] = "8"
+    informer._apply({"type": "ADDED", "object": running})
+    informer._apply({"type": "MODIFIED", "object": copy.deepcopy(ended)})
+    informer._apply({"type": "DELETED", "object": copy.deepcopy(ended)})
+    assert seen == [("ADDED", "Running"), ("MODIFIED", "Failed"), ("DELETED", "Failed")]
+    assert informer.get("ns", "run-1") is None
+    assert informer.store.deleted("ns", "run-1") == workflow_view(ended)
+    assert informer.store.stats() == {"hot": 0, "cold": 0, "deleted": 1}
