@@ -105,7 +105,8 @@ def _translate(e: ApiException) -> ApiError:
     if status == 404:
         return NotFoundError(status, reason, message)
     if status == 409:
-        cls = AlreadyExistsError if reason == "AlreadyExistsError" else ConflictError
+        # metav1.StatusReasonAlreadyExists; any other 409 is a version conflict.
+        cls = AlreadyExistsError if reason == "AlreadyExists" else ConflictError
         return cls(status, reason, message)
     if status == 410:
         return GoneError(status, reason, message)

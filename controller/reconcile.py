@@ -169,7 +169,7 @@ class Reconciler:
             return replace(o, orchestration=self.kube.get(ORCHESTRATIONS, ns, ref),
                            orchestration_live=True)
         assert o.orchestration is not None
-        return replace(o, submission=self._submission(o.orchestration, o.run))
+        return replace(o, submission=self.submission(o.orchestration, o.run))
 
     def _create(self, o: Observed, body: Obj) -> Observed:
         ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -191,7 +191,7 @@ class Reconciler:
                                             "workflow": name})
         return replace(o, workflow=wf, workflow_live=True)
 
-    def _submission(self, orch: Obj, run: Obj) -> Submission:
+    def submission(self, orch: Obj, run: Obj) -> Submission:
         """The Workflow for this run, or why there is none (terminal)."""
         ref = orch["metadata"]["name"]
         problems, model = self._judge(orch)

@@ -45,7 +45,7 @@ def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[ControllerProcess]:
     work = tmp_path_factory.mktemp("controller")
     kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
-                                            work / "sa-kubeconfig")
+                                            "orch-e2e-main", work / "sa-kubeconfig")
     proc = ControllerProcess(kubeconfig, cluster.namespace, work, "rbac-0",
                              cluster.namespace, "orch-e2e-main").start()
     try:

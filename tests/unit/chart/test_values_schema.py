@@ -25,6 +25,9 @@ def test_schema_is_valid_and_accepts_the_defaults() -> None:
 @pytest.mark.parametrize("values", [
     pytest.param({"orchestrationController": {"namespaces": ["a", "b"]}}, id="two-namespaces"),
     pytest.param({"orchestrationController": {"namespaces": ["*"]}}, id="all-namespaces"),
+    pytest.param({"orchestrationController": {"requestTimeoutSeconds": 5.5,
+                                              "watchIdleTimeoutSeconds": 60,
+                                              "healthWindowSeconds": 300}}, id="timeouts"),
     pytest.param({"rbac": {"clusterScoped": True}, "workflowServiceAccount": {"create": True}},
                  id="cluster-scoped-with-workflow-sa"),
 ])
@@ -49,6 +52,12 @@ def test_accepted(values: dict[str, Any]) -> None:
                  ["metrics", "serviceMonitor", "interval"], "not of type 'string'",
                  id="interval-not-duration"),
     pytest.param({"replicas": 2}, [], "'replicas' was unexpected", id="unknown-top-level"),
+    pytest.param({"orchestrationController": {"healthWindowSeconds": 0}},
+                 ["orchestrationController", "healthWindowSeconds"],
+                 "less than or equal to the minimum of 0", id="health-window-zero"),
+    pytest.param({"orchestrationController": {"requestTimeoutSeconds": "30s"}},
+                 ["orchestrationController", "requestTimeoutSeconds"], "not of type 'number'",
+                 id="timeout-as-duration-string"),
 ])
 def test_rejected(values: dict[str, Any], path: list[str | int], says: str) -> None:
     errors = list(VALIDATOR.iter_errors(values))
