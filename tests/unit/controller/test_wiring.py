@@ -85,8 +85,14 @@ def test_which_events_wake_a_reconcile() -> None:
     event(c, RUN, "DELETED", run("r", "8", "Succeeded"))  # orphan collection
     assert queued(c) == [key]
     assert key not in reconciler.written
-    event(c, WORKFLOW, "DELETED", workflow("r", "9"))
+    event(c, WORKFLOW, "DELETED", workflow("r", "9"))  # its run is gone: nobody to tell
+    assert queued(c) == []
     assert Key(WORKFLOW, NS, "r") not in reconciler.written
+    event(c, RUN, "ADDED", run("s", "10"))
+    event(c, WORKFLOW, "ADDED", workflow("s", "11"))
+    queued(c)
+    event(c, WORKFLOW, "DELETED", workflow("s", "12"))  # of a running run: it must know
+    assert queued(c) == [Key(RUN, NS, "s")]
 
 
 def test_a_restart_beside_settled_runs_reconciles_nothing() -> None:
