@@ -28,6 +28,9 @@ class StepReason(enum.StrEnum):
     FAILURE_IGNORED = "FailureIgnored"
     STEP_ERROR = "StepError"
     WORKFLOW_ENDED = "WorkflowEnded"
+    # Argo skipped the step (a `when` that was false); the status shows Argo's own
+    # message in its place (contract §5). The compiler emits no `when`.
+    SKIPPED_BY_ARGO = "SkippedByArgo"
 
 
 class RunPhase(enum.StrEnum):
@@ -50,6 +53,7 @@ class ConditionType(enum.StrEnum):
     SUBMITTED = "Submitted"  # run
     SUCCEEDED = "Succeeded"  # run
     NODE_STATUS_AVAILABLE = "NodeStatusAvailable"  # run
+    ARGO_PHASE_AGREES = "ArgoPhaseAgrees"  # run (contract §3, argo-workflows#13498)
 
 
 class ConditionStatus(enum.StrEnum):
@@ -92,6 +96,13 @@ class EventReason(enum.StrEnum):
     STEP_FAILED = "StepFailed"
     RUN_SUCCEEDED = "RunSucceeded"
     RUN_FAILED = "RunFailed"
+
+
+class ArgoPhaseReason(enum.StrEnum):
+    """Reasons of the run's `ArgoPhaseAgrees` condition, set once the Workflow ended."""
+
+    SAME_PHASE = "SamePhase"
+    ARGO_PHASE_DIFFERS = "ArgoPhaseDiffers"
 
 
 VALID = "Valid"  # reason of an Orchestration's Ready=True
