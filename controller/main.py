@@ -264,7 +264,8 @@ class Controller:
                 m.reconcile_total.labels(CONTROLLER, "error").inc()
                 delay = self.queue.add_rate_limited(key)
                 log.warning("reconcile failed; retrying", extra={
-                    "key": str(key), "error": repr(e), "retry_in": round(delay, 3)})
+                    "key": str(key), "error": repr(e), "retry_in": round(delay, 3),
+                    "failures": self.queue.num_requeues(key)})
             else:
                 if result.backoff and result.requeue_after is not None:
                     m.reconcile_total.labels(CONTROLLER, "requeue").inc()

@@ -150,11 +150,6 @@ class WorkQueue(Generic[K]):
         with self._cond:
             return len(self._queue)
 
-    def waiting(self) -> int:
-        """Keys waiting for a delayed add (one entry per key)."""
-        with self._cond:
-            return len(self._due)
-
     def shutdown(self) -> None:
         with self._cond:
             self._shutdown = True

@@ -23,7 +23,7 @@ import json
 import threading
 import time
 import zlib
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,13 +175,6 @@ class Store:
         with self._lock:
             entry = self._items.get(key)
         return entry.version if entry else None
-
-    def objects(self) -> Iterator[Obj]:
-        """Every object, decoded one at a time (tests and tools; not a hot path)."""
-        with self._lock:
-            entries = list(self._items.values())
-        for entry in entries:
-            yield entry.obj()
 
     def __len__(self) -> int:
         with self._lock:

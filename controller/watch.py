@@ -61,9 +61,6 @@ class Informer:
     def get(self, namespace: str, name: str) -> Obj | None:
         return self.store.get(namespace, name)
 
-    def items(self) -> list[Obj]:
-        return list(self.store.objects())
-
     # -- health ----------------------------------------------------------------------
     def _touch(self) -> None:
         self._contact = self.clock()

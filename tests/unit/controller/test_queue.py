@@ -66,7 +66,6 @@ def test_delayed_adds_of_one_key_collapse_to_one_reconcile() -> None:
     for i in range(20):  # twenty events within the delay, each asking for 1 s
         q.add_after("a", 1.0)
         clock.now += 0.01 * i
-    assert q.waiting() == 1
     clock.now += 1.0
     assert drain(q) == ["a"]
     clock.now += 10.0
@@ -93,7 +92,6 @@ def test_delayed_keys_are_independent_and_ordered_by_due_time() -> None:
     q.add_after("b", 2.0)
     q.add_after("a", 1.0)
     q.add_after("c", 3.0)
-    assert q.waiting() == 3
     clock.now += 2.5
     assert drain(q) == ["a", "b"]
     clock.now += 1.0
