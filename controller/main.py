@@ -143,7 +143,12 @@ class Controller:
             self._deleted_workflow, self._forget_deleted_workflow),
             Recorder(kube), c.workflow_service_account)
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
-        self._start_informers(kube, reconciler)
+        # Runs (and Orchestrations) first: a Workflow's event is judged by its run's
+        # cached state (a settled run's Workflow wakes nothing), so that state must
+        # be there when the Workflows are listed.
+        self._start_informers(kube, reconciler, (ORCHESTRATION, RUN))
+        self._wait_synced()
+        self._start_informers(kube, reconciler, (WORKFLOW,))
         self._wait_synced()
         if self.stop.is_set():
             return self._shutdown(None)
@@ -194,11 +199,13 @@ class Controller:
         summary = informer.store.summary(key.namespace, key.name) if informer else None
         return isinstance(summary, tuple) and bool(summary[1])
 
-    def _start_informers(self, kube: Kube, reconciler: Reconciler) -> None:
+    def _start_informers(self, kube: Kube, reconciler: Reconciler,
+                         kinds: Sequence[str]) -> None:
         namespaces: Sequence[str | None] = self.config.namespaces or (None,)
-        resources: tuple[tuple[str, Resource], ...] = (
-            (ORCHESTRATION, ORCHESTRATIONS), (RUN, RUNS), (WORKFLOW, WORKFLOWS))
-        for kind, res in resources:
+        resources: dict[str, Resource] = {
+            ORCHESTRATION: ORCHESTRATIONS, RUN: RUNS, WORKFLOW: WORKFLOWS}
+        for kind in kinds:
+            res = resources[kind]
             for ns in namespaces:
                 informer = Informer(kube, res, ns, self._handler(kind, reconciler), self.metrics,
                                     store=stores()[kind],
