@@ -227,11 +227,17 @@ class Controller:
                                                        and is_judged(obj)):
                 return  # nothing left to do for it
             for key in keys_for(kind, obj):
-                if kind == WORKFLOW and self._is_settled(key):
-                    continue  # the run ended and said so: its Workflow changes nothing
-                if kind == WORKFLOW and event_type == "DELETED" and not self._is_known(key):
-                    continue  # no run to tell (a run not seen yet is woken by its own event)
-                self.queue.add(key)
+                ignored = kind == WORKFLOW and (
+                    self._is_settled(key)  # the run ended and said so: nothing changes
+                    # no run to tell (a run not seen yet is woken by its own event)
+                    or (event_type == "DELETED" and not self._is_known(key)))
+                if not ignored:
+                    self.queue.add(key)
+                elif event_type == "DELETED":  # nobody will read its last state
+                    meta = obj.get("metadata") or {}
+                    self._forget_deleted_workflow(str(meta.get("namespace") or ""),
+                                                  str(meta.get("name") or ""),
+                                                  str(meta.get("uid") or ""))
         return on_event
 
     def _wait_synced(self) -> None:

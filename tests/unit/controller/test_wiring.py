@@ -87,12 +87,14 @@ def test_which_events_wake_a_reconcile() -> None:
     assert key not in reconciler.written
     event(c, WORKFLOW, "DELETED", workflow("r", "9"))  # its run is gone: nobody to tell
     assert queued(c) == []
+    assert c.informers[WORKFLOW][NS].store.stats()["deleted"] == 0  # no tombstone kept
     assert Key(WORKFLOW, NS, "r") not in reconciler.written
     event(c, RUN, "ADDED", run("s", "10"))
     event(c, WORKFLOW, "ADDED", workflow("s", "11"))
     queued(c)
     event(c, WORKFLOW, "DELETED", workflow("s", "12"))  # of a running run: it must know
     assert queued(c) == [Key(RUN, NS, "s")]
+    assert c.informers[WORKFLOW][NS].store.deleted(NS, "s") is not None  # its last state
 
 
 def test_a_restart_beside_settled_runs_reconciles_nothing() -> None:
