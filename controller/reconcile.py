@@ -165,9 +165,9 @@ class Reconciler:
         if need is Need.OWNER:
             owner = controller_owner(o.workflow) if o.workflow is not None else None
             return replace(o, owner=self._owner_state(ns, owner))
-        if need is Need.ORCHESTRATION:
-            return replace(o, orchestration=self.kube.get(ORCHESTRATIONS, ns, ref),
-                           orchestration_live=True)
+        if need is Need.ORCHESTRATION:  # (no name: nothing to read, it is not found)
+            found = self.kube.get(ORCHESTRATIONS, ns, ref) if ref else None
+            return replace(o, orchestration=found, orchestration_live=True)
         assert o.orchestration is not None
         return replace(o, submission=self.submission(o.orchestration, o.run))
 
