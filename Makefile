@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install test unit e2e golden bench validate lint typecheck crds tools clean image image-test image-lock
+.PHONY: install test unit e2e golden bench validate lint typecheck crds k8s-schema tools clean image image-test image-lock
 
 $(BIN)/orch: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,8 @@ tools:  ## build (or reuse) kube-apiserver, etcd, kwok, Argo, helm into ~/.cache
 test: install tools lint  ## everything: lint, types, unit, golden, property, e2e
 	$(PY) -m pytest -q
 
-unit: install  ## everything that needs no cluster
-	$(PY) -m pytest -q -m "not e2e"
+unit: install  ## everything that needs neither the cluster nor the built Go tools
+	$(PY) -m pytest -q -m "not e2e and not gotools"
 
 e2e: install tools  ## the real-cluster suite alone
 	$(PY) -m pytest -q -m e2e
@@ -33,6 +33,9 @@ golden: install  ## regenerate golden/ expected outputs (then read `git diff gol
 
 crds: install  ## regenerate the chart's CRDs from the models
 	$(BIN)/orch crds --output-dir charts/orch/crds
+
+k8s-schema: install  ## regenerate the Kubernetes container schema from the kubernetes client
+	$(PY) -m tests.support.k8s_schema
 
 bench: install  ## benchmarks; results are written into the README by hand
 	$(PY) -m benchmarks.run

@@ -21,6 +21,8 @@ from compiler.kinds.base import argo_literal, article
 from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
 from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
+from compiler.pods import PodSettings, workflow_pod_fields
+from compiler.validate import check_run_parameters
 
 MAX_TEMPLATES = 200
 MAX_BYTES = 1024 * 1024
@@ -40,11 +42,15 @@ def emit_workflow(
     run: OrchestrationRun | None = None,
     out: Collector | None = None,
     service_account: str | None = None,
+    pods: PodSettings | None = None,
 ) -> Compiled:
     """The Workflow for `orchestration` (named after `run` when given). Problems
     only the compiled form shows (size, template count, settings Argo cannot
     apply) go to `out`; the caller decides whether to keep the result."""
     out = out if out is not None else Collector()
+    pods = pods if pods is not None else PodSettings()
+    if run is not None:
+        check_run_parameters(orchestration, run, out)
     steps = orchestration.spec.steps
     graph = build_graph(steps)
     run_params = dict(run.spec.parameters or {}) if run else {}
@@ -55,7 +61,7 @@ def emit_workflow(
     tasks: list[dict[str, Any]] = []
     for i, (step, node) in enumerate(zip(steps, graph.nodes, strict=True)):
         path = FieldPath(("spec", "steps", i))
-        ctx = StepContext(label_value(step.name), {**run_params, **step.parameters})
+        ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods)
         emitted = KINDS[step.kind].build(step, ctx)
         task: dict[str, Any] = {"name": step.name}
         if emitted.template is not None:
@@ -95,6 +101,7 @@ def emit_workflow(
     spec: dict[str, Any] = {"entrypoint": entry}
     if service_account:
         spec["serviceAccountName"] = service_account
+    spec.update(workflow_pod_fields(pods, service_account))
     if run_params:
         spec["arguments"] = {
             "parameters": [{"name": k, "value": argo_literal(v)} for k, v in run_params.items()]

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from compiler.pods import DEFAULT_PODS, POD_SECURITY_PROFILES, RESTRICTED, PodSettings
+
 ENABLED = "JANGAR_ORCHESTRATION_CONTROLLER_ENABLED"
 NAMESPACES = "JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES"
 REQUEST_TIMEOUT = "ORCH_REQUEST_TIMEOUT_SECONDS"
@@ -43,6 +45,7 @@ class Config:
     request_timeout: float = 30.0
     watch_idle_timeout: float = 90.0
     health_window: float = 120.0
+    workflow_pods: PodSettings = DEFAULT_PODS  # see pod_settings below
 
 
 def parse_bool(value: str) -> bool:
@@ -121,6 +124,24 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     return p
 
 
+def kubeconfig_problem(value: str | None) -> str | None:
+    """Why the kubeconfig (a path, or `$KUBECONFIG`'s `:`-joined list) cannot be
+    read, or None. Checked before any port is bound: a typo in the path is one
+    line and exit 2, not a traceback from the client after startup."""
+    if not value:
+        return None
+    paths = [p for p in value.split(os.pathsep) if p]
+    problems = []
+    for path in paths:
+        try:
+            with open(os.path.expanduser(path), "rb"):
+                return None  # the client merges the readable ones
+        except OSError as e:
+            problems.append(f"{path}: {e.strerror or e}")
+    return ("cannot read the kubeconfig: " + "; ".join(problems)
+            + " (give --kubeconfig FILE, set KUBECONFIG, or run in a cluster)")
+
+
 def load_config(argv: Sequence[str] | None = None,
                 env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
@@ -161,4 +182,30 @@ def load_config(argv: Sequence[str] | None = None,
         lease_duration=args.lease_duration, renew_deadline=args.renew_deadline,
         retry_period=args.retry_period, workers=max(1, args.workers),
         log_level=args.log_level, request_timeout=args.request_timeout,
-        watch_idle_timeout=args.watch_idle_timeout, health_window=args.health_window)
+        watch_idle_timeout=args.watch_idle_timeout, health_window=args.health_window,
+        workflow_pods=_pods_or_exit(parser, env))
+
+
+# --- How the submitted Workflows' pods run (contract §4) --------------------------
+# Kept apart from the rest: issue 9's setting, read from the chart's
+# orchestrationController.automountServiceAccountToken and .podSecurity.
+AUTOMOUNT_TOKEN = "ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN"
+POD_SECURITY = "ORCH_POD_SECURITY"
+
+
+def pod_settings(env: Mapping[str, str]) -> PodSettings:
+    """$ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN (1/0, default 0: only Argo's executor
+    gets a token) and $ORCH_POD_SECURITY (restricted or none, default restricted)."""
+    profile = env.get(POD_SECURITY, "").strip() or RESTRICTED
+    if profile not in POD_SECURITY_PROFILES:
+        raise ValueError(f"${POD_SECURITY}: {profile!r} is not one of "
+                         f"{', '.join(POD_SECURITY_PROFILES)}")
+    return PodSettings(automount_token=parse_bool(env.get(AUTOMOUNT_TOKEN, "0")),
+                       pod_security=profile)
+
+
+def _pods_or_exit(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> PodSettings:
+    try:
+        return pod_settings(env)
+    except ValueError as e:
+        parser.error(str(e))

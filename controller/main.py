@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -22,7 +23,7 @@ from types import FrameType
 
 from compiler.api import RUN_LABEL
 from compiler.vocabulary import RunPhase
-from controller.config import Config, load_config
+from controller.config import Config, kubeconfig_problem, load_config
 from controller.election import LeaderElector
 from controller.events import Recorder
 from controller.kube import ORCHESTRATIONS, RUNS, WORKFLOWS, Kube, Obj, Resource, load_api_client
@@ -141,7 +142,7 @@ class Controller:
         reconciler = Reconciler(kube, Caches(
             self._lookup(ORCHESTRATION), self._lookup(RUN), self._lookup(WORKFLOW),
             self._deleted_workflow, self._forget_deleted_workflow),
-            Recorder(kube), c.workflow_service_account)
+            Recorder(kube), c.workflow_service_account, c.workflow_pods)
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
         # Runs (and Orchestrations) first: a Workflow's event is judged by its run's
         # cached state (a settled run's Workflow wakes nothing), so that state must
@@ -334,6 +335,11 @@ class Controller:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = load_config(argv)
+    problem = None if config.in_cluster or not config.enabled else kubeconfig_problem(
+        config.kubeconfig or "~/.kube/config")  # the client's default
+    if problem:
+        sys.stderr.write(f"orch controller: error: {problem}\n")
+        return 2
     setup_logging(config.log_level)
     controller = Controller(config)
 

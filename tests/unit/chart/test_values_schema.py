@@ -30,6 +30,8 @@ def test_schema_is_valid_and_accepts_the_defaults() -> None:
                                               "healthWindowSeconds": 300}}, id="timeouts"),
     pytest.param({"rbac": {"clusterScoped": True}, "workflowServiceAccount": {"create": True}},
                  id="cluster-scoped-with-workflow-sa"),
+    pytest.param({"orchestrationController": {"automountServiceAccountToken": True,
+                                              "podSecurity": "none"}}, id="workflow-pods"),
 ])
 def test_accepted(values: dict[str, Any]) -> None:
     VALIDATOR.validate(values)
@@ -58,6 +60,9 @@ def test_accepted(values: dict[str, Any]) -> None:
     pytest.param({"orchestrationController": {"requestTimeoutSeconds": "30s"}},
                  ["orchestrationController", "requestTimeoutSeconds"], "not of type 'number'",
                  id="timeout-as-duration-string"),
+    pytest.param({"orchestrationController": {"podSecurity": "baseline"}},
+                 ["orchestrationController", "podSecurity"], "is not one of",
+                 id="pod-security-profile"),
 ])
 def test_rejected(values: dict[str, Any], path: list[str | int], says: str) -> None:
     errors = list(VALIDATOR.iter_errors(values))

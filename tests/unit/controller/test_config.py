@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from controller.config import load_config, parse_namespaces
+from controller.config import kubeconfig_problem, load_config, parse_namespaces
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -64,3 +66,32 @@ def test_inconsistent_timing_is_a_usage_error(argv: list[str], env: dict[str, st
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+def test_kubeconfig_problem_names_each_unreadable_path(tmp_path: Path) -> None:
+    readable = tmp_path / "config"
+    readable.write_text("apiVersion: v1\n")
+    assert kubeconfig_problem(None) is None
+    assert kubeconfig_problem(str(readable)) is None
+    assert kubeconfig_problem(f"/nope:{readable}") is None  # the client merges what it reads
+    problem = kubeconfig_problem("/nope:/also-not")
+    assert problem is not None
+    assert problem.startswith("cannot read the kubeconfig: /nope: No such file or directory; "
+                              "/also-not: No such file or directory")
+
+
+@pytest.mark.parametrize(("env", "automount", "profile"), [
+    pytest.param({}, False, "restricted", id="defaults: no token, restricted"),
+    pytest.param({"ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN": "1", "ORCH_POD_SECURITY": "none"},
+                 True, "none", id="both switched off"),
+])
+def test_workflow_pod_settings(env: dict[str, str], automount: bool, profile: str) -> None:
+    c = load_config([], env)
+    assert (c.workflow_pods.automount_token, c.workflow_pods.pod_security) == (automount,
+                                                                               profile)
+
+
+def test_an_unknown_pod_security_profile_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as e:
+        load_config([], {"ORCH_POD_SECURITY": "baseline"})
+    assert e.value.code == 2
