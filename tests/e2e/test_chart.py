@@ -263,6 +263,19 @@ def test_bad_values_are_refused_with_the_key_named(
     assert says in str(refused.value)
 
 
+def test_a_health_window_within_the_watch_idle_timeout_is_refused(
+        tools_bin: Path, tmp_path: Path) -> None:
+    """Two values no schema can compare: the template refuses them (`helm install`
+    and `helm template` fail; `helm lint` renders in lint mode, where Helm turns a
+    template's `fail` into an INFO line, so it is not asked here)."""
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump({"orchestrationController": {
+        "healthWindowSeconds": 60, "watchIdleTimeoutSeconds": 90}}))
+    with pytest.raises(helm.HelmError) as refused:
+        helm.template(tools_bin, ["-f", str(path)])
+    assert "healthWindowSeconds must exceed watchIdleTimeoutSeconds" in str(refused.value)
+
+
 # -- examples ---------------------------------------------------------------------------
 def test_examples_pass_a_server_side_dry_run(cluster: Cluster) -> None:
     objs: list[Obj] = []
