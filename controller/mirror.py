@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.api import STEP_KINDS_ANNOTATION
-from compiler.kinds.wait import WAIT_PARAM
 from compiler.graph import Graph, Node
+from compiler.kinds.wait import WAIT_PARAM
 from compiler.outcome import is_outcome_task
 from compiler.semantics import (
     Condition,
