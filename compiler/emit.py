@@ -56,7 +56,9 @@ def emit_workflow(
     """The Workflow for `orchestration` (named after `run` when given). Problems
     only the compiled form shows (size, template count, settings Argo cannot
     apply, a ToolRun's Tool missing from `tools`, found `tools_where`) go to
-    `out`; the caller decides whether to keep the result."""
+    `out`; the caller decides whether to keep the result. Without `tools` (an
+    Orchestration judged on its own) a ToolRun step is a stand-in container and
+    its Tool is not judged: the Workflow is then not one to submit."""
     out = out if out is not None else Collector()
     pods = pods if pods is not None else PodSettings()
     depth = 0
@@ -74,7 +76,7 @@ def emit_workflow(
     for i, (step, node) in enumerate(zip(steps, graph.nodes, strict=True)):
         path = FieldPath(("spec", "steps", i))
         ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods,
-                          tools or {}, tools_where, depth, out, path)
+                          tools, tools_where, depth, out, path)
         before = len(out.items)
         emitted = KINDS[step.kind].build(step, ctx)
         task: dict[str, Any] = {"name": step.name}

@@ -82,6 +82,10 @@ class SubmitReason(enum.StrEnum):
     ORCHESTRATION_INVALID = "OrchestrationInvalid"
     # The apiserver refused the create (quota, RBAC, admission): retried with backoff.
     WORKFLOW_CREATE_FAILED = "WorkflowCreateFailed"
+    # What an install allows (contract §6), decided at submission; terminal.
+    SUB_ORCHESTRATION_TOO_DEEP = "SubOrchestrationTooDeep"
+    STEP_KIND_NOT_ALLOWED = "StepKindNotAllowed"
+    TOOL_INVALID = "ToolInvalid"  # a ToolRun step's Tool, read from the cluster
 
 
 class NodeStatusReason(enum.StrEnum):

@@ -17,13 +17,51 @@ caches hold:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from compiler.api import DEPTH_ANNOTATION
+from compiler.diagnostics import Reason
 from compiler.suborchestrations import SUB_ORCHESTRATION, find_call_cycles
+from compiler.vocabulary import SubmitReason
 
 DEFAULT_MAX_DEPTH = 8
+Lookup = Callable[[str, str], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an install allows runs (contract §6)."""
+
+    max_depth: int = DEFAULT_MAX_DEPTH
+    allowed_kinds: frozenset[str] | None = None  # None: every kind
+
+
+def refusal(orchestration: Mapping[str, Any], run: Mapping[str, Any], limits: Limits,
+            lookup: Lookup) -> tuple[str, str] | None:
+    """Why the run may not be submitted (reason, message), or None: a chain of child
+    runs too deep, a step kind the install does not allow, a cycle of
+    SubOrchestration calls the run would enter (`lookup(namespace, name)`: an
+    Orchestration of the cluster, as the cache holds it)."""
+    too_deep = depth_refusal(run, limits.max_depth)
+    if too_deep is not None:
+        return SubmitReason.SUB_ORCHESTRATION_TOO_DEEP, too_deep
+    found = disallowed_kinds(orchestration, limits.allowed_kinds)
+    if found and limits.allowed_kinds is not None:
+        return SubmitReason.STEP_KIND_NOT_ALLOWED, kinds_message(found, limits.allowed_kinds)
+    meta = orchestration.get("metadata") or {}
+    namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+    def calls(other: str) -> list[str] | None:
+        obj = orchestration if other == name else lookup(namespace, other)
+        return calls_of_object(obj) if obj is not None else None
+
+    cycle = reachable_cycle(name, calls)
+    if cycle is not None:
+        return str(Reason.SUB_ORCHESTRATION_CYCLE), cycle_message(cycle)
+    return None
 
 
 def calls_of_object(orchestration: Mapping[str, Any]) -> list[str]:
@@ -41,17 +79,24 @@ def calls_of_object(orchestration: Mapping[str, Any]) -> list[str]:
     return called
 
 
-def reachable_cycle(start: str, calls: Mapping[str, Sequence[str]]) -> list[str] | None:
+def reachable_cycle(start: str, calls_of: Callable[[str], Sequence[str] | None]
+                    ) -> list[str] | None:
     """A cycle of calls that a run of `start` would enter, as a path `[a, b, a]`
-    (`start` first when it is on the cycle); None when every chain ends."""
-    seen, order = {start}, [start]
-    for name in order:  # breadth first; `order` grows as it is walked
-        for called in calls.get(name, ()):
-            if called in calls and called not in seen:
-                seen.add(called)
-                order.append(called)
-    reachable = {name: [c for c in calls.get(name, ()) if c in seen] for name in order}
-    cycles = find_call_cycles(reachable)
+    (`start` first when it is on the cycle); None when every chain ends.
+    `calls_of(name)` is what an Orchestration of the namespace calls (None: there
+    is no such Orchestration); only the Orchestrations reached are read."""
+    reached: dict[str, list[str]] = {}
+    todo = deque([start])
+    while todo:
+        name = todo.popleft()
+        if name in reached:
+            continue
+        called = calls_of(name)
+        if called is None:
+            continue
+        reached[name] = list(called)
+        todo.extend(c for c in called if c not in reached)
+    cycles = find_call_cycles({n: [c for c in cs if c in reached] for n, cs in reached.items()})
     return cycles[0] if cycles else None
 
 

@@ -11,10 +11,13 @@ import argparse
 import os
 import socket
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+from compiler.kinds import KINDS
 from compiler.pods import DEFAULT_PODS, POD_SECURITY_PROFILES, RESTRICTED, PodSettings
+from controller.admission import DEFAULT_MAX_DEPTH
 
 ENABLED = "JANGAR_ORCHESTRATION_CONTROLLER_ENABLED"
 NAMESPACES = "JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES"
@@ -46,6 +49,8 @@ class Config:
     watch_idle_timeout: float = 90.0
     health_window: float = 120.0
     workflow_pods: PodSettings = DEFAULT_PODS  # see pod_settings below
+    max_sub_orchestration_depth: int = DEFAULT_MAX_DEPTH  # see step_kind_settings below
+    allowed_step_kinds: frozenset[str] | None = None  # None: every kind
 
 
 def parse_bool(value: str) -> bool:
@@ -183,7 +188,9 @@ def load_config(argv: Sequence[str] | None = None,
         retry_period=args.retry_period, workers=max(1, args.workers),
         log_level=args.log_level, request_timeout=args.request_timeout,
         watch_idle_timeout=args.watch_idle_timeout, health_window=args.health_window,
-        workflow_pods=_pods_or_exit(parser, env))
+        workflow_pods=_pods_or_exit(parser, env),
+        max_sub_orchestration_depth=_or_exit(parser, parse_depth, env.get(MAX_DEPTH, "")),
+        allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")))
 
 
 # --- How the submitted Workflows' pods run (contract §4) --------------------------
@@ -207,5 +214,42 @@ def pod_settings(env: Mapping[str, str]) -> PodSettings:
 def _pods_or_exit(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> PodSettings:
     try:
         return pod_settings(env)
+    except ValueError as e:
+        parser.error(str(e))
+
+
+# --- What runs may do (contract §6) -------------------------------------------------
+# The chart's orchestrationController.maxSubOrchestrationDepth and .allowedStepKinds.
+MAX_DEPTH = "ORCH_MAX_SUBORCHESTRATION_DEPTH"
+ALLOWED_KINDS = "ORCH_ALLOWED_STEP_KINDS"
+
+
+def parse_depth(value: str) -> int:
+    """$ORCH_MAX_SUBORCHESTRATION_DEPTH: the deepest chain of child runs (default 8)."""
+    text = value.strip()
+    if not text:
+        return DEFAULT_MAX_DEPTH
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"${MAX_DEPTH}: {value!r} is not a whole number (default "
+                         f"{DEFAULT_MAX_DEPTH})")
+    return int(text)
+
+
+def parse_kinds(value: str) -> frozenset[str] | None:
+    """$ORCH_ALLOWED_STEP_KINDS: comma-joined step kinds a run may use; empty: all."""
+    kinds = frozenset(k.strip() for k in value.split(",") if k.strip())
+    unknown = sorted(kinds - set(KINDS))
+    if unknown:
+        raise ValueError(f"${ALLOWED_KINDS}: {', '.join(unknown)} is not a step kind (one "
+                         f"of {', '.join(KINDS)})")
+    return kinds or None
+
+
+T = TypeVar("T")
+
+
+def _or_exit(parser: argparse.ArgumentParser, parse: Callable[[str], T], value: str) -> T:
+    try:
+        return parse(value)
     except ValueError as e:
         parser.error(str(e))

@@ -19,7 +19,11 @@ the fact added. Every safety rule is one branch here and one named test:
 - a run being deleted is never submitted;
 - a create the apiserver refused is shown (`Submitted=False`, its message) and
   retried with backoff, never silently or in a hot loop;
-- a Workflow deleted after it ended keeps its result: its last state is mirrored.
+- a Workflow deleted after it ended keeps its result: its last state is mirrored;
+- an ApprovalGate or SignalWait of a running Workflow is released (its suspend
+  node set, `ReleaseWaits`) only once decided from what the caches hold, and
+  failed for a missing ApprovalPolicy only once the apiserver confirms it; a
+  wait with a timeout is looked at again when it falls due (no polling).
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ from compiler.vocabulary import ARGO_DONE, RUN_DONE, SubmitReason
 from controller import status as st
 from controller.mapping import controller_owner
 from controller.mirror import mirror_deleted, mirror_workflow
+from controller.observe import parse_time
+from controller.waits import Release, WaitFacts, plan_waits, workflow_waits
 
 Obj = dict[str, Any]
 NOT_OWNED_RECHECK = 30.0  # s: a Workflow we do not own is looked at again after this
 SUBMIT_RETRY_BASE = 1.0  # s: a refused create backs off 1, 2, 4, ... (capped by the queue)
 FOREGROUND_WAIT_BASE = 1.0  # s: the same for waiting on an old Workflow's deletion
+DUE_MARGIN = 0.05  # s: a timeout is looked at just after it falls due, never just before
 
 
 class Need(enum.StrEnum):
@@ -47,6 +54,8 @@ class Need(enum.StrEnum):
     OWNER = "owner"  # does the run that controls the Workflow still exist?
     ORCHESTRATION = "orchestration"  # read live (a cache miss may be watch lag)
     SUBMISSION = "submission"  # the Orchestration validated and the Workflow compiled
+    WAITS = "waits"  # the ApprovalPolicies and SignalDeliveries the Workflow's waits name
+    POLICIES = "policies"  # ApprovalPolicies the cache lacks, read live
 
 
 class OwnerState(enum.Enum):
@@ -97,7 +106,16 @@ class Done:
     requeue: Requeue | None = None
 
 
-Action = Fetch | Create | WriteStatus | DeleteWorkflow | Done
+@dataclass(frozen=True)
+class ReleaseWaits:
+    """Set these suspend nodes of the Workflow, as `argo node set` does (the
+    executor reads the Workflow live and writes it back, retried on conflict)."""
+
+    workflow: Obj
+    releases: tuple[Release, ...]
+
+
+Action = Fetch | Create | WriteStatus | DeleteWorkflow | ReleaseWaits | Done
 
 
 @dataclass(frozen=True)
@@ -133,6 +151,7 @@ class Observed:
     orchestration_live: bool = False
     submission: Submission | None = None
     refused: CreateRefused | None = None
+    waits: WaitFacts | None = None  # for the waits of `workflow`
 
 
 def _is_ours(workflow: Mapping[str, Any] | None, run_uid: str) -> bool:
@@ -149,8 +168,22 @@ def decide(o: Observed) -> Action:
 
     if o.workflow is not None:
         if _is_ours(o.workflow, uid):
+            waits = workflow_waits(o.workflow)
+            due: Requeue | None = None
+            if waits:
+                if o.waits is None:
+                    return Fetch(Need.WAITS)
+                now = parse_time(o.now)
+                assert now is not None
+                plan = plan_waits(waits, o.waits, now)
+                if plan.unconfirmed:
+                    return Fetch(Need.POLICIES)
+                if plan.releases:
+                    return ReleaseWaits(o.workflow, plan.releases)
+                if plan.deadline is not None:  # the next timeout, and not before
+                    due = Requeue(max(0.0, (plan.deadline - now).total_seconds()) + DUE_MARGIN)
             mirror = mirror_workflow(o.workflow, status, o.now)
-            return WriteStatus(st.mirrored(status, mirror, o.workflow, generation, o.now))
+            return WriteStatus(st.mirrored(status, mirror, o.workflow, generation, o.now), due)
         owner = controller_owner(o.workflow)
         if owner is not None and owner.get("name") == meta["name"]:
             # Controlled by an earlier run of this name: once that run is gone its

@@ -25,7 +25,19 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from compiler.api import GROUP, ORCHESTRATION_KIND, RUN_KIND, VERSION, WORKFLOW_KIND
+from compiler.api import (
+    APPROVAL_POLICY_KIND,
+    APPROVALS_API_VERSION,
+    GROUP,
+    ORCHESTRATION_KIND,
+    RUN_KIND,
+    SIGNAL_DELIVERY_KIND,
+    SIGNALS_API_VERSION,
+    TOOL_KIND,
+    TOOLS_API_VERSION,
+    VERSION,
+    WORKFLOW_KIND,
+)
 from controller.metrics import Metrics
 
 Obj = dict[str, Any]
@@ -92,6 +104,17 @@ class Resource:
 ORCHESTRATIONS = Resource(GROUP, VERSION, "orchestrations", ORCHESTRATION_KIND)
 RUNS = Resource(GROUP, VERSION, "orchestrationruns", RUN_KIND)
 WORKFLOWS = Resource("argoproj.io", "v1alpha1", "workflows", WORKFLOW_KIND)
+
+
+def _foreign(api_version: str, plural: str, kind: str) -> Resource:
+    group, version = api_version.split("/")
+    return Resource(group, version, plural, kind)
+
+
+# The reference system's resources the step kinds read (issue 11).
+TOOLS = _foreign(TOOLS_API_VERSION, "tools", TOOL_KIND)
+APPROVAL_POLICIES = _foreign(APPROVALS_API_VERSION, "approvalpolicies", APPROVAL_POLICY_KIND)
+SIGNAL_DELIVERIES = _foreign(SIGNALS_API_VERSION, "signaldeliveries", SIGNAL_DELIVERY_KIND)
 
 
 def _translate(e: ApiException) -> ApiError:
@@ -280,6 +303,16 @@ class Kube:
         except NotFoundError:
             return False
         return True
+
+    def replace(self, res: Resource, namespace: str, name: str, body: Obj) -> Obj:
+        """PUT the whole object (a Workflow: Argo's CRD has no status subresource, so
+        `argo resume` writes a node this way); `body` carries metadata.resourceVersion,
+        so a concurrent change is a `ConflictError`."""
+        self._check_fence(f"update {res.plural}")
+        obj: Obj = self._call("PUT", lambda: self.custom.replace_namespaced_custom_object(
+            res.group, res.version, namespace, res.plural, name, body,
+            _request_timeout=self.request_timeout))
+        return obj
 
     def replace_status(self, res: Resource, namespace: str, name: str, body: Obj) -> Obj:
         """PUT the status subresource; `body` carries metadata.resourceVersion, so a

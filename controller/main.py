@@ -21,12 +21,23 @@ from collections.abc import Callable, Sequence
 from http.server import ThreadingHTTPServer
 from types import FrameType
 
-from compiler.api import RUN_LABEL
+from compiler.api import APPROVAL_POLICY_KIND, RUN_LABEL, SIGNAL_DELIVERY_KIND
 from compiler.vocabulary import RunPhase
+from controller.admission import Limits
 from controller.config import Config, kubeconfig_problem, load_config
 from controller.election import LeaderElector
 from controller.events import Recorder
-from controller.kube import ORCHESTRATIONS, RUNS, WORKFLOWS, Kube, Obj, Resource, load_api_client
+from controller.kube import (
+    APPROVAL_POLICIES,
+    ORCHESTRATIONS,
+    RUNS,
+    SIGNAL_DELIVERIES,
+    WORKFLOWS,
+    Kube,
+    Obj,
+    Resource,
+    load_api_client,
+)
 from controller.logs import setup_logging
 from controller.mapping import (
     ORCHESTRATION,
@@ -46,6 +57,14 @@ from controller.queue import WorkQueue
 from controller.reconcile import Caches, Reconciler
 from controller.server import Endpoints, serve
 from controller.store import Store
+from controller.waitindex import (
+    WaitIndex,
+    delivery_targets,
+    delivery_view,
+    policy_targets,
+    policy_view,
+    workflow_targets,
+)
 from controller.watch import Informer
 
 log = logging.getLogger("orch.main")
@@ -58,14 +77,27 @@ def run_summary(run: Obj) -> tuple[str, bool]:
     return (str((run.get("status") or {}).get("phase") or RunPhase.PENDING), is_settled(run))
 
 
+# The reference system's objects that decide ApprovalGate and SignalWait steps.
+POLICY, DELIVERY = APPROVAL_POLICY_KIND, SIGNAL_DELIVERY_KIND
+RESOURCES: dict[str, Resource] = {
+    ORCHESTRATION: ORCHESTRATIONS, RUN: RUNS, WORKFLOW: WORKFLOWS,
+    POLICY: APPROVAL_POLICIES, DELIVERY: SIGNAL_DELIVERIES}
+# Kinds whose CRD a cluster may lack (the reference system not installed): their
+# cache is empty until it appears.
+OPTIONAL = frozenset({POLICY, DELIVERY})
+
+
 def stores() -> dict[str, Store]:
     """One cache per kind, each keeping what its readers need: a run whole (its
     status is written back whole) but compressed once settled; a Workflow cut to
-    the mirror's view, compressed once ended, its last state kept when deleted."""
+    the mirror's view, compressed once ended, its last state kept when deleted; an
+    ApprovalPolicy's name and phase; a SignalDelivery's name and what it matches."""
     return {
         ORCHESTRATION: Store(summarize=is_judged),
         RUN: Store(is_cold=is_settled, summarize=run_summary),
         WORKFLOW: Store(view=workflow_view, is_cold=has_ended, keep_deleted=True),
+        POLICY: Store(view=policy_view),
+        DELIVERY: Store(view=delivery_view),
     }
 
 
@@ -76,7 +108,7 @@ LABEL_SELECTORS = {WORKFLOW: RUN_LABEL}
 # their views, and CPython keeps the memory it peaked at: a 200-step Workflow is
 # ~0.13 MB of JSON and ~0.6 MB as Python objects, a run with 200 step statuses
 # ~0.2 MB; 100 such Workflows a page would add ~110 MiB to the RSS for good.
-PAGE_SIZES = {ORCHESTRATION: 50, RUN: 25, WORKFLOW: 10}
+PAGE_SIZES = {ORCHESTRATION: 50, RUN: 25, WORKFLOW: 10, POLICY: 100, DELIVERY: 100}
 
 
 class Controller:
@@ -93,6 +125,7 @@ class Controller:
         self.informers: dict[str, dict[str | None, Informer]] = {}
         self.workers: list[threading.Thread] = []
         self.servers: list[ThreadingHTTPServer] = []
+        self.waits = WaitIndex()  # which runs wait on which ApprovalPolicy / Signal
         self._elector_stop = threading.Event()
         self._elector_thread = threading.Thread()
 
@@ -141,13 +174,15 @@ class Controller:
                     fence=self.leading.is_set if c.leader_elect else None)
         reconciler = Reconciler(kube, Caches(
             self._lookup(ORCHESTRATION), self._lookup(RUN), self._lookup(WORKFLOW),
-            self._deleted_workflow, self._forget_deleted_workflow),
-            Recorder(kube), c.workflow_service_account, c.workflow_pods)
+            self._deleted_workflow, self._forget_deleted_workflow, self._lookup(POLICY),
+            self.waits.deliveries_for),
+            Recorder(kube), c.workflow_service_account, c.workflow_pods,
+            Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds))
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
         # Runs (and Orchestrations) first: a Workflow's event is judged by its run's
         # cached state (a settled run's Workflow wakes nothing), so that state must
         # be there when the Workflows are listed.
-        self._start_informers(kube, reconciler, (ORCHESTRATION, RUN))
+        self._start_informers(kube, reconciler, (ORCHESTRATION, RUN, POLICY, DELIVERY))
         self._wait_synced()
         self._start_informers(kube, reconciler, (WORKFLOW,))
         self._wait_synced()
@@ -203,23 +238,47 @@ class Controller:
     def _start_informers(self, kube: Kube, reconciler: Reconciler,
                          kinds: Sequence[str]) -> None:
         namespaces: Sequence[str | None] = self.config.namespaces or (None,)
-        resources: dict[str, Resource] = {
-            ORCHESTRATION: ORCHESTRATIONS, RUN: RUNS, WORKFLOW: WORKFLOWS}
         for kind in kinds:
-            res = resources[kind]
+            res = RESOURCES[kind]
+            handler = self._wait_handler(kind) if kind in OPTIONAL \
+                else self._handler(kind, reconciler)
             for ns in namespaces:
-                informer = Informer(kube, res, ns, self._handler(kind, reconciler), self.metrics,
+                informer = Informer(kube, res, ns, handler, self.metrics,
                                     store=stores()[kind],
                                     label_selector=LABEL_SELECTORS.get(kind, ""),
                                     page_size=PAGE_SIZES[kind],
-                                    idle_timeout=self.config.watch_idle_timeout)
+                                    idle_timeout=self.config.watch_idle_timeout,
+                                    optional=kind in OPTIONAL)
                 self.informers.setdefault(kind, {})[ns] = informer
                 threading.Thread(target=informer.run, name=f"watch-{res.plural}-{ns or 'all'}",
                                  daemon=True).start()
 
+    def _wait_handler(self, kind: str) -> Callable[[str, Obj], None]:
+        """An ApprovalPolicy or SignalDelivery event wakes the runs it may release
+        (`controller.waitindex`): no run is polled."""
+        def on_event(event_type: str, obj: Obj) -> None:
+            ns = str((obj.get("metadata") or {}).get("namespace") or "")
+            if kind == DELIVERY:
+                if event_type == "DELETED":
+                    self.waits.remove_delivery(obj)
+                    return  # a delivery gone releases nothing
+                self.waits.put_delivery(obj)
+                targets = delivery_targets(obj)
+            else:
+                targets = policy_targets(obj)
+            for key in self.waits.waiting_runs(ns, targets):
+                assert isinstance(key, Key)
+                self.queue.add(key)
+        return on_event
+
     def _handler(self, kind: str, reconciler: Reconciler) -> Callable[[str, Obj], None]:
         def on_event(event_type: str, obj: Obj) -> None:
             mine = own_key(kind, obj)
+            if kind == WORKFLOW:  # which runs wait on what (before any filter below)
+                owners = keys_for(kind, obj)
+                self.waits.set_workflow(mine.namespace, mine.name,
+                                        owners[0] if owners and event_type != "DELETED"
+                                        else None, workflow_targets(obj))
             if event_type == "DELETED":
                 reconciler.forget(mine)  # `written` never outlives its object
             elif is_own_write(mine, obj, reconciler.written):

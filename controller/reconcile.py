@@ -24,8 +24,10 @@ from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
+from compiler.tools import Tool
 from compiler.vocabulary import RUN_DONE, SubmitReason
 from controller import conditions as conds
+from controller.admission import Limits, refusal
 from controller.decide import (
     Create,
     CreateRefused,
@@ -35,6 +37,7 @@ from controller.decide import (
     Need,
     Observed,
     OwnerState,
+    ReleaseWaits,
     Requeue,
     Submission,
     WriteStatus,
@@ -45,6 +48,7 @@ from controller.events import Recorder, events_for
 from controller.kube import (
     ORCHESTRATIONS,
     RUNS,
+    TOOLS,
     WORKFLOWS,
     AlreadyExistsError,
     ApiError,
@@ -54,7 +58,9 @@ from controller.kube import (
 )
 from controller.mapping import ORCHESTRATION, Key, controller_owner
 from controller.orchestrations import reconcile_orchestration
-from controller.validation import check_orchestration_object, compile_run
+from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
+from controller.suspend import NodeUpdateError
+from controller.validation import check_orchestration_object, check_tool_object, compile_run
 
 log = logging.getLogger("orch.reconcile")
 JUDGED_CACHE = 256
@@ -63,6 +69,7 @@ MAX_STEPS = 12  # decide -> fetch -> decide ...: a handful per reconcile
 # admission, invalid): Submitted=False and backoff. Others (5xx, 429, timeouts) are
 # the cluster's: the reconcile fails and is retried like any error.
 REFUSED_CODES = frozenset({400, 403, 404, 413, 422})
+NODE_UPDATE_RECHECK = 60.0  # s: a wait whose Workflow cannot be written (offloaded)
 
 Lookup = Callable[[str, str], Obj | None]
 
@@ -84,13 +91,17 @@ class Caches:
     workflow: Lookup
     deleted_workflow: Lookup = lambda _ns, _name: None  # last state of a deleted one
     forget_deleted_workflow: Callable[[str, str, str], None] = lambda _ns, _n, _uid: None
+    policy: Lookup = lambda _ns, _name: None  # an ApprovalPolicy
+    deliveries: DeliveryLookup = lambda _ns, _spec: ()  # SignalDeliveries a wait may match
 
 
 class Reconciler:
     def __init__(self, kube: Kube, caches: Caches, recorder: Recorder,
-                 service_account: str | None = None, pods: PodSettings = DEFAULT_PODS) -> None:
+                 service_account: str | None = None, pods: PodSettings = DEFAULT_PODS,
+                 limits: Limits | None = None) -> None:
         self.kube, self.caches, self.recorder = kube, caches, recorder
         self.service_account, self.pods = service_account, pods
+        self.limits = limits or Limits()
         # key -> resourceVersion of our last write (a run's status, or a Workflow we
         # created), so the watch's echo of it is not reconciled again.
         self.written: dict[Key, str] = {}
@@ -147,6 +158,15 @@ class Reconciler:
             elif isinstance(action, DeleteWorkflow):
                 self._delete(action.workflow, action.propagation)
                 return Result.of(action.requeue)
+            elif isinstance(action, ReleaseWaits):
+                try:
+                    released = release(self.kube, action.workflow, action.releases)
+                except NodeUpdateError as e:  # offloaded or too large: not ours to write
+                    log.warning("cannot release a wait", extra={
+                        "run": f"{ns}/{key.name}", "error": str(e)})
+                    return Result(NODE_UPDATE_RECHECK)
+                o = replace(o, workflow=released or self.kube.get(WORKFLOWS, ns, wf_name),
+                            workflow_live=True, waits=None)
             else:
                 assert isinstance(action, Done)
                 return Result.of(action.requeue)
@@ -169,6 +189,13 @@ class Reconciler:
         if need is Need.ORCHESTRATION:  # (no name: nothing to read, it is not found)
             found = self.kube.get(ORCHESTRATIONS, ns, ref) if ref else None
             return replace(o, orchestration=found, orchestration_live=True)
+        if need is Need.WAITS:
+            assert o.workflow is not None
+            return replace(o, waits=wait_facts(o.workflow, self.caches.policy,
+                                               self.caches.deliveries))
+        if need is Need.POLICIES:
+            assert o.waits is not None
+            return replace(o, waits=confirm_policies(self.kube, ns, o.waits))
         assert o.orchestration is not None
         return replace(o, submission=self.submission(o.orchestration, o.run))
 
@@ -200,7 +227,20 @@ class Reconciler:
             return Submission(None, SubmitReason.ORCHESTRATION_INVALID,
                               f'Orchestration "{ref}" is invalid: '
                               + condition_message(problems))
-        problems, compiled = compile_run(model, run, self.service_account, self.pods)
+        refused = refusal(orch, run, self.limits, self.caches.orchestration)
+        if refused is not None:
+            return Submission(None, *refused)
+        tools: dict[str, Tool] = {}
+        for name in sorted({s.tool_ref.name for s in model.spec.steps if s.tool_ref}):
+            found = self.kube.get(TOOLS, run["metadata"]["namespace"], name)
+            if found is not None:  # a missing one is ToolNotFound, from the compiler
+                tool_problems, tool = check_tool_object(found)
+                if tool is None:
+                    return Submission(None, SubmitReason.TOOL_INVALID,
+                                      f'Tool "{name}" is invalid: '
+                                      + condition_message(tool_problems))
+                tools[name] = tool
+        problems, compiled = compile_run(model, run, self.service_account, self.pods, tools)
         if compiled is None:
             reason = (str(Reason.WORKFLOW_TOO_LARGE)
                       if any(p.reason is Reason.WORKFLOW_TOO_LARGE for p in problems)

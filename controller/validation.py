@@ -18,7 +18,8 @@ from compiler.diagnostics import Collector, Diagnostic
 from compiler.emit import Compiled, emit_workflow
 from compiler.models import Orchestration
 from compiler.pods import DEFAULT_PODS, PodSettings
-from compiler.validate import check_document_kind, check_orchestration, check_run
+from compiler.tools import Tool
+from compiler.validate import check_document_kind, check_orchestration, check_run, check_tool
 
 _TOP = {"apiVersion": 0, "kind": 1, "metadata": 2, "spec": 3}
 _META_KEYS = ("name", "namespace", "labels", "annotations", "generation", "uid")
@@ -70,8 +71,10 @@ def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic]
 
 def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
                 service_account: str | None, pods: PodSettings = DEFAULT_PODS,
+                tools: Mapping[str, Tool] | None = None,
                 ) -> tuple[list[Diagnostic], Compiled | None]:
-    """The run's Workflow, or the problems that prevent it."""
+    """The run's Workflow, or the problems that prevent it. `tools`: the Tools of
+    its ToolRun steps that exist in the run's namespace, by name."""
     doc = user_document(run_obj)
     out = Collector()
     run = check_run(doc, out)
@@ -79,6 +82,15 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
     if errors or run is None:
         return in_document_order(errors), None
     out = Collector()
-    compiled = emit_workflow(orchestration, run, out, service_account=service_account, pods=pods)
+    where = f'in namespace "{run.metadata.namespace}"'
+    compiled = emit_workflow(orchestration, run, out, service_account=service_account, pods=pods,
+                             tools=dict(tools or {}), tools_where=where)
     errors = [d for d in out.items if d.is_error]
     return in_document_order(errors), (None if errors else compiled)
+
+
+def check_tool_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic], Tool | None]:
+    """A Tool read from the cluster, judged as `orch` judges one in its input."""
+    out = Collector()
+    tool = check_tool(user_document(obj), out)
+    return in_document_order([d for d in out.items if d.is_error]), tool

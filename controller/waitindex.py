@@ -21,6 +21,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from compiler.kinds.wait import APPROVAL_GATE, WaitSpec
+from controller.waits import workflow_waits
 
 Obj = dict[str, Any]
 Target = tuple[str, str]
@@ -46,6 +47,11 @@ def delivery_targets(delivery: Mapping[str, Any]) -> list[Target]:
     if isinstance(spec.get("deliveryId"), str):
         out.append((DELIVERY, spec["deliveryId"]))
     return out
+
+
+def policy_targets(policy: Mapping[str, Any]) -> list[Target]:
+    name = (policy.get("metadata") or {}).get("name")
+    return [(POLICY, name)] if isinstance(name, str) else []
 
 
 def delivery_view(delivery: Mapping[str, Any]) -> Obj:
@@ -133,3 +139,22 @@ class WaitIndex:
             for target in wait_targets(spec):
                 names |= self._by_target.get((namespace, target), set())
             return [self._deliveries[(namespace, n)] for n in sorted(names)]
+
+
+def policy_view(policy: Mapping[str, Any]) -> Obj:
+    """An ApprovalPolicy cut to what a decision reads: its name and phase."""
+    meta = policy.get("metadata") or {}
+    out: Obj = {"metadata": {k: meta[k] for k in ("name", "namespace", "uid",
+                                                  "resourceVersion") if k in meta}}
+    phase = (policy.get("status") or {}).get("phase")
+    if phase is not None:
+        out["status"] = {"phase": phase}
+    for k in ("apiVersion", "kind"):
+        if k in policy:
+            out[k] = policy[k]
+    return out
+
+
+def workflow_targets(workflow: Mapping[str, Any]) -> list[Target]:
+    """What the waiting nodes of a (running) Workflow can be released by."""
+    return [t for w in workflow_waits(workflow) for t in wait_targets(w.spec)]

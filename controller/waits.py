@@ -24,15 +24,16 @@ ApprovalPolicy or SignalDeliveries the controller's caches hold, and the time.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from compiler.kinds.wait import APPROVAL_GATE, WaitSpec, wait_of_node
+from compiler.vocabulary import ARGO_DONE, ArgoPhase
 from controller.argo_messages import WAIT_TIMED_OUT
 from controller.observe import parse_time
-from controller.suspend import is_active_suspend
+from controller.suspend import NodeUpdateError, hydrated_nodes, is_active_suspend
 
 Obj = dict[str, Any]
 
@@ -130,3 +131,67 @@ def decide_wait(wait: WaitingNode, now: datetime, policy: Mapping[str, Any] | No
     if verdict is Verdict.WAITING and deadline is not None and now >= deadline:
         return Decision(Verdict.TIMED_OUT, WAIT_TIMED_OUT)
     return Decision(verdict, message, deadline if verdict is Verdict.WAITING else None)
+
+
+# -- every wait of one Workflow ------------------------------------------------------------
+@dataclass(frozen=True)
+class WaitFacts:
+    """What the controller's caches (and, for a policy the cache lacks, the
+    apiserver) hold for one Workflow's waits."""
+
+    policies: Mapping[str, Mapping[str, Any] | None]  # name -> policy (None: not found)
+    deliveries: Mapping[str, Sequence[Mapping[str, Any]]]  # node id -> candidates
+    live: frozenset[str] = frozenset()  # policies read from the apiserver, not a cache
+
+
+@dataclass(frozen=True)
+class Release:
+    """Set one suspend node: `Succeeded` (resume) or `Failed`, with the decision."""
+
+    node_id: str
+    step: str
+    phase: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    releases: tuple[Release, ...] = ()
+    unconfirmed: tuple[str, ...] = ()  # policies only a cache says are missing
+    deadline: datetime | None = None  # the earliest timeout of what still waits
+
+
+def workflow_waits(workflow: Mapping[str, Any]) -> list[WaitingNode]:
+    """The waits a running Workflow holds (none once it ended or is being shut
+    down: Argo fails its suspend nodes then; none when its node status is
+    offloaded, which only the Argo Server can write)."""
+    spec, status = workflow.get("spec") or {}, workflow.get("status") or {}
+    if status.get("phase") in ARGO_DONE or spec.get("shutdown"):
+        return []
+    try:
+        nodes = hydrated_nodes(status)
+    except NodeUpdateError:
+        return []
+    return waiting_nodes(nodes)
+
+
+def plan_waits(waits: Sequence[WaitingNode], facts: WaitFacts, now: datetime) -> Plan:
+    """Every wait decided: which nodes to set, and when to look again."""
+    releases: list[Release] = []
+    unconfirmed: list[str] = []
+    deadlines: list[datetime] = []
+    for wait in waits:
+        policy = facts.policies.get(str(wait.spec.policy)) if wait.spec.policy else None
+        decision = decide_wait(wait, now, policy, facts.deliveries.get(wait.node_id, ()))
+        if decision.verdict is Verdict.POLICY_MISSING and wait.spec.policy not in facts.live:
+            unconfirmed.append(str(wait.spec.policy))
+        elif decision.verdict is Verdict.PASSED:
+            releases.append(Release(wait.node_id, wait.step, ArgoPhase.SUCCEEDED,
+                                    decision.message))
+        elif decision.acts:
+            releases.append(Release(wait.node_id, wait.step, ArgoPhase.FAILED,
+                                    decision.message))
+        elif decision.deadline is not None:
+            deadlines.append(decision.deadline)
+    return Plan(tuple(releases), tuple(dict.fromkeys(unconfirmed)),
+                min(deadlines) if deadlines else None)

@@ -15,7 +15,10 @@ This is client-go's reflector, reduced to what the controller needs:
   once a minute), which is how a half-open connection is noticed;
 - connection errors (an apiserver restart) are retried with capped backoff;
 - `is_healthy(window)`: the last sign of life (a page, an opened watch, an event)
-  is at most `window` old, which `/healthz` reports.
+  is at most `window` old, which `/healthz` reports;
+- `optional`: a resource the cluster may not serve (the reference system's CRDs,
+  not installed): a 404 on the list is an empty, synced cache, listed again every
+  `ABSENT_RECHECK` seconds, so installing the CRD later is noticed.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from controller.kube import ApiError, GoneError, Kube, Obj, Resource, WatchStream
+from controller.kube import ApiError, GoneError, Kube, NotFoundError, Obj, Resource, WatchStream
 from controller.metrics import Metrics
 from controller.store import Store, key_of, version_of
 
@@ -35,6 +38,7 @@ EventHandler = Callable[[str, Obj], None]
 log = logging.getLogger("orch.watch")
 DEFAULT_IDLE_TIMEOUT = 90.0
 PAGE_SIZE = 100
+ABSENT_RECHECK = 30.0
 
 
 class Informer:
@@ -43,13 +47,13 @@ class Informer:
                  store: Store | None = None, label_selector: str = "",
                  timeout_range: tuple[int, int] = (240, 480),
                  idle_timeout: float = DEFAULT_IDLE_TIMEOUT, page_size: int = PAGE_SIZE,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, optional: bool = False) -> None:
         self.kube, self.resource, self.namespace = kube, resource, namespace
         self.handler, self.metrics = handler, metrics
         self.store = store if store is not None else Store()  # (an empty Store is falsy)
         self.label_selector, self.page_size = label_selector, page_size
         self.timeout_range, self.idle_timeout = timeout_range, idle_timeout
-        self.clock = clock
+        self.clock, self.optional = clock, optional
         self.synced = threading.Event()
         self.resource_version = ""
         self.relists = 0
@@ -73,7 +77,6 @@ class Informer:
     # -- the loop --------------------------------------------------------------------
     def run(self) -> None:
         backoff = 0.2
-        where = self.namespace or "*"
         while not self._stop.is_set():
             try:
                 if not self.resource_version:
@@ -84,11 +87,14 @@ class Informer:
                 self._restarted("gone")
                 self.resource_version = ""
             except Exception as e:  # apiserver down, connection reset, idle timeout, ...
+                if isinstance(e, NotFoundError) and self.optional:
+                    self._absent()
+                    continue
                 if self._stop.is_set():
                     break
                 self._restarted("error")
                 log.warning("watch failed; retrying", extra={
-                    "resource": self.resource.plural, "namespace": where,
+                    "resource": self.resource.plural, "namespace": self.namespace or "*",
                     "error": repr(e), "retry_in": round(backoff, 2)})
                 self._stop.wait(backoff * (1 + random.random() / 2))
                 backoff = min(backoff * 2, 5.0)
@@ -102,6 +108,22 @@ class Informer:
     def _restarted(self, reason: str) -> None:
         if self.metrics:
             self.metrics.watch_restarts.labels(self.resource.plural, reason).inc()
+
+    def _absent(self) -> None:
+        """The resource is not served here (its CRD is not installed): nothing to
+        cache, which is an answer (synced, healthy); ask again later."""
+        self._touch()
+        for key in list(self.store.keys()):
+            last = self.store.delete(key)
+            if last is not None:
+                self.handler("DELETED", last)
+        self.resource_version = ""
+        if not self.synced.is_set():
+            log.info("resource not served; its cache stays empty", extra={
+                "resource": self.resource.plural, "namespace": self.namespace or "*"})
+        self.synced.set()
+        self._stop.wait(ABSENT_RECHECK)
+        self._touch()
 
     def _relist(self) -> None:
         """Page through the list, storing each object as it arrives; then drop

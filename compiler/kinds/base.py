@@ -45,8 +45,10 @@ class StepContext:
     parameters: Mapping[str, str]
     pods: PodSettings = DEFAULT_PODS
     # The Tools a ToolRun step may name (by name, in the run's namespace), and
-    # where they were looked for, for `ToolNotFound` ("in the input").
-    tools: Mapping[str, Tool] = field(default_factory=dict)
+    # where they were looked for, for `ToolNotFound` ("in the input"). None: not
+    # known here (an Orchestration judged on its own, before any run): a ToolRun
+    # step is then compiled to a stand-in container and its Tool not judged.
+    tools: Mapping[str, Tool] | None = None
     tools_where: str = "in the input"
     # The run's depth in a chain of SubOrchestration runs (0: not a child run).
     depth: int = 0

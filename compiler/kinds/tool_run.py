@@ -49,6 +49,8 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
 def build(step: Step, ctx: StepContext) -> Emitted:
     assert step.tool_ref is not None
     name = step.tool_ref.name
+    if ctx.tools is None:  # its Tool is judged when a run is submitted
+        return Emitted(f"tool-{name}", {"container": {"image": f"tool:{name}"}})
     tool = ctx.tools.get(name)
     if tool is None:
         near = suggest(name, ctx.tools)

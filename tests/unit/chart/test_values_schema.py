@@ -32,6 +32,9 @@ def test_schema_is_valid_and_accepts_the_defaults() -> None:
                  id="cluster-scoped-with-workflow-sa"),
     pytest.param({"orchestrationController": {"automountServiceAccountToken": True,
                                               "podSecurity": "none"}}, id="workflow-pods"),
+    pytest.param({"orchestrationController": {"maxSubOrchestrationDepth": 0,
+                                              "allowedStepKinds": ["AgentRun", "ToolRun"]}},
+                 id="step-kinds"),
 ])
 def test_accepted(values: dict[str, Any]) -> None:
     VALIDATOR.validate(values)
@@ -54,6 +57,12 @@ def test_accepted(values: dict[str, Any]) -> None:
                  ["metrics", "serviceMonitor", "interval"], "not of type 'string'",
                  id="interval-not-duration"),
     pytest.param({"replicas": 2}, [], "'replicas' was unexpected", id="unknown-top-level"),
+    pytest.param({"orchestrationController": {"allowedStepKinds": ["Lambda"]}},
+                 ["orchestrationController", "allowedStepKinds", 0], "is not one of",
+                 id="not-a-step-kind"),
+    pytest.param({"orchestrationController": {"maxSubOrchestrationDepth": -1}},
+                 ["orchestrationController", "maxSubOrchestrationDepth"],
+                 "less than the minimum of 0", id="negative-depth"),
     pytest.param({"orchestrationController": {"healthWindowSeconds": 0}},
                  ["orchestrationController", "healthWindowSeconds"],
                  "less than or equal to the minimum of 0", id="health-window-zero"),
@@ -68,3 +77,11 @@ def test_rejected(values: dict[str, Any], path: list[str | int], says: str) -> N
     errors = list(VALIDATOR.iter_errors(values))
     assert [list(e.absolute_path) for e in errors] == [path]
     assert says in errors[0].message
+
+
+def test_the_step_kinds_are_the_compilers() -> None:
+    """allowedStepKinds lists exactly the kinds the compiler translates."""
+    from compiler.kinds import KINDS
+
+    kinds = SCHEMA["properties"]["orchestrationController"]["properties"]["allowedStepKinds"]
+    assert kinds["items"]["enum"] == list(KINDS)

@@ -95,3 +95,32 @@ def test_an_unknown_pod_security_profile_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as e:
         load_config([], {"ORCH_POD_SECURITY": "baseline"})
     assert e.value.code == 2
+
+
+@pytest.mark.parametrize(("env", "depth", "kinds"), [
+    pytest.param({}, 8, None, id="defaults: depth 8, every kind"),
+    pytest.param({"ORCH_MAX_SUBORCHESTRATION_DEPTH": " 0 ", "ORCH_ALLOWED_STEP_KINDS": ""},
+                 0, None, id="no children at all"),
+    pytest.param({"ORCH_ALLOWED_STEP_KINDS": "AgentRun, ToolRun,,AgentRun"}, 8,
+                 frozenset({"AgentRun", "ToolRun"}), id="some kinds"),
+])
+def test_step_kind_limits(env: dict[str, str], depth: int,
+                          kinds: frozenset[str] | None) -> None:
+    c = load_config([], env)
+    assert (c.max_sub_orchestration_depth, c.allowed_step_kinds) == (depth, kinds)
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    pytest.param({"ORCH_MAX_SUBORCHESTRATION_DEPTH": "-1"}, "is not a whole number",
+                 id="negative-depth"),
+    pytest.param({"ORCH_MAX_SUBORCHESTRATION_DEPTH": "eight"}, "is not a whole number",
+                 id="word-depth"),
+    pytest.param({"ORCH_ALLOWED_STEP_KINDS": "AgentRun,Lambda"}, "Lambda is not a step kind",
+                 id="unknown-kind"),
+])
+def test_bad_step_kind_limits_are_usage_errors(env: dict[str, str], says: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        load_config([], env)
+    assert e.value.code == 2
+    assert says in capsys.readouterr().err

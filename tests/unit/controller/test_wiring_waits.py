@@ -1,0 +1,116 @@
+"""Which events wake a run that waits (controller.main with controller.waitindex),
+without a cluster: a Workflow's waiting nodes are indexed from its events; an
+ApprovalPolicy or SignalDelivery event wakes exactly the runs waiting on it, and
+nothing else (no run is polled)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.config import load_config
+from controller.events import Recorder
+from controller.kube import APPROVAL_POLICIES, RUNS, SIGNAL_DELIVERIES, WORKFLOWS
+from controller.main import DELIVERY, POLICY, Controller, stores
+from controller.mapping import RUN, WORKFLOW, Key
+from controller.reconcile import Caches, Reconciler
+from controller.watch import Informer
+from tests.unit.controller.test_decide import owned
+from tests.unit.controller.test_decide_waits import waiting
+from tests.unit.controller.test_wiring import NS, event, queued
+
+Obj = dict[str, Any]
+
+
+def controller() -> Controller:
+    c = Controller(load_config(["--namespaces", NS], {}))
+    reconciler = Reconciler(None, Caches(*(c._lookup(k) for k in (RUN, RUN, WORKFLOW))),  # type: ignore[arg-type]
+                            Recorder(None))  # type: ignore[arg-type]
+    for kind, res in ((RUN, RUNS), (WORKFLOW, WORKFLOWS)):
+        c.informers[kind] = {NS: Informer(None, res, NS, c._handler(kind, reconciler),  # type: ignore[arg-type]
+                                          store=stores()[kind])}
+    for kind, res in ((POLICY, APPROVAL_POLICIES), (DELIVERY, SIGNAL_DELIVERIES)):
+        c.informers[kind] = {NS: Informer(None, res, NS, c._wait_handler(kind),  # type: ignore[arg-type]
+                                          store=stores()[kind])}
+    return c
+
+
+def obj(kind: str, name: str, rv: str, **body: Any) -> Obj:
+    return {"apiVersion": "x/v1", "kind": kind,
+            "metadata": {"name": name, "namespace": NS, "resourceVersion": rv}, **body}
+
+
+def test_policy_and_delivery_events_wake_only_the_runs_that_wait_on_them() -> None:
+    c = controller()
+    wf = waiting()  # run-1: a gate on policy "deploy", a wait on signal "ready"
+    wf["metadata"]["namespace"], wf["metadata"]["resourceVersion"] = NS, "1"
+    event(c, WORKFLOW, "ADDED", wf)
+    assert queued(c) == [Key(RUN, NS, "run-1")]
+    event(c, POLICY, "ADDED", obj("ApprovalPolicy", "other", "2"))
+    event(c, DELIVERY, "ADDED", obj("SignalDelivery", "d0", "3",
+                                     spec={"signalRef": {"name": "elsewhere"}}))
+    assert queued(c) == []  # nobody waits on those
+    event(c, POLICY, "MODIFIED", obj("ApprovalPolicy", "deploy", "4",
+                                     status={"phase": "Approved"}))
+    assert queued(c) == [Key(RUN, NS, "run-1")]
+    event(c, DELIVERY, "ADDED", obj("SignalDelivery", "d1", "5",
+                                     spec={"signalRef": {"name": "ready"}, "payload": {}}))
+    assert queued(c) == [Key(RUN, NS, "run-1")]
+    assert [d["metadata"]["name"] for d in c.waits.deliveries_for(
+        NS, next(iter(_specs(wf))))] == ["d1"]
+
+
+def test_a_workflow_that_waits_no_more_is_forgotten() -> None:
+    c = controller()
+    wf = waiting()
+    wf["metadata"]["namespace"], wf["metadata"]["resourceVersion"] = NS, "1"
+    event(c, WORKFLOW, "ADDED", wf)
+    queued(c)
+    done = owned(waiting(gate="Succeeded", signal="Succeeded"))
+    done["metadata"]["namespace"], done["metadata"]["resourceVersion"] = NS, "2"
+    event(c, WORKFLOW, "MODIFIED", done)
+    queued(c)
+    event(c, POLICY, "MODIFIED", obj("ApprovalPolicy", "deploy", "3"))
+    assert queued(c) == [] and c.waits.waiting_count() == 0
+
+
+def _specs(wf: Obj) -> list[Any]:
+    from controller.waits import workflow_waits
+
+    return [w.spec for w in workflow_waits(wf) if w.spec.signal]
+
+
+class NotServed:
+    """The apiserver's answer for a resource whose CRD is not installed: the list
+    is a 404 (what `controller.kube` turns into NotFoundError)."""
+
+    def __init__(self) -> None:
+        self.lists = 0
+
+    def list_pages(self, *_: Any) -> Any:
+        from controller.kube import NotFoundError
+
+        self.lists += 1
+        raise NotFoundError(404, "NotFound", "the server could not find the requested resource")
+
+
+def test_a_resource_not_served_is_an_empty_synced_cache_asked_again_later() -> None:
+    import threading
+
+    from controller import watch
+
+    kube = NotServed()
+    events: list[str] = []
+    informer = Informer(kube, APPROVAL_POLICIES, NS, lambda t, _o: events.append(t),  # type: ignore[arg-type]
+                        optional=True)
+    thread = threading.Thread(target=informer.run, daemon=True)
+    thread.start()
+    assert informer.synced.wait(5)
+    assert informer.is_healthy(1.0) and kube.lists == 1 and events == []
+    informer.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert watch.ABSENT_RECHECK >= 10  # asked again, not hammered
+    required = Informer(NotServed(), RUNS, NS, lambda t, _o: None)  # type: ignore[arg-type]
+    threading.Thread(target=required.run, daemon=True).start()
+    assert not required.synced.wait(0.5)  # a resource we need is retried, never "synced"
+    required.stop()
