@@ -37,10 +37,10 @@ class ControllerProcess:
 
     def __init__(self, kubeconfig: Path, namespaces: str, log_dir: Path, identity: str,
                  lease_namespace: str, lease_name: str = "orch-controller-e2e",
-                 extra: Sequence[str] = ()) -> None:
+                 extra: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
         self.kubeconfig, self.namespaces, self.identity = kubeconfig, namespaces, identity
         self.lease_namespace, self.lease_name = lease_namespace, lease_name
-        self.extra = list(extra)
+        self.extra, self.env = list(extra), dict(env or {})
         self.log = log_dir / f"controller-{identity}.log"
         self.port = free_port()
         self.popen: subprocess.Popen[bytes] | None = None
@@ -57,7 +57,8 @@ class ControllerProcess:
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL,
-                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                          env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                               **self.env})
         return self
 
     def get(self, path: str) -> tuple[int, str]:

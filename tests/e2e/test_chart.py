@@ -244,6 +244,8 @@ def test_servicemonitor_and_customized_values_reach_the_objects(tools_bin: Path)
             env["ORCH_HEALTH_WINDOW_SECONDS"]) == ("20", "75", "300")
     assert env["ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN"] == "1"
     assert env["ORCH_POD_SECURITY"] == "none"
+    assert (env["ORCH_MAX_SUBORCHESTRATION_DEPTH"], env["ORCH_ALLOWED_STEP_KINDS"]) == (
+        "3", "AgentRun,ToolRun,SubOrchestration,ApprovalGate,SignalWait")
     assert pod["imagePullSecrets"] == [{"name": "registry-credentials"}]
     assert pod["serviceAccountName"] == "orchestrator-sa"
     assert pod["tolerations"][0]["key"] == "dedicated"
@@ -559,6 +561,30 @@ def test_rbac_grants_exactly_what_the_controller_uses(
     assert wf_2 is not None
     assert wf_2["metadata"]["ownerReferences"][0]["uid"] == run_2["metadata"]["uid"]
 
+    # The step kinds of issue 11 (with the reference system's CRDs): a ToolRun reads
+    # its Tool; a gate on a policy the cache lacks reads it live (missing: the gate
+    # fails); a signal wait released by a delivery (watched) updates the Workflow.
+    if "tools.tools.proompteng.ai" in cluster.crds:
+        kube.apply({"apiVersion": "tools.proompteng.ai/v1alpha1", "kind": "Tool",
+                    "metadata": {"name": "echo", "namespace": runs_ns},
+                    "spec": {"image": "alpine:3.20", "command": ["echo", "hi"]}})
+        kube.apply({"apiVersion": API, "kind": "Orchestration",
+                    "metadata": {"name": "kinds", "namespace": runs_ns}, "spec": {"steps": [
+                        {"name": "tool", "kind": "ToolRun", "toolRef": {"name": "echo"}},
+                        {"name": "signal", "kind": "SignalWait", "signalRef": "go"},
+                        {"name": "gate", "kind": "ApprovalGate", "policyRef": "nobody",
+                         "continueOnFailure": True}]}})
+        kube.apply(orchestration_run("run-kinds", "kinds", runs_ns))
+        wait_audited("get", "tools")
+        wait_for(lambda: (kube.get(API, "OrchestrationRun", "run-kinds", runs_ns) or {}).get(
+            "status", {}).get("progress") == "1/3", "the ToolRun step done", 60, 0.2)
+        kube.apply({"apiVersion": "signals.proompteng.ai/v1alpha1", "kind": "SignalDelivery",
+                    "metadata": {"name": "go-1", "namespace": runs_ns},
+                    "spec": {"signalRef": {"name": "go"}}})
+        wait_phase(cluster, "run-kinds", runs_ns, "Succeeded", chart_controller)
+        wait_audited("get", "approvalpolicies")
+        wait_audited("update", "workflows")
+
     # The Lease renewed, then released on SIGTERM.
     wait_audited("update", "leases")
     assert chart_controller.terminate() == 0, chart_controller.tail()
@@ -574,6 +600,8 @@ def test_rbac_grants_exactly_what_the_controller_uses(
     not_granted = sorted(str(a) for a in used if not rbac.is_allowed(a, grants))
     assert not_granted == [], "used but not granted:\n" + "\n".join(not_granted)
     unused = sorted(str(g) for g in rbac.unused(grants, used))
+    if "tools.tools.proompteng.ai" not in cluster.crds:  # (no reference CRDs: no such steps)
+        unused = [u for u in unused if ".proompteng.ai" not in u or "orchestration" in u]
     assert unused == [], "granted but never used:\n" + "\n".join(unused)
     assert len(used) >= len(grants) >= 10
 
