@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -136,13 +137,28 @@ def _translate(e: ApiException) -> ApiError:
     return ApiError(status, reason, message)
 
 
+ApiClient = client.ApiClient  # for the wiring's type hints (only this module imports the client)
+
+
+class ClusterConfigError(Exception):
+    """The kubeconfig (or the pod's in-cluster configuration) cannot be used: the
+    client's own words, for one line and exit 2 instead of its traceback."""
+
+
 def load_api_client(kubeconfig: str | None, in_cluster: bool, pool: int = 16) -> client.ApiClient:
     cfg = client.Configuration()
-    if in_cluster:
-        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-    else:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, client_configuration=cfg)
+    try:
+        if in_cluster:
+            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+        else:
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, client_configuration=cfg)
+    except yaml.YAMLError as e:
+        raise ClusterConfigError(f"not YAML: {' '.join(str(e).split())}") from None
+    except (config.ConfigException, OSError, ValueError, TypeError, AttributeError) as e:
+        # The client raises ConfigException for what it checks, and plain Python
+        # errors for shapes it does not (a context that is a string, ...).
+        raise ClusterConfigError(" ".join(str(e).split()) or type(e).__name__) from None
     cfg.connection_pool_maxsize = pool
     # A request that timed out is never replayed by urllib3 (its default retries a
     # read error 3 times, which would turn one timeout into four); setting up a

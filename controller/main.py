@@ -33,6 +33,8 @@ from controller.kube import (
     RUNS,
     SIGNAL_DELIVERIES,
     WORKFLOWS,
+    ApiClient,
+    ClusterConfigError,
     Kube,
     Obj,
     Resource,
@@ -114,8 +116,10 @@ PAGE_SIZES = {ORCHESTRATION: 50, RUN: 25, WORKFLOW: 10, POLICY: 100, DELIVERY: 1
 class Controller:
     """The running controller; `run()` blocks until `stop` is set."""
 
-    def __init__(self, config: Config, stop: threading.Event | None = None) -> None:
+    def __init__(self, config: Config, stop: threading.Event | None = None,
+                 api: ApiClient | None = None) -> None:
         self.config = config
+        self.api = api  # loaded before start-up by `main`, so a bad kubeconfig binds no port
         self.stop = stop or threading.Event()
         self.metrics = Metrics()
         self.ready = threading.Event()
@@ -169,7 +173,8 @@ class Controller:
             self._stop_http()
             return 0
         c = self.config
-        kube = Kube(load_api_client(c.kubeconfig, c.in_cluster, pool=c.workers + 16),
+        api = self.api or load_api_client(c.kubeconfig, c.in_cluster, pool=c.workers + 16)
+        kube = Kube(api,
                     self.metrics, request_timeout=c.request_timeout,
                     fence=self.leading.is_set if c.leader_elect else None)
         reconciler = Reconciler(kube, Caches(
@@ -399,8 +404,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         sys.stderr.write(f"orch controller: error: {problem}\n")
         return 2
+    api = None
+    if config.enabled:
+        try:
+            api = load_api_client(config.kubeconfig, config.in_cluster,
+                                  pool=config.workers + 16)
+        except ClusterConfigError as e:
+            where = "the in-cluster configuration" if config.in_cluster else (
+                f"the kubeconfig {config.kubeconfig or '~/.kube/config'}")
+            sys.stderr.write(f"orch controller: error: cannot use {where}: {e}\n")
+            return 2
     setup_logging(config.log_level)
-    controller = Controller(config)
+    controller = Controller(config, api=api)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal received", extra={"signal": signal.Signals(signum).name})
