@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from compiler.diagnostics import Collector
 from compiler.emit import MAX_BYTES, MAX_TEMPLATES, emit_workflow
-from compiler.inputs import pair_runs, parse_text
+from compiler.inputs import Inputs, namespace_of, pair_runs, parse_text
 from tests.golden import VALID, expected_output, inputs
 from tests.support.argo import (
     SHARED_ABSENT,
@@ -36,10 +36,43 @@ def _golden_workflows() -> list[Any]:
     return params
 
 
-def _compile_file(path: Path) -> list[dict[str, Any]]:
-    parsed = parse_text(path.read_text(), str(path))
+def _compile(parsed: Inputs) -> list[tuple[Any, dict[str, Any]]]:
+    """Every Workflow of the input (a ToolRun step with the input's Tools), none
+    with a problem."""
     assert parsed.ok, [d.text for d in parsed.diagnostics if d.is_error]
-    return [emit_workflow(o, r).workflow for _, o, r in pair_runs(parsed)]
+    out = []
+    for _, orch, run in pair_runs(parsed):
+        problems = Collector()
+        workflow = emit_workflow(orch, run, problems,
+                                 tools=parsed.tools_in(namespace_of(orch, run))).workflow
+        assert not [d.text for d in problems.items if d.is_error], orch.metadata.name
+        out.append((run.metadata.name if run else orch.metadata.name, workflow))
+    return out
+
+
+def _with_jangar_tools(*paths: Path) -> Inputs:
+    """The files, with the reference system's Tools (the ToolRun steps run them).
+    A Tool its Orchestrations name that the reference files do not hold (they name
+    `jangar-primitives-tool`, which lives only in the reference cluster) is given as
+    a stand-in: contract §1 asks that they compile, §4 that a ToolRun step compile
+    from its Tool."""
+    tools = [p for p in jangar_documents("Tool") if p not in paths]
+    text = "\n---\n".join(p.read_text() for p in [*paths, *tools])
+    parsed = parse_text(text, str(paths[0]))
+    have = {(t.metadata.namespace or "", t.metadata.name) for _, t in parsed.tools}
+    named = {(o.metadata.namespace or "", s.tool_ref.name) for _, o in parsed.orchestrations
+             for s in o.spec.steps if s.tool_ref is not None}
+    stand_ins = [{"apiVersion": "tools.proompteng.ai/v1alpha1", "kind": "Tool",
+                  "metadata": {"name": name, **({"namespace": ns} if ns else {})},
+                  "spec": {"image": "alpine:3.20", "command": ["true"]}}
+                 for ns, name in sorted(named - have)]
+    if not stand_ins:
+        return parsed
+    return parse_text(text + "\n---\n" + yaml.safe_dump_all(stand_ins), str(paths[0]))
+
+
+def _compile_file(path: Path) -> list[dict[str, Any]]:
+    return [workflow for _, workflow in _compile(_with_jangar_tools(path))]
 
 
 def _jangar_workflows() -> list[Any]:
@@ -51,13 +84,9 @@ def _jangar_workflows() -> list[Any]:
     for path in paths + jangar_documents("OrchestrationRun"):
         folder_texts.setdefault(path.parent, []).append(path)
     out = []
-    for folder, files in sorted(folder_texts.items()):
-        text = "\n---\n".join(p.read_text() for p in sorted(set(files)))
-        parsed = parse_text(text, str(folder))
-        assert parsed.ok, [d.text for d in parsed.diagnostics if d.is_error]
-        for _, orch, run in pair_runs(parsed):
-            name = run.metadata.name if run else orch.metadata.name
-            out.append(pytest.param(emit_workflow(orch, run).workflow, id=f"jangar-{name}"))
+    for _folder, files in sorted(folder_texts.items()):
+        for name, workflow in _compile(_with_jangar_tools(*sorted(set(files)))):
+            out.append(pytest.param(workflow, id=f"jangar-{name}"))
     return out
 
 
