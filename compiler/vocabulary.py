@@ -28,6 +28,8 @@ class StepReason(enum.StrEnum):
     FAILURE_IGNORED = "FailureIgnored"
     STEP_ERROR = "StepError"
     WORKFLOW_ENDED = "WorkflowEnded"
+    CANCELLED = "Cancelled"  # the run was cancelled (spec.cancel) before the step ended
+    REUSED = "Reused"  # a resumed run took the step's result from the run it resumes
 
 
 class RunPhase(enum.StrEnum):
@@ -35,9 +37,10 @@ class RunPhase(enum.StrEnum):
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
+    CANCELLED = "Cancelled"
 
 
-RUN_DONE = frozenset({RunPhase.SUCCEEDED, RunPhase.FAILED})
+RUN_DONE = frozenset({RunPhase.SUCCEEDED, RunPhase.FAILED, RunPhase.CANCELLED})
 
 
 class OrchestrationPhase(enum.StrEnum):
@@ -66,6 +69,7 @@ class RunReason(enum.StrEnum):
     FAILURES_IGNORED = "FailuresIgnored"
     STEPS_FAILED = "StepsFailed"
     WORKFLOW_ENDED = "WorkflowEnded"
+    CANCELLED = "Cancelled"
 
 
 class SubmitReason(enum.StrEnum):
