@@ -1,0 +1,243 @@
+"""A run as a person reads it: every step in DAG order with its phase, reason,
+the dependency it waited on, attempt, times and what it created. Pure: built
+from the objects the apiserver returned, rendered by `operate.render`.
+
+The step graph comes from the run's Workflow (what was submitted), else from the
+Orchestration when its generation is the one the run recorded (a run refused
+before submission, or not yet submitted), else from the run's own step list.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from compiler.api import STEP_KINDS_ANNOTATION, STEP_LABEL
+from compiler.graph import Graph, Node, topological_order
+from compiler.semantics import StepResult
+from compiler.vocabulary import ConditionType, StepPhase, StepReason
+
+Obj = dict[str, Any]
+ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"  # Argo's label on what it creates
+ARGO_NODE_NAME = "workflows.argoproj.io/node-name"  # Argo's annotation on its pods
+_ATTEMPT_SUFFIX = re.compile(r"\(\d+\)$")  # `wf.step(0)`: an attempt of a retried step
+
+
+@dataclass(frozen=True)
+class StepRow:
+    name: str
+    kind: str
+    phase: str
+    reason: str | None
+    message: str
+    waited_on: str | None = None  # the dependency that kept it from starting
+    attempt: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    depends_on: tuple[str, ...] = ()
+    created: tuple[str, ...] = ()  # "pod/NAME", "AgentRun/NAME", ...
+
+    @property
+    def is_done(self) -> bool:
+        return self.phase in (StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED)
+
+
+@dataclass(frozen=True)
+class RunView:
+    name: str
+    namespace: str
+    orchestration: str
+    phase: str
+    progress: str
+    steps: tuple[StepRow, ...]  # DAG order
+    generation: int | None = None
+    reason: str | None = None
+    message: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    workflow: str | None = None
+    cancel_requested: bool = False
+    resumed_from: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def by_name(self) -> dict[str, StepRow]:
+        return {s.name: s for s in self.steps}
+
+    def counts(self) -> dict[str, int]:
+        """Steps per phase, in the order the summary line lists them."""
+        out: dict[str, int] = {str(p): 0 for p in (
+            StepPhase.SUCCEEDED, StepPhase.RUNNING, StepPhase.FAILED, StepPhase.SKIPPED,
+            StepPhase.PENDING)}
+        for step in self.steps:
+            out[step.phase] = out.get(step.phase, 0) + 1
+        return out
+
+
+def graph_of_workflow(workflow: Mapping[str, Any]) -> Graph | None:
+    """The step graph of a compiled Workflow (its entry DAG's tasks, in order), or
+    None when it is not one this compiler emits."""
+    spec = workflow.get("spec") or {}
+    entry = spec.get("entrypoint")
+    template = next((t for t in spec.get("templates") or () if t.get("name") == entry), None)
+    if template is None or "dag" not in template:
+        return None
+    annotations = (workflow.get("metadata") or {}).get("annotations") or {}
+    try:
+        kinds: dict[str, str] = json.loads(annotations.get(STEP_KINDS_ANNOTATION) or "{}")
+    except ValueError:
+        kinds = {}
+    return Graph(tuple(
+        Node(t["name"], kinds.get(t["name"], ""), tuple(t.get("dependencies") or ()),
+             bool((t.get("continueOn") or {}).get("failed")))
+        for t in template["dag"].get("tasks") or ()))
+
+
+def graph_of_orchestration(orchestration: Mapping[str, Any]) -> Graph:
+    """§2.1's modes, on the raw object: sequential unless some step has `dependsOn`."""
+    steps = [s for s in (orchestration.get("spec") or {}).get("steps") or ()
+             if isinstance(s, dict) and isinstance(s.get("name"), str)]
+    sequential = not any("dependsOn" in s for s in steps)
+    nodes = []
+    for i, s in enumerate(steps):
+        deps = ((steps[i - 1]["name"],) if i else ()) if sequential \
+            else tuple(d for d in s.get("dependsOn") or () if isinstance(d, str))
+        nodes.append(Node(s["name"], str(s.get("kind") or ""), deps,
+                          bool(s.get("continueOnFailure"))))
+    return Graph(tuple(nodes), sequential=sequential)
+
+
+def build_view(run: Mapping[str, Any], workflow: Mapping[str, Any] | None = None,
+               orchestration: Mapping[str, Any] | None = None,
+               created: Mapping[str, Sequence[str]] | None = None) -> RunView:
+    meta, spec = run.get("metadata") or {}, run.get("spec") or {}
+    status = run.get("status") or {}
+    statuses = {s["name"]: s for s in status.get("stepStatuses") or () if s.get("name")}
+    notes: list[str] = []
+    graph = graph_of_workflow(workflow) if workflow is not None else None
+    recorded = status.get("orchestrationGeneration")
+    if graph is None and orchestration is not None:
+        current = (orchestration.get("metadata") or {}).get("generation")
+        if recorded is None or recorded == current:
+            graph = graph_of_orchestration(orchestration)
+        else:
+            notes.append(f"the Orchestration is at generation {current}; this run was "
+                         f"compiled from generation {recorded}")
+    if graph is None:
+        graph = Graph(tuple(Node(n, str(s.get("kind") or ""), ()) for n, s in statuses.items()))
+    try:
+        order = topological_order(graph)
+    except ValueError:  # a cycle: an Orchestration the controller refused
+        order = list(graph.names)
+    rows: dict[str, StepRow] = {}
+    for name in order:
+        node = graph.by_name[name]
+        rows[name] = _row(node, statuses.get(name), (created or {}).get(name, ()), rows)
+    condition = _condition(status)
+    return RunView(
+        name=str(meta.get("name") or ""), namespace=str(meta.get("namespace") or ""),
+        orchestration=str((spec.get("orchestrationRef") or {}).get("name") or ""),
+        phase=str(status.get("phase") or StepPhase.PENDING),
+        progress=str(status.get("progress") or f"0/{len(rows)}"),
+        steps=tuple(rows.values()), generation=recorded,
+        reason=condition.get("reason"), message=condition.get("message"),
+        created_at=parse_time(meta.get("creationTimestamp")),
+        started_at=parse_time(status.get("startedAt")),
+        finished_at=parse_time(status.get("finishedAt")),
+        workflow=(status.get("workflowRef") or {}).get("name"),
+        cancel_requested=bool(spec.get("cancel")),
+        resumed_from=(spec.get("resumeFrom") or {}).get("name"),
+        notes=tuple(notes))
+
+
+def _row(node: Node, status: Mapping[str, Any] | None, created: Sequence[str],
+         done: Mapping[str, StepRow]) -> StepRow:
+    status = status or {}
+    phase = str(status.get("phase") or StepPhase.PENDING)
+    reason = status.get("reason") or None
+    waited_on = None
+    if reason == StepReason.DEPENDENCY_FAILED:
+        waited_on = blocking_dependency([done[d] for d in node.dependencies if d in done])
+    attempt = status.get("attempt")
+    ref = status.get("resourceRef") or {}
+    recorded = f"{ref.get('kind')}/{ref.get('name')}" if ref.get("name") else None
+    if recorded and recorded not in created:
+        created = (recorded, *created)
+    return StepRow(
+        name=node.name, kind=str(status.get("kind") or node.kind), phase=phase,
+        reason=str(reason) if reason else None,
+        message=str(status.get("message") or ("not started" if not status else "")),
+        waited_on=waited_on, attempt=attempt if isinstance(attempt, int) else None,
+        started_at=parse_time(status.get("startedAt")),
+        finished_at=parse_time(status.get("finishedAt")),
+        depends_on=node.dependencies, created=tuple(created))
+
+
+def blocking_dependency(dependencies: Sequence[StepRow]) -> str | None:
+    """The first dependency, in the order the step lists them, that keeps its
+    dependents from starting (contract §3, as `compiler.semantics` decides it)."""
+    for dep in dependencies:
+        result = _as_result(dep)
+        if result is not None and result.blocks_dependents \
+                and result.reason not in (StepReason.WORKFLOW_ENDED, StepReason.CANCELLED):
+            return dep.name
+    return None
+
+
+def _as_result(row: StepRow) -> StepResult | None:
+    try:
+        phase = StepPhase(row.phase)
+        reason = StepReason(row.reason) if row.reason else None
+    except ValueError:
+        return None
+    return StepResult(row.name, phase, reason, row.message)
+
+
+def _condition(status: Mapping[str, Any]) -> dict[str, str]:
+    """The condition that explains the run: `Submitted=False` (nothing ran), else
+    `Succeeded`."""
+    conds = {c.get("type"): c for c in status.get("conditions") or () if isinstance(c, dict)}
+    submitted = conds.get(ConditionType.SUBMITTED)
+    if submitted is not None and submitted.get("status") == "False":
+        return dict(submitted)
+    return dict(conds.get(ConditionType.SUCCEEDED) or {})
+
+
+def created_by_step(workflow: str, pods: Iterable[Mapping[str, Any]],
+                    objects: Iterable[tuple[str, Mapping[str, Any]]],
+                    label_of: Mapping[str, str]) -> dict[str, list[str]]:
+    """What each step created, from metadata-only lists: pods by Argo's node-name
+    annotation (`WORKFLOW.STEP` or `WORKFLOW.STEP(N)` for a retried step's attempt
+    N), objects (kind, metadata) by the compiler's step label. `label_of` maps a
+    step's label value back to its name. Oldest first."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    prefix = f"{workflow}."
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        node = ((meta.get("annotations") or {}).get(ARGO_NODE_NAME) or "")
+        if not node.startswith(prefix):
+            continue
+        step = _ATTEMPT_SUFFIX.sub("", node[len(prefix):])
+        out.setdefault(step, []).append(
+            (str(meta.get("creationTimestamp") or ""), f"pod/{meta.get('name')}"))
+    for kind, meta in objects:
+        labels = meta.get("labels") or {}
+        owner = label_of.get(str(labels.get(STEP_LABEL) or ""))
+        if owner is not None and labels.get(ARGO_WORKFLOW_LABEL) == workflow:
+            out.setdefault(owner, []).append(
+                (str(meta.get("creationTimestamp") or ""), f"{kind}/{meta.get('name')}"))
+    return {step: [name for _, name in sorted(items)] for step, items in out.items()}
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
