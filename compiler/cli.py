@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from compiler.diagnostics import Diagnostic
@@ -229,7 +229,10 @@ def cmd_controller(args: argparse.Namespace) -> int:
     os.execv(sys.executable, argv)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
+    """`orch`'s commands; each of `extensions` is called with the subparsers to add
+    more (the entry point `operate.main` adds the cluster commands, so the
+    compiler's own stay free of cluster code)."""
     parser = _Parser(prog="orch", description="Orchestration resources -> Argo Workflows")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -274,12 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_controller)
 
-    # more commands register here
+    for extend in extensions:  # more commands register here
+        extend(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, extensions: Sequence[Any] = ()) -> int:
+    parser = build_parser(extensions)
     args, extra = parser.parse_known_args(argv)
     if args.command == "controller":
         args.args = [*extra, *args.args]  # every option is the controller's
