@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install test unit e2e golden bench validate lint typecheck crds tools clean
+.PHONY: install test unit e2e golden bench validate lint typecheck crds tools clean image image-test image-lock
 
 $(BIN)/orch: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,16 @@ crds: install  ## regenerate the chart's CRDs from the models
 
 bench: install  ## benchmarks; results are written into the README by hand
 	$(PY) -m benchmarks.run
+
+IMAGE_BASE ?= debian
+image: install  ## build/image/orch-<version>.oci.tar with buildah (IMAGE_BASE=debian or an image, e.g. python:3.11-slim)
+	$(PY) -m image build --base $(IMAGE_BASE)
+
+image-test: install tools  ## build the image and run its tests (contents, reproducibility, the controller on the cluster)
+	$(PY) -m pytest -q -m image
+
+image-lock: install  ## re-pin image/constraints.txt from the dev venv
+	$(PY) -m image lock
 
 validate: install tools  ## chart, CRDs, examples
 	scripts/validate

@@ -229,11 +229,28 @@ def cmd_controller(args: argparse.Namespace) -> int:
     os.execv(sys.executable, argv)
 
 
+class _VersionAction(argparse.Action):
+    """`orch --version`: the installed distribution's version, looked up only when
+    asked (importlib.metadata is not free at start-up)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> NoReturn:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"{parser.prog} {version('orch')}\n")
+        parser.exit(EXIT_OK)
+
+
 def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
     """`orch`'s commands; each of `extensions` is called with the subparsers to add
     more (the entry point `operate.main` adds the cluster commands, so the
     compiler's own stay free of cluster code)."""
     parser = _Parser(prog="orch", description="Orchestration resources -> Argo Workflows")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("compile", help="compile to Argo Workflow YAML on stdout")

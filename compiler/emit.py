@@ -20,6 +20,7 @@ from compiler.kinds import KINDS, StepContext
 from compiler.kinds.base import argo_literal, article
 from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
+from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
 
 MAX_TEMPLATES = 200
 MAX_BYTES = 1024 * 1024
@@ -72,6 +73,12 @@ def emit_workflow(
         if step.continue_on_failure:
             task["continueOn"] = {"failed": True}
         tasks.append(_ordered_task(task))
+    # argo-workflows#13498: a final task so that Argo's own phase is the run's
+    # (compiler.outcome says when and why); only where Argo's limits leave room.
+    final = outcome_task(graph)
+    if final is not None and len(templates) + 2 <= MAX_TEMPLATES:
+        tasks.append(_ordered_task(final[0]))
+        templates[OUTCOME_TEMPLATE] = final[1]
 
     labels = {ORCHESTRATION_LABEL: label_value(orchestration.metadata.name or "")}
     metadata: dict[str, Any] = {}

@@ -19,8 +19,11 @@ from functools import cached_property
 
 from compiler.graph import Graph, Node, topological_order
 from compiler.vocabulary import (
+    ArgoPhase,
+    ArgoPhaseReason,
     ConditionStatus,
     ConditionType,
+    NodeStatusReason,
     RunPhase,
     RunReason,
     StepPhase,
@@ -34,17 +37,19 @@ class Observed(enum.StrEnum):
     NOT_STARTED = "NotStarted"  # no node yet (or Argo's Pending/Omitted: nothing ran)
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
-    FAILED = "Failed"  # non-zero exit or failure condition (Argo `Failed`)
-    TIMED_OUT = "TimedOut"  # Argo `Failed` whose message says a deadline/timeout passed
+    FAILED = "Failed"  # its own failure: non-zero exit, failure condition (Argo `Failed`)
+    TIMED_OUT = "TimedOut"  # Argo `Failed` because the step's own `timeout` passed
     ERRORED = "Errored"  # infrastructure error (Argo `Error`)
-    INTERRUPTED = "Interrupted"  # Argo failed it in a shutdown (stop, terminate, deadline)
+    INTERRUPTED = "Interrupted"  # Argo failed it ending the Workflow early (stop, deadline)
+    SKIPPED = "Skipped"  # Argo skipped it (a `when`): nothing ran, its dependents may
 
 
 _FINAL_OBSERVATIONS = frozenset(
     {Observed.SUCCEEDED, Observed.FAILED, Observed.TIMED_OUT, Observed.ERRORED,
-     Observed.INTERRUPTED}
+     Observed.INTERRUPTED, Observed.SKIPPED}
 )
 _FINAL_PHASES = frozenset({StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED})
+_LETS_DEPENDENTS_RUN = frozenset({StepReason.FAILURE_IGNORED, StepReason.SKIPPED_BY_ARGO})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +74,14 @@ class StepResult:
 
     @property
     def satisfies_dependents(self) -> bool:
-        """Lets its dependents start (contract §3, first bullet)."""
-        return self.phase is StepPhase.SUCCEEDED or self.reason is StepReason.FAILURE_IGNORED
+        """Lets its dependents start (contract §3, first bullet; a step Argo skipped
+        lets them start too, as Argo's `dependencies` accept `Skipped`)."""
+        return self.phase is StepPhase.SUCCEEDED or self.reason in _LETS_DEPENDENTS_RUN
 
     @property
     def blocks_dependents(self) -> bool:
         """Ended so that its dependents can never start."""
-        return self.phase is StepPhase.SKIPPED or (
-            self.phase is StepPhase.FAILED and self.reason is not StepReason.FAILURE_IGNORED
-        )
+        return self.is_done and not self.satisfies_dependents
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +181,9 @@ def _ended(node: Node, seen: Observation) -> StepResult:
     if state is Observed.INTERRUPTED:
         return StepResult(name, StepPhase.FAILED, StepReason.WORKFLOW_ENDED,
                           _join("the Workflow ended while the step ran", note))
+    if state is Observed.SKIPPED:
+        return StepResult(name, StepPhase.SKIPPED, StepReason.SKIPPED_BY_ARGO,
+                          note or "skipped by Argo")
     what = "timed out" if state is Observed.TIMED_OUT else "failed"
     if node.continue_on_failure:
         return StepResult(name, StepPhase.FAILED, StepReason.FAILURE_IGNORED,
@@ -236,7 +243,9 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
     failed = named({StepReason.STEP_FAILED, StepReason.STEP_TIMED_OUT, StepReason.STEP_ERROR})
     skipped = named({StepReason.DEPENDENCY_FAILED})
     ignored = named({StepReason.FAILURE_IGNORED})
+    by_argo = named({StepReason.SKIPPED_BY_ARGO})
     succeeded = sum(s.phase is StepPhase.SUCCEEDED for s in steps)
+    also = f"; {_count(by_argo, 'step')} skipped by Argo" if by_argo else ""
     if ended or failed:
         parts = []
         if ended:
@@ -256,10 +265,39 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
         return RunPhase.SUCCEEDED, Condition(
             ConditionType.SUCCEEDED, ConditionStatus.TRUE, RunReason.FAILURES_IGNORED,
             f"{_count(ignored, 'failure')} ignored (continueOnFailure); "
-            f"{succeeded} of {len(steps)} steps succeeded")
+            f"{succeeded} of {len(steps)} steps succeeded{also}")
     return RunPhase.SUCCEEDED, Condition(
         ConditionType.SUCCEEDED, ConditionStatus.TRUE, RunReason.ALL_STEPS_SUCCEEDED,
-        f"all {len(steps)} steps succeeded")
+        f"{succeeded} of {len(steps)} steps succeeded{also}" if by_argo
+        else f"all {len(steps)} steps succeeded")
+
+
+def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> Condition:
+    """Contract §3: whether Argo's own phase of the ended Workflow says what the
+    run's steps say. Argo calls an infrastructure failure `Error`; a run has no such
+    phase, so `Error` agrees with `Failed`."""
+    argo_says = RunPhase.SUCCEEDED if argo_phase == ArgoPhase.SUCCEEDED else RunPhase.FAILED
+    if argo_says is run_phase:
+        return Condition(ConditionType.ARGO_PHASE_AGREES, ConditionStatus.TRUE,
+                         ArgoPhaseReason.SAME_PHASE,
+                         f"Argo reports the Workflow {argo_phase}, as the steps say")
+    return Condition(
+        ConditionType.ARGO_PHASE_AGREES, ConditionStatus.FALSE,
+        ArgoPhaseReason.ARGO_PHASE_DIFFERS,
+        f"Argo reports the Workflow {argo_phase}, but the steps make the run {run_phase}; "
+        "the run's phase is computed from the steps (Argo misreports some DAGs, "
+        "argo-workflows#13498)")
+
+
+def outcome_from_argo(argo_phase: str, why: str) -> tuple[RunPhase, Condition]:
+    """The end of a run whose steps cannot be read (Argo offloaded its node status
+    to its database): Argo's own Workflow phase is all that is known, and the
+    condition says so rather than naming steps it cannot see."""
+    succeeded = argo_phase == ArgoPhase.SUCCEEDED
+    return (RunPhase.SUCCEEDED if succeeded else RunPhase.FAILED), Condition(
+        ConditionType.SUCCEEDED, ConditionStatus.TRUE if succeeded else ConditionStatus.FALSE,
+        NodeStatusReason.NODE_STATUS_OFFLOADED,
+        f"Argo reports the Workflow {argo_phase}; {why}")
 
 
 _MAX_NAMES = 5

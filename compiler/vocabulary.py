@@ -30,6 +30,9 @@ class StepReason(enum.StrEnum):
     WORKFLOW_ENDED = "WorkflowEnded"
     CANCELLED = "Cancelled"  # the run was cancelled (spec.cancel) before the step ended
     REUSED = "Reused"  # a resumed run took the step's result from the run it resumes
+    # Argo skipped the step (a `when` that was false); the status shows Argo's own
+    # message in its place (contract §5). The compiler emits no `when`.
+    SKIPPED_BY_ARGO = "SkippedByArgo"
 
 
 class RunPhase(enum.StrEnum):
@@ -53,6 +56,7 @@ class ConditionType(enum.StrEnum):
     SUBMITTED = "Submitted"  # run
     SUCCEEDED = "Succeeded"  # run
     NODE_STATUS_AVAILABLE = "NodeStatusAvailable"  # run
+    ARGO_PHASE_AGREES = "ArgoPhaseAgrees"  # run (contract §3, argo-workflows#13498)
 
 
 class ConditionStatus(enum.StrEnum):
@@ -84,6 +88,13 @@ class SubmitReason(enum.StrEnum):
 
 class NodeStatusReason(enum.StrEnum):
     NODE_STATUS_OFFLOADED = "NodeStatusOffloaded"
+
+
+class ArgoPhaseReason(enum.StrEnum):
+    """Reasons of the run's `ArgoPhaseAgrees` condition, set once the Workflow ended."""
+
+    SAME_PHASE = "SamePhase"
+    ARGO_PHASE_DIFFERS = "ArgoPhaseDiffers"
 
 
 VALID = "Valid"  # reason of an Orchestration's Ready=True

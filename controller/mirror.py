@@ -9,8 +9,11 @@ How: each step's node is found by `displayName` among the nodes whose
 `boundaryID` is the entry DAG node (never by recomputing Argo's node IDs); its
 phase becomes an `Observation`, and `compiler.semantics.evaluate` (the one
 implementation of §3) decides every step's phase and reason and the run's phase.
-The step graph is read from the Workflow itself (its entry DAG's tasks), because
-a submitted run does not change when its Orchestration is edited later.
+The step graph is read from the Workflow itself (its entry DAG's tasks, less the
+compiler's final outcome task), because a submitted run does not change when its
+Orchestration is edited later. How a failed node is classified (its own failure, a
+timeout, or Argo ending the Workflow early) is read from structure in
+`controller.observe`, never from message text.
 """
 
 from __future__ import annotations
@@ -18,14 +21,23 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.api import STEP_KINDS_ANNOTATION
 from compiler.graph import Graph, Node
-from compiler.semantics import Condition, Observation, Observed, RunResult, evaluate
+from compiler.outcome import is_outcome_task
+from compiler.semantics import (
+    Condition,
+    Observation,
+    Observed,
+    RunResult,
+    StepResult,
+    argo_phase_agreement,
+    evaluate,
+    outcome_from_argo,
+)
 from compiler.vocabulary import (
     ARGO_DONE,
     RUN_DONE,
@@ -39,13 +51,9 @@ from compiler.vocabulary import (
     StepReason,
     SubmitReason,
 )
+from controller.observe import Ending, observe
 
 Obj = dict[str, Any]
-
-# Argo's messages for a step that hit its `timeout` / activeDeadlineSeconds.
-_TIMEOUT = re.compile(r"deadline|timeout|timed out", re.IGNORECASE)
-# Argo's messages for nodes it failed while shutting the Workflow down.
-_SHUTDOWN = re.compile(r"shutdown|stopped with strategy|terminated with strategy", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -65,20 +73,32 @@ class WorkflowShapeError(ValueError):
     """The Workflow is not one this compiler emits (no entry DAG template)."""
 
 
-def graph_from_workflow(workflow: Mapping[str, Any]) -> Graph:
-    """The step graph of a compiled Workflow: its entry DAG's tasks, in order."""
+def step_tasks(workflow: Mapping[str, Any]) -> list[Obj]:
+    """The entry DAG's tasks that are steps (not the final outcome task), in order."""
     spec = workflow.get("spec") or {}
     entry = spec.get("entrypoint")
     template = next((t for t in spec.get("templates") or () if t.get("name") == entry), None)
     if template is None or "dag" not in template:
         raise WorkflowShapeError(f"the Workflow has no DAG template named {entry!r}")
+    return [t for t in template["dag"].get("tasks") or () if not is_outcome_task(t)]
+
+
+def graph_from_workflow(workflow: Mapping[str, Any]) -> Graph:
+    """The step graph of a compiled Workflow: its entry DAG's step tasks, in order."""
     annotations = (workflow.get("metadata") or {}).get("annotations") or {}
     kinds: dict[str, str] = json.loads(annotations.get(STEP_KINDS_ANNOTATION) or "{}")
     return Graph(tuple(
         Node(t["name"], kinds.get(t["name"], ""), tuple(t.get("dependencies") or ()),
              bool((t.get("continueOn") or {}).get("failed")))
-        for t in template["dag"].get("tasks") or ()
+        for t in step_tasks(workflow)
     ))
+
+
+def timed_steps(workflow: Mapping[str, Any]) -> frozenset[str]:
+    """Steps whose template has a `timeout` (only they can time out on their own)."""
+    templates = {t.get("name"): t for t in (workflow.get("spec") or {}).get("templates") or ()}
+    return frozenset(t["name"] for t in step_tasks(workflow)
+                     if (templates.get(t.get("template")) or {}).get("timeout"))
 
 
 def decode_nodes(status: Mapping[str, Any]) -> dict[str, Obj] | None:
@@ -120,27 +140,6 @@ def step_nodes(nodes: Mapping[str, Obj], entry_id: str | None,
             if n.get("boundaryID") == entry_id and n.get("displayName") in wanted}
 
 
-def observe(node: Mapping[str, Any]) -> Observation:
-    """One Argo node -> what §3 knows of the step."""
-    phase, message = node.get("phase"), node.get("message") or None
-    if phase == ArgoPhase.RUNNING:
-        return Observation(Observed.RUNNING, message)
-    if phase == ArgoPhase.SUCCEEDED:
-        return Observation(Observed.SUCCEEDED, message)
-    if phase == ArgoPhase.FAILED:
-        if message and _SHUTDOWN.search(message):
-            return Observation(Observed.INTERRUPTED, message)
-        if message and _TIMEOUT.search(message):
-            return Observation(Observed.TIMED_OUT, message)
-        return Observation(Observed.FAILED, message)
-    if phase == ArgoPhase.ERROR:
-        if message and _SHUTDOWN.search(message):
-            return Observation(Observed.INTERRUPTED, message)
-        return Observation(Observed.ERRORED, message)
-    # Pending: nothing ran yet. Omitted: Argo will never run it (§3 derives why).
-    return Observation(Observed.NOT_STARTED, None)
-
-
 def _attempt(node: Mapping[str, Any]) -> int | None:
     if node.get("type") == ArgoNodeType.RETRY:
         return max(1, len(node.get("children") or ()))
@@ -149,9 +148,11 @@ def _attempt(node: Mapping[str, Any]) -> int | None:
     return 1 if started else None
 
 
-def _step_status(result: Any, kind: str, node: Mapping[str, Any] | None) -> Obj:
+def _step_status(result: StepResult, kind: str, node: Mapping[str, Any] | None) -> Obj:
     out: Obj = {"name": result.name, "kind": kind, "phase": str(result.phase)}
-    if result.reason is not None:
+    if result.reason is StepReason.SKIPPED_BY_ARGO:
+        out["reason"] = result.message  # Argo's message as the reason text (§5)
+    elif result.reason is not None:
         out["reason"] = str(result.reason)
     out["message"] = result.message
     if node is not None:
@@ -180,15 +181,39 @@ def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
     nodes = decode_nodes(status)
     ended = status.get("phase") in ARGO_DONE
     if nodes is None:
-        return _offloaded(graph, status, previous)
+        return _offloaded(graph, status, previous, now)
     found = step_nodes(nodes, entry_node_id(workflow, nodes), graph.names)
-    known = {name: observe(node) for name, node in found.items()}
+    ending, timed = Ending.of(workflow, now), timed_steps(workflow)
+    known = {name: observe(node, nodes, ending, name in timed)
+             for name, node in found.items()}
     result = evaluate(graph, known, workflow_ended=ended)
     statuses = [_step_status(r, n.kind, found.get(r.name))
                 for r, n in zip(result.steps, graph.nodes, strict=True)]
-    _apply_argo_skips(statuses, found)
-    return _finish(result, statuses, status.get("startedAt"),
-                   status.get("finishedAt"), previous, now)
+    mirror = _finish(result, statuses, status.get("startedAt"),
+                     status.get("finishedAt"), previous, now)
+    if not ended:
+        return mirror
+    return _with_conditions(mirror, _explained(mirror.conditions, ending, status),
+                            argo_phase_agreement(RunPhase(mirror.phase), status["phase"]))
+
+
+def _explained(conditions: Sequence[Condition], ending: Ending,
+               status: Mapping[str, Any]) -> list[Condition]:
+    """The `Succeeded` condition's message says why an early end happened (from
+    structure) and carries Argo's own `status.message` (contract §5)."""
+    notes = [n for n in (ending.describe() if ending.early else None,
+                         f"Argo: {status['message']}" if status.get("message") else None)
+             if n]
+    if not notes:
+        return list(conditions)
+    return [Condition(c.type, c.status, c.reason, "; ".join([c.message, *notes]))
+            if c.type == ConditionType.SUCCEEDED else c for c in conditions]
+
+
+def _with_conditions(mirror: Mirror, conditions: Sequence[Condition],
+                     *extra: Condition) -> Mirror:
+    return Mirror(mirror.phase, mirror.step_statuses, (*conditions, *extra), mirror.progress,
+                  mirror.started_at, mirror.finished_at, mirror.failed_steps)
 
 
 def mirror_deleted(previous: Mapping[str, Any], now: str) -> Mirror:
@@ -219,11 +244,9 @@ def mirror_deleted(previous: Mapping[str, Any], now: str) -> Mirror:
                          "message": r.message})
     mirror = _finish(result, statuses, previous.get("startedAt"), None, previous, now)
     message = "the Workflow was deleted before the run finished; it is not re-submitted"
-    conditions = tuple(
+    return _with_conditions(mirror, [
         Condition(c.type, ConditionStatus.FALSE, SubmitReason.WORKFLOW_DELETED, message)
-        if c.type == ConditionType.SUBMITTED else c for c in mirror.conditions)
-    return Mirror(mirror.phase, mirror.step_statuses, conditions, mirror.progress,
-                  mirror.started_at, mirror.finished_at, mirror.failed_steps)
+        if c.type == ConditionType.SUBMITTED else c for c in mirror.conditions])
 
 
 _FAILED_AS = {StepReason.STEP_ERROR: Observed.ERRORED,
@@ -245,17 +268,6 @@ def _observation_of(step: Mapping[str, Any]) -> Observation:
     return Observation()
 
 
-def _apply_argo_skips(statuses: list[Obj], found: Mapping[str, Obj]) -> None:
-    """Argo `Skipped` (a `when` that was false) is kept with Argo's message as reason
-    text (§5); the compiler emits no `when`, so only hand-made Workflows get here."""
-    for status in statuses:
-        node = found.get(status["name"])
-        if node is not None and node.get("phase") == ArgoPhase.SKIPPED:
-            status["phase"] = str(StepPhase.SKIPPED)
-            status["reason"] = node.get("message") or "Skipped"
-            status["message"] = node.get("message") or "skipped by Argo"
-
-
 def _finish(result: RunResult, statuses: list[Obj], started: str | None,
             finished: str | None, previous: Mapping[str, Any], now: str) -> Mirror:
     done = str(result.phase) in RUN_DONE
@@ -267,21 +279,33 @@ def _finish(result: RunResult, statuses: list[Obj], started: str | None,
                   result.progress, previous.get("startedAt") or started, finished_at, failed)
 
 
-def _offloaded(graph: Graph, status: Mapping[str, Any], previous: Mapping[str, Any]) -> Mirror:
+def _offloaded(graph: Graph, status: Mapping[str, Any], previous: Mapping[str, Any],
+               now: str) -> Mirror:
+    """Argo moved the node status to its database, which the controller does not
+    read: the step statuses stay as last seen (never guessed), a condition says
+    why, and once the Workflow has ended the run ends with Argo's own phase, the
+    one thing known (the compiler's outcome task makes it the run's, §3)."""
     statuses = list(previous.get("stepStatuses") or ()) or pending_statuses(graph)
     version = status.get("offloadNodeStatusVersion")
-    offloaded = Condition(
-        ConditionType.NODE_STATUS_AVAILABLE, ConditionStatus.FALSE,
-        NodeStatusReason.NODE_STATUS_OFFLOADED,
-        f"Argo offloaded the node status to its database (offloadNodeStatusVersion "
-        f"{version}); step statuses are left as last seen rather than guessed")
-    unknown = Condition(ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN,
-                        NodeStatusReason.NODE_STATUS_OFFLOADED,
-                        "the outcome cannot be read from the Workflow")
+    why = (f"Argo offloaded the node status to its database (offloadNodeStatusVersion "
+           f"{version}); step statuses are as last seen, not guessed")
+    offloaded = Condition(ConditionType.NODE_STATUS_AVAILABLE, ConditionStatus.FALSE,
+                          NodeStatusReason.NODE_STATUS_OFFLOADED, why)
     submitted = Condition(ConditionType.SUBMITTED, ConditionStatus.TRUE,
                           SubmitReason.WORKFLOW_CREATED, "the Workflow exists")
     ended = (StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED)
     done = sum(s.get("phase") in ended for s in statuses)
-    return Mirror(str(previous.get("phase") or RunPhase.RUNNING), statuses,
-                  (submitted, unknown, offloaded), f"{done}/{len(statuses)}",
-                  status.get("startedAt") or previous.get("startedAt"), None)
+    started = status.get("startedAt") or previous.get("startedAt")
+    progress = f"{done}/{len(statuses)}"
+    if status.get("phase") not in ARGO_DONE:
+        unknown = Condition(ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN,
+                            NodeStatusReason.NODE_STATUS_OFFLOADED,
+                            "the outcome cannot be read from the Workflow until it ends")
+        return Mirror(str(previous.get("phase") or RunPhase.RUNNING), statuses,
+                      (submitted, unknown, offloaded), progress, started, None)
+    phase, succeeded = outcome_from_argo(
+        status["phase"], "its node status is offloaded, so which steps failed is not known"
+        + (f"; Argo: {status['message']}" if status.get("message") else ""))
+    finished = previous.get("finishedAt") or status.get("finishedAt") or now
+    return Mirror(str(phase), statuses, (submitted, succeeded, offloaded), progress, started,
+                  finished)

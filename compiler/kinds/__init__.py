@@ -13,6 +13,7 @@ from compiler.kinds import (
     tool_run,
 )
 from compiler.kinds.base import Emitted, Kind, StepContext
+from compiler.outcome import OUTCOME_TEMPLATE
 
 KINDS: dict[str, Kind] = {
     k.name: k
@@ -29,7 +30,8 @@ KINDS: dict[str, Kind] = {
     )
 }
 RESERVED_TEMPLATE_NAMES = frozenset(
-    {"agent-run", "tool-run", "sub-orchestration", "approval-gate", "signal-wait", "no-op"}
+    {"agent-run", "tool-run", "sub-orchestration", "approval-gate", "signal-wait", "no-op",
+     OUTCOME_TEMPLATE}
 )
 
 __all__ = ["KINDS", "RESERVED_TEMPLATE_NAMES", "Emitted", "Kind", "StepContext"]

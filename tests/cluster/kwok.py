@@ -13,6 +13,7 @@ are used as published in the kwok module.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +97,29 @@ statusTemplate: |
         finishedAt: {{ $now | Quote }}
         reason: {{ if $fails }}Error{{ else }}Completed{{ end }}
         startedAt: {{ $now | Quote }}
+        {{ if $fails }}TERMINATION_MESSAGE{{ end }}
   {{ end }}
   conditions:
   - {type: Ready, status: "False", reason: PodFailed, lastTransitionTime: {{ $now | Quote }}}
   - {type: ContainersReady, status: "False", reason: PodFailed,
      lastTransitionTime: {{ $now | Quote }}}
   phase: Failed
+  POD_REASON
 """
+
+# What the kubelet does to a pod past its `spec.activeDeadlineSeconds` (kubernetes
+# pkg/kubelet/active_deadline.go, v1.36.3): Failed, reason DeadlineExceeded, this
+# message. Argo applies a template's `timeout` that way; kwok has no kubelet, so a
+# test opts its pods into this Stage, which waits the pod's own deadline.
+KUBELET_DEADLINE_REASON = "DeadlineExceeded"
+KUBELET_DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+_DEADLINE_NEXT = f"""
+statusTemplate: |
+  phase: Failed
+  reason: {KUBELET_DEADLINE_REASON}
+  message: {KUBELET_DEADLINE_MESSAGE}
+"""
+HOLD_SECONDS = 3600  # a held pod stays Running this long (longer than any test)
 
 
 def default_stages(share: Path) -> list[Obj]:
@@ -146,11 +163,8 @@ def start_kwok(sup: Supervisor, bin_dir: Path, kubeconfig: Path, work: Path) -> 
     ], env={"HOME": str(home)})
 
 
-def fail_stage(name: str, match_labels: dict[str, str] | None = None,
-               match_annotations: dict[str, list[str]] | None = None,
-               exit_code: int = 1) -> Obj:
-    """A Stage failing Running pods that carry all `match_labels` and, for each
-    annotation key, one of the listed values."""
+def _selector(match_labels: dict[str, str] | None,
+              match_annotations: dict[str, list[str]] | None) -> dict[str, Any]:
     expressions: list[dict[str, Any]] = [
         {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
         {"key": ".status.phase", "operator": "In", "values": ["Running"]},
@@ -161,18 +175,67 @@ def fail_stage(name: str, match_labels: dict[str, str] | None = None,
     selector: dict[str, Any] = {"matchExpressions": expressions}
     if match_labels:
         selector["matchLabels"] = dict(match_labels)
-    next_ = load_documents(_FAIL_NEXT.replace("EXIT_CODE", str(int(exit_code))))[0]
-    return {
-        "apiVersion": STAGE_API, "kind": "Stage",
-        "metadata": {"name": name, "labels": {FAIL_STAGE_LABEL: "true"}},
-        "spec": {"resourceRef": {"apiGroup": "v1", "kind": "Pod"}, "selector": selector,
-                 "weight": 1, "next": next_},
-    }
+    return selector
+
+
+def _stage(name: str, selector: dict[str, Any], next_: Obj, weight: int = 1,
+           delay: dict[str, Any] | None = None) -> Obj:
+    spec: dict[str, Any] = {"resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+                            "selector": selector, "weight": weight, "next": next_}
+    if delay:
+        spec["delay"] = delay
+    return {"apiVersion": STAGE_API, "kind": "Stage",
+            "metadata": {"name": name, "labels": {FAIL_STAGE_LABEL: "true"}}, "spec": spec}
+
+
+def fail_stage(name: str, match_labels: dict[str, str] | None = None,
+               match_annotations: dict[str, list[str]] | None = None,
+               exit_code: int = 1, message: str | None = None,
+               pod_reason: str | None = None, pod_message: str | None = None) -> Obj:
+    """A Stage failing Running pods that carry all `match_labels` and, for each
+    annotation key, one of the listed values. `message` is the failing container's
+    termination message (what the program wrote to /dev/termination-log);
+    `pod_reason`/`pod_message` are the pod's own, as the kubelet writes them when it
+    ends a pod (an eviction, a node shutdown)."""
+    text = _FAIL_NEXT.replace("EXIT_CODE", str(int(exit_code)))
+    text = text.replace("TERMINATION_MESSAGE",
+                        f"message: {json.dumps(message)}" if message else "")
+    pod = ""
+    if pod_reason or pod_message:
+        pod = (f"reason: {json.dumps(pod_reason or '')}\n"
+               f"  message: {json.dumps(pod_message or '')}")
+    next_ = load_documents(text.replace("POD_REASON", pod))[0]
+    return _stage(name, _selector(match_labels, match_annotations), next_)
+
+
+def deadline_stage(name: str, match_labels: dict[str, str]) -> Obj:
+    """The kubelet's active deadline for the matched pods: each fails as
+    `_DEADLINE_NEXT` says once its own `spec.activeDeadlineSeconds` have passed
+    (pods without one are left alone)."""
+    selector = _selector(match_labels, None)
+    selector["matchExpressions"].append(
+        {"key": ".spec.activeDeadlineSeconds", "operator": "Exists"})
+    delay = {"durationMilliseconds": HOLD_SECONDS * 1000, "durationFrom": {
+        "jq": {"expression": '(.spec.activeDeadlineSeconds | tostring) + "s"'}}}
+    return _stage(name, selector, load_documents(_DEADLINE_NEXT)[0], delay=delay)
+
+
+def hold_stage(name: str, match_labels: dict[str, str]) -> Obj:
+    """The matched pods stay Running (for `HOLD_SECONDS`), as a long step would."""
+    return _stage(name, _selector(match_labels, None),
+                  {"statusTemplate": "phase: Succeeded\n"},
+                  delay={"durationMilliseconds": HOLD_SECONDS * 1000})
 
 
 def stage_name(*parts: str) -> str:
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:10]
     return f"orch-fail-{digest}"
+
+
+def step_labels(orchestration_label: str, step: str) -> dict[str, str]:
+    """The labels the compiler puts on a step's pods."""
+    return {"orchestration.proompteng.ai/orchestration": orchestration_label,
+            "orchestration.proompteng.ai/step": step}
 
 
 class Failures:
@@ -184,18 +247,40 @@ class Failures:
 
     def pods(self, match_labels: dict[str, str] | None = None,
              match_annotations: dict[str, list[str]] | None = None,
-             exit_code: int = 1) -> str:
+             exit_code: int = 1, message: str | None = None, pod_reason: str | None = None,
+             pod_message: str | None = None) -> str:
+        """Fail the matched pods (the texts as `fail_stage` says)."""
         name = stage_name(repr(sorted((match_labels or {}).items())),
-                          repr(sorted((match_annotations or {}).items())), str(exit_code))
-        self.kube.apply(fail_stage(name, match_labels, match_annotations, exit_code))
+                          repr(sorted((match_annotations or {}).items())), str(exit_code),
+                          repr((message, pod_reason, pod_message)))
+        return self._apply(fail_stage(name, match_labels, match_annotations, exit_code,
+                                      message, pod_reason, pod_message))
+
+    def steps(self, orchestration_label: str, steps: list[str], exit_code: int = 1,
+              message: str | None = None, pod_reason: str | None = None,
+              pod_message: str | None = None) -> list[str]:
+        """Fail the pods of `steps` (by the compiler's step label) of one Orchestration."""
+        return [self.pods(step_labels(orchestration_label, s), None, exit_code, message,
+                          pod_reason, pod_message) for s in steps]
+
+    def hold_steps(self, orchestration_label: str, steps: list[str]) -> list[str]:
+        """The pods of `steps` stay Running (until the Workflow ends them)."""
+        return [self._apply(hold_stage(stage_name("hold", orchestration_label, s),
+                                       step_labels(orchestration_label, s)))
+                for s in steps]
+
+    def deadline_steps(self, orchestration_label: str, steps: list[str]) -> list[str]:
+        """The pods of `steps` run until their activeDeadlineSeconds, then the
+        kubelet (emulated) ends them."""
+        return [self._apply(deadline_stage(stage_name("deadline", orchestration_label, s),
+                                           step_labels(orchestration_label, s)))
+                for s in steps]
+
+    def _apply(self, stage: Obj) -> str:
+        self.kube.apply(stage)
+        name: str = stage["metadata"]["name"]
         self.created.append(name)
         return name
-
-    def steps(self, orchestration_label: str, steps: list[str], exit_code: int = 1) -> list[str]:
-        """Fail the pods of `steps` (by the compiler's step label) of one Orchestration."""
-        return [self.pods({"orchestration.proompteng.ai/orchestration": orchestration_label,
-                           "orchestration.proompteng.ai/step": s}, exit_code=exit_code)
-                for s in steps]
 
     def argo_tasks(self, workflow: str, tasks: list[str], exit_code: int = 1) -> str:
         """Fail the pods Argo creates for `tasks` of `workflow` (by node-name)."""

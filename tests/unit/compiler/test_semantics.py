@@ -17,7 +17,9 @@ from compiler.semantics import (
     Observed,
     RunResult,
     WhatIf,
+    argo_phase_agreement,
     evaluate,
+    outcome_from_argo,
     plan,
 )
 from compiler.vocabulary import ConditionStatus, RunPhase, RunReason, StepPhase, StepReason
@@ -189,6 +191,20 @@ KNOWN_CASES = [
         id="workflow-ended-after-failure-dependency-failed-first",
     ),
     pytest.param(
+        # a -> b      Argo skipped a (a `when`): b may run, as Argo's `a.Skipped` lets it
+        dag("a", "b <- a"), _seen(a=Observed.SKIPPED), False,
+        {"a": (P.SKIPPED, R.SKIPPED_BY_ARGO), "b": (P.PENDING, None)},
+        RunPhase.RUNNING, RunReason.RUNNING,
+        id="skipped-by-argo-lets-dependents-run",
+    ),
+    pytest.param(
+        # a -> b      ... and it is no failure of the run
+        dag("a", "b <- a"), _seen(a=Observed.SKIPPED, b=Observed.SUCCEEDED), True,
+        {"a": (P.SKIPPED, R.SKIPPED_BY_ARGO), "b": OK},
+        RunPhase.SUCCEEDED, RunReason.ALL_STEPS_SUCCEEDED,
+        id="skipped-by-argo-is-no-failure",
+    ),
+    pytest.param(
         # a -> b      stopped after every step had ended: nothing was cut short
         dag("a", "b <- a"), _seen(a=Observed.SUCCEEDED, b=Observed.SUCCEEDED), True,
         {"a": OK, "b": OK},
@@ -271,3 +287,31 @@ def test_linear_time_on_a_long_chain_and_a_wide_fan() -> None:
     result = plan(Graph(tuple(chain)), {"s0"})
     assert result.by_name["s9999"].phase is P.SKIPPED
     assert sum(s.phase is P.SKIPPED for s in result.steps) == 9_999
+
+
+@pytest.mark.parametrize(("run", "argo", "status"), [
+    pytest.param(RunPhase.SUCCEEDED, "Succeeded", ConditionStatus.TRUE, id="both-succeeded"),
+    pytest.param(RunPhase.FAILED, "Failed", ConditionStatus.TRUE, id="both-failed"),
+    pytest.param(RunPhase.FAILED, "Error", ConditionStatus.TRUE, id="error-is-failed"),
+    pytest.param(RunPhase.FAILED, "Succeeded", ConditionStatus.FALSE, id="argo-13498"),
+    pytest.param(RunPhase.SUCCEEDED, "Failed", ConditionStatus.FALSE,
+                 id="stopped-after-every-step-ended"),
+])
+def test_argo_phase_agreement(run: RunPhase, argo: str, status: ConditionStatus) -> None:
+    condition = argo_phase_agreement(run, argo)
+    assert (condition.type, condition.status) == ("ArgoPhaseAgrees", status)
+    assert condition.reason == ("SamePhase" if status is ConditionStatus.TRUE
+                                else "ArgoPhaseDiffers")
+
+
+def test_outcome_from_argo_names_argos_phase_only() -> None:
+    phase, condition = outcome_from_argo("Error", "steps unknown")
+    assert phase is RunPhase.FAILED
+    assert (condition.status, condition.reason, condition.message) == (
+        ConditionStatus.FALSE, "NodeStatusOffloaded", "Argo reports the Workflow Error; "
+        "steps unknown")
+
+
+def test_skipped_by_argo_is_counted_in_the_message() -> None:
+    result = evaluate(dag("a", "b"), _seen(a=Observed.SKIPPED, b=Observed.SUCCEEDED))
+    assert result.conditions[0].message == "1 of 2 steps succeeded; 1 step (a) skipped by Argo"

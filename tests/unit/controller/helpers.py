@@ -44,33 +44,59 @@ def compiled(steps: list[Obj]) -> Obj:
     return wf
 
 
+def node_id(name: str, boundary: str = WF) -> str:
+    return f"{WF}-{abs(hash((name, boundary))) % 10**10}"
+
+
 def node(name: str, phase: str, *, message: str | None = None, type_: str = "Pod",
-         boundary: str = WF, children: list[str] | None = None) -> Obj:
-    n: Obj = {"id": f"{WF}-{abs(hash((name, boundary))) % 10**10}", "name": f"{WF}.{name}",
+         boundary: str = WF, children: list[str] | None = None,
+         finished: str = "2026-01-01T00:00:05Z", retried: bool = False) -> Obj:
+    """One Argo node; `retried` marks an attempt of a Retry node (`nodeFlag.retried`,
+    as Argo sets it on the children it counts as attempts)."""
+    n: Obj = {"id": node_id(name, boundary), "name": f"{WF}.{name}",
               "displayName": name, "type": type_, "phase": phase, "boundaryID": boundary,
               "templateName": "c", "startedAt": "2026-01-01T00:00:00Z"}
     if phase in ("Succeeded", "Failed", "Error", "Omitted", "Skipped"):
-        n["finishedAt"] = "2026-01-01T00:00:05Z"
+        n["finishedAt"] = finished
     if message:
         n["message"] = message
     if children is not None:
         n["children"] = children
+    if retried:
+        n["nodeFlag"] = {"retried": True}
     return n
 
 
-def with_status(wf: Obj, phase: str, nodes: list[Obj], compress: bool = False) -> Obj:
+def attempts(name: str, *phases: tuple[str, str]) -> list[Obj]:
+    """A Retry node `name` (its phase and message: the first pair) and its attempts
+    `name(0)`, `name(1)`, ... (the other pairs), linked as Argo links them."""
+    (phase, message), tries = phases[0], phases[1:]
+    kids = [node(f"{name}({i})", p, message=m, retried=True)
+            for i, (p, m) in enumerate(tries)]
+    retry = node(name, phase, message=message, type_="Retry",
+                 children=[k["id"] for k in kids])
+    return [retry, *kids]
+
+
+def with_status(wf: Obj, phase: str, nodes: list[Obj], compress: bool = False, *,
+                message: str | None = None, finished: str = "2026-01-01T00:01:00Z",
+                **spec: Any) -> Obj:
+    """`wf` with Argo's status: `phase`, `nodes` under the entry DAG node, Argo's
+    `message`; `spec` adds Workflow spec fields (`shutdown`, `activeDeadlineSeconds`)."""
     root = {"id": WF, "name": WF, "displayName": WF, "type": "DAG", "phase": phase,
             "templateName": wf["spec"]["entrypoint"], "children": [n["id"] for n in nodes]}
     by_id = {WF: root, **{n["id"]: n for n in nodes}}
     status: Obj = {"phase": phase, "startedAt": "2026-01-01T00:00:00Z"}
     if phase in ("Succeeded", "Failed", "Error"):
-        status["finishedAt"] = "2026-01-01T00:01:00Z"
+        status["finishedAt"] = finished
+    if message:
+        status["message"] = message
     if compress:
         status["compressedNodes"] = base64.b64encode(
             gzip.compress(json.dumps(by_id).encode())).decode()
     else:
         status["nodes"] = by_id
-    return {**wf, "status": status}
+    return {**wf, "spec": {**wf["spec"], **spec}, "status": status}
 
 
 def dump(obj: Obj) -> str:

@@ -13,7 +13,7 @@ from controller.mirror import (
     mirror_workflow,
     pending_statuses,
 )
-from tests.unit.controller.helpers import compiled, container, node, with_status
+from tests.unit.controller.helpers import attempts, compiled, container, node, with_status
 
 NOW = "2026-01-01T00:02:00Z"
 
@@ -81,16 +81,21 @@ def test_running_lists_every_step_and_no_node_is_pending() -> None:
     assert m.progress == "1/4"
 
 
-@pytest.mark.parametrize(("phase", "message", "expected"), [
-    pytest.param("Failed", "Error (exit code 1)", ("Failed", "StepFailed"), id="failed"),
+@pytest.mark.parametrize(("phase", "message", "extra", "expected"), [
+    pytest.param("Failed", "main: Error (exit code 1)", {}, ("Failed", "StepFailed"),
+                 id="failed"),
     pytest.param("Failed", "Pod was active on the node longer than the specified deadline",
-                 ("Failed", "StepTimedOut"), id="timeout"),
-    pytest.param("Error", "pod deleted", ("Failed", "StepError"), id="error"),
-    pytest.param("Failed", "Stopped with strategy 'Terminate'", ("Failed", "WorkflowEnded"),
-                 id="shutdown"),
+                 {"timeoutSeconds": 5}, ("Failed", "StepTimedOut"), id="timeout"),
+    pytest.param("Error", "pod deleted", {}, ("Failed", "StepError"), id="error"),
+    pytest.param("Failed", "Stopped with strategy 'Terminate'", {"shutdown": "Terminate"},
+                 ("Failed", "WorkflowEnded"), id="shutdown"),
 ])
-def test_argo_phase_to_step(phase: str, message: str, expected: tuple[str, str]) -> None:
-    wf = with_status(compiled([container("a")]), "Failed", [node("a", phase, message=message)])
+def test_argo_phase_to_step(phase: str, message: str, extra: dict[str, Any],
+                            expected: tuple[str, str]) -> None:
+    spec = {k: v for k, v in extra.items() if k != "shutdown"}
+    wf = with_status(compiled([container("a", **spec)]), "Failed",
+                     [node("a", phase, message=message)],
+                     **{k: v for k, v in extra.items() if k == "shutdown"})
     assert steps(mirror_workflow(wf, {}, NOW))["a"] == expected
 
 
@@ -123,7 +128,7 @@ def test_only_nodes_inside_the_entry_boundary_count() -> None:
 def test_workflow_ended_early_resolves_steps_without_nodes() -> None:
     spec = [container("a", []), container("b", ["a"])]
     wf = with_status(compiled(spec), "Failed", [
-        node("a", "Failed", message="Stopped with strategy 'Stop'")])
+        node("a", "Failed", message="workflow shutdown with strategy:  Stop")], shutdown="Stop")
     m = mirror_workflow(wf, {}, NOW)
     assert steps(m) == {"a": ("Failed", "WorkflowEnded"), "b": ("Skipped", "WorkflowEnded")}
     assert condition(m, "Succeeded") == ("False", "WorkflowEnded")
@@ -179,3 +184,298 @@ def test_sequential_graph_is_read_from_the_workflow() -> None:
     g = graph_from_workflow(compiled(spec))
     assert [(n.name, n.dependencies) for n in g.nodes] == [
         ("one", ()), ("two", ("one",)), ("three", ("two",))]
+
+
+# -- classification from structure (contract §3: "ended early" from the Workflow's
+# spec.shutdown and deadline, a Retry node by its last child, Argo's own fixed
+# messages only) ---------------------------------------------------------------------
+KUBELET_DEADLINE = "Pod was active on the node longer than the specified deadline"
+NODE_SHUTDOWN = "Pod was terminated in response to imminent node shutdown."
+# a -> b
+CHAIN = [container("a", []), container("b", ["a"])]
+# a* -> b      (a best-effort)
+BEST_EFFORT_CHAIN = [container("a", [], continueOnFailure=True), container("b", ["a"])]
+Row = tuple[str, str | None]
+
+
+def outcome_of(m: Any) -> tuple[dict[str, Row], str, Row]:
+    cond = next(c for c in m.conditions if c.type == "Succeeded")
+    return steps(m), m.phase, (str(cond.status), cond.reason)
+
+
+FIDELITY_CASES = [
+    pytest.param(
+        # a* -> b     the kubelet killed a's pod for a node shutdown; Argo ran b
+        with_status(compiled(BEST_EFFORT_CHAIN), "Succeeded", [
+            node("a", "Failed", message=NODE_SHUTDOWN), node("b", "Succeeded")]),
+        ({"a": ("Failed", "FailureIgnored"), "b": ("Succeeded", None)},
+         "Succeeded", ("True", "FailuresIgnored")),
+        id="best-effort-pod-killed-by-node-shutdown-is-its-own-failure",
+    ),
+    pytest.param(
+        # a (retries 1, timeout 5s): both attempts hit the pod deadline Argo set
+        with_status(compiled([container("a", [], retries=1, timeoutSeconds=5)]), "Failed",
+                    attempts("a", ("Failed", "No more retries left"),
+                             ("Failed", KUBELET_DEADLINE), ("Failed", KUBELET_DEADLINE))),
+        ({"a": ("Failed", "StepTimedOut")}, "Failed", ("False", "StepsFailed")),
+        id="retries-exhausted-by-timeouts-is-step-timed-out",
+    ),
+    pytest.param(
+        # a -> b      past activeDeadlineSeconds (10 s) while a ran; b never started
+        with_status(compiled(CHAIN), "Failed", [
+            node("a", "Failed", message="Step exceeded its deadline",
+                 finished="2026-01-01T00:00:10Z")],
+            finished="2026-01-01T00:00:11Z", activeDeadlineSeconds=10),
+        ({"a": ("Failed", "WorkflowEnded"), "b": ("Skipped", "WorkflowEnded")},
+         "Failed", ("False", "WorkflowEnded")),
+        id="past-active-deadline-is-workflow-ended",
+    ),
+    pytest.param(
+        # a -> b      Argo skipped a (a `when`), so b ran (Argo's `a.Skipped`)
+        with_status(compiled(CHAIN), "Succeeded", [
+            node("a", "Skipped", message="when 'false' evaluated false", type_="Skipped"),
+            node("b", "Succeeded")]),
+        ({"a": ("Skipped", "when 'false' evaluated false"), "b": ("Succeeded", None)},
+         "Succeeded", ("True", "AllStepsSucceeded")),
+        id="argo-skipped-is-no-failure",
+    ),
+]
+
+
+STOPPED = "workflow shutdown with strategy:  Stop"  # exec_control.go, two spaces
+USER_WORDS = "main: Error (exit code 1): imminent node shutdown; deadline exceeded; timeout"
+# a -> c
+# b          (c waits for a; b is another root)
+FORK = [container("a", []), container("b", []), container("c", ["a"])]
+FIDELITY_CASES += [
+    pytest.param(
+        # a          a's container wrote those words as its termination message
+        with_status(compiled([container("a", [])]), "Failed", [
+            node("a", "Failed", message=USER_WORDS)]),
+        ({"a": ("Failed", "StepFailed")}, "Failed", ("False", "StepsFailed")),
+        id="termination-message-words-are-the-step-failure",
+    ),
+    pytest.param(
+        # a (timeout 5s)   the same words on a step that has a timeout: still its own
+        with_status(compiled([container("a", [], timeoutSeconds=5)]), "Failed", [
+            node("a", "Failed", message=USER_WORDS)]),
+        ({"a": ("Failed", "StepFailed")}, "Failed", ("False", "StepsFailed")),
+        id="termination-message-words-with-a-timeout-are-the-step-failure",
+    ),
+    pytest.param(
+        # a          Argo's stop message without spec.shutdown: not a shutdown
+        with_status(compiled([container("a", [])]), "Failed", [
+            node("a", "Failed", message="Stopped with strategy 'Stop'")]),
+        ({"a": ("Failed", "StepFailed")}, "Failed", ("False", "StepsFailed")),
+        id="shutdown-words-without-spec-shutdown-are-the-step-failure",
+    ),
+    pytest.param(
+        # a -> c     stopped while a ran; b had failed on its own before; c never ran
+        # b
+        with_status(compiled(FORK), "Failed", [
+            node("a", "Failed", message=STOPPED),
+            node("b", "Failed", message="main: Error (exit code 1)")],
+            message="Stopped with strategy 'Stop'", shutdown="Stop"),
+        ({"a": ("Failed", "WorkflowEnded"), "b": ("Failed", "StepFailed"),
+          "c": ("Skipped", "WorkflowEnded")}, "Failed", ("False", "WorkflowEnded")),
+        id="stop-fails-running-steps-keeps-own-failures",
+    ),
+    pytest.param(
+        # a (retries 2)     terminated during its first attempt
+        with_status(compiled([container("a", [], retries=2)]), "Failed",
+                    attempts("a", ("Failed", "Stopped with strategy 'Terminate'"),
+                             ("Failed", "workflow shutdown with strategy:  Terminate")),
+                    shutdown="Terminate"),
+        ({"a": ("Failed", "WorkflowEnded")}, "Failed", ("False", "WorkflowEnded")),
+        id="terminate-during-a-retried-step",
+    ),
+    pytest.param(
+        # a -> b     deadline at 00:00:10; the kubelet ended a's pod a second early
+        # (Argo truncates the pod's activeDeadlineSeconds to whole seconds)
+        with_status(compiled(CHAIN), "Failed", [
+            node("a", "Failed", message=KUBELET_DEADLINE, finished="2026-01-01T00:00:09Z")],
+            finished="2026-01-01T00:00:11Z", activeDeadlineSeconds=10),
+        ({"a": ("Failed", "WorkflowEnded"), "b": ("Skipped", "WorkflowEnded")},
+         "Failed", ("False", "WorkflowEnded")),
+        id="past-deadline-pod-ended-by-the-kubelet",
+    ),
+    pytest.param(
+        # a -> c     a failed on its own long before the deadline; b ran past it
+        # b
+        with_status(compiled(FORK), "Failed", [
+            node("a", "Failed", message="main: Error (exit code 1)",
+                 finished="2026-01-01T00:00:02Z"),
+            node("b", "Failed", message="Step exceeded its deadline",
+                 finished="2026-01-01T00:00:10Z")],
+            finished="2026-01-01T00:00:11Z", activeDeadlineSeconds=10),
+        ({"a": ("Failed", "StepFailed"), "b": ("Failed", "WorkflowEnded"),
+          "c": ("Skipped", "DependencyFailed")}, "Failed", ("False", "WorkflowEnded")),
+        id="past-deadline-keeps-failures-before-it",
+    ),
+    pytest.param(
+        # a (retries 3)   a retry was due when the deadline passed
+        with_status(compiled([container("a", [], retries=3, retryBackoffSeconds=30)]),
+                    "Failed",
+                    attempts("a", ("Failed",
+                                   "retry exceeded workflow deadline 2026-01-01 00:00:10"),
+                             ("Failed", "main: Error (exit code 1)")),
+                    finished="2026-01-01T00:00:11Z", activeDeadlineSeconds=10),
+        ({"a": ("Failed", "WorkflowEnded")}, "Failed", ("False", "WorkflowEnded")),
+        id="past-deadline-during-a-retry-backoff",
+    ),
+    pytest.param(
+        # a (timeout 5s)   never left Pending (e.g. unschedulable) past its timeout
+        with_status(compiled([container("a", [], timeoutSeconds=5)]), "Failed", [
+            node("a", "Failed", message="timeout")]),
+        ({"a": ("Failed", "StepTimedOut")}, "Failed", ("False", "StepsFailed")),
+        id="pending-past-its-timeout",
+    ),
+    pytest.param(
+        # a* (timeout 2s) -> b   under a second of its timeout left when Argo would
+        # make the pod: Argo errors the node, and omits b (an Error is not covered by
+        # continueOn.failed), so it is a StepError as every Error (found on the real Argo)
+        with_status(compiled([container("a", [], timeoutSeconds=2, continueOnFailure=True),
+                              container("b", ["a"])]), "Error", [
+            node("a", "Error", message="run-1.a exceeded its deadline"),
+            node("b", "Omitted", message="omitted: depends condition not met")]),
+        ({"a": ("Failed", "StepError"), "b": ("Skipped", "DependencyFailed")},
+         "Failed", ("False", "StepsFailed")),
+        id="timeout-at-pod-creation-is-an-error",
+    ),
+    pytest.param(
+        # a (retries 1, timeout 5s)   first attempt timed out, the last one failed
+        with_status(compiled([container("a", [], retries=1, timeoutSeconds=5)]), "Failed",
+                    attempts("a", ("Failed", "No more retries left"),
+                             ("Failed", KUBELET_DEADLINE),
+                             ("Failed", "main: Error (exit code 2)"))),
+        ({"a": ("Failed", "StepFailed")}, "Failed", ("False", "StepsFailed")),
+        id="retries-classified-by-the-last-attempt",
+    ),
+    pytest.param(
+        # a* (retries 1, timeout 5s)   best-effort: its timeout is ignored too
+        with_status(compiled([container("a", [], retries=1, timeoutSeconds=5,
+                                        continueOnFailure=True)]), "Succeeded",
+                    attempts("a", ("Failed", "No more retries left"),
+                             ("Failed", KUBELET_DEADLINE), ("Failed", KUBELET_DEADLINE))),
+        ({"a": ("Failed", "FailureIgnored")}, "Succeeded", ("True", "FailuresIgnored")),
+        id="best-effort-timeout-is-ignored",
+    ),
+    pytest.param(
+        # a (retries 2)   first attempt failed; Argo waits to retry
+        with_status(compiled([container("a", [], retries=2, retryBackoffSeconds=30)]),
+                    "Running", attempts("a", ("Running", "Backoff for 30 seconds"),
+                                        ("Failed", "main: Error (exit code 1)"))),
+        ({"a": ("Running", None)}, "Running", ("Unknown", "Running")),
+        id="retry-backoff-is-running",
+    ),
+]
+
+
+@pytest.mark.parametrize(("wf", "expected"), FIDELITY_CASES)
+def test_classification_from_structure(wf: dict[str, Any],
+                                       expected: tuple[dict[str, Row], str, Row]) -> None:
+    assert outcome_of(mirror_workflow(wf, {}, NOW)) == expected
+
+
+def test_retry_message_names_the_last_attempt() -> None:
+    wf = with_status(compiled([container("a", [], retries=1, timeoutSeconds=5)]), "Failed",
+                     attempts("a", ("Failed", "No more retries left"),
+                              ("Failed", "main: Error (exit code 1)"),
+                              ("Failed", KUBELET_DEADLINE)))
+    (status,) = mirror_workflow(wf, {}, NOW).step_statuses
+    assert status["attempt"] == 2
+    assert status["message"] == (f"timed out (No more retries left; last attempt: "
+                                 f"{KUBELET_DEADLINE})")
+
+
+def succeeded(m: Any) -> Any:
+    return next(c for c in m.conditions if c.type == "Succeeded")
+
+
+def test_a_workflow_argo_refuses_as_invalid() -> None:
+    # Argo marks it Failed with "invalid spec: ..." before any node exists
+    # (operator.go setExecWorkflow, v4.0.5 l.4330): Argo's words reach the condition.
+    why = ("invalid spec: templates.main.tasks.a templates.main.tasks.a.templateRef: "
+           'workflowtemplates.argoproj.io "missing" not found')
+    wf = with_status(compiled(CHAIN), "Failed", [], message=why)
+    m = mirror_workflow(wf, {}, NOW)
+    assert outcome_of(m) == ({"a": ("Skipped", "WorkflowEnded"),
+                              "b": ("Skipped", "WorkflowEnded")},
+                             "Failed", ("False", "WorkflowEnded"))
+    assert succeeded(m).message == (
+        f"the Workflow ended early; 2 steps (a, b) never started; Argo: {why}")
+    assert condition(m, "ArgoPhaseAgrees") == ("True", "SamePhase")
+
+
+def test_stop_is_named_in_the_condition() -> None:
+    wf = with_status(compiled(FORK), "Failed", [node("a", "Failed", message=STOPPED),
+                                                node("b", "Succeeded")],
+                     message="Stopped with strategy 'Stop'", shutdown="Stop")
+    assert succeeded(mirror_workflow(wf, {}, NOW)).message == (
+        "the Workflow ended early; 1 step (a) interrupted; 1 step (c) never started; "
+        "the Workflow was shut down (spec.shutdown: Stop); Argo: Stopped with strategy 'Stop'")
+
+
+def test_argo_phase_agrees_only_once_the_workflow_ended() -> None:
+    running = with_status(compiled(CHAIN), "Running", [node("a", "Running")])
+    assert "ArgoPhaseAgrees" not in {c.type for c in mirror_workflow(running, {}, NOW).conditions}
+    done = with_status(compiled(CHAIN), "Succeeded",
+                       [node("a", "Succeeded"), node("b", "Succeeded")])
+    assert condition(mirror_workflow(done, {}, NOW), "ArgoPhaseAgrees") == ("True", "SamePhase")
+
+
+def test_argo_phase_that_differs_is_a_condition() -> None:
+    # a -> b*    a failed for real; Argo omitted b, then counted b's continueOn.failed
+    # and reported the Workflow Succeeded (argo-workflows#13498). A Workflow compiled
+    # without the outcome task (200 steps leave no room for it) can end like this.
+    spec = [container("a", []), container("b", ["a"], continueOnFailure=True)]
+    wf = compiled(spec)
+    tasks = wf["spec"]["templates"][0]["dag"]["tasks"]
+    wf["spec"]["templates"][0]["dag"]["tasks"] = tasks[:2]
+    wf = with_status(wf, "Succeeded", [node("a", "Failed", message="main: Error (exit code 1)"),
+                                       node("b", "Omitted")])
+    m = mirror_workflow(wf, {}, NOW)
+    assert outcome_of(m) == ({"a": ("Failed", "StepFailed"), "b": ("Skipped", "DependencyFailed")},
+                             "Failed", ("False", "StepsFailed"))
+    assert condition(m, "ArgoPhaseAgrees") == ("False", "ArgoPhaseDiffers")
+
+
+def test_argo_error_agrees_with_a_failed_run() -> None:
+    wf = with_status(compiled([container("a")]), "Error", [node("a", "Error", message="x")])
+    assert condition(mirror_workflow(wf, {}, NOW), "ArgoPhaseAgrees") == ("True", "SamePhase")
+
+
+@pytest.mark.parametrize(("argo", "phase", "status"), [
+    pytest.param("Succeeded", "Succeeded", "True", id="succeeded"),
+    pytest.param("Failed", "Failed", "False", id="failed"),
+    pytest.param("Error", "Failed", "False", id="error"),
+])
+def test_offloaded_node_status_of_an_ended_workflow_ends_the_run(argo: str, phase: str,
+                                                                  status: str) -> None:
+    wf = compiled(DIAMOND)
+    wf["status"] = {"phase": argo, "offloadNodeStatusVersion": "fnv:7",
+                    "startedAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:01:00Z"}
+    listed = pending_statuses(graph_from_workflow(wf))
+    listed[0] = {**listed[0], "phase": "Succeeded"}
+    m = mirror_workflow(wf, {"phase": "Running", "stepStatuses": listed}, NOW)
+    assert m.phase == phase
+    assert m.finished_at == "2026-01-01T00:01:00Z"
+    assert condition(m, "Succeeded") == (status, "NodeStatusOffloaded")
+    assert succeeded(m).message.startswith(f"Argo reports the Workflow {argo}; ")
+    assert condition(m, "NodeStatusAvailable") == ("False", "NodeStatusOffloaded")
+    assert m.step_statuses == listed  # as last seen, not guessed
+
+
+def test_the_outcome_task_is_not_a_step() -> None:
+    # a -> b*    the compiler adds a final task after the best-effort leaf b
+    spec = [container("a", []), container("b", ["a"], continueOnFailure=True)]
+    wf = compiled(spec)
+    names = [t["name"] for t in wf["spec"]["templates"][0]["dag"]["tasks"]]
+    assert names == ["a", "b", "orch-outcome"]
+    assert graph_from_workflow(wf).names == ("a", "b")
+    done = with_status(wf, "Succeeded", [
+        node("a", "Succeeded"), node("b", "Failed", message="main: Error (exit code 1)"),
+        node("orch-outcome", "Succeeded", type_="Suspend")])
+    m = mirror_workflow(done, {}, NOW)
+    assert [s["name"] for s in m.step_statuses] == ["a", "b"]
+    assert m.progress == "2/2"
