@@ -25,9 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.api import STEP_KINDS_ANNOTATION
+from compiler.compiled import graph_from_workflow, step_tasks
 from compiler.graph import Graph, Node
-from compiler.outcome import is_outcome_task
 from compiler.semantics import (
     Condition,
     Observation,
@@ -67,31 +66,6 @@ class Mirror:
     started_at: str | None = None
     finished_at: str | None = None
     failed_steps: tuple[str, ...] = field(default=())
-
-
-class WorkflowShapeError(ValueError):
-    """The Workflow is not one this compiler emits (no entry DAG template)."""
-
-
-def step_tasks(workflow: Mapping[str, Any]) -> list[Obj]:
-    """The entry DAG's tasks that are steps (not the final outcome task), in order."""
-    spec = workflow.get("spec") or {}
-    entry = spec.get("entrypoint")
-    template = next((t for t in spec.get("templates") or () if t.get("name") == entry), None)
-    if template is None or "dag" not in template:
-        raise WorkflowShapeError(f"the Workflow has no DAG template named {entry!r}")
-    return [t for t in template["dag"].get("tasks") or () if not is_outcome_task(t)]
-
-
-def graph_from_workflow(workflow: Mapping[str, Any]) -> Graph:
-    """The step graph of a compiled Workflow: its entry DAG's step tasks, in order."""
-    annotations = (workflow.get("metadata") or {}).get("annotations") or {}
-    kinds: dict[str, str] = json.loads(annotations.get(STEP_KINDS_ANNOTATION) or "{}")
-    return Graph(tuple(
-        Node(t["name"], kinds.get(t["name"], ""), tuple(t.get("dependencies") or ()),
-             bool((t.get("continueOn") or {}).get("failed")))
-        for t in step_tasks(workflow)
-    ))
 
 
 def timed_steps(workflow: Mapping[str, Any]) -> frozenset[str]:

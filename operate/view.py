@@ -9,14 +9,14 @@ before submission, or not yet submitted), else from the run's own step list.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from compiler.api import STEP_KINDS_ANNOTATION, STEP_LABEL
+from compiler.api import STEP_LABEL
+from compiler.compiled import WorkflowShapeError, graph_from_workflow
 from compiler.graph import Graph, Node, topological_order
 from compiler.semantics import StepResult
 from compiler.vocabulary import ConditionType, StepPhase, StepReason
@@ -80,22 +80,12 @@ class RunView:
 
 
 def graph_of_workflow(workflow: Mapping[str, Any]) -> Graph | None:
-    """The step graph of a compiled Workflow (its entry DAG's tasks, in order), or
-    None when it is not one this compiler emits."""
-    spec = workflow.get("spec") or {}
-    entry = spec.get("entrypoint")
-    template = next((t for t in spec.get("templates") or () if t.get("name") == entry), None)
-    if template is None or "dag" not in template:
-        return None
-    annotations = (workflow.get("metadata") or {}).get("annotations") or {}
+    """The step graph of the run's Workflow, or None when it is not one this
+    compiler emits."""
     try:
-        kinds: dict[str, str] = json.loads(annotations.get(STEP_KINDS_ANNOTATION) or "{}")
-    except ValueError:
-        kinds = {}
-    return Graph(tuple(
-        Node(t["name"], kinds.get(t["name"], ""), tuple(t.get("dependencies") or ()),
-             bool((t.get("continueOn") or {}).get("failed")))
-        for t in template["dag"].get("tasks") or ()))
+        return graph_from_workflow(workflow)
+    except (WorkflowShapeError, KeyError, TypeError):
+        return None
 
 
 def graph_of_orchestration(orchestration: Mapping[str, Any]) -> Graph:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from compiler.compiled import graph_from_workflow
 from controller.mirror import (
     decode_nodes,
-    graph_from_workflow,
     mirror_deleted,
     mirror_workflow,
     pending_statuses,
