@@ -18,7 +18,7 @@ from typing import Any
 from compiler.api import STEP_LABEL
 from compiler.compiled import WorkflowShapeError, graph_from_workflow
 from compiler.graph import Graph, Node, topological_order
-from compiler.semantics import StepResult
+from compiler.semantics import StepResult, first_blocking
 from compiler.vocabulary import ConditionType, StepPhase, StepReason
 
 Obj = dict[str, Any]
@@ -169,14 +169,11 @@ def _row(node: Node, status: Mapping[str, Any] | None, created: Sequence[str],
 
 
 def blocking_dependency(dependencies: Sequence[StepRow]) -> str | None:
-    """The first dependency, in the order the step lists them, that keeps its
-    dependents from starting (contract §3, as `compiler.semantics` decides it)."""
-    for dep in dependencies:
-        result = _as_result(dep)
-        if result is not None and result.blocks_dependents \
-                and result.reason not in (StepReason.WORKFLOW_ENDED, StepReason.CANCELLED):
-            return dep.name
-    return None
+    """The dependency that kept the step from starting, as `compiler.semantics`
+    decides it (`first_blocking`), from the dependencies' recorded results."""
+    results = [r for r in map(_as_result, dependencies) if r is not None]
+    found = first_blocking(results)
+    return found.name if found is not None else None
 
 
 def _as_result(row: StepRow) -> StepResult | None:
