@@ -16,6 +16,7 @@ from typing import Any
 from compiler.api import STEP_KINDS_ANNOTATION
 from compiler.graph import Graph, Node
 from compiler.outcome import is_outcome_task
+from compiler.resume import is_reused_task
 
 Obj = dict[str, Any]
 
@@ -47,3 +48,8 @@ def graph_from_workflow(workflow: Mapping[str, Any]) -> Graph:
              bool((t.get("continueOn") or {}).get("failed")))
         for t in step_tasks(workflow)
     ))
+
+
+def reused_steps(workflow: Mapping[str, Any]) -> frozenset[str]:
+    """The steps a resumed run reuses: their tasks are the compiler's no-ops."""
+    return frozenset(t["name"] for t in step_tasks(workflow) if is_reused_task(t))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from compiler.kinds.base import argo_literal, article
 from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
 from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
+from compiler.resume import NO_OP, REUSED_TEMPLATE
 
 MAX_TEMPLATES = 200
 MAX_BYTES = 1024 * 1024
@@ -40,10 +41,13 @@ def emit_workflow(
     run: OrchestrationRun | None = None,
     out: Collector | None = None,
     service_account: str | None = None,
+    reused: Collection[str] = (),
 ) -> Compiled:
     """The Workflow for `orchestration` (named after `run` when given). Problems
     only the compiled form shows (size, template count, settings Argo cannot
-    apply) go to `out`; the caller decides whether to keep the result."""
+    apply) go to `out`; the caller decides whether to keep the result. Steps in
+    `reused` (a resumed run's, `compiler.resume`) become no-op tasks that succeed
+    at once; their dependencies stay, so the DAG keeps its shape."""
     out = out if out is not None else Collector()
     steps = orchestration.spec.steps
     graph = build_graph(steps)
@@ -55,9 +59,18 @@ def emit_workflow(
     tasks: list[dict[str, Any]] = []
     for i, (step, node) in enumerate(zip(steps, graph.nodes, strict=True)):
         path = FieldPath(("spec", "steps", i))
+        task: dict[str, Any] = {"name": step.name}
+        if step.name in reused:
+            task["template"] = REUSED_TEMPLATE
+            templates.setdefault(REUSED_TEMPLATE, {"suspend": dict(NO_OP["suspend"])})
+            if node.dependencies:
+                task["dependencies"] = list(node.dependencies)
+            if step.continue_on_failure:  # moot for a no-op; kept so the graph reads back
+                task["continueOn"] = {"failed": True}
+            tasks.append(_ordered_task(task))
+            continue
         ctx = StepContext(label_value(step.name), {**run_params, **step.parameters})
         emitted = KINDS[step.kind].build(step, ctx)
-        task: dict[str, Any] = {"name": step.name}
         if emitted.template is not None:
             template = dict(emitted.template)
             base = emitted.base_name

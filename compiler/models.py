@@ -137,10 +137,23 @@ class OrchestrationRef(_Model):
     name: StrictStr
 
 
+class ResumeFrom(_Model):
+    """The ended run (same namespace, same Orchestration generation) whose results a
+    new run reuses (contract §3, `compiler.resume`)."""
+
+    name: StrictStr = Field(max_length=253, description="The run to resume.")
+    rerun: list[Annotated[StrictStr, Field(max_length=MAX_NAME_LENGTH)]] | None = Field(
+        None, max_length=MAX_STEPS,
+        description="Steps to run again although they succeeded (and what depends on them).")
+
+
 class OrchestrationRunSpec(_Model):
     orchestration_ref: OrchestrationRef = Field(alias="orchestrationRef")
     parameters: dict[StrictStr, StrictStr] | None = None
     delivery_id: StrictStr | None = Field(None, alias="deliveryId")
+    resume_from: ResumeFrom | None = Field(
+        None, alias="resumeFrom",
+        description="Rerun only what did not succeed in an ended run; reuse the rest.")
 
 
 class WorkflowRef(_Model):
