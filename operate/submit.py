@@ -16,7 +16,6 @@ from typing import Any
 
 from compiler.api import API_VERSION, RUN_KIND
 from compiler.cli import UsageError
-from compiler.vocabulary import RUN_DONE
 from operate.client import APPLY_PATCH, Client
 from operate.cluster import ORCHESTRATIONS, RUNS, get_run
 from operate.commands import EXIT_INVALID, EXIT_OK, Refused, watch
@@ -154,21 +153,19 @@ def _report(diagnostics: Sequence[Any]) -> None:
 
 
 def resume(args: argparse.Namespace, connect: Connect, rerun: Sequence[str]) -> int:
+    """A new run with `spec.resumeFrom`; refused here, as the controller would refuse
+    it (`compiler.resume.resume_problem`), before anything is created."""
+    from compiler.resume import resume_problem
+    from operate.view import graph_of_orchestration
+
     _check_name(args.name)
     client = connect(args)
     namespace = client.namespace
     old = get_run(client, namespace, args.run)
-    status = old.get("status") or {}
-    phase = status.get("phase") or "Pending"
-    if phase not in RUN_DONE:
-        raise Refused(f'run "{args.run}" is {phase}: only a run that ended can be resumed '
-                      f'(cancel it with "orch cancel {args.run}", or wait for it)')
-    steps = [str(s.get("name")) for s in status.get("stepStatuses") or () if s.get("name")]
-    if not steps:
-        raise Refused(f'run "{args.run}" ended before any step was submitted; there is '
-                      "nothing to resume (submit a new run)")
+    steps = [str(s.get("name")) for s in (old.get("status") or {}).get("stepStatuses") or ()
+             if s.get("name")]
     for step in rerun:
-        if step not in steps:
+        if steps and step not in steps:
             from compiler.names import suggest
 
             near = suggest(step, steps)
@@ -180,11 +177,10 @@ def resume(args: argparse.Namespace, connect: Connect, rerun: Sequence[str]) -> 
     if live is None:
         raise Refused(f'Orchestration "{orch_name}" of run "{args.run}" no longer exists in '
                       f'namespace "{namespace}"')
-    current, recorded = live["metadata"].get("generation"), status.get("orchestrationGeneration")
-    if recorded is not None and current != recorded:
-        raise Refused(f'run "{args.run}" ran generation {recorded} of Orchestration '
-                      f'"{orch_name}", which is now at generation {current}; a resumed run '
-                      "must run the same generation (submit a new run instead)")
+    problem = resume_problem(old, args.run, orch_name, live["metadata"].get("generation"),
+                             graph_of_orchestration(live), rerun)
+    if problem is not None:
+        raise Refused(problem)
     resume_from: Obj = {"name": args.run}
     if rerun:
         resume_from["rerun"] = list(dict.fromkeys(rerun))
