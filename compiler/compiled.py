@@ -9,6 +9,8 @@ its Workflow (editing the Orchestration later does not change a submitted run).
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -53,3 +55,18 @@ def graph_from_workflow(workflow: Mapping[str, Any]) -> Graph:
 def reused_steps(workflow: Mapping[str, Any]) -> frozenset[str]:
     """The steps a resumed run reuses: their tasks are the compiler's no-ops."""
     return frozenset(t["name"] for t in step_tasks(workflow) if is_reused_task(t))
+
+
+def decode_nodes(status: Mapping[str, Any]) -> dict[str, Obj] | None:
+    """Argo's `status.nodes`, or `status.compressedNodes` (base64 of gzipped JSON)
+    decoded; None when Argo offloaded them to its database
+    (`offloadNodeStatusVersion`)."""
+    if status.get("nodes"):
+        return dict(status["nodes"])
+    if status.get("compressedNodes"):
+        raw = gzip.decompress(base64.b64decode(status["compressedNodes"]))
+        nodes: dict[str, Obj] = json.loads(raw)
+        return nodes
+    if status.get("offloadNodeStatusVersion"):
+        return None
+    return {}

@@ -18,14 +18,11 @@ timeout, or Argo ending the Workflow early) is read from structure in
 
 from __future__ import annotations
 
-import base64
-import gzip
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.compiled import graph_from_workflow, step_tasks
+from compiler.compiled import decode_nodes, graph_from_workflow, step_tasks
 from compiler.graph import Graph, Node
 from compiler.semantics import (
     Condition,
@@ -73,20 +70,6 @@ def timed_steps(workflow: Mapping[str, Any]) -> frozenset[str]:
     templates = {t.get("name"): t for t in (workflow.get("spec") or {}).get("templates") or ()}
     return frozenset(t["name"] for t in step_tasks(workflow)
                      if (templates.get(t.get("template")) or {}).get("timeout"))
-
-
-def decode_nodes(status: Mapping[str, Any]) -> dict[str, Obj] | None:
-    """`status.nodes`, or `status.compressedNodes` (base64 of gzipped JSON) decoded;
-    None when Argo offloaded them to its database (`offloadNodeStatusVersion`)."""
-    if status.get("nodes"):
-        return dict(status["nodes"])
-    if status.get("compressedNodes"):
-        raw = gzip.decompress(base64.b64decode(status["compressedNodes"]))
-        nodes: dict[str, Obj] = json.loads(raw)
-        return nodes
-    if status.get("offloadNodeStatusVersion"):
-        return None
-    return {}
 
 
 def entry_node_id(workflow: Mapping[str, Any], nodes: Mapping[str, Obj]) -> str | None:

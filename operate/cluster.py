@@ -39,7 +39,6 @@ class Resource:
 RUNS = Resource(API_VERSION, "orchestrationruns", RUN_KIND)
 ORCHESTRATIONS = Resource(API_VERSION, "orchestrations", "Orchestration")
 WORKFLOWS = Resource("argoproj.io/v1alpha1", "workflows", "Workflow")
-PODS = Resource("v1", "pods", "Pod")
 # What a step of each kind creates through a resource template (compiler.kinds).
 CREATED_BY_KIND = {
     "AgentRun": Resource("agents.proompteng.ai/v1alpha1", "agentruns", "AgentRun"),
@@ -58,8 +57,7 @@ class Gathered:
     run: Obj
     workflow: Obj | None
     orchestration: Obj | None
-    pods: list[Obj]
-    objects: list[tuple[str, Obj]]  # (kind, metadata)
+    objects: list[tuple[str, Obj]]  # (kind, metadata) of what resource steps created
 
 
 def get_run(client: Client, namespace: str, name: str) -> Obj:
@@ -90,9 +88,10 @@ def list_metadata(client: Client, resource: Resource, namespace: str | None,
 
 
 def gather(client: Client, namespace: str, name: str, created: bool = True) -> Gathered:
-    """Everything `orch get` shows: the run, its Workflow (for the step graph) or
-    else its Orchestration, and, with `created`, metadata-only lists of the pods
-    and objects its steps created."""
+    """Everything `orch get` shows: the run, its Workflow (the step graph, and the
+    Pod nodes its pods are named from) or else its Orchestration, and, with
+    `created`, metadata-only lists of the objects its resource steps created (only
+    of the kinds its steps have)."""
     run = get_run(client, namespace, name)
     status = run.get("status") or {}
     wf_name = (status.get("workflowRef") or {}).get("name")
@@ -102,28 +101,28 @@ def gather(client: Client, namespace: str, name: str, created: bool = True) -> G
         ref = ((run.get("spec") or {}).get("orchestrationRef") or {}).get("name")
         if ref:
             orchestration = client.get_or_none(ORCHESTRATIONS.path(namespace, ref))
-    pods: list[Obj] = []
     objects: list[tuple[str, Obj]] = []
     if created and wf_name:
         selector = f"{ARGO_WORKFLOW_LABEL}={wf_name}"
-        pods = list_metadata(client, PODS, namespace, selector)
         for resource in created_resources(workflow):
             try:
                 items = list_metadata(client, resource, namespace, selector)
             except NotFoundError:  # that CRD is not installed: nothing was created
                 continue
             objects += [(resource.kind, item.get("metadata") or {}) for item in items]
-    return Gathered(run, workflow, orchestration, pods, objects)
+    return Gathered(run, workflow, orchestration, objects)
 
 
 def created_resources(workflow: Mapping[str, Any] | None) -> list[Resource]:
     """The kinds of object the Workflow's steps create, from its step-kinds
-    annotation; every one of them when it cannot be read."""
+    annotation; every one of them when it has none."""
     from operate.view import graph_of_workflow
 
     graph = graph_of_workflow(workflow) if workflow is not None else None
-    kinds = {n.kind for n in graph.nodes} if graph is not None else set(CREATED_BY_KIND)
-    if "" in kinds:
+    if graph is None:
+        return []
+    kinds = {n.kind for n in graph.nodes}
+    if "" in kinds:  # no step-kinds annotation: every kind that creates something
         kinds = set(CREATED_BY_KIND)
     seen: dict[str, Resource] = {}
     for kind in sorted(kinds):

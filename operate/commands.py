@@ -129,7 +129,8 @@ def cmd_get(args: argparse.Namespace) -> int:
     if args.output in ("json", "yaml"):
         _print_object(get_run(client, client.namespace, args.run), args.output)
         return EXIT_OK
-    from operate.follow import now_utc
+    from datetime import UTC, datetime
+
     from operate.render import tree, wide
     from operate.terminal import style_for
     from operate.view import build_view, created_by_step
@@ -137,16 +138,17 @@ def cmd_get(args: argparse.Namespace) -> int:
     found = gather(client, client.namespace, args.run)
     created = None
     if found.workflow is not None:
-        from compiler.names import label_value
-        from operate.view import graph_of_workflow
+        labels: dict[str, str] = {}
+        if found.objects:
+            from compiler.names import label_value
+            from operate.view import graph_of_workflow
 
-        graph = graph_of_workflow(found.workflow)
-        labels = {label_value(n): n for n in (graph.names if graph else ())}
-        created = created_by_step(found.workflow["metadata"]["name"], found.pods,
-                                  found.objects, labels)
+            graph = graph_of_workflow(found.workflow)
+            labels = {label_value(n): n for n in (graph.names if graph else ())}
+        created = created_by_step(found.workflow, found.objects, labels)
     view = build_view(found.run, found.workflow, found.orchestration, created)
     render = wide if args.output == "wide" else tree
-    sys.stdout.write(render(view, now_utc(), style_for(sys.stdout)))
+    sys.stdout.write(render(view, datetime.now(UTC), style_for(sys.stdout)))
     return EXIT_OK
 
 

@@ -23,8 +23,13 @@ from compiler.vocabulary import ConditionType, StepPhase, StepReason
 
 Obj = dict[str, Any]
 ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"  # Argo's label on what it creates
-ARGO_NODE_NAME = "workflows.argoproj.io/node-name"  # Argo's annotation on its pods
-_ATTEMPT_SUFFIX = re.compile(r"\(\d+\)$")  # `wf.step(0)`: an attempt of a retried step
+POD_NAME_FORMAT = "workflows.argoproj.io/pod-name-format"  # Argo's, on the Workflow
+POD_NAMES_V1, POD_NAMES_V2 = "v1", "v2"
+POD_NODE = "Pod"
+_MAX_POD_PREFIX = 253 - 10 - 1  # pod_name.go: maxK8sResourceNameLength - hash length - 1
+# A node below the entry DAG is `WF.TASK`, `WF.TASK(N)` (an attempt) or `WF.TASK.…`
+# (inside a referenced template): the task name is all up to the first `.` or `(`.
+_TASK = re.compile(r"[a-zA-Z][-a-zA-Z0-9]*")
 
 
 @dataclass(frozen=True)
@@ -195,29 +200,53 @@ def _condition(status: Mapping[str, Any]) -> dict[str, str]:
     return dict(conds.get(ConditionType.SUCCEEDED) or {})
 
 
-def created_by_step(workflow: str, pods: Iterable[Mapping[str, Any]],
-                    objects: Iterable[tuple[str, Mapping[str, Any]]],
-                    label_of: Mapping[str, str]) -> dict[str, list[str]]:
-    """What each step created, from metadata-only lists: pods by Argo's node-name
-    annotation (`WORKFLOW.STEP` or `WORKFLOW.STEP(N)` for a retried step's attempt
-    N), objects (kind, metadata) by the compiler's step label. `label_of` maps a
-    step's label value back to its name. Oldest first."""
+def pod_name(workflow: str, node: Mapping[str, Any], version: str = POD_NAMES_V2) -> str:
+    """The pod Argo made for a Pod node: GeneratePodName of argo-workflows v4.0.5
+    (workflow/util/pod_name.go), with the template as `argo get` takes it from the
+    node (workflow/util/util.go GetTemplateFromNode; cmd/argo/commands/common/get.go)."""
+    if version == POD_NAMES_V1:
+        return str(node.get("id"))
+    name = str(node.get("name") or "")
+    if name == workflow:
+        return workflow
+    template = (node.get("templateRef") or {}).get("template") or node.get("templateName")
+    prefix = f"{workflow}-{template}" if template else workflow
+    prefix = prefix[:_MAX_POD_PREFIX]
+    digest = 2166136261  # FNV-1a, 32 bits (Go's hash/fnv New32a)
+    for byte in name.encode():
+        digest = ((digest ^ byte) * 16777619) & 0xFFFFFFFF
+    return f"{prefix}-{digest}"
+
+
+def created_by_step(workflow: Mapping[str, Any],
+                    objects: Iterable[tuple[str, Mapping[str, Any]]] = (),
+                    label_of: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """What each step created: its pods, named from the Workflow's Pod nodes (as
+    Argo names them: no list of pods needed), and the objects of resource steps
+    (kind, metadata), found by the compiler's step label and Argo's workflow label;
+    `label_of` maps a step's label value back to its name. Oldest first."""
+    from compiler.compiled import decode_nodes
+
+    meta = workflow.get("metadata") or {}
+    wf = str(meta.get("name") or "")
+    version = str((meta.get("annotations") or {}).get(POD_NAME_FORMAT) or POD_NAMES_V2)
+    nodes = decode_nodes(workflow.get("status") or {}) or {}
     out: dict[str, list[tuple[str, str]]] = {}
-    prefix = f"{workflow}."
-    for pod in pods:
-        meta = pod.get("metadata") or {}
-        node = ((meta.get("annotations") or {}).get(ARGO_NODE_NAME) or "")
-        if not node.startswith(prefix):
+    prefix = f"{wf}."
+    for node in nodes.values():
+        name = str(node.get("name") or "")
+        if node.get("type") != POD_NODE or not name.startswith(prefix):
             continue
-        step = _ATTEMPT_SUFFIX.sub("", node[len(prefix):])
-        out.setdefault(step, []).append(
-            (str(meta.get("creationTimestamp") or ""), f"pod/{meta.get('name')}"))
-    for kind, meta in objects:
-        labels = meta.get("labels") or {}
-        owner = label_of.get(str(labels.get(STEP_LABEL) or ""))
-        if owner is not None and labels.get(ARGO_WORKFLOW_LABEL) == workflow:
+        step = _TASK.match(name[len(prefix):])
+        if step is not None:
+            out.setdefault(step.group(0), []).append(
+                (str(node.get("startedAt") or ""), f"pod/{pod_name(wf, node, version)}"))
+    for kind, obj_meta in objects:
+        labels = obj_meta.get("labels") or {}
+        owner = (label_of or {}).get(str(labels.get(STEP_LABEL) or ""))
+        if owner is not None and labels.get(ARGO_WORKFLOW_LABEL) == wf:
             out.setdefault(owner, []).append(
-                (str(meta.get("creationTimestamp") or ""), f"{kind}/{meta.get('name')}"))
+                (str(obj_meta.get("creationTimestamp") or ""), f"{kind}/{obj_meta.get('name')}"))
     return {step: [name for _, name in sorted(items)] for step, items in out.items()}
 
 

@@ -77,9 +77,7 @@ def steps(n: int = 200, seed: int = 11) -> list[Obj]:
 class Fixture:
     run: Obj
     workflow: Obj
-    created: dict[str, list[str]]  # step -> "pod/NAME", "AgentRun/NAME", ...
-    pods: list[Obj]  # metadata-only, as the apiserver lists them
-    objects: list[tuple[str, Obj]]
+    objects: list[tuple[str, Obj]]  # (kind, metadata) of what resource steps created
 
 
 def _compiled(run_name: str, all_steps: list[Obj]) -> tuple[Orchestration, Obj]:
@@ -150,8 +148,8 @@ def scenario(which: str, n: int = 200) -> Fixture:
     by_name = {s["name"]: s for s in all_steps}
     statuses = _statuses(result, graph, order, which, reused, by_name)
     run = _run(run_name, result, statuses, wf, which)
-    created, pods, objects = _created(result, graph, wf["metadata"]["name"], by_name, reused)
-    return Fixture(run, wf, created, pods, objects)
+    objects = _created(result, graph, wf, by_name, reused)
+    return Fixture(run, wf, objects)
 
 
 def _downstream(graph: Any, name: str) -> set[str]:
@@ -226,10 +224,14 @@ def _run(name: str, result: RunResult, statuses: list[Obj], wf: Obj, which: str)
             "spec": spec, "status": status}
 
 
-def _created(result: RunResult, graph: Any, workflow: str, by_name: Mapping[str, Obj],
-             reused: set[str]) -> tuple[dict[str, list[str]], list[Obj], list[tuple[str, Obj]]]:
-    created: dict[str, list[str]] = {}
-    pods: list[Obj] = []
+def _created(result: RunResult, graph: Any, wf: Obj, by_name: Mapping[str, Obj],
+             reused: set[str]) -> list[tuple[str, Obj]]:
+    """Argo's Pod nodes (a Retry node and its attempts for a retried step) in the
+    Workflow's status, as Argo writes them, and the objects resource steps created
+    (metadata, as a metadata-only list returns them)."""
+    workflow = wf["metadata"]["name"]
+    templates = {t["name"]: t.get("template") for t in wf["spec"]["templates"][0]["dag"]["tasks"]}
+    nodes: dict[str, Obj] = {}
     objects: list[tuple[str, Obj]] = []
     kinds = {"AgentRun": "AgentRun", "SubOrchestration": "OrchestrationRun",
              "ToolRun": "ToolRun"}
@@ -240,21 +242,28 @@ def _created(result: RunResult, graph: Any, workflow: str, by_name: Mapping[str,
             continue
         stamp = _stamp(STARTED + timedelta(seconds=i))
         tries = attempts(by_name[step.name], str(step.phase))
-        for a in range(tries):
-            node_name = f"{workflow}.{step.name}" + (f"({a})" if tries > 1 else "")
-            pod = f"{workflow}-{node.kind.lower()}-{(i * 2654435761 + a) % 4294967296}"
-            pods.append({"metadata": {"name": pod, "creationTimestamp": stamp,
-                                      "annotations": {
-                                          "workflows.argoproj.io/node-name": node_name}}})
-            created.setdefault(step.name, []).append(f"pod/{pod}")
+        names = [f"{workflow}.{step.name}"] if tries == 1 else [
+            f"{workflow}.{step.name}({a})" for a in range(tries)]
+        for a, name in enumerate(names):
+            node_id = f"{workflow}-{(i * 2654435761 + a) % 4294967296}"
+            nodes[node_id] = {"id": node_id, "name": name, "type": "Pod",
+                              "displayName": name.split(".", 1)[1],
+                              "templateName": templates[step.name], "startedAt": stamp,
+                              "boundaryID": workflow, "phase": str(step.phase)}
+        if tries > 1:
+            retry_id = f"{workflow}-{(i * 40503) % 4294967296}"
+            nodes[retry_id] = {"id": retry_id, "name": f"{workflow}.{step.name}",
+                               "type": "Retry", "displayName": step.name,
+                               "boundaryID": workflow, "startedAt": stamp}
         if node.kind in kinds:
             obj = f"{workflow}-{step.name}-{(i * 40503) % 99991:05d}"
             objects.append((kinds[node.kind], {
                 "name": obj, "creationTimestamp": stamp,
                 "labels": {STEP_LABEL: label_value(step.name),
                            "workflows.argoproj.io/workflow": workflow}}))
-            created[step.name].append(f"{kinds[node.kind]}/{obj}")
-    return created, pods, objects
+    wf["status"] = {"phase": "Running", "nodes": nodes}
+    wf["metadata"]["annotations"]["workflows.argoproj.io/pod-name-format"] = "v2"
+    return objects
 
 
 def _stamp(when: datetime) -> str:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from operate import live, render
 from operate.render import Style
-from operate.view import RunView, build_view
-from tests.operate_fixtures import NOW, scenario
+from operate.view import RunView, build_view, created_by_step
+from tests.operate_fixtures import NOW, labels_of, scenario
 
 FOLDER = Path(__file__).resolve().parent.parent / "golden" / "operate"
 TERMINAL = Style(width=100)  # what a 100-column terminal gets (colour is tested apart)
@@ -21,7 +21,8 @@ PIPE = Style()  # no width: nothing is cut
 
 def view(which: str) -> RunView:
     f = scenario(which)
-    return build_view(f.run, f.workflow, None, f.created)
+    created = created_by_step(f.workflow, f.objects, labels_of(f.workflow))
+    return build_view(f.run, f.workflow, None, created)
 
 
 def _lines(lines: list[str]) -> str:

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from compiler.compiled import graph_from_workflow
+from compiler.compiled import decode_nodes, graph_from_workflow
 from controller.mirror import (
-    decode_nodes,
     mirror_deleted,
     mirror_workflow,
     pending_statuses,

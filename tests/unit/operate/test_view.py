@@ -82,24 +82,42 @@ def test_dag_mode_of_an_orchestration_follows_the_contract() -> None:
     assert graph.by_name["c"].continue_on_failure
 
 
-def test_created_objects_by_step_from_pods_and_labelled_objects() -> None:
-    pods = [
-        {"metadata": {"name": "wf-c-2", "creationTimestamp": "2026-01-01T00:00:02Z",
-                      "annotations": {"workflows.argoproj.io/node-name": "wf.build(1)"}}},
-        {"metadata": {"name": "wf-c-1", "creationTimestamp": "2026-01-01T00:00:01Z",
-                      "annotations": {"workflows.argoproj.io/node-name": "wf.build(0)"}}},
-        {"metadata": {"name": "wf-a-9", "creationTimestamp": "2026-01-01T00:00:01Z",
-                      "annotations": {"workflows.argoproj.io/node-name": "wf.agent"}}},
-        {"metadata": {"name": "other", "annotations": {
-            "workflows.argoproj.io/node-name": "wf2.build"}}}]
-    objects = [("AgentRun", {"name": "wf-agent-x", "creationTimestamp": "2026-01-01T00:00:03Z",
-                             "labels": {STEP_LABEL: "agent",
-                                        "workflows.argoproj.io/workflow": "wf"}}),
+def test_pods_are_named_from_the_workflows_nodes_as_argo_names_them() -> None:
+    """Pod names as the real Argo made them in the test cluster: the `diamond-zw529`
+    run's step `a` ran in pod `diamond-zw529-container-a-1204782924`."""
+    wf: Obj = {"metadata": {"name": "diamond-zw529", "annotations": {
+                   "workflows.argoproj.io/pod-name-format": "v2"}},
+               "status": {"nodes": {
+        "n1": {"id": "n1", "name": "diamond-zw529.a", "type": "Pod",
+               "templateName": "container-a", "startedAt": "2026-01-01T00:00:01Z"},
+        "n2": {"id": "n2", "name": "diamond-zw529.b", "type": "Retry"},
+        "n3": {"id": "n3", "name": "diamond-zw529.b(0)", "type": "Pod",
+               "templateName": "container-b", "startedAt": "2026-01-01T00:00:02Z"},
+        "n4": {"id": "n4", "name": "diamond-zw529.b(1)", "type": "Pod",
+               "templateName": "container-b", "startedAt": "2026-01-01T00:00:03Z"},
+        "n5": {"id": "n5", "name": "diamond-zw529.t.inner", "type": "Pod",
+               "templateRef": {"name": "wt", "template": "inner"}},
+        "n6": {"id": "n6", "name": "diamond-zw529.orch-outcome", "type": "Suspend"}}}}
+    objects = [("AgentRun", {"name": "diamond-zw529-c-x", "labels": {
+                    STEP_LABEL: "c", "workflows.argoproj.io/workflow": "diamond-zw529"}}),
                ("AgentRun", {"name": "foreign", "labels": {
-                   STEP_LABEL: "agent", "workflows.argoproj.io/workflow": "other"}})]
-    assert created_by_step("wf", pods, objects, {"agent": "agent", "build": "build"}) == {
-        "build": ["pod/wf-c-1", "pod/wf-c-2"],
-        "agent": ["pod/wf-a-9", "AgentRun/wf-agent-x"]}
+                   STEP_LABEL: "c", "workflows.argoproj.io/workflow": "other"}})]
+    assert created_by_step(wf, objects, {"c": "c"}) == {
+        "a": ["pod/diamond-zw529-container-a-1204782924"],
+        "b": ["pod/diamond-zw529-container-b-" + str(fnv("diamond-zw529.b(0)")),
+              "pod/diamond-zw529-container-b-" + str(fnv("diamond-zw529.b(1)"))],
+        "t": ["pod/diamond-zw529-inner-" + str(fnv("diamond-zw529.t.inner"))],
+        "c": ["AgentRun/diamond-zw529-c-x"]}
+    v1 = {**wf, "metadata": {"name": "diamond-zw529", "annotations": {
+        "workflows.argoproj.io/pod-name-format": "v1"}}}
+    assert created_by_step(v1)["a"] == ["pod/n1"]  # POD_NAMES=v1: the node id
+
+
+def fnv(text: str) -> int:
+    digest = 2166136261
+    for byte in text.encode():
+        digest = ((digest ^ byte) * 16777619) % 2**32
+    return digest
 
 
 def test_a_step_record_names_what_it_created_even_when_it_was_reused() -> None:
