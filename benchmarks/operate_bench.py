@@ -36,6 +36,7 @@ from tests.e2e.orch_controller import API, ControllerProcess, orchestration, run
 Obj = dict[str, Any]
 ORCH = str(Path(sys.executable).parent / "orch")
 PLURAL = "orchestrationruns"
+_ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def bench_get(cluster: Cluster, work: Path, runs: int) -> tuple[float, list[float]]:
@@ -108,7 +109,7 @@ def bench_watch(cluster: Cluster, changes: int, terminal: bool) -> list[float]:
     def wait_until(pattern: re.Pattern[bytes], deadline: float) -> float:
         nonlocal buffer
         while True:
-            if pattern.search(buffer):
+            if pattern.search(_ANSI.sub(b"", buffer)):  # the phase cell is coloured
                 buffer = b""
                 return time.perf_counter()
             left = deadline - time.perf_counter()

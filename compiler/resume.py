@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from compiler.graph import Graph, topological_order
-from compiler.names import suggest
 from compiler.semantics import Observation, Observed, RunResult, WhatIf, evaluate
 from compiler.vocabulary import RUN_DONE, StepPhase, StepReason
 
@@ -109,6 +108,8 @@ def resume_problem(old_run: Mapping[str, Any] | None, resumed_from: str, orchest
                 "nothing to resume (submit a new run instead)")
     for name in rerun:
         if name not in graph.by_name:
+            from compiler.names import suggest  # (the models with it: only when needed)
+
             near = suggest(name, graph.names)
             hint = f'; did you mean "{near}"?' if near else ""
             return f'rerun names "{name}", which is not a step of "{orchestration}"{hint}'
