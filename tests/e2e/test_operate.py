@@ -206,3 +206,32 @@ def test_an_exec_credential_plugin_and_the_cluster_errors(
     assert dead.returncode == 4
     assert dead.stderr.startswith("orch: error: cannot reach https://127.0.0.1:1: ")
     assert len(dead.stderr.splitlines()) == 1
+
+
+def test_watch_of_a_run_deleted_while_watched_exits_4(
+        cluster: Cluster, controller: ControllerProcess, fail_pods: Failures,
+        tmp_path: Path) -> None:
+    fail_pods.hold_steps("op-held", ["slow"])
+    path = write(tmp_path / "held.yaml", orchestration("op-held", [step("slow", [])]))
+    created = orch(cluster, "submit", path, "--apply")
+    assert created.returncode == 0, created.stderr
+    name = created.stdout.strip()
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    watcher = subprocess.Popen([str(BIN / "orch"), "watch", name, "-n", cluster.namespace],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env)
+    try:
+        assert watcher.stdout is not None
+        seen = []
+        for line in watcher.stdout:  # one line per change: wait for the step to run
+            seen.append(line)
+            if line.split()[1:3] == ["slow", "Running"]:
+                break
+        cluster.kube.delete(API, "OrchestrationRun", name, cluster.namespace)
+        code = watcher.wait(30)
+    finally:
+        watcher.kill()
+    assert code == 4, seen
+    assert watcher.stderr is not None
+    assert watcher.stderr.read() == (
+        f'orch: error: OrchestrationRun "{name}" was deleted while watched\n')
