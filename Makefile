@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install test unit e2e golden bench validate lint typecheck crds tools clean image image-test image-lock
+.PHONY: install test unit e2e golden bench validate lint typecheck crds k8s-schema tools clean image image-test image-lock
 
 $(BIN)/orch: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ golden: install  ## regenerate golden/ expected outputs (then read `git diff gol
 
 crds: install  ## regenerate the chart's CRDs from the models
 	$(BIN)/orch crds --output-dir charts/orch/crds
+
+k8s-schema: install  ## regenerate the Kubernetes container schema from the kubernetes client
+	$(PY) -m tests.support.k8s_schema
 
 bench: install  ## benchmarks; results are written into the README by hand
 	$(PY) -m benchmarks.run

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from compiler.graph import Graph
     from compiler.inputs import Inputs
     from compiler.models import Orchestration
+    from compiler.pods import PodSettings
     from compiler.semantics import RunResult
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -51,12 +52,12 @@ def read_sources(paths: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
-def load_inputs(paths: Sequence[str]) -> Inputs:
+def load_inputs(paths: Sequence[str], strict: bool = False) -> Inputs:
     """Read and validate files; shared by every command that takes FILE...
     (imports the models lazily, after argument parsing)."""
     from compiler.inputs import parse_files
 
-    return parse_files(read_sources(paths))
+    return parse_files(read_sources(paths), strict)
 
 
 def report(diagnostics: Sequence[Diagnostic], fmt: str = "text") -> None:
@@ -87,11 +88,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from compiler.inputs import pair_runs
     from compiler.render import to_json, to_yaml
 
-    inputs = load_inputs(args.files)
+    inputs = load_inputs(args.files, args.strict)
     workflows = []
     for doc, orch, run in pair_runs(inputs):
         out = Collector()
-        compiled = emit_workflow(orch, run, out, service_account=args.service_account)
+        compiled = emit_workflow(orch, run, out, service_account=args.service_account,
+                                 pods=_pod_settings(args))
         inputs.diagnostics.extend(doc.locate(d) for d in out.items)
         workflows.append(compiled.workflow)
     problems = _sorted(inputs.diagnostics)
@@ -107,7 +109,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from compiler.emit import emit_workflow
     from compiler.inputs import pair_runs
 
-    inputs = load_inputs(args.files)
+    inputs = load_inputs(args.files, args.strict)
     # Compiling finds what only the compiled form shows (size, settings Argo
     # cannot apply): validate refuses exactly what compile refuses.
     for doc, orch, run in pair_runs(inputs):
@@ -268,6 +270,27 @@ def cmd_controller(args: argparse.Namespace) -> int:
     os.execv(sys.executable, argv)
 
 
+def _add_pod_flags(p: argparse.ArgumentParser) -> None:
+    """How the Workflow's pods run (contract §4; the chart's
+    orchestrationController.automountServiceAccountToken and .podSecurity)."""
+    p.add_argument("--automount-service-account-token", action="store_true",
+                   help="mount the ServiceAccount token into every container of the pods "
+                        "(default: only Argo's executor containers get one)")
+    p.add_argument("--pod-security", choices=("restricted", "none"), default="restricted",
+                   help="Pod Security settings the pods get (default restricted)")
+
+
+def _pod_settings(args: argparse.Namespace) -> PodSettings:
+    from compiler.pods import PodSettings
+
+    return PodSettings(automount_token=args.automount_service_account_token,
+                       pod_security=args.pod_security)
+
+
+STRICT_HELP = ("every key orch does not read is an error (by default only a misspelled "
+               "one, as a warning)")
+
+
 class _VersionAction(argparse.Action):
     """`orch --version`: the installed distribution's version, looked up only when
     asked (importlib.metadata is not free at start-up)."""
@@ -296,11 +319,14 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="YAML files; - for stdin")
     p.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     p.add_argument("--service-account", help="spec.serviceAccountName of the Workflows")
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    _add_pod_flags(p)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("validate", help="check every document, print every problem")
     p.add_argument("files", nargs="+", metavar="FILE", help="YAML files; - for stdin")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plan", help="what-if: which steps run, fail or are skipped")

@@ -47,6 +47,14 @@ from compiler.models import (
     OrchestrationSpec,
     OrchestrationStatus,
 )
+from compiler.names import (
+    ENV_VAR_NAME,
+    IMAGE,
+    PARAMETER,
+    TEMPLATE,
+    WORKFLOW_TEMPLATE_NAME,
+    Grammar,
+)
 
 Schema = dict[str, Any]
 VERSION = "v1alpha1"
@@ -58,6 +66,7 @@ PRESERVE = "x-kubernetes-preserve-unknown-fields"
 _KEPT = frozenset({
     "type", "description", "properties", "required", "items", "enum", "format",
     "maxItems", "minItems", "maxLength", "minLength", "minimum", "maximum", "pattern",
+    "maxProperties",
     PRESERVE,
 })
 _DROPPED = frozenset({"title", "default"})
@@ -138,7 +147,8 @@ def _convert(node: Schema, defs: dict[str, Schema], where: str) -> Schema:
 
 # Readable key order in the generated YAML: what a node is, then what it holds.
 _ORDER = ("description", "type", "format", "enum", "minimum", "maximum", "minLength",
-          "maxLength", "pattern", "minItems", "maxItems", "x-kubernetes-list-type",
+          "maxLength", "pattern", "minItems", "maxItems", "maxProperties",
+          "x-kubernetes-list-type",
           "x-kubernetes-list-map-keys", PRESERVE, "properties", "additionalProperties",
           "items", "required", "x-kubernetes-validations")
 
@@ -191,6 +201,47 @@ STEP_RULES: tuple[Schema, ...] = (
         "reason": "FieldValueInvalid",
     },
 )
+
+
+# --- Names a user writes into Argo and Kubernetes name fields (issue 9) -----------
+# Each is held to its field's grammar (compiler.names): a `pattern` where the name
+# is a value (no CEL cost), a CEL rule where it is a map key. A step's `with` keys
+# are Argo parameter names, a Container's environment variable names; bounding the
+# map is what lets the rule's estimated cost fit 200 steps. A Template step's
+# values holding `{{` and names that depend on another object (a run's parameters
+# reaching a Container step) cannot be judged here at a cost the apiserver
+# accepts: the controller refuses them (InvalidField).
+PARAMETER_KEYS_RULE: Schema = {
+    "rule": f"self.all(k, k.matches(r'{PARAMETER.anchored}'))",
+    "message": f"parameter names must be Argo parameter names: {PARAMETER.rule} "
+               f"({PARAMETER.pattern})",
+    "reason": "FieldValueInvalid",
+}
+WITH_KEYS_RULE: Schema = {
+    "rule": ("!has(self.with) || (self.kind == 'Container' "
+             f"? self.with.all(k, k.matches(r'{ENV_VAR_NAME.anchored}')) "
+             f": self.with.all(k, k.matches(r'{PARAMETER.anchored}')))"),
+    "message": (f"with keys must be Argo parameter names ({PARAMETER.pattern}); a Container "
+                f"step's are environment variable names ({ENV_VAR_NAME.pattern})"),
+    "reason": "FieldValueInvalid",
+}
+
+
+def _pattern(node: Schema, grammar: Grammar) -> None:
+    node["pattern"] = grammar.anchored
+    if grammar.max_length is not None:
+        node["maxLength"] = grammar.max_length
+    node.update(_ordered(node))
+
+
+def _user_names(step: Schema) -> None:
+    props = step["properties"]
+    _pattern(props["image"], IMAGE)
+    _pattern(props["env"]["items"]["properties"]["name"], ENV_VAR_NAME)
+    _pattern(props["templateRef"]["properties"]["name"], WORKFLOW_TEMPLATE_NAME)
+    _pattern(props["templateRef"]["properties"]["template"], TEMPLATE)
+    step["x-kubernetes-validations"] = [dict(WITH_KEYS_RULE)]
+    step.update(_ordered(step))
 
 
 def _printer_column(name: str, path: str, kind: str = "string", priority: int = 0,
@@ -278,6 +329,7 @@ def orchestration_crd() -> Schema:
     steps.update(_ordered(steps))
     depends_on = steps["items"]["properties"]["dependsOn"]
     depends_on["items"]["maxLength"] = MAX_NAME_LENGTH
+    _user_names(steps["items"])
     status = _with_status_lists(structural_schema(OrchestrationStatus))
     columns = [
         _printer_column("Phase", ".status.phase"),
@@ -290,6 +342,9 @@ def orchestration_crd() -> Schema:
 
 def orchestration_run_crd() -> Schema:
     spec = structural_schema(OrchestrationRunSpec)
+    parameters = spec["properties"]["parameters"]
+    parameters["x-kubernetes-validations"] = [dict(PARAMETER_KEYS_RULE)]
+    parameters.update(_ordered(parameters))
     status = _with_status_lists(structural_schema(OrchestrationRunStatus))
     columns = [
         _printer_column("Phase", ".status.phase"),

@@ -33,6 +33,7 @@ class Reason(enum.StrEnum):
     TOO_MANY_STEPS = "TooManySteps"
     WORKFLOW_TOO_LARGE = "WorkflowTooLarge"
     ORCHESTRATION_NOT_FOUND = "OrchestrationNotFound"
+    SUB_ORCHESTRATION_CYCLE = "SubOrchestrationCycle"
 
 
 class Severity(enum.StrEnum):

@@ -21,7 +21,9 @@ from compiler.kinds.base import argo_literal, article
 from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
 from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
+from compiler.pods import PodSettings, workflow_pod_fields
 from compiler.resume import NO_OP, REUSED_TEMPLATE
+from compiler.validate import check_run_parameters
 
 MAX_TEMPLATES = 200
 MAX_BYTES = 1024 * 1024
@@ -41,6 +43,7 @@ def emit_workflow(
     run: OrchestrationRun | None = None,
     out: Collector | None = None,
     service_account: str | None = None,
+    pods: PodSettings | None = None,
     reused: Collection[str] = (),
 ) -> Compiled:
     """The Workflow for `orchestration` (named after `run` when given). Problems
@@ -49,6 +52,9 @@ def emit_workflow(
     `reused` (a resumed run's, `compiler.resume`) become no-op tasks that succeed
     at once; their dependencies stay, so the DAG keeps its shape."""
     out = out if out is not None else Collector()
+    pods = pods if pods is not None else PodSettings()
+    if run is not None:
+        check_run_parameters(orchestration, run, out)
     steps = orchestration.spec.steps
     graph = build_graph(steps)
     run_params = dict(run.spec.parameters or {}) if run else {}
@@ -69,7 +75,7 @@ def emit_workflow(
                 task["continueOn"] = {"failed": True}
             tasks.append(_ordered_task(task))
             continue
-        ctx = StepContext(label_value(step.name), {**run_params, **step.parameters})
+        ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods)
         emitted = KINDS[step.kind].build(step, ctx)
         if emitted.template is not None:
             template = dict(emitted.template)
@@ -108,6 +114,7 @@ def emit_workflow(
     spec: dict[str, Any] = {"entrypoint": entry}
     if service_account:
         spec["serviceAccountName"] = service_account
+    spec.update(workflow_pod_fields(pods, service_account))
     if run_params:
         spec["arguments"] = {
             "parameters": [{"name": k, "value": argo_literal(v)} for k, v in run_params.items()]

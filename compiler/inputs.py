@@ -14,6 +14,7 @@ from compiler.diagnostics import ROOT, Collector, Diagnostic, FieldPath, Reason,
 from compiler.gcpause import paused_gc
 from compiler.models import Orchestration, OrchestrationRun
 from compiler.source import Document, load_documents
+from compiler.suborchestrations import check_sub_orchestration_cycles
 from compiler.validate import check_document_kind, check_orchestration, check_run
 
 
@@ -30,13 +31,14 @@ class Inputs:
         return not any(d.is_error for d in self.diagnostics)
 
 
-def parse_text(text: str, file: str, into: Inputs | None = None) -> Inputs:
-    """Parse and validate every document of one file."""
+def parse_text(text: str, file: str, into: Inputs | None = None, strict: bool = False) -> Inputs:
+    """Parse and validate every document of one file (`strict`: unknown keys are
+    errors)."""
     with paused_gc():
-        return _parse_text(text, file, into)
+        return _parse_text(text, file, into, strict)
 
 
-def _parse_text(text: str, file: str, into: Inputs | None) -> Inputs:
+def _parse_text(text: str, file: str, into: Inputs | None, strict: bool = False) -> Inputs:
     inputs = into if into is not None else Inputs()
     inputs.files.append(file)
     docs, problems = load_documents(text, file)
@@ -55,11 +57,11 @@ def _parse_text(text: str, file: str, into: Inputs | None) -> Inputs:
         out = Collector()
         kind = check_document_kind(doc.data, out)
         if kind == ORCHESTRATION_KIND:
-            orchestration = check_orchestration(doc.data, out)
+            orchestration = check_orchestration(doc.data, out, strict=strict)
             if orchestration is not None:
                 inputs.orchestrations.append((doc, orchestration))
         elif kind == RUN_KIND:
-            run = check_run(doc.data, out)
+            run = check_run(doc.data, out, strict=strict)
             if run is not None:
                 inputs.runs.append((doc, run))
         inputs.diagnostics.extend(doc.locate(d) for d in out.items)
@@ -73,6 +75,7 @@ def key(namespace: str | None, name: str | None) -> tuple[str, str]:
 def pair_runs(inputs: Inputs) -> list[tuple[Document, Orchestration, OrchestrationRun | None]]:
     """What to compile, in input order: each run with its Orchestration, and each
     Orchestration that no run in the input references."""
+    inputs.diagnostics.extend(check_sub_orchestration_cycles(inputs.orchestrations))
     by_key = {key(o.metadata.namespace, o.metadata.name): (d, o) for d, o in inputs.orchestrations}
     used: set[tuple[str, str]] = set()
     files = {f: i for i, f in enumerate(inputs.files)}
@@ -109,8 +112,8 @@ def pair_runs(inputs: Inputs) -> list[tuple[Document, Orchestration, Orchestrati
     return [(doc, orch, run) for _, _, doc, orch, run in plan]
 
 
-def parse_files(texts: Iterable[tuple[str, str]]) -> Inputs:
+def parse_files(texts: Iterable[tuple[str, str]], strict: bool = False) -> Inputs:
     inputs = Inputs()
     for file, text in texts:
-        parse_text(text, file, inputs)
+        parse_text(text, file, inputs, strict)
     return inputs

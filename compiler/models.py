@@ -15,12 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 MAX_STEPS = 200
 MAX_NAME_LENGTH = 128
+# A step's parameters: bounded so the CRD's CEL rule on their names fits the
+# apiserver's cost budget for 200 steps (compiler.crd).
+MAX_PARAMETERS = 1000
 
 Int32 = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="allow", strict=True)
+    # One spelling: the CRD's camelCase alias (`depends_on` is an unknown key,
+    # which `compiler.unknown_keys` names as a misspelling).
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class NameRef(_Model):
@@ -38,8 +43,12 @@ class TemplateRef(_Model):
 
 
 class EnvVar(_Model):
+    """A Container step's environment variable (`valueFrom` is checked against the
+    Kubernetes schema by `compiler.kinds.container`)."""
+
     name: StrictStr
-    value: StrictStr = ""
+    value: StrictStr | None = None
+    value_from: dict[str, Any] | None = Field(None, alias="valueFrom")
 
 
 # Marks a model whose unknown keys the CRD keeps (`compiler.crd` reads it).
@@ -66,7 +75,8 @@ class Step(_Model):
     retries: Int32 | None = None
     retry_backoff_seconds: Int32 | None = Field(None, alias="retryBackoffSeconds")
     timeout_seconds: Int32 | None = Field(None, alias="timeoutSeconds")
-    with_: dict[StrictStr, StrictStr] | None = Field(None, alias="with")
+    with_: dict[StrictStr, StrictStr] | None = Field(None, alias="with",
+                                                     max_length=MAX_PARAMETERS)
     agent_ref: NameRef | None = Field(None, alias="agentRef")
     tool_ref: NameRef | None = Field(None, alias="toolRef")
     orchestration_ref: NameRef | None = Field(None, alias="orchestrationRef")

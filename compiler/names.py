@@ -1,16 +1,141 @@
-"""Name rules of the target: DAG task names, label values, object names."""
+"""Name rules of the target: every field a user's text lands in that Argo or
+Kubernetes reads as a name, with the rule of the program that reads it.
+
+Why one module: a name that breaks its field's grammar is refused by Argo or the
+apiserver only at run time, and one that holds `{{` is expanded by Argo's
+template engine (shared by every team of a cluster) before anything refuses it.
+So each rule is stated once here, quoted from its source with the version, and
+used by the checks (`compiler.validate`, the kinds), the CRD's `pattern`s
+(`compiler.crd`) and the tests. No grammar here admits `{` or `}`.
+
+Every pattern is matched whole (`fullmatch`): `$` in Python also matches before a
+final newline, which let `"a\\n"` pass as a step name.
+"""
 
 from __future__ import annotations
 
 import difflib
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from compiler.models import MAX_NAME_LENGTH
 
+
+@dataclass(frozen=True)
+class Grammar:
+    """One name field's rule: a pattern (valid in Python and Go's RE2, so the
+    CRD's `pattern` is the same text), a length limit, and extra refusals."""
+
+    what: str
+    pattern: str
+    max_length: int | None
+    source: str
+    rule: str  # the rule in words, for a person
+    extra: Callable[[str], str | None] | None = None
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regex", re.compile(self.pattern))
+
+    @property
+    def anchored(self) -> str:
+        """The pattern for an OpenAPI `pattern` (Go's `$` is the end of the text)."""
+        return f"^(?:{self.pattern})$"
+
+    def problem(self, value: str) -> str | None:
+        """Why `value` breaks this grammar (a sentence naming the grammar), or None."""
+        if self.max_length is not None and len(value) > self.max_length:
+            return (f"is {len(value)} characters long; a {self.what} has at most "
+                    f"{self.max_length} ({self.source})")
+        if not self.regex.fullmatch(value):
+            shown = f" ({self.pattern})" if len(self.pattern) <= 60 else ""
+            return f"is not a valid {self.what}: {self.rule}{shown}, says {self.source}"
+        return self.extra(value) if self.extra else None
+
+
+def quote(value: str, limit: int = 80) -> str:
+    """`value` in double quotes with every invisible or line-breaking character
+    escaped (as Go's %q shows it), cut at `limit` characters."""
+    out = []
+    for c in value[:limit]:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c.isprintable() and c not in "\u2028\u2029":
+            out.append(c)
+        elif ord(c) < 0x10000:
+            out.append(f"\\u{ord(c):04x}" if c not in "\n\t\r" else repr(c)[1:-1])
+        else:
+            out.append(f"\\U{ord(c):08x}")
+    return '"' + "".join(out) + ('..."' if len(value) > limit else '"')
+
+
+# k8s.io/apimachinery v0.36.3 pkg/util/validation/validation.go, IsEnvVarName:
+# envVarNameFmt `[-._a-zA-Z][-._a-zA-Z0-9]*` and hasChDirPrefix (not `.` or `..`,
+# not starting with `..`), written as one pattern. Kubernetes 1.34+ also accepts
+# any printable ASCII but `=` (RelaxedEnvironmentVariableValidation), which
+# admits `{{`: the strict rule is the one every supported Kubernetes accepts.
+ENV_VAR_NAME = Grammar(
+    "environment variable name", r"[-_a-zA-Z][-._a-zA-Z0-9]*|\.[-_a-zA-Z0-9][-._a-zA-Z0-9]*",
+    None, "Kubernetes IsEnvVarName",
+    "letters, digits, '_', '-' and '.', not starting with a digit or '..', not '.'")
+# argo-workflows v4.0.5 workflow/validate/validate.go paramOrArtifactNameRegex.
+PARAMETER = Grammar(
+    "Argo parameter name", r"[-a-zA-Z0-9_]+", None, "Argo",
+    "letters, digits, '_' and '-'")
+# argo-workflows v4.0.5 workflow/validate/validate.go workflowFieldNameFmt,
+# workflowFieldMaxLength: template names (entrypoint, templateRef.template).
+TEMPLATE = Grammar(
+    "Argo template name", r"[a-zA-Z0-9][-a-zA-Z0-9]*", 128, "Argo",
+    "letters, digits and '-', starting with a letter or digit")
+# Kubernetes object names (IsDNS1123Subdomain).
+DNS_SUBDOMAIN_NAME = Grammar(
+    "Kubernetes object name", r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*",
+    253, "Kubernetes", "lowercase letters, digits, '-' and '.', alphanumeric at both ends")
+# A WorkflowTemplate's name: an object name that Argo also limits to 63
+# (argo-workflows v4.0.5 workflow/validate/validate.go maxCharsInObjectName).
+WORKFLOW_TEMPLATE_NAME = Grammar(
+    "WorkflowTemplate name", DNS_SUBDOMAIN_NAME.pattern, 63, "Kubernetes and Argo",
+    DNS_SUBDOMAIN_NAME.rule)
+# Namespaces (IsDNS1123Label).
+NAMESPACE = Grammar(
+    "namespace", r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", 63, "Kubernetes",
+    "lowercase letters, digits and '-', alphanumeric at both ends")
+
+# github.com/distribution/reference v0.6.0 regexp.go ReferenceRegexp (what the
+# container runtimes parse an image with); Go's `\w` is ASCII, written out here.
+_ALNUM = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[(?:[a-fA-F0-9:]+)\])"
+_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
+_NAME = rf"(?:{_HOST}(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_TAG = r"[0-9A-Za-z_][0-9A-Za-z_.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+
+
+def _image_extra(value: str) -> str | None:
+    # reference.go Parse: the repository name is at most 255 characters;
+    # normalize.go: a bare 64-hex string is an image ID, not a name.
+    name = re.split(r"[:@](?=[^/]*$)", value, maxsplit=1)[0]
+    if len(name) > 255:
+        return "is not a valid image reference: its repository name is over 255 characters, " \
+               "says distribution/reference"
+    if re.fullmatch(r"[a-f0-9]{64}", value):
+        return "is not a valid image reference: a 64-hex string is an image ID, not a name, " \
+               "says distribution/reference"
+    return None
+
+
+IMAGE = Grammar(
+    "image reference", rf"{_NAME}(?::{_TAG})?(?:@{_DIGEST})?", 4096,
+    "distribution/reference",
+    "[host[:port]/]path[:tag][@digest], path components of lowercase letters and digits "
+    "joined by '.', '_', '__' or '-'", _image_extra)
+
 # Argo's DAG task names, which also end up inside `dependencies` expressions.
-TASK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]*$")
+TASK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]*")
 # Words that Argo's `dependencies` evaluation (expr-lang) reads as operators/literals.
 EXPRESSION_KEYWORDS = frozenset(
     [
@@ -30,15 +155,10 @@ EXPRESSION_KEYWORDS = frozenset(
         "nil",
     ]
 )
-# Argo template names: DNS-1123-like, what `argo lint` accepts.
-TEMPLATE_NAME = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
 MAX_TEMPLATE_NAME = 128
 # Workflow names: Argo refuses more than 63 characters.
 MAX_WORKFLOW_NAME = 63
-# Argo parameter names.
-PARAMETER_NAME = re.compile(r"^[-a-zA-Z0-9_]+$")
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 
 def task_name_problem(name: str) -> str | None:
@@ -47,7 +167,7 @@ def task_name_problem(name: str) -> str | None:
         return f"is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed"
     if name in EXPRESSION_KEYWORDS:
         return "is a keyword of Argo's dependency expressions; rename the step"
-    if not TASK_NAME.match(name):
+    if not TASK_NAME.fullmatch(name):
         return "must start with a letter and hold only letters, digits and '-'"
     return None
 
@@ -55,11 +175,17 @@ def task_name_problem(name: str) -> str | None:
 def label_value(name: str) -> str:
     """`name` if it is a valid label value, else its first 54 characters, '-', and
     8 hex digits of its sha256 (contract §4)."""
-    if len(name) <= 63 and LABEL_VALUE.match(name):
+    if len(name) <= 63 and LABEL_VALUE.fullmatch(name):
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    head = name[:54].rstrip("-_.")
-    return f"{head}-{digest}" if head else digest
+    head = name[:54]
+    head = head[: next((i for i, c in enumerate(head) if not _label_char(c)), len(head))]
+    head = head.rstrip("-_.")
+    return f"{head}-{digest}" if head and head[0].isascii() and head[0].isalnum() else digest
+
+
+def _label_char(c: str) -> bool:
+    return c.isascii() and (c.isalnum() or c in "-_.")
 
 
 def shorten(name: str, limit: int) -> str:

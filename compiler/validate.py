@@ -17,19 +17,24 @@ from compiler.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND
 from compiler.diagnostics import ROOT, Collector, FieldPath, Reason
 from compiler.graph import find_cycles
 from compiler.kinds import KINDS, RESERVED_TEMPLATE_NAMES
+from compiler.kinds.base import check_name, check_with_keys
+from compiler.kinds.template import KIND as TEMPLATE_STEP
+from compiler.kinds.template import VALUE_EXPANDED, VALUE_HINT
 from compiler.models import (
     MAX_STEPS,
     Orchestration,
     OrchestrationRun,
 )
 from compiler.names import (
-    DNS_SUBDOMAIN,
-    MAX_TEMPLATE_NAME,
-    PARAMETER_NAME,
-    TEMPLATE_NAME,
+    DNS_SUBDOMAIN_NAME,
+    NAMESPACE,
+    PARAMETER,
+    TEMPLATE,
+    quote,
     suggest,
     task_name_problem,
 )
+from compiler.unknown_keys import check_orchestration_keys, check_run_keys
 
 DOCUMENT_KINDS = (ORCHESTRATION_KIND, RUN_KIND)
 ModelT = TypeVar("ModelT", Orchestration, OrchestrationRun)
@@ -170,9 +175,13 @@ def _steps(data: dict[str, Any], out: Collector) -> list[Any] | None:
     return steps
 
 
-def check_orchestration(data: dict[str, Any], out: Collector) -> Orchestration | None:
-    """Every §2 problem of one Orchestration document; the model when it has none."""
+def check_orchestration(
+    data: dict[str, Any], out: Collector, *, strict: bool = False
+) -> Orchestration | None:
+    """Every §2 problem of one Orchestration document; the model when it has none.
+    `strict`: every unknown key is an error (else only misspellings warn)."""
     before = len(out.items)
+    check_orchestration_keys(data, out, strict=strict)
     model = check_models(data, Orchestration, out)
     check_metadata_name(data, out)
     steps = _steps(data, out)
@@ -186,6 +195,7 @@ def check_orchestration(data: dict[str, Any], out: Collector) -> Orchestration |
         if isinstance(step, dict) and isinstance(step.get("kind"), str):
             kind = KINDS.get(step["kind"])
             if kind is not None:
+                check_with_keys(step, STEPS.child(i), out, kind.parameter_name)
                 kind.check(step, STEPS.child(i), out)
     return _unless_errors(model, out, before)
 
@@ -195,6 +205,8 @@ def _unless_errors(model: ModelT | None, out: Collector, since: int) -> ModelT |
 
 
 def check_metadata_name(data: dict[str, Any], out: Collector) -> None:
+    """The object's name (a Kubernetes object name) and, when the user wrote one,
+    its namespace (a DNS label): both land in the Workflow's metadata."""
     meta = data.get("metadata")
     name = meta.get("name") if isinstance(meta, dict) else None
     path = FieldPath(("metadata", "name"))
@@ -202,13 +214,10 @@ def check_metadata_name(data: dict[str, Any], out: Collector) -> None:
         out.add(
             Reason.INVALID_FIELD, path, "metadata.name is missing", hint="give the resource a name"
         )
-    elif isinstance(name, str) and (len(name) > 253 or not DNS_SUBDOMAIN.match(name)):
-        out.add(
-            Reason.INVALID_FIELD,
-            path,
-            f"{name!r} is not a valid Kubernetes object name",
-            hint="lowercase letters, digits, '-' and '.', at most 253",
-        )
+    else:
+        check_name(name, DNS_SUBDOMAIN_NAME, path, out)
+    if isinstance(meta, dict) and meta.get("namespace") is not None:
+        check_name(meta["namespace"], NAMESPACE, FieldPath(("metadata", "namespace")), out)
 
 
 def check_steps(steps: Sequence[Any], out: Collector) -> dict[str, int]:
@@ -234,7 +243,7 @@ def check_steps(steps: Sequence[Any], out: Collector) -> dict[str, int]:
                 out.add(
                     Reason.INVALID_STEP_NAME,
                     path.child("name"),
-                    f"step name {name!r} {problem}",
+                    f"step name {quote(name)} {problem}",
                     names=(name,),
                 )
             if name in first:
@@ -347,36 +356,62 @@ def check_entrypoint(spec: Any, out: Collector) -> None:
     path = FieldPath(("spec", "entrypoint"))
     if not isinstance(entry, str):
         return  # InvalidField from check_models
-    if len(entry) > MAX_TEMPLATE_NAME or not TEMPLATE_NAME.match(entry):
+    problem = TEMPLATE.problem(entry)
+    if problem:
         out.add(
             Reason.ENTRYPOINT_MISSING,
             path,
-            f"entrypoint {entry!r} is not a valid template name",
-            hint="letters, digits and '-', starting with a letter or digit; default is main",
+            f"entrypoint {quote(entry)} {problem}",
+            hint="the default is main",
         )
     elif entry in RESERVED_TEMPLATE_NAMES or entry.startswith("container-"):
         out.add(
             Reason.ENTRYPOINT_MISSING,
             path,
-            f"entrypoint {entry!r} collides with a template the compiler emits",
+            f"entrypoint {quote(entry)} collides with a template the compiler emits",
             hint="choose another name, e.g. main",
         )
 
 
-def check_run(data: dict[str, Any], out: Collector) -> OrchestrationRun | None:
+def check_run(
+    data: dict[str, Any], out: Collector, *, strict: bool = False
+) -> OrchestrationRun | None:
     """Every problem of one OrchestrationRun document; the model when it has none."""
     before = len(out.items)
+    check_run_keys(data, out, strict=strict)
     model = check_models(data, OrchestrationRun, out)
     check_metadata_name(data, out)
     spec = data.get("spec")
     params = spec.get("parameters") if isinstance(spec, dict) else None
     if isinstance(params, dict):
-        for key in params:
-            if isinstance(key, str) and not PARAMETER_NAME.match(key):
-                out.add(
-                    Reason.INVALID_FIELD,
-                    FieldPath(("spec", "parameters", str(key))),
-                    f"parameter name {key!r} cannot be an Argo parameter name",
-                    hint="letters, digits, '-' and '_'",
-                )
+        for key in params:  # each becomes an argument of the Workflow
+            check_name(key, PARAMETER, FieldPath(("spec", "parameters", str(key))), out)
     return _unless_errors(model, out, before)
+
+
+def check_run_parameters(
+    orchestration: Orchestration, run: OrchestrationRun, out: Collector
+) -> None:
+    """What a run's parameters become in this Orchestration's steps: every step
+    receives all of them (under its own `with`), so a name must fit each kind's
+    parameter grammar (a Container's are environment variable names), and a value
+    that would reach a Template step may not hold `{{` (contract §2): besides the
+    task's arguments, the run's parameters are the Workflow's global parameters,
+    which a referenced WorkflowTemplate can read."""
+    params = run.spec.parameters or {}
+    for key, value in params.items():
+        path = FieldPath(("spec", "parameters", key))
+        for step in orchestration.spec.steps:
+            kind = KINDS[step.kind]
+            if kind.parameter_name is not PARAMETER:
+                problem = kind.parameter_name.problem(key)
+                if problem:
+                    out.add(Reason.INVALID_FIELD, path,
+                            f'run parameter {quote(key)} reaches {step.kind} step "{step.name}", '
+                            f"where it {problem}", names=(key, step.name))
+                    break
+        template = next((s for s in orchestration.spec.steps if s.kind == TEMPLATE_STEP.name), None)
+        if template is not None and "{{" in value:
+            out.add(Reason.INVALID_FIELD, path,
+                    f'run parameter {quote(key)} reaches Template step "{template.name}": '
+                    + VALUE_EXPANDED, names=(key, template.name), hint=VALUE_HINT)

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from compiler.pods import DEFAULT_PODS, POD_SECURITY_PROFILES, RESTRICTED, PodSettings
+
 ENABLED = "JANGAR_ORCHESTRATION_CONTROLLER_ENABLED"
 NAMESPACES = "JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES"
 DEFAULT_PORT = 8080
@@ -37,6 +39,7 @@ class Config:
     retry_period: float
     workers: int
     log_level: str
+    workflow_pods: PodSettings = DEFAULT_PODS  # see pod_settings below
 
 
 def parse_bool(value: str) -> bool:
@@ -132,4 +135,29 @@ def load_config(argv: Sequence[str] | None = None,
         identity=args.identity or f"{socket.gethostname()}_{uuid.uuid4()}",
         lease_duration=args.lease_duration, renew_deadline=args.renew_deadline,
         retry_period=args.retry_period, workers=max(1, args.workers),
-        log_level=args.log_level)
+        log_level=args.log_level, workflow_pods=_pods_or_exit(parser, env))
+
+
+# --- How the submitted Workflows' pods run (contract §4) --------------------------
+# Kept apart from the rest: issue 9's setting, read from the chart's
+# orchestrationController.automountServiceAccountToken and .podSecurity.
+AUTOMOUNT_TOKEN = "ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN"
+POD_SECURITY = "ORCH_POD_SECURITY"
+
+
+def pod_settings(env: Mapping[str, str]) -> PodSettings:
+    """$ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN (1/0, default 0: only Argo's executor
+    gets a token) and $ORCH_POD_SECURITY (restricted or none, default restricted)."""
+    profile = env.get(POD_SECURITY, "").strip() or RESTRICTED
+    if profile not in POD_SECURITY_PROFILES:
+        raise ValueError(f"${POD_SECURITY}: {profile!r} is not one of "
+                         f"{', '.join(POD_SECURITY_PROFILES)}")
+    return PodSettings(automount_token=parse_bool(env.get(AUTOMOUNT_TOKEN, "0")),
+                       pod_security=profile)
+
+
+def _pods_or_exit(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> PodSettings:
+    try:
+        return pod_settings(env)
+    except ValueError as e:
+        parser.error(str(e))

@@ -82,7 +82,8 @@ class Controller:
                                     pool=self.config.workers + 16), self.metrics)
         reconciler = Reconciler(kube, Caches(self._lookup(ORCHESTRATION), self._lookup(RUN),
                                              self._lookup(WORKFLOW)),
-                                Recorder(kube), self.config.workflow_service_account)
+                                Recorder(kube), self.config.workflow_service_account,
+                                self.config.workflow_pods)
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
         self._start_informers(kube, reconciler)
         self._wait_synced()

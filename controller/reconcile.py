@@ -20,6 +20,7 @@ from typing import Any
 from compiler.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
+from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
 from compiler.semantics import Condition
 from compiler.vocabulary import (
@@ -67,9 +68,9 @@ class Caches:
 
 class Reconciler:
     def __init__(self, kube: Kube, caches: Caches, recorder: Recorder,
-                 service_account: str | None = None) -> None:
+                 service_account: str | None = None, pods: PodSettings = DEFAULT_PODS) -> None:
         self.kube, self.caches, self.recorder = kube, caches, recorder
-        self.service_account = service_account
+        self.service_account, self.pods = service_account, pods
         self.written: dict[Key, str] = {}  # key -> resourceVersion of our last write
         self._judged: dict[tuple[str, int], tuple[list[Any], Any]] = {}
 
@@ -145,7 +146,7 @@ class Reconciler:
             return self._refuse(run, SubmitReason.ORCHESTRATION_INVALID,
                                 f'Orchestration "{ref}" is invalid: '
                                 + condition_message(problems))
-        problems, compiled = compile_run(model, run, self.service_account)
+        problems, compiled = compile_run(model, run, self.service_account, self.pods)
         if compiled is None:
             reason = (str(Reason.WORKFLOW_TOO_LARGE)
                       if any(p.reason is Reason.WORKFLOW_TOO_LARGE for p in problems)

@@ -17,6 +17,7 @@ from compiler.api import ORCHESTRATION_KIND
 from compiler.diagnostics import Collector, Diagnostic
 from compiler.emit import Compiled, emit_workflow
 from compiler.models import Orchestration
+from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.validate import check_document_kind, check_orchestration, check_run
 
 _TOP = {"apiVersion": 0, "kind": 1, "metadata": 2, "spec": 3}
@@ -68,7 +69,8 @@ def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic]
 
 
 def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
-                service_account: str | None) -> tuple[list[Diagnostic], Compiled | None]:
+                service_account: str | None, pods: PodSettings = DEFAULT_PODS,
+                ) -> tuple[list[Diagnostic], Compiled | None]:
     """The run's Workflow, or the problems that prevent it."""
     doc = user_document(run_obj)
     out = Collector()
@@ -77,6 +79,6 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
     if errors or run is None:
         return in_document_order(errors), None
     out = Collector()
-    compiled = emit_workflow(orchestration, run, out, service_account=service_account)
+    compiled = emit_workflow(orchestration, run, out, service_account=service_account, pods=pods)
     errors = [d for d in out.items if d.is_error]
     return in_document_order(errors), (None if errors else compiled)

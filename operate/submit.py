@@ -38,12 +38,11 @@ def parse_params(values: Sequence[str]) -> dict[str, str]:
 
 
 def _check_name(name: str | None, flag: str = "--name") -> None:
-    from compiler.names import DNS_SUBDOMAIN
+    from compiler.names import DNS_SUBDOMAIN_NAME, quote
 
-    if name is not None and (len(name) > 253 or not DNS_SUBDOMAIN.match(name)):
-        raise UsageError(f"{flag} {name!r} is not a valid object name (lowercase letters, "
-                         "digits, '-' and '.', starting and ending with a letter or digit, "
-                         "at most 253 characters)")
+    problem = DNS_SUBDOMAIN_NAME.problem(name) if name is not None else None
+    if name is not None and problem is not None:
+        raise UsageError(f"{flag} {quote(name)} {problem}")
 
 
 def submit(args: argparse.Namespace, connect: Connect) -> int:
@@ -65,11 +64,13 @@ def submit(args: argparse.Namespace, connect: Connect) -> int:
         raise UsageError(f'the Orchestration in {args.file} is in namespace "{file_ns}", not '
                          f'"{args.namespace}"; pass --namespace {file_ns} or drop it from '
                          "the file")
+    # What the controller would refuse is refused before the cluster is asked (the
+    # namespace changes nothing of that).
+    if not _compiles(orch, _new_run(file_ns or "default", name, args.name, params), args.file):
+        return EXIT_INVALID
     client = connect(args)
     namespace = file_ns or client.namespace
     run = _new_run(namespace, name, args.name, params)
-    if not _compiles(orch, run, args.file):
-        return EXIT_INVALID
     if args.apply:
         body = {k: v for k, v in doc.data.items() if k != "status"}
         body["metadata"] = {**body["metadata"], "namespace": namespace}

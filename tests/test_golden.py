@@ -10,6 +10,7 @@ import pytest
 import yaml
 from deepdiff import DeepDiff
 
+from compiler.diagnostics import Reason
 from tests.golden import (
     INVALID,
     VALID,
@@ -65,3 +66,19 @@ def test_invalid_case_gives_golden_diagnostics(case: Path) -> None:
 def test_there_are_enough_cases() -> None:
     assert len(inputs(VALID)) >= 15
     assert len(inputs(INVALID)) >= 10
+
+
+def test_the_goldens_produce_every_reason() -> None:
+    """The README says every reason of the contract's §2 is produced and tested:
+    each member of Reason ends a line of some invalid case's diagnostics."""
+    produced = {line.rsplit("[", 1)[1].rstrip("]")
+                for case in inputs(INVALID)
+                for line in expected_diagnostics(case).read_text(encoding="utf-8").splitlines()
+                if line.endswith("]")}
+    assert {str(r) for r in Reason} - produced == set()
+    assert produced <= {str(r) for r in Reason}
+
+
+def test_the_size_warning_has_its_golden() -> None:
+    text = "".join(expected_diagnostics(c).read_text(encoding="utf-8") for c in inputs(INVALID))
+    assert ": warning: spec: the compiled Workflow is " in text

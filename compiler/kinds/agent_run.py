@@ -71,4 +71,4 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     return resource_step("agent-run", TEMPLATE, ctx.step_label, spec=no_expansion_json(spec))
 
 
-KIND = Kind("AgentRun", build, check)
+KIND = Kind("AgentRun", build, check, extra_keys=PASSED_THROUGH)

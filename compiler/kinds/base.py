@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.models import Step
-from compiler.names import DNS_SUBDOMAIN
+from compiler.names import DNS_SUBDOMAIN_NAME, PARAMETER, Grammar, quote
+from compiler.pods import DEFAULT_PODS, PodSettings
 
 Template = dict[str, Any]
 STEP_PARAM = "step"
@@ -36,6 +38,7 @@ class StepContext:
 
     step_label: str
     parameters: Mapping[str, str]
+    pods: PodSettings = DEFAULT_PODS
 
 
 Builder = Callable[[Step, StepContext], Emitted]
@@ -47,6 +50,12 @@ class Kind:
     name: str
     build: Builder
     check: Checker
+    # What the step's parameters (its `with` keys, the run's parameter names)
+    # become: Argo parameters, or environment variables of a container.
+    parameter_name: Grammar = PARAMETER
+    # Step keys beyond the models' that this kind reads (the reference system's
+    # own, such as implementationSpecRef): known, never reported as unknown.
+    extra_keys: tuple[str, ...] = ()
 
 
 def require(step: dict[str, Any], key: str, path: FieldPath, out: Collector, what: str) -> None:
@@ -65,17 +74,38 @@ def require_ref(step: dict[str, Any], key: str, path: FieldPath, out: Collector,
     require(step, key, path, out, what)
     value = step.get(key)
     name = value.get("name") if isinstance(value, dict) else value
-    if isinstance(name, str) and name and (len(name) > 253 or not DNS_SUBDOMAIN.match(name)):
-        out.add(
-            Reason.INVALID_FIELD,
-            path.child(key),
-            f"{name!r} is not a valid Kubernetes object name",
-            hint="lowercase letters, digits, '-' and '.'",
-        )
+    if isinstance(name, str) and name:
+        check_name(name, DNS_SUBDOMAIN_NAME, path.child(key), out)
     elif isinstance(value, dict) and value and "name" not in value:
         out.add(
             Reason.MISSING_STEP_FIELD, path.child(key, "name"), f"{key} needs a name", names=(key,)
         )
+
+
+def check_name(value: Any, grammar: Grammar, path: FieldPath, out: Collector) -> bool:
+    """`InvalidField` with the grammar when a string breaks it (other types are
+    the models' to report); True when the value is usable."""
+    if not isinstance(value, str):
+        return False
+    problem = grammar.problem(value)
+    if problem is None:
+        return True
+    out.add(Reason.INVALID_FIELD, path, f"{quote(value)} {problem}", names=(value,),
+            hint=EXPANDED_HINT if "{{" in value else None)
+    return False
+
+
+# Why `{{` in a name is refused rather than encoded: a name field takes no expression.
+EXPANDED_HINT = "Argo would evaluate {{...}} in it as an expression"
+
+
+def check_with_keys(step: dict[str, Any], path: FieldPath, out: Collector,
+                    grammar: Grammar = PARAMETER) -> None:
+    """Each `with` key is a parameter name (Argo's rule, or `grammar`)."""
+    with_ = step.get("with")
+    if isinstance(with_, dict):
+        for key in with_:
+            check_name(key, grammar, path.child("with", str(key)), out)
 
 
 def article(word: str) -> str:
@@ -91,12 +121,25 @@ def ref_name(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# Characters the executor's YAML reader would not give back as they are, when it
+# reads the manifest (the JSON spec is a YAML flow mapping there): DEL, the C1
+# controls, U+FFFE/U+FFFF and lone surrogates are not YAML-printable (`argo lint`
+# and kubectl refuse the manifest); U+0085, U+2028 and U+2029 are YAML 1.1 line
+# breaks, folded into spaces inside a quoted scalar; U+FEFF is a byte order mark.
+# JSON's own escapes cover the C0 controls. A `\uXXXX` escape reaches the YAML
+# reader as ASCII and is decoded by it into the character.
+_UNSAFE_IN_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+
+
 def no_expansion_json(value: Any) -> str:
-    """JSON text in which Argo finds no `{{`: the braces of `{{` inside strings are
-    written as JSON escapes, which the executor's YAML/JSON parser decodes back, so
-    the created resource holds the user's value byte for byte. (Structural braces
-    never stand doubled in JSON, so a plain replace only touches string content.)"""
+    """JSON text in which Argo finds no `{{` and every character the YAML reader
+    would change is escaped: the braces of `{{` inside strings are written as JSON
+    escapes, as are the characters of `_UNSAFE_IN_YAML`; the executor's YAML/JSON
+    parser decodes them back, so the created resource holds the user's value
+    byte for byte. (Structural braces never stand doubled in JSON, so a plain
+    replace only touches string content.)"""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = _UNSAFE_IN_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text.replace("{{", "\\u007b\\u007b")
 
 

@@ -3,30 +3,78 @@ env travel unchanged through Argo and the kubelet (see `literal`): every `$` is
 written `$$`, which Kubernetes' `$(VAR)` expansion turns back into one `$` (it
 also collapses a plain `$$`, so escaping only `$(` would change `$$(x)`), and
 `{{` is produced by that same expansion, after Argo is done with the pod.
-The run's parameters and the step's `with` become environment variables."""
+The run's parameters and the step's `with` become environment variables.
+
+The other fields of a Kubernetes container a step may set (`CARRIED_FIELDS`)
+are carried unchanged, checked against the Kubernetes schema; the ones that
+make no sense for a step are refused by name (`REFUSED_FIELDS`). Kubernetes
+does not expand `$(VAR)` in them, so a `{{` there cannot be protected and is
+refused.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 from compiler.api import STEP_LABEL
-from compiler.diagnostics import Collector, FieldPath
+from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.kinds.base import (
     STEP_PARAM,
     Emitted,
     Kind,
     StepContext,
-    argo_literal,
+    check_name,
     parameter,
     require,
 )
 from compiler.models import Step
+from compiler.names import ENV_VAR_NAME, IMAGE, quote, suggest
+from compiler.pods import RESTRICTED_CONTAINER, executor_patch, merged
+from compiler.schema_check import check_value, definition, load_schema, normalized
 
 # The kubelet, not Argo, writes the `{{` of user values: Argo substitutes a pod's
 # template more than once (the output of an expression is re-read by the pass
 # over the pod spec), so no `{{` may stand in the spec Argo sees at all.
 BRACE_VAR = "ORCH_OPEN_BRACE"
 _BRACE = "{$(" + BRACE_VAR + ")"
+
+# Fields of a Kubernetes container that a step carries, in Kubernetes' order.
+CARRIED_FIELDS = (
+    "image", "command", "args", "workingDir", "envFrom", "env", "resources", "volumeMounts",
+    "volumeDevices", "terminationMessagePath", "terminationMessagePolicy", "imagePullPolicy",
+    "securityContext",
+)
+# Fields of the Argo template beside the container: the volumes its mounts name.
+TEMPLATE_FIELDS = ("volumes",)
+# Container fields a step may not set, and why (a step's `name` is its own: Argo
+# names the container `main`).
+REFUSED_FIELDS = {
+    "ports": "nothing reaches a step's pod through a port",
+    "livenessProbe": "a step runs to completion; a probe would restart or stall it",
+    "readinessProbe": "a step runs to completion; a probe would restart or stall it",
+    "startupProbe": "a step runs to completion; a probe would restart or stall it",
+    "lifecycle": "Argo's executor wraps the step's process; hooks would run outside it",
+    "stdin": "nothing attaches to a step's pod",
+    "stdinOnce": "nothing attaches to a step's pod",
+    "tty": "nothing attaches to a step's pod",
+    "resizePolicy": "a step's pod is never resized in place",
+    "restartPolicy": "only init containers take a restart policy",
+    "restartPolicyRules": "only init containers take restart rules",
+}
+_TYPED = ("image", "command", "args", "env")  # typed by the models; checked here by hand
+_ENV_KEYS = ("name", "value", "valueFrom")
+
+
+def _not_reserved(name: str) -> str | None:
+    if name == BRACE_VAR:
+        return f"is reserved: orch defines {BRACE_VAR} to write the '{{{{' of user values"
+    return None
+
+
+# A Container's environment variable names (its env, `with` keys, run parameters).
+ENV_NAME = dataclasses.replace(ENV_VAR_NAME, extra=_not_reserved)
 
 
 def literal(value: str) -> str:
@@ -38,34 +86,104 @@ def literal(value: str) -> str:
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
     require(step, "image", path, out, "the container image")
+    if step.get("image"):
+        check_name(step["image"], IMAGE, path.child("image"), out)
+    for key, why in REFUSED_FIELDS.items():
+        if key in step:
+            out.add(Reason.INVALID_FIELD, path.child(key),
+                    f"a Container step cannot set {key}: {why}", names=(key,))
+    container = definition("V1Container")["properties"]
+    for key in (*CARRIED_FIELDS, *TEMPLATE_FIELDS):
+        if key in step and key not in _TYPED:
+            node = container.get(key) or load_schema()["templateFields"][key]
+            check_value(step[key], node, path.child(key), out)
+            _refuse_braces(step[key], path.child(key), out)
+    env = step.get("env")
+    if isinstance(env, list):
+        for i, item in enumerate(env):
+            if isinstance(item, dict):
+                _check_env(item, path.child("env", i), out)
+
+
+def _check_env(item: dict[str, Any], path: FieldPath, out: Collector) -> None:
+    check_name(item.get("name"), ENV_NAME, path.child("name"), out)
+    for key in item:
+        if key not in _ENV_KEYS:
+            guess = suggest(str(key), _ENV_KEYS)
+            out.add(Reason.INVALID_FIELD, path.child(str(key)), f"unknown field {quote(str(key))}",
+                    hint=f'did you mean "{guess}"?' if guess else None, names=(str(key),))
+    if "valueFrom" in item:
+        check_value(item["valueFrom"], {"$ref": "V1EnvVarSource"}, path.child("valueFrom"), out)
+        _refuse_braces(item["valueFrom"], path.child("valueFrom"), out)
+        if item.get("value"):
+            out.add(Reason.INVALID_FIELD, path.child("value"),
+                    "an env var takes value or valueFrom, not both (Kubernetes refuses it)")
+
+
+def _strings(value: Any, path: FieldPath) -> Iterator[tuple[str, FieldPath]]:
+    if isinstance(value, str):
+        yield value, path
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, path.child(i))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key), path.child(str(key))
+            yield from _strings(item, path.child(str(key)))
+
+
+def _refuse_braces(value: Any, path: FieldPath, out: Collector) -> None:
+    for text, where in _strings(value, path):
+        if "{{" in text:
+            out.add(Reason.INVALID_FIELD, where,
+                    f"{quote(text)} holds '{{{{': Argo would evaluate it, and Kubernetes does "
+                    "not expand $(VAR) in this field, so orch cannot carry it unchanged")
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:
     assert step.image is not None
-    container: dict[str, Any] = {"image": argo_literal(step.image)}
+    extras = step.extras
+    fields: dict[str, Any] = {"image": step.image}
     if step.command:
-        container["command"] = [literal(c) for c in step.command]
+        fields["command"] = [literal(c) for c in step.command]
     if step.args:
-        container["args"] = [literal(a) for a in step.args]
-    env = [{"name": e.name, "value": literal(e.value)} for e in step.env or ()]
+        fields["args"] = [literal(a) for a in step.args]
+    env: list[dict[str, Any]] = []
+    for e in step.env or ():
+        item: dict[str, Any] = {"name": e.name}
+        if e.value is not None:
+            item["value"] = literal(e.value)
+        if e.value_from is not None:
+            item["valueFrom"] = normalized(e.value_from, {"$ref": "V1EnvVarSource"})
+        env.append(item)
     env += [{"name": k, "value": literal(v)} for k, v in ctx.parameters.items()]
     user_values = [
         *(step.command or ()),
         *(step.args or ()),
-        *(e.value for e in step.env or ()),
+        *(e.value or "" for e in step.env or ()),
         *ctx.parameters.values(),
     ]
     if any("{{" in v for v in user_values):
         env.insert(0, {"name": BRACE_VAR, "value": "{"})
     if env:
-        container["env"] = env
-    template = {
+        fields["env"] = env
+    schema = definition("V1Container")["properties"]
+    fields.update((k, normalized(extras[k], schema[k])) for k in CARRIED_FIELDS if k in extras)
+    container = {k: fields[k] for k in CARRIED_FIELDS if k in fields}
+    template: dict[str, Any] = {
         "inputs": {"parameters": [{"name": STEP_PARAM}]},
         "metadata": {"labels": {STEP_LABEL: "{{inputs.parameters.step}}"}},
         "container": container,
     }
+    template.update((k, normalized(extras[k], load_schema()["templateFields"][k]))
+                    for k in TEMPLATE_FIELDS if k in extras)
+    if ctx.pods.restricted:  # the step's own settings win, key by key (compiler.pods)
+        container["securityContext"] = merged(RESTRICTED_CONTAINER,
+                                              container.get("securityContext"))
+        template["podSpecPatch"] = executor_patch()
     task = {"arguments": {"parameters": [parameter(STEP_PARAM, ctx.step_label)]}}
     return Emitted(f"container-{step.name.lower()}", template, task)
 
 
-KIND = Kind("Container", build, check)
+KIND = Kind("Container", build, check, parameter_name=ENV_NAME,
+            extra_keys=(*CARRIED_FIELDS, *TEMPLATE_FIELDS, *REFUSED_FIELDS))

@@ -21,5 +21,6 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     return Emitted("no-op", dict(TEMPLATE), honours_timeout=False, honours_retries=False)
 
 
-CHECKPOINT = Kind("Checkpoint", build, check)
-MEMORY_OP = Kind("MemoryOp", build, check)
+# The reference system's examples name the memory these steps touch.
+CHECKPOINT = Kind("Checkpoint", build, check, extra_keys=("memoryRef",))
+MEMORY_OP = Kind("MemoryOp", build, check, extra_keys=("memoryRef",))

@@ -54,4 +54,4 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     return resource_step("signal-wait", TEMPLATE, ctx.step_label, name=delivery)
 
 
-KIND = Kind("SignalWait", build, check)
+KIND = Kind("SignalWait", build, check, extra_keys=("signalRef", "deliveryId"))

@@ -32,4 +32,4 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     )
 
 
-KIND = Kind("SubOrchestration", build, check)
+KIND = Kind("SubOrchestration", build, check, extra_keys=("deliveryId",))

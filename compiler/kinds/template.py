@@ -7,8 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath, Reason
-from compiler.kinds.base import Emitted, Kind, StepContext, argo_literal, parameter
+from compiler.kinds.base import (
+    Emitted,
+    Kind,
+    StepContext,
+    argo_literal,
+    check_name,
+    parameter,
+)
 from compiler.models import Step
+from compiler.names import TEMPLATE, WORKFLOW_TEMPLATE_NAME
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
@@ -21,7 +29,7 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
             names=("templateRef",),
         )
         return
-    for key in ("name", "template"):
+    for key, grammar in (("name", WORKFLOW_TEMPLATE_NAME), ("template", TEMPLATE)):
         if not ref.get(key):
             out.add(
                 Reason.MISSING_STEP_FIELD,
@@ -29,6 +37,23 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
                 f"templateRef needs {key}",
                 names=(key,),
             )
+        else:
+            check_name(ref[key], grammar, path.child("templateRef", key), out)
+    with_ = step.get("with")
+    if isinstance(with_, dict):
+        for key, value in with_.items():
+            if isinstance(value, str) and "{{" in value:
+                out.add(Reason.INVALID_FIELD, path.child("with", str(key)), VALUE_EXPANDED,
+                        names=(str(key),), hint=VALUE_HINT)
+
+
+# Contract §2: no encoding survives Argo's substitution inside the referenced
+# WorkflowTemplate, so such a value is refused, not carried.
+VALUE_EXPANDED = (
+    "a value passed to a Template step may not hold '{{': Argo substitutes the "
+    "WorkflowTemplate's own template after the arguments, so it would evaluate "
+    "{{...}} in the value, and no encoding survives that")
+VALUE_HINT = "pass it to a Container or resource step instead, or drop the braces"
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:

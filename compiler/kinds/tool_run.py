@@ -10,6 +10,7 @@ from compiler.kinds.base import Emitted, Kind, StepContext, no_expansion_json, r
 from compiler.kinds.resource import create_template, resource_step
 from compiler.models import Step
 
+KEYS = ("deliveryId", "runtime")  # ToolRun spec fields a step carries through
 TEMPLATE = create_template(
     TOOLS_API_VERSION,
     "ToolRun",
@@ -25,7 +26,7 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
 def build(step: Step, ctx: StepContext) -> Emitted:
     assert step.tool_ref is not None
     spec: dict[str, Any] = {"toolRef": {"name": step.tool_ref.name}}
-    for key in ("deliveryId", "runtime"):
+    for key in KEYS:
         if key in step.extras:
             spec[key] = step.extras[key]
     if ctx.parameters:
@@ -33,4 +34,4 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     return resource_step("tool-run", TEMPLATE, ctx.step_label, spec=no_expansion_json(spec))
 
 
-KIND = Kind("ToolRun", build, check)
+KIND = Kind("ToolRun", build, check, extra_keys=KEYS)

@@ -152,6 +152,14 @@ def test_workflow_serviceaccount_in_each_namespace(tools_bin: Path) -> None:
     objs = rendered(tools_bin, "workflow-serviceaccount")
     deployment = by_kind(objs, "Deployment")[0]
     assert container_env(deployment)["ORCH_WORKFLOW_SERVICE_ACCOUNT"] == "orch-workflow"
+    assert (container_env(deployment)["ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN"],
+            container_env(deployment)["ORCH_POD_SECURITY"]) == ("0", "restricted")
+    # Argo mounts the executor's token from this Secret (automounting is off).
+    assert {(o["metadata"]["namespace"], o["metadata"]["name"], o["type"],
+             o["metadata"]["annotations"]["kubernetes.io/service-account.name"])
+            for o in by_kind(objs, "Secret")} == {
+        (ns, "orch-workflow.service-account-token", "kubernetes.io/service-account-token",
+         "orch-workflow") for ns in ("team-a", "team-b")}
     wf_sas = {(o["metadata"]["namespace"], o["metadata"]["name"])
               for o in by_kind(objs, "ServiceAccount")}
     assert wf_sas == {("orch-system", "orch"), ("team-a", "orch-workflow"),
@@ -229,6 +237,8 @@ def test_servicemonitor_and_customized_values_reach_the_objects(tools_bin: Path)
     assert container["ports"] == [{"name": "http", "containerPort": 9090, "protocol": "TCP"}]
     assert container["args"] == ["controller", "--leader-election-id=orchestrator"]
     assert container_env(deployment)["ORCH_HTTP_PORT"] == "9090"
+    assert container_env(deployment)["ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN"] == "1"
+    assert container_env(deployment)["ORCH_POD_SECURITY"] == "none"
     assert pod["imagePullSecrets"] == [{"name": "registry-credentials"}]
     assert pod["serviceAccountName"] == "orchestrator-sa"
     assert pod["tolerations"][0]["key"] == "dedicated"

@@ -1,5 +1,7 @@
 """Every golden Workflow runs on the real Argo workflow-controller (kwok pods),
-and user values reach what a pod is handed byte for byte (contract §4).
+in a namespace that enforces the Pod Security `restricted` level, and user
+values reach what a pod is handed byte for byte (contract §4). A step's
+container gets no ServiceAccount token; Argo's executor gets its own.
 
 Under kwok nothing executes, so what a step would have done is read where Argo
 put it: a resource template's final manifest is in its executor pod's
@@ -15,31 +17,60 @@ from typing import Any
 import pytest
 import yaml
 
+from compiler.emit import emit_workflow
+from compiler.inputs import parse_text
+from compiler.kinds.base import argo_literal
+from compiler.pods import PodSettings
 from tests.cluster import Cluster
-from tests.cluster.argo import node_phases
+from tests.cluster.argo import controller_objects, node_phases
 from tests.golden import GOLDEN, VALID, expected_output, inputs
 from tests.unit.compiler.test_literals import k8s_expand
+from tests.unit.compiler.test_manifest_characters import go_read
 
 pytestmark = pytest.mark.e2e
 
 STEP_LABEL = "orchestration.proompteng.ai/step"
+TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
+SA_ANNOTATION = "kubernetes.io/service-account.name"
 
 
-def _submit(cluster: Cluster, workflow: dict[str, Any]) -> str:
+RESTRICTED = "orch-restricted"  # pods here must meet Pod Security `restricted`
+TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def _submit(cluster: Cluster, workflow: dict[str, Any], namespace: str = RESTRICTED) -> str:
     workflow["metadata"].pop("namespace", None)
-    (created,) = cluster.apply_yaml(yaml.safe_dump(workflow), cluster.namespace)
+    (created,) = cluster.apply_yaml(yaml.safe_dump(workflow), namespace)
     return str(created["metadata"]["name"])
 
 
 @pytest.fixture(scope="module")
-def finished(cluster: Cluster) -> dict[str, dict[str, Any]]:
+def restricted(cluster: Cluster) -> str:
+    """A namespace enforcing `restricted`, with what a real install gives the
+    Workflows' ServiceAccount (`default` here): the executor's Role, and the
+    token Secret Argo mounts into its executor when automounting is off."""
+    cluster.kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": RESTRICTED, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
+                                       "pod-security.kubernetes.io/enforce-version": "latest"}}})
+    for obj in controller_objects(RESTRICTED)[2:]:
+        if obj["kind"] != "ConfigMap":
+            cluster.kube.apply(obj, RESTRICTED)
+    cluster.kube.apply({"apiVersion": "v1", "kind": "Secret", "type": TOKEN_SECRET_TYPE,
+                        "metadata": {"name": "default.service-account-token",
+                                     "annotations": {SA_ANNOTATION: "default"}}}, RESTRICTED)
+    cluster.apply_yaml(GOLDEN / "workflowtemplates" / "shared-steps.yaml", RESTRICTED)
+    return RESTRICTED
+
+
+@pytest.fixture(scope="module")
+def finished(cluster: Cluster, restricted: str) -> dict[str, dict[str, Any]]:
     """Every golden output submitted at once, then each waited for."""
-    cluster.apply_yaml(GOLDEN / "workflowtemplates" / "shared-steps.yaml", cluster.namespace)
     names: dict[str, str] = {}
     for case in inputs(VALID):
         for i, workflow in enumerate(yaml.safe_load_all(expected_output(case).read_text())):
             names[f"{case.stem}-{i}"] = _submit(cluster, workflow)
-    return {case: cluster.wait_for_workflow(name, timeout=180) for case, name in names.items()}
+    return {case: cluster.wait_for_workflow(name, restricted, timeout=180)
+            for case, name in names.items()}
 
 
 def _cases() -> list[str]:
@@ -66,9 +97,10 @@ def test_golden_workflow_succeeds_on_argo(finished: dict[str, dict[str, Any]], c
     assert wf["status"]["phase"] == "Succeeded"
 
 
-def _pods(cluster: Cluster, workflow: str) -> dict[str, dict[str, Any]]:
+def _pods(cluster: Cluster, workflow: str, namespace: str = RESTRICTED
+          ) -> dict[str, dict[str, Any]]:
     pods = cluster.kube.list_objects(
-        "v1", "Pod", cluster.namespace, f"workflows.argoproj.io/workflow={workflow}"
+        "v1", "Pod", namespace, f"workflows.argoproj.io/workflow={workflow}"
     )
     return {p["metadata"]["labels"][STEP_LABEL]: p for p in pods}
 
@@ -82,33 +114,125 @@ def _argo_template(pod: dict[str, Any]) -> dict[str, Any]:
     raise AssertionError(f"no ARGO_TEMPLATE in pod {pod['metadata']['name']}")
 
 
+def _main(pod: dict[str, Any]) -> dict[str, Any]:
+    (main,) = [c for c in pod["spec"]["containers"] if c["name"] == "main"]
+    found: dict[str, Any] = main
+    return found
+
+
+def _environment(container: dict[str, Any]) -> dict[str, str]:
+    """The container's environment as its process sees it: the kubelet expands
+    `$(VAR)` in each value with the variables defined before it, in order."""
+    env: dict[str, str] = {}
+    for e in container.get("env") or []:
+        env[e["name"]] = k8s_expand(e.get("value", ""), lambda n: env.get(n, f"$({n})"))
+    return env
+
+
 def test_hostile_values_reach_the_pods_unchanged(
     cluster: Cluster, finished: dict[str, dict[str, Any]]
 ) -> None:
     source = list(yaml.safe_load_all((VALID / "hostile-parameters.yaml").read_text()))
-    agent, shell = source[0]["spec"]["steps"]
+    agent, shell, tool = source[0]["spec"]["steps"]
     run_parameters = source[1]["spec"]["parameters"]
     pods = _pods(cluster, "hostile-run")
 
-    # The AgentRun the executor would create: Argo substituted, then YAML-parsed.
-    manifest = yaml.safe_load(_argo_template(pods["agent"])["resource"]["manifest"])
-    assert manifest["spec"]["parameters"] == {**run_parameters, **agent["with"]}
-    assert manifest["metadata"]["generateName"] == "hostile-run-agent-"
-    assert manifest["metadata"]["labels"][STEP_LABEL] == "agent"
+    # The objects the executor would create: Argo substituted the manifest, then
+    # it is read as the executor reads it (Go's YAML reader): every character,
+    # control characters and Unicode line breaks included, and every odd key.
+    (agent_manifest, tool_manifest) = go_read(
+        [_argo_template(pods[step])["resource"]["manifest"] for step in ("agent", "tool")])
+    assert agent_manifest["spec"]["parameters"] == {**run_parameters, **agent["with"]}
+    assert tool_manifest["spec"]["parameters"] == {**run_parameters, **tool["with"]}
+    assert agent_manifest["metadata"]["generateName"] == "hostile-run-agent-"
+    assert agent_manifest["metadata"]["labels"][STEP_LABEL] == "agent"
 
     # The container as the kubelet receives it, then as the process sees it.
-    (main,) = [c for c in pods["shell"]["spec"]["containers"] if c["name"] == "main"]
-    environment: dict[str, str] = {e["name"]: e.get("value", "") for e in main.get("env") or []}
-
-    def lookup(name: str) -> str:  # what the kubelet does with an unknown name
-        return environment.get(name, f"$({name})")
-
+    main = _main(pods["shell"])
+    environment = _environment(main)
     # Argo's emissary runs the user's command after `--`.
     argv = main["command"] + (main.get("args") or [])
     argv = argv[argv.index("--") + 1 :]
-    assert [k8s_expand(c, lookup) for c in argv] == shell["command"]
-    got = {k: k8s_expand(environment[k], lookup) for k in ("GREETING", "target")}
-    assert got == {"GREETING": shell["env"][0]["value"], "target": run_parameters["target"]}
+    assert [k8s_expand(c, lambda n: environment.get(n, f"$({n})")) for c in argv] == \
+        shell["command"]
+    expected = {e["name"]: e["value"] for e in shell["env"]} | run_parameters | shell["with"]
+    assert {k: environment[k] for k in expected} == expected
+
+
+def test_a_step_container_gets_no_token_and_the_executor_its_own(
+    cluster: Cluster, finished: dict[str, dict[str, Any]]
+) -> None:
+    """The ServiceAccount admission plugin runs here: without
+    `automountServiceAccountToken: false` every container would mount a token."""
+    pods = _pods(cluster, "hostile-run")
+    for step, pod in pods.items():
+        spec = pod["spec"]
+        assert spec.get("automountServiceAccountToken") is False, step
+        (volume,) = [v for v in spec["volumes"] if v["name"] == "exec-sa-token"]
+        assert volume["secret"]["secretName"] == "default.service-account-token"
+        for container in spec["containers"] + spec.get("initContainers", []):
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts") or []}
+            user_container = step == "shell" and container["name"] == "main"
+            assert mounts.get(TOKEN_PATH) == (None if user_container else "exec-sa-token"), \
+                (step, container["name"], mounts)
+    secret = cluster.kube.get("v1", "Secret", "default.service-account-token", RESTRICTED)
+    assert secret is not None and secret.get("data", {}).get("token"), \
+        "the token controller fills in the Secret Argo mounts"
+
+
+def _container_orchestration(name: str) -> Any:
+    doc = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",
+           "metadata": {"name": name}, "spec": {"steps": [
+               {"name": "run", "kind": "Container", "image": "alpine:3.20",
+                "command": ["true"]}]}}
+    ((_, orch),) = parse_text(yaml.safe_dump(doc), name).orchestrations
+    return orch
+
+
+def test_restricted_is_enforced_and_the_token_switch_works(
+    cluster: Cluster, restricted: str
+) -> None:
+    """Controls for the two tests above, both submitted at once: without the
+    `restricted` settings Argo's pod is refused by the namespace; with
+    automounting on, the step's container mounts a token."""
+    plain = emit_workflow(_container_orchestration("plain"),
+                          pods=PodSettings(pod_security="none")).workflow
+    mounted = emit_workflow(_container_orchestration("mounted"),
+                            pods=PodSettings(automount_token=True)).workflow
+    names = [_submit(cluster, plain), _submit(cluster, mounted)]
+    refused, allowed = (cluster.wait_for_workflow(n, restricted, timeout=120) for n in names)
+    messages = " ".join(n.get("message", "") for n in refused["status"]["nodes"].values())
+    assert refused["status"]["phase"] in ("Failed", "Error") and "PodSecurity" in messages
+    assert allowed["status"]["phase"] == "Succeeded"
+    mounts = [m["mountPath"] for m in _main(_pods(cluster, names[1])["run"]).get(
+        "volumeMounts") or []]
+    assert TOKEN_PATH in mounts
+
+
+def test_argo_expands_braces_inside_a_workflowtemplate(cluster: Cluster) -> None:
+    """Why a Template step's value may not hold `{{` (orch refuses it): passed
+    in the form that survives everywhere else (produced by an expression), Argo's
+    substitution inside the referenced template still expands it."""
+    namespace = cluster.namespace  # a plain pod: the point is Argo, not Pod Security
+    echo = {"name": "echo", "inputs": {"parameters": [{"name": "text"}]},
+            "container": {"image": "alpine:3.20",
+                          "command": ["echo", "{{inputs.parameters.text}}"]}}
+    cluster.apply_yaml(yaml.safe_dump({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTemplate",
+        "metadata": {"name": "echo-text"}, "spec": {"templates": [echo]}}), namespace)
+    task = {"name": "echo", "templateRef": {"name": "echo-text", "template": "echo"},
+            "arguments": {"parameters": [
+                {"name": "text", "value": argo_literal("{{workflow.name}}")}]}}
+    workflow = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "template-braces"},
+                "spec": {"entrypoint": "main",
+                         "templates": [{"name": "main", "dag": {"tasks": [task]}}]}}
+    name = _submit(cluster, workflow, namespace)
+    cluster.wait_for_workflow(name, namespace, timeout=120)
+    (pod,) = cluster.kube.list_objects("v1", "Pod", namespace,
+                                       f"workflows.argoproj.io/workflow={name}")
+    argv = _main(pod)["command"] + (_main(pod).get("args") or [])
+    assert argv[argv.index("--") + 1 :] == ["echo", "template-braces"]  # not "{{workflow.name}}"
 
 
 def test_pods_carry_orchestration_labels(

@@ -197,6 +197,34 @@ def test_missing_or_invalid_orchestration_fails_the_run_and_submits_nothing(
         assert workflows_of(cluster, name) == []
 
 
+def test_braces_that_would_reach_a_template_step_are_refused(
+        cluster: Cluster, controller: ControllerProcess) -> None:
+    """What the CRD cannot judge at a cost the apiserver accepts (issue 9): a
+    Template step's value holding `{{`, and a run's parameter reaching one. The
+    controller refuses both with InvalidField and submits nothing."""
+    template = {"name": "notify", "kind": "Template",
+                "templateRef": {"name": "shared-steps", "template": "notify"}}
+    apply(cluster, orchestration("e2e-tpl", [template]),
+          orchestration("e2e-tpl-braces", [{**template, "with": {"text": "{{workflow.uid}}"}}]),
+          run("e2e-tpl-run", "e2e-tpl", text="hi {{workflow.name}}"))
+    done = wait_run(cluster, "e2e-tpl-run", run_done, "failed", 30)
+    submitted = condition(done, "Submitted")
+    assert (done["status"]["phase"], submitted["status"], submitted["reason"]) == (
+        "Failed", "False", "InvalidField")
+    assert 'spec.parameters.text: run parameter "text" reaches Template step "notify"' in \
+        submitted["message"]
+    assert workflows_of(cluster, "e2e-tpl-run") == []
+
+    def judged() -> Obj | None:
+        obj = cluster.kube.get(API, "Orchestration", "e2e-tpl-braces", cluster.namespace) or {}
+        return obj if (obj.get("status") or {}).get("phase") else None
+
+    status = wait_for(judged, "the Orchestration to be judged", 30)["status"]
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (status["phase"], ready["reason"]) == ("Invalid", "InvalidField")
+    assert ready["message"].startswith("spec.steps[0].with.text: a value passed to a Template")
+
+
 def test_workflow_deleted_by_someone_else_ends_the_run(
         cluster: Cluster, controller: ControllerProcess) -> None:
     names = [f"s{i}" for i in range(8)]

@@ -76,6 +76,52 @@ def test_every_problem_is_reported_at_once(cluster: Cluster) -> None:
         assert part in message
 
 
+CONTAINER = {"name": "c", "kind": "Container", "image": "alpine:3.20"}
+TEMPLATE = {"name": "t", "kind": "Template",
+            "templateRef": {"name": "shared-steps", "template": "notify"}}
+
+
+# Names a user writes into Argo and Kubernetes name fields (issue 9): refused at
+# admission by the field's grammar, before Argo could evaluate a `{{` in them.
+@pytest.mark.parametrize(("bad_step", "field", "says"), [
+    pytest.param({**CONTAINER, "image": "{{workflow.name}}"}, "spec.steps[0].image",
+                 "should match", id="image"),
+    pytest.param({**CONTAINER, "env": [{"name": "{{workflow.name}}", "value": "v"}]},
+                 "spec.steps[0].env[0].name", "should match", id="env-name"),
+    pytest.param({**TEMPLATE, "templateRef": {"name": "{{workflow.name}}", "template": "t"}},
+                 "spec.steps[0].templateRef.name", "should match", id="templateref-name"),
+    pytest.param({**TEMPLATE, "templateRef": {"name": "w", "template": "{{=sprig.x()}}"}},
+                 "spec.steps[0].templateRef.template", "should match",
+                 id="templateref-template"),
+    pytest.param({**TEMPLATE, "with": {"{{=sprig.repeat(100000000,'x')}}": "v"}},
+                 "spec.steps[0]", "with keys must be Argo parameter names", id="with-key"),
+    pytest.param({**CONTAINER, "with": {"1x": "v"}}, "spec.steps[0]",
+                 "a Container step's are environment variable names", id="container-with-key"),
+])
+def test_user_names_are_held_to_their_grammar(
+        cluster: Cluster, bad_step: dict[str, Any], field: str, says: str) -> None:
+    message = rejection(cluster, orchestration("bad-name", [bad_step]))
+    assert f"{field}: Invalid value: " in message and says in message, message
+
+
+def test_run_parameter_names_are_held_to_their_grammar(cluster: Cluster) -> None:
+    run = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+           "metadata": {"name": "bad-params"},
+           "spec": {"orchestrationRef": {"name": "o"}, "parameters": {"a b": "v", "ok": "v"}}}
+    message = rejection(cluster, run)
+    assert "spec.parameters: Invalid value: " in message
+    assert "parameter names must be Argo parameter names" in message
+
+
+def test_names_at_the_edges_of_their_grammar_are_accepted(cluster: Cluster) -> None:
+    steps: list[dict[str, Any]] = [{**CONTAINER, "image": "registry.example.com:5000/a/b__c:v1.0",
+              "env": [{"name": ".dot", "value": "v"}, {"name": "-", "value": "v"}],
+              "with": {"_9.x-": "v"}},
+             {**TEMPLATE, "with": {"-": "v", "0": "v", "a_B-9": "v"}}]
+    created = cluster.kube.apply(orchestration("edge-names", steps), cluster.namespace)
+    assert created["spec"]["steps"] == steps
+
+
 def test_too_many_steps_is_rejected(cluster: Cluster) -> None:
     steps = [step(f"s{i}") for i in range(201)]
     assert "must have at most 200 items" in rejection(cluster, orchestration("big", steps))

@@ -27,6 +27,8 @@ def test_schema_is_valid_and_accepts_the_defaults() -> None:
     pytest.param({"orchestrationController": {"namespaces": ["*"]}}, id="all-namespaces"),
     pytest.param({"rbac": {"clusterScoped": True}, "workflowServiceAccount": {"create": True}},
                  id="cluster-scoped-with-workflow-sa"),
+    pytest.param({"orchestrationController": {"automountServiceAccountToken": True,
+                                              "podSecurity": "none"}}, id="workflow-pods"),
 ])
 def test_accepted(values: dict[str, Any]) -> None:
     VALIDATOR.validate(values)
@@ -49,6 +51,9 @@ def test_accepted(values: dict[str, Any]) -> None:
                  ["metrics", "serviceMonitor", "interval"], "not of type 'string'",
                  id="interval-not-duration"),
     pytest.param({"replicas": 2}, [], "'replicas' was unexpected", id="unknown-top-level"),
+    pytest.param({"orchestrationController": {"podSecurity": "baseline"}},
+                 ["orchestrationController", "podSecurity"], "is not one of",
+                 id="pod-security-profile"),
 ])
 def test_rejected(values: dict[str, Any], path: list[str | int], says: str) -> None:
     errors = list(VALIDATOR.iter_errors(values))

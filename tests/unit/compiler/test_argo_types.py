@@ -4,6 +4,7 @@ without losing a field."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ import jsonschema
 import pytest
 import yaml
 from deepdiff import DeepDiff
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
-from compiler.emit import MAX_TEMPLATES, emit_workflow
+from compiler.diagnostics import Collector
+from compiler.emit import MAX_BYTES, MAX_TEMPLATES, emit_workflow
 from compiler.inputs import pair_runs, parse_text
 from tests.golden import VALID, expected_output, inputs
 from tests.support.argo import (
@@ -90,12 +94,52 @@ def test_round_trips_through_hera_models(workflow: dict[str, Any]) -> None:
     assert DeepDiff(workflow, back) == {}
 
 
+def within_argo_limits(workflow: dict[str, Any]) -> bool:
+    """Argo's limits, computed here from the Workflow, not from the compiler."""
+    templates = workflow["spec"]["templates"]
+    size = len(json.dumps(workflow, separators=(",", ":")).encode())
+    return (len(templates) <= MAX_TEMPLATES and len(templates[0]["dag"]["tasks"]) <= 200
+            and size <= MAX_BYTES)
+
+
 @pytest.mark.parametrize("workflow", WORKFLOWS)
 def test_stays_within_argo_limits(workflow: dict[str, Any]) -> None:
-    templates = workflow["spec"]["templates"]
-    assert len(templates) <= MAX_TEMPLATES
-    assert len(templates[0]["dag"]["tasks"]) <= 200
-    assert templates[0]["dag"]["failFast"] is False
+    assert within_argo_limits(workflow)
+    assert workflow["spec"]["templates"][0]["dag"]["failFast"] is False
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.integers(150, 201), containers=st.integers(0, 201),
+       notes=st.integers(0, 7000))
+@example(steps=200, containers=199, notes=0)  # 200 templates: the entry DAG and 199
+@example(steps=200, containers=200, notes=0)  # 201 templates
+@example(steps=200, containers=0, notes=5000)  # just under 1 MiB
+@example(steps=200, containers=0, notes=5010)  # just over
+@example(steps=201, containers=0, notes=0)
+def test_the_compiler_refuses_exactly_what_breaks_argo_limits(
+        steps: int, containers: int, notes: int) -> None:
+    """At the edges (200 steps, 200 templates, 1 MiB): what the compiler accepts is
+    within Argo's limits, and what it refuses breaks one. The goldens are far from
+    the limits, so this is what bites."""
+    step_list: list[dict[str, Any]] = [
+        {"name": f"s{i}", "kind": "Container", "image": f"alpine:3.{i}"} if i < containers
+        else {"name": f"s{i}", "kind": "ToolRun", "toolRef": {"name": "lint"}}
+        for i in range(steps)]
+    docs = [{"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",
+             "metadata": {"name": "edge"}, "spec": {"steps": step_list}},
+            {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+             "metadata": {"name": "edge-run"},
+             "spec": {"orchestrationRef": {"name": "edge"}, "parameters": {"n": "x" * notes}}}]
+    parsed = parse_text(yaml.safe_dump_all(docs), "edge.yaml")
+    if steps > 200:
+        assert {str(d.reason) for d in parsed.diagnostics if d.is_error} == {"TooManySteps"}
+        return
+    ((_, orch, run),) = pair_runs(parsed)
+    out = Collector()
+    workflow = emit_workflow(orch, run, out).workflow
+    refused = {str(d.reason) for d in out.items if d.is_error}
+    assert refused <= {"WorkflowTooLarge"}
+    assert bool(refused) == (not within_argo_limits(workflow))
 
 
 def test_jangar_orchestrations_all_compile() -> None:

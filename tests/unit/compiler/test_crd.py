@@ -243,7 +243,8 @@ def test_reference_documents_are_found() -> None:
 
 
 CONSTRAINTS = ("enum", "pattern", "format", "minimum", "maximum", "minLength", "maxLength",
-               "minItems", "maxItems", "x-kubernetes-list-type", "x-kubernetes-validations")
+               "minItems", "maxItems", "maxProperties", "x-kubernetes-list-type",
+               "x-kubernetes-validations")
 INT_FORMATS = {("int32", "int64")}  # ours wider than the reference's: not a tightening
 
 
@@ -301,11 +302,14 @@ EXPECTED_TIGHTENINGS = {
         ".spec.steps[].retryBackoffSeconds: maximum",
         ".spec.steps[].timeoutSeconds: minimum",
         ".spec.steps[].timeoutSeconds: maximum",
+        ".spec.steps[]: x-kubernetes-validations",  # with keys: InvalidField (issue 9)
+        ".spec.steps[].with: maxProperties",  # over 1000: the bound the rule's cost needs
         ".status.conditions: x-kubernetes-list-type",  # status: one condition per type
         ".status.conditions[].status: enum",  # status: True/False/Unknown
     ],
     "orchestrationruns": [
         ": requires spec",
+        ".spec.parameters: x-kubernetes-validations",  # names: InvalidField (issue 9)
         ".status.stepStatuses: x-kubernetes-list-type",  # status: one entry per step
         ".status.conditions: x-kubernetes-list-type",
         ".status.conditions[].status: enum",

@@ -95,8 +95,8 @@ def test_label_values_are_valid(tmp_path: Path) -> None:
     for case in inputs(VALID):
         for workflow in yaml.safe_load_all(expected_output(case).read_text()):
             for value in workflow["metadata"]["labels"].values():
-                assert len(value) <= 63 and LABEL_VALUE.match(value), value
+                assert len(value) <= 63 and LABEL_VALUE.fullmatch(value), value
             for task in workflow["spec"]["templates"][0]["dag"]["tasks"]:
                 for p in task.get("arguments", {}).get("parameters", []):
                     if p["name"] == "step":
-                        assert len(p["value"]) <= 63 and LABEL_VALUE.match(p["value"])
+                        assert len(p["value"]) <= 63 and LABEL_VALUE.fullmatch(p["value"])

@@ -34,3 +34,20 @@ def test_bad_boolean_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as e:
         load_config([], {"JANGAR_ORCHESTRATION_CONTROLLER_ENABLED": "maybe"})
     assert e.value.code == 2
+
+
+@pytest.mark.parametrize(("env", "automount", "profile"), [
+    pytest.param({}, False, "restricted", id="defaults: no token, restricted"),
+    pytest.param({"ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN": "1", "ORCH_POD_SECURITY": "none"},
+                 True, "none", id="both switched off"),
+])
+def test_workflow_pod_settings(env: dict[str, str], automount: bool, profile: str) -> None:
+    c = load_config([], env)
+    assert (c.workflow_pods.automount_token, c.workflow_pods.pod_security) == (automount,
+                                                                               profile)
+
+
+def test_an_unknown_pod_security_profile_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as e:
+        load_config([], {"ORCH_POD_SECURITY": "baseline"})
+    assert e.value.code == 2

@@ -37,3 +37,37 @@ def test_cycle_names_the_path_and_every_problem_is_listed() -> None:
         "spec.steps[0].dependsOn[0]: dependency cycle: a -> c -> b -> a "
         "(each step depends on the next; break one edge); "
         'spec.steps[3].dependsOn[0]: step "bb" does not exist (did you mean "b"?)')
+
+
+def test_the_controller_refuses_what_the_cli_refuses_in_user_names() -> None:
+    """The controller runs the compiler's own checks (issue 9 §1): a name that
+    would carry an expression to Argo makes the Orchestration Invalid."""
+    steps: list[dict[str, Any]] = [
+             {"name": "c", "kind": "Container", "image": "alpine",
+              "env": [{"name": "{{workflow.name}}", "value": "v"}]},
+             {"name": "t", "kind": "Template",
+              "templateRef": {"name": "shared", "template": "notify"},
+              "with": {"text": "{{workflow.uid}}"}}]
+    s = orchestration_status(cluster_object(steps), NOW)
+    (ready,) = s["conditions"]
+    assert (s["phase"], ready["reason"]) == ("Invalid", "InvalidField")
+    assert ready["message"].startswith('spec.steps[0].env[0].name: "{{workflow.name}}" is not')
+    assert "spec.steps[1].with.text: a value passed to a Template step" in ready["message"]
+
+
+def test_a_run_whose_parameters_reach_a_template_step_with_braces_is_not_compiled() -> None:
+    from compiler.diagnostics import Collector
+    from compiler.validate import check_orchestration
+    from controller.validation import compile_run
+
+    orch = cluster_object([{"name": "t", "kind": "Template",
+                            "templateRef": {"name": "shared", "template": "notify"}}])
+    model = check_orchestration(orch, Collector())
+    assert model is not None
+    run = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+           "metadata": {"name": "r", "namespace": "ns"},
+           "spec": {"orchestrationRef": {"name": "o"}, "parameters": {"x": "{{workflow.uid}}"}}}
+    problems, compiled = compile_run(model, run, None)
+    assert compiled is None
+    assert [(str(p.reason), str(p.path)) for p in problems] == [
+        ("InvalidField", "spec.parameters.x")]

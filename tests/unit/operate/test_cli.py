@@ -46,7 +46,8 @@ def nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.parametrize("argv,message", [
     (["submit", "{good}", "--param", "novalue"], "--param 'novalue': expected KEY=VALUE"),
-    (["submit", "{good}", "--name", "Not_A_Name"], "--name 'Not_A_Name' is not a valid"),
+    (["submit", "{good}", "--name", "Not_A_Name"],
+     '--name "Not_A_Name" is not a valid Kubernetes object name'),
     (["submit", "{good}", "--orchestration", "other"], 'no Orchestration "other" in the file'),
     (["submit", "{good}", "-n", "b", "--namespace", "b"], None),
     (["get"], "the following arguments are required: RUN"),
@@ -90,9 +91,13 @@ def test_an_invalid_file_exits_1_with_the_compilers_diagnostics_before_any_clust
 
 
 def test_a_parameter_the_compiler_refuses_is_named_by_its_flag(
-        good: str, nowhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        good: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))  # refused before any cluster
     assert main(["submit", good, "--param", "bad name=x"]) == 1
-    assert capsys.readouterr().err.startswith("--param bad name: parameter name 'bad name' ")
+    err = capsys.readouterr().err
+    assert err.startswith('--param bad name: "bad name" is not a valid Argo parameter name')
+    assert err.endswith("[InvalidField]\n") and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize("argv", [["get", "r"], ["list", "-A"], ["cancel", "r"],

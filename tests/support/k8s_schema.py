@@ -1,0 +1,138 @@
+"""Generates `compiler/schemas/k8s-container.json`: the Kubernetes schema of the
+container fields a `Container` step carries (and of `volumes`), from the
+kubernetes Python client's own models.
+
+Why generated, and why here: the compiler may not import the kubernetes client
+(.importlinter: it is slow to import and the compiler does no cluster I/O), but
+its models are the Kubernetes API's schema, kept current by its maintainers.
+So the schema is derived from them at development time, like the CRDs from our
+models, and committed; `tests/unit/compiler/test_container_fields.py` fails
+when the committed file drifts from the installed client. Regenerate with
+`make k8s-schema`.
+
+What the generator adds: the client types resource quantities as strings while
+the API accepts numbers too (`cpu: 1`), so those fields become `quantity`; and
+enums the OpenAPI document states only in prose are written from
+k8s.io/api v0.36 core/v1/types.go.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from compiler.kinds.container import CARRIED_FIELDS, TEMPLATE_FIELDS
+from compiler.schema_check import SCHEMA_PATH
+
+Schema = dict[str, Any]
+_DROPPED = frozenset({"description", "title", "default"})
+
+# k8s.io/api core/v1 types.go: resource.Quantity fields.
+QUANTITIES = {
+    ("V1ResourceRequirements", "limits"), ("V1ResourceRequirements", "requests"),
+    ("V1VolumeResourceRequirements", "limits"), ("V1VolumeResourceRequirements", "requests"),
+    ("V1EmptyDirVolumeSource", "sizeLimit"), ("V1ResourceFieldSelector", "divisor"),
+}
+# k8s.io/api core/v1 types.go: the enums of the fields a step carries.
+ENUMS = {
+    ("V1Container", "imagePullPolicy"): ["Always", "Never", "IfNotPresent"],
+    ("V1Container", "terminationMessagePolicy"): ["File", "FallbackToLogsOnError"],
+    ("V1VolumeMount", "mountPropagation"): ["None", "HostToContainer", "Bidirectional"],
+    ("V1VolumeMount", "recursiveReadOnly"): ["Disabled", "IfPossible", "Enabled"],
+    ("V1SecurityContext", "procMount"): ["Default", "Unmasked"],
+    ("V1SeccompProfile", "type"): ["Unconfined", "RuntimeDefault", "Localhost"],
+    ("V1AppArmorProfile", "type"): ["Unconfined", "RuntimeDefault", "Localhost"],
+}
+
+
+def _convert(node: Schema, owner: str, prop: str | None) -> Schema:
+    if "anyOf" in node:
+        options = [o for o in node["anyOf"] if o != {"type": "null"}]
+        if sorted(o.get("type", "") for o in options) == ["integer", "string"]:
+            options = [{"type": "int-or-string"}]  # intstr.IntOrString
+        assert len(options) == 1, (owner, prop, node)
+        node = {**{k: v for k, v in node.items() if k != "anyOf"}, **options[0]}
+    if prop is not None and (owner, prop) in QUANTITIES:
+        inner = node.get("additionalProperties")
+        if isinstance(inner, dict):
+            return {"type": "object", "additionalProperties": {"type": "quantity"}}
+        return {"type": "quantity"}
+    out: Schema = {}
+    for key, value in node.items():
+        if key in _DROPPED:
+            continue
+        if key == "$ref":
+            out["$ref"] = value.rsplit("/", 1)[-1]
+        elif key == "properties":
+            out[key] = {name: _convert(sub, owner, name) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            out[key] = _convert(value, owner, None)
+        else:
+            out[key] = value
+    if prop is not None and (owner, prop) in ENUMS:
+        out["enum"] = ENUMS[(owner, prop)]
+    return out
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if "$ref" in node else set()
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*map(_refs, node)) if node else set()
+    return set()
+
+
+def generate() -> Schema:
+    from importlib.metadata import version
+
+    from kubernetes.client import models
+
+    raw: dict[str, Schema] = {}
+    for name in ("V1Container", "V1Volume"):
+        schema = getattr(models, name).model_json_schema(by_alias=True)
+        raw.update(schema.pop("$defs", {}))
+        raw[name] = schema
+    container = raw["V1Container"]
+    unknown = set(CARRIED_FIELDS) - set(container["properties"])
+    assert not unknown, f"not Kubernetes container fields: {unknown}"
+    container["properties"] = {k: container["properties"][k] for k in CARRIED_FIELDS}
+    container["required"] = []
+    defs = {name: _convert(node, name, None) for name, node in raw.items()}
+    reachable, todo = set(), ["V1Container", "V1Volume"]
+    while todo:
+        name = todo.pop()
+        if name not in reachable:
+            reachable.add(name)
+            todo.extend(_refs(defs[name]))
+    return {
+        "source": f"kubernetes Python client {version('kubernetes')}, "
+                  "generated by `make k8s-schema` (tests/support/k8s_schema.py)",
+        "container": "V1Container",
+        "templateFields": {k: {"type": "array", "items": {"$ref": "V1Volume"}}
+                           for k in TEMPLATE_FIELDS},
+        "definitions": {name: defs[name] for name in sorted(reachable)},
+    }
+
+
+def render(schema: Schema) -> str:
+    return json.dumps(schema, indent=1, sort_keys=True) + "\n"
+
+
+def main() -> int:
+    text = render(generate())
+    path = Path(SCHEMA_PATH)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        sys.stderr.write(f"{path} is up to date\n")
+        return 0
+    path.write_text(text, encoding="utf-8")
+    sys.stderr.write(f"wrote {path}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
