@@ -115,6 +115,14 @@ class ArgoPhase(enum.StrEnum):
 ARGO_DONE = frozenset({ArgoPhase.SUCCEEDED, ArgoPhase.FAILED, ArgoPhase.ERROR})
 
 
+class ArgoShutdown(enum.StrEnum):
+    """Argo's `spec.shutdown` values (ShutdownStrategy, workflow_types.go v4.0.5): the
+    controller writes `Stop` to cancel a run, as `argo stop` does."""
+
+    STOP = "Stop"
+    TERMINATE = "Terminate"
+
+
 class ArgoNodeType(enum.StrEnum):
     """Argo's node types (`wfv1.NodeType`) that the mirror reads."""
 
