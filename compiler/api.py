@@ -24,6 +24,7 @@ STEP_LABEL: Final = f"{GROUP}/step"
 # Annotations the compiler and the controller write.
 STEP_KINDS_ANNOTATION: Final = f"{GROUP}/step-kinds"  # on a Workflow: step name -> kind
 GENERATION_ANNOTATION: Final = f"{GROUP}/orchestration-generation"  # on a Workflow
+RESUMED_FROM_ANNOTATION: Final = f"{GROUP}/resumed-from"  # on a resumed run's Workflow
 GENERATED_BY_ANNOTATION: Final = f"{GROUP}/generated-by"  # on the generated CRDs
 
 # Argo.

@@ -44,8 +44,13 @@ class ResumeDecision:
 
     def known(self) -> dict[str, Observation]:
         """What `compiler.semantics.evaluate` knows of the reused steps."""
-        note = f'reused from run "{self.resumed_from}"'
+        note = reused_note(self.resumed_from)
         return {name: Observation(Observed.REUSED, note) for name in self.reused}
+
+
+def reused_note(resumed_from: str) -> str:
+    """The message of a reused step."""
+    return f'reused from run "{resumed_from}"'
 
 
 def old_steps(old_run: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -124,7 +129,7 @@ def reused_records(decision: ResumeDecision, old: Mapping[str, Mapping[str, Any]
     for name in decision.reused:
         record = dict(old[name])
         record.update(phase=str(StepPhase.SUCCEEDED), reason=str(StepReason.REUSED),
-                      message=f'reused from run "{decision.resumed_from}"')
+                      message=reused_note(decision.resumed_from))
         out.append(record)
     return out
 

@@ -321,9 +321,12 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
 def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> Condition:
     """Contract §3: whether Argo's own phase of the ended Workflow says what the
     run's steps say. Argo calls an infrastructure failure `Error`; a run has no such
-    phase, so `Error` agrees with `Failed`."""
+    phase, so `Error` agrees with `Failed`; nor a cancel, so `Cancelled` agrees
+    with Argo's `Failed` of the stopped Workflow."""
     argo_says = RunPhase.SUCCEEDED if argo_phase == ArgoPhase.SUCCEEDED else RunPhase.FAILED
-    if argo_says is run_phase:
+    # A cancelled run's Workflow was stopped: Argo reports that as Failed.
+    steps_say = RunPhase.FAILED if run_phase is RunPhase.CANCELLED else run_phase
+    if argo_says is steps_say:
         return Condition(ConditionType.ARGO_PHASE_AGREES, ConditionStatus.TRUE,
                          ArgoPhaseReason.SAME_PHASE,
                          f"Argo reports the Workflow {argo_phase}, as the steps say")

@@ -22,8 +22,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.compiled import decode_nodes, graph_from_workflow, step_tasks
+from compiler.api import RESUMED_FROM_ANNOTATION
+from compiler.compiled import decode_nodes, graph_from_workflow, reused_steps, step_tasks
 from compiler.graph import Graph, Node
+from compiler.resume import reused_note
 from compiler.semantics import (
     Condition,
     Observation,
@@ -123,6 +125,14 @@ def _step_status(result: StepResult, kind: str, node: Mapping[str, Any] | None) 
     return out
 
 
+def _reused_status(result: StepResult, kind: str, record: Mapping[str, Any] | None) -> Obj:
+    """A reused step: the old run's record (start, finish, attempt, what it created),
+    which the controller wrote when it submitted the run, as `Succeeded`/`Reused`."""
+    kept = {k: v for k, v in (record or {}).items() if k not in ("phase", "reason", "message")}
+    return {"name": result.name, "kind": kind, **kept, "phase": str(result.phase),
+            "reason": str(result.reason), "message": result.message}
+
+
 def pending_statuses(graph: Graph) -> list[Obj]:
     """Every step listed before the Workflow exists (all Pending)."""
     result = evaluate(graph)
@@ -130,9 +140,10 @@ def pending_statuses(graph: Graph) -> list[Obj]:
 
 
 def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
-                    now: str) -> Mirror:
+                    now: str, cancelled: bool = False) -> Mirror:
     """The run's status for the Workflow as it is now. `previous` is the run's
-    current status (for `finishedAt` stability and offloaded node status)."""
+    current status (for `finishedAt` stability, offloaded node status, and the
+    records of reused steps); `cancelled`: the run's `spec.cancel` (contract §3)."""
     graph = graph_from_workflow(workflow)
     status = workflow.get("status") or {}
     nodes = decode_nodes(status)
@@ -143,8 +154,15 @@ def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
     ending, timed = Ending.of(workflow, now), timed_steps(workflow)
     known = {name: observe(node, nodes, ending, name in timed)
              for name, node in found.items()}
-    result = evaluate(graph, known, workflow_ended=ended)
-    statuses = [_step_status(r, n.kind, found.get(r.name))
+    reused = reused_steps(workflow)
+    if reused:  # a resumed run: its no-op tasks stand for the old run's results
+        note = reused_note(str(((workflow.get("metadata") or {}).get("annotations") or {})
+                               .get(RESUMED_FROM_ANNOTATION) or "?"))
+        known.update({name: Observation(Observed.REUSED, note) for name in reused})
+    result = evaluate(graph, known, workflow_ended=ended, cancelled=cancelled)
+    records = {s.get("name"): s for s in previous.get("stepStatuses") or ()}
+    statuses = [_reused_status(r, n.kind, records.get(r.name)) if r.name in reused
+                else _step_status(r, n.kind, found.get(r.name))
                 for r, n in zip(result.steps, graph.nodes, strict=True)]
     mirror = _finish(result, statuses, status.get("startedAt"),
                      status.get("finishedAt"), previous, now)
