@@ -22,8 +22,8 @@ tools:  ## build (or reuse) kube-apiserver, etcd, kwok, Argo, helm into ~/.cache
 test: install tools lint  ## everything: lint, types, unit, golden, property, e2e
 	$(PY) -m pytest -q
 
-unit: install  ## everything that needs no cluster
-	$(PY) -m pytest -q -m "not e2e"
+unit: install  ## everything that needs neither the cluster nor the built Go tools
+	$(PY) -m pytest -q -m "not e2e and not gotools"
 
 e2e: install tools  ## the real-cluster suite alone
 	$(PY) -m pytest -q -m e2e

@@ -1,9 +1,12 @@
 """`orch`: the only module that touches files, stdout, stderr and exit codes.
 
 Exit codes (contract §2.3): 0 success (warnings included), 1 invalid input (and
-then nothing on stdout), 2 usage errors (unreadable file, bad flag, unknown step).
-Heavy libraries are imported inside the commands that need them, so that
-`orch compile` starts in a fraction of a second.
+then nothing on stdout), 2 usage errors (unreadable file, bad flag, unknown step,
+an output that cannot be written). `compile` and `validate` read every file they
+can and report each one they cannot, then exit 2. Machine output (Workflows,
+`validate -o json`, `plan -o json`) goes to stdout, notes for a person and every
+diagnostic of `compile` to stderr. Heavy libraries are imported inside the
+commands that need them, so that every command starts in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
+    from compiler.batch import Batch
     from compiler.diagnostics import Diagnostic
     from compiler.graph import Graph
     from compiler.inputs import Inputs
@@ -36,36 +40,48 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def read_sources(paths: Sequence[str]) -> list[tuple[str, str]]:
-    """(display name, text) of each path; `-` is stdin. UsageError if unreadable."""
-    out: list[tuple[str, str]] = []
+def read_bytes(path: str) -> bytes:
+    """The bytes of `path` (`-` is stdin). UsageError if it cannot be read."""
+    if path == "-":
+        raw = getattr(sys.stdin, "buffer", None)  # a text stream without bytes: tests
+        return raw.read() if raw is not None else sys.stdin.read().encode()
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def read_sources(paths: Sequence[str]) -> Iterator[tuple[str, str | Diagnostic]]:
+    """(display name, text or why it is not text) of each path, one at a time, so
+    that only one file's bytes are held. UsageError if a file cannot be read."""
+    from compiler.source import decode
+
     for path in paths:
-        if path == "-":
-            out.append((STDIN, sys.stdin.read()))
-            continue
-        try:
-            with open(path, encoding="utf-8") as fh:
-                out.append((path, fh.read()))
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"{path}: cannot read: {reason}") from None
-    return out
+        name = STDIN if path == "-" else path
+        yield name, decode(read_bytes(path), name)
 
 
-def load_inputs(paths: Sequence[str], strict: bool = False) -> Inputs:
-    """Read and validate files; shared by every command that takes FILE...
-    (imports the models lazily, after argument parsing)."""
-    from compiler.inputs import parse_files
+def load_inputs(paths: Sequence[str]) -> Inputs:
+    """Read and validate files, keeping every model (plan, graph)."""
+    from compiler.inputs import Inputs, parse_text
 
-    return parse_files(read_sources(paths), strict)
+    inputs = Inputs()
+    for name, text in read_sources(paths):
+        if isinstance(text, str):
+            parse_text(text, name, inputs)
+        else:
+            inputs.diagnostics.append(text)
+    return inputs
 
 
 def report(diagnostics: Sequence[Diagnostic], fmt: str = "text") -> None:
+    """Diagnostics as lines on stderr, or (`validate -o json`) as JSON on stdout:
+    machine output goes to stdout, notes for a person to stderr."""
     from compiler.render import diagnostic_dict, diagnostic_line
 
     if fmt == "json":
-        json.dump([diagnostic_dict(d) for d in diagnostics], sys.stderr, indent=2)
-        sys.stderr.write("\n")
+        sys.stdout.write(json.dumps([diagnostic_dict(d) for d in diagnostics], indent=2) + "\n")
         return
     for d in diagnostics:
         sys.stderr.write(diagnostic_line(d) + "\n")
@@ -82,46 +98,79 @@ def _sorted(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
     )
 
 
-def cmd_compile(args: argparse.Namespace) -> int:
-    from compiler.diagnostics import Collector
-    from compiler.emit import emit_workflow
-    from compiler.inputs import pair_runs
-    from compiler.render import to_json, to_yaml
+def _batch(args: argparse.Namespace, render: Callable[[dict[str, Any]], str] | None,
+           ) -> tuple[Batch, int]:
+    """Every file through `compiler.batch`, one at a time. A file that cannot be
+    read is reported (one line) and the others are still read: the exit code
+    is then 2, after every problem of the readable files is shown."""
+    from compiler.batch import Batch
+    from compiler.source import decode
 
-    inputs = load_inputs(args.files, args.strict)
-    workflows = []
-    for doc, orch, run in pair_runs(inputs):
-        out = Collector()
-        compiled = emit_workflow(orch, run, out, service_account=args.service_account,
-                                 pods=_pod_settings(args))
-        inputs.diagnostics.extend(doc.locate(d) for d in out.items)
-        workflows.append(compiled.workflow)
-    problems = _sorted(inputs.diagnostics)
-    report(problems, args.output if args.output == "json" else "text")
-    if not inputs.ok:
+    pods = _pod_settings(args) if args.command == "compile" else None
+    batch = Batch(render, getattr(args, "service_account", None), pods, args.strict)
+    unreadable = 0
+    for path in args.files:
+        name = STDIN if path == "-" else path
+        try:
+            data = read_bytes(path)
+        except UsageError as exc:
+            sys.stderr.write(f"orch: error: {exc}\n")
+            unreadable += 1
+            continue
+        text = decode(data, name)
+        del data
+        if isinstance(text, str):
+            batch.add_text(text, name)
+        else:
+            batch.add_problem(text)
+    batch.finish()
+    return batch, unreadable
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from compiler.render import json_list, json_text, to_yaml
+
+    _check_service_account(args.service_account)
+    render = json_text if args.output == "json" else (lambda wf: to_yaml([wf]))
+    batch, unreadable = _batch(args, render)
+    report(_sorted(batch.diagnostics))  # always lines on stderr; -o is the Workflows' format
+    if unreadable:
+        return EXIT_USAGE
+    if not batch.ok:
         return EXIT_INVALID
-    sys.stdout.write(to_json(workflows) if args.output == "json" else to_yaml(workflows))
+    texts = [u.text for u in batch.units if u.text is not None]
+    if args.output == "json":
+        _write(texts[0] if len(texts) == 1 else json_list(texts))
+    else:
+        _write("---\n".join(texts))
     return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from compiler.diagnostics import Collector
-    from compiler.emit import emit_workflow
-    from compiler.inputs import pair_runs
-
-    inputs = load_inputs(args.files, args.strict)
     # Compiling finds what only the compiled form shows (size, settings Argo
     # cannot apply): validate refuses exactly what compile refuses.
-    for doc, orch, run in pair_runs(inputs):
-        out = Collector()
-        emit_workflow(orch, run, out)
-        inputs.diagnostics.extend(doc.locate(d) for d in out.items)
-    report(_sorted(inputs.diagnostics), args.output)
-    if not inputs.ok:
+    batch, unreadable = _batch(args, None)
+    report(_sorted(batch.diagnostics), args.output)
+    if unreadable:
+        return EXIT_USAGE
+    if not batch.ok:
         return EXIT_INVALID
-    if args.output == "text":
-        sys.stderr.write(f"{inputs.documents} document(s) valid\n")
+    sys.stderr.write(f"{batch.documents} document(s) valid\n")
     return EXIT_OK
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _check_service_account(name: str | None) -> None:
+    """A ServiceAccount's name is an object name (IsDNS1123Subdomain)."""
+    from compiler.names import DNS_SUBDOMAIN_NAME, quote
+
+    problem = DNS_SUBDOMAIN_NAME.problem(name) if name is not None else None
+    if name is not None and problem:
+        raise UsageError(f"--service-account {quote(name)} {problem}")
 
 
 def _step_list(values: Sequence[str] | None) -> list[str]:
@@ -130,44 +179,62 @@ def _step_list(values: Sequence[str] | None) -> list[str]:
 
 
 def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | None] | int:
-    """The one Orchestration of the input (or `--orchestration NAME`), its graph
-    and, when steps are named to fail or error, the plan. An int is an exit code."""
+    """The one Orchestration of the input (or `--orchestration [NAMESPACE/]NAME`),
+    its graph and, when steps are named to fail or error, the plan. An int is an
+    exit code."""
     from compiler.graph import build_graph
-    from compiler.names import suggest
-    from compiler.semantics import plan
+    from compiler.names import quote, suggest
 
     inputs = load_inputs([args.file])
     report(_sorted(inputs.diagnostics))
     if not inputs.ok:
         return EXIT_INVALID
-    found = [o for _, o in inputs.orchestrations
-             if args.orchestration is None or o.metadata.name == args.orchestration]
-    names = [o.metadata.name or "" for _, o in inputs.orchestrations]
+    orchs = [o for _, o in inputs.orchestrations]
+
+    def label(o: Orchestration) -> str:
+        ns = o.metadata.namespace
+        return f"{ns}/{o.metadata.name}" if ns else o.metadata.name or ""
+
+    wanted: str | None = args.orchestration
+    if wanted is None:
+        found = orchs
+    elif "/" in wanted:
+        ns, _, name = wanted.partition("/")
+        found = [o for o in orchs if (o.metadata.namespace or "", o.metadata.name) == (ns, name)]
+    else:
+        found = [o for o in orchs if o.metadata.name == wanted]
+    labels = [label(o) for o in orchs]
     if not found:
-        if args.orchestration is None:
+        if wanted is None:
             raise UsageError(f"{args.file}: no Orchestration in the input")
-        near = suggest(args.orchestration, names)
-        hint = f"; did you mean {near!r}?" if near else f" (it has {', '.join(names)})"
-        raise UsageError(f'no Orchestration "{args.orchestration}" in {args.file}{hint}')
+        near = suggest(wanted, labels)
+        hint = f"; did you mean {quote(near)}?" if near else f" (it has {', '.join(labels)})"
+        raise UsageError(f"no Orchestration {quote(wanted)} in {args.file}{hint}")
     if len(found) > 1:
-        raise UsageError(f"{args.file} holds {len(found)} Orchestrations ({', '.join(names)}); "
-                         "choose one with --orchestration NAME")
+        which = "NAMESPACE/NAME" if wanted else "NAME or NAMESPACE/NAME"
+        raise UsageError(f"{args.file} holds {len(found)} Orchestrations "
+                         f"({', '.join(label(o) for o in found)}); "
+                         f"choose one with --orchestration {which}")
     orch = found[0]
     graph = build_graph(orch.spec.steps)
-    failed, errored = _step_list(args.fail), _step_list(getattr(args, "error", None))
+    failed, errored = _step_list(args.fail), _step_list(args.error)
     for flag, chosen in (("--fail", failed), ("--error", errored)):
         for name in chosen:
             if name not in graph.by_name:
                 near = suggest(name, graph.names)
-                hint = f"; did you mean {near!r}?" if near else ""
+                hint = f"; did you mean {quote(near)}?" if near else ""
                 raise UsageError(f'{flag}: orchestration "{orch.metadata.name}" has no step '
-                                 f'"{name}"{hint}')
+                                 f"{quote(name)}{hint}")
     both = sorted(set(failed) & set(errored))
     if both:
-        raise UsageError(f"step {both[0]!r} is named by both --fail and --error")
+        raise UsageError(f"step {quote(both[0])} is named by both --fail and --error")
     if getattr(args, "resume_from", None):
         return _resumed(args, orch, graph, failed, errored)
-    result = plan(graph, failed, errored) if (failed or errored or args.command == "plan") else None
+    result = None
+    if failed or errored or args.command == "plan":
+        from compiler.semantics import plan
+
+        result = plan(graph, failed, errored)
     return orch.metadata.name or "orchestration", graph, result
 
 
@@ -177,9 +244,12 @@ def _resumed(args: argparse.Namespace, orch: Orchestration, graph: Graph,
     for a run resuming the saved run (`kubectl get orchestrationrun NAME -o yaml`)."""
     import yaml
 
+    from compiler.names import quote
     from compiler.resume import decide_resume, old_steps, plan_resume, resume_problem
 
     ((name, text),) = read_sources([args.resume_from])
+    if not isinstance(text, str):
+        raise UsageError(f"{name}: {text.text}")
     try:
         old = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -201,8 +271,8 @@ def _resumed(args: argparse.Namespace, orch: Orchestration, graph: Graph,
     for flag, chosen in (("--fail", failed), ("--error", errored)):
         reused = [n for n in chosen if n in decision.reused]
         if reused:
-            raise UsageError(f'{flag}: step "{reused[0]}" is reused from {old_name}, so it '
-                             "cannot fail; name it with --rerun to run it again")
+            raise UsageError(f"{flag}: step {quote(reused[0])} is reused from {old_name}, "
+                             "so it cannot fail; name it with --rerun to run it again")
     title = f"{orch.metadata.name} resumed from {old_name}"
     return title, graph, plan_resume(graph, decision, failed, errored)
 
@@ -216,9 +286,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     title, _, result = loaded
     assert result is not None
     if args.output == "json":
-        sys.stdout.write(json.dumps(plan_dict(result), indent=2) + "\n")
+        _write(json.dumps(plan_dict(result), indent=2) + "\n")
     else:
-        sys.stdout.write(plan_table(title, result))
+        _write(plan_table(title, result))
     return EXIT_OK  # also when the plan predicts failure (contract §2.3)
 
 
@@ -230,11 +300,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
         return loaded
     title, graph, result = loaded
     if args.format == "mermaid":
-        sys.stdout.write(graph_mermaid(graph, result))
+        _write(graph_mermaid(graph, result))
     elif args.format == "dot":
-        sys.stdout.write(graph_dot(graph, result, title))
+        _write(graph_dot(graph, result, title))
     else:
-        sys.stdout.write(graph_text(graph, result, title))
+        _write(graph_text(graph, result, title))
     return EXIT_OK
 
 
@@ -245,9 +315,11 @@ def cmd_crds(args: argparse.Namespace) -> int:
     from compiler.crd import generate_crds
     from compiler.render import to_yaml
 
+    if args.output_dir == "":
+        raise UsageError("--output-dir needs a directory (omit it to write to stdout)")
     crds = generate_crds()
     if args.output_dir is None:
-        sys.stdout.write(to_yaml(crds.values()))
+        _write(to_yaml(crds.values()))
         return EXIT_OK
     out = Path(args.output_dir)
     try:
@@ -335,7 +407,7 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
                    help="assume these steps fail (repeatable); every other step succeeds")
     p.add_argument("--error", action="append", metavar="STEP[,STEP...]",
                    help="assume these steps end in an infrastructure error (Argo Error)")
-    p.add_argument("--orchestration", metavar="NAME",
+    p.add_argument("--orchestration", metavar="[NAMESPACE/]NAME",
                    help="the Orchestration to plan when the file holds several")
     p.add_argument("--resume-from", metavar="RUN.yaml",
                    help="plan a run resuming this saved run (kubectl get orchestrationrun "
@@ -350,7 +422,9 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("mermaid", "dot", "text"), default="text")
     p.add_argument("--fail", action="append", metavar="STEP[,STEP...]",
                    help="mark each step with its planned phase when these steps fail")
-    p.add_argument("--orchestration", metavar="NAME",
+    p.add_argument("--error", action="append", metavar="STEP[,STEP...]",
+                   help="... or end in an infrastructure error (Argo Error)")
+    p.add_argument("--orchestration", metavar="[NAMESPACE/]NAME",
                    help="the Orchestration to draw when the file holds several")
     p.set_defaults(func=cmd_graph)
 
@@ -381,12 +455,31 @@ def main(argv: Sequence[str] | None = None, extensions: Sequence[Any] = ()) -> i
     try:
         with paused_gc():  # one-shot commands; the controller is exec'ed
             code: int = args.func(args)
+        sys.stdout.flush()
     except UsageError as exc:
         sys.stderr.write(f"orch: error: {exc}\n")
         return EXIT_USAGE
-    except BrokenPipeError:
+    except BrokenPipeError:  # `orch compile x | head`: the reader has all it wanted
+        _drop_stdout()
         return EXIT_OK
+    except OSError as exc:  # a full disk, a closed or unwritable stdout
+        _drop_stdout()
+        sys.stderr.write(f"orch: error: cannot write the output: {exc.strerror or exc}\n")
+        return EXIT_USAGE
     return code
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush of what is
+    still buffered neither fails again nor prints a traceback."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -8,8 +8,12 @@ same objects.
 from __future__ import annotations
 
 import enum
+import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+
+from compiler.vocabulary import SubmitReason
 
 
 class Reason(enum.StrEnum):
@@ -34,6 +38,12 @@ class Reason(enum.StrEnum):
     WORKFLOW_TOO_LARGE = "WorkflowTooLarge"
     ORCHESTRATION_NOT_FOUND = "OrchestrationNotFound"
     SUB_ORCHESTRATION_CYCLE = "SubOrchestrationCycle"
+    # A run whose Orchestration is in the input but invalid: the word the
+    # controller's Submitted=False condition uses for the same case.
+    ORCHESTRATION_INVALID = SubmitReason.ORCHESTRATION_INVALID.value
+    # Two Orchestrations, or two runs, of one namespace and name in the input
+    # (kubectl apply would silently keep the last; the contract is silent).
+    DUPLICATE_RESOURCE = "DuplicateResource"
 
 
 class Severity(enum.StrEnum):
@@ -42,6 +52,7 @@ class Severity(enum.StrEnum):
 
 
 PathPart = str | int
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_$-]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +65,14 @@ class FieldPath:
         return FieldPath(self.parts + parts)
 
     def __str__(self) -> str:
+        """A key that is not a plain name (a space, a dot, a control character)
+        is written `["as JSON"]`, so the path stays one unambiguous line."""
         out: list[str] = []
         for part in self.parts:
             if isinstance(part, int) and not isinstance(part, bool):
                 out.append(f"[{part}]")
+            elif not _PLAIN_KEY.match(str(part)):
+                out.append(f"[{json.dumps(str(part), ensure_ascii=False)}]")
             elif out:
                 out.append(f".{part}")
             else:

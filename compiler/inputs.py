@@ -1,110 +1,273 @@
-"""Text of one or more files -> validated Orchestrations and runs.
+"""Documents -> judged Orchestrations and runs, and what pairs them.
 
-Pairs each OrchestrationRun with its Orchestration from the same input (by
-namespace and name) and decides what to compile: a run's Orchestration is
-compiled for the run, not on its own (contract §2, issue #2)."""
+Each document is judged on its own (`judge`): a `kind: List` (what `kubectl get
+-o yaml` writes) is unwrapped into its items, each judged with its path
+`items[i]`. Across documents, an `Index` finds duplicates (two Orchestrations, or
+two runs, of one namespace and name) and pairs each OrchestrationRun with its
+Orchestration from the same input: a run's Orchestration is compiled for the
+run, not on its own (contract §2, issue #2).
+
+`parse_text`/`parse_files` keep every model (plan, graph and tests, small
+inputs); `compiler.batch` streams large inputs through the same judgement.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from compiler.api import ORCHESTRATION_KIND, RUN_KIND
+from compiler.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND
 from compiler.diagnostics import ROOT, Collector, Diagnostic, FieldPath, Reason, Span
 from compiler.gcpause import paused_gc
 from compiler.models import Orchestration, OrchestrationRun
-from compiler.source import Document, load_documents
+from compiler.names import suggest
+from compiler.source import Document, empty_file_message, iter_documents
 from compiler.suborchestrations import check_sub_orchestration_cycles
 from compiler.validate import check_document_kind, check_orchestration, check_run
+
+Key = tuple[str, str]  # (namespace, name)
+NAME = FieldPath(("metadata", "name"))
+REF = FieldPath(("spec", "orchestrationRef", "name"))
+# The list kinds whose items are objects: kubectl's `kind: List`, and the typed
+# lists the API server returns for our resources.
+LIST_KINDS = {("v1", "List"), (API_VERSION, f"{ORCHESTRATION_KIND}List"),
+              (API_VERSION, f"{RUN_KIND}List")}
+
+
+def key(namespace: str | None, name: str | None) -> Key:
+    return (namespace or "", name or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a document names itself: `file:line` of its metadata.name."""
+
+    file: str
+    line: int | None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass
+class Judged:
+    """One object of the input after its own checks: its kind (when it is one of
+    ours), its model (when valid), its name and its located diagnostics."""
+
+    doc: Document
+    kind: str | None
+    model: Orchestration | OrchestrationRun | None
+    key: Key | None
+    place: Place
+    diagnostics: list[Diagnostic]
+
+
+def judge(doc: Document, strict: bool = False) -> Iterator[Judged]:
+    """The document's objects: itself, or each item of a List (`strict`: unknown
+    keys are errors). A document whose text already had an error (a duplicate
+    key, a broken escape) yields no model: what it would compile is not what the
+    user wrote."""
+    broken = any(p.is_error for p in doc.problems)
+    data = doc.data
+    if isinstance(data, dict) and (data.get("apiVersion"), data.get("kind")) in LIST_KINDS:
+        items = data.get("items")
+        if not isinstance(items, list):
+            yield Judged(doc, None, None, None, Place(doc.file, None), [doc.locate(Diagnostic(
+                Reason.INVALID_FIELD, FieldPath(("items",)),
+                f"a {data.get('kind')} needs items, a list of objects"))])
+            return
+        for i in range(len(items)):
+            yield _judge_one(doc.item(i), broken, strict)
+        return
+    yield _judge_one(doc, broken, strict)
+
+
+def _judge_one(doc: Document, broken: bool, strict: bool) -> Judged:
+    out = Collector()
+    data = doc.data
+    kind = check_document_kind(data, out)
+    model: Orchestration | OrchestrationRun | None = None
+    if kind == ORCHESTRATION_KIND:
+        model = check_orchestration(data, out, strict=strict)
+    elif kind == RUN_KIND:
+        model = check_run(data, out, strict=strict)
+    if broken:
+        model = None
+    name_key = _name_key(data) if kind else None
+    place = Place(doc.file, doc.span(NAME).line)
+    return Judged(doc, kind, model, name_key, place, [doc.locate(d) for d in out.items])
+
+
+def _name_key(data: dict[str, Any]) -> Key | None:
+    meta = data.get("metadata")
+    if not isinstance(meta, dict):
+        return None
+    name, namespace = meta.get("name"), meta.get("namespace")
+    if not isinstance(name, str) or not name or not isinstance(namespace, str | None):
+        return None
+    return key(namespace, name)
+
+
+def _where(k: Key) -> str:
+    return f'"{k[1]}" (namespace "{k[0]}")' if k[0] else f'"{k[1]}"'
+
+
+@dataclass
+class Index:
+    """Every named Orchestration and run of the input: where it stands and
+    whether it is valid. Small per object, so a stream of any number of
+    documents keeps only this."""
+
+    orchestrations: dict[Key, tuple[Place, bool]] = field(default_factory=dict)
+    runs: dict[Key, Place] = field(default_factory=dict)
+
+    def add(self, judged: Judged) -> Diagnostic | None:
+        """Record `judged`; a `DuplicateResource` error when its kind, namespace
+        and name were seen before (the earlier place is named)."""
+        k = judged.key
+        if k is None:
+            return None
+        if judged.kind == ORCHESTRATION_KIND:
+            first = self.orchestrations.get(k)
+            if first is None:
+                self.orchestrations[k] = (judged.place, judged.model is not None)
+                return None
+            return self._duplicate(judged, first[0], "Orchestration", "")
+        first_run = self.runs.get(k)
+        if first_run is None:
+            self.runs[k] = judged.place
+            return None
+        return self._duplicate(judged, first_run, "OrchestrationRun",
+                               "; both would create one Workflow")
+
+    @staticmethod
+    def _duplicate(judged: Judged, first: Place, kind: str, why: str) -> Diagnostic:
+        assert judged.key is not None
+        return judged.doc.locate(Diagnostic(
+            Reason.DUPLICATE_RESOURCE, NAME,
+            f"{kind} {_where(judged.key)} is defined twice: first at {first}{why}",
+            hint="rename one, or remove one",
+            names=(judged.key[1],),
+        ))
+
+    def find(self, run_doc: Document, run: OrchestrationRun) -> Key | Diagnostic:
+        """The key of a run's Orchestration, or why it cannot be compiled: not in
+        the input (naming it when only the namespace differs), or invalid."""
+        k = key(run.metadata.namespace, run.spec.orchestration_ref.name)
+        found = self.orchestrations.get(k)
+        if found is not None:
+            place, valid = found
+            if valid:
+                return k
+            return run_doc.locate(Diagnostic(
+                Reason.ORCHESTRATION_INVALID, REF,
+                f"orchestration {_where(k)} is invalid; its problems are reported at {place}",
+                names=(k[1],), hint="fix the Orchestration; this run uses it"))
+        elsewhere = sorted((ns, str(p)) for (ns, name), (p, _) in self.orchestrations.items()
+                           if name == k[1])
+        if elsewhere:
+            ns, other = elsewhere[0]
+            there = f'in namespace "{ns}"' if ns else "without a namespace"
+            message = (f'orchestration "{k[1]}" is not in the input '
+                       + (f'in namespace "{k[0]}"' if k[0] else "without a namespace")
+                       + f"; the input has it {there} ({other})")
+            hint = "give the run and its Orchestration the same metadata.namespace"
+        else:
+            message = f"orchestration {_where(k)} is not in the input"
+            names = sorted({name for _, name in self.orchestrations})
+            near = suggest(k[1], names)
+            hint = (f'did you mean "{near}"?' if near else
+                    f"the input has {', '.join(names)}" if names else "add it to the input")
+        return run_doc.locate(Diagnostic(
+            Reason.ORCHESTRATION_NOT_FOUND, REF, message, names=(k[1],), hint=hint))
 
 
 @dataclass
 class Inputs:
+    """Every valid model of the input, with its document (for small inputs)."""
+
     orchestrations: list[tuple[Document, Orchestration]] = field(default_factory=list)
     runs: list[tuple[Document, OrchestrationRun]] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     documents: int = 0
     files: list[str] = field(default_factory=list)
+    index: Index = field(default_factory=Index)
 
     @property
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
 
 
+def judge_text(text: str, file: str, strict: bool = False) -> Iterator[Judged | Diagnostic]:
+    """Every object of one file, judged, and the file's own problems (syntax,
+    aliases, no documents at all)."""
+    empty = True
+    for item in iter_documents(text, file):
+        if isinstance(item, Diagnostic):
+            empty = False
+            yield item
+            continue
+        yield from item.problems
+        if item.data is None:
+            continue  # an empty document between `---` separators
+        empty = False
+        yield from judge(item, strict)
+    if empty:
+        yield Diagnostic(Reason.INVALID_YAML, ROOT, empty_file_message(text), span=Span(file))
+
+
 def parse_text(text: str, file: str, into: Inputs | None = None, strict: bool = False) -> Inputs:
-    """Parse and validate every document of one file (`strict`: unknown keys are
-    errors)."""
-    with paused_gc():
-        return _parse_text(text, file, into, strict)
-
-
-def _parse_text(text: str, file: str, into: Inputs | None, strict: bool = False) -> Inputs:
+    """Parse and validate every document of one file, keeping every model
+    (`strict`: unknown keys are errors)."""
     inputs = into if into is not None else Inputs()
     inputs.files.append(file)
-    docs, problems = load_documents(text, file)
-    inputs.diagnostics.extend(problems)
-    if not problems and all(doc.data is None for doc in docs):
-        inputs.diagnostics.append(
-            Diagnostic(
-                Reason.INVALID_YAML, ROOT, "no documents: the file is empty", span=Span(file)
-            )
-        )
-    for doc in docs:
-        if doc.data is None:
-            continue  # an empty document between `---` separators
-        inputs.documents += 1
-        inputs.diagnostics.extend(doc.problems)
-        out = Collector()
-        kind = check_document_kind(doc.data, out)
-        if kind == ORCHESTRATION_KIND:
-            orchestration = check_orchestration(doc.data, out, strict=strict)
-            if orchestration is not None:
-                inputs.orchestrations.append((doc, orchestration))
-        elif kind == RUN_KIND:
-            run = check_run(doc.data, out, strict=strict)
-            if run is not None:
-                inputs.runs.append((doc, run))
-        inputs.diagnostics.extend(doc.locate(d) for d in out.items)
+    with paused_gc():
+        _parse_into(inputs, text, file, strict)
     return inputs
 
 
-def key(namespace: str | None, name: str | None) -> tuple[str, str]:
-    return (namespace or "", name or "")
+def _parse_into(inputs: Inputs, text: str, file: str, strict: bool) -> None:
+    # A function of its own: its last document dies with its frame, before the
+    # collector is resumed (alive, a 10,000-step document made that resumption a
+    # full collection: 0.6 s instead of 0.36).
+    for item in judge_text(text, file, strict):
+        if isinstance(item, Diagnostic):
+            inputs.diagnostics.append(item)
+            continue
+        inputs.documents += 1
+        inputs.diagnostics.extend(item.diagnostics)
+        duplicate = inputs.index.add(item)
+        if duplicate is not None:
+            inputs.diagnostics.append(duplicate)
+            continue
+        if isinstance(item.model, Orchestration):
+            inputs.orchestrations.append((item.doc, item.model))
+        elif isinstance(item.model, OrchestrationRun):
+            inputs.runs.append((item.doc, item.model))
 
 
 def pair_runs(inputs: Inputs) -> list[tuple[Document, Orchestration, OrchestrationRun | None]]:
     """What to compile, in input order: each run with its Orchestration, and each
-    Orchestration that no run in the input references."""
+    Orchestration that no run in the input references (with the run's document,
+    or the Orchestration's)."""
     inputs.diagnostics.extend(check_sub_orchestration_cycles(inputs.orchestrations))
     by_key = {key(o.metadata.namespace, o.metadata.name): (d, o) for d, o in inputs.orchestrations}
-    used: set[tuple[str, str]] = set()
+    used: set[Key] = set()
     files = {f: i for i, f in enumerate(inputs.files)}
 
-    def _order(doc: Document) -> tuple[int, int]:
-        return files.get(doc.file, 0), doc.index
+    def _order(doc: Document) -> tuple[int, int, tuple[Any, ...]]:
+        return files.get(doc.file, 0), doc.index, doc.prefix
 
-    plan: list[tuple[tuple[int, int], int, Document, Orchestration, OrchestrationRun | None]] = []
+    plan: list[tuple[tuple[int, int, tuple[Any, ...]], int, Document, Orchestration,
+                     OrchestrationRun | None]] = []
     for doc, run in inputs.runs:
-        k = key(run.metadata.namespace, run.spec.orchestration_ref.name)
-        found = by_key.get(k)
-        if found is None:
-            names = sorted(n for _, n in by_key)
-            hint = f"the input has {', '.join(names)}" if names else "add it to the input"
-            inputs.diagnostics.append(
-                doc.locate(
-                    Diagnostic(
-                        Reason.ORCHESTRATION_NOT_FOUND,
-                        FieldPath(("spec", "orchestrationRef", "name")),
-                        f'orchestration "{k[1]}" is not in the input'
-                        + (f' (namespace "{k[0]}")' if k[0] else ""),
-                        names=(k[1],),
-                        hint=hint,
-                    )
-                )
-            )
+        found = inputs.index.find(doc, run)
+        if isinstance(found, Diagnostic):
+            inputs.diagnostics.append(found)
             continue
-        used.add(k)
-        plan.append((_order(doc), 1, doc, found[1], run))
+        used.add(found)
+        plan.append((_order(doc), 1, doc, by_key[found][1], run))
     for doc, orch in inputs.orchestrations:
         if key(orch.metadata.namespace, orch.metadata.name) not in used:
             plan.append((_order(doc), 0, doc, orch, None))

@@ -9,11 +9,13 @@ edges: its failure does not stop what follows it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler.graph import Graph
-from compiler.semantics import RunResult
 from compiler.vocabulary import StepPhase
+
+if TYPE_CHECKING:  # `orch graph` without a plan never loads the semantics
+    from compiler.semantics import RunResult
 
 _DASH = "-"
 

@@ -8,6 +8,7 @@ still contributes its name), so one mistake does not hide or fake another.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from compiler.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND
 from compiler.diagnostics import ROOT, Collector, FieldPath, Reason
 from compiler.graph import find_cycles
-from compiler.kinds import KINDS, RESERVED_TEMPLATE_NAMES
+from compiler.kinds import KINDS
 from compiler.kinds.base import check_name, check_with_keys
 from compiler.kinds.template import KIND as TEMPLATE_STEP
 from compiler.kinds.template import VALUE_EXPANDED, VALUE_HINT
@@ -34,6 +35,7 @@ from compiler.names import (
     suggest,
     task_name_problem,
 )
+from compiler.outcome import OUTCOME_TEMPLATE
 from compiler.unknown_keys import check_orchestration_keys, check_run_keys
 
 DOCUMENT_KINDS = (ORCHESTRATION_KIND, RUN_KIND)
@@ -63,7 +65,8 @@ def _expected(kind: str, ctx: Mapping[str, Any], msg: str) -> str:
 
 
 def describe(value: Any) -> str:
-    """A value as a person reads it in a message: type and a short repr."""
+    """A value as a person reads it in a message: its YAML type and the value as
+    JSON writes it (`null`, `boolean true`, `string "3"`), shortened."""
     names = {
         str: "string",
         int: "integer",
@@ -71,10 +74,11 @@ def describe(value: Any) -> str:
         float: "number",
         list: "list",
         dict: "mapping",
-        type(None): "null",
     }
+    if value is None:
+        return "null"
     kind = names.get(type(value), type(value).__name__)
-    text = repr(value)
+    text = json.dumps(value, ensure_ascii=False, default=str)
     return f"{kind} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
@@ -95,11 +99,17 @@ def check_document_kind(data: Any, out: Collector) -> str | None:
             )
         else:
             message = "a document without apiVersion and kind is not an orch resource"
+        near = suggest(str(kind), DOCUMENT_KINDS) if isinstance(kind, str) else None
+        near_api = (suggest(api_version, (API_VERSION,)) if isinstance(api_version, str)
+                    and api_version != API_VERSION else None)
+        guesses = [f'apiVersion "{near_api}"'] if near_api else []
+        guesses += [f'kind "{near}"'] if near and near != kind else []
         out.add(
             Reason.UNSUPPORTED_DOCUMENT_KIND,
             FieldPath(("kind",)) if "kind" in data else ROOT,
             message,
-            hint=f"orch reads {API_VERSION} Orchestration and OrchestrationRun",
+            hint=f"did you mean {' and '.join(guesses)}?" if guesses
+            else f"orch reads {API_VERSION} Orchestration and OrchestrationRun",
             names=(str(kind),),
         )
         return None
@@ -350,6 +360,10 @@ def check_cycles(
 
 
 def check_entrypoint(spec: Any, out: Collector) -> None:
+    """A valid template name. The step templates yield to it (`emit._intern`
+    renames one that would take it), so it never collides with them; only the
+    outcome template's name is reserved, because the status mirror recognises
+    that template by its name (compiler.outcome)."""
     if not isinstance(spec, dict) or "entrypoint" not in spec:
         return
     entry = spec["entrypoint"]
@@ -364,11 +378,12 @@ def check_entrypoint(spec: Any, out: Collector) -> None:
             f"entrypoint {quote(entry)} {problem}",
             hint="the default is main",
         )
-    elif entry in RESERVED_TEMPLATE_NAMES or entry.startswith("container-"):
+    elif entry == OUTCOME_TEMPLATE:
         out.add(
             Reason.ENTRYPOINT_MISSING,
             path,
-            f"entrypoint {quote(entry)} collides with a template the compiler emits",
+            f"entrypoint {quote(entry)} is reserved: orch gives its outcome template that "
+            "name, and reads run status by it",
             hint="choose another name, e.g. main",
         )
 

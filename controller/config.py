@@ -106,6 +106,24 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     return p
 
 
+def kubeconfig_problem(value: str | None) -> str | None:
+    """Why the kubeconfig (a path, or `$KUBECONFIG`'s `:`-joined list) cannot be
+    read, or None. Checked before any port is bound: a typo in the path is one
+    line and exit 2, not a traceback from the client after startup."""
+    if not value:
+        return None
+    paths = [p for p in value.split(os.pathsep) if p]
+    problems = []
+    for path in paths:
+        try:
+            with open(os.path.expanduser(path), "rb"):
+                return None  # the client merges the readable ones
+        except OSError as e:
+            problems.append(f"{path}: {e.strerror or e}")
+    return ("cannot read the kubeconfig: " + "; ".join(problems)
+            + " (give --kubeconfig FILE, set KUBECONFIG, or run in a cluster)")
+
+
 def load_config(argv: Sequence[str] | None = None,
                 env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env

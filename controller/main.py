@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -18,7 +19,7 @@ from http.server import ThreadingHTTPServer
 from types import FrameType
 
 from compiler.vocabulary import RunPhase
-from controller.config import Config, load_config
+from controller.config import Config, kubeconfig_problem, load_config
 from controller.election import LeaderElector
 from controller.events import Recorder
 from controller.kube import ORCHESTRATIONS, RUNS, WORKFLOWS, Kube, Obj, Resource, load_api_client
@@ -208,6 +209,11 @@ class Controller:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = load_config(argv)
+    problem = None if config.in_cluster or not config.enabled else kubeconfig_problem(
+        config.kubeconfig or "~/.kube/config")  # the client's default
+    if problem:
+        sys.stderr.write(f"orch controller: error: {problem}\n")
+        return 2
     setup_logging(config.log_level)
     controller = Controller(config)
 

@@ -24,6 +24,8 @@ BINARIES = (
     "argo",
     "argo-v3.6",
     "helm",
+    "kubectl",
+    "yamlread",
 )
 
 

@@ -81,8 +81,8 @@ def test_plan_text_table(release: str, capsys: pytest.CaptureFixture[str]) -> No
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    pytest.param(["--fail", "tset"], "did you mean 'test'?", id="fail-unknown-step"),
-    pytest.param(["--error", "buidl"], "did you mean 'build'?", id="error-unknown-step"),
+    pytest.param(["--fail", "tset"], 'did you mean "test"?', id="fail-unknown-step"),
+    pytest.param(["--error", "buidl"], 'did you mean "build"?', id="error-unknown-step"),
     pytest.param(["--fail", "test", "--error", "test"], "both --fail and --error",
                  id="fail-and-error-same-step"),
 ])
@@ -117,11 +117,11 @@ def test_several_orchestrations_need_a_choice(
     path = tmp_path / "two.yaml"
     path.write_text(RELEASE + "---\n" + RELEASE.replace("name: release", "name: nightly"))
     assert main(["plan", str(path)]) == 2
-    assert "--orchestration NAME" in capsys.readouterr().err
+    assert "--orchestration NAME or NAMESPACE/NAME" in capsys.readouterr().err
     assert main(["plan", str(path), "--orchestration", "nightly", "--fail", "build"]) == 0
     assert capsys.readouterr().out.startswith("nightly: Failed")
     assert main(["plan", str(path), "--orchestration", "nightlyy"]) == 2
-    assert "did you mean 'nightly'?" in capsys.readouterr().err
+    assert 'did you mean "nightly"?' in capsys.readouterr().err
 
 
 def test_graph_text_marks_planned_phases(release: str,
@@ -146,4 +146,41 @@ def test_graph_formats_exit_0_and_draw_every_step(
 def test_graph_unknown_fail_step_is_usage_error(release: str,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["graph", release, "--fail", "publsh"]) == 2
-    assert "did you mean 'publish'?" in capsys.readouterr().err
+    assert 'did you mean "publish"?' in capsys.readouterr().err
+
+
+def test_orchestration_flag_takes_a_namespace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two Orchestrations of one name in two namespaces: NAME is ambiguous and
+    says so, NAMESPACE/NAME picks one."""
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        RELEASE.replace("metadata: {name: release}", "metadata: {name: release, namespace: a}")
+        + "---\n"
+        + RELEASE.replace("metadata: {name: release}", "metadata: {name: release, namespace: b}")
+        .replace("dependsOn: [build]", "dependsOn: [lint]"))
+    assert main(["plan", str(path), "--orchestration", "release"]) == 2
+    err = capsys.readouterr().err
+    assert "2 Orchestrations (a/release, b/release)" in err and "NAMESPACE/NAME" in err
+    assert main(["plan", str(path), "--orchestration", "b/release", "--fail", "lint",
+                 "-o", "json"]) == 0
+    steps = {s["name"]: s["reason"] for s in json.loads(capsys.readouterr().out)["steps"]}
+    assert steps["test"] is None  # in b, test waits for lint, whose failure is ignored
+    assert main(["graph", str(path), "--orchestration", "a/release"]) == 0
+    assert "after build" in capsys.readouterr().out
+    assert main(["plan", str(path), "--orchestration", "a/relase"]) == 2
+    assert 'did you mean "a/release"?' in capsys.readouterr().err
+
+
+def test_graph_error_like_plan(release: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`graph --error` marks an infrastructure error as `plan --error` does:
+    continueOnFailure does not cover it."""
+    assert main(["graph", release, "--error", "lint"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    lint = next(line for line in lines if line.split()[0] == "lint")
+    docs = next(line for line in lines if line.split()[0] == "docs")
+    assert lint.endswith("=> Failed: StepError")
+    assert docs.endswith("=> Skipped: DependencyFailed")
+    assert main(["graph", release, "--error", "lnit"]) == 2
+    assert 'did you mean "lint"?' in capsys.readouterr().err

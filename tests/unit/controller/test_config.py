@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from controller.config import load_config, parse_namespaces
+from controller.config import kubeconfig_problem, load_config, parse_namespaces
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -34,6 +36,18 @@ def test_bad_boolean_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as e:
         load_config([], {"JANGAR_ORCHESTRATION_CONTROLLER_ENABLED": "maybe"})
     assert e.value.code == 2
+
+
+def test_kubeconfig_problem_names_each_unreadable_path(tmp_path: Path) -> None:
+    readable = tmp_path / "config"
+    readable.write_text("apiVersion: v1\n")
+    assert kubeconfig_problem(None) is None
+    assert kubeconfig_problem(str(readable)) is None
+    assert kubeconfig_problem(f"/nope:{readable}") is None  # the client merges what it reads
+    problem = kubeconfig_problem("/nope:/also-not")
+    assert problem is not None
+    assert problem.startswith("cannot read the kubeconfig: /nope: No such file or directory; "
+                              "/also-not: No such file or directory")
 
 
 @pytest.mark.parametrize(("env", "automount", "profile"), [

@@ -1,0 +1,195 @@
+"""`orch compile` and `orch validate` over inputs of any size, in the memory of
+one document at a time.
+
+Why a module of its own: holding every document's data, node tree and model
+made a 50 MB file of 270,000 documents take 4 GB. Here each document is judged
+and dropped as it is read. An Orchestration is compiled on its own at once (its
+Workflow kept only as rendered text when one is wanted); what survives the
+document is its name and where it stands in the text (`Entry`). A run is paired
+with its Orchestration once the whole input is read (either may come first):
+both are then parsed again from their place in the text, which is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.diagnostics import Collector, Diagnostic
+from compiler.emit import emit_workflow
+from compiler.gcpause import paused_gc
+from compiler.inputs import Index, Judged, Key, judge, judge_text
+from compiler.models import Orchestration, OrchestrationRun
+from compiler.pods import PodSettings
+from compiler.source import Document, Origin, normalize, reparse
+from compiler.suborchestrations import (
+    calls_of,
+    check_sub_orchestration_cycles,
+    find_call_cycles,
+)
+
+Render = Callable[[dict[str, Any]], str]
+Order = tuple[int, int, tuple[Any, ...], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A valid Orchestration or run, without its data: where to read it again."""
+
+    file_no: int
+    index: int
+    prefix: tuple[Any, ...]
+    origin: Origin
+
+    @property
+    def order(self) -> tuple[int, int, tuple[Any, ...]]:
+        return self.file_no, self.index, self.prefix
+
+
+@dataclass
+class Unit:
+    """One Workflow: its place in the output order, its problems, its text."""
+
+    order: Order
+    diagnostics: list[Diagnostic]
+    text: str | None
+
+
+@dataclass
+class Batch:
+    """The result of compiling (or validating) every file of the input."""
+
+    render: Render | None = None
+    service_account: str | None = None
+    pods: PodSettings | None = None
+    strict: bool = False
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    documents: int = 0
+    index: Index = field(default_factory=Index)
+    texts: list[tuple[str, str]] = field(default_factory=list)  # (file, text) by file_no
+    alone: dict[Key, Unit] = field(default_factory=dict)
+    orchestrations: dict[Key, Entry] = field(default_factory=dict)
+    runs: list[Entry] = field(default_factory=list)
+    units: list[Unit] = field(default_factory=list)
+    # namespace -> name -> the Orchestrations its SubOrchestration steps call
+    calls: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    def add_text(self, text: str, file: str) -> None:
+        """Judge every document of one file, compiling each valid Orchestration."""
+        file_no = len(self.texts)
+        text = normalize(text)  # the text the origins of its documents point into
+        self.texts.append((file, text))
+        with paused_gc():
+            self._judge(text, file, file_no)
+
+    def _judge(self, text: str, file: str, file_no: int) -> None:
+        # Its own frame: the last document dies before the collector resumes.
+        for item in judge_text(text, file, self.strict):
+            if isinstance(item, Diagnostic):
+                self.diagnostics.append(item)
+            else:
+                self._add(item, file_no)
+
+    def add_problem(self, diagnostic: Diagnostic) -> None:
+        self.diagnostics.append(diagnostic)
+
+    def _add(self, judged: Judged, file_no: int) -> None:
+        self.documents += 1
+        self.diagnostics.extend(judged.diagnostics)
+        duplicate = self.index.add(judged)
+        if duplicate is not None:
+            self.diagnostics.append(duplicate)
+            return
+        doc, model = judged.doc, judged.model
+        if model is None or judged.key is None:
+            return
+        assert doc.origin is not None
+        entry = Entry(file_no, doc.index, doc.prefix, doc.origin)
+        if isinstance(model, Orchestration):
+            self.orchestrations[judged.key] = entry
+            called = calls_of(model)
+            if called:
+                self.calls.setdefault(judged.key[0], {})[judged.key[1]] = called
+            unit = self._compile(doc, model, None, (*entry.order, 0))
+            if unit.diagnostics or unit.text is not None:  # validate keeps only problems
+                self.alone[judged.key] = unit
+        else:
+            self.runs.append(entry)
+
+    def _compile(self, doc: Document, orch: Orchestration, run: OrchestrationRun | None,
+                 order: Order, run_doc: Document | None = None) -> Unit:
+        """One Workflow. Its problems stand where their path does: a step's in the
+        Orchestration, anything else of a run's Workflow (its parameters, its
+        size) in the run."""
+        out = Collector()
+        compiled = emit_workflow(orch, run, out, service_account=self.service_account,
+                                 pods=self.pods)
+        diagnostics = [(doc if run_doc is None or d.path.parts[:2] == ("spec", "steps")
+                        else run_doc).locate(d) for d in out.items]
+        failed = any(d.is_error for d in diagnostics)
+        text = self.render(compiled.workflow) if self.render and not failed else None
+        return Unit(order, diagnostics, text)
+
+    def _reread(self, entry: Entry) -> Document:
+        """The entry's document (or List item) parsed again from the kept text."""
+        file, text = self.texts[entry.file_no]
+        doc = reparse(text, file, entry.index, entry.origin)
+        assert doc is not None, "a document that parsed once parses again"
+        return doc.item(entry.prefix[-1]) if entry.prefix else doc  # ("items", i): no nesting
+
+    def _cycles(self) -> list[Diagnostic]:
+        """SubOrchestration cycles among the input's Orchestrations, from their
+        calls alone; only the members of a cycle are parsed again, to be named."""
+        members: list[tuple[tuple[int, int, tuple[Any, ...]], Document, Orchestration]] = []
+        for namespace, calls in self.calls.items():
+            for name in dict.fromkeys(n for cycle in find_call_cycles(calls) for n in cycle):
+                entry = self.orchestrations[(namespace, name)]
+                doc = self._reread(entry)
+                (judged,) = judge(doc, self.strict)
+                assert isinstance(judged.model, Orchestration)
+                members.append((entry.order, doc, judged.model))
+        members.sort(key=lambda m: m[0])  # input order, as the keep-everything path has it
+        return check_sub_orchestration_cycles((doc, orch) for _, doc, orch in members)
+
+    def finish(self) -> list[Unit]:
+        """Pair the runs with their Orchestrations; every Workflow in input order
+        (each run with its Orchestration, then each Orchestration no run uses)."""
+        used: set[Key] = set()
+        with paused_gc():
+            self.diagnostics.extend(self._cycles())
+            for entry in self.runs:
+                run_doc = self._reread(entry)
+                (judged,) = judge(run_doc, self.strict)
+                run = judged.model
+                assert isinstance(run, OrchestrationRun)
+                found = self.index.find(run_doc, run)
+                if isinstance(found, Diagnostic):
+                    self.diagnostics.append(found)
+                    continue
+                used.add(found)
+                orch_doc = self._reread(self.orchestrations[found])
+                (orch_judged,) = judge(orch_doc, self.strict)
+                assert isinstance(orch_judged.model, Orchestration)
+                self.units.append(self._compile(orch_doc, orch_judged.model, run,
+                                                (*entry.order, 1), run_doc))
+        self.units += [unit for k, unit in self.alone.items() if k not in used]
+        self.units.sort(key=lambda u: u.order)
+        for unit in self.units:
+            self.diagnostics.extend(unit.diagnostics)
+        return self.units
+
+
+def compile_texts(texts: Iterable[tuple[str, str]], render: Render | None = None,
+                  service_account: str | None = None, pods: PodSettings | None = None,
+                  strict: bool = False) -> Batch:
+    """Every file at once (tests, small inputs); the CLI feeds files one by one."""
+    batch = Batch(render, service_account, pods, strict)
+    for file, text in texts:
+        batch.add_text(text, file)
+    batch.finish()
+    return batch
