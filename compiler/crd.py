@@ -21,6 +21,9 @@ What the generator adds to the models' JSON Schema, and why:
   two-variable comprehensions (CEL environment 1.32), which an apiserver offers to
   new rules from 1.33 on (it accepts its previous minor's features); the chart
   declares `kubeVersion: >=1.33.0-0`.
+- A run's spec is immutable once the run exists, field by field (transition rules
+  generated from the model, so a new field is covered), except the fields in
+  `MUTABLE_RUN_SPEC_FIELDS` (`cancel`): contract §5.
 - Map lists on `status.conditions` (key `type`) and `status.stepStatuses` (key
   `name`), the status subresource and the printer columns of `kubectl get`.
 
@@ -42,6 +45,7 @@ from compiler.api import GROUP as API_GROUP
 from compiler.models import (
     MAX_NAME_LENGTH,
     MAX_STEPS,
+    MUTABLE_RUN_SPEC_FIELDS,
     OrchestrationRunSpec,
     OrchestrationRunStatus,
     OrchestrationSpec,
@@ -203,6 +207,26 @@ STEP_RULES: tuple[Schema, ...] = (
 )
 
 
+def immutable_field_rules(spec: Schema, mutable: frozenset[str]) -> list[Schema]:
+    """One transition rule per field of `spec` not in `mutable`: once the object
+    exists the field may not be added, removed or changed (a rule per field, so a
+    field added to the model later is covered, and the message names it)."""
+    required = set(spec.get("required") or ())
+    rules: list[Schema] = []
+    for name in spec["properties"]:
+        if name in mutable:
+            continue
+        same = f"self.{name} == oldSelf.{name}"
+        rule = same if name in required else (
+            f"has(self.{name}) == has(oldSelf.{name}) && (!has(self.{name}) || {same})")
+        allowed = ", ".join(f"spec.{m}" for m in sorted(mutable)) or "nothing"
+        rules.append({"rule": rule,
+                      "message": f"spec.{name} cannot change once the run exists "
+                                 f"(only {allowed} can); create a new run instead",
+                      "fieldPath": f".{name}", "reason": "FieldValueForbidden"})
+    return rules
+
+
 # --- Names a user writes into Argo and Kubernetes name fields (issue 9) -----------
 # Each is held to its field's grammar (compiler.names): a `pattern` where the name
 # is a value (no CEL cost), a CEL rule where it is a map key. A step's `with` keys
@@ -342,6 +366,8 @@ def orchestration_crd() -> Schema:
 
 def orchestration_run_crd() -> Schema:
     spec = structural_schema(OrchestrationRunSpec)
+    spec["x-kubernetes-validations"] = immutable_field_rules(spec, MUTABLE_RUN_SPEC_FIELDS)
+    spec.update(_ordered(spec))
     parameters = spec["properties"]["parameters"]
     parameters["x-kubernetes-validations"] = [dict(PARAMETER_KEYS_RULE)]
     parameters.update(_ordered(parameters))

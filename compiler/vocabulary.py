@@ -84,10 +84,22 @@ class SubmitReason(enum.StrEnum):
     WORKFLOW_NOT_OWNED = "WorkflowNotOwned"
     WORKFLOW_DELETED = "WorkflowDeleted"
     ORCHESTRATION_INVALID = "OrchestrationInvalid"
+    # The apiserver refused the create (quota, RBAC, admission): retried with backoff.
+    WORKFLOW_CREATE_FAILED = "WorkflowCreateFailed"
 
 
 class NodeStatusReason(enum.StrEnum):
     NODE_STATUS_OFFLOADED = "NodeStatusOffloaded"
+    NODE_STATUS_IN_WORKFLOW = "NodeStatusInWorkflow"  # readable again after an offload
+
+
+class EventReason(enum.StrEnum):
+    """Reasons of the Kubernetes Events recorded on a run (besides the `Submitted`
+    condition's reasons, which are recorded as they are)."""
+
+    STEP_FAILED = "StepFailed"
+    RUN_SUCCEEDED = "RunSucceeded"
+    RUN_FAILED = "RunFailed"
 
 
 class ArgoPhaseReason(enum.StrEnum):

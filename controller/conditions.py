@@ -69,10 +69,6 @@ def set_conditions(
     return out
 
 
-def remove_condition(existing: Sequence[Mapping[str, Any]], type_: str) -> list[ConditionDict]:
-    return [dict(c) for c in existing if c.get("type") != type_]
-
-
 def find_condition(
     existing: Sequence[Mapping[str, Any]] | None, type_: str
 ) -> Mapping[str, Any] | None:

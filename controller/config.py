@@ -18,6 +18,9 @@ from compiler.pods import DEFAULT_PODS, POD_SECURITY_PROFILES, RESTRICTED, PodSe
 
 ENABLED = "JANGAR_ORCHESTRATION_CONTROLLER_ENABLED"
 NAMESPACES = "JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES"
+REQUEST_TIMEOUT = "ORCH_REQUEST_TIMEOUT_SECONDS"
+WATCH_IDLE_TIMEOUT = "ORCH_WATCH_IDLE_TIMEOUT_SECONDS"
+HEALTH_WINDOW = "ORCH_HEALTH_WINDOW_SECONDS"
 DEFAULT_PORT = 8080
 
 
@@ -39,6 +42,9 @@ class Config:
     retry_period: float
     workers: int
     log_level: str
+    request_timeout: float = 30.0
+    watch_idle_timeout: float = 90.0
+    health_window: float = 120.0
     workflow_pods: PodSettings = DEFAULT_PODS  # see pod_settings below
 
 
@@ -101,6 +107,18 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     p.add_argument("--renew-deadline", type=float, default=10.0)
     p.add_argument("--retry-period", type=float, default=2.0)
     p.add_argument("--workers", type=int, default=4, help="concurrent reconciles")
+    p.add_argument("--request-timeout", type=float,
+                   default=env.get(REQUEST_TIMEOUT) or "30",
+                   help=f"seconds any API call but a watch may take (default ${REQUEST_TIMEOUT} "
+                        "or 30); Lease calls are bounded by the renew deadline too")
+    p.add_argument("--watch-idle-timeout", type=float,
+                   default=env.get(WATCH_IDLE_TIMEOUT) or "90",
+                   help="seconds a watch may stay silent before it is re-opened (default "
+                        f"${WATCH_IDLE_TIMEOUT} or 90; the apiserver sends a bookmark a minute)")
+    p.add_argument("--health-window", type=float, default=env.get(HEALTH_WINDOW) or "120",
+                   help="/healthz fails once a watch has not heard from the apiserver for "
+                        f"this many seconds (default ${HEALTH_WINDOW} or 120; must exceed "
+                        "--watch-idle-timeout)")
     p.add_argument("--log-level", default=env.get("ORCH_LOG_LEVEL") or "info",
                    choices=("debug", "info", "warning", "error"))
     return p
@@ -140,6 +158,16 @@ def load_config(argv: Sequence[str] | None = None,
         probes = parse_address(args.health_probe_bind_address)
     except ValueError as e:
         parser.error(str(e))
+    if min(args.request_timeout, args.watch_idle_timeout, args.health_window) <= 0:
+        parser.error("--request-timeout, --watch-idle-timeout and --health-window must be > 0")
+    if args.health_window <= args.watch_idle_timeout:
+        parser.error(f"--health-window ({args.health_window:g}) must exceed "
+                     f"--watch-idle-timeout ({args.watch_idle_timeout:g}): a quiet but "
+                     "healthy watch is re-opened only after that long")
+    if not args.renew_deadline < args.lease_duration:
+        parser.error(f"--renew-deadline ({args.renew_deadline:g}) must be shorter than "
+                     f"--lease-duration ({args.lease_duration:g}), or a replica could "
+                     "still act after another acquired the Lease")
     in_cluster = args.in_cluster or (not args.kubeconfig
                                      and bool(env.get("KUBERNETES_SERVICE_HOST")))
     lease_ns = args.leader_election_namespace or env.get("POD_NAMESPACE") or (
@@ -153,7 +181,9 @@ def load_config(argv: Sequence[str] | None = None,
         identity=args.identity or f"{socket.gethostname()}_{uuid.uuid4()}",
         lease_duration=args.lease_duration, renew_deadline=args.renew_deadline,
         retry_period=args.retry_period, workers=max(1, args.workers),
-        log_level=args.log_level, workflow_pods=_pods_or_exit(parser, env))
+        log_level=args.log_level, request_timeout=args.request_timeout,
+        watch_idle_timeout=args.watch_idle_timeout, health_window=args.health_window,
+        workflow_pods=_pods_or_exit(parser, env))
 
 
 # --- How the submitted Workflows' pods run (contract §4) --------------------------

@@ -1,9 +1,11 @@
 """Kubernetes Events on a run, for what `kubectl describe` should tell a person:
-the Workflow was created (or could not be), a step failed, the run finished.
+the Workflow was created (or could not be), steps failed, the run finished.
 
 Why separate: events are derived from the difference between the old and the new
 status (pure: `events_for`), and recording them is best effort: a failure to
-record is logged, never a reason to retry the reconcile.
+record is logged, never a reason to retry the reconcile. Steps that failed since
+the last write make one Event that names at most `STEPS_NAMED` of them, so a
+200-step run whose steps all fail records one Event, not 200.
 """
 
 from __future__ import annotations
@@ -14,12 +16,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.vocabulary import ConditionStatus, ConditionType, RunPhase, StepPhase, SubmitReason
+from compiler.vocabulary import (
+    ConditionStatus,
+    ConditionType,
+    EventReason,
+    RunPhase,
+    StepPhase,
+    SubmitReason,
+)
 from controller.conditions import find_condition, now_rfc3339
-from controller.kube import ApiError, Kube
+from controller.kube import Kube
 
 log = logging.getLogger("orch.events")
 COMPONENT = "orch-controller"
+STEPS_NAMED = 5
+MAX_MESSAGE = 1024
 
 
 @dataclass(frozen=True)
@@ -44,17 +55,30 @@ def events_for(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Event]:
             out.append(Event("Warning", str(submitted.get("reason")),
                              str(submitted.get("message"))))
     old_steps = {s.get("name"): s for s in old.get("stepStatuses") or ()}
-    for step in new.get("stepStatuses") or ():
-        was = old_steps.get(step.get("name")) or {}
-        if step.get("phase") == StepPhase.FAILED and was.get("phase") != StepPhase.FAILED:
-            out.append(Event("Warning", "StepFailed",
-                             f"step {step['name']}: {step.get('reason')}: {step.get('message')}"))
+    failed = [step for step in new.get("stepStatuses") or ()
+              if step.get("phase") == StepPhase.FAILED
+              and (old_steps.get(step.get("name")) or {}).get("phase") != StepPhase.FAILED]
+    if failed:
+        out.append(Event("Warning", EventReason.STEP_FAILED, failed_steps_message(failed)))
     phase = new.get("phase")
     if phase != old.get("phase") and phase in (RunPhase.SUCCEEDED, RunPhase.FAILED):
         cond = find_condition(new.get("conditions"), ConditionType.SUCCEEDED) or {}
+        reason = EventReason.RUN_SUCCEEDED if phase == RunPhase.SUCCEEDED \
+            else EventReason.RUN_FAILED
         out.append(Event("Normal" if phase == RunPhase.SUCCEEDED else "Warning",
-                         f"Run{phase}", str(cond.get("message") or phase)))
+                         reason, str(cond.get("message") or phase)))
     return out
+
+
+def failed_steps_message(failed: list[Mapping[str, Any]]) -> str:
+    """`step b: StepFailed: Error (exit code 1)`, or for several `3 steps failed:
+    b (StepFailed), c (StepTimedOut), ... and 1 more`; at most `STEPS_NAMED` named."""
+    if len(failed) == 1:
+        step = failed[0]
+        return f"step {step.get('name')}: {step.get('reason')}: {step.get('message')}"
+    named = ", ".join(f"{s.get('name')} ({s.get('reason')})" for s in failed[:STEPS_NAMED])
+    more = f" and {len(failed) - STEPS_NAMED} more" if len(failed) > STEPS_NAMED else ""
+    return f"{len(failed)} steps failed: {named}{more}"
 
 
 class Recorder:
@@ -72,12 +96,12 @@ class Recorder:
                                "name": meta.get("name"), "namespace": meta.get("namespace"),
                                "uid": meta.get("uid"),
                                "resourceVersion": meta.get("resourceVersion")},
-            "reason": event.reason, "message": event.message[:1024], "type": event.type,
+            "reason": event.reason, "message": event.message[:MAX_MESSAGE], "type": event.type,
             "source": {"component": COMPONENT}, "reportingComponent": COMPONENT,
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         }
         try:
             self.kube.create_event(str(meta.get("namespace")), body)
-        except (ApiError, OSError) as e:
+        except Exception as e:  # best effort: refused, timed out, no longer leader
             log.warning("could not record event", extra={"reason": event.reason,
                                                          "error": str(e)})

@@ -1,10 +1,13 @@
 """The controller's only door to the Kubernetes API (the only importer of `kubernetes`).
 
 Why one module: every call is counted (`rest_client_requests_total`, which the
-benchmark turns into requests per run), every error is translated into this
-module's own types (`NotFoundError`, `ConflictError`, `AlreadyExistsError`,
-`GoneError`), and the rest of the controller handles plain dicts, so it can be
-read and tested without the client's generated models. Threads, not asyncio: the official client is
+benchmark turns into requests per run), every call has a timeout (a half-open
+connection must never hang a worker or the Lease renewal for good), every write
+passes the leader fence (a replica that lost its Lease sends no more writes),
+every error is translated into this module's own types (`NotFoundError`,
+`ConflictError`, `AlreadyExistsError`, `GoneError`, `FencedError`), and the rest
+of the controller handles plain dicts, so it can be read and tested without the
+client's generated models. Threads, not asyncio: the official client is
 synchronous (its asyncio twin is a separate package with a different API), and a
 controller's work is a handful of blocking HTTP calls per reconcile.
 """
@@ -12,10 +15,14 @@ controller's work is a handful of blocking HTTP calls per reconcile.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -23,6 +30,10 @@ from compiler.api import GROUP, ORCHESTRATION_KIND, RUN_KIND, VERSION, WORKFLOW_
 from controller.metrics import Metrics
 
 Obj = dict[str, Any]
+T = TypeVar("T")
+log = logging.getLogger("orch.kube")
+DEFAULT_REQUEST_TIMEOUT = 30.0
+CONFLICT_ATTEMPTS = 5
 
 
 class ApiError(Exception):
@@ -45,6 +56,26 @@ class ConflictError(ApiError):
 
 class GoneError(ApiError):
     """410: the resourceVersion is too old (compacted); relist."""
+
+
+class FencedError(Exception):
+    """A write refused locally: this replica does not hold the Lease (any more)."""
+
+
+def retry_on_conflict(attempt: Callable[[int], T], attempts: int = CONFLICT_ATTEMPTS,
+                      delay: float = 0.01) -> T:
+    """`attempt(n)` until it does not raise `ConflictError` (client-go's
+    `retry.RetryOnConflict`): `n` is 0 first, then 1, 2, ...; an attempt after the
+    first must read the object live, since the copy it had is stale."""
+    for n in range(attempts):
+        try:
+            return attempt(n)
+        except ConflictError:
+            if n == attempts - 1:
+                raise
+            log.info("conflict; retrying with a fresh read", extra={"attempt": n + 1})
+            time.sleep(delay * (n + 1))
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -75,21 +106,41 @@ def _translate(e: ApiException) -> ApiError:
     if status == 404:
         return NotFoundError(status, reason, message)
     if status == 409:
-        cls = AlreadyExistsError if reason == "AlreadyExistsError" else ConflictError
+        # metav1.StatusReasonAlreadyExists; any other 409 is a version conflict.
+        cls = AlreadyExistsError if reason == "AlreadyExists" else ConflictError
         return cls(status, reason, message)
     if status == 410:
         return GoneError(status, reason, message)
     return ApiError(status, reason, message)
 
 
+ApiClient = client.ApiClient  # for the wiring's type hints (only this module imports the client)
+
+
+class ClusterConfigError(Exception):
+    """The kubeconfig (or the pod's in-cluster configuration) cannot be used: the
+    client's own words, for one line and exit 2 instead of its traceback."""
+
+
 def load_api_client(kubeconfig: str | None, in_cluster: bool, pool: int = 16) -> client.ApiClient:
     cfg = client.Configuration()
-    if in_cluster:
-        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-    else:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, client_configuration=cfg)
+    try:
+        if in_cluster:
+            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+        else:
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, client_configuration=cfg)
+    except yaml.YAMLError as e:
+        raise ClusterConfigError(f"not YAML: {' '.join(str(e).split())}") from None
+    except (config.ConfigException, OSError, ValueError, TypeError, AttributeError) as e:
+        # The client raises ConfigException for what it checks, and plain Python
+        # errors for shapes it does not (a context that is a string, ...).
+        raise ClusterConfigError(" ".join(str(e).split()) or type(e).__name__) from None
     cfg.connection_pool_maxsize = pool
+    # A request that timed out is never replayed by urllib3 (its default retries a
+    # read error 3 times, which would turn one timeout into four); setting up a
+    # connection is retried once. Everything else is the caller's backoff.
+    cfg.retries = urllib3.Retry(total=1, connect=1, read=0, status=0, redirect=0, other=0)
     return client.ApiClient(cfg)
 
 
@@ -124,14 +175,26 @@ class WatchStream:
 
 
 class Kube:
-    """Typed-enough access to the few API calls the controller makes."""
+    """Typed-enough access to the few API calls the controller makes.
 
-    def __init__(self, api: client.ApiClient, metrics: Metrics | None = None) -> None:
+    `request_timeout` bounds every call but a watch (whose idle time is bounded by
+    `watch`'s own argument); `fence`, when set, must be true for a write to be sent.
+    """
+
+    def __init__(self, api: client.ApiClient, metrics: Metrics | None = None,
+                 request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+                 fence: Callable[[], bool] | None = None) -> None:
         self.api = api
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.coordination = client.CoordinationV1Api(api)
         self.metrics = metrics
+        self.request_timeout = request_timeout
+        self.fence = fence
+
+    def _check_fence(self, what: str) -> None:
+        if self.fence is not None and not self.fence():
+            raise FencedError(f"not the leader: {what} not sent")
 
     def _call(self, method: str, fn: Callable[[], Any]) -> Any:
         code = "200"
@@ -148,29 +211,49 @@ class Kube:
                 self.metrics.api_requests.labels(code, method).inc()
 
     # -- custom resources ----------------------------------------------------------
-    def list(self, res: Resource, namespace: str | None) -> tuple[list[Obj], str]:
-        """Every object and the list's resourceVersion (to start a watch from)."""
-        def call() -> Any:
-            if namespace is None:
-                return self.custom.list_cluster_custom_object(res.group, res.version,
-                                                              res.plural)
-            return self.custom.list_namespaced_custom_object(res.group, res.version,
-                                                             namespace, res.plural)
-        body = self._call("LIST", call)
-        items = []
-        for item in body.get("items") or ():
-            item.setdefault("apiVersion", res.api_version)
-            item.setdefault("kind", res.kind)
-            items.append(item)
-        return items, str(body["metadata"]["resourceVersion"])
+    def list_pages(self, res: Resource, namespace: str | None, label_selector: str = "",
+                   limit: int = 100) -> Iterator[tuple[list[Obj], str]]:
+        """The objects in pages of at most `limit` (one consistent snapshot; a page
+        is let go before the next is read, so memory holds one page, not the whole
+        list), each with the list's resourceVersion (to start a watch from)."""
+        token = ""
+        while True:
+            kwargs: dict[str, Any] = {"limit": limit, "_request_timeout": self.request_timeout}
+            if label_selector:
+                kwargs["label_selector"] = label_selector
+            if token:
+                kwargs["_continue"] = token
+
+            def call(kwargs: dict[str, Any] = kwargs) -> Any:
+                if namespace is None:
+                    return self.custom.list_cluster_custom_object(
+                        res.group, res.version, res.plural, **kwargs)
+                return self.custom.list_namespaced_custom_object(
+                    res.group, res.version, namespace, res.plural, **kwargs)
+            body = self._call("LIST", call)
+            items = body.get("items") or []
+            for item in items:
+                item.setdefault("apiVersion", res.api_version)
+                item.setdefault("kind", res.kind)
+            meta = body.get("metadata") or {}
+            yield items, str(meta.get("resourceVersion") or "")
+            token = meta.get("continue") or ""
+            if not token:
+                return
 
     def watch(self, res: Resource, namespace: str | None, resource_version: str,
-              timeout_seconds: int) -> WatchStream:
+              timeout_seconds: int, idle_timeout: float, label_selector: str = "") -> WatchStream:
+        """`timeout_seconds`: the server ends the watch then; `idle_timeout`: no byte
+        for that long (the apiserver sends a bookmark about every minute) ends it
+        here, which is how a half-open connection is noticed."""
         kwargs: dict[str, Any] = {
             "watch": True, "allow_watch_bookmarks": True,
             "resource_version": resource_version, "timeout_seconds": timeout_seconds,
-            "_preload_content": False, "_request_timeout": (10, timeout_seconds + 30),
+            "_preload_content": False,
+            "_request_timeout": (min(self.request_timeout, idle_timeout), idle_timeout),
         }
+        if label_selector:
+            kwargs["label_selector"] = label_selector
 
         def call() -> Any:
             if namespace is None:
@@ -183,14 +266,17 @@ class Kube:
     def get(self, res: Resource, namespace: str, name: str) -> Obj | None:
         try:
             obj: Obj = self._call("GET", lambda: self.custom.get_namespaced_custom_object(
-                res.group, res.version, namespace, res.plural, name))
+                res.group, res.version, namespace, res.plural, name,
+                _request_timeout=self.request_timeout))
         except NotFoundError:
             return None
         return obj
 
     def create(self, res: Resource, namespace: str, body: Obj) -> Obj:
+        self._check_fence(f"create {res.plural}")
         obj: Obj = self._call("POST", lambda: self.custom.create_namespaced_custom_object(
-            res.group, res.version, namespace, res.plural, body))
+            res.group, res.version, namespace, res.plural, body,
+            _request_timeout=self.request_timeout))
         return obj
 
     def delete(self, res: Resource, namespace: str, name: str, uid: str | None = None,
@@ -202,9 +288,11 @@ class Kube:
                          if v}
         if preconditions:
             body["preconditions"] = preconditions
+        self._check_fence(f"delete {res.plural}")
         try:
             self._call("DELETE", lambda: self.custom.delete_namespaced_custom_object(
-                res.group, res.version, namespace, res.plural, name, body=body))  # type: ignore[arg-type]
+                res.group, res.version, namespace, res.plural, name, body=body,  # type: ignore[arg-type]
+                _request_timeout=self.request_timeout))
         except NotFoundError:
             return False
         return True
@@ -212,35 +300,42 @@ class Kube:
     def replace_status(self, res: Resource, namespace: str, name: str, body: Obj) -> Obj:
         """PUT the status subresource; `body` carries metadata.resourceVersion, so a
         concurrent change is a `ConflictError`, never a lost update."""
+        self._check_fence(f"update {res.plural}/status")
         obj: Obj = self._call("PUT", lambda: self.custom.replace_namespaced_custom_object_status(
-            res.group, res.version, namespace, res.plural, name, body))
+            res.group, res.version, namespace, res.plural, name, body,
+            _request_timeout=self.request_timeout))
         return obj
 
     # -- events and leases -----------------------------------------------------------
     def create_event(self, namespace: str, body: Obj) -> None:
+        self._check_fence("create events")
         self._call("POST", lambda: self.core.create_namespaced_event(
-            namespace, body))  # type: ignore[arg-type]
+            namespace, body, _request_timeout=self.request_timeout))  # type: ignore[arg-type]
 
-    def get_lease(self, namespace: str, name: str) -> Obj | None:
+    # Lease calls take their own timeout: the elector bounds each by what is left of
+    # its renew deadline (client-go's renew loop runs under a context with that
+    # deadline). They are never fenced: they are how the fence is decided.
+    def get_lease(self, namespace: str, name: str, timeout: float) -> Obj | None:
         try:
             lease = self._call("GET", lambda: self.coordination.read_namespaced_lease(
-                name, namespace))
+                name, namespace, _request_timeout=timeout))
         except NotFoundError:
             return None
         out: Obj = self.api.sanitize_for_serialization(lease)  # type: ignore[no-untyped-call]
         return out
 
-    def create_lease(self, namespace: str, body: Obj) -> Obj:
+    def create_lease(self, namespace: str, body: Obj, timeout: float) -> Obj:
         lease = self._call("POST", lambda: self.coordination.create_namespaced_lease(
-            namespace, body))  # type: ignore[arg-type]
+            namespace, body, _request_timeout=timeout))  # type: ignore[arg-type]
         out: Obj = self.api.sanitize_for_serialization(lease)  # type: ignore[no-untyped-call]
         return out
 
-    def replace_lease(self, namespace: str, name: str, body: Obj) -> Obj:
+    def replace_lease(self, namespace: str, name: str, body: Obj, timeout: float) -> Obj:
         lease = self._call("PUT", lambda: self.coordination.replace_namespaced_lease(
-            name, namespace, body))  # type: ignore[arg-type]
+            name, namespace, body, _request_timeout=timeout))  # type: ignore[arg-type]
         out: Obj = self.api.sanitize_for_serialization(lease)  # type: ignore[no-untyped-call]
         return out
 
     def close(self) -> None:
+        """Close the connection pool (at shutdown, once nothing uses it)."""
         self.api.close()  # type: ignore[no-untyped-call]

@@ -3,7 +3,10 @@
 Why here and nowhere else: every other module is a piece with one job; this one
 decides the order of startup (HTTP first so probes answer, caches next, workers
 only once the caches are synced and the Lease is held) and of shutdown on SIGTERM
-(stop taking work, finish what is in hand, release the Lease, stop the watches).
+(stop taking work, finish what is in hand while still renewing the Lease, then
+release it, stop the watches). It also decides which events wake a reconcile:
+not the echo of our own writes, and nothing of a settled run, so a finished run
+costs no reconcile, restarts included.
 """
 
 from __future__ import annotations
@@ -18,17 +21,41 @@ from collections.abc import Callable, Sequence
 from http.server import ThreadingHTTPServer
 from types import FrameType
 
+from compiler.api import RUN_LABEL
 from compiler.vocabulary import RunPhase
 from controller.config import Config, kubeconfig_problem, load_config
 from controller.election import LeaderElector
 from controller.events import Recorder
-from controller.kube import ORCHESTRATIONS, RUNS, WORKFLOWS, Kube, Obj, Resource, load_api_client
+from controller.kube import (
+    ORCHESTRATIONS,
+    RUNS,
+    WORKFLOWS,
+    ApiClient,
+    ClusterConfigError,
+    Kube,
+    Obj,
+    Resource,
+    load_api_client,
+)
 from controller.logs import setup_logging
-from controller.mapping import ORCHESTRATION, RUN, WORKFLOW, Key, is_own_write, keys_for
+from controller.mapping import (
+    ORCHESTRATION,
+    RUN,
+    WORKFLOW,
+    Key,
+    has_ended,
+    is_own_write,
+    is_settled,
+    keys_for,
+    own_key,
+)
 from controller.metrics import Metrics
+from controller.mirror import workflow_view
+from controller.orchestrations import is_judged
 from controller.queue import WorkQueue
 from controller.reconcile import Caches, Reconciler
 from controller.server import Endpoints, serve
+from controller.store import Store
 from controller.watch import Informer
 
 log = logging.getLogger("orch.main")
@@ -36,11 +63,39 @@ CONTROLLER = "orchestration"
 SHUTDOWN_GRACE = 25.0
 
 
+def run_summary(run: Obj) -> tuple[str, bool]:
+    """What the metrics and the event filter read of a cached run."""
+    return (str((run.get("status") or {}).get("phase") or RunPhase.PENDING), is_settled(run))
+
+
+def stores() -> dict[str, Store]:
+    """One cache per kind, each keeping what its readers need: a run whole (its
+    status is written back whole) but compressed once settled; a Workflow cut to
+    the mirror's view, compressed once ended, its last state kept when deleted."""
+    return {
+        ORCHESTRATION: Store(summarize=is_judged),
+        RUN: Store(is_cold=is_settled, summarize=run_summary),
+        WORKFLOW: Store(view=workflow_view, is_cold=has_ended, keep_deleted=True),
+    }
+
+
+# Only this project's Workflows are listed and watched: the compiler labels each
+# with its run (contract §4), so the cache never holds anyone else's.
+LABEL_SELECTORS = {WORKFLOW: RUN_LABEL}
+# Objects per list page. A page is parsed whole before its objects are cut to
+# their views, and CPython keeps the memory it peaked at: a 200-step Workflow is
+# ~0.13 MB of JSON and ~0.6 MB as Python objects, a run with 200 step statuses
+# ~0.2 MB; 100 such Workflows a page would add ~110 MiB to the RSS for good.
+PAGE_SIZES = {ORCHESTRATION: 50, RUN: 25, WORKFLOW: 10}
+
+
 class Controller:
     """The running controller; `run()` blocks until `stop` is set."""
 
-    def __init__(self, config: Config, stop: threading.Event | None = None) -> None:
+    def __init__(self, config: Config, stop: threading.Event | None = None,
+                 api: ApiClient | None = None) -> None:
         self.config = config
+        self.api = api  # loaded before start-up by `main`, so a bad kubeconfig binds no port
         self.stop = stop or threading.Event()
         self.metrics = Metrics()
         self.ready = threading.Event()
@@ -50,17 +105,30 @@ class Controller:
         self.informers: dict[str, dict[str | None, Informer]] = {}
         self.workers: list[threading.Thread] = []
         self.servers: list[ThreadingHTTPServer] = []
+        self._elector_stop = threading.Event()
+        self._elector_thread = threading.Thread()
 
     # -- HTTP ---------------------------------------------------------------------------
     def _healthy(self) -> bool:
-        return not self.stop.is_set() or self.exit_code == 0
+        """Every watch heard from the apiserver within the health window (a watch
+        that cannot reach it, or hangs, fails the liveness probe)."""
+        window = self.config.health_window
+        return all(inf.is_healthy(window) for by_ns in self.informers.values()
+                   for inf in by_ns.values())
 
     def _render_metrics(self) -> bytes:
         runs = self.informers.get(RUN, {})
-        phases = Counter(str((o.get("status") or {}).get("phase") or RunPhase.PENDING)
-                         for inf in runs.values() for o in inf.items())
+        phases = Counter(summary[0] for inf in runs.values()
+                         for summary in inf.store.summaries()
+                         if isinstance(summary, tuple))
         for phase in RunPhase:
             self.metrics.runs.labels(phase).set(phases.get(phase, 0))
+        for kind, by_ns in self.informers.items():
+            totals: Counter[str] = Counter()
+            for inf in by_ns.values():
+                totals.update(inf.store.stats())
+            for form in ("hot", "cold", "deleted"):
+                self.metrics.cache_objects.labels(kind, form).set(totals.get(form, 0))
         return self.metrics.render()
 
     def start_http(self) -> None:
@@ -79,58 +147,111 @@ class Controller:
             self.stop.wait()
             self._stop_http()
             return 0
-        kube = Kube(load_api_client(self.config.kubeconfig, self.config.in_cluster,
-                                    pool=self.config.workers + 16), self.metrics)
-        reconciler = Reconciler(kube, Caches(self._lookup(ORCHESTRATION), self._lookup(RUN),
-                                             self._lookup(WORKFLOW)),
-                                Recorder(kube), self.config.workflow_service_account,
-                                self.config.workflow_pods)
+        c = self.config
+        api = self.api or load_api_client(c.kubeconfig, c.in_cluster, pool=c.workers + 16)
+        kube = Kube(api,
+                    self.metrics, request_timeout=c.request_timeout,
+                    fence=self.leading.is_set if c.leader_elect else None)
+        reconciler = Reconciler(kube, Caches(
+            self._lookup(ORCHESTRATION), self._lookup(RUN), self._lookup(WORKFLOW),
+            self._deleted_workflow, self._forget_deleted_workflow),
+            Recorder(kube), c.workflow_service_account, c.workflow_pods)
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
-        self._start_informers(kube, reconciler)
+        # Runs (and Orchestrations) first: a Workflow's event is judged by its run's
+        # cached state (a settled run's Workflow wakes nothing), so that state must
+        # be there when the Workflows are listed.
+        self._start_informers(kube, reconciler, (ORCHESTRATION, RUN))
+        self._wait_synced()
+        self._start_informers(kube, reconciler, (WORKFLOW,))
         self._wait_synced()
         if self.stop.is_set():
             return self._shutdown(None)
         self.ready.set()
         log.info("caches synced", extra={"namespaces": self.config.namespaces or ["*"]})
         elector: LeaderElector | None = None
-        if self.config.leader_elect:
-            c = self.config
+        self._elector_stop = threading.Event()  # set only once the workers are done
+        if c.leader_elect:
             elector = LeaderElector(kube, c.lease_namespace, c.lease_name, c.identity,
                                     c.lease_duration, c.renew_deadline, c.retry_period,
                                     self.metrics)
-            threading.Thread(target=elector.run, name="leader-election", daemon=True, args=(
-                self.stop, self.leading.set, self.leading.clear)).start()
+            self._elector_thread = threading.Thread(
+                target=elector.run, name="leader-election", daemon=True,
+                args=(self._elector_stop, self.leading.set, self.leading.clear))
+            self._elector_thread.start()
         else:
             self.leading.set()
         self._start_workers(reconciler)
         self.stop.wait()
-        return self._shutdown(elector)
+        return self._shutdown(elector, kube)
+
+    def _informer(self, kind: str, namespace: str) -> Informer | None:
+        by_ns = self.informers.get(kind, {})
+        return by_ns.get(namespace) or by_ns.get(None)
 
     def _lookup(self, kind: str) -> Callable[[str, str], Obj | None]:
         def get(namespace: str, name: str) -> Obj | None:
-            by_ns = self.informers.get(kind, {})
-            informer = by_ns.get(namespace) or by_ns.get(None)
+            informer = self._informer(kind, namespace)
             return informer.get(namespace, name) if informer else None
         return get
 
-    def _start_informers(self, kube: Kube, reconciler: Reconciler) -> None:
+    def _deleted_workflow(self, namespace: str, name: str) -> Obj | None:
+        informer = self._informer(WORKFLOW, namespace)
+        return informer.store.deleted(namespace, name) if informer else None
+
+    def _forget_deleted_workflow(self, namespace: str, name: str, uid: str) -> None:
+        informer = self._informer(WORKFLOW, namespace)
+        if informer:
+            informer.store.forget_deleted(namespace, name, uid)
+
+    def _is_known(self, key: Key) -> bool:
+        informer = self._informer(RUN, key.namespace)
+        return informer is not None and informer.store.version(
+            (key.namespace, key.name)) is not None
+
+    def _is_settled(self, key: Key) -> bool:
+        informer = self._informer(RUN, key.namespace)
+        summary = informer.store.summary(key.namespace, key.name) if informer else None
+        return isinstance(summary, tuple) and bool(summary[1])
+
+    def _start_informers(self, kube: Kube, reconciler: Reconciler,
+                         kinds: Sequence[str]) -> None:
         namespaces: Sequence[str | None] = self.config.namespaces or (None,)
-        resources: tuple[tuple[str, Resource], ...] = (
-            (ORCHESTRATION, ORCHESTRATIONS), (RUN, RUNS), (WORKFLOW, WORKFLOWS))
-        for kind, res in resources:
+        resources: dict[str, Resource] = {
+            ORCHESTRATION: ORCHESTRATIONS, RUN: RUNS, WORKFLOW: WORKFLOWS}
+        for kind in kinds:
+            res = resources[kind]
             for ns in namespaces:
-                informer = Informer(kube, res, ns, self._handler(kind, reconciler), self.metrics)
+                informer = Informer(kube, res, ns, self._handler(kind, reconciler), self.metrics,
+                                    store=stores()[kind],
+                                    label_selector=LABEL_SELECTORS.get(kind, ""),
+                                    page_size=PAGE_SIZES[kind],
+                                    idle_timeout=self.config.watch_idle_timeout)
                 self.informers.setdefault(kind, {})[ns] = informer
                 threading.Thread(target=informer.run, name=f"watch-{res.plural}-{ns or 'all'}",
                                  daemon=True).start()
 
     def _handler(self, kind: str, reconciler: Reconciler) -> Callable[[str, Obj], None]:
         def on_event(event_type: str, obj: Obj) -> None:
+            mine = own_key(kind, obj)
+            if event_type == "DELETED":
+                reconciler.forget(mine)  # `written` never outlives its object
+            elif is_own_write(mine, obj, reconciler.written):
+                return  # the echo of our own status write or Workflow create
+            elif (kind == RUN and is_settled(obj)) or (kind == ORCHESTRATION
+                                                       and is_judged(obj)):
+                return  # nothing left to do for it
             for key in keys_for(kind, obj):
-                if kind != WORKFLOW and event_type != "DELETED" and is_own_write(
-                        key, obj, reconciler.written):
-                    continue  # the echo of our own status write
-                self.queue.add(key)
+                ignored = kind == WORKFLOW and (
+                    self._is_settled(key)  # the run ended and said so: nothing changes
+                    # no run to tell (a run not seen yet is woken by its own event)
+                    or (event_type == "DELETED" and not self._is_known(key)))
+                if not ignored:
+                    self.queue.add(key)
+                elif event_type == "DELETED":  # nobody will read its last state
+                    meta = obj.get("metadata") or {}
+                    self._forget_deleted_workflow(str(meta.get("namespace") or ""),
+                                                  str(meta.get("name") or ""),
+                                                  str(meta.get("uid") or ""))
         return on_event
 
     def _wait_synced(self) -> None:
@@ -170,13 +291,18 @@ class Controller:
                 m.reconcile_total.labels(CONTROLLER, "error").inc()
                 delay = self.queue.add_rate_limited(key)
                 log.warning("reconcile failed; retrying", extra={
-                    "key": str(key), "error": repr(e), "retry_in": round(delay, 3)})
+                    "key": str(key), "error": repr(e), "retry_in": round(delay, 3),
+                    "failures": self.queue.num_requeues(key)})
             else:
-                self.queue.forget(key)
-                if result.requeue_after is not None:
+                if result.backoff and result.requeue_after is not None:
+                    m.reconcile_total.labels(CONTROLLER, "requeue").inc()
+                    self.queue.add_rate_limited(key, result.requeue_after)
+                elif result.requeue_after is not None:
+                    self.queue.forget(key)
                     m.reconcile_total.labels(CONTROLLER, "requeue_after").inc()
                     self.queue.add_after(key, result.requeue_after)
                 else:
+                    self.queue.forget(key)
                     m.reconcile_total.labels(CONTROLLER, "success").inc()
             finally:
                 elapsed = time.monotonic() - start
@@ -185,18 +311,31 @@ class Controller:
                 m.active_workers.labels(CONTROLLER).dec()
                 self.queue.done(key)
 
-    def _shutdown(self, elector: LeaderElector | None) -> int:
+    def _shutdown(self, elector: LeaderElector | None, kube: Kube | None = None) -> int:
+        """Stop taking work; let in-flight reconciles finish while the Lease is still
+        renewed; release it only if they all did (else it is left to expire, so no
+        successor acts while one of ours may still write); stop the watches."""
         log.info("shutting down")
         self.ready.clear()
         self.queue.shutdown()
         deadline = time.monotonic() + SHUTDOWN_GRACE
         for t in self.workers:
             t.join(max(0.0, deadline - time.monotonic()))
+        busy = [t.name for t in self.workers if t.is_alive()]
+        self._elector_stop.set()
         if elector is not None:
-            elector.release()
+            self._elector_thread.join(self.config.renew_deadline + 1)
+            if busy:
+                log.warning("reconciles still running after the grace period; the Lease "
+                            "is left to expire instead of being released",
+                            extra={"workers": busy})
+            else:
+                elector.release(min(self.config.request_timeout, 5.0))
         for by_ns in self.informers.values():
             for informer in by_ns.values():
                 informer.stop()
+        if kube is not None:
+            kube.close()
         self._stop_http()
         log.info("stopped", extra={"exit_code": self.exit_code})
         return self.exit_code
@@ -214,8 +353,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         sys.stderr.write(f"orch controller: error: {problem}\n")
         return 2
+    api = None
+    if config.enabled:
+        try:
+            api = load_api_client(config.kubeconfig, config.in_cluster,
+                                  pool=config.workers + 16)
+        except ClusterConfigError as e:
+            where = "the in-cluster configuration" if config.in_cluster else (
+                f"the kubeconfig {config.kubeconfig or '~/.kube/config'}")
+            sys.stderr.write(f"orch controller: error: cannot use {where}: {e}\n")
+            return 2
     setup_logging(config.log_level)
-    controller = Controller(config)
+    controller = Controller(config, api=api)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal received", extra={"signal": signal.Signals(signum).name})

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.api import GROUP, ORCHESTRATION_KIND, RUN_KIND, RUN_LABEL, WORKFLOW_KIND
+from compiler.vocabulary import ARGO_DONE, RUN_DONE
 
 ORCHESTRATION = ORCHESTRATION_KIND
 RUN = RUN_KIND
@@ -60,8 +61,29 @@ def keys_for(kind: str, obj: Mapping[str, Any]) -> list[Key]:
     return []
 
 
+def own_key(kind: str, obj: Mapping[str, Any]) -> Key:
+    """The key under which this controller remembers its last write of `obj`."""
+    meta = obj.get("metadata") or {}
+    return Key(kind, meta.get("namespace") or "", meta.get("name") or "")
+
+
 def is_own_write(key: Key, obj: Mapping[str, Any], written: Mapping[Key, str]) -> bool:
-    """The event only echoes a status this controller wrote (same resourceVersion),
-    so reconciling again would compute the same status: skip it."""
+    """The event only echoes what this controller wrote (same resourceVersion): a
+    status, or a Workflow it created; reconciling again would change nothing."""
     rv = (obj.get("metadata") or {}).get("resourceVersion")
     return rv is not None and written.get(key) == rv
+
+
+def is_settled(run: Mapping[str, Any]) -> bool:
+    """A run with nothing left to do: it ended, and its status describes its current
+    generation (a run's spec is immutable but for `cancel`). Its events, and its
+    Workflow's, wake nothing: a steady-state run costs no reconcile, restarts
+    included."""
+    status = run.get("status") or {}
+    return status.get("phase") in RUN_DONE \
+        and status.get("observedGeneration") == (run.get("metadata") or {}).get("generation")
+
+
+def has_ended(workflow: Mapping[str, Any]) -> bool:
+    """Argo finished it (its cached copy is then kept compressed)."""
+    return (workflow.get("status") or {}).get("phase") in ARGO_DONE

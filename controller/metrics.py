@@ -54,6 +54,10 @@ class Metrics:
                             "0 indicates backup, 1 indicates master", ["name"], registry=r)
         self.runs = Gauge("orch_orchestration_runs", "OrchestrationRuns in the cache by phase",
                           ["phase"], registry=r)
+        self.cache_objects = Gauge(
+            "orch_cache_objects", "Objects in the watch caches, by resource and form "
+            "(hot: a dict; cold: compressed; deleted: a deleted object's last state)",
+            ["resource", "form"], registry=r)
         self.watch_restarts = Counter(
             "orch_watch_restarts_total", "Watches restarted, by resource and reason",
             ["resource", "reason"], registry=r)

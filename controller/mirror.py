@@ -19,7 +19,7 @@ timeout, or Argo ending the Workflow early) is read from structure in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from compiler.api import RESUMED_FROM_ANNOTATION
@@ -64,7 +64,52 @@ class Mirror:
     progress: str
     started_at: str | None = None
     finished_at: str | None = None
-    failed_steps: tuple[str, ...] = field(default=())
+
+
+# What the mirror reads of a Workflow, and so all the controller keeps of one in its
+# cache (`workflow_view`). `mirror_workflow` reads only the view, so a field read
+# here but not listed is missing in the unit tests too: change both together.
+_META_KEYS = ("name", "namespace", "uid", "resourceVersion", "generation", "labels",
+              "annotations", "ownerReferences", "deletionTimestamp")
+_SPEC_KEYS = ("entrypoint", "shutdown", "activeDeadlineSeconds")
+_TASK_KEYS = ("name", "dependencies", "depends", "continueOn", "template")
+_STATUS_KEYS = ("phase", "startedAt", "finishedAt", "message", "nodes", "compressedNodes",
+                "offloadNodeStatusVersion")
+_NODE_KEYS = ("id", "name", "displayName", "type", "templateName", "phase", "message",
+              "boundaryID", "children", "startedAt", "finishedAt", "nodeFlag")
+
+
+def _pick(obj: Mapping[str, Any] | None, keys: Sequence[str]) -> Obj:
+    return {k: obj[k] for k in keys if obj and k in obj}
+
+
+def workflow_view(workflow: Mapping[str, Any]) -> Obj:
+    """The Workflow cut to what this module reads: metadata, the entry DAG's tasks,
+    the `timeout` of the steps' templates, `spec.shutdown` and the deadline, and the
+    status with each node's own fields (no pod specs, outputs or managedFields).
+    Idempotent."""
+    spec = workflow.get("spec") or {}
+    entry = spec.get("entrypoint")
+    view_spec = _pick(spec, _SPEC_KEYS)
+    templates = spec.get("templates") or ()
+    for t in templates:
+        if t.get("name") == entry and "dag" in t:
+            tasks = [_pick(task, _TASK_KEYS) for task in t["dag"].get("tasks") or ()]
+            used = {task.get("template") for task in tasks}
+            # Of the steps' own templates, only a `timeout` is read (`timed_steps`).
+            view_spec["templates"] = [{"name": entry, "dag": {"tasks": tasks}}, *(
+                _pick(u, ("name", "timeout")) for u in templates
+                if u.get("name") in used and u.get("timeout"))]
+            break
+    status = _pick(workflow.get("status"), _STATUS_KEYS)
+    if isinstance(status.get("nodes"), Mapping):
+        status["nodes"] = {k: _pick(n, _NODE_KEYS) for k, n in status["nodes"].items()}
+    out: Obj = {"metadata": _pick(workflow.get("metadata"), _META_KEYS), "spec": view_spec,
+                "status": status}
+    for k in ("apiVersion", "kind"):
+        if k in workflow:
+            out[k] = workflow[k]
+    return out
 
 
 def timed_steps(workflow: Mapping[str, Any]) -> frozenset[str]:
@@ -144,6 +189,7 @@ def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
     """The run's status for the Workflow as it is now. `previous` is the run's
     current status (for `finishedAt` stability, offloaded node status, and the
     records of reused steps); `cancelled`: the run's `spec.cancel` (contract §3)."""
+    workflow = workflow_view(workflow)
     graph = graph_from_workflow(workflow)
     status = workflow.get("status") or {}
     nodes = decode_nodes(status)
@@ -188,7 +234,7 @@ def _explained(conditions: Sequence[Condition], ending: Ending,
 def _with_conditions(mirror: Mirror, conditions: Sequence[Condition],
                      *extra: Condition) -> Mirror:
     return Mirror(mirror.phase, mirror.step_statuses, (*conditions, *extra), mirror.progress,
-                  mirror.started_at, mirror.finished_at, mirror.failed_steps)
+                  mirror.started_at, mirror.finished_at)
 
 
 def mirror_deleted(previous: Mapping[str, Any], now: str) -> Mirror:
@@ -247,11 +293,10 @@ def _finish(result: RunResult, statuses: list[Obj], started: str | None,
             finished: str | None, previous: Mapping[str, Any], now: str) -> Mirror:
     done = str(result.phase) in RUN_DONE
     finished_at = (previous.get("finishedAt") or finished or now) if done else None
-    failed = tuple(s["name"] for s in statuses if s["phase"] == StepPhase.FAILED)
     submitted = Condition(ConditionType.SUBMITTED, ConditionStatus.TRUE,
                           SubmitReason.WORKFLOW_CREATED, "the Workflow exists")
     return Mirror(str(result.phase), statuses, (submitted, *result.conditions),
-                  result.progress, previous.get("startedAt") or started, finished_at, failed)
+                  result.progress, previous.get("startedAt") or started, finished_at)
 
 
 def _offloaded(graph: Graph, status: Mapping[str, Any], previous: Mapping[str, Any],

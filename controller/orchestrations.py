@@ -20,7 +20,7 @@ from compiler.vocabulary import (
     OrchestrationPhase,
 )
 from controller import conditions as conds
-from controller.kube import ORCHESTRATIONS, ConflictError, Kube, Obj
+from controller.kube import ORCHESTRATIONS, Kube, Obj, retry_on_conflict
 from controller.mapping import Key
 from controller.validation import check_orchestration_object
 
@@ -44,25 +44,25 @@ def orchestration_status(obj: Obj, now: str) -> dict[str, Any]:
             "conditions": conds.set_conditions(old.get("conditions"), (ready,), gen, now)}
 
 
+def is_judged(obj: Obj) -> bool:
+    """Its status already describes its current generation: nothing to do."""
+    status = obj.get("status") or {}
+    return status.get("observedGeneration") == obj["metadata"].get("generation") \
+        and status.get("phase") in set(OrchestrationPhase)
+
+
 def reconcile_orchestration(kube: Kube, lookup: Lookup, key: Key) -> str | None:
     """Write the status if it changed; the new resourceVersion when written."""
-    obj = lookup(key.namespace, key.name)
-    for _ in range(3):
-        if obj is None:
+    def attempt(n: int) -> str | None:
+        obj = (kube.get(ORCHESTRATIONS, key.namespace, key.name) if n
+               else lookup(key.namespace, key.name))
+        if obj is None or is_judged(obj):
             return None
         status = obj.get("status") or {}
-        gen = obj["metadata"].get("generation")
-        if status.get("observedGeneration") == gen and status.get("phase") in set(
-                OrchestrationPhase):
-            return None
         new = orchestration_status(obj, conds.now_rfc3339())
         if new == status:
             return None
-        try:
-            written = kube.replace_status(ORCHESTRATIONS, key.namespace, key.name,
-                                          {**obj, "status": new})
-        except ConflictError:
-            obj = kube.get(ORCHESTRATIONS, key.namespace, key.name)
-            continue
+        written = kube.replace_status(ORCHESTRATIONS, key.namespace, key.name,
+                                      {**obj, "status": new})
         return str(written["metadata"]["resourceVersion"])
-    raise ConflictError(409, "Conflict", f"{key}: status kept changing under us")
+    return retry_on_conflict(attempt)

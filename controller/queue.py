@@ -6,6 +6,10 @@ is never handed to a second worker, and an add meanwhile makes it run once more
 afterwards; (3) per-key exponential backoff on failure (`add_rate_limited`),
 reset by `forget` on success; (4) delayed adds. This is client-go's
 `workqueue.RateLimitingInterface`, over one lock and one condition variable.
+
+Delayed adds keep one waiting entry per key, the earliest (client-go's delaying
+queue): a key requeued after 30 s by twenty events is reconciled once, not twenty
+times. Time comes from an injectable clock, so the tests drive it by hand.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from controller.metrics import Metrics
@@ -25,16 +29,19 @@ K = TypeVar("K", bound=Hashable)
 
 class WorkQueue(Generic[K]):
     def __init__(self, name: str, metrics: Metrics | None = None,
-                 base_delay: float = 0.005, max_delay: float = 300.0) -> None:
+                 base_delay: float = 0.005, max_delay: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
         self.base_delay, self.max_delay = base_delay, max_delay
         self._metrics = metrics
+        self._clock = clock
         self._cond = threading.Condition()
         self._queue: deque[K] = deque()
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
         self._added_at: dict[K, float] = {}
         self._waiting: list[tuple[float, int, K]] = []  # (due, seq, key) heap
+        self._due: dict[K, float] = {}  # key -> its one waiting entry's due time
         self._seq = itertools.count()
         self._failures: dict[K, int] = {}
         self._shutdown = False
@@ -48,7 +55,7 @@ class WorkQueue(Generic[K]):
         if self._shutdown or key in self._dirty:
             return
         self._dirty.add(key)
-        self._added_at.setdefault(key, time.monotonic())
+        self._added_at.setdefault(key, self._clock())
         if self._metrics:
             self._metrics.adds.labels(self.name).inc()
         if key not in self._processing:
@@ -57,21 +64,29 @@ class WorkQueue(Generic[K]):
         self._cond.notify()
 
     def add_after(self, key: K, delay: float) -> None:
+        """Add once `delay` has passed; a key already waiting keeps the earlier time."""
         if delay <= 0:
             self.add(key)
             return
         with self._cond:
             if self._shutdown:
                 return
-            heapq.heappush(self._waiting, (time.monotonic() + delay, next(self._seq), key))
+            due = self._clock() + delay
+            if self._due.get(key, due + 1) <= due:
+                return  # an earlier (or equal) entry is already waiting
+            self._due[key] = due
+            heapq.heappush(self._waiting, (due, next(self._seq), key))
             self._cond.notify()
 
-    def add_rate_limited(self, key: K) -> float:
-        """Re-add after this key's backoff: base * 2^failures, capped. Returns the delay."""
+    def add_rate_limited(self, key: K, base_delay: float | None = None) -> float:
+        """Re-add after this key's backoff: base * 2^failures, capped. Returns the delay.
+        `base_delay` overrides the queue's for this call (a refused Workflow create
+        backs off from seconds, an error from milliseconds)."""
         with self._cond:
             n = self._failures.get(key, 0)
             self._failures[key] = n + 1
-        delay = min(self.base_delay * 2.0 ** n, self.max_delay)
+        base = self.base_delay if base_delay is None else base_delay
+        delay = min(base * 2.0 ** n, self.max_delay)
         if self._metrics:
             self._metrics.retries.labels(self.name).inc()
         self.add_after(key, delay)
@@ -88,7 +103,7 @@ class WorkQueue(Generic[K]):
     # -- taking ------------------------------------------------------------------
     def get(self, timeout: float | None = None) -> K | None:
         """The next key (now being processed), or None on shutdown or timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else self._clock() + timeout
         with self._cond:
             while True:
                 self._promote_due()
@@ -99,12 +114,12 @@ class WorkQueue(Generic[K]):
                     added = self._added_at.pop(key, None)
                     if self._metrics and added is not None:
                         self._metrics.queue_duration.labels(self.name).observe(
-                            time.monotonic() - added)
+                            self._clock() - added)
                     self._set_depth()
                     return key
                 if self._shutdown:
                     return None
-                now = time.monotonic()
+                now = self._clock()
                 wait = None if deadline is None else deadline - now
                 if wait is not None and wait <= 0:
                     return None
@@ -114,9 +129,12 @@ class WorkQueue(Generic[K]):
                 self._cond.wait(wait)
 
     def _promote_due(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         while self._waiting and self._waiting[0][0] <= now:
-            _, _, key = heapq.heappop(self._waiting)
+            due, _, key = heapq.heappop(self._waiting)
+            if self._due.get(key) != due:
+                continue  # superseded by an earlier entry for the key
+            del self._due[key]
             self._add_locked(key)
 
     def done(self, key: K) -> None:

@@ -43,6 +43,9 @@ BAD_VALUES: list[tuple[str, Obj, str]] = [
     ("workflow-serviceaccount-with-all-namespaces",
      {"orchestrationController": {"namespaces": ["*"]}, "workflowServiceAccount": {"create": True}},
      "workflowServiceAccount.create needs the namespaces listed"),
+    ("health-window-zero", {"orchestrationController": {"healthWindowSeconds": 0}},
+     "at '/orchestrationController/healthWindowSeconds': exclusiveMinimum"),
+
 ]
 
 

@@ -27,9 +27,14 @@ from tests.cluster.procs import Proc, Supervisor, free_port
 # (the ServiceAccount admission plugin requires it), kube-root-ca.crt, and
 # Deployments/Jobs becoming pods, and node lifecycle: it lifts the
 # `node.kubernetes.io/not-ready` taint the apiserver puts on every new Node once
-# kwok reports it Ready (taint-based eviction stays off).
+# kwok reports it Ready (taint-based eviction stays off); and ResourceQuota usage
+# (a quota is enforced by the apiserver only once this controller has computed
+# its status), so a test can see the apiserver refuse a create for quota. The
+# quota of a custom resource is counted from the first full sync after the
+# controller discovered it, so syncs run every 5 s here (default 5 min).
 CONTROLLERS = (
     "garbage-collector-controller", "namespace-controller", "serviceaccount-controller",
+    "resourcequota-controller",
     "serviceaccount-token-controller", "root-ca-certificate-publisher-controller",
     "deployment-controller", "replicaset-controller", "job-controller",
     "node-lifecycle-controller",
@@ -159,7 +164,7 @@ def start_controller_manager(sup: Supervisor, bin_dir: Path, kubeconfig: Path, p
         f"--service-account-private-key-file={pki.sa_key}",
         f"--root-ca-file={pki.ca_cert}",
         "--leader-elect=false", "--secure-port=0",
-        "--node-monitor-period=1s", "--v=1",
+        "--node-monitor-period=1s", "--resource-quota-sync-period=5s", "--v=1",
     ])
 
 

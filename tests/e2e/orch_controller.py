@@ -113,10 +113,11 @@ class ControllerProcess:
 
 
 # -- the chart's RBAC ------------------------------------------------------------------
-def chart_rules() -> tuple[list[Obj], list[Obj]]:
+def chart_rules(lease_name: str) -> tuple[list[Obj], list[Obj]]:
     """The controller's rules and the leader-election rules, read from the chart's
-    rbac.yaml (the `orch.controllerRules` define and the leader-election Role), so
-    the tests run with exactly what the chart grants."""
+    rbac.yaml (the `orch.controllerRules` define and the leader-election Role, whose
+    `resourceNames` name the release's Lease: here `lease_name`), so the tests run
+    with exactly what the chart grants."""
     text = RBAC_TEMPLATE.read_text()
     define = re.search(r'\{\{-? define "orch.controllerRules" -?\}\}\n(.*?)\{\{-? end -?\}\}',
                        text, re.S)
@@ -125,16 +126,16 @@ def chart_rules() -> tuple[list[Obj], list[Obj]]:
     election = re.search(r"name: \{\{ \$fullName \}\}-leader-election\n.*?rules:\n(.*?)\n---",
                          text, re.S)
     assert election, "leader-election Role not found in the chart"
-    lease: list[Obj] = yaml.safe_load(election.group(1))
+    lease: list[Obj] = yaml.safe_load(election.group(1).replace("{{ $fullName }}", lease_name))
     return controller, lease
 
 
 def service_account_kubeconfig(cluster: Cluster, namespaces: Sequence[str], lease_ns: str,
-                               path: Path) -> Path:
-    """A ServiceAccount with the chart's Roles in `namespaces` (+ the Lease Role),
-    and a kubeconfig authenticating as it with a real token (TokenRequest)."""
+                               lease_name: str, path: Path) -> Path:
+    """A ServiceAccount with the chart's Roles in `namespaces` (+ the Lease Role for
+    `lease_name`), and a kubeconfig authenticating as it with a real token."""
     kube = cluster.kube
-    controller, lease = chart_rules()
+    controller, lease = chart_rules(lease_name)
     objs: list[Obj] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CHART_NAMESPACE}},
         {"apiVersion": "v1", "kind": "ServiceAccount",

@@ -236,9 +236,12 @@ def test_servicemonitor_and_customized_values_reach_the_objects(tools_bin: Path)
     assert container["image"] == "registry.example.com/orch:0.1.0-rc1"
     assert container["ports"] == [{"name": "http", "containerPort": 9090, "protocol": "TCP"}]
     assert container["args"] == ["controller", "--leader-election-id=orchestrator"]
-    assert container_env(deployment)["ORCH_HTTP_PORT"] == "9090"
-    assert container_env(deployment)["ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN"] == "1"
-    assert container_env(deployment)["ORCH_POD_SECURITY"] == "none"
+    env = container_env(deployment)
+    assert env["ORCH_HTTP_PORT"] == "9090"
+    assert (env["ORCH_REQUEST_TIMEOUT_SECONDS"], env["ORCH_WATCH_IDLE_TIMEOUT_SECONDS"],
+            env["ORCH_HEALTH_WINDOW_SECONDS"]) == ("20", "75", "300")
+    assert env["ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN"] == "1"
+    assert env["ORCH_POD_SECURITY"] == "none"
     assert pod["imagePullSecrets"] == [{"name": "registry-credentials"}]
     assert pod["serviceAccountName"] == "orchestrator-sa"
     assert pod["tolerations"][0]["key"] == "dedicated"
@@ -258,6 +261,19 @@ def test_bad_values_are_refused_with_the_key_named(
     with pytest.raises(helm.HelmError) as refused:
         helm.template(tools_bin, ["-f", str(path)])
     assert says in str(refused.value)
+
+
+def test_a_health_window_within_the_watch_idle_timeout_is_refused(
+        tools_bin: Path, tmp_path: Path) -> None:
+    """Two values no schema can compare: the template refuses them (`helm install`
+    and `helm template` fail; `helm lint` renders in lint mode, where Helm turns a
+    template's `fail` into an INFO line, so it is not asked here)."""
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump({"orchestrationController": {
+        "healthWindowSeconds": 60, "watchIdleTimeoutSeconds": 90}}))
+    with pytest.raises(helm.HelmError) as refused:
+        helm.template(tools_bin, ["-f", str(path)])
+    assert "healthWindowSeconds must exceed watchIdleTimeoutSeconds" in str(refused.value)
 
 
 # -- examples ---------------------------------------------------------------------------
@@ -523,10 +539,6 @@ def test_rbac_grants_exactly_what_the_controller_uses(
     wait_phase(cluster, "run-missing", runs_ns, "Failed", chart_controller)
     wait_audited("get", "orchestrations")
 
-    # Its Workflow deleted by someone else: the controller reads it (404), not the cache.
-    kube.delete(WF_API, "Workflow", workflow_name("run-1"), runs_ns)
-    wait_audited("get", "workflows")
-
     # A stale Workflow under a new run's name, owned by a run that is gone: the
     # controller deletes it (its owner's version is not served, so the garbage
     # collector cannot get there first) and submits its own.
@@ -538,6 +550,7 @@ def test_rbac_grants_exactly_what_the_controller_uses(
                              "controller": True}]},
         "spec": {"entrypoint": "wait", "templates": [{"name": "wait", "suspend": {}}]}})
     run_2 = kube.apply(orchestration_run("run-2", "diamond", runs_ns))
+    wait_audited("get", "workflows")  # read live before it is deleted: still that owner's?
     wait_audited("delete", "workflows")
     wait_phase(cluster, "run-2", runs_ns, "Succeeded", chart_controller)
     wf_2 = kube.get(WF_API, "Workflow", workflow_name("run-2"), runs_ns)

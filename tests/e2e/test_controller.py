@@ -48,7 +48,7 @@ def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[ControllerProcess]:
     work = tmp_path_factory.mktemp("controller")
     kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
-                                            work / "sa-kubeconfig")
+                                            "orch-e2e-main", work / "sa-kubeconfig")
     proc = ControllerProcess(kubeconfig, cluster.namespace, work, "rbac-0",
                              cluster.namespace, "orch-e2e-main").start()
     try:
@@ -303,6 +303,50 @@ def test_run_recreated_under_an_old_name_gets_a_new_workflow(
     assert new["metadata"]["uid"] != old["metadata"]["uid"]
     assert new["metadata"]["ownerReferences"][0]["uid"] == done["metadata"]["uid"]
     assert done["status"]["workflowRef"]["uid"] == new["metadata"]["uid"]
+
+
+def test_status_fields_other_writers_own_survive_the_controllers_writes(
+        cluster: Cluster, controller: ControllerProcess) -> None:
+    """The reference system writes `runId` and `updatedAt` into a run's status; a
+    step entry may carry another writer's keys; another controller may add a
+    condition. The controller's later writes keep them all (contract §5)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    ns, name = cluster.namespace, "e2e-foreign-1"
+    apply(cluster, orchestration("e2e-foreign", [step(f"s{i}") for i in range(5)]),
+          run(name, "e2e-foreign"))
+    wait_run(cluster, name, lambda o: bool((o.get("status") or {}).get("workflowRef")),
+             "submitted", 30)
+    api = client.CustomObjectsApi(cluster.api_client)
+    foreign_condition = {"type": "Audited", "status": "True", "reason": "ByReference",
+                         "message": "seen", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+    for _ in range(20):  # read-modify-write, as another writer would (409: again)
+        live = cluster.kube.get(API, "OrchestrationRun", name, ns) or {}
+        status = live["status"]
+        written_at = status.get("progress")
+        status["runId"] = "ref-run-123"
+        status["updatedAt"] = "2026-01-01T00:00:00Z"
+        status["conditions"] = [*status.get("conditions", []), foreign_condition]
+        status["stepStatuses"][-1]["resourceRef"] = {"kind": "AgentRun", "name": "ar-1"}
+        try:
+            api.replace_namespaced_custom_object_status(
+                "orchestration.proompteng.ai", "v1alpha1", ns, "orchestrationruns", name, live)
+            break
+        except ApiException as e:
+            if e.status != 409:
+                raise
+    else:
+        raise AssertionError("could not write the foreign fields")
+    assert written_at != "5/5", "the run ended before the foreign write: nothing was tested"
+    done = wait_run(cluster, name, run_done, "finished", 90)
+    status = done["status"]
+    assert status["progress"] == "5/5" and status["phase"] == "Succeeded"  # written since
+    assert (status["runId"], status["updatedAt"]) == ("ref-run-123", "2026-01-01T00:00:00Z")
+    assert condition(done, "Audited")["reason"] == "ByReference"
+    last = status["stepStatuses"][-1]
+    assert last["resourceRef"] == {"kind": "AgentRun", "name": "ar-1"}
+    assert last["phase"] == "Succeeded"
 
 
 # -- random DAGs against the reference semantics ---------------------------------------------

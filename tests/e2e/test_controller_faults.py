@@ -1,7 +1,8 @@
 """Faults, with the controller as a real subprocess: SIGKILL mid-run and restart,
-the apiserver restarted mid-run, two replicas behind one Lease, and a run deleted
-while no garbage collector runs. Each asserts exactly one Workflow per run and
-the final status the contract gives.
+the apiserver restarted mid-run, two replicas behind one Lease, a run deleted
+while no garbage collector runs, a Workflow create refused by a ResourceQuota,
+and a Workflow deleted by Argo's TTL right after it ended. Each asserts exactly
+one Workflow per run and the final status the contract gives.
 """
 
 from __future__ import annotations
@@ -14,11 +15,18 @@ from pathlib import Path
 
 import pytest
 
+from compiler.graph import build_graph
+from compiler.models import Step
+from compiler.semantics import plan
 from tests.cluster import Cluster
 from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kwok import Failures
 from tests.cluster.procs import stop_group
 from tests.e2e.orch_controller import (
+    API,
+    WF_API,
     ControllerProcess,
+    condition,
     orchestration,
     run,
     run_done,
@@ -40,9 +48,9 @@ def controllers(cluster: Cluster, tmp_path: Path) -> Iterator[list[ControllerPro
 
 
 def start(cluster: Cluster, tmp_path: Path, started: list[ControllerProcess], identity: str,
-          lease: str) -> ControllerProcess:
+          lease: str, *extra: str) -> ControllerProcess:
     proc = ControllerProcess(cluster.kubeconfig, cluster.namespace, tmp_path, identity,
-                             cluster.namespace, lease).start()
+                             cluster.namespace, lease, extra=extra).start()
     started.append(proc)
     return proc.wait_ready()
 
@@ -167,3 +175,100 @@ def test_run_deleted_while_no_garbage_collector_runs(
                  "the controller to delete the orphaned Workflow", 15, 0.1)
     finally:
         os.killpg(kcm.popen.pid, signal.SIGCONT)
+
+
+def test_a_workflow_create_refused_by_a_quota_is_shown_and_retried_with_backoff(
+        cluster: Cluster, tmp_path: Path, controllers: list[ControllerProcess]) -> None:
+    ns = "orch-e2e-quota"
+    kube = cluster.kube
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    quota: Obj = {"apiVersion": "v1", "kind": "ResourceQuota",
+                  "metadata": {"name": "no-workflows", "namespace": ns},
+                  "spec": {"hard": {"count/workflows.argoproj.io": "0"}}}
+    kube.apply(quota)
+    counted = "count/workflows.argoproj.io"
+    t0 = time.monotonic()
+    wait_for(lambda: counted in (((kube.get("v1", "ResourceQuota", "no-workflows", ns) or {})
+                                  .get("status") or {}).get("used") or {}),
+             "the quota controller to count Workflows", 90, 0.2)
+    print(f"quota counted after {time.monotonic() - t0:.1f}s")
+    proc = ControllerProcess(cluster.kubeconfig, ns, tmp_path, "quota-1", ns,
+                             "orch-e2e-quota").start()
+    controllers.append(proc)
+    proc.wait_ready()
+    wait_for(proc.is_leader, "leader", 20, 0.1)
+    kube.apply(orchestration("q", [{"name": "a", "kind": "Checkpoint"}]), ns)
+    kube.apply(run("q-1", "q"), ns)
+
+    def refused() -> Obj | None:
+        obj = kube.get(API, "OrchestrationRun", "q-1", ns) or {}
+        conds = {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or ()}
+        submitted = conds.get("Submitted") or {}
+        return obj if submitted.get("reason") == "WorkflowCreateFailed" else None
+    blocked = wait_for(refused, "Submitted=False WorkflowCreateFailed", 30, 0.1)
+    submitted = condition(blocked, "Submitted")
+    assert (blocked["status"]["phase"], submitted["status"]) == ("Pending", "False")
+    assert "exceeded quota: no-workflows" in submitted["message"], submitted["message"]
+    assert "403 Forbidden" in submitted["message"]
+    events = kube.list_objects("v1", "Event", ns)
+    assert any(e["reason"] == "WorkflowCreateFailed" and e["type"] == "Warning"
+               and "exceeded quota" in e["message"] and e["involvedObject"]["name"] == "q-1"
+               for e in events)
+    # Retried with backoff (1 s, 2 s, 4 s, ...), not in a loop.
+    before = proc.metric("rest_client_requests_total", code="403", method="POST")
+    time.sleep(6)
+    tries = proc.metric("rest_client_requests_total", code="403", method="POST") - before
+    assert 1 <= tries <= 4, f"{tries} refused creates in 6 s"
+    kube.apply({**quota, "spec": {"hard": {"count/workflows.argoproj.io": "5"}}})
+    done = wait_run_in(cluster, "q-1", ns, 60)
+    assert done["status"]["phase"] == "Succeeded"
+    assert condition(done, "Submitted")["reason"] == "WorkflowCreated"
+    assert len(kube.list_objects(WF_API, "Workflow", ns)) == 1
+
+
+def wait_run_in(cluster: Cluster, name: str, namespace: str, timeout: float) -> Obj:
+    found: Obj = wait_for(lambda: (o := cluster.kube.get(API, "OrchestrationRun", name,
+                                                         namespace)) and run_done(o) and o,
+                          f"run {namespace}/{name} to finish", timeout, 0.1)
+    return found
+
+
+#   a
+#  / \
+# b   c     (b fails)
+#  \ /
+#   d
+def test_a_workflow_deleted_by_ttl_right_after_it_ended_keeps_its_result(
+        cluster: Cluster, tmp_path: Path, controllers: list[ControllerProcess],
+        fail_pods: Failures) -> None:
+    """The controller is paused (SIGSTOP) while the Workflow ends and Argo's TTL
+    deletes it, so it first hears of the end from the watch events MODIFIED and
+    DELETED together, as after a busy spell: the DELETED event's last state must
+    decide the run, not the absence of the Workflow."""
+    ns = cluster.namespace
+    proc = start(cluster, tmp_path, controllers, "ttl-1", "orch-e2e-ttl")
+    wait_for(proc.is_leader, "leader", 20, 0.1)
+    steps = [step("a", []), step("b", ["a"]), step("c", ["a"]), step("d", ["b", "c"])]
+    fail_pods.steps("f-ttl", ["b"])
+    apply(cluster, orchestration("f-ttl", steps), run("f-ttl-1", "f-ttl"))
+    wait_run(cluster, "f-ttl-1", lambda o: bool(workflows_of(cluster, "f-ttl-1")),
+             "its Workflow", 30)
+    assert proc.popen is not None
+    os.kill(proc.popen.pid, signal.SIGSTOP)
+    try:
+        wf = cluster.kube.resource(WF_API, "Workflow")
+        wf.patch(name="f-ttl-1", namespace=ns, content_type="application/merge-patch+json",
+                 body={"spec": {"ttlStrategy": {"secondsAfterCompletion": 0}}})
+        wait_for(lambda: not workflows_of(cluster, "f-ttl-1"),
+                 "Argo's TTL to delete the ended Workflow", 90, 0.2)
+    finally:
+        os.kill(proc.popen.pid, signal.SIGCONT)
+    done = wait_run(cluster, "f-ttl-1", run_done, "finished", 30)
+    expected = plan(build_graph([Step.model_validate(s) for s in steps]), failed={"b"})
+    assert step_table(done) == {s.name: (str(s.phase), str(s.reason) if s.reason else None)
+                                for s in expected.steps}
+    assert step_table(done) == {"a": ("Succeeded", None), "b": ("Failed", "StepFailed"),
+                                "c": ("Succeeded", None), "d": ("Skipped", "DependencyFailed")}
+    assert done["status"]["phase"] == "Failed"
+    assert condition(done, "Succeeded")["reason"] == "StepsFailed"  # not WorkflowEnded
+    assert condition(done, "Submitted")["reason"] == "WorkflowCreated"

@@ -104,8 +104,8 @@ def test_informer_survives_watch_restarts_and_410_without_missing_a_change(
     # Offline: a change happens, and the resourceVersion we resume from is long gone.
     cluster.kube.apply(orchestration("it-w-offline", [step("a")]), ns)
     cluster.kube.delete(API, "Orchestration", "it-w-0", ns)
-    informer2 = Informer(kube, ORCHESTRATIONS, ns, on_event, kube.metrics)
-    informer2._store = {(ns, o["metadata"]["name"]): o for o in informer.items()}
+    # The cache as the first informer left it.
+    informer2 = Informer(kube, ORCHESTRATIONS, ns, on_event, kube.metrics, store=informer.store)
     informer2.resource_version = "1"  # compacted long ago: the apiserver answers 410
     thread = threading.Thread(target=informer2.run, daemon=True)
     thread.start()

@@ -182,3 +182,32 @@ def test_printer_columns_and_map_lists_are_served(cluster: Cluster) -> None:
     assert crd is not None
     columns = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
     assert columns == ["Phase", "Orchestration", "Steps", "Succeeded", "RunId", "Age"]
+
+
+def test_a_runs_spec_cannot_change_once_it_exists_except_cancel(cluster: Cluster) -> None:
+    """Contract §5: editing a submitted run would have no effect, so the apiserver
+    refuses it (a CEL transition rule per spec field); `spec.cancel` may change."""
+    ns = cluster.namespace
+    run: dict[str, Any] = {
+        "apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+        "metadata": {"name": "immutable-1"},
+        "spec": {"orchestrationRef": {"name": "o"}, "parameters": {"a": "1"}}}
+    cluster.kube.apply(run, ns)
+    for change, field in (
+            ({"parameters": {"a": "2"}}, "parameters"),
+            ({"parameters": {"a": "1", "b": "2"}}, "parameters"),
+            ({"orchestrationRef": {"name": "other"}}, "orchestrationRef"),
+            ({"deliveryId": "d-1"}, "deliveryId")):
+        message = rejection(cluster, {**run, "spec": {**run["spec"], **change}})
+        assert f"spec.{field}: Forbidden: spec.{field} cannot change once the run exists " \
+               "(only spec.cancel can)" in message, message
+    dropped = {**run, "spec": {"orchestrationRef": {"name": "o"}}}  # parameters removed
+    res = cluster.kube.resource(run["apiVersion"], run["kind"])
+    live = res.get(name="immutable-1", namespace=ns).to_dict()
+    with pytest.raises(ApiException) as caught:  # a full replace that drops a field
+        res.replace(body={**dropped, "metadata": live["metadata"]}, namespace=ns)
+    assert caught.value.status == HTTP_UNPROCESSABLE
+    assert "spec.parameters cannot change" in (caught.value.body or "")
+    cancelled = cluster.kube.apply({**run, "spec": {**run["spec"], "cancel": True}}, ns)
+    assert cancelled["spec"]["cancel"] is True
+    assert cancelled["spec"]["parameters"] == {"a": "1"}

@@ -73,7 +73,7 @@ def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[ControllerProcess]:
     work = tmp_path_factory.mktemp("fidelity")
     kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
-                                            work / "sa-kubeconfig")
+                                            "orch-e2e-fidelity", work / "sa-kubeconfig")
     proc = ControllerProcess(kubeconfig, cluster.namespace, work, "fidelity-0",
                              cluster.namespace, "orch-e2e-fidelity").start()
     try:

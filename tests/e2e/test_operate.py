@@ -36,7 +36,7 @@ def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[ControllerProcess]:
     work = tmp_path_factory.mktemp("operate-controller")
     kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
-                                            work / "sa-kubeconfig")
+                                            "orch-e2e-operate", work / "sa-kubeconfig")
     proc = ControllerProcess(kubeconfig, cluster.namespace, work, "operate-0",
                              cluster.namespace, "orch-e2e-operate").start()
     try:
@@ -180,7 +180,7 @@ def test_an_exec_credential_plugin_and_the_cluster_errors(
     """The ServiceAccount's token handed out by an exec plugin, as EKS/GKE do; and a
     run that does not exist, a server that does not answer: one line, exit 4."""
     sa = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
-                                    tmp_path / "sa")
+                                    "orch-e2e-operate", tmp_path / "sa")
     config = yaml.safe_load(sa.read_text())
     token = config["users"][0]["user"].pop("token")
     plugin = tmp_path / "token-plugin"

@@ -263,6 +263,31 @@ def test_controller_with_a_missing_kubeconfig_is_one_line(tmp_path: Path) -> Non
     assert time.monotonic() - start < 50  # it did not wait for an apiserver
 
 
+@pytest.mark.parametrize(("text", "words"), [
+    pytest.param("garbage: [\n", "not YAML", id="not-yaml"),
+    pytest.param("apiVersion: v1\nkind: Config\n", "current-context", id="no-current-context"),
+    pytest.param("apiVersion: v1\nkind: Config\ncurrent-context: nowhere\ncontexts: []\n",
+                 "nowhere", id="unknown-context"),
+])
+def test_controller_with_an_invalid_kubeconfig_is_one_line(tmp_path: Path, text: str,
+                                                          words: str) -> None:
+    """A kubeconfig that exists but the client cannot use: one line, exit 2, before
+    any port is bound (it was the client's traceback, after start-up)."""
+    config = tmp_path / "config"
+    config.write_text(text)
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("KUBECONFIG", None)
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    proc = subprocess.run([*ORCH, "controller", "--kubeconfig", str(config),
+                           "--metrics-bind-address", "127.0.0.1:0",
+                           "--health-probe-bind-address", "127.0.0.1:0"],
+                          capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"orch controller: error: cannot use the kubeconfig {config}: ")
+    assert proc.stderr.count("\n") == 1 and words in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 # --- the documentation's example -----------------------------------------------------
 
 DOC = ROOT / "docs" / "plan-and-graph.md"

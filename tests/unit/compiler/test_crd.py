@@ -15,18 +15,25 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from compiler.cli import main
 from compiler.crd import (
     PRESERVE,
     NotStructuralError,
     generate_crds,
+    immutable_field_rules,
     orchestration_crd,
     orchestration_run_crd,
     structural_schema,
 )
-from compiler.models import MAX_NAME_LENGTH, MAX_STEPS, Step
+from compiler.models import (
+    MAX_NAME_LENGTH,
+    MAX_STEPS,
+    MUTABLE_RUN_SPEC_FIELDS,
+    OrchestrationRunSpec,
+    Step,
+)
 from compiler.render import to_yaml
 
 REPO = Path(__file__).resolve().parents[3]
@@ -177,6 +184,27 @@ def test_steps_are_bounded_and_validated() -> None:
     assert all("messageExpression" in r for r in steps["x-kubernetes-validations"])
 
 
+def test_every_run_spec_field_but_cancel_is_immutable() -> None:
+    spec = openapi(orchestration_run_crd())["properties"]["spec"]
+    guarded = {r["fieldPath"].lstrip("."): r for r in spec["x-kubernetes-validations"]}
+    assert set(guarded) == set(spec["properties"]) - {"cancel"}
+    assert {"orchestrationRef", "parameters", "deliveryId"} <= set(guarded)
+    assert guarded["orchestrationRef"]["rule"] == (
+        "self.orchestrationRef == oldSelf.orchestrationRef")  # required: always present
+    assert "has(self.parameters) == has(oldSelf.parameters)" in guarded["parameters"]["rule"]
+    assert all(r["reason"] == "FieldValueForbidden" and "only spec.cancel can" in r["message"]
+               for r in guarded.values())
+
+
+def test_a_field_added_to_the_run_spec_is_immutable_without_more_code() -> None:
+    class Later(OrchestrationRunSpec):  # as issue 13 added spec.resumeFrom
+        later_field: dict[str, str] | None = Field(None, alias="laterField")
+
+    rules = immutable_field_rules(structural_schema(Later), MUTABLE_RUN_SPEC_FIELDS)
+    assert [r["fieldPath"] for r in rules] == [
+        ".orchestrationRef", ".parameters", ".deliveryId", ".resumeFrom", ".laterField"]
+
+
 @pytest.mark.parametrize(("crd", "lists"), [
     pytest.param(orchestration_crd(), {"conditions": "type"}, id="orchestration"),
     pytest.param(orchestration_run_crd(), {"conditions": "type", "stepStatuses": "name"},
@@ -309,6 +337,7 @@ EXPECTED_TIGHTENINGS = {
     ],
     "orchestrationruns": [
         ": requires spec",
+        ".spec: x-kubernetes-validations",  # immutable once created, but cancel (§5)
         ".spec.parameters: x-kubernetes-validations",  # names: InvalidField (issue 9)
         ".status.stepStatuses: x-kubernetes-list-type",  # status: one entry per step
         ".status.conditions: x-kubernetes-list-type",

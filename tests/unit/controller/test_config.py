@@ -38,6 +38,36 @@ def test_bad_boolean_is_a_usage_error() -> None:
     assert e.value.code == 2
 
 
+def test_timeouts_and_health_window_from_env_and_flags() -> None:
+    env = {"ORCH_REQUEST_TIMEOUT_SECONDS": "5", "ORCH_WATCH_IDLE_TIMEOUT_SECONDS": "20",
+           "ORCH_HEALTH_WINDOW_SECONDS": "60"}
+    c = load_config([], env)
+    assert (c.request_timeout, c.watch_idle_timeout, c.health_window) == (5.0, 20.0, 60.0)
+    c = load_config(["--health-window", "30"], env)
+    assert c.health_window == 30.0
+    c = load_config([], {})
+    assert (c.request_timeout, c.watch_idle_timeout, c.health_window) == (30.0, 90.0, 120.0)
+
+
+@pytest.mark.parametrize(("argv", "env", "words"), [
+    pytest.param(["--health-window", "10", "--watch-idle-timeout", "20"], {},
+                 "must exceed --watch-idle-timeout", id="window-below-idle-timeout"),
+    pytest.param(["--renew-deadline", "15", "--lease-duration", "15"], {},
+                 "must be shorter than --lease-duration", id="renew-deadline-not-shorter"),
+    pytest.param(["--request-timeout", "0"], {}, "must be > 0", id="zero-timeout"),
+    pytest.param([], {"ORCH_REQUEST_TIMEOUT_SECONDS": "soon"}, "invalid float value: 'soon'",
+                 id="bad-env-number"),
+])
+def test_inconsistent_timing_is_a_usage_error(argv: list[str], env: dict[str, str],
+                                               words: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        load_config(argv, env)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
 def test_kubeconfig_problem_names_each_unreadable_path(tmp_path: Path) -> None:
     readable = tmp_path / "config"
     readable.write_text("apiVersion: v1\n")

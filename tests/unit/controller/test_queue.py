@@ -1,4 +1,5 @@
-"""The work queue's guarantees: dedupe, per-key serialization, backoff, delays."""
+"""The work queue's guarantees: dedupe, per-key serialization, backoff, delays.
+Delays are driven by a fake clock, never by wall time."""
 
 from __future__ import annotations
 
@@ -40,6 +41,77 @@ def test_rate_limited_backoff_grows_and_forget_resets() -> None:
     q.forget("a")
     assert q.num_requeues("a") == 0
     assert q.add_rate_limited("a") == 0.01
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def drain(q: WorkQueue[str]) -> list[str]:
+    """Every key ready now, each marked done (one reconcile each)."""
+    out = []
+    while (key := q.get(0)) is not None:
+        out.append(key)
+        q.done(key)
+    return out
+
+
+def test_delayed_adds_of_one_key_collapse_to_one_reconcile() -> None:
+    clock = FakeClock()
+    q: WorkQueue[str] = WorkQueue("t", clock=clock)
+    for i in range(20):  # twenty events within the delay, each asking for 1 s
+        q.add_after("a", 1.0)
+        clock.now += 0.01 * i
+    clock.now += 1.0
+    assert drain(q) == ["a"]
+    clock.now += 10.0
+    assert drain(q) == []  # nothing left behind: no steady stream of reconciles
+
+
+def test_the_earliest_delayed_add_wins() -> None:
+    clock = FakeClock()
+    q: WorkQueue[str] = WorkQueue("t", clock=clock)
+    q.add_after("a", 30.0)  # WorkflowNotOwned's recheck
+    q.add_after("a", 2.0)  # an earlier request replaces it
+    q.add_after("a", 60.0)  # a later one does not
+    clock.now += 1.9
+    assert drain(q) == []
+    clock.now += 0.1
+    assert drain(q) == ["a"]
+    clock.now += 60.0
+    assert drain(q) == []  # the superseded 30 s and the ignored 60 s never fire
+
+
+def test_delayed_keys_are_independent_and_ordered_by_due_time() -> None:
+    clock = FakeClock()
+    q: WorkQueue[str] = WorkQueue("t", clock=clock)
+    q.add_after("b", 2.0)
+    q.add_after("a", 1.0)
+    q.add_after("c", 3.0)
+    clock.now += 2.5
+    assert drain(q) == ["a", "b"]
+    clock.now += 1.0
+    assert drain(q) == ["c"]
+
+
+def test_a_due_key_already_queued_is_not_queued_twice() -> None:
+    clock = FakeClock()
+    q: WorkQueue[str] = WorkQueue("t", clock=clock)
+    q.add_after("a", 1.0)
+    q.add("a")
+    clock.now += 1.0
+    assert len(q) == 1
+    assert drain(q) == ["a"]
+
+
+def test_backoff_base_can_be_set_per_call() -> None:
+    q: WorkQueue[str] = WorkQueue("t", base_delay=0.005, max_delay=300.0)
+    assert [q.add_rate_limited("a", base_delay=1.0) for _ in range(3)] == [1.0, 2.0, 4.0]
+    assert q.add_rate_limited("b") == 0.005
 
 
 def test_add_after_delivers_once_due() -> None:

@@ -1,0 +1,238 @@
+"""What to do next for one OrchestrationRun (contract §5), as one pure function.
+
+Why: the safety of the controller lives in the order of a few questions (is there
+a Workflow, is it ours, was it submitted before, is the run being deleted, was
+the run read live), and that order is easiest to get wrong when it is spread over
+I/O. So, as controller-runtime's `Reconcile` returns a `Result` and Tekton's
+`pipelinerun/resources` decide from plain data, `decide` reads an `Observed`
+(everything known, no client) and returns one `Action`. When it needs a fact it
+does not have (the run read live, the Workflow confirmed gone, whether a foreign
+Workflow's owner still exists, the Orchestration, the compiled Workflow), the
+action is a `Fetch`, and the executor (`controller.reconcile`) calls it again with
+the fact added. Every safety rule is one branch here and one named test:
+
+- never submit twice: a run whose status records a Workflow (`workflowRef`) is
+  never given a `Create`, even when that Workflow is gone;
+- never submit from a cache read: `Create` only for a run read live;
+- never adopt a Workflow we do not own: only a Workflow whose controlling owner
+  has the run's UID is mirrored;
+- a run being deleted is never submitted;
+- a create the apiserver refused is shown (`Submitted=False`, its message) and
+  retried with backoff, never silently or in a hot loop;
+- a Workflow deleted after it ended keeps its result: its last state is mirrored.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.diagnostics import Reason
+from compiler.vocabulary import ARGO_DONE, RUN_DONE, SubmitReason
+from controller import status as st
+from controller.mapping import controller_owner
+from controller.mirror import mirror_deleted, mirror_workflow
+
+Obj = dict[str, Any]
+NOT_OWNED_RECHECK = 30.0  # s: a Workflow we do not own is looked at again after this
+SUBMIT_RETRY_BASE = 1.0  # s: a refused create backs off 1, 2, 4, ... (capped by the queue)
+FOREGROUND_WAIT_BASE = 1.0  # s: the same for waiting on an old Workflow's deletion
+
+
+class Need(enum.StrEnum):
+    RUN = "run"  # the run read live (the cache may hide an earlier submission)
+    WORKFLOW = "workflow"  # the Workflow read live (a cache miss is not proof it is gone)
+    OWNER = "owner"  # does the run that controls the Workflow still exist?
+    ORCHESTRATION = "orchestration"  # read live (a cache miss may be watch lag)
+    SUBMISSION = "submission"  # the Orchestration validated and the Workflow compiled
+
+
+class OwnerState(enum.Enum):
+    UNKNOWN = "unknown"
+    EXISTS = "exists"
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """Look again after `after` seconds; with `backoff`, `after` is the base of the
+    key's exponential backoff (reset once a reconcile needs no backoff)."""
+
+    after: float
+    backoff: bool = False
+
+
+@dataclass(frozen=True)
+class Fetch:
+    need: Need
+
+
+@dataclass(frozen=True)
+class Create:
+    workflow: Obj
+
+
+@dataclass(frozen=True)
+class WriteStatus:
+    """Write this status (the executor skips the write when nothing changed)."""
+
+    status: Obj
+    requeue: Requeue | None = None
+
+
+@dataclass(frozen=True)
+class DeleteWorkflow:
+    """Delete this Workflow if, read live, it is still controlled by the same owner."""
+
+    workflow: Obj
+    propagation: str
+    requeue: Requeue | None = None
+
+
+@dataclass(frozen=True)
+class Done:
+    why: str
+    requeue: Requeue | None = None
+
+
+Action = Fetch | Create | WriteStatus | DeleteWorkflow | Done
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The Workflow to create, or why there is none (a terminal refusal)."""
+
+    workflow: Obj | None
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class CreateRefused:
+    """The apiserver's answer to the last create: 403, 422, a quota, ..."""
+
+    code: int
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What is known of one run when deciding; defaults are "not known yet"."""
+
+    run: Obj
+    now: str
+    run_live: bool = False
+    workflow: Obj | None = None  # the Workflow named after the run, if seen
+    workflow_live: bool = False  # `workflow` was read from the apiserver just now
+    last_seen: Obj | None = None  # the last state of that Workflow, seen as it was deleted
+    owner: OwnerState = OwnerState.UNKNOWN  # of a Workflow another run controls
+    orchestration: Obj | None = None
+    orchestration_live: bool = False
+    submission: Submission | None = None
+    refused: CreateRefused | None = None
+
+
+def _is_ours(workflow: Mapping[str, Any] | None, run_uid: str) -> bool:
+    owner = controller_owner(workflow) if workflow is not None else None
+    return owner is not None and owner.get("uid") == run_uid
+
+
+def decide(o: Observed) -> Action:
+    meta = o.run["metadata"]
+    status: Obj = o.run.get("status") or {}
+    uid, generation = meta["uid"], meta.get("generation")
+    submitted = bool(status.get("workflowRef"))
+    done = status.get("phase") in RUN_DONE
+
+    if o.workflow is not None:
+        if _is_ours(o.workflow, uid):
+            mirror = mirror_workflow(o.workflow, status, o.now)
+            return WriteStatus(st.mirrored(status, mirror, o.workflow, generation, o.now))
+        owner = controller_owner(o.workflow)
+        if owner is not None and owner.get("name") == meta["name"]:
+            # Controlled by an earlier run of this name: once that run is gone its
+            # Workflow goes first, in the foreground, so the new one never meets the
+            # old pods (Argo derives pod names from the Workflow name).
+            if o.owner is OwnerState.UNKNOWN:
+                return Fetch(Need.OWNER)
+            if o.owner is OwnerState.GONE:
+                return DeleteWorkflow(o.workflow, "Foreground",
+                                      Requeue(FOREGROUND_WAIT_BASE, backoff=True))
+        if submitted:  # ours was deleted; this one is someone else's
+            return _ended(o, status, generation)
+        message = st.not_owned_message(o.workflow, owner)
+        return WriteStatus(st.waiting(status, SubmitReason.WORKFLOW_NOT_OWNED, message,
+                                      generation, o.now), Requeue(NOT_OWNED_RECHECK))
+
+    if o.last_seen is not None and _is_ours(o.last_seen, uid):
+        if done:
+            return Done("ended; its Workflow is gone")
+        return WriteStatus(_last_state(o, status, generation))
+
+    if submitted:
+        if not o.workflow_live:
+            return Fetch(Need.WORKFLOW)
+        return _ended(o, status, generation)
+    if done:
+        return Done("ended before submission (terminal)")
+    if meta.get("deletionTimestamp"):
+        return Done("being deleted: never submitted")
+    if not o.run_live:
+        return Fetch(Need.RUN)
+    if o.orchestration is None:
+        if not o.orchestration_live:
+            return Fetch(Need.ORCHESTRATION)
+        ref = ((o.run.get("spec") or {}).get("orchestrationRef") or {}).get("name") or ""
+        return WriteStatus(st.refused(
+            status, str(Reason.ORCHESTRATION_NOT_FOUND),
+            f'Orchestration "{ref}" not found in namespace "{meta["namespace"]}"',
+            generation, o.now))
+    if o.submission is None:
+        return Fetch(Need.SUBMISSION)
+    if o.submission.workflow is None:
+        return WriteStatus(st.refused(status, o.submission.reason, o.submission.message,
+                                      generation, o.now))
+    if o.refused is not None:
+        message = st.create_failed_message(o.refused.code, o.refused.reason, o.refused.message)
+        return WriteStatus(st.waiting(status, SubmitReason.WORKFLOW_CREATE_FAILED, message,
+                                      generation, o.now),
+                           Requeue(SUBMIT_RETRY_BASE, backoff=True))
+    return Create(o.submission.workflow)
+
+
+def _ended(o: Observed, status: Obj, generation: int | None) -> Action:
+    """Our Workflow is gone and its last state was not seen: the run ends as §3 says
+    of a Workflow that ended early, from what was last mirrored."""
+    if status.get("phase") in RUN_DONE:
+        return Done("ended; its Workflow is gone")
+    return WriteStatus(st.mirrored(status, mirror_deleted(status, o.now), None, generation,
+                                   o.now))
+
+
+def _last_state(o: Observed, status: Obj, generation: int | None) -> Obj:
+    """The deleted Workflow's last state, mirrored: its final result when it had
+    ended (a TTL, a person cleaning up); when it had not, that state ended early."""
+    assert o.last_seen is not None
+    seen = st.mirrored(status, mirror_workflow(o.last_seen, status, o.now), o.last_seen,
+                       generation, o.now)
+    if (o.last_seen.get("status") or {}).get("phase") in ARGO_DONE:
+        return seen
+    return st.mirrored(seen, mirror_deleted(seen, o.now), None, generation, o.now)
+
+
+def decide_orphan(run_name: str, workflow: Obj | None, owner: OwnerState) -> Action:
+    """The run is gone: delete its Workflow, as the garbage collector would (for
+    clusters without one, and to be prompt): only a Workflow whose controlling
+    owner is a run of that name that no longer exists."""
+    found = controller_owner(workflow) if workflow is not None else None
+    if workflow is None or found is None or found.get("name") != run_name \
+            or workflow["metadata"].get("deletionTimestamp"):
+        return Done("no Workflow of that run left")
+    if owner is OwnerState.UNKNOWN:
+        return Fetch(Need.OWNER)
+    if owner is OwnerState.GONE:
+        return DeleteWorkflow(workflow, "Background")
+    return Done("its owner exists (a new run of that name)")

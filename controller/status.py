@@ -1,0 +1,153 @@
+"""The run's status as the controller writes it, composed from the old status and
+what was decided, as pure functions.
+
+Why one module: three rules must hold for every write, whatever was decided:
+- fields other writers own are kept (the reference system writes `runId`,
+  `updatedAt`; another controller may add a condition or a key to a step's
+  entry): only `OWN_KEYS` of the status and `OWN_STEP_KEYS` of each step entry
+  are the controller's, everything else is carried over (contract §5);
+- messages are capped (`MAX_STEP_MESSAGE` bytes per step, `MAX_CONDITION_MESSAGE`
+  per condition, JSON-encoded), so 200 steps with long termination messages stay
+  far below etcd's 1.5 MiB object limit;
+- conditions follow Kubernetes' rules (`controller.conditions`), and
+  `NodeStatusAvailable=False` turns True once Argo's node status can be read again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from compiler.api import GENERATION_ANNOTATION
+from compiler.semantics import Condition
+from compiler.vocabulary import (
+    ConditionStatus,
+    ConditionType,
+    NodeStatusReason,
+    RunPhase,
+)
+from controller import conditions as conds
+from controller.mirror import Mirror
+
+Obj = dict[str, Any]
+OWN_KEYS = ("observedGeneration", "orchestrationGeneration", "workflowRef", "phase",
+            "progress", "startedAt", "finishedAt", "stepStatuses", "conditions")
+OWN_STEP_KEYS = ("name", "kind", "phase", "reason", "message", "startedAt", "finishedAt",
+                 "attempt")
+MAX_STEP_MESSAGE = 1024  # bytes, JSON-encoded: 200 steps -> at most ~200 KiB of messages
+MAX_CONDITION_MESSAGE = 4096
+_ELLIPSIS = " [...]"
+
+
+def _size(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False).encode())
+
+
+def cap(text: str, limit: int) -> str:
+    """`text`, cut so that its JSON encoding is at most `limit` bytes (escapes of
+    control characters and UTF-8 count), marked with `[...]` when cut."""
+    if _size(text) <= limit:
+        return text
+    cut = text.encode()[:max(0, limit - len(_ELLIPSIS) - 2)].decode(errors="ignore")
+    while cut and _size(cut + _ELLIPSIS) > limit:
+        # An escaped character takes at most 6 bytes: drop enough to fit.
+        cut = cut[:len(cut) - max(1, (_size(cut + _ELLIPSIS) - limit) // 6)]
+    return cut + _ELLIPSIS
+
+
+def _capped(conditions: Iterable[Condition]) -> list[Condition]:
+    return [Condition(c.type, c.status, c.reason, cap(c.message, MAX_CONDITION_MESSAGE))
+            for c in conditions]
+
+
+def _foreign(old: Mapping[str, Any]) -> Obj:
+    return {k: v for k, v in old.items() if k not in OWN_KEYS}
+
+
+def _steps(old: Iterable[Mapping[str, Any]] | None, new: Iterable[Mapping[str, Any]]
+           ) -> list[Obj]:
+    """The new step entries, each keeping the keys others wrote into its old entry."""
+    before = {s.get("name"): s for s in old or ()}
+    out = []
+    for step in new:
+        kept = {k: v for k, v in (before.get(step["name"]) or {}).items()
+                if k not in OWN_STEP_KEYS}
+        entry = {**kept, **step}
+        if isinstance(entry.get("message"), str):
+            entry["message"] = cap(entry["message"], MAX_STEP_MESSAGE)
+        out.append(entry)
+    return out
+
+
+def _conditions(old: Mapping[str, Any], new: Iterable[Condition], generation: int | None,
+                now: str) -> list[Obj]:
+    wanted = _capped(new)
+    types = {c.type for c in wanted}
+    offloaded = conds.find_condition(old.get("conditions"), ConditionType.NODE_STATUS_AVAILABLE)
+    if ConditionType.NODE_STATUS_AVAILABLE not in types and offloaded is not None \
+            and offloaded.get("status") != ConditionStatus.TRUE:
+        wanted.append(Condition(ConditionType.NODE_STATUS_AVAILABLE, ConditionStatus.TRUE,
+                                NodeStatusReason.NODE_STATUS_IN_WORKFLOW,
+                                "Argo's node status is in the Workflow again"))
+    return conds.set_conditions(old.get("conditions"), wanted, generation, now)
+
+
+def mirrored(old: Mapping[str, Any], mirror: Mirror, workflow: Mapping[str, Any] | None,
+             generation: int | None, now: str) -> Obj:
+    """The status for a run whose Workflow is `workflow` (None: gone), as mirrored."""
+    new: Obj = {**_foreign(old), "observedGeneration": generation}
+    if workflow is not None:
+        meta = workflow["metadata"]
+        annotations = meta.get("annotations") or {}
+        if GENERATION_ANNOTATION in annotations:
+            new["orchestrationGeneration"] = int(annotations[GENERATION_ANNOTATION])
+        new["workflowRef"] = {"name": meta["name"], "namespace": meta["namespace"],
+                              "uid": meta["uid"]}
+    else:
+        for k in ("orchestrationGeneration", "workflowRef"):
+            if k in old:
+                new[k] = old[k]
+    new["phase"] = mirror.phase
+    new["progress"] = mirror.progress
+    started = mirror.started_at or old.get("startedAt") or now
+    new["startedAt"] = started
+    if mirror.finished_at:
+        new["finishedAt"] = mirror.finished_at
+    new["stepStatuses"] = _steps(old.get("stepStatuses"), mirror.step_statuses)
+    new["conditions"] = _conditions(old, mirror.conditions, generation, now)
+    return new
+
+
+def refused(old: Mapping[str, Any], reason: str, message: str, generation: int | None,
+            now: str) -> Obj:
+    """Nothing is submitted; the run fails with the reason (terminal)."""
+    return {**_foreign(old), "observedGeneration": generation,
+            "phase": str(RunPhase.FAILED), "finishedAt": old.get("finishedAt") or now,
+            "conditions": _conditions(old, (
+                Condition(ConditionType.SUBMITTED, ConditionStatus.FALSE, reason, message),
+                Condition(ConditionType.SUCCEEDED, ConditionStatus.FALSE, reason,
+                          "nothing was submitted")), generation, now)}
+
+
+def waiting(old: Mapping[str, Any], reason: str, message: str, generation: int | None,
+            now: str) -> Obj:
+    """Not submitted yet, and retried: phase Pending, `Submitted=False` with why
+    (`WorkflowNotOwned`, `WorkflowCreateFailed`); everything else kept."""
+    return {**old, "observedGeneration": generation, "phase": str(RunPhase.PENDING),
+            "conditions": _conditions(old, (
+                Condition(ConditionType.SUBMITTED, ConditionStatus.FALSE, reason, message),),
+                generation, now)}
+
+
+def create_failed_message(code: int, reason: str, message: str) -> str:
+    return (f"the apiserver refused to create the Workflow ({code} {reason}): {message}; "
+            "retrying with backoff")
+
+
+def not_owned_message(workflow: Mapping[str, Any], owner: Mapping[str, Any] | None) -> str:
+    who = (f"OrchestrationRun {owner.get('name')} (uid {owner.get('uid')})" if owner
+           else "no OrchestrationRun")
+    return (f'Workflow "{workflow["metadata"]["name"]}" already exists and is owned by {who}, '
+            "not by this run; it is not adopted")
+
