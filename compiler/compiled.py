@@ -70,3 +70,19 @@ def decode_nodes(status: Mapping[str, Any]) -> dict[str, Obj] | None:
     if status.get("offloadNodeStatusVersion"):
         return None
     return {}
+
+
+def graph_from_orchestration(orchestration: Mapping[str, Any]) -> Graph:
+    """The step graph of an Orchestration as the apiserver returns it (no models:
+    `orch get` and the controller read it for a run that has no Workflow). The
+    modes of contract §2.1: sequential unless some step has `dependsOn`."""
+    steps = [s for s in (orchestration.get("spec") or {}).get("steps") or ()
+             if isinstance(s, Mapping) and isinstance(s.get("name"), str)]
+    sequential = not any("dependsOn" in s for s in steps)
+    nodes = []
+    for i, s in enumerate(steps):
+        deps = ((steps[i - 1]["name"],) if i else ()) if sequential \
+            else tuple(d for d in s.get("dependsOn") or () if isinstance(d, str))
+        nodes.append(Node(s["name"], str(s.get("kind") or ""), deps,
+                          bool(s.get("continueOnFailure"))))
+    return Graph(tuple(nodes), sequential=sequential)

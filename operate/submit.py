@@ -156,8 +156,8 @@ def _report(diagnostics: Sequence[Any]) -> None:
 def resume(args: argparse.Namespace, connect: Connect, rerun: Sequence[str]) -> int:
     """A new run with `spec.resumeFrom`; refused here, as the controller would refuse
     it (`compiler.resume.resume_problem`), before anything is created."""
+    from compiler.compiled import graph_from_orchestration as graph_of_orchestration
     from compiler.resume import resume_problem
-    from operate.view import graph_of_orchestration
 
     _check_name(args.name)
     client = connect(args)

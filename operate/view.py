@@ -17,6 +17,7 @@ from typing import Any
 
 from compiler.api import STEP_LABEL
 from compiler.compiled import WorkflowShapeError, graph_from_workflow
+from compiler.compiled import graph_from_orchestration as graph_of_orchestration
 from compiler.graph import Graph, Node, topological_order
 from compiler.semantics import StepResult, first_blocking
 from compiler.vocabulary import ConditionType, StepPhase, StepReason
@@ -91,20 +92,6 @@ def graph_of_workflow(workflow: Mapping[str, Any]) -> Graph | None:
         return graph_from_workflow(workflow)
     except (WorkflowShapeError, KeyError, TypeError):
         return None
-
-
-def graph_of_orchestration(orchestration: Mapping[str, Any]) -> Graph:
-    """§2.1's modes, on the raw object: sequential unless some step has `dependsOn`."""
-    steps = [s for s in (orchestration.get("spec") or {}).get("steps") or ()
-             if isinstance(s, dict) and isinstance(s.get("name"), str)]
-    sequential = not any("dependsOn" in s for s in steps)
-    nodes = []
-    for i, s in enumerate(steps):
-        deps = ((steps[i - 1]["name"],) if i else ()) if sequential \
-            else tuple(d for d in s.get("dependsOn") or () if isinstance(d, str))
-        nodes.append(Node(s["name"], str(s.get("kind") or ""), deps,
-                          bool(s.get("continueOnFailure"))))
-    return Graph(tuple(nodes), sequential=sequential)
 
 
 def build_view(run: Mapping[str, Any], workflow: Mapping[str, Any] | None = None,

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.api import STEP_LABEL
-from operate.view import build_view, created_by_step, graph_of_orchestration
+from compiler.compiled import graph_from_orchestration as graph_of_orchestration
+from operate.view import build_view, created_by_step
 
 Obj = dict[str, Any]
 
