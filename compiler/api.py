@@ -25,6 +25,8 @@ STEP_LABEL: Final = f"{GROUP}/step"
 STEP_KINDS_ANNOTATION: Final = f"{GROUP}/step-kinds"  # on a Workflow: step name -> kind
 GENERATION_ANNOTATION: Final = f"{GROUP}/orchestration-generation"  # on a Workflow
 RESUMED_FROM_ANNOTATION: Final = f"{GROUP}/resumed-from"  # on a resumed run's Workflow
+# ... with the old run's records of the steps it reuses (JSON), the mirror's source.
+REUSED_RECORDS_ANNOTATION: Final = f"{GROUP}/reused-records"
 GENERATED_BY_ANNOTATION: Final = f"{GROUP}/generated-by"  # on the generated CRDs
 
 # Argo.

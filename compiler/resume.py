@@ -121,13 +121,18 @@ def resume_problem(old_run: Mapping[str, Any] | None, resumed_from: str, orchest
     return None
 
 
+# What a reused step keeps of the old run's record: when it ran, how often, what it
+# created (its message is replaced; nothing else is the step's own record).
+RECORD_KEYS = ("name", "kind", "startedAt", "finishedAt", "attempt", "resourceRef")
+
+
 def reused_records(decision: ResumeDecision, old: Mapping[str, Mapping[str, Any]]
                    ) -> list[Obj]:
     """The new run's records of its reused steps: the old run's (start, finish,
     attempt, what the step created), `Succeeded` with reason `Reused`."""
     out: list[Obj] = []
     for name in decision.reused:
-        record = dict(old[name])
+        record = {k: v for k, v in old[name].items() if k in RECORD_KEYS}
         record.update(phase=str(StepPhase.SUCCEEDED), reason=str(StepReason.REUSED),
                       message=reused_note(decision.resumed_from))
         out.append(record)

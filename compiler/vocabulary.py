@@ -86,6 +86,10 @@ class SubmitReason(enum.StrEnum):
     ORCHESTRATION_INVALID = "OrchestrationInvalid"
     # The apiserver refused the create (quota, RBAC, admission): retried with backoff.
     WORKFLOW_CREATE_FAILED = "WorkflowCreateFailed"
+    # spec.resumeFrom names a run that cannot be resumed (compiler.resume): terminal.
+    RESUME_REFUSED = "ResumeRefused"
+    # spec.cancel before the Workflow was submitted: nothing is (contract §3).
+    CANCELLED = "Cancelled"
 
 
 class NodeStatusReason(enum.StrEnum):
@@ -100,6 +104,7 @@ class EventReason(enum.StrEnum):
     STEP_FAILED = "StepFailed"
     RUN_SUCCEEDED = "RunSucceeded"
     RUN_FAILED = "RunFailed"
+    RUN_CANCELLED = "RunCancelled"
 
 
 class ArgoPhaseReason(enum.StrEnum):

@@ -19,7 +19,12 @@ the fact added. Every safety rule is one branch here and one named test:
 - a run being deleted is never submitted;
 - a create the apiserver refused is shown (`Submitted=False`, its message) and
   retried with backoff, never silently or in a hot loop;
-- a Workflow deleted after it ended keeps its result: its last state is mirrored.
+- a Workflow deleted after it ended keeps its result: its last state is mirrored;
+- a cancelled run (`spec.cancel`) is never submitted; its Workflow is stopped and
+  what its running steps started is stopped (`controller.cancel`) before its status
+  says `Cancelled`, so a failed write retries the whole cancel; a run cancelled
+  before submission is `Cancelled` only once the Workflow is known, read live, not
+  to exist (else that Workflow would run on, unstopped).
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.compiled import graph_from_orchestration
 from compiler.diagnostics import Reason
 from compiler.vocabulary import ARGO_DONE, RUN_DONE, SubmitReason
 from controller import status as st
+from controller.cancel import CancelPlan, is_cancel_requested, plan_cancel
 from controller.mapping import controller_owner
-from controller.mirror import mirror_deleted, mirror_workflow
+from controller.mirror import cancelled_statuses, mirror_deleted, mirror_workflow
 
 Obj = dict[str, Any]
 NOT_OWNED_RECHECK = 30.0  # s: a Workflow we do not own is looked at again after this
@@ -47,6 +54,7 @@ class Need(enum.StrEnum):
     OWNER = "owner"  # does the run that controls the Workflow still exist?
     ORCHESTRATION = "orchestration"  # read live (a cache miss may be watch lag)
     SUBMISSION = "submission"  # the Orchestration validated and the Workflow compiled
+    CREATED = "created"  # what the Workflow's steps created (child runs, AgentRuns): a cancel
 
 
 class OwnerState(enum.Enum):
@@ -92,12 +100,20 @@ class DeleteWorkflow:
 
 
 @dataclass(frozen=True)
+class Cancel:
+    """Stop what a cancelled run started (`plan`), then decide again."""
+
+    workflow: Obj
+    plan: CancelPlan
+
+
+@dataclass(frozen=True)
 class Done:
     why: str
     requeue: Requeue | None = None
 
 
-Action = Fetch | Create | WriteStatus | DeleteWorkflow | Done
+Action = Fetch | Create | WriteStatus | DeleteWorkflow | Cancel | Done
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,15 @@ class CreateRefused:
 
 
 @dataclass(frozen=True)
+class Created:
+    """What a run's Workflow created, read live: child runs and AgentRuns (metadata,
+    spec and status as listed)."""
+
+    runs: tuple[Obj, ...] = ()
+    agent_runs: tuple[Obj, ...] = ()
+
+
+@dataclass(frozen=True)
 class Observed:
     """What is known of one run when deciding; defaults are "not known yet"."""
 
@@ -133,6 +158,8 @@ class Observed:
     orchestration_live: bool = False
     submission: Submission | None = None
     refused: CreateRefused | None = None
+    created: Created | None = None  # for a cancel: what the Workflow created
+    cancel_applied: bool = False  # the cancel's plan was carried out in this reconcile
 
 
 def _is_ours(workflow: Mapping[str, Any] | None, run_uid: str) -> bool:
@@ -146,10 +173,17 @@ def decide(o: Observed) -> Action:
     uid, generation = meta["uid"], meta.get("generation")
     submitted = bool(status.get("workflowRef"))
     done = status.get("phase") in RUN_DONE
+    cancelled = is_cancel_requested(o.run)
 
     if o.workflow is not None:
         if _is_ours(o.workflow, uid):
-            mirror = mirror_workflow(o.workflow, status, o.now)
+            if cancelled and not done and not o.cancel_applied:
+                if o.created is None:
+                    return Fetch(Need.CREATED)
+                plan = plan_cancel(o.run, o.workflow, o.created.runs, o.created.agent_runs)
+                if not plan.empty:
+                    return Cancel(o.workflow, plan)
+            mirror = mirror_workflow(o.workflow, status, o.now, cancelled=cancelled)
             return WriteStatus(st.mirrored(status, mirror, o.workflow, generation, o.now))
         owner = controller_owner(o.workflow)
         if owner is not None and owner.get("name") == meta["name"]:
@@ -163,6 +197,10 @@ def decide(o: Observed) -> Action:
                                       Requeue(FOREGROUND_WAIT_BASE, backoff=True))
         if submitted:  # ours was deleted; this one is someone else's
             return _ended(o, status, generation)
+        if cancelled and not done:  # never submitted, and now never will be
+            steps = cancelled_statuses(graph_from_orchestration(o.orchestration)) \
+                if o.orchestration is not None else []
+            return WriteStatus(st.cancelled_unsubmitted(status, steps, generation, o.now))
         message = st.not_owned_message(o.workflow, owner)
         return WriteStatus(st.waiting(status, SubmitReason.WORKFLOW_NOT_OWNED, message,
                                       generation, o.now), Requeue(NOT_OWNED_RECHECK))
@@ -182,6 +220,14 @@ def decide(o: Observed) -> Action:
         return Done("being deleted: never submitted")
     if not o.run_live:
         return Fetch(Need.RUN)
+    if cancelled:  # never submitted: once no Workflow of ours is known to exist
+        if not o.workflow_live:
+            return Fetch(Need.WORKFLOW)
+        if o.orchestration is None and not o.orchestration_live:
+            return Fetch(Need.ORCHESTRATION)
+        steps = cancelled_statuses(graph_from_orchestration(o.orchestration)) \
+            if o.orchestration is not None else []
+        return WriteStatus(st.cancelled_unsubmitted(status, steps, generation, o.now))
     if o.orchestration is None:
         if not o.orchestration_live:
             return Fetch(Need.ORCHESTRATION)
@@ -216,8 +262,9 @@ def _last_state(o: Observed, status: Obj, generation: int | None) -> Obj:
     """The deleted Workflow's last state, mirrored: its final result when it had
     ended (a TTL, a person cleaning up); when it had not, that state ended early."""
     assert o.last_seen is not None
-    seen = st.mirrored(status, mirror_workflow(o.last_seen, status, o.now), o.last_seen,
-                       generation, o.now)
+    seen = st.mirrored(status, mirror_workflow(o.last_seen, status, o.now,
+                                               cancelled=is_cancel_requested(o.run)),
+                       o.last_seen, generation, o.now)
     if (o.last_seen.get("status") or {}).get("phase") in ARGO_DONE:
         return seen
     return st.mirrored(seen, mirror_deleted(seen, o.now), None, generation, o.now)

@@ -50,6 +50,7 @@ from compiler.vocabulary import (
     SubmitReason,
 )
 from controller.observe import Ending, observe
+from controller.resuming import reused_records_of
 
 Obj = dict[str, Any]
 
@@ -172,10 +173,16 @@ def _step_status(result: StepResult, kind: str, node: Mapping[str, Any] | None) 
 
 def _reused_status(result: StepResult, kind: str, record: Mapping[str, Any] | None) -> Obj:
     """A reused step: the old run's record (start, finish, attempt, what it created),
-    which the controller wrote when it submitted the run, as `Succeeded`/`Reused`."""
+    which the Workflow carries (`controller.resuming`), as `Succeeded`/`Reused`."""
     kept = {k: v for k, v in (record or {}).items() if k not in ("phase", "reason", "message")}
     return {"name": result.name, "kind": kind, **kept, "phase": str(result.phase),
             "reason": str(result.reason), "message": result.message}
+
+
+def cancelled_statuses(graph: Graph) -> list[Obj]:
+    """Every step of a run cancelled before its Workflow existed (`Skipped`/`Cancelled`)."""
+    result = evaluate(graph, cancelled=True)
+    return [_step_status(r, n.kind, None) for r, n in zip(result.steps, graph.nodes, strict=True)]
 
 
 def pending_statuses(graph: Graph) -> list[Obj]:
@@ -207,6 +214,7 @@ def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
         known.update({name: Observation(Observed.REUSED, note) for name in reused})
     result = evaluate(graph, known, workflow_ended=ended, cancelled=cancelled)
     records = {s.get("name"): s for s in previous.get("stepStatuses") or ()}
+    records.update(reused_records_of(workflow))  # the old run's, carried by the Workflow
     statuses = [_reused_status(r, n.kind, records.get(r.name)) if r.name in reused
                 else _step_status(r, n.kind, found.get(r.name))
                 for r, n in zip(result.steps, graph.nodes, strict=True)]

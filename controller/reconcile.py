@@ -22,12 +22,16 @@ from typing import Any
 from compiler.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION, WORKFLOW_KIND
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
+from compiler.graph import build_graph
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
 from compiler.vocabulary import RUN_DONE, SubmitReason
 from controller import conditions as conds
+from controller.cancel import ARGO_WORKFLOW_LABEL, cancel_patch, stop_patch
 from controller.decide import (
+    Cancel,
     Create,
+    Created,
     CreateRefused,
     DeleteWorkflow,
     Done,
@@ -43,17 +47,21 @@ from controller.decide import (
 )
 from controller.events import Recorder, events_for
 from controller.kube import (
+    AGENT_RUNS,
     ORCHESTRATIONS,
     RUNS,
     WORKFLOWS,
     AlreadyExistsError,
     ApiError,
     Kube,
+    NotFoundError,
     Obj,
     retry_on_conflict,
 )
 from controller.mapping import ORCHESTRATION, Key, controller_owner
 from controller.orchestrations import reconcile_orchestration
+from controller.resuming import Refused as ResumeRefused
+from controller.resuming import plan_resumption, resume_from
 from controller.validation import check_orchestration_object, compile_run
 
 log = logging.getLogger("orch.reconcile")
@@ -147,6 +155,9 @@ class Reconciler:
             elif isinstance(action, DeleteWorkflow):
                 self._delete(action.workflow, action.propagation)
                 return Result.of(action.requeue)
+            elif isinstance(action, Cancel):
+                self._cancel(action)
+                o = replace(o, cancel_applied=True)
             else:
                 assert isinstance(action, Done)
                 return Result.of(action.requeue)
@@ -166,6 +177,9 @@ class Reconciler:
         if need is Need.OWNER:
             owner = controller_owner(o.workflow) if o.workflow is not None else None
             return replace(o, owner=self._owner_state(ns, owner))
+        if need is Need.CREATED:
+            assert o.workflow is not None
+            return replace(o, created=self._created(o.workflow))
         if need is Need.ORCHESTRATION:  # (no name: nothing to read, it is not found)
             found = self.kube.get(ORCHESTRATIONS, ns, ref) if ref else None
             return replace(o, orchestration=found, orchestration_live=True)
@@ -200,7 +214,16 @@ class Reconciler:
             return Submission(None, SubmitReason.ORCHESTRATION_INVALID,
                               f'Orchestration "{ref}" is invalid: '
                               + condition_message(problems))
-        problems, compiled = compile_run(model, run, self.service_account, self.pods)
+        reused: frozenset[str] = frozenset()
+        annotations: dict[str, str] = {}
+        resuming = resume_from(run)
+        if resuming is not None:  # contract §3: reuse what the old run did (read live)
+            old = self.kube.get(RUNS, run["metadata"]["namespace"], resuming[0])
+            resumed = plan_resumption(run, orch, build_graph(model.spec.steps), old)
+            if isinstance(resumed, ResumeRefused):
+                return Submission(None, resumed.reason, resumed.message)
+            reused, annotations = resumed.reused, resumed.annotations
+        problems, compiled = compile_run(model, run, self.service_account, self.pods, reused)
         if compiled is None:
             reason = (str(Reason.WORKFLOW_TOO_LARGE)
                       if any(p.reason is Reason.WORKFLOW_TOO_LARGE for p in problems)
@@ -215,6 +238,7 @@ class Reconciler:
             STEP_KINDS_ANNOTATION: json.dumps({n.name: n.kind for n in compiled.graph.nodes},
                                               separators=(",", ":")),
             GENERATION_ANNOTATION: str(orch["metadata"].get("generation") or 0),
+            **annotations,
         }
         return Submission(body)
 
@@ -235,6 +259,36 @@ class Reconciler:
             while len(self._judged) > JUDGED_CACHE:
                 self._judged.popitem(last=False)
         return found
+
+    # -- cancel ---------------------------------------------------------------------------
+    def _created(self, workflow: Obj) -> Created:
+        """The child runs and AgentRuns the Workflow's resource steps created (by
+        Argo's workflow label; `controller.cancel` checks the owner reference)."""
+        meta = workflow["metadata"]
+        selector = f"{ARGO_WORKFLOW_LABEL}={meta['name']}"
+        runs = [i for page, _ in self.kube.list_pages(RUNS, meta["namespace"], selector)
+                for i in page]
+        try:
+            agents = [i for page, _ in self.kube.list_pages(AGENT_RUNS, meta["namespace"],
+                                                             selector) for i in page]
+        except NotFoundError:  # no AgentRun CRD in this cluster: nothing to delete
+            agents = []
+        return Created(tuple(runs), tuple(agents))
+
+    def _cancel(self, action: Cancel) -> None:
+        """Stop the Workflow, cancel the child runs, delete the AgentRuns (each
+        idempotent: a reconcile that fails halfway does it again)."""
+        meta = action.workflow["metadata"]
+        ns, plan = meta["namespace"], action.plan
+        if plan.stop_workflow:
+            self.kube.patch(WORKFLOWS, ns, meta["name"], stop_patch())
+            log.info("workflow stopped for a cancel", extra={"workflow": f"{ns}/{meta['name']}"})
+        for name in plan.cancel_runs:
+            self.kube.patch(RUNS, ns, name, cancel_patch())
+            log.info("child run cancelled", extra={"run": f"{ns}/{name}"})
+        for name, uid in plan.delete_agent_runs:
+            self.kube.delete(AGENT_RUNS, ns, name, uid=uid)
+            log.info("AgentRun deleted for a cancel", extra={"agentrun": f"{ns}/{name}"})
 
     # -- writes ---------------------------------------------------------------------------
     def _write(self, run: Obj, new: Obj) -> bool:

@@ -10,7 +10,7 @@ index), which is what the `Ready=False` reason and message follow.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from compiler.api import ORCHESTRATION_KIND
@@ -70,8 +70,10 @@ def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic]
 
 def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
                 service_account: str | None, pods: PodSettings = DEFAULT_PODS,
+                reused: Collection[str] = (),
                 ) -> tuple[list[Diagnostic], Compiled | None]:
-    """The run's Workflow, or the problems that prevent it."""
+    """The run's Workflow (`reused`: a resumed run's reused steps, as no-ops), or
+    the problems that prevent it."""
     doc = user_document(run_obj)
     out = Collector()
     run = check_run(doc, out)
@@ -79,6 +81,7 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
     if errors or run is None:
         return in_document_order(errors), None
     out = Collector()
-    compiled = emit_workflow(orchestration, run, out, service_account=service_account, pods=pods)
+    compiled = emit_workflow(orchestration, run, out, service_account=service_account, pods=pods,
+                             reused=reused)
     errors = [d for d in out.items if d.is_error]
     return in_document_order(errors), (None if errors else compiled)

@@ -118,6 +118,7 @@ def test_reused_records_keep_the_old_record_as_reused() -> None:
     graph = Graph((Node("a", "AgentRun", ()), Node("b", "Container", ("a",))))
     old: dict[str, Obj] = {
         "a": {"name": "a", "kind": "AgentRun", "phase": "Succeeded", "message": "succeeded",
+              "outputs": {"big": "x" * 5000},
               "startedAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:01:00Z",
               "attempt": 2, "resourceRef": {"kind": "AgentRun", "name": "r1-a-x"}},
         "b": {"name": "b", "kind": "Container", "phase": "Failed", "reason": "StepFailed"}}
