@@ -195,3 +195,20 @@ def test_resume_reruns_exactly_the_failed_step_and_what_depends_on_it(
     # The offline plan made the same decision.
     planned = {s["name"]: s["reason"] for s in json.loads(offline.stdout)["steps"]}
     assert planned == {"a": "Reused", "b": None, "c": None, "d": "Reused"}
+
+
+def test_a_resume_the_controller_cannot_make_is_refused_and_submits_nothing(
+        cluster: Cluster, controller: ControllerProcess) -> None:
+    """A run written by hand (kubectl) that resumes a run that does not exist."""
+    cluster.kube.apply(orchestration("op-refuse", [step("a", [])]), cluster.namespace)
+    cluster.kube.apply({"apiVersion": API, "kind": "OrchestrationRun",
+                        "metadata": {"name": "op-refuse-2"},
+                        "spec": {"orchestrationRef": {"name": "op-refuse"},
+                                 "resumeFrom": {"name": "op-refuse-1"}}}, cluster.namespace)
+    done = wait_run(cluster, "op-refuse-2", run_done, "refused", 30)
+    submitted = condition(done, "Submitted")
+    assert (done["status"]["phase"], submitted["status"], submitted["reason"]) == (
+        "Failed", "False", "ResumeRefused")
+    assert submitted["message"] == (
+        'the run to resume from, "op-refuse-1", does not exist in this namespace')
+    assert workflows_of(cluster, "op-refuse-2") == []
