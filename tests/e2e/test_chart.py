@@ -116,28 +116,40 @@ def controller_grants(objs: list[Obj], sa_ns: str, sa: str) -> set[tuple[str, st
     return out
 
 
-@pytest.mark.parametrize(("name", "sa", "namespaces_env", "grants"), [
-    pytest.param("defaults", "orch", "orch-system", {("orch-system", "Role")}, id="defaults"),
+# The last column: the namespaces that get the Workflows' own ServiceAccount (on by
+# default; not with "*", where the chart cannot know them, nor when disabled).
+@pytest.mark.parametrize(("name", "sa", "namespaces_env", "grants", "workflow_sa_in"), [
+    pytest.param("defaults", "orch", "orch-system", {("orch-system", "Role")},
+                 ["orch-system"], id="defaults"),
     pytest.param("namespaces", "orch", "team-a,team-b",
-                 {("team-a", "Role"), ("team-b", "Role")}, id="namespaces"),
-    pytest.param("all-namespaces", "orch", "*", {("*", "ClusterRole")}, id="all-namespaces"),
-    pytest.param("cluster-scoped", "orch", "team-a", {("*", "ClusterRole")},
+                 {("team-a", "Role"), ("team-b", "Role")}, ["team-a", "team-b"],
+                 id="namespaces"),
+    pytest.param("all-namespaces", "orch", "*", {("*", "ClusterRole")}, [],
+                 id="all-namespaces"),
+    pytest.param("cluster-scoped", "orch", "team-a", {("*", "ClusterRole")}, ["team-a"],
                  id="cluster-scoped"),
-    pytest.param("disabled", "orch", "orch-system", set(), id="disabled"),
+    pytest.param("disabled", "orch", "orch-system", set(), [], id="disabled"),
     pytest.param("existing-serviceaccount", "orch-existing", "orch-system",
-                 {("orch-system", "Role")}, id="existing-serviceaccount"),
+                 {("orch-system", "Role")}, ["orch-system"], id="existing-serviceaccount"),
 ])
 def test_where_the_controller_is_granted_what(
         tools_bin: Path, name: str, sa: str, namespaces_env: str,
-        grants: set[tuple[str, str]]) -> None:
+        grants: set[tuple[str, str]], workflow_sa_in: list[str]) -> None:
     objs = rendered(tools_bin, name)
     deployment = by_kind(objs, "Deployment")[0]
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == sa
     assert container_env(deployment)["JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES"] == \
         namespaces_env
     assert controller_grants(objs, "orch-system", sa) == grants
-    has_sa = [o["metadata"]["name"] for o in by_kind(objs, "ServiceAccount")]
-    assert has_sa == ([] if name == "existing-serviceaccount" else [sa])
+    accounts = [(o["metadata"]["namespace"], o["metadata"]["name"])
+                for o in by_kind(objs, "ServiceAccount")]
+    assert [n for _, n in accounts if n != "orch-workflow"] == (
+        [] if name == "existing-serviceaccount" else [sa])
+    assert [ns for ns, n in accounts if n == "orch-workflow"] == workflow_sa_in
+    env = container_env(deployment)
+    assert env.get("ORCH_WORKFLOW_SERVICE_ACCOUNT") == {
+        "all-namespaces": "workflow-runner", "disabled": None}.get(
+        name, "orch-workflow")
 
 
 def test_disabled_controller_gets_no_token_and_no_rights(tools_bin: Path) -> None:
@@ -378,7 +390,8 @@ INSTALLS = [
             ("--set", "orchestrationController.namespaces={orch-chart-runs}",
              "--set", "workflowServiceAccount.create=true"), "orch-workflow"),
     Install("all-namespaces", "orch-chart-rbac-all", "orch-chart-runs-all",
-            ("--set", "orchestrationController.namespaces={*}"), None),
+            ("--set", "orchestrationController.namespaces={*}",
+             "--set", "workflowServiceAccount.create=false"), None),
 ]
 
 
