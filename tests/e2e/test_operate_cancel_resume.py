@@ -109,6 +109,7 @@ def test_cancel_of_a_running_run(cluster: Cluster, controller: ControllerProcess
     took = time.monotonic() - start
     assert done["status"]["phase"] == "Cancelled"
     assert took <= CANCELLED_WITHIN, f"Cancelled after {took:.1f} s"
+    print(f"\n{name}: orch cancel -> Cancelled in {took:.2f} s")
     assert step_table(done) == {
         "slow": ("Failed", "Cancelled"), "after": ("Skipped", "Cancelled"),
         "doomed": ("Failed", "StepFailed"), "spared": ("Skipped", "DependencyFailed"),
