@@ -29,6 +29,7 @@ RUN python3 -m venv --without-pip /opt/orch \
  && rm -rf /opt/orch/lib/python3*/site-packages/kubernetes/aio
 COPY compiler ./compiler
 COPY controller ./controller
+COPY operate ./operate
 # unchecked-hash bytecode: no source mtime inside, valid whatever the layer's mtimes.
 RUN python3 -m pip --python /opt/orch/bin/python3 install --no-cache-dir --no-compile --no-deps . \
  && python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/orch/lib

@@ -24,6 +24,9 @@ STEP_LABEL: Final = f"{GROUP}/step"
 # Annotations the compiler and the controller write.
 STEP_KINDS_ANNOTATION: Final = f"{GROUP}/step-kinds"  # on a Workflow: step name -> kind
 GENERATION_ANNOTATION: Final = f"{GROUP}/orchestration-generation"  # on a Workflow
+RESUMED_FROM_ANNOTATION: Final = f"{GROUP}/resumed-from"  # on a resumed run's Workflow
+# ... with the old run's records of the steps it reuses (JSON), the mirror's source.
+REUSED_RECORDS_ANNOTATION: Final = f"{GROUP}/reused-records"
 GENERATED_BY_ANNOTATION: Final = f"{GROUP}/generated-by"  # on the generated CRDs
 # On a child OrchestrationRun (written by the SubOrchestration step's resource
 # template): how deep in a chain of SubOrchestration runs it stands, 1 for the

@@ -228,12 +228,53 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     both = sorted(set(failed) & set(errored))
     if both:
         raise UsageError(f"step {quote(both[0])} is named by both --fail and --error")
+    if getattr(args, "resume_from", None):
+        return _resumed(args, orch, graph, failed, errored)
     result = None
     if failed or errored or args.command == "plan":
         from compiler.semantics import plan
 
         result = plan(graph, failed, errored)
     return orch.metadata.name or "orchestration", graph, result
+
+
+def _resumed(args: argparse.Namespace, orch: Orchestration, graph: Graph,
+             failed: Sequence[str], errored: Sequence[str]) -> tuple[str, Graph, RunResult]:
+    """`orch plan FILE --resume-from RUN.yaml`: the decision the controller makes
+    for a run resuming the saved run (`kubectl get orchestrationrun NAME -o yaml`)."""
+    import yaml
+
+    from compiler.names import quote
+    from compiler.resume import decide_resume, old_steps, plan_resume, resume_problem
+
+    ((name, text),) = read_sources([args.resume_from])
+    if not isinstance(text, str):
+        raise UsageError(f"{name}: {text.text}")
+    try:
+        old = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{name}: not YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(old, dict) or old.get("kind") != "OrchestrationRun":
+        raise UsageError(f"{name}: not an OrchestrationRun (save one with kubectl get "
+                         "orchestrationrun NAME -o yaml)")
+    old_name = str((old.get("metadata") or {}).get("name") or name)
+    rerun = _step_list(args.rerun)
+    # Offline, the file's Orchestration is the one the cluster holds; its generation
+    # is known only when the file was saved from the cluster.
+    generation = orch.metadata.generation
+    if generation is None:
+        generation = (old.get("status") or {}).get("orchestrationGeneration")
+    problem = resume_problem(old, old_name, orch.metadata.name or "", generation, graph, rerun)
+    if problem is not None:
+        raise UsageError(f"--resume-from {name}: {problem}")
+    decision = decide_resume(graph, old_name, old_steps(old), rerun)
+    for flag, chosen in (("--fail", failed), ("--error", errored)):
+        reused = [n for n in chosen if n in decision.reused]
+        if reused:
+            raise UsageError(f"{flag}: step {quote(reused[0])} is reused from {old_name}, "
+                             "so it cannot fail; name it with --rerun to run it again")
+    title = f"{orch.metadata.name} resumed from {old_name}"
+    return title, graph, plan_resume(graph, decision, failed, errored)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -338,7 +379,10 @@ class _VersionAction(argparse.Action):
         parser.exit(EXIT_OK)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
+    """`orch`'s commands; each of `extensions` is called with the subparsers to add
+    more (the entry point `operate.main` adds the cluster commands, so the
+    compiler's own stay free of cluster code)."""
     parser = _Parser(prog="orch", description="Orchestration resources -> Argo Workflows")
     parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -365,6 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="assume these steps end in an infrastructure error (Argo Error)")
     p.add_argument("--orchestration", metavar="[NAMESPACE/]NAME",
                    help="the Orchestration to plan when the file holds several")
+    p.add_argument("--resume-from", metavar="RUN.yaml",
+                   help="plan a run resuming this saved run (kubectl get orchestrationrun "
+                   "NAME -o yaml): what is reused, what reruns and why")
+    p.add_argument("--rerun", action="append", metavar="STEP[,STEP...]",
+                   help="with --resume-from: rerun these steps too (and what depends on them)")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_plan)
 
@@ -389,12 +438,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_controller)
 
-    # more commands register here
+    for extend in extensions:  # more commands register here
+        extend(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, extensions: Sequence[Any] = ()) -> int:
+    parser = build_parser(extensions)
     args, extra = parser.parse_known_args(argv)
     if args.command == "controller":
         args.args = [*extra, *args.args]  # every option is the controller's

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
 from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
 from compiler.pods import PodSettings, workflow_pod_fields
+from compiler.resume import NO_OP, REUSED_TEMPLATE
 from compiler.tools import Tool
 from compiler.validate import check_run_parameters
 
@@ -50,13 +51,16 @@ def emit_workflow(
     out: Collector | None = None,
     service_account: str | None = None,
     pods: PodSettings | None = None,
+    reused: Collection[str] = (),
     tools: Mapping[str, Tool] | None = None,
     tools_where: str = "in the input",
 ) -> Compiled:
     """The Workflow for `orchestration` (named after `run` when given). Problems
     only the compiled form shows (size, template count, settings Argo cannot
     apply, a ToolRun's Tool missing from `tools`, found `tools_where`) go to
-    `out`; the caller decides whether to keep the result. Without `tools` (an
+    `out`; the caller decides whether to keep the result. Steps in `reused` (a
+    resumed run's, `compiler.resume`) become no-op tasks that succeed at once;
+    their dependencies stay, so the DAG keeps its shape. Without `tools` (an
     Orchestration judged on its own) a ToolRun step is a stand-in container and
     its Tool is not judged: the Workflow is then not one to submit."""
     out = out if out is not None else Collector()
@@ -75,11 +79,20 @@ def emit_workflow(
     tasks: list[dict[str, Any]] = []
     for i, (step, node) in enumerate(zip(steps, graph.nodes, strict=True)):
         path = FieldPath(("spec", "steps", i))
+        task: dict[str, Any] = {"name": step.name}
+        if step.name in reused:
+            task["template"] = REUSED_TEMPLATE
+            templates.setdefault(REUSED_TEMPLATE, {"suspend": dict(NO_OP["suspend"])})
+            if node.dependencies:
+                task["dependencies"] = list(node.dependencies)
+            if step.continue_on_failure:  # moot for a no-op; kept so the graph reads back
+                task["continueOn"] = {"failed": True}
+            tasks.append(_ordered_task(task))
+            continue
         ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods,
                           tools, tools_where, depth, out, path)
         before = len(out.items)
         emitted = KINDS[step.kind].build(step, ctx)
-        task: dict[str, Any] = {"name": step.name}
         if any(d.is_error for d in out.items[before:]):
             pass  # the step cannot be built (a missing Tool): the Workflow is refused
         elif emitted.template is not None:

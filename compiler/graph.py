@@ -8,8 +8,10 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from compiler.models import Step
+if TYPE_CHECKING:  # the models (pydantic) load only where steps are parsed: a graph
+    from compiler.models import Step  # read back from a Workflow needs neither
 
 
 @dataclass(frozen=True, slots=True)

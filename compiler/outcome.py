@@ -29,11 +29,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from compiler.graph import Graph
-from compiler.models import MAX_STEPS
 
 OUTCOME_TEMPLATE = "orch-outcome"
 OUTCOME_TASK = "orch-outcome"
-MAX_TASKS = MAX_STEPS  # Argo's CRD: spec.templates[].dag.tasks maxItems 200 (v4.1.2)
+MAX_TASKS = 200  # Argo's CRD: spec.templates[].dag.tasks maxItems 200 (v4.1.2)
 # A zero-length suspend: no pod, no image, succeeds at once (operator.go
 # executeSuspend, v4.0.5 l.3784), as the Checkpoint kind's no-op does.
 TEMPLATE: dict[str, Any] = {"suspend": {"duration": "0"}}

@@ -1,5 +1,6 @@
 """The contract's §3 as one pure function: a graph + what is known of each step ->
-every step's phase, reason and message, and the run's phase and conditions.
+every step's phase, reason and message, and the run's phase and conditions,
+cancel (`spec.cancel`) and resume (steps `Observed.REUSED`) included.
 
 `orch plan` (what-if), the status mirror of the controller and the tests all call
 `evaluate`, so there is one answer to "what happens to this step". Why a step ends
@@ -42,14 +43,18 @@ class Observed(enum.StrEnum):
     ERRORED = "Errored"  # infrastructure error (Argo `Error`)
     INTERRUPTED = "Interrupted"  # Argo failed it ending the Workflow early (stop, deadline)
     SKIPPED = "Skipped"  # Argo skipped it (a `when`): nothing ran, its dependents may
+    REUSED = "Reused"  # a resumed run took its result from the run it resumes (not run)
 
 
 _FINAL_OBSERVATIONS = frozenset(
     {Observed.SUCCEEDED, Observed.FAILED, Observed.TIMED_OUT, Observed.ERRORED,
-     Observed.INTERRUPTED, Observed.SKIPPED}
+     Observed.INTERRUPTED, Observed.SKIPPED, Observed.REUSED}
 )
 _FINAL_PHASES = frozenset({StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED})
 _LETS_DEPENDENTS_RUN = frozenset({StepReason.FAILURE_IGNORED, StepReason.SKIPPED_BY_ARGO})
+# Reasons of steps the run's own end stopped: they say nothing about their dependents,
+# whose fate the same end decides (a cancel before the Workflow's end).
+_STOPPED_BY_THE_END = frozenset({StepReason.CANCELLED, StepReason.WORKFLOW_ENDED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,37 +137,61 @@ class WhatIf:
         return Observation(Observed.SUCCEEDED)
 
 
+def first_blocking(dependencies: Sequence[StepResult]) -> StepResult | None:
+    """The first dependency, in the order the step lists them, that keeps the step
+    from ever starting: it failed (not ignored) or was skipped, and not because the
+    run was cancelled or its Workflow ended (those decide the step themselves).
+    `orch get` shows it: `DependencyFailed ← build`."""
+    for dep in dependencies:
+        if dep.blocks_dependents and dep.reason not in _STOPPED_BY_THE_END:
+            return dep
+    return None
+
+
 def decide_step(
     node: Node,
     dependencies: Sequence[StepResult],
     seen: Observation,
     workflow_ended: bool,
+    cancelled: bool = False,
 ) -> StepResult:
     """Why one step ends as it does: one ordered decision. `dependencies` are the
-    results of the step's dependencies, in the order the step lists them."""
+    results of the step's dependencies, in the order the step lists them;
+    `cancelled` says the run was cancelled (`spec.cancel`) and its Workflow stopped."""
     name = node.name
-    # 1. It ran to an end: what happened is the answer.
+    # 1. It ran to an end (or was reused): what happened is the answer; a step Argo
+    #    failed while stopping the Workflow for the cancel was cancelled.
     if seen.state in _FINAL_OBSERVATIONS:
+        if cancelled and seen.state is Observed.INTERRUPTED:
+            return StepResult(name, StepPhase.FAILED, StepReason.CANCELLED,
+                              _join("the run was cancelled while the step ran", seen.message))
         return _ended(node, seen)
-    # 2. It was running when the Workflow ended: Argo fails it in the shutdown.
+    # 2. It was running when the run was cancelled or the Workflow ended: it is stopped.
     if seen.state is Observed.RUNNING:
+        if cancelled:
+            return StepResult(name, StepPhase.FAILED, StepReason.CANCELLED,
+                              _join("the run was cancelled while the step ran", seen.message))
         if workflow_ended:
             return StepResult(name, StepPhase.FAILED, StepReason.WORKFLOW_ENDED,
                               _join("the Workflow ended while the step ran", seen.message))
         return StepResult(name, StepPhase.RUNNING, None, seen.message or "running")
     # 3. Not started; a dependency that failed (not ignored) or was skipped blocks it,
-    #    unless the Workflow's end is what stopped that dependency (then see 4).
-    for dep in dependencies:
-        if dep.blocks_dependents and dep.reason is not StepReason.WORKFLOW_ENDED:
-            verb = "was skipped" if dep.phase is StepPhase.SKIPPED else (
-                "errored" if dep.reason is StepReason.STEP_ERROR else "failed")
-            return StepResult(name, StepPhase.SKIPPED, StepReason.DEPENDENCY_FAILED,
-                              f'dependency "{dep.name}" {verb}')
-    # 4. The Workflow ended before it could start.
+    #    unless the cancel or the Workflow's end is what stopped that dependency.
+    blocker = first_blocking(dependencies)
+    if blocker is not None:
+        verb = "was skipped" if blocker.phase is StepPhase.SKIPPED else (
+            "errored" if blocker.reason is StepReason.STEP_ERROR else "failed")
+        return StepResult(name, StepPhase.SKIPPED, StepReason.DEPENDENCY_FAILED,
+                          f'dependency "{blocker.name}" {verb}')
+    # 4. The run was cancelled before it could start.
+    if cancelled:
+        return StepResult(name, StepPhase.SKIPPED, StepReason.CANCELLED,
+                          "the run was cancelled before the step started")
+    # 5. The Workflow ended before it could start.
     if workflow_ended or any(d.reason is StepReason.WORKFLOW_ENDED for d in dependencies):
         return StepResult(name, StepPhase.SKIPPED, StepReason.WORKFLOW_ENDED,
                           "the Workflow ended before the step started")
-    # 5. Waiting: runnable now when every dependency is done (and none blocks).
+    # 6. Waiting: runnable now when every dependency is done (and none blocks).
     waiting = [d.name for d in dependencies if not d.is_done]
     if waiting:
         return StepResult(name, StepPhase.PENDING, None, f"waiting for {_names(waiting)}")
@@ -174,6 +203,9 @@ def _ended(node: Node, seen: Observation) -> StepResult:
     name, state, note = node.name, seen.state, seen.message
     if state is Observed.SUCCEEDED:
         return StepResult(name, StepPhase.SUCCEEDED, None, note or "succeeded")
+    if state is Observed.REUSED:
+        return StepResult(name, StepPhase.SUCCEEDED, StepReason.REUSED,
+                          note or "reused from the resumed run")
     if state is Observed.ERRORED:
         return StepResult(name, StepPhase.FAILED, StepReason.STEP_ERROR,
                           _join("infrastructure error; continueOnFailure does not cover it",
@@ -198,21 +230,23 @@ def evaluate(
     *,
     workflow_ended: bool = False,
     what_if: WhatIf | None = None,
+    cancelled: bool = False,
 ) -> RunResult:
     """Every step's result and the run's. `known` holds what is known per step
-    (a step missing from it has not started); `workflow_ended` says the Workflow
-    was stopped, terminated, passed its deadline or was deleted. With `what_if`,
-    a step not known to have started that gets to run is assumed to end as
-    `what_if` says, so the result is a finished run."""
+    (a step missing from it has not started; a reused one is `Observed.REUSED`);
+    `workflow_ended` says the Workflow was stopped, terminated, passed its deadline
+    or was deleted; `cancelled` that the run was cancelled (`spec.cancel`). With
+    `what_if`, a step not known to have started that gets to run is assumed to end
+    as `what_if` says, so the result is a finished run."""
     known = known or {}
     results: dict[str, StepResult] = {}
     for name in topological_order(graph):
         node = graph.by_name[name]
         deps = [results[d] for d in node.dependencies]
         seen = known.get(name, Observation())
-        result = decide_step(node, deps, seen, workflow_ended)
+        result = decide_step(node, deps, seen, workflow_ended, cancelled)
         if what_if is not None and result.runnable:
-            result = decide_step(node, deps, what_if.outcome(name), workflow_ended)
+            result = decide_step(node, deps, what_if.outcome(name), workflow_ended, cancelled)
         results[name] = result
     steps = tuple(results[n.name] for n in graph.nodes)
     phase, condition = _run_outcome(steps)
@@ -241,11 +275,21 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
             f"{done} of {len(steps)} steps done, {running} running, {ready} ready to start")
     ended = named({StepReason.WORKFLOW_ENDED})
     failed = named({StepReason.STEP_FAILED, StepReason.STEP_TIMED_OUT, StepReason.STEP_ERROR})
+    cut_short = named({StepReason.CANCELLED}, StepPhase.FAILED)
+    not_begun = named({StepReason.CANCELLED}, StepPhase.SKIPPED)
     skipped = named({StepReason.DEPENDENCY_FAILED})
     ignored = named({StepReason.FAILURE_IGNORED})
     by_argo = named({StepReason.SKIPPED_BY_ARGO})
     succeeded = sum(s.phase is StepPhase.SUCCEEDED for s in steps)
     also = f"; {_count(by_argo, 'step')} skipped by Argo" if by_argo else ""
+    if cut_short or not_begun:  # a cancel after every step had ended changed nothing
+        parts = ["cancelled (spec.cancel)"
+                 + (f"; {_count(cut_short, 'step')} stopped" if cut_short else "")
+                 + (f"; {_count(not_begun, 'step')} never started" if not_begun else "")]
+        if failed:
+            parts.append(f"{_count(failed, 'step')} failed before")
+        return RunPhase.CANCELLED, Condition(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
+                                             RunReason.CANCELLED, "; ".join(parts))
     if ended or failed:
         parts = []
         if ended:
@@ -266,18 +310,23 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
             ConditionType.SUCCEEDED, ConditionStatus.TRUE, RunReason.FAILURES_IGNORED,
             f"{_count(ignored, 'failure')} ignored (continueOnFailure); "
             f"{succeeded} of {len(steps)} steps succeeded{also}")
+    reused = named({StepReason.REUSED})
+    kept = f" ({len(reused)} reused from the resumed run)" if reused else ""
     return RunPhase.SUCCEEDED, Condition(
         ConditionType.SUCCEEDED, ConditionStatus.TRUE, RunReason.ALL_STEPS_SUCCEEDED,
-        f"{succeeded} of {len(steps)} steps succeeded{also}" if by_argo
-        else f"all {len(steps)} steps succeeded")
+        f"{succeeded} of {len(steps)} steps succeeded{kept}{also}" if by_argo
+        else f"all {len(steps)} steps succeeded{kept}")
 
 
 def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> Condition:
     """Contract §3: whether Argo's own phase of the ended Workflow says what the
     run's steps say. Argo calls an infrastructure failure `Error`; a run has no such
-    phase, so `Error` agrees with `Failed`."""
+    phase, so `Error` agrees with `Failed`; nor a cancel, so `Cancelled` agrees
+    with Argo's `Failed` of the stopped Workflow."""
     argo_says = RunPhase.SUCCEEDED if argo_phase == ArgoPhase.SUCCEEDED else RunPhase.FAILED
-    if argo_says is run_phase:
+    # A cancelled run's Workflow was stopped: Argo reports that as Failed.
+    steps_say = RunPhase.FAILED if run_phase is RunPhase.CANCELLED else run_phase
+    if argo_says is steps_say:
         return Condition(ConditionType.ARGO_PHASE_AGREES, ConditionStatus.TRUE,
                          ArgoPhaseReason.SAME_PHASE,
                          f"Argo reports the Workflow {argo_phase}, as the steps say")

@@ -28,6 +28,8 @@ class StepReason(enum.StrEnum):
     FAILURE_IGNORED = "FailureIgnored"
     STEP_ERROR = "StepError"
     WORKFLOW_ENDED = "WorkflowEnded"
+    CANCELLED = "Cancelled"  # the run was cancelled (spec.cancel) before the step ended
+    REUSED = "Reused"  # a resumed run took the step's result from the run it resumes
     # Argo skipped the step (a `when` that was false); the status shows Argo's own
     # message in its place (contract §5). The compiler emits no `when`.
     SKIPPED_BY_ARGO = "SkippedByArgo"
@@ -38,9 +40,10 @@ class RunPhase(enum.StrEnum):
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
+    CANCELLED = "Cancelled"
 
 
-RUN_DONE = frozenset({RunPhase.SUCCEEDED, RunPhase.FAILED})
+RUN_DONE = frozenset({RunPhase.SUCCEEDED, RunPhase.FAILED, RunPhase.CANCELLED})
 
 
 class OrchestrationPhase(enum.StrEnum):
@@ -70,6 +73,7 @@ class RunReason(enum.StrEnum):
     FAILURES_IGNORED = "FailuresIgnored"
     STEPS_FAILED = "StepsFailed"
     WORKFLOW_ENDED = "WorkflowEnded"
+    CANCELLED = "Cancelled"
 
 
 class SubmitReason(enum.StrEnum):
@@ -82,6 +86,10 @@ class SubmitReason(enum.StrEnum):
     ORCHESTRATION_INVALID = "OrchestrationInvalid"
     # The apiserver refused the create (quota, RBAC, admission): retried with backoff.
     WORKFLOW_CREATE_FAILED = "WorkflowCreateFailed"
+    # spec.resumeFrom names a run that cannot be resumed (compiler.resume): terminal.
+    RESUME_REFUSED = "ResumeRefused"
+    # spec.cancel before the Workflow was submitted: nothing is (contract §3).
+    CANCELLED = "Cancelled"
     # What an install allows (contract §6), decided at submission; terminal.
     SUB_ORCHESTRATION_TOO_DEEP = "SubOrchestrationTooDeep"
     STEP_KIND_NOT_ALLOWED = "StepKindNotAllowed"
@@ -100,6 +108,7 @@ class EventReason(enum.StrEnum):
     STEP_FAILED = "StepFailed"
     RUN_SUCCEEDED = "RunSucceeded"
     RUN_FAILED = "RunFailed"
+    RUN_CANCELLED = "RunCancelled"
 
 
 class ArgoPhaseReason(enum.StrEnum):
@@ -125,6 +134,14 @@ class ArgoPhase(enum.StrEnum):
 
 
 ARGO_DONE = frozenset({ArgoPhase.SUCCEEDED, ArgoPhase.FAILED, ArgoPhase.ERROR})
+
+
+class ArgoShutdown(enum.StrEnum):
+    """Argo's `spec.shutdown` values (ShutdownStrategy, workflow_types.go v4.0.5): the
+    controller writes `Stop` to cancel a run, as `argo stop` does."""
+
+    STOP = "Stop"
+    TERMINATE = "Terminate"
 
 
 class ArgoNodeType(enum.StrEnum):

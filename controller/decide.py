@@ -20,10 +20,16 @@ the fact added. Every safety rule is one branch here and one named test:
 - a create the apiserver refused is shown (`Submitted=False`, its message) and
   retried with backoff, never silently or in a hot loop;
 - a Workflow deleted after it ended keeps its result: its last state is mirrored;
-- an ApprovalGate or SignalWait of a running Workflow is released (its suspend
-  node set, `ReleaseWaits`) only once decided from what the caches hold, and
-  failed for a missing ApprovalPolicy only once the apiserver confirms it; a
-  wait with a timeout is looked at again when it falls due (no polling).
+- a cancelled run (`spec.cancel`) is never submitted; its Workflow is stopped and
+  what its running steps started is stopped (`controller.cancel`) before its status
+  says `Cancelled`, so a failed write retries the whole cancel; a run cancelled
+  before submission is `Cancelled` only once the Workflow is known, read live, not
+  to exist (else that Workflow would run on, unstopped);
+- an ApprovalGate or SignalWait of a running Workflow (not a cancelled run's) is
+  released (its suspend node set, `ReleaseWaits`) only once decided from what the
+  caches hold, and failed for a missing ApprovalPolicy only once the apiserver
+  confirms it; a wait with a timeout is looked at again when it falls due (no
+  polling).
 """
 
 from __future__ import annotations
@@ -33,13 +39,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.compiled import graph_from_orchestration
 from compiler.diagnostics import Reason
 from compiler.vocabulary import ARGO_DONE, RUN_DONE, SubmitReason
 from controller import status as st
+from controller.cancel import CancelPlan, is_cancel_requested, plan_cancel
 from controller.mapping import controller_owner
-from controller.mirror import mirror_deleted, mirror_workflow
+from controller.mirror import cancelled_statuses, mirror_deleted, mirror_workflow
 from controller.observe import parse_time
-from controller.waits import Release, WaitFacts, plan_waits, workflow_waits
+from controller.waits import Release, WaitFacts, WaitingNode, plan_waits, workflow_waits
 
 Obj = dict[str, Any]
 NOT_OWNED_RECHECK = 30.0  # s: a Workflow we do not own is looked at again after this
@@ -54,6 +62,7 @@ class Need(enum.StrEnum):
     OWNER = "owner"  # does the run that controls the Workflow still exist?
     ORCHESTRATION = "orchestration"  # read live (a cache miss may be watch lag)
     SUBMISSION = "submission"  # the Orchestration validated and the Workflow compiled
+    CREATED = "created"  # what the Workflow's steps created (child runs, AgentRuns): a cancel
     WAITS = "waits"  # the ApprovalPolicies and SignalDeliveries the Workflow's waits name
     POLICIES = "policies"  # ApprovalPolicies the cache lacks, read live
 
@@ -101,6 +110,14 @@ class DeleteWorkflow:
 
 
 @dataclass(frozen=True)
+class Cancel:
+    """Stop what a cancelled run started (`plan`), then decide again."""
+
+    workflow: Obj
+    plan: CancelPlan
+
+
+@dataclass(frozen=True)
 class Done:
     why: str
     requeue: Requeue | None = None
@@ -115,7 +132,7 @@ class ReleaseWaits:
     releases: tuple[Release, ...]
 
 
-Action = Fetch | Create | WriteStatus | DeleteWorkflow | ReleaseWaits | Done
+Action = Fetch | Create | WriteStatus | DeleteWorkflow | Cancel | ReleaseWaits | Done
 
 
 @dataclass(frozen=True)
@@ -137,6 +154,15 @@ class CreateRefused:
 
 
 @dataclass(frozen=True)
+class Created:
+    """What a run's Workflow created, read live: child runs and AgentRuns (metadata,
+    spec and status as listed)."""
+
+    runs: tuple[Obj, ...] = ()
+    agent_runs: tuple[Obj, ...] = ()
+
+
+@dataclass(frozen=True)
 class Observed:
     """What is known of one run when deciding; defaults are "not known yet"."""
 
@@ -151,6 +177,8 @@ class Observed:
     orchestration_live: bool = False
     submission: Submission | None = None
     refused: CreateRefused | None = None
+    created: Created | None = None  # for a cancel: what the Workflow created
+    cancel_applied: bool = False  # the cancel's plan was carried out in this reconcile
     waits: WaitFacts | None = None  # for the waits of `workflow`
 
 
@@ -165,24 +193,24 @@ def decide(o: Observed) -> Action:
     uid, generation = meta["uid"], meta.get("generation")
     submitted = bool(status.get("workflowRef"))
     done = status.get("phase") in RUN_DONE
+    cancelled = is_cancel_requested(o.run)
 
     if o.workflow is not None:
         if _is_ours(o.workflow, uid):
-            waits = workflow_waits(o.workflow)
+            if cancelled and not done and not o.cancel_applied:
+                if o.created is None:
+                    return Fetch(Need.CREATED)
+                plan = plan_cancel(o.run, o.workflow, o.created.runs, o.created.agent_runs)
+                if not plan.empty:
+                    return Cancel(o.workflow, plan)
             due: Requeue | None = None
+            waits = [] if cancelled else workflow_waits(o.workflow)
             if waits:
-                if o.waits is None:
-                    return Fetch(Need.WAITS)
-                now = parse_time(o.now)
-                assert now is not None
-                plan = plan_waits(waits, o.waits, now)
-                if plan.unconfirmed:
-                    return Fetch(Need.POLICIES)
-                if plan.releases:
-                    return ReleaseWaits(o.workflow, plan.releases)
-                if plan.deadline is not None:  # the next timeout, and not before
-                    due = Requeue(max(0.0, (plan.deadline - now).total_seconds()) + DUE_MARGIN)
-            mirror = mirror_workflow(o.workflow, status, o.now)
+                released = _release(o, waits)
+                if not isinstance(released, Requeue | None):
+                    return released
+                due = released
+            mirror = mirror_workflow(o.workflow, status, o.now, cancelled=cancelled)
             return WriteStatus(st.mirrored(status, mirror, o.workflow, generation, o.now), due)
         owner = controller_owner(o.workflow)
         if owner is not None and owner.get("name") == meta["name"]:
@@ -196,6 +224,10 @@ def decide(o: Observed) -> Action:
                                       Requeue(FOREGROUND_WAIT_BASE, backoff=True))
         if submitted:  # ours was deleted; this one is someone else's
             return _ended(o, status, generation)
+        if cancelled and not done:  # never submitted, and now never will be
+            steps = cancelled_statuses(graph_from_orchestration(o.orchestration)) \
+                if o.orchestration is not None else []
+            return WriteStatus(st.cancelled_unsubmitted(status, steps, generation, o.now))
         message = st.not_owned_message(o.workflow, owner)
         return WriteStatus(st.waiting(status, SubmitReason.WORKFLOW_NOT_OWNED, message,
                                       generation, o.now), Requeue(NOT_OWNED_RECHECK))
@@ -215,6 +247,14 @@ def decide(o: Observed) -> Action:
         return Done("being deleted: never submitted")
     if not o.run_live:
         return Fetch(Need.RUN)
+    if cancelled:  # never submitted: once no Workflow of ours is known to exist
+        if not o.workflow_live:
+            return Fetch(Need.WORKFLOW)
+        if o.orchestration is None and not o.orchestration_live:
+            return Fetch(Need.ORCHESTRATION)
+        steps = cancelled_statuses(graph_from_orchestration(o.orchestration)) \
+            if o.orchestration is not None else []
+        return WriteStatus(st.cancelled_unsubmitted(status, steps, generation, o.now))
     if o.orchestration is None:
         if not o.orchestration_live:
             return Fetch(Need.ORCHESTRATION)
@@ -236,6 +276,24 @@ def decide(o: Observed) -> Action:
     return Create(o.submission.workflow)
 
 
+def _release(o: Observed, waits: list[WaitingNode]) -> Action | Requeue | None:
+    """The Workflow's waits: a fact to fetch, the waits to release, or when to look
+    again (the next timeout, and not before; None: no timeout pending)."""
+    assert o.workflow is not None
+    if o.waits is None:
+        return Fetch(Need.WAITS)
+    now = parse_time(o.now)
+    assert now is not None
+    plan = plan_waits(waits, o.waits, now)
+    if plan.unconfirmed:
+        return Fetch(Need.POLICIES)
+    if plan.releases:
+        return ReleaseWaits(o.workflow, plan.releases)
+    if plan.deadline is None:
+        return None
+    return Requeue(max(0.0, (plan.deadline - now).total_seconds()) + DUE_MARGIN)
+
+
 def _ended(o: Observed, status: Obj, generation: int | None) -> Action:
     """Our Workflow is gone and its last state was not seen: the run ends as §3 says
     of a Workflow that ended early, from what was last mirrored."""
@@ -249,8 +307,9 @@ def _last_state(o: Observed, status: Obj, generation: int | None) -> Obj:
     """The deleted Workflow's last state, mirrored: its final result when it had
     ended (a TTL, a person cleaning up); when it had not, that state ended early."""
     assert o.last_seen is not None
-    seen = st.mirrored(status, mirror_workflow(o.last_seen, status, o.now), o.last_seen,
-                       generation, o.now)
+    seen = st.mirrored(status, mirror_workflow(o.last_seen, status, o.now,
+                                               cancelled=is_cancel_requested(o.run)),
+                       o.last_seen, generation, o.now)
     if (o.last_seen.get("status") or {}).get("phase") in ARGO_DONE:
         return seen
     return st.mirrored(seen, mirror_deleted(seen, o.now), None, generation, o.now)

@@ -22,6 +22,7 @@ from compiler.vocabulary import (
     EventReason,
     RunPhase,
     StepPhase,
+    StepReason,
     SubmitReason,
 )
 from controller.conditions import find_condition, now_rfc3339
@@ -57,6 +58,7 @@ def events_for(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Event]:
     old_steps = {s.get("name"): s for s in old.get("stepStatuses") or ()}
     failed = [step for step in new.get("stepStatuses") or ()
               if step.get("phase") == StepPhase.FAILED
+              and step.get("reason") != StepReason.CANCELLED  # stopped, not failed
               and (old_steps.get(step.get("name")) or {}).get("phase") != StepPhase.FAILED]
     if failed:
         out.append(Event("Warning", EventReason.STEP_FAILED, failed_steps_message(failed)))
@@ -67,6 +69,9 @@ def events_for(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Event]:
             else EventReason.RUN_FAILED
         out.append(Event("Normal" if phase == RunPhase.SUCCEEDED else "Warning",
                          reason, str(cond.get("message") or phase)))
+    elif phase != old.get("phase") and phase == RunPhase.CANCELLED:
+        cond = find_condition(new.get("conditions"), ConditionType.SUCCEEDED) or {}
+        out.append(Event("Normal", EventReason.RUN_CANCELLED, str(cond.get("message") or phase)))
     return out
 
 

@@ -105,6 +105,8 @@ class Resource:
 ORCHESTRATIONS = Resource(GROUP, VERSION, "orchestrations", ORCHESTRATION_KIND)
 RUNS = Resource(GROUP, VERSION, "orchestrationruns", RUN_KIND)
 WORKFLOWS = Resource("argoproj.io", "v1alpha1", "workflows", WORKFLOW_KIND)
+# The reference system's AgentRuns, which a cancelled run's running steps created.
+AGENT_RUNS = Resource("agents.proompteng.ai", "v1alpha1", "agentruns", "AgentRun")
 
 
 def _foreign(api_version: str, plural: str, kind: str) -> Resource:
@@ -325,9 +327,21 @@ class Kube:
         `argo resume` writes a node this way); `body` carries metadata.resourceVersion,
         so a concurrent change is a `ConflictError`."""
         self._check_fence(f"update {res.plural}")
-        obj: Obj = self._call("PUT", lambda: self.custom.replace_namespaced_custom_object(
+        replaced: Obj = self._call("PUT", lambda: self.custom.replace_namespaced_custom_object(
             res.group, res.version, namespace, res.plural, name, body,
             _request_timeout=self.request_timeout))
+        return replaced
+
+    def patch(self, res: Resource, namespace: str, name: str, body: Obj) -> Obj | None:
+        """A JSON merge patch (RFC 7386) of the object; None when it is gone."""
+        self._check_fence(f"patch {res.plural}")
+        try:
+            obj: Obj = self._call("PATCH", lambda: self.custom.patch_namespaced_custom_object(
+                res.group, res.version, namespace, res.plural, name, body,
+                _content_type="application/merge-patch+json",
+                _request_timeout=self.request_timeout))
+        except NotFoundError:
+            return None
         return obj
 
     def replace_status(self, res: Resource, namespace: str, name: str, body: Obj) -> Obj:

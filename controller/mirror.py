@@ -18,17 +18,15 @@ timeout, or Argo ending the Workflow early) is read from structure in
 
 from __future__ import annotations
 
-import base64
-import gzip
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import STEP_KINDS_ANNOTATION
+from compiler.api import RESUMED_FROM_ANNOTATION
+from compiler.compiled import decode_nodes, graph_from_workflow, reused_steps, step_tasks
 from compiler.graph import Graph, Node
 from compiler.kinds.wait import WAIT_PARAM
-from compiler.outcome import is_outcome_task
+from compiler.resume import reused_note
 from compiler.semantics import (
     Condition,
     Observation,
@@ -53,6 +51,7 @@ from compiler.vocabulary import (
     SubmitReason,
 )
 from controller.observe import Ending, observe
+from controller.resuming import reused_records_of
 
 Obj = dict[str, Any]
 
@@ -127,50 +126,11 @@ def workflow_view(workflow: Mapping[str, Any]) -> Obj:
     return out
 
 
-class WorkflowShapeError(ValueError):
-    """The Workflow is not one this compiler emits (no entry DAG template)."""
-
-
-def step_tasks(workflow: Mapping[str, Any]) -> list[Obj]:
-    """The entry DAG's tasks that are steps (not the final outcome task), in order."""
-    spec = workflow.get("spec") or {}
-    entry = spec.get("entrypoint")
-    template = next((t for t in spec.get("templates") or () if t.get("name") == entry), None)
-    if template is None or "dag" not in template:
-        raise WorkflowShapeError(f"the Workflow has no DAG template named {entry!r}")
-    return [t for t in template["dag"].get("tasks") or () if not is_outcome_task(t)]
-
-
-def graph_from_workflow(workflow: Mapping[str, Any]) -> Graph:
-    """The step graph of a compiled Workflow: its entry DAG's step tasks, in order."""
-    annotations = (workflow.get("metadata") or {}).get("annotations") or {}
-    kinds: dict[str, str] = json.loads(annotations.get(STEP_KINDS_ANNOTATION) or "{}")
-    return Graph(tuple(
-        Node(t["name"], kinds.get(t["name"], ""), tuple(t.get("dependencies") or ()),
-             bool((t.get("continueOn") or {}).get("failed")))
-        for t in step_tasks(workflow)
-    ))
-
-
 def timed_steps(workflow: Mapping[str, Any]) -> frozenset[str]:
     """Steps whose template has a `timeout` (only they can time out on their own)."""
     templates = {t.get("name"): t for t in (workflow.get("spec") or {}).get("templates") or ()}
     return frozenset(t["name"] for t in step_tasks(workflow)
                      if (templates.get(t.get("template")) or {}).get("timeout"))
-
-
-def decode_nodes(status: Mapping[str, Any]) -> dict[str, Obj] | None:
-    """`status.nodes`, or `status.compressedNodes` (base64 of gzipped JSON) decoded;
-    None when Argo offloaded them to its database (`offloadNodeStatusVersion`)."""
-    if status.get("nodes"):
-        return dict(status["nodes"])
-    if status.get("compressedNodes"):
-        raw = gzip.decompress(base64.b64decode(status["compressedNodes"]))
-        nodes: dict[str, Obj] = json.loads(raw)
-        return nodes
-    if status.get("offloadNodeStatusVersion"):
-        return None
-    return {}
 
 
 def entry_node_id(workflow: Mapping[str, Any], nodes: Mapping[str, Obj]) -> str | None:
@@ -224,6 +184,20 @@ def _step_status(result: StepResult, kind: str, node: Mapping[str, Any] | None) 
     return out
 
 
+def _reused_status(result: StepResult, kind: str, record: Mapping[str, Any] | None) -> Obj:
+    """A reused step: the old run's record (start, finish, attempt, what it created),
+    which the Workflow carries (`controller.resuming`), as `Succeeded`/`Reused`."""
+    kept = {k: v for k, v in (record or {}).items() if k not in ("phase", "reason", "message")}
+    return {"name": result.name, "kind": kind, **kept, "phase": str(result.phase),
+            "reason": str(result.reason), "message": result.message}
+
+
+def cancelled_statuses(graph: Graph) -> list[Obj]:
+    """Every step of a run cancelled before its Workflow existed (`Skipped`/`Cancelled`)."""
+    result = evaluate(graph, cancelled=True)
+    return [_step_status(r, n.kind, None) for r, n in zip(result.steps, graph.nodes, strict=True)]
+
+
 def pending_statuses(graph: Graph) -> list[Obj]:
     """Every step listed before the Workflow exists (all Pending)."""
     result = evaluate(graph)
@@ -231,9 +205,10 @@ def pending_statuses(graph: Graph) -> list[Obj]:
 
 
 def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
-                    now: str) -> Mirror:
+                    now: str, cancelled: bool = False) -> Mirror:
     """The run's status for the Workflow as it is now. `previous` is the run's
-    current status (for `finishedAt` stability and offloaded node status)."""
+    current status (for `finishedAt` stability, offloaded node status, and the
+    records of reused steps); `cancelled`: the run's `spec.cancel` (contract §3)."""
     workflow = workflow_view(workflow)
     graph = graph_from_workflow(workflow)
     status = workflow.get("status") or {}
@@ -245,8 +220,16 @@ def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
     ending, timed = Ending.of(workflow, now), timed_steps(workflow)
     known = {name: observe(node, nodes, ending, name in timed)
              for name, node in found.items()}
-    result = evaluate(graph, known, workflow_ended=ended)
-    statuses = [_step_status(r, n.kind, found.get(r.name))
+    reused = reused_steps(workflow)
+    if reused:  # a resumed run: its no-op tasks stand for the old run's results
+        note = reused_note(str(((workflow.get("metadata") or {}).get("annotations") or {})
+                               .get(RESUMED_FROM_ANNOTATION) or "?"))
+        known.update({name: Observation(Observed.REUSED, note) for name in reused})
+    result = evaluate(graph, known, workflow_ended=ended, cancelled=cancelled)
+    records = {s.get("name"): s for s in previous.get("stepStatuses") or ()}
+    records.update(reused_records_of(workflow))  # the old run's, carried by the Workflow
+    statuses = [_reused_status(r, n.kind, records.get(r.name)) if r.name in reused
+                else _step_status(r, n.kind, found.get(r.name))
                 for r, n in zip(result.steps, graph.nodes, strict=True)]
     mirror = _finish(result, statuses, status.get("startedAt"),
                      status.get("finishedAt"), previous, now)

@@ -22,14 +22,18 @@ from typing import Any
 from compiler.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION, WORKFLOW_KIND
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
+from compiler.graph import build_graph
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
 from compiler.tools import Tool
 from compiler.vocabulary import RUN_DONE, SubmitReason
 from controller import conditions as conds
 from controller.admission import Limits, refusal
+from controller.cancel import ARGO_WORKFLOW_LABEL, cancel_patch, stop_patch
 from controller.decide import (
+    Cancel,
     Create,
+    Created,
     CreateRefused,
     DeleteWorkflow,
     Done,
@@ -46,6 +50,7 @@ from controller.decide import (
 )
 from controller.events import Recorder, events_for
 from controller.kube import (
+    AGENT_RUNS,
     ORCHESTRATIONS,
     RUNS,
     TOOLS,
@@ -53,12 +58,15 @@ from controller.kube import (
     AlreadyExistsError,
     ApiError,
     Kube,
+    NotFoundError,
     Obj,
     retry_on_conflict,
 )
 from controller.mapping import ORCHESTRATION, Key, controller_owner
 from controller.orchestrations import reconcile_orchestration
 from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
+from controller.resuming import Refused as ResumeRefused
+from controller.resuming import plan_resumption, resume_from
 from controller.suspend import NodeUpdateError
 from controller.validation import check_orchestration_object, check_tool_object, compile_run
 
@@ -158,6 +166,9 @@ class Reconciler:
             elif isinstance(action, DeleteWorkflow):
                 self._delete(action.workflow, action.propagation)
                 return Result.of(action.requeue)
+            elif isinstance(action, Cancel):
+                self._cancel(action)
+                o = replace(o, cancel_applied=True)
             elif isinstance(action, ReleaseWaits):
                 try:
                     released = release(self.kube, action.workflow, action.releases)
@@ -186,6 +197,9 @@ class Reconciler:
         if need is Need.OWNER:
             owner = controller_owner(o.workflow) if o.workflow is not None else None
             return replace(o, owner=self._owner_state(ns, owner))
+        if need is Need.CREATED:
+            assert o.workflow is not None
+            return replace(o, created=self._created(o.workflow))
         if need is Need.ORCHESTRATION:  # (no name: nothing to read, it is not found)
             found = self.kube.get(ORCHESTRATIONS, ns, ref) if ref else None
             return replace(o, orchestration=found, orchestration_live=True)
@@ -230,8 +244,18 @@ class Reconciler:
         refused = refusal(orch, run, self.limits, self.caches.orchestration)
         if refused is not None:
             return Submission(None, *refused)
+        reused: frozenset[str] = frozenset()
+        annotations: dict[str, str] = {}
+        resuming = resume_from(run)
+        if resuming is not None:  # contract §3: reuse what the old run did (read live)
+            old = self.kube.get(RUNS, run["metadata"]["namespace"], resuming[0])
+            resumed = plan_resumption(run, orch, build_graph(model.spec.steps), old)
+            if isinstance(resumed, ResumeRefused):
+                return Submission(None, resumed.reason, resumed.message)
+            reused, annotations = resumed.reused, resumed.annotations
         tools: dict[str, Tool] = {}
-        for name in sorted({s.tool_ref.name for s in model.spec.steps if s.tool_ref}):
+        for name in sorted({s.tool_ref.name for s in model.spec.steps
+                            if s.tool_ref and s.name not in reused}):
             found = self.kube.get(TOOLS, run["metadata"]["namespace"], name)
             if found is not None:  # a missing one is ToolNotFound, from the compiler
                 tool_problems, tool = check_tool_object(found)
@@ -240,7 +264,8 @@ class Reconciler:
                                       f'Tool "{name}" is invalid: '
                                       + condition_message(tool_problems))
                 tools[name] = tool
-        problems, compiled = compile_run(model, run, self.service_account, self.pods, tools)
+        problems, compiled = compile_run(model, run, self.service_account, self.pods, reused,
+                                         tools)
         if compiled is None:
             reason = (str(Reason.WORKFLOW_TOO_LARGE)
                       if any(p.reason is Reason.WORKFLOW_TOO_LARGE for p in problems)
@@ -255,6 +280,7 @@ class Reconciler:
             STEP_KINDS_ANNOTATION: json.dumps({n.name: n.kind for n in compiled.graph.nodes},
                                               separators=(",", ":")),
             GENERATION_ANNOTATION: str(orch["metadata"].get("generation") or 0),
+            **annotations,
         }
         return Submission(body)
 
@@ -275,6 +301,36 @@ class Reconciler:
             while len(self._judged) > JUDGED_CACHE:
                 self._judged.popitem(last=False)
         return found
+
+    # -- cancel ---------------------------------------------------------------------------
+    def _created(self, workflow: Obj) -> Created:
+        """The child runs and AgentRuns the Workflow's resource steps created (by
+        Argo's workflow label; `controller.cancel` checks the owner reference)."""
+        meta = workflow["metadata"]
+        selector = f"{ARGO_WORKFLOW_LABEL}={meta['name']}"
+        runs = [i for page, _ in self.kube.list_pages(RUNS, meta["namespace"], selector)
+                for i in page]
+        try:
+            agents = [i for page, _ in self.kube.list_pages(AGENT_RUNS, meta["namespace"],
+                                                             selector) for i in page]
+        except NotFoundError:  # no AgentRun CRD in this cluster: nothing to delete
+            agents = []
+        return Created(tuple(runs), tuple(agents))
+
+    def _cancel(self, action: Cancel) -> None:
+        """Stop the Workflow, cancel the child runs, delete the AgentRuns (each
+        idempotent: a reconcile that fails halfway does it again)."""
+        meta = action.workflow["metadata"]
+        ns, plan = meta["namespace"], action.plan
+        if plan.stop_workflow:
+            self.kube.patch(WORKFLOWS, ns, meta["name"], stop_patch())
+            log.info("workflow stopped for a cancel", extra={"workflow": f"{ns}/{meta['name']}"})
+        for name in plan.cancel_runs:
+            self.kube.patch(RUNS, ns, name, cancel_patch())
+            log.info("child run cancelled", extra={"run": f"{ns}/{name}"})
+        for name, uid in plan.delete_agent_runs:
+            self.kube.delete(AGENT_RUNS, ns, name, uid=uid)
+            log.info("AgentRun deleted for a cancel", extra={"agentrun": f"{ns}/{name}"})
 
     # -- writes ---------------------------------------------------------------------------
     def _write(self, run: Obj, new: Obj) -> bool:

@@ -26,6 +26,8 @@ from compiler.vocabulary import (
     ConditionType,
     NodeStatusReason,
     RunPhase,
+    RunReason,
+    SubmitReason,
 )
 from controller import conditions as conds
 from controller.mirror import Mirror
@@ -128,6 +130,23 @@ def refused(old: Mapping[str, Any], reason: str, message: str, generation: int |
                 Condition(ConditionType.SUBMITTED, ConditionStatus.FALSE, reason, message),
                 Condition(ConditionType.SUCCEEDED, ConditionStatus.FALSE, reason,
                           "nothing was submitted")), generation, now)}
+
+
+def cancelled_unsubmitted(old: Mapping[str, Any], steps: list[Obj], generation: int | None,
+                          now: str) -> Obj:
+    """Cancelled before its Workflow was submitted: nothing is, every step is
+    `Skipped`/`Cancelled` (terminal; contract §3)."""
+    return {**_foreign(old), "observedGeneration": generation,
+            "phase": str(RunPhase.CANCELLED), "progress": f"{len(steps)}/{len(steps)}",
+            "startedAt": old.get("startedAt") or now,
+            "finishedAt": old.get("finishedAt") or now,
+            "stepStatuses": _steps(old.get("stepStatuses"), steps),
+            "conditions": _conditions(old, (
+                Condition(ConditionType.SUBMITTED, ConditionStatus.FALSE, SubmitReason.CANCELLED,
+                          "cancelled (spec.cancel) before its Workflow was submitted"),
+                Condition(ConditionType.SUCCEEDED, ConditionStatus.FALSE, RunReason.CANCELLED,
+                          "cancelled (spec.cancel) before it started; nothing ran")),
+                generation, now)}
 
 
 def waiting(old: Mapping[str, Any], reason: str, message: str, generation: int | None,

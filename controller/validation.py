@@ -10,7 +10,7 @@ index), which is what the `Ready=False` reason and message follow.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from compiler.api import ORCHESTRATION_KIND
@@ -71,10 +71,11 @@ def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic]
 
 def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
                 service_account: str | None, pods: PodSettings = DEFAULT_PODS,
-                tools: Mapping[str, Tool] | None = None,
+                reused: Collection[str] = (), tools: Mapping[str, Tool] | None = None,
                 ) -> tuple[list[Diagnostic], Compiled | None]:
-    """The run's Workflow, or the problems that prevent it. `tools`: the Tools of
-    its ToolRun steps that exist in the run's namespace, by name."""
+    """The run's Workflow (`reused`: a resumed run's reused steps, as no-ops), or
+    the problems that prevent it. `tools`: the Tools of its ToolRun steps that
+    exist in the run's namespace, by name."""
     doc = user_document(run_obj)
     out = Collector()
     run = check_run(doc, out)
@@ -84,7 +85,7 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
     out = Collector()
     where = f'in namespace "{run.metadata.namespace}"'
     compiled = emit_workflow(orchestration, run, out, service_account=service_account, pods=pods,
-                             tools=dict(tools or {}), tools_where=where)
+                             reused=reused, tools=dict(tools or {}), tools_where=where)
     errors = [d for d in out.items if d.is_error]
     return in_document_order(errors), (None if errors else compiled)
 

@@ -77,6 +77,11 @@ def regenerate() -> int:
             sys.stderr.write(f"{case}: expected to be refused, but it compiled\n")
             return 1
         changed += _write(expected_diagnostics(case), render_invalid(result))
+    from tests.operate_golden import FOLDER, cases
+
+    FOLDER.mkdir(exist_ok=True)
+    for name, make in cases().items():
+        changed += _write(FOLDER / name, make())
     sys.stderr.write(f"{changed} golden file(s) changed; review them with `git diff golden/`\n")
     return 0
 

@@ -14,6 +14,7 @@ from compiler.kinds import (
 )
 from compiler.kinds.base import Emitted, Kind, StepContext
 from compiler.outcome import OUTCOME_TEMPLATE
+from compiler.resume import REUSED_TEMPLATE
 
 KINDS: dict[str, Kind] = {
     k.name: k
@@ -31,7 +32,7 @@ KINDS: dict[str, Kind] = {
 }
 RESERVED_TEMPLATE_NAMES = frozenset(
     {"agent-run", "tool-run", "sub-orchestration", "approval-gate", "signal-wait", "no-op",
-     OUTCOME_TEMPLATE}
+     OUTCOME_TEMPLATE, REUSED_TEMPLATE}
 )
 
 __all__ = ["KINDS", "RESERVED_TEMPLATE_NAMES", "Emitted", "Kind", "StepContext"]

@@ -7,6 +7,7 @@ as in a pod, through a kubeconfig, optionally as the chart's ServiceAccount.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from compiler.vocabulary import RUN_DONE
 from tests.cluster import Cluster
 from tests.cluster.kube import Obj, wait_for
 from tests.cluster.procs import free_port
@@ -207,7 +209,7 @@ def wait_run(cluster: Cluster, name: str, check: Callable[[Obj], bool], what: st
 
 
 def run_done(obj: Obj) -> bool:
-    return (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+    return (obj.get("status") or {}).get("phase") in RUN_DONE  # Cancelled too
 
 
 def step_table(obj: Obj) -> dict[str, tuple[str, str | None]]:
@@ -225,3 +227,25 @@ def condition(obj: Obj, type_: str) -> Obj:
 def workflows_of(cluster: Cluster, run_name: str) -> list[Obj]:
     return cluster.kube.list_objects(WF_API, "Workflow", cluster.namespace,
                                      f"orchestration.proompteng.ai/run={run_name}")
+
+
+def execute_resource_step(cluster: Cluster, namespace: str, run_name: str,
+                          step_name: str, timeout: float = 60) -> Obj:
+    """What argoexec does for a `resource` step whose pod kwok holds Running (kwok
+    runs no container): create the manifest Argo resolved into the pod's
+    `ARGO_TEMPLATE`, as `argoexec resource create` would. Returns the created object."""
+    selector = (f"orchestration.proompteng.ai/run={run_name},"
+                f"orchestration.proompteng.ai/step={step_name}")
+
+    def running_pod() -> Obj | None:
+        pods = cluster.kube.list_objects("v1", "Pod", namespace, selector)
+        return next((p for p in pods if (p.get("status") or {}).get("phase") == "Running"),
+                    None)
+    pod = wait_for(running_pod, f"{run_name}/{step_name}'s pod Running", timeout)
+    for container in pod["spec"]["containers"] + pod["spec"].get("initContainers", []):
+        for env in container.get("env") or ():
+            if env["name"] == "ARGO_TEMPLATE":
+                manifest = yaml.safe_load(json.loads(env["value"])["resource"]["manifest"])
+                created: Obj = cluster.kube.apply(manifest, namespace)
+                return created
+    raise AssertionError(f"no ARGO_TEMPLATE in pod {pod['metadata']['name']}")

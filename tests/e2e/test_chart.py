@@ -41,6 +41,7 @@ from tests.chart.helm import ValueSet, by_kind, container_env
 from tests.cluster import Cluster
 from tests.cluster.kube import Obj, wait_for
 from tests.cluster.procs import free_port
+from tests.e2e.orch_controller import execute_resource_step
 
 pytestmark = pytest.mark.e2e
 
@@ -573,6 +574,40 @@ def test_rbac_grants_exactly_what_the_controller_uses(
     wf_2 = kube.get(WF_API, "Workflow", workflow_name("run-2"), runs_ns)
     assert wf_2 is not None
     assert wf_2["metadata"]["ownerReferences"][0]["uid"] == run_2["metadata"]["uid"]
+
+    # A cancel (contract §3) while a SubOrchestration step and an AgentRun step run
+    # (kwok holds their pods; the objects they create are created as argoexec would):
+    # the Workflow is stopped, the child run cancelled, the AgentRun deleted.
+    held, kid = f"held-{install.name}", f"kid-{install.name}"
+    pods = cluster.failures()
+    pods.hold_steps(held, ["child", "agent"])
+    pods.hold_steps(kid, ["a"])  # the child run still runs when its parent is cancelled
+    try:
+        kube.apply({"apiVersion": API, "kind": "Orchestration",
+                    "metadata": {"name": kid, "namespace": runs_ns},
+                    "spec": {"steps": [container_step("a", [])]}})
+        kube.apply({"apiVersion": API, "kind": "Orchestration",
+                    "metadata": {"name": held, "namespace": runs_ns},
+                    "spec": {"steps": [
+                        {"name": "child", "kind": "SubOrchestration",
+                         "orchestrationRef": {"name": kid}, "dependsOn": []},
+                        {"name": "agent", "kind": "AgentRun", "agentRef": {"name": "codex"},
+                         "implementationSpecRef": {"name": "impl"}, "dependsOn": []}]}})
+        kube.apply(orchestration_run("run-cancel", held, runs_ns))
+        child = execute_resource_step(cluster, runs_ns, "run-cancel", "child")
+        execute_resource_step(cluster, runs_ns, "run-cancel", "agent")
+        wait_phase(cluster, child["metadata"]["name"], runs_ns, "Running", chart_controller)
+        client.CustomObjectsApi(cluster.api_client).patch_namespaced_custom_object(
+            "orchestration.proompteng.ai", "v1alpha1", runs_ns, "orchestrationruns",
+            "run-cancel", {"spec": {"cancel": True}},
+            _content_type="application/merge-patch+json")
+        wait_phase(cluster, "run-cancel", runs_ns, "Cancelled", chart_controller)
+        wait_phase(cluster, child["metadata"]["name"], runs_ns, "Cancelled", chart_controller)
+        for verb, resource in (("patch", "workflows"), ("patch", "orchestrationruns"),
+                               ("list", "agentruns"), ("delete", "agentruns")):
+            wait_audited(verb, resource)
+    finally:
+        pods.clear()
 
     # The step kinds of issue 11 (with the reference system's CRDs): a ToolRun reads
     # its Tool; a gate on a policy the cache lacks reads it live (missing: the gate

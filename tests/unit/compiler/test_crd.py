@@ -197,12 +197,12 @@ def test_every_run_spec_field_but_cancel_is_immutable() -> None:
 
 
 def test_a_field_added_to_the_run_spec_is_immutable_without_more_code() -> None:
-    class Later(OrchestrationRunSpec):  # as issue 13 will add spec.resumeFrom
-        resume_from: dict[str, str] | None = Field(None, alias="resumeFrom")
+    class Later(OrchestrationRunSpec):  # as issue 13 added spec.resumeFrom
+        later_field: dict[str, str] | None = Field(None, alias="laterField")
 
     rules = immutable_field_rules(structural_schema(Later), MUTABLE_RUN_SPEC_FIELDS)
     assert [r["fieldPath"] for r in rules] == [
-        ".orchestrationRef", ".parameters", ".deliveryId", ".resumeFrom"]
+        ".orchestrationRef", ".parameters", ".deliveryId", ".resumeFrom", ".laterField"]
 
 
 @pytest.mark.parametrize(("crd", "lists"), [

@@ -214,6 +214,80 @@ KNOWN_CASES = [
 ]
 
 
+CANCELLED_RAN = (P.FAILED, R.CANCELLED)
+CANCELLED_NEVER = (P.SKIPPED, R.CANCELLED)
+
+CANCEL_CASES = [
+    pytest.param(
+        # a -> b -> c     cancelled while b ran: b stopped, c never starts, a keeps
+        # x -> y          its result, and so does the failed x and what it skipped
+        dag("a", "b <- a", "c <- b", "x", "y <- x"),
+        _seen(a=Observed.SUCCEEDED, b=Observed.RUNNING, x=Observed.FAILED), False,
+        {"a": OK, "b": CANCELLED_RAN, "c": CANCELLED_NEVER, "x": FAILED, "y": SKIP},
+        RunPhase.CANCELLED, RunReason.CANCELLED,
+        id="cancel-running-and-pending-steps",
+    ),
+    pytest.param(
+        # a -> b          the Workflow stopped for the cancel: Argo failed a in the
+        # c               shutdown; the cancel, not the Workflow's end, is the reason
+        dag("a", "b <- a", "c"), _seen(a=Observed.INTERRUPTED), True,
+        {"a": CANCELLED_RAN, "b": CANCELLED_NEVER, "c": CANCELLED_NEVER},
+        RunPhase.CANCELLED, RunReason.CANCELLED,
+        id="cancel-wins-over-workflow-ended",
+    ),
+    pytest.param(
+        # a -> b          cancelled after every step had ended: the cancel changes nothing
+        dag("a", "b <- a"), _seen(a=Observed.SUCCEEDED, b=Observed.FAILED), True,
+        {"a": OK, "b": FAILED},
+        RunPhase.FAILED, RunReason.STEPS_FAILED,
+        id="cancel-after-the-end-changes-nothing",
+    ),
+    pytest.param(
+        # a -> b -> c     a reused (a resumed run), b runs, c waits; nothing cancelled
+        dag("a", "b <- a", "c <- b"), _seen(a=Observed.REUSED, b=Observed.RUNNING), None,
+        {"a": (P.SUCCEEDED, R.REUSED), "b": (P.RUNNING, None), "c": (P.PENDING, None)},
+        RunPhase.RUNNING, RunReason.RUNNING,
+        id="reused-step-lets-its-dependents-run",
+    ),
+    pytest.param(
+        # a -> b          a reused, b succeeded: the run succeeded
+        dag("a", "b <- a"), _seen(a=Observed.REUSED, b=Observed.SUCCEEDED), None,
+        {"a": (P.SUCCEEDED, R.REUSED), "b": OK},
+        RunPhase.SUCCEEDED, RunReason.ALL_STEPS_SUCCEEDED,
+        id="reused-and-rerun-steps-succeed",
+    ),
+]
+
+
+@pytest.mark.parametrize(("graph", "known", "ended", "steps", "phase", "reason"), CANCEL_CASES)
+def test_cancel_and_reuse(
+    graph: Graph,
+    known: Mapping[str, Observation],
+    ended: bool | None,
+    steps: dict[str, tuple[StepPhase, StepReason | None]],
+    phase: RunPhase,
+    reason: RunReason,
+) -> None:
+    """`ended` None: not cancelled; else cancelled, with the Workflow ended or not."""
+    result = evaluate(graph, known, workflow_ended=bool(ended), cancelled=ended is not None)
+    assert outcome(result) == steps
+    assert result.phase is phase
+    condition = result.conditions[0]
+    assert condition.reason == reason
+    if phase is RunPhase.CANCELLED:
+        assert condition.status is ConditionStatus.FALSE
+        assert condition.message.startswith("cancelled (spec.cancel)")
+
+
+def test_the_cancel_message_counts_stopped_and_never_started_steps() -> None:
+    result = evaluate(dag("a", "b <- a", "c", "d"),
+                      _seen(a=Observed.RUNNING, c=Observed.RUNNING, d=Observed.FAILED),
+                      cancelled=True)
+    assert result.conditions[0].message == (
+        "cancelled (spec.cancel); 2 steps (a, c) stopped; 1 step (b) never started; "
+        "1 step (d) failed before")
+
+
 @pytest.mark.parametrize(("graph", "known", "ended", "steps", "phase", "reason"), KNOWN_CASES)
 def test_known_states(
     graph: Graph,

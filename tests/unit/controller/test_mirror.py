@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
+from compiler.compiled import decode_nodes, graph_from_workflow
 from controller.argo_messages import WAIT_TIMED_OUT
 from controller.mirror import (
-    decode_nodes,
-    graph_from_workflow,
     mirror_deleted,
     mirror_workflow,
     pending_statuses,

@@ -1,0 +1,132 @@
+"""The reads and writes the terminal commands make, by resource: paths, label
+selectors and the gathering of one run's view (run, Workflow, Orchestration,
+what its steps created).
+
+Why here and not in the commands: the requests a command makes are what its
+speed and its RBAC depend on, so they are listed in one place.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.api import API_VERSION, RUN_KIND
+from operate.client import METADATA_LIST, ApiError, Client, NotFoundError
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Resource:
+    api_version: str  # "group/version", or "v1" for the core group
+    plural: str
+    kind: str
+
+    def path(self, namespace: str | None, name: str | None = None) -> str:
+        root = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        out = root
+        if namespace is not None:
+            out += f"/namespaces/{_q(namespace)}"
+        out += f"/{self.plural}"
+        if name is not None:
+            out += f"/{_q(name)}"
+        return out
+
+
+RUNS = Resource(API_VERSION, "orchestrationruns", RUN_KIND)
+ORCHESTRATIONS = Resource(API_VERSION, "orchestrations", "Orchestration")
+WORKFLOWS = Resource("argoproj.io/v1alpha1", "workflows", "Workflow")
+# What a step of each kind creates through a resource template (compiler.kinds; a
+# ToolRun step runs its Tool's container, a pod, since issue 11).
+CREATED_BY_KIND = {
+    "AgentRun": Resource("agents.proompteng.ai/v1alpha1", "agentruns", "AgentRun"),
+    "SubOrchestration": RUNS,
+}
+ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+
+
+def _q(part: str) -> str:
+    return urllib.parse.quote(part, safe="")
+
+
+@dataclass(frozen=True)
+class Gathered:
+    run: Obj
+    workflow: Obj | None
+    orchestration: Obj | None
+    objects: list[tuple[str, Obj]]  # (kind, metadata) of what resource steps created
+
+
+def get_run(client: Client, namespace: str, name: str) -> Obj:
+    """The run, or NotFoundError with a message naming the namespace (and the
+    closest name there)."""
+    try:
+        return client.get(RUNS.path(namespace, name))
+    except NotFoundError as exc:
+        hint = ""
+        try:
+            names = [i["metadata"]["name"] for i in list_metadata(client, RUNS, namespace)]
+            from compiler.names import suggest
+
+            near = suggest(name, names)
+            hint = f'; did you mean "{near}"?' if near else ""
+        except ApiError:
+            pass
+        raise NotFoundError(404, exc.reason, f'OrchestrationRun "{name}" not found in '
+                            f'namespace "{namespace}"{hint}') from None
+
+
+def list_metadata(client: Client, resource: Resource, namespace: str | None,
+                  selector: str | None = None) -> list[Obj]:
+    query = {"labelSelector": selector} if selector else None
+    body = client.request("GET", resource.path(namespace), query, accept=METADATA_LIST)
+    items: list[Obj] = body.get("items") or []
+    return items
+
+
+def gather(client: Client, namespace: str, name: str, created: bool = True) -> Gathered:
+    """Everything `orch get` shows: the run, its Workflow (the step graph, and the
+    Pod nodes its pods are named from) or else its Orchestration, and, with
+    `created`, metadata-only lists of the objects its resource steps created (only
+    of the kinds its steps have)."""
+    run = get_run(client, namespace, name)
+    status = run.get("status") or {}
+    wf_name = (status.get("workflowRef") or {}).get("name")
+    workflow = client.get_or_none(WORKFLOWS.path(namespace, wf_name)) if wf_name else None
+    orchestration = None
+    if workflow is None:
+        ref = ((run.get("spec") or {}).get("orchestrationRef") or {}).get("name")
+        if ref:
+            orchestration = client.get_or_none(ORCHESTRATIONS.path(namespace, ref))
+    objects: list[tuple[str, Obj]] = []
+    if created and wf_name:
+        selector = f"{ARGO_WORKFLOW_LABEL}={wf_name}"
+        for resource in created_resources(workflow):
+            try:
+                items = list_metadata(client, resource, namespace, selector)
+            except NotFoundError:  # that CRD is not installed: nothing was created
+                continue
+            objects += [(resource.kind, item.get("metadata") or {}) for item in items]
+    return Gathered(run, workflow, orchestration, objects)
+
+
+def created_resources(workflow: Mapping[str, Any] | None) -> list[Resource]:
+    """The kinds of object the Workflow's steps create, from its step-kinds
+    annotation; every one of them when it has none."""
+    from operate.view import graph_of_workflow
+
+    graph = graph_of_workflow(workflow) if workflow is not None else None
+    if graph is None:
+        return []
+    kinds = {n.kind for n in graph.nodes}
+    if "" in kinds:  # no step-kinds annotation: every kind that creates something
+        kinds = set(CREATED_BY_KIND)
+    seen: dict[str, Resource] = {}
+    for kind in sorted(kinds):
+        resource = CREATED_BY_KIND.get(kind)
+        if resource is not None:
+            seen.setdefault(resource.plural, resource)
+    return list(seen.values())

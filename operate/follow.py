@@ -1,0 +1,208 @@
+"""`orch watch`: follow one run through a Kubernetes watch until it ends.
+
+Why a reader thread: the watch is a blocking read; the main thread draws. On a
+terminal it also redraws once a second, so running steps' durations advance
+between events. The reader re-watches from the last resourceVersion it saw when
+the server ends a watch (timeoutSeconds), and starts again from a fresh GET when
+that version has been compacted away (410 Gone), as client-go's reflector does.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from compiler.vocabulary import RUN_DONE
+from operate.client import ApiError, Client, Unreachable
+from operate.cluster import ORCHESTRATIONS, RUNS, WORKFLOWS, get_run
+from operate.live import changes, exit_code, final, frame
+from operate.terminal import Screen, height, is_terminal, style_for
+from operate.view import RunView, build_view
+
+Obj = dict[str, Any]
+WATCH_SECONDS = 290  # the server ends each watch after this; the reader re-watches
+TICK = 1.0
+RETRIES = 5
+
+
+class RunDeleted(Exception):  # noqa: N818
+    pass
+
+
+@dataclass
+class _Event:
+    kind: str  # "run", "deleted", "error"
+    obj: Obj | None = None
+    error: BaseException | None = None
+
+
+class Reader(threading.Thread):
+    """Puts the run, each time it changes, on `events`."""
+
+    def __init__(self, make_client: Callable[[], Client], namespace: str, name: str,
+                 resource_version: str, events: queue.Queue[_Event]) -> None:
+        super().__init__(daemon=True, name="orch-watch")
+        self.make_client, self.namespace, self.name = make_client, namespace, name
+        self.rv, self.events = resource_version, events
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        client = self.make_client()
+        failures = 0
+        while not self.stopped.is_set():
+            try:
+                self._watch_once(client)
+                failures = 0
+            except _Gone:
+                try:
+                    obj = client.get(RUNS.path(self.namespace, self.name))
+                except ApiError as exc:
+                    self.events.put(_Event("error", error=exc))
+                    return
+                self.rv = obj["metadata"]["resourceVersion"]
+                self.events.put(_Event("run", obj))
+            except Unreachable as exc:
+                failures += 1
+                if failures > RETRIES:
+                    self.events.put(_Event("error", error=exc))
+                    return
+                time.sleep(min(8.0, 0.5 * 2 ** failures))
+            except ApiError as exc:
+                self.events.put(_Event("error", error=exc))
+                return
+
+    def _watch_once(self, client: Client) -> None:
+        stream = client.watch(RUNS.path(self.namespace), {
+            "fieldSelector": f"metadata.name={self.name}", "resourceVersion": self.rv,
+            "allowWatchBookmarks": "true", "timeoutSeconds": str(WATCH_SECONDS)})
+        try:
+            for event in stream:
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    if obj.get("code") == 410:
+                        raise _Gone()
+                    raise ApiError(int(obj.get("code") or 500), str(obj.get("reason") or ""),
+                                   str(obj.get("message") or ""))
+                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                if rv:
+                    self.rv = rv
+                if kind in ("ADDED", "MODIFIED"):
+                    self.events.put(_Event("run", obj))
+                elif kind == "DELETED":
+                    self.events.put(_Event("deleted", obj))
+                    self.stopped.set()
+                    return
+                if self.stopped.is_set():
+                    return
+        finally:
+            stream.close()
+
+
+class _Gone(Exception):  # noqa: N818
+    pass
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Follower:
+    """Draws the run: a frame redrawn in place on a terminal, lines on a pipe."""
+
+    def __init__(self, client: Client, out: TextIO, show_all: bool = False) -> None:
+        self.client, self.out, self.show_all = client, out, show_all
+        self.style = style_for(out)
+        self.screen = Screen(out) if is_terminal(out) else None
+        self.view: RunView | None = None
+        self.graph_source: tuple[Obj | None, Obj | None] = (None, None)
+
+    def show(self, run: Obj) -> RunView:
+        workflow, orchestration = self._graph_source(run)
+        view = build_view(run, workflow, orchestration)
+        now = now_utc()
+        if self.screen is not None:
+            self.screen.draw(frame(view, now, self.style, height() - 1, self.show_all))
+        else:
+            lines = changes(self.view, view, now, self.style)
+            if lines:
+                self.out.write("\n".join(lines) + "\n")
+                self.out.flush()
+        self.view = view
+        return view
+
+    def tick(self) -> None:
+        if self.screen is not None and self.view is not None:
+            self.screen.draw(frame(self.view, now_utc(), self.style, height() - 1, self.show_all))
+
+    def finish(self, view: RunView) -> None:
+        if self.screen is not None:
+            self.screen.close()
+        self.out.write("\n".join(final(view, now_utc(), self.style)) + "\n")
+        self.out.flush()
+
+    def abort(self) -> None:
+        if self.screen is not None:
+            self.screen.close()
+
+    def _graph_source(self, run: Obj) -> tuple[Obj | None, Obj | None]:
+        """The Workflow once the run has one (fetched once: its DAG never changes);
+        the Orchestration until then."""
+        workflow, orchestration = self.graph_source
+        ns = run["metadata"]["namespace"]
+        wf_name = ((run.get("status") or {}).get("workflowRef") or {}).get("name")
+        if workflow is None and wf_name:
+            workflow = self.client.get_or_none(WORKFLOWS.path(ns, wf_name))
+        if workflow is None and orchestration is None:
+            ref = ((run.get("spec") or {}).get("orchestrationRef") or {}).get("name")
+            if ref:
+                orchestration = self.client.get_or_none(ORCHESTRATIONS.path(ns, ref))
+        self.graph_source = (workflow, orchestration)
+        return self.graph_source
+
+
+def follow(make_client: Callable[[], Client], namespace: str, name: str, out: TextIO,
+           show_all: bool = False) -> int:
+    """Watch until the run ends; its exit code (0 Succeeded, 1 Failed, 3 Cancelled).
+    Raises RunDeleted, ApiError or Unreachable."""
+    client = make_client()
+    run = get_run(client, namespace, name)
+    follower = Follower(client, out, show_all)
+    try:
+        view = follower.show(run)
+        if view.phase in RUN_DONE:
+            follower.finish(view)
+            return exit_code(view.phase) or 0
+        events: queue.Queue[_Event] = queue.Queue()
+        reader = Reader(make_client, namespace, name, run["metadata"]["resourceVersion"],
+                        events)
+        reader.start()
+        wait = TICK if follower.screen is not None else None
+        while True:
+            event: _Event | None = None
+            try:
+                event = events.get(timeout=wait)
+                while follower.screen is not None and event.kind == "run":
+                    event = events.get_nowait()  # a screen shows the latest state only
+            except queue.Empty:
+                if event is None:
+                    follower.tick()
+                    continue
+            if event.kind == "error":
+                assert event.error is not None
+                raise event.error
+            if event.kind == "deleted":
+                raise RunDeleted(f'OrchestrationRun "{name}" was deleted while watched')
+            assert event.obj is not None
+            view = follower.show(event.obj)
+            if view.phase in RUN_DONE:
+                reader.stopped.set()
+                follower.finish(view)
+                return exit_code(view.phase) or 0
+    except BaseException:
+        follower.abort()
+        raise

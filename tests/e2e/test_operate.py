@@ -1,0 +1,237 @@
+"""The terminal commands against the real cluster: `orch submit/get/watch/list`
+as a person runs them (subprocesses, the admin kubeconfig), the controller as a
+subprocess with only the chart's RBAC, kwok's pods, the real Argo; and
+`kubectl orch` through the real kubectl finding the plugin on PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cluster import Cluster
+from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kwok import Failures
+from tests.e2e.orch_controller import (
+    API,
+    ControllerProcess,
+    orchestration,
+    service_account_kubeconfig,
+    step,
+)
+
+pytestmark = pytest.mark.e2e
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[ControllerProcess]:
+    work = tmp_path_factory.mktemp("operate-controller")
+    kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
+                                            "orch-e2e-operate", work / "sa-kubeconfig")
+    proc = ControllerProcess(kubeconfig, cluster.namespace, work, "operate-0",
+                             cluster.namespace, "orch-e2e-operate").start()
+    try:
+        proc.wait_ready()
+        wait_for(proc.is_leader, "the controller to hold its Lease", 20, 0.1)
+        yield proc
+    finally:
+        proc.stop()
+        print(f"\ncontroller log tail:\n{proc.tail(15)}")
+
+
+def orch(cluster: Cluster, *args: str, stdin: str | None = None,
+         timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`orch ARGS -n NAMESPACE` as a user runs it, with the cluster's kubeconfig."""
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "NO_COLOR": ""}
+    return subprocess.run([str(BIN / "orch"), *args, "-n", cluster.namespace], input=stdin,
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def write(path: Path, *docs: Obj) -> str:
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return str(path)
+
+
+#   a
+#  / \
+# b   c
+#  \ /
+#   d -- e
+def diamond(name: str) -> Obj:
+    return orchestration(name, [step("a", []), step("b", ["a"]), step("c", ["a"]),
+                                step("d", ["b", "c"]), step("e", ["d"])])
+
+
+def run_status(cluster: Cluster, name: str) -> Obj:
+    obj = cluster.kube.get(API, "OrchestrationRun", name, cluster.namespace)
+    assert obj is not None
+    return dict(obj["status"])
+
+
+def test_submit_watch_succeeds_then_get_and_list_show_the_run(
+        cluster: Cluster, controller: ControllerProcess, tmp_path: Path) -> None:
+    path = write(tmp_path / "ok.yaml", diamond("op-ok"))
+    done = orch(cluster, "submit", path, "--apply", "--param", "greeting=hi", "--watch")
+    assert done.returncode == 0, done.stderr + done.stdout
+    name = done.stdout.splitlines()[0]
+    assert name.startswith("op-ok-")
+    assert f"{name} Succeeded after" in done.stdout
+    assert "5 succeeded, 0 running, 0 failed, 0 skipped, 0 pending" in done.stdout
+    assert 'Orchestration "op-ok" applied' in done.stderr
+    # The log has a line for each step that ended, and the run's last line.
+    ended = [line.split()[1] for line in done.stdout.splitlines()
+             if " Succeeded " in f" {line} " and line[:2].isdigit()]
+    assert set(ended) >= {"a", "b", "c", "d", "e", "run"}
+
+    got = orch(cluster, "get", name, "-o", "json")
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["status"] == run_status(cluster, name)
+
+    tree = orch(cluster, "get", name)
+    rows = [line.split() for line in tree.stdout.split("\n\n")[1].splitlines()[1:]]
+    assert [r[1] for r in rows] == [name, "a", "b", "c", "d", "e"]  # DAG order
+    assert all(r[2] == "Succeeded" for r in rows)
+    assert all(r[-1].startswith(f"pod/{name}-") for r in rows[1:])  # what each step created
+
+    listed = orch(cluster, "list")
+    line = next(line.split() for line in listed.stdout.splitlines() if line.startswith(name))
+    assert line[:4] == [name, "op-ok", "Succeeded", "5/5"]
+
+
+def test_submit_watch_of_a_failing_run_exits_1_naming_the_failure_and_what_it_skipped(
+        cluster: Cluster, controller: ControllerProcess, fail_pods: Failures,
+        tmp_path: Path) -> None:
+    fail_pods.steps("op-fail", ["b"])
+    path = write(tmp_path / "fail.yaml", diamond("op-fail"))
+    done = orch(cluster, "submit", path, "--apply", "--watch")
+    assert done.returncode == 1, done.stderr + done.stdout
+    name = done.stdout.splitlines()[0]
+    final = done.stdout[done.stdout.index(f"{name} Failed after"):].splitlines()
+    failed = [line.split() for line in final if line.strip().startswith("✖")]
+    assert [f[:4] for f in failed] == [["✖", "b", "Failed", "StepFailed"]]
+    assert "      skipped because of it: d, e" in final
+    assert final[-1] == "2 succeeded, 0 running, 1 failed, 2 skipped, 0 pending"
+    got = orch(cluster, "get", name)
+    rows = {r[1]: r for r in (line.split() for line in got.stdout.splitlines())
+            if len(r) > 2 and r[0].endswith(("✔", "✖", "○"))}
+    assert rows["d"][2:6] == ["Skipped", "DependencyFailed", "←", "b"]
+    assert rows["e"][2:6] == ["Skipped", "DependencyFailed", "←", "d"]
+
+
+def test_watch_on_a_terminal_redraws_in_place(cluster: Cluster, controller: ControllerProcess,
+                                              tmp_path: Path) -> None:
+    import pty
+
+    path = write(tmp_path / "tty.yaml", diamond("op-tty"))
+    created = orch(cluster, "submit", path, "--apply")
+    assert created.returncode == 0, created.stderr
+    name = created.stdout.strip()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: orch watch on the terminal
+        os.environ.update(KUBECONFIG=str(cluster.kubeconfig), COLUMNS="100", LINES="30")
+        os.execv(str(BIN / "orch"), [str(BIN / "orch"), "watch", name, "-n",
+                                     cluster.namespace])
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    text = out.decode()
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "\x1b[J" in text and "\x1b[?25l" in text  # cleared and redrawn, cursor hidden
+    assert text.rstrip().endswith("5 succeeded, 0 running, 0 failed, 0 skipped, 0 pending")
+    assert "\x1b[32m" in text  # colour on a terminal
+
+
+def test_kubectl_orch_through_the_real_kubectl(cluster: Cluster, controller: ControllerProcess,
+                                               tmp_path: Path) -> None:
+    path = write(tmp_path / "k.yaml", orchestration("op-kubectl", [step("only")]))
+    done = orch(cluster, "submit", path, "--apply", "--watch")
+    assert done.returncode == 0, done.stderr
+    name = done.stdout.splitlines()[0]
+    env = {"PATH": f"{BIN}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(tmp_path),
+           "KUBECONFIG": str(cluster.kubeconfig)}
+    plugins = subprocess.run([str(cluster.bin_dir / "kubectl"), "plugin", "list"],
+                             capture_output=True, text=True, env=env, timeout=30)
+    assert str(BIN / "kubectl-orch") in plugins.stdout, plugins.stdout + plugins.stderr
+    got = subprocess.run([str(cluster.bin_dir / "kubectl"), "orch", "get", name, "-n",
+                          cluster.namespace, "-o", "json"],
+                         capture_output=True, text=True, env=env, timeout=30)
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["status"] == run_status(cluster, name)
+
+
+def test_an_exec_credential_plugin_and_the_cluster_errors(
+        cluster: Cluster, controller: ControllerProcess, tmp_path: Path) -> None:
+    """The ServiceAccount's token handed out by an exec plugin, as EKS/GKE do; and a
+    run that does not exist, a server that does not answer: one line, exit 4."""
+    sa = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
+                                    "orch-e2e-operate", tmp_path / "sa")
+    config = yaml.safe_load(sa.read_text())
+    token = config["users"][0]["user"].pop("token")
+    plugin = tmp_path / "token-plugin"
+    plugin.write_text("#!/bin/sh\nprintf '%s' '" + json.dumps({
+        "apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+        "status": {"token": token}}) + "'\n")
+    plugin.chmod(0o755)
+    config["users"][0]["user"]["exec"] = {
+        "apiVersion": "client.authentication.k8s.io/v1", "command": "./token-plugin",
+        "interactiveMode": "Never"}
+    (tmp_path / "exec-kubeconfig").write_text(yaml.safe_dump(config))
+    listed = orch(cluster, "list", "--kubeconfig", str(tmp_path / "exec-kubeconfig"))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0].split()[:2] == ["NAME", "ORCHESTRATION"]
+
+    missing = orch(cluster, "get", "no-such-run")
+    assert (missing.returncode, missing.stdout) == (4, "")
+    assert missing.stderr == (f'orch: error: OrchestrationRun "no-such-run" not found in '
+                              f'namespace "{cluster.namespace}"\n')
+    config["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
+    (tmp_path / "dead").write_text(yaml.safe_dump(config))
+    dead = orch(cluster, "list", "--kubeconfig", str(tmp_path / "dead"))
+    assert dead.returncode == 4
+    assert dead.stderr.startswith("orch: error: cannot reach https://127.0.0.1:1: ")
+    assert len(dead.stderr.splitlines()) == 1
+
+
+def test_watch_of_a_run_deleted_while_watched_exits_4(
+        cluster: Cluster, controller: ControllerProcess, fail_pods: Failures,
+        tmp_path: Path) -> None:
+    fail_pods.hold_steps("op-held", ["slow"])
+    path = write(tmp_path / "held.yaml", orchestration("op-held", [step("slow", [])]))
+    created = orch(cluster, "submit", path, "--apply")
+    assert created.returncode == 0, created.stderr
+    name = created.stdout.strip()
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    watcher = subprocess.Popen([str(BIN / "orch"), "watch", name, "-n", cluster.namespace],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env)
+    try:
+        assert watcher.stdout is not None
+        seen = []
+        for line in watcher.stdout:  # one line per change: wait for the step to run
+            seen.append(line)
+            if line.split()[1:3] == ["slow", "Running"]:
+                break
+        cluster.kube.delete(API, "OrchestrationRun", name, cluster.namespace)
+        code = watcher.wait(30)
+    finally:
+        watcher.kill()
+    assert code == 4, seen
+    assert watcher.stderr is not None
+    assert watcher.stderr.read() == (
+        f'orch: error: OrchestrationRun "{name}" was deleted while watched\n')

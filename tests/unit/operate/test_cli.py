@@ -1,0 +1,134 @@
+"""The cluster commands' contract before any cluster is reached: usage errors (2),
+invalid files (1), an unusable kubeconfig or an unreachable apiserver (4), each
+as one line; and `orch compile` never loading cluster code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from operate.main import main
+
+GOOD = """\
+apiVersion: orchestration.proompteng.ai/v1alpha1
+kind: Orchestration
+metadata: {name: hello}
+spec:
+  steps:
+    - {name: a, kind: Container, image: alpine}
+"""
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> str:
+    path = tmp_path / "good.yaml"
+    path.write_text(GOOD)
+    return str(path)
+
+
+@pytest.fixture
+def nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A kubeconfig whose apiserver does not answer."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1",
+                                               "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}]}))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    return path
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["submit", "{good}", "--param", "novalue"], "--param 'novalue': expected KEY=VALUE"),
+    (["submit", "{good}", "--name", "Not_A_Name"],
+     '--name "Not_A_Name" is not a valid Kubernetes object name'),
+    (["submit", "{good}", "--orchestration", "other"], 'no Orchestration "other" in the file'),
+    (["submit", "{good}", "-n", "b", "--namespace", "b"], None),
+    (["get"], "the following arguments are required: RUN"),
+    (["watch", "r", "--bogus"], "unrecognized arguments: --bogus"),
+], ids=["param", "name", "orchestration", "namespace-flag", "get-no-run", "unknown-flag"])
+def test_usage_errors_exit_2_with_one_line(argv: list[str], message: str | None, good: str,
+                                           nowhere: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [a.replace("{good}", good) for a in argv]
+    if message is None:  # a namespace flag is fine; the cluster is what fails here
+        assert main(argv) == 4
+        return
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse exits itself
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_the_file_namespace_and_the_flag_must_agree(tmp_path: Path, nowhere: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ns.yaml"
+    path.write_text(GOOD.replace("{name: hello}", "{name: hello, namespace: a}"))
+    assert main(["submit", str(path), "-n", "b"]) == 2
+    assert capsys.readouterr().err == (
+        f'orch: error: the Orchestration in {path} is in namespace "a", not "b"; pass '
+        "--namespace a or drop it from the file\n")
+
+
+def test_an_invalid_file_exits_1_with_the_compilers_diagnostics_before_any_cluster_call(
+        tmp_path: Path, nowhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(GOOD.replace("image: alpine", "image: alpine, dependsOn: [nope]"))
+    assert main(["submit", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}:6: spec.steps[0].dependsOn[0]: ")
+    assert err.rstrip().endswith("[MissingDependency]")
+
+
+def test_a_parameter_the_compiler_refuses_is_named_by_its_flag(
+        good: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))  # refused before any cluster
+    assert main(["submit", good, "--param", "bad name=x"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('--param bad name: "bad name" is not a valid Argo parameter name')
+    assert err.endswith("[InvalidField]\n") and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["get", "r"], ["list", "-A"], ["cancel", "r"],
+                                  ["resume", "r"], ["watch", "r"]])
+def test_an_unreachable_apiserver_exits_4_with_one_line(
+        argv: list[str], nowhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("orch: error: cannot reach https://127.0.0.1:1: ")
+    assert len(err.splitlines()) == 1
+
+
+def test_no_kubeconfig_exits_4_saying_what_to_do(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["list"]) == 4
+    assert capsys.readouterr().err == (
+        "orch: error: kubeconfig: no kubeconfig: pass --kubeconfig FILE or set KUBECONFIG "
+        "(~/.kube/config does not exist)\n")
+
+
+def test_compile_loads_no_cluster_code(good: str) -> None:
+    """`orch compile` (through the same entry point) imports none of the modules the
+    cluster commands need: its cold start is the compiler's."""
+    probe = ("import sys; from operate.main import main; main(['compile', sys.argv[1]]); "
+             "print(sorted(m for m in sys.modules if m.startswith('operate') "
+             "or m in ('ssl', 'http.client', 'kubernetes')), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe, good], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.startswith("apiVersion: argoproj.io/v1alpha1")
+    assert done.stderr.strip() == "['operate', 'operate.commands', 'operate.main']"
