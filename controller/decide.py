@@ -255,9 +255,12 @@ def decide(o: Observed) -> Action:
         steps = cancelled_statuses(graph_from_orchestration(o.orchestration)) \
             if o.orchestration is not None else []
         return WriteStatus(st.cancelled_unsubmitted(status, steps, generation, o.now))
+    if not o.orchestration_live:
+        # Compiled from what the apiserver holds now, never the cache: a cache that
+        # lags a `kubectl apply` made just before the run would compile the
+        # generation before it, and the Workflow, once created, is not compiled again.
+        return Fetch(Need.ORCHESTRATION)
     if o.orchestration is None:
-        if not o.orchestration_live:
-            return Fetch(Need.ORCHESTRATION)
         ref = ((o.run.get("spec") or {}).get("orchestrationRef") or {}).get("name") or ""
         return WriteStatus(st.refused(
             status, str(Reason.ORCHESTRATION_NOT_FOUND),

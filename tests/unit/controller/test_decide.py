@@ -85,7 +85,8 @@ SUBMITTED: Obj = {"workflowRef": {"name": WF, "namespace": "ns", "uid": "wf-uid"
                   "phase": "Running", "startedAt": "2026-01-01T00:00:00Z"}
 FINAL: Obj = {**SUBMITTED, "phase": "Succeeded", "finishedAt": "2026-01-01T00:01:00Z"}
 LIVE = {"run_live": True}
-READY = {"run_live": True, "orchestration": ORCH, "submission": Submission(BODY)}
+READY = {"run_live": True, "orchestration": ORCH, "orchestration_live": True,
+         "submission": Submission(BODY)}
 
 
 def observed(r: Obj, **facts: Any) -> Observed:
@@ -108,8 +109,10 @@ ROWS = [
     pytest.param(observed(run()), Fetch(Need.RUN), id="new-run-is-read-live-before-anything"),
     pytest.param(observed(run(), **LIVE), Fetch(Need.ORCHESTRATION),
                  id="orchestration-cache-miss-is-confirmed-live"),
-    pytest.param(observed(run(), run_live=True, orchestration=ORCH), Fetch(Need.SUBMISSION),
-                 id="orchestration-found-compile-next"),
+    pytest.param(observed(run(), run_live=True, orchestration=ORCH), Fetch(Need.ORCHESTRATION),
+                 id="orchestration-in-the-cache-is-read-live-before-compiling"),
+    pytest.param(observed(run(), run_live=True, orchestration=ORCH, orchestration_live=True),
+                 Fetch(Need.SUBMISSION), id="orchestration-read-live-compile-next"),
     pytest.param(observed(run(), **READY), Create(BODY), id="everything-known-create"),
     pytest.param(observed(run(SUBMITTED)), Fetch(Need.WORKFLOW),
                  id="submitted-workflow-not-in-cache-is-confirmed-live"),
@@ -140,7 +143,7 @@ def test_orchestration_not_found_fails_the_run_and_submits_nothing() -> None:
 
 @pytest.mark.parametrize("reason", ["OrchestrationInvalid", "WorkflowTooLarge"])
 def test_a_refused_submission_fails_the_run(reason: str) -> None:
-    o = observed(run(), run_live=True, orchestration=ORCH,
+    o = observed(run(), run_live=True, orchestration=ORCH, orchestration_live=True,
                  submission=Submission(None, reason, "why, in full"))
     action = decide(o)
     assert isinstance(action, WriteStatus)
@@ -358,6 +361,9 @@ def test_properties_of_every_decision(o: Observed) -> None:
         assert not o.run["metadata"].get("deletionTimestamp"), "submitted a run being deleted"
         assert o.refused is None, "a refused create retried without showing it"
         assert o.workflow is None
+        assert o.orchestration_live, "compiled from a cached Orchestration"
+    if isinstance(action, Fetch) and action.need is Need.SUBMISSION:
+        assert o.orchestration_live, "compiling from a cached Orchestration"
     if isinstance(action, WriteStatus):
         ref = action.status.get("workflowRef")
         if o.workflow is not None and ref and ref == {
@@ -390,6 +396,8 @@ class World:
                     o = replace(o, run=copy.deepcopy(self.run), run_live=True)
                 elif action.need is Need.WORKFLOW:
                     o = replace(o, workflow=self.workflow, workflow_live=True)
+                elif action.need is Need.ORCHESTRATION:
+                    o = replace(o, orchestration=ORCH, orchestration_live=True)
                 elif action.need is Need.SUBMISSION:
                     o = replace(o, submission=Submission(BODY))
                 else:
