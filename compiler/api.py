@@ -8,7 +8,8 @@ them from here, the compiler and the controller alike.
 
 from __future__ import annotations
 
-from typing import Final
+from datetime import datetime
+from typing import Any, Final
 
 GROUP: Final = "orchestration.proompteng.ai"
 VERSION: Final = "v1alpha1"
@@ -45,3 +46,13 @@ APPROVALS_API_VERSION: Final = "approvals.proompteng.ai/v1alpha1"
 APPROVAL_POLICY_KIND: Final = "ApprovalPolicy"
 SIGNALS_API_VERSION: Final = "signals.proompteng.ai/v1alpha1"
 SIGNAL_DELIVERY_KIND: Final = "SignalDelivery"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A time as the apiserver and Argo write it (RFC 3339, `...Z`), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

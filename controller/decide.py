@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.api import parse_time
 from compiler.compiled import graph_from_orchestration
 from compiler.diagnostics import Reason
 from compiler.vocabulary import ARGO_DONE, RUN_DONE, SubmitReason
@@ -46,7 +47,6 @@ from controller import status as st
 from controller.cancel import CancelPlan, is_cancel_requested, plan_cancel
 from controller.mapping import controller_owner
 from controller.mirror import cancelled_statuses, mirror_deleted, mirror_workflow
-from controller.observe import parse_time
 from controller.waits import Release, WaitFacts, WaitingNode, plan_waits, workflow_waits
 
 Obj = dict[str, Any]

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from compiler.api import parse_time
 from compiler.kinds.wait import wait_of_node
 from compiler.semantics import Observation, Observed
 from compiler.vocabulary import ARGO_DONE, ArgoNodeType, ArgoPhase
@@ -138,12 +139,3 @@ def _note(node: Mapping[str, Any], last: Mapping[str, Any]) -> str | None:
         return own
     return f"{own}; last attempt: {inner}" if own else inner
 
-
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 time as Kubernetes writes it (`...Z`), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from compiler.api import STEP_LABEL
+from compiler.api import STEP_LABEL, parse_time
 from compiler.compiled import WorkflowShapeError, graph_from_workflow
 from compiler.compiled import graph_from_orchestration as graph_of_orchestration
 from compiler.graph import Graph, Node, topological_order
@@ -236,11 +236,3 @@ def created_by_step(workflow: Mapping[str, Any],
                 (str(obj_meta.get("creationTimestamp") or ""), f"{kind}/{obj_meta.get('name')}"))
     return {step: [name for _, name in sorted(items)] for step, items in out.items()}
 
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
