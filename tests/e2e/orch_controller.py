@@ -15,7 +15,8 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,30 @@ class ControllerProcess:
 
 
 # -- the chart's RBAC ------------------------------------------------------------------
+@contextmanager
+def leading_controller(cluster: Cluster, work: Path, name: str,
+                       env: dict[str, str] | None = None) -> Iterator[ControllerProcess]:
+    """A controller for the cluster's namespace under the chart's RBAC (as
+    ServiceAccount orch-e2e-NAME), yielded once it holds its Lease; stopped after,
+    with its log's tail printed for the test report."""
+    kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
+                                            f"orch-e2e-{name}", work / "sa-kubeconfig")
+    proc = ControllerProcess(kubeconfig, cluster.namespace, work, f"{name}-0",
+                             cluster.namespace, f"orch-e2e-{name}", env=env).start()
+    try:
+        proc.wait_ready()
+        wait_for(proc.is_leader, "the controller to hold its Lease", 20, 0.1)
+        yield proc
+    finally:
+        proc.stop()
+        print(f"\ncontroller log tail:\n{proc.tail(15)}")
+
+
+def apply(cluster: Cluster, *objs: Obj) -> list[Obj]:
+    """Server-side apply into the cluster's namespace, as `kubectl apply` would."""
+    return [cluster.kube.apply(o, cluster.namespace) for o in objs]
+
+
 def chart_rules(lease_name: str) -> tuple[list[Obj], list[Obj]]:
     """The controller's rules and the leader-election rules, read from the chart's
     rbac.yaml (the `orch.controllerRules` define and the leader-election Role, whose

@@ -28,11 +28,12 @@ from tests.e2e.orch_controller import (
     API,
     WF_API,
     ControllerProcess,
+    apply,
     condition,
+    leading_controller,
     orchestration,
     run,
     run_done,
-    service_account_kubeconfig,
     step,
     step_table,
     wait_run,
@@ -46,22 +47,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[ControllerProcess]:
-    work = tmp_path_factory.mktemp("controller")
-    kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
-                                            "orch-e2e-main", work / "sa-kubeconfig")
-    proc = ControllerProcess(kubeconfig, cluster.namespace, work, "rbac-0",
-                             cluster.namespace, "orch-e2e-main").start()
-    try:
-        proc.wait_ready()
-        wait_for(proc.is_leader, "the controller to hold its Lease", 20, 0.1)
+    with leading_controller(cluster, tmp_path_factory.mktemp("controller"), "main") as proc:
         yield proc
-    finally:
-        proc.stop()
-        print(f"\ncontroller log tail:\n{proc.tail(15)}")
-
-
-def apply(cluster: Cluster, *objs: Obj) -> list[Obj]:
-    return [cluster.kube.apply(o, cluster.namespace) for o in objs]
 
 
 def events_of(cluster: Cluster, name: str) -> list[tuple[str, str]]:

@@ -39,11 +39,12 @@ from tests.cluster.kube import Obj, wait_for
 from tests.e2e.orch_controller import (
     API,
     ControllerProcess,
+    apply,
     condition,
+    leading_controller,
     orchestration,
     run,
     run_done,
-    service_account_kubeconfig,
     step_table,
     wait_run,
 )
@@ -64,23 +65,10 @@ def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[ControllerProcess]:
     if "tools.tools.proompteng.ai" not in cluster.crds:
         pytest.skip(f"the reference system's CRDs are not installed: {SHARED_ABSENT}")
-    work = tmp_path_factory.mktemp("kinds")
-    kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
-                                            "orch-e2e-kinds", work / "sa-kubeconfig")
-    proc = ControllerProcess(kubeconfig, cluster.namespace, work, "kinds-0", cluster.namespace,
-                             "orch-e2e-kinds", env={
-                                 "ORCH_MAX_SUBORCHESTRATION_DEPTH": str(MAX_DEPTH)}).start()
-    try:
-        proc.wait_ready()
-        wait_for(proc.is_leader, "the controller to hold its Lease", 20, 0.1)
+    depth = {"ORCH_MAX_SUBORCHESTRATION_DEPTH": str(MAX_DEPTH)}
+    with leading_controller(cluster, tmp_path_factory.mktemp("kinds"), "kinds",
+                            env=depth) as proc:
         yield proc
-    finally:
-        proc.stop()
-        print(f"\ncontroller log tail:\n{proc.tail(15)}")
-
-
-def apply(cluster: Cluster, *objs: Obj) -> list[Obj]:
-    return [cluster.kube.apply(o, cluster.namespace) for o in objs]
 
 
 def unique(prefix: str) -> str:

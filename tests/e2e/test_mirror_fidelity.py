@@ -20,16 +20,16 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import Obj
 from tests.cluster.kwok import Failures
 from tests.e2e.orch_controller import (
     WF_API,
     ControllerProcess,
     condition,
+    leading_controller,
     orchestration,
     run,
     run_done,
-    service_account_kubeconfig,
     step,
     step_table,
     wait_run,
@@ -71,18 +71,8 @@ SCENARIOS: dict[str, list[Obj]] = {
 @pytest.fixture(scope="module")
 def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[ControllerProcess]:
-    work = tmp_path_factory.mktemp("fidelity")
-    kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
-                                            "orch-e2e-fidelity", work / "sa-kubeconfig")
-    proc = ControllerProcess(kubeconfig, cluster.namespace, work, "fidelity-0",
-                             cluster.namespace, "orch-e2e-fidelity").start()
-    try:
-        proc.wait_ready()
-        wait_for(proc.is_leader, "the controller to hold its Lease", 20, 0.1)
+    with leading_controller(cluster, tmp_path_factory.mktemp("fidelity"), "fidelity") as proc:
         yield proc
-    finally:
-        proc.stop()
-        print(f"\ncontroller log tail:\n{proc.tail(15)}")
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,12 @@ import pytest
 import yaml
 
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import Obj
 from tests.cluster.kwok import Failures
 from tests.e2e.orch_controller import (
     API,
     ControllerProcess,
+    leading_controller,
     orchestration,
     service_account_kubeconfig,
     step,
@@ -35,17 +36,8 @@ BIN = Path(sys.executable).parent
 def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[ControllerProcess]:
     work = tmp_path_factory.mktemp("operate-controller")
-    kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
-                                            "orch-e2e-operate", work / "sa-kubeconfig")
-    proc = ControllerProcess(kubeconfig, cluster.namespace, work, "operate-0",
-                             cluster.namespace, "orch-e2e-operate").start()
-    try:
-        proc.wait_ready()
-        wait_for(proc.is_leader, "the controller to hold its Lease", 20, 0.1)
+    with leading_controller(cluster, work, "operate") as proc:
         yield proc
-    finally:
-        proc.stop()
-        print(f"\ncontroller log tail:\n{proc.tail(15)}")
 
 
 def orch(cluster: Cluster, *args: str, stdin: str | None = None,

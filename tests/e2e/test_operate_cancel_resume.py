@@ -30,9 +30,9 @@ from tests.e2e.orch_controller import (
     ControllerProcess,
     condition,
     execute_resource_step,
+    leading_controller,
     orchestration,
     run_done,
-    service_account_kubeconfig,
     step,
     step_table,
     wait_run,
@@ -49,17 +49,8 @@ CANCELLED_WITHIN = 5.0  # s, issue 13
 def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[ControllerProcess]:
     work = tmp_path_factory.mktemp("cancel-controller")
-    kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
-                                            "orch-e2e-cancel", work / "sa-kubeconfig")
-    proc = ControllerProcess(kubeconfig, cluster.namespace, work, "cancel-0",
-                             cluster.namespace, "orch-e2e-cancel").start()
-    try:
-        proc.wait_ready()
-        wait_for(proc.is_leader, "the controller to hold its Lease", 20, 0.1)
+    with leading_controller(cluster, work, "cancel") as proc:
         yield proc
-    finally:
-        proc.stop()
-        print(f"\ncontroller log tail:\n{proc.tail(15)}")
 
 
 def orch(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
