@@ -89,6 +89,11 @@ def submit(args: argparse.Namespace, connect: Connect) -> int:
                 f'note: the cluster\'s Orchestration "{name}" (generation '
                 f'{live["metadata"].get("generation")}) differs from {args.file}; the run '
                 "uses the cluster's (pass --apply to update it)\n")
+    return _create(client, namespace, run, args)
+
+
+def _create(client: Client, namespace: str, run: Obj, args: argparse.Namespace) -> int:
+    """Create the run, print its name (scripts read it), and watch it if asked."""
     created = client.request("POST", RUNS.path(namespace), body=run)
     run_name = created["metadata"]["name"]
     sys.stdout.write(run_name + "\n")
@@ -194,10 +199,4 @@ def resume(args: argparse.Namespace, connect: Connect, rerun: Sequence[str]) -> 
         raise Refused("the cluster dropped spec.resumeFrom: its OrchestrationRun CRD "
                       "predates resume; install the CRDs of this orch (orch crds | kubectl "
                       "apply -f -)")
-    created = client.request("POST", RUNS.path(namespace), body=body)
-    run_name = created["metadata"]["name"]
-    sys.stdout.write(run_name + "\n")
-    sys.stdout.flush()
-    if args.watch:
-        return watch(client, run_name, args.all)
-    return EXIT_OK
+    return _create(client, namespace, body, args)
