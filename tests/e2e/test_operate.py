@@ -11,13 +11,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 
+from compiler.api import GENERATION_ANNOTATION
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj
+from tests.cluster.kube import Obj, wait_for
 from tests.cluster.kwok import Failures
 from tests.e2e.orch_controller import (
     API,
@@ -26,6 +28,7 @@ from tests.e2e.orch_controller import (
     orchestration,
     service_account_kubeconfig,
     step,
+    workflows_of,
 )
 
 pytestmark = pytest.mark.e2e
@@ -227,3 +230,31 @@ def test_watch_of_a_run_deleted_while_watched_exits_4(
     assert watcher.stderr is not None
     assert watcher.stderr.read() == (
         f'orch: error: OrchestrationRun "{name}" was deleted while watched\n')
+
+
+def first_workflow(cluster: Cluster, run_name: str) -> Obj | None:
+    return next(iter(workflows_of(cluster, run_name)), None)
+
+
+def test_submit_apply_of_an_edited_orchestration_runs_the_generation_just_applied(
+        cluster: Cluster, controller: ControllerProcess, tmp_path: Path) -> None:
+    """`orch submit --apply` stores the edited Orchestration and creates the run right
+    after it: the run's Workflow is compiled from that generation, never from the
+    controller's cache of the one before (the cache may not have seen the edit yet;
+    tests/unit/controller/test_reconcile_live_orchestration.py makes the lag certain).
+    Four edits in a row, each run checked."""
+    for size in range(1, 5):
+        steps = [step(f"s{i}", [f"s{i - 1}"] if i else []) for i in range(size)]
+        path = write(tmp_path / f"gen{size}.yaml", orchestration("op-gen", steps))
+        created = orch(cluster, "submit", path, "--apply")
+        assert created.returncode == 0, created.stderr
+        name = created.stdout.strip()
+        wf: Obj = wait_for(partial(first_workflow, cluster, name), f"{name}: its Workflow",
+                           30, 0.1)
+        entry = next(t for t in wf["spec"]["templates"]
+                     if t["name"] == wf["spec"]["entrypoint"])
+        assert [t["name"] for t in entry["dag"]["tasks"]] == [s["name"] for s in steps]
+        stored = cluster.kube.get(API, "Orchestration", "op-gen", cluster.namespace)
+        assert stored is not None
+        assert wf["metadata"]["annotations"][GENERATION_ANNOTATION] == \
+            str(stored["metadata"]["generation"])
