@@ -36,6 +36,10 @@ WORK_PREFIX = "orch-cluster-"
 # orchestrationruns, which share names with ours and would replace them.
 JANGAR_CRD_PLURALS = ("agentruns", "toolruns", "tools", "approvalpolicies", "signaldeliveries")
 ORCH_CRDS = REPO / "charts" / "orch" / "crds"
+# The reference system's CRDs come from ../shared only: a fresh clone has none, and
+# the tests that create those kinds leave that part out (saying so) there.
+AGENT_RUN_CRD = "agentruns.agents.proompteng.ai"
+TOOL_CRD = "tools.tools.proompteng.ai"
 
 
 def shared_dir() -> Path:

@@ -35,6 +35,7 @@ import yaml
 from compiler.api import DEPTH_ANNOTATION
 from controller.argo_messages import WAIT_TIMED_OUT
 from tests.cluster import Cluster
+from tests.cluster.cluster import TOOL_CRD
 from tests.cluster.kube import Obj, wait_for
 from tests.e2e.orch_controller import (
     API,
@@ -63,7 +64,7 @@ MAX_DEPTH = 2  # the controller's ORCH_MAX_SUBORCHESTRATION_DEPTH here (default 
 @pytest.fixture(scope="module")
 def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[ControllerProcess]:
-    if "tools.tools.proompteng.ai" not in cluster.crds:
+    if TOOL_CRD not in cluster.crds:
         pytest.skip(f"the reference system's CRDs are not installed: {SHARED_ABSENT}")
     depth = {"ORCH_MAX_SUBORCHESTRATION_DEPTH": str(MAX_DEPTH)}
     with leading_controller(cluster, tmp_path_factory.mktemp("kinds"), "kinds",
