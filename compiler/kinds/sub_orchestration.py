@@ -26,7 +26,8 @@ from compiler.models import Step
 
 def template(child_depth: int) -> Template:
     return create_template(API_VERSION, RUN_KIND, "status.phase == Succeeded",
-                           "status.phase in (Failed,Cancelled)", {DEPTH_ANNOTATION: str(child_depth)})
+                           "status.phase in (Failed,Cancelled)",
+                           {DEPTH_ANNOTATION: str(child_depth)})
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
