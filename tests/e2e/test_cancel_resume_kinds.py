@@ -250,3 +250,41 @@ def test_a_parents_cancel_reaches_a_child_waiting_on_a_signal_whose_resume_keeps
     wait_run(cluster, again, waiting("sig"), "the resumed child waits again", 60)
     assert orch(cluster, "cancel", again).returncode == 0
     assert wait_run(cluster, again, run_done, "cancelled", 30)["status"]["phase"] == "Cancelled"
+
+
+def test_a_wait_decided_before_a_stop_is_not_released_once_the_workflow_is_stopped(
+        cluster: Cluster) -> None:
+    """The executor's half of "no node write after the stop": a release decided from
+    a Workflow the cache showed running, carried out after someone stopped it (`argo
+    stop`, or a stop the cache had not shown yet), writes nothing. Argo's own
+    controller must not fail the node first, so this Workflow carries another
+    controller instance's label (Argo without an instanceID lists Workflows
+    `!workflows.argoproj.io/controller-instanceid`: util/instanceid/service.go,
+    v4.0.5 l.44) and its status is written here as Argo writes a waiting gate."""
+    import copy
+
+    from controller.kube import WORKFLOWS, Kube
+    from controller.metrics import Metrics
+    from controller.release import release
+    from controller.waits import Release, workflow_waits
+    from tests.unit.controller.test_decide_waits import waiting as waiting_workflow
+
+    body = waiting_workflow()
+    meta = body["metadata"]
+    for key in ("uid", "ownerReferences", "resourceVersion"):
+        meta.pop(key, None)
+    meta.update(name=unique("stopped"), namespace=cluster.namespace)
+    meta.setdefault("labels", {})["workflows.argoproj.io/controller-instanceid"] = "elsewhere"
+    kube = Kube(cluster.api_client, Metrics())
+    created = kube.create(WORKFLOWS, cluster.namespace, body)
+    (gate, *_) = [w for w in workflow_waits(created) if w.step == "gate"]
+    stale = copy.deepcopy(created)
+    stopped = kube.replace(WORKFLOWS, cluster.namespace, meta["name"],
+                           {**created, "spec": {**created["spec"], "shutdown": "Stop"}})
+    assert release(kube, stale, [Release(gate.node_id, "gate", "Succeeded",
+                                         "approval policy deploy is approved")]) is None
+    live = kube.get(WORKFLOWS, cluster.namespace, meta["name"])
+    assert live is not None
+    assert live["metadata"]["resourceVersion"] == stopped["metadata"]["resourceVersion"]
+    assert live["status"]["nodes"][gate.node_id]["phase"] == "Running"
+    cluster.kube.delete(WF_API, "Workflow", meta["name"], cluster.namespace)
