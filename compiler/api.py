@@ -46,6 +46,10 @@ APPROVALS_API_VERSION: Final = "approvals.proompteng.ai/v1alpha1"
 APPROVAL_POLICY_KIND: Final = "ApprovalPolicy"
 SIGNALS_API_VERSION: Final = "signals.proompteng.ai/v1alpha1"
 SIGNAL_DELIVERY_KIND: Final = "SignalDelivery"
+# The step kinds that wait in a suspend node (no pod): their message says on what.
+APPROVAL_GATE: Final = "ApprovalGate"
+SIGNAL_WAIT: Final = "SignalWait"
+WAIT_KINDS: Final = (APPROVAL_GATE, SIGNAL_WAIT)
 
 
 def parse_time(value: Any) -> datetime | None:

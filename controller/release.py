@@ -7,7 +7,8 @@ apiserver for an ApprovalPolicy the cache lacks) and writing the Workflow as
 `argo node set` does: read it live, set the nodes (`controller.suspend`), PUT it
 with the resourceVersion read, and start over on a conflict (Argo's controller
 writes the same object). A node someone else already set (a person's `argo
-resume`, or another replica) is left as it is.
+resume`, or another replica) is left as it is, and so is every node of a
+Workflow found stopped or ended by then (a cancel, `argo stop`).
 """
 
 from __future__ import annotations
@@ -56,8 +57,16 @@ def release(kube: Kube, workflow: Obj, releases: Sequence[Release]) -> Obj | Non
         live = kube.get(WORKFLOWS, ns, name)
         if live is None or live["metadata"].get("uid") != meta.get("uid"):
             return None
+        # Decided from a cache: the live Workflow may have been stopped since (a
+        # cancel, `argo stop`) or have ended; then Argo fails its waits, and none
+        # is released after the stop (`workflow_waits` holds none of such a one).
+        still = {w.node_id for w in workflow_waits(live)}
         body, done = live, []
         for r in releases:
+            if r.node_id not in still:
+                log.info("wait no longer waits", extra={"workflow": f"{ns}/{name}",
+                                                        "step": r.step})
+                continue
             try:
                 body = set_suspend_node(body, r.node_id, r.phase, r.message,
                                         conds.now_rfc3339())

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from compiler.api import WAIT_KINDS
 from compiler.vocabulary import RUN_DONE, RunPhase, StepPhase, StepReason
 from operate.render import (
     GLYPHS,
@@ -117,7 +118,10 @@ def changes(old: RunView | None, new: RunView, now: datetime, style: Style) -> l
             parts.append(reason_cell(step))
         if step.is_done and step.started_at is not None:
             parts.append(span(step.started_at, step.finished_at, now))
-        if step.phase == StepPhase.FAILED and step.message:
+        # A failure says why; a waiting ApprovalGate or SignalWait on what (it has
+        # no pod and no log: "Waiting for approval of deploy").
+        if step.message and (step.phase == StepPhase.FAILED or (
+                step.phase == StepPhase.RUNNING and step.kind in WAIT_KINDS)):
             parts.append(step.message)
         lines.append(f"{stamp}  {step.name.ljust(pad)}  " + "  ".join(parts))
     if old is None or (old.phase, old.progress) != (new.phase, new.progress):

@@ -117,8 +117,11 @@ def _choose(found: Sequence[tuple[Any, Any]], wanted: str | None, file: str) -> 
 
 
 def _new_run(namespace: str, orchestration: str, name: str | None,
-             params: dict[str, str], resume_from: Obj | None = None) -> Obj:
+             params: dict[str, str], resume_from: Obj | None = None,
+             annotations: dict[str, str] | None = None) -> Obj:
     meta: Obj = {"namespace": namespace}
+    if annotations:
+        meta["annotations"] = annotations
     if name:
         meta["name"] = name
     else:
@@ -158,6 +161,17 @@ def _report(diagnostics: Sequence[Any]) -> None:
                                               (d.span.line or 0) if d.span else 0)))
 
 
+def carried_annotations(old: Obj) -> dict[str, str]:
+    """What a resumed run keeps of the old run's annotations: its depth in a chain of
+    SubOrchestration runs (a resumed child is still that deep: without it, resuming
+    a child would restart the count at 0 and let a chain grow past
+    maxSubOrchestrationDepth one resume at a time)."""
+    from compiler.api import DEPTH_ANNOTATION
+
+    found = ((old.get("metadata") or {}).get("annotations") or {}).get(DEPTH_ANNOTATION)
+    return {DEPTH_ANNOTATION: found} if isinstance(found, str) else {}
+
+
 def resume(args: argparse.Namespace, connect: Connect, rerun: Sequence[str]) -> int:
     """A new run with `spec.resumeFrom`; refused here, as the controller would refuse
     it (`compiler.resume.resume_problem`), before anything is created."""
@@ -191,7 +205,7 @@ def resume(args: argparse.Namespace, connect: Connect, rerun: Sequence[str]) -> 
     if rerun:
         resume_from["rerun"] = list(dict.fromkeys(rerun))
     body = _new_run(namespace, orch_name, args.name, dict(spec.get("parameters") or {}),
-                    resume_from)
+                    resume_from, carried_annotations(old))
     # A cluster whose CRD predates resumeFrom would drop it and run every step again:
     # ask first with a dry run.
     trial = client.request("POST", RUNS.path(namespace), {"dryRun": "All"}, body)

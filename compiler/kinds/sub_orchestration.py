@@ -1,5 +1,7 @@
 """`SubOrchestration` steps create a child OrchestrationRun and wait on its phase
-(the controller of this project sets `Succeeded` or `Failed`). The child carries
+(the controller of this project sets `Succeeded`, `Failed` or `Cancelled`: a
+person may cancel the child alone, and a phase neither condition matches would
+leave the parent's step waiting for ever). The child carries
 its depth in the chain of runs (annotation `orchestration.proompteng.ai/depth`,
 the parent's plus one), which the controller holds to
 `maxSubOrchestrationDepth` (contract §4, §6)."""
@@ -24,7 +26,8 @@ from compiler.models import Step
 
 def template(child_depth: int) -> Template:
     return create_template(API_VERSION, RUN_KIND, "status.phase == Succeeded",
-                           "status.phase == Failed", {DEPTH_ANNOTATION: str(child_depth)})
+                           "status.phase in (Failed,Cancelled)",
+                           {DEPTH_ANNOTATION: str(child_depth)})
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:

@@ -14,6 +14,7 @@ import pytest
 from controller.argo_messages import WAIT_TIMED_OUT
 from controller.decide import (
     DUE_MARGIN,
+    Created,
     Fetch,
     Need,
     Observed,
@@ -146,3 +147,22 @@ def test_two_gates_on_one_missing_policy_ask_once() -> None:
     wf = owned(with_status(wf, "Running", [wait_node(wf, "g1"), wait_node(wf, "g2")]))
     plan = plan_waits(workflow_waits(wf), WaitFacts({"deploy": None}, {}), STARTED)
     assert plan.unconfirmed == ("deploy",) and plan.releases == ()
+
+
+def test_a_cancelled_runs_waits_are_never_decided() -> None:
+    """A cancel whose stop the cache does not show yet (or a cancel past its plan):
+    a due timeout, a denying policy and a delivery release nothing; the run is
+    mirrored `Cancelled`, its waits `Failed`/`Cancelled` (contract §3)."""
+    wf = waiting()
+    cancelled = {**run(SUBMITTED), "spec": {**run(SUBMITTED)["spec"], "cancel": True}}
+    decided = facts(wf, policy("denied"), [delivery()])
+    for o in (Observed(run=cancelled, now=at(120), workflow=wf, waits=decided,
+                       cancel_applied=True),
+              Observed(run=cancelled, now=at(120), workflow=waiting(shutdown="Stop"),
+                       waits=decided, created=Created())):
+        action = decide(o)
+        assert isinstance(action, WriteStatus) and action.requeue is None, action
+        steps = {s["name"]: (s["phase"], s.get("reason")) for s in action.status["stepStatuses"]}
+        assert steps == {"gate": ("Failed", "Cancelled"), "signal": ("Failed", "Cancelled"),
+                         "after": ("Skipped", "Cancelled")}
+        assert action.status["phase"] == "Cancelled"

@@ -3,6 +3,7 @@ terminal, the final view naming each failure and what it skipped, exit codes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -87,3 +88,19 @@ def test_summary_counts_reused_and_cancelled_steps_within_their_phases() -> None
                                         ("Running", None), ("Pending", None)])
 def test_watch_exit_codes(phase: str, code: int | None) -> None:
     assert exit_code(phase) == code
+
+
+def test_a_pipe_says_what_a_waiting_step_waits_for_and_that_its_cancel_ended_it() -> None:
+    """An ApprovalGate or SignalWait runs as a suspend node: no pod, no log, so its
+    message is the only sign of what the run waits on (and what a cancel stopped)."""
+    gate = replace(step("gate", "Running", message="Waiting for approval of deploy"),
+                   kind="ApprovalGate")
+    waiting = run("Running", gate, step("after"))
+    cancelled = run("Cancelled",
+                    step("gate", "Failed", "Cancelled",
+                         message="the run was cancelled while the step ran"),
+                    step("after", "Skipped", "Cancelled"), reason="Cancelled")
+    assert changes(None, waiting, NOW, Style())[0] == (
+        "12:00:30  gate   Running    Waiting for approval of deploy")
+    assert changes(waiting, cancelled, NOW, Style())[0] == (
+        "12:00:30  gate   Failed     Cancelled  30s  the run was cancelled while the step ran")
