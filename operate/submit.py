@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from compiler.api import API_VERSION, RUN_KIND
+from compiler.api import API_VERSION, DEPTH_ANNOTATION, RUN_KIND
 from compiler.cli import UsageError
 from operate.client import APPLY_PATCH, Client
 from operate.cluster import ORCHESTRATIONS, RUNS, get_run
@@ -166,8 +166,6 @@ def carried_annotations(old: Obj) -> dict[str, str]:
     SubOrchestration runs (a resumed child is still that deep: without it, resuming
     a child would restart the count at 0 and let a chain grow past
     maxSubOrchestrationDepth one resume at a time)."""
-    from compiler.api import DEPTH_ANNOTATION
-
     found = ((old.get("metadata") or {}).get("annotations") or {}).get(DEPTH_ANNOTATION)
     return {DEPTH_ANNOTATION: found} if isinstance(found, str) else {}
 
