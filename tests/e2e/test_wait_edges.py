@@ -4,6 +4,8 @@ must hold however the decision and the wait are ordered in time.
 - a SignalDelivery created before the run releases its waits as soon as they start
   (one of them only once an earlier step has run), and one delivery releases every
   wait on its signal: two in one Workflow, written in one update, and another run's;
+- a deliveryId of any text (Argo's expression syntax, `$(`, quotes, controls,
+  non-ASCII) is matched byte for byte, never case-folded or expanded;
 - a denied gate with continueOnFailure lets its dependents run (Argo's continueOn
   honours a suspend node failed by `argo node set`) and the run succeeds;
 - decisions made, and timeouts passed, while the controller was down are acted on
@@ -34,6 +36,7 @@ from tests.e2e.orch_controller import (
 )
 from tests.e2e.test_kinds import (
     APPROVALS_API,
+    HOSTILE,
     delivery,
     policy,
     set_status,
@@ -71,6 +74,30 @@ def test_a_delivery_that_came_first_releases_every_wait_on_its_signal(
         done = wait_run(cluster, name, run_done, "released by the delivery made before", 30)
         assert step_table(done) == {s["name"]: ("Succeeded", None) for s in steps[:count]}
         assert done["status"]["phase"] == "Succeeded"
+
+
+def test_a_delivery_id_of_any_text_is_matched_byte_for_byte(
+        cluster: Cluster, controller: ControllerProcess) -> None:
+    """deliveryId is free text in the CRD: Argo's template substitution and its copy
+    of the suspend node's inputs leave the wait's value as written, so only the
+    delivery with that exact text releases it, not one whose `{{workflow.name}}`
+    was expanded nor one that differs in case."""
+    name, signal = unique("sig-hostile"), unique("hostile")
+    hostile = HOSTILE["message"] + " Ü"
+    apply(cluster, orchestration(name, [signal_wait("wait", signal, hostile)]), run(name, name))
+    started = wait_run(cluster, name, waiting("wait"), "waiting", 30)
+    workflow = started["status"]["workflowRef"]["name"]
+    apply(cluster, delivery(unique("d-expanded"), signal,
+                            hostile.replace("{{workflow.name}}", workflow)),
+          delivery(unique("d-case"), signal, hostile.upper()))
+    time.sleep(2)
+    assert step_table(wait_run(cluster, name, waiting("wait"), "still waiting", 5)) == {
+        "wait": ("Running", None)}
+    exact = unique("d-exact")
+    apply(cluster, delivery(exact, signal, hostile))
+    done = wait_run(cluster, name, run_done, "released by the exact deliveryId", 30)
+    assert step_table(done) == {"wait": ("Succeeded", None)}
+    assert f"SignalDelivery {exact}" in step_status(done, "wait")["message"]
 
 
 def test_a_denied_gate_that_may_fail_lets_its_dependents_run(
