@@ -10,7 +10,8 @@ must hold however the decision and the wait are ordered in time.
   honours a suspend node failed by `argo node set`) and the run succeeds;
 - decisions made, and timeouts passed, while the controller was down are acted on
   at its restart, from its caches: denied fails, approved passes even past the
-  timeout (the decision wins), undecided fails StepTimedOut.
+  timeout (the decision wins), undecided fails StepTimedOut; a policy denied after
+  the restart is heard through the index rebuilt from the relist.
 """
 
 from __future__ import annotations
@@ -122,9 +123,10 @@ def test_a_denied_gate_that_may_fail_lets_its_dependents_run(
 
 def test_decisions_and_timeouts_while_the_controller_was_down(
         cluster: Cluster, controller: ControllerProcess) -> None:
-    names = {what: unique(f"down-{what}") for what in ("denied", "approved", "undecided")}
+    names = {what: unique(f"down-{what}")
+             for what in ("denied", "approved", "undecided", "denied-after")}
     for what, name in names.items():
-        timeout = 3600 if what == "denied" else 3
+        timeout = 3 if what in ("approved", "undecided") else 3600
         apply(cluster, policy(name), orchestration(name, [
             {"name": "gate", "kind": "ApprovalGate", "policyRef": name,
              "timeoutSeconds": timeout}]), run(name, name))
@@ -139,7 +141,13 @@ def test_decisions_and_timeouts_while_the_controller_was_down(
     wait_for(controller.is_leader, "the restarted controller to lead", 20, 0.1)
     t0 = time.monotonic()
     done = {what: wait_run(cluster, name, run_done, f"decided after the restart ({what})", 30)
-            for what, name in names.items()}
+            for what, name in names.items() if what != "denied-after"}
+    later = names["denied-after"]  # the index rebuilt from the relist: an event wakes it
+    assert step_table(wait_run(cluster, later, waiting("gate"), "still waiting", 5)) == {
+        "gate": ("Running", None)}
+    set_status(cluster, APPROVALS_API, "approvalpolicies", later, {"phase": "REJECTED"})
+    done["denied-after"] = wait_run(cluster, later, run_done, "rejected after the restart", 30)
+    assert step_table(done["denied-after"]) == {"gate": ("Failed", "StepFailed")}
     assert step_table(done["denied"]) == {"gate": ("Failed", "StepFailed")}
     assert step_table(done["approved"]) == {"gate": ("Succeeded", None)}
     assert step_table(done["undecided"]) == {"gate": ("Failed", "StepTimedOut")}
