@@ -221,7 +221,8 @@ def _apply_settings(
             out.add(
                 Reason.INVALID_FIELD,
                 path.child("retries"),
-                f"{article(step.kind)} step runs no pod; retries would have no effect",
+                f"{article(step.kind)} step {emitted.why_no_retries}; "
+                "retries would have no effect",
                 severity=Severity.WARNING,
             )
     timeout = step.timeout_seconds if step.timeout_seconds is not None \

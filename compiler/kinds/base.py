@@ -29,6 +29,7 @@ class Emitted:
     task: dict[str, Any] = field(default_factory=dict)
     # Whether Argo can apply retries/timeouts through this template.
     honours_retries: bool = True
+    why_no_retries: str = "runs no pod"  # the warning's reason, when it does not
     honours_timeout: bool = True
     # The step's timeout when it sets none itself (a ToolRun's Tool gives one).
     default_timeout: int | None = None

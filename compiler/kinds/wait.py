@@ -107,9 +107,12 @@ TEMPLATE: dict[str, Any] = {"inputs": {"parameters": [{"name": WAIT_PARAM}]}, "s
 
 def wait_step(spec: WaitSpec) -> Emitted:
     """A suspend node (no pod) that carries the wait for the controller; Argo
-    refuses a `timeout` on it and does not retry it, so the timeout travels in the
-    wait and the controller enforces it. Both kinds share the one template `wait`:
+    refuses a `timeout` on it, so the timeout travels in the wait and the controller
+    enforces it. No retries (contract §4), though Argo would retry a suspend
+    template that had a retryStrategy (operator.go l.2313, v4.0.5): the decision
+    would only be asked again. Both kinds share the one template `wait`:
     what differs is in the task's argument."""
     task = {"arguments": {"parameters": [parameter(WAIT_PARAM, spec.encode())]}}
     return Emitted("wait", dict(TEMPLATE), task, honours_retries=False,
+                   why_no_retries="is a wait the controller decides once",
                    honours_timeout=False, timeout_by_controller=True)

@@ -3,7 +3,11 @@ release (controller.waitindex)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from compiler.kinds.wait import WaitSpec
 from controller.waitindex import (
@@ -15,6 +19,7 @@ from controller.waitindex import (
     delivery_view,
     wait_targets,
 )
+from controller.waits import WaitFacts, WaitingNode, delivery_matches, plan_waits
 
 
 def delivery(name: str, signal: str, delivery_id: str | None = None, ns: str = "ns"
@@ -66,3 +71,50 @@ def test_deliveries_are_kept_small_and_found_by_target() -> None:
         "ns", WaitSpec("SignalWait", delivery_id="d1"))] == ["c"]
     index.remove_delivery(delivery("c", "t", "d1"))
     assert index.deliveries_for("ns", WaitSpec("SignalWait", delivery_id="d1")) == []
+
+
+# Names as the CRDs allow them: a step's signalRef is a Signal's name (a DNS
+# subdomain: dots), a delivery's signalRef.name and any deliveryId free text
+# (uppercase, spaces, `{{`, non-ASCII).
+NAMES = st.sampled_from(["ready", "Ready", "READY", "re.ady", "ready.", "ready ", "réady",
+                         "{{ready}}", "r"]) | st.text(max_size=6)
+
+
+@given(signal=st.none() | NAMES, delivery_id=st.none() | NAMES,
+       sent=st.lists(st.tuples(NAMES, st.none() | NAMES), max_size=4))
+def test_a_delivery_releases_a_wait_iff_each_given_field_is_equal_exactly(
+        signal: str | None, delivery_id: str | None, sent: list[tuple[str, str | None]]) -> None:
+    """Through the index (the candidates a wait reads) and the decision: no match
+    is missed by the index, none is made by case folding or by a near name."""
+    assume(signal is not None or delivery_id is not None)
+    spec = WaitSpec("SignalWait", signal=signal, delivery_id=delivery_id)
+    index = WaitIndex()
+    for i, (s, d) in enumerate(sent):
+        index.put_delivery(delivery(f"d{i}", s, d))
+    found = {d["metadata"]["name"] for d in index.deliveries_for("ns", spec)
+             if delivery_matches(spec, d)}
+    assert found == {f"d{i}" for i, (s, d) in enumerate(sent)
+                     if (signal is None or s == signal)
+                     and (delivery_id is None or d == delivery_id)}
+    # and the delivery's event wakes a run waiting on it
+    index.set_workflow("ns", "wf", "run", wait_targets(spec))
+    for i, (s, d) in enumerate(sent):
+        if f"d{i}" in found:
+            assert index.waiting_runs("ns", delivery_targets(delivery(f"d{i}", s, d))) == {"run"}
+
+
+def test_one_delivery_releases_every_wait_on_its_signal() -> None:
+    """Two waits of one Workflow on one signal (one also naming the deliveryId), as
+    the reference would: a delivery that exists releases each wait it matches.
+    (Two runs on one signal: `test_runs_are_found_by_what_they_wait_on_...`.)"""
+    waits = [WaitingNode("n1", "first", WaitSpec("SignalWait", signal="s"), None),
+             WaitingNode("n2", "second", WaitSpec("SignalWait", signal="s", delivery_id="d"),
+                         None),
+             WaitingNode("n3", "third", WaitSpec("SignalWait", signal="s", delivery_id="e"),
+                         None)]
+    index = WaitIndex()
+    index.put_delivery(delivery("one", "s", "d"))
+    facts = WaitFacts({}, {w.node_id: index.deliveries_for("ns", w.spec) for w in waits})
+    plan = plan_waits(waits, facts, datetime(2026, 1, 1, tzinfo=UTC))
+    assert [(r.step, r.phase) for r in plan.releases] == [("first", "Succeeded"),
+                                                         ("second", "Succeeded")]

@@ -7,15 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from controller.argo_messages import WAIT_TIMED_OUT
 from controller.config import load_config
+from controller.decide import DUE_MARGIN, Observed, ReleaseWaits, WriteStatus, decide
 from controller.events import Recorder
 from controller.kube import APPROVAL_POLICIES, RUNS, SIGNAL_DELIVERIES, WORKFLOWS
 from controller.main import DELIVERY, POLICY, Controller, stores
 from controller.mapping import RUN, WORKFLOW, Key
 from controller.reconcile import Caches, Reconciler
+from controller.release import wait_facts
 from controller.watch import Informer
-from tests.unit.controller.test_decide import owned
-from tests.unit.controller.test_decide_waits import waiting
+from tests.unit.controller.helpers import compiled, with_status
+from tests.unit.controller.test_decide import SUBMITTED, owned, run
+from tests.unit.controller.test_decide_waits import STEPS, waiting
 from tests.unit.controller.test_wiring import NS, event, queued
 
 Obj = dict[str, Any]
@@ -114,3 +120,65 @@ def test_a_resource_not_served_is_an_empty_synced_cache_asked_again_later() -> N
     threading.Thread(target=required.run, daemon=True).start()
     assert not required.synced.wait(0.5)  # a resource we need is retried, never "synced"
     required.stop()
+
+
+# -- decided from what the caches already hold (issue 11): a delivery or a decision
+# that came before the wait started, or while the controller was down ---------------
+def decided(c: Controller, now: str = "2026-01-01T00:00:10Z") -> Any:
+    """What the run's reconcile decides from the controller's caches: the Workflow
+    as cached (its view), the policies and deliveries the watches brought."""
+    wf = c._lookup(WORKFLOW)(NS, "run-1")
+    assert wf is not None
+    facts = wait_facts(wf, c._lookup(POLICY), c.waits.deliveries_for)
+    return decide(Observed(run=run(SUBMITTED), now=now, workflow=wf, waits=facts))
+
+
+def in_ns(wf: Obj, rv: str) -> Obj:
+    wf["metadata"]["namespace"], wf["metadata"]["resourceVersion"] = NS, rv
+    return wf
+
+
+def released(action: Any) -> dict[str, tuple[str, str]]:
+    assert isinstance(action, ReleaseWaits), action
+    return {r.step: (r.phase, r.message) for r in action.releases}
+
+
+def test_a_delivery_that_came_first_releases_the_wait_as_soon_as_it_starts() -> None:
+    """The delivery arrives while an earlier step runs (nobody waits on it yet, so
+    it wakes nothing); the Workflow event that shows the wait started wakes the run,
+    which finds the delivery in the cache: no second delivery event is needed."""
+    c = controller()
+    before = in_ns(owned(with_status(compiled(STEPS), "Running", [])), "1")
+    event(c, WORKFLOW, "ADDED", before)
+    assert queued(c) == [Key(RUN, NS, "run-1")]
+    event(c, DELIVERY, "ADDED", obj("SignalDelivery", "early", "2",
+                                     spec={"signalRef": {"name": "ready"}, "deliveryId": "d-1"}))
+    event(c, POLICY, "ADDED", obj("ApprovalPolicy", "deploy", "3",
+                                   status={"phase": "Approved"}))
+    assert queued(c) == []  # nothing waits yet
+    event(c, WORKFLOW, "MODIFIED", in_ns(waiting(), "4"))
+    assert queued(c) == [Key(RUN, NS, "run-1")]
+    assert released(decided(c)) == {
+        "gate": ("Succeeded", "approval policy deploy is approved"),
+        "signal": ("Succeeded", "signal ready delivered (SignalDelivery early)")}
+
+
+def test_after_a_restart_decisions_made_meanwhile_are_found_in_the_caches() -> None:
+    """A fresh controller lists policies and deliveries before Workflows (`run`): a
+    policy denied and a timeout passed while it was down are decided by the
+    Workflow's relist event alone; a decision found wins over the passed deadline."""
+    c = controller()
+    event(c, POLICY, "ADDED", obj("ApprovalPolicy", "deploy", "1",
+                                   status={"phase": "dEnIeD"}))
+    event(c, WORKFLOW, "ADDED", in_ns(waiting(), "2"))
+    assert queued(c) == [Key(RUN, NS, "run-1")]
+    late = "2026-01-01T01:00:00Z"  # the gate's 60 s passed long ago; the signal has none
+    assert released(decided(c, late)) == {
+        "gate": ("Failed", "approval policy deploy is denied")}
+    c = controller()
+    event(c, POLICY, "ADDED", obj("ApprovalPolicy", "deploy", "1", status={"phase": "Pending"}))
+    event(c, WORKFLOW, "ADDED", in_ns(waiting(), "2"))
+    assert released(decided(c, late)) == {"gate": ("Failed", WAIT_TIMED_OUT)}
+    due = decided(c, "2026-01-01T00:00:59Z")  # not yet: mirrored, looked at again at 60 s
+    assert isinstance(due, WriteStatus) and due.requeue is not None
+    assert due.requeue.after == pytest.approx(1 + DUE_MARGIN)
