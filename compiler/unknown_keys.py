@@ -88,14 +88,23 @@ def check_keys(data: Mapping[Any, Any], known: frozenset[str], path: FieldPath, 
                 hint=f'did you mean "{guess}"?' if guess else None, names=(key,))
 
 
-def check_orchestration_keys(data: Mapping[str, Any], out: Collector, *, strict: bool) -> None:
+def _check_resource(data: Mapping[str, Any], spec_keys: frozenset[str], out: Collector,
+                    strict: bool, where: str) -> dict[str, Any] | None:
+    """The keys of a resource's top level and of its spec; the spec, when a mapping."""
     check_keys(data, TOP, FieldPath(), out, strict=strict,
                where="not a field of the resource, ignored")
     spec = data.get("spec")
     if not isinstance(spec, dict):
+        return None
+    check_keys(spec, spec_keys, FieldPath(("spec",)), out, strict=strict, where=where)
+    return spec
+
+
+def check_orchestration_keys(data: Mapping[str, Any], out: Collector, *, strict: bool) -> None:
+    spec = _check_resource(data, model_keys(OrchestrationSpec), out, strict,
+                           "not a field of an Orchestration's spec, ignored")
+    if spec is None:
         return
-    check_keys(spec, model_keys(OrchestrationSpec), FieldPath(("spec",)), out, strict=strict,
-               where="not a field of an Orchestration's spec, ignored")
     steps = spec.get("steps")
     for i, step in enumerate(steps if isinstance(steps, list) else ()):
         if not isinstance(step, dict):
@@ -113,13 +122,10 @@ def check_orchestration_keys(data: Mapping[str, Any], out: Collector, *, strict:
 
 
 def check_run_keys(data: Mapping[str, Any], out: Collector, *, strict: bool) -> None:
-    check_keys(data, TOP, FieldPath(), out, strict=strict,
-               where="not a field of the resource, ignored")
-    spec = data.get("spec")
-    if not isinstance(spec, dict):
+    spec = _check_resource(data, model_keys(OrchestrationRunSpec), out, strict,
+                           "not a field of an OrchestrationRun's spec, ignored")
+    if spec is None:
         return
-    check_keys(spec, model_keys(OrchestrationRunSpec), FieldPath(("spec",)), out, strict=strict,
-               where="not a field of an OrchestrationRun's spec, ignored")
     if isinstance(spec.get("orchestrationRef"), dict):
         check_keys(spec["orchestrationRef"], REF_KEYS, FieldPath(("spec", "orchestrationRef")),
                    out, strict=strict, where="a reference holds only a name")
@@ -127,13 +133,10 @@ def check_run_keys(data: Mapping[str, Any], out: Collector, *, strict: bool) -> 
 
 def check_tool_keys(data: Mapping[str, Any], out: Collector, *, strict: bool) -> None:
     """A Tool's: its CRD keeps no unknown field (the apiserver prunes them)."""
-    check_keys(data, TOP, FieldPath(), out, strict=strict,
-               where="not a field of the resource, ignored")
-    spec = data.get("spec")
-    if not isinstance(spec, dict):
+    spec = _check_resource(data, model_keys(ToolSpec), out, strict,
+                           "not a field of a Tool's spec; the Tool CRD drops it")
+    if spec is None:
         return
-    check_keys(spec, model_keys(ToolSpec), FieldPath(("spec",)), out, strict=strict,
-               where="not a field of a Tool's spec; the Tool CRD drops it")
     env = spec.get("env")
     for i, item in enumerate(env if isinstance(env, list) else ()):
         if isinstance(item, dict):
