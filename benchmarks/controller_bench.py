@@ -94,6 +94,7 @@ def rss_kib(pid: int) -> int:
 
 
 def pct(values: list[float], q: float) -> float:
+    """The nearest-rank quantile q (0..1) of `values`; NaN when there are none."""
     if not values:
         return float("nan")
     s = sorted(values)

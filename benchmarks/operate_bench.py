@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
+from benchmarks.controller_bench import pct
 from tests.cluster import Cluster, ensure_tools
 from tests.cluster.kube import wait_for
 from tests.cluster.tools import share_dir
@@ -151,11 +152,6 @@ def bench_watch(cluster: Cluster, changes: int, terminal: bool) -> list[float]:
     return latencies
 
 
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=100)
@@ -176,7 +172,7 @@ def main() -> int:
             lat = bench_watch(cluster, args.changes, terminal)
             print(f"orch watch ({'terminal' if terminal else 'pipe'}), status write -> on "
                   f"screen, {len(lat)} changes: p50 {statistics.median(lat) * 1000:.0f} ms, "
-                  f"p99 {_percentile(lat, 99) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms "
+                  f"p99 {pct(lat, 0.99) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms "
                   "(target p99 <= 1 s)")
         print(f"load after: {os.getloadavg()[0]:.1f}")
     finally:

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from benchmarks.controller_bench import pct
 from controller.kube import RUNS, Kube
 from controller.watch import Informer
 from tests.chart import rbac
@@ -69,11 +70,6 @@ def cpu_seconds(pid: int) -> float:
     ticks = int(fields[11]) + int(fields[12])  # utime + stime
     import os
     return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 def main(argv: list[str] | None = None) -> int:
