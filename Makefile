@@ -6,15 +6,21 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install test unit e2e golden bench validate lint typecheck crds k8s-schema tools clean image image-test image-lock
+.PHONY: install lock test unit e2e golden bench validate lint typecheck crds k8s-schema tools clean image image-test image-lock
 
-$(BIN)/orch: pyproject.toml
+$(BIN)/orch: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
-install: $(BIN)/orch  ## venv with orch and the test tools
+install: $(BIN)/orch  ## venv with orch and the test tools, pinned by constraints.txt
+
+lock: install  ## re-resolve the newest versions pyproject.toml allows; rewrite constraints.txt and image/constraints.txt
+	$(PY) -m pip install --quiet --upgrade -e '.[test]'
+	{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	$(PY) -m image lock
 
 tools:  ## build (or reuse) kube-apiserver, etcd, kwok, Argo, helm into ~/.cache/orch-tools
 	tools/build.sh

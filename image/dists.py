@@ -26,13 +26,14 @@ def installed(path: Path | None = None) -> dict[str, md.Distribution]:
 
 
 def closure(root: str, dists: Mapping[str, md.Distribution],
-            ignore: Set[tuple[str, str]] = frozenset()) -> dict[str, str]:
-    """Name -> version of `root` and everything it requires (markers evaluated for
-    this interpreter, extras only where a requirement asks for them), less the
-    (requirer, required) edges in `ignore`."""
+            ignore: Set[tuple[str, str]] = frozenset(),
+            extras: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Name -> version of `root` (with its `extras`) and everything it requires
+    (markers evaluated for this interpreter, extras only where a requirement asks
+    for them), less the (requirer, required) edges in `ignore`."""
     env: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
     out: dict[str, str] = {}
-    todo: list[tuple[str, frozenset[str]]] = [(canonicalize_name(root), frozenset())]
+    todo: list[tuple[str, frozenset[str]]] = [(canonicalize_name(root), extras)]
     seen: set[tuple[str, frozenset[str]]] = set()
     while todo:
         name, extras = todo.pop()
