@@ -119,13 +119,15 @@ class ControllerProcess:
 # -- the chart's RBAC ------------------------------------------------------------------
 @contextmanager
 def leading_controller(cluster: Cluster, work: Path, name: str,
-                       env: dict[str, str] | None = None) -> Iterator[ControllerProcess]:
-    """A controller for the cluster's namespace under the chart's RBAC (as
-    ServiceAccount orch-e2e-NAME), yielded once it holds its Lease; stopped after,
-    with its log's tail printed for the test report."""
-    kubeconfig = service_account_kubeconfig(cluster, [cluster.namespace], cluster.namespace,
+                       env: dict[str, str] | None = None,
+                       namespaces: Sequence[str] = ()) -> Iterator[ControllerProcess]:
+    """A controller for `namespaces` (default: the cluster's namespace) under the
+    chart's RBAC (as ServiceAccount orch-e2e-NAME), yielded once it holds its Lease;
+    stopped after, with its log's tail printed for the test report."""
+    watched = list(namespaces) or [cluster.namespace]
+    kubeconfig = service_account_kubeconfig(cluster, watched, cluster.namespace,
                                             f"orch-e2e-{name}", work / "sa-kubeconfig")
-    proc = ControllerProcess(kubeconfig, cluster.namespace, work, f"{name}-0",
+    proc = ControllerProcess(kubeconfig, ",".join(watched), work, f"{name}-0",
                              cluster.namespace, f"orch-e2e-{name}", env=env).start()
     try:
         proc.wait_ready()
@@ -180,18 +182,25 @@ def service_account_kubeconfig(cluster: Cluster, namespaces: Sequence[str], leas
                                  "name": name}})
     for obj in objs:
         kube.apply(obj)
+    return token_kubeconfig(cluster, CHART_NAMESPACE, CHART_SA, path, "orch-sa")
+
+
+def token_kubeconfig(cluster: Cluster, namespace: str, name: str, path: Path,
+                     user: str | None = None, expiration_seconds: int = 7200) -> Path:
+    """A kubeconfig authenticating as ServiceAccount `namespace/name` with a real
+    bound token (TokenRequest), so the apiserver judges every request by its RBAC."""
     from kubernetes import client
 
     request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
-        audiences=["https://kubernetes.default.svc.cluster.local"], expiration_seconds=7200))
+        audiences=["https://kubernetes.default.svc.cluster.local"],
+        expiration_seconds=expiration_seconds))
     status = client.CoreV1Api(cluster.api_client).create_namespaced_service_account_token(
-        CHART_SA, CHART_NAMESPACE, request).status
+        name, namespace, request).status
     assert status is not None
-    token = status.token
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    admin["users"] = [{"name": "orch-sa", "user": {"token": token}}]
-    admin["contexts"][0]["context"]["user"] = "orch-sa"
-    path.write_text(yaml.safe_dump(admin))
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    config["users"] = [{"name": user or name, "user": {"token": status.token}}]
+    config["contexts"][0]["context"]["user"] = user or name
+    path.write_text(yaml.safe_dump(config))
     return path
 
 

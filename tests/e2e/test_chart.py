@@ -42,7 +42,7 @@ from tests.cluster import Cluster
 from tests.cluster.cluster import AGENT_RUN_CRD, TOOL_CRD
 from tests.cluster.kube import Obj, wait_for
 from tests.cluster.procs import free_port
-from tests.e2e.orch_controller import execute_resource_step
+from tests.e2e.orch_controller import execute_resource_step, token_kubeconfig
 
 pytestmark = pytest.mark.e2e
 
@@ -450,20 +450,6 @@ class ChartController:
 
     def tail(self) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
-
-
-def token_kubeconfig(cluster: Cluster, namespace: str, name: str, path: Path) -> Path:
-    """A kubeconfig authenticating as the ServiceAccount with a real bound token."""
-    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
-        audiences=["https://kubernetes.default.svc.cluster.local"], expiration_seconds=3600))
-    status = client.CoreV1Api(cluster.api_client).create_namespaced_service_account_token(
-        name, namespace, request).status
-    assert status is not None
-    config = yaml.safe_load(cluster.kubeconfig.read_text())
-    config["users"] = [{"name": name, "user": {"token": status.token}}]
-    config["contexts"][0]["context"]["user"] = name
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def container_step(name: str, deps: list[str]) -> Obj:
