@@ -295,8 +295,9 @@ def _pod_security(asks: PodAsks, found: _Found) -> None:
 def _step_key(v: Violation, step: FieldPath) -> tuple[FieldPath, str]:
     """The step's key behind a violation found on the pod built from it."""
     if v.path[:2] == ("containers", 0):
-        key = ".".join(str(p) for p in v.path[2:])
-        return step.child(*v.path[2:]), f"{key}: {json.dumps(v.value)}"
+        last = v.path[-1]  # the path names the key; the message its value
+        what = json.dumps(v.value) if isinstance(last, int) else f"{last}: {json.dumps(v.value)}"
+        return step.child(*v.path[2:]), what
     if v.path[:1] == ("volumes",):
         return step.child(*v.path), f"a {v.value} volume"
     # Nothing else of that pod comes from the step: RESTRICTED_POD meets `restricted`
