@@ -159,6 +159,9 @@ def _names(value: Any, key: str) -> tuple[str, ...]:
     if key == "volumeTypes":
         known = volume_type_names()
         for name in value:
+            if name == "secret":
+                raise ValueError(f"{SETTING}.volumeTypes: a secret volume is a Secret "
+                                 f"reference: list the Secrets in {SETTING}.secrets")
             if name != ANY and name not in known:
                 near = suggest(name, sorted(known))
                 raise ValueError(f"{SETTING}.volumeTypes: {quote(name)} is not a volume "
@@ -300,8 +303,8 @@ def _step_key(v: Violation, step: FieldPath) -> tuple[FieldPath, str]:
         return step.child(*v.path[2:]), what
     if v.path[:1] == ("volumes",):
         return step.child(*v.path), f"a {v.value} volume"
-    # Nothing else of that pod comes from the step: RESTRICTED_POD meets `restricted`
-    # (tests/unit/compiler/test_podpolicy.py), so this is never reached.
+    # Nothing else of that pod comes from the step, and the restricted settings alone
+    # meet `restricted` (test_pod_security.py), so this is never reached.
     return step, f"the pod ({'.'.join(map(str, v.path))})"
 
 

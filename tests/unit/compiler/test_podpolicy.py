@@ -57,6 +57,8 @@ def test_parse(text: str, expected: PodPolicy) -> None:
     pytest.param('{"secrets": [""]}', "podPolicy.secrets: must be a list", id="empty-name"),
     pytest.param('{"volumeTypes": ["hostpath"]}', 'did you mean "hostPath"?',
                  id="unknown-volume-type"),
+    pytest.param('{"volumeTypes": ["secret"]}', "list the Secrets in podPolicy.secrets",
+                 id="secret-volumes-are-secrets"),
     pytest.param('{"templateRefs": {"cluster": []}}', "podPolicy.templateRefs: unknown key",
                  id="unknown-templateRefs-key"),
 ])
