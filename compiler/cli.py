@@ -106,7 +106,7 @@ def _batch(args: argparse.Namespace, render: Callable[[dict[str, Any]], str] | N
     from compiler.batch import Batch
     from compiler.source import decode
 
-    pods = _pod_settings(args) if args.command == "compile" else None
+    pods = _pod_settings(args)
     batch = Batch(render, getattr(args, "service_account", None), pods, args.strict)
     unreadable = 0
     for path in args.files:
@@ -216,6 +216,8 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
                          f"({', '.join(label(o) for o in found)}); "
                          f"choose one with --orchestration {which}")
     orch = found[0]
+    if args.command == "plan" and not _admitted(args, inputs, orch):
+        return EXIT_INVALID
     graph = build_graph(orch.spec.steps)
     failed, errored = _step_list(args.fail), _step_list(args.error)
     for flag, chosen in (("--fail", failed), ("--error", errored)):
@@ -236,6 +238,22 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
 
         result = plan(graph, failed, errored)
     return orch.metadata.name or "orchestration", graph, result
+
+
+def _admitted(args: argparse.Namespace, inputs: Inputs, orch: Orchestration) -> bool:
+    """Whether the install's pod policy (the pod flags) admits the Orchestration, as
+    `orch compile` judges it; its refusals reported."""
+    from compiler.diagnostics import Collector
+    from compiler.emit import emit_workflow
+    from compiler.inputs import namespace_of
+
+    doc = next(d for d, o in inputs.orchestrations if o is orch)
+    out = Collector()
+    emit_workflow(orch, None, out, pods=_pod_settings(args),
+                  tools=inputs.tools_in(namespace_of(orch, None)))
+    problems = [doc.locate(d) for d in out.items if d.is_error]
+    report(problems)
+    return not problems
 
 
 def _resumed(args: argparse.Namespace, orch: Orchestration, graph: Graph,
@@ -343,20 +361,46 @@ def cmd_controller(args: argparse.Namespace) -> int:
 
 
 def _add_pod_flags(p: argparse.ArgumentParser) -> None:
-    """How the Workflow's pods run (contract §4; the chart's
-    orchestrationController.automountServiceAccountToken and .podSecurity)."""
+    """How the Workflow's pods run and what a step may ask of them (contract §4,
+    §6; the chart's orchestrationController.podPolicy and
+    .automountServiceAccountToken)."""
+    p.add_argument("--pod-policy", metavar="POLICY",
+                   help="the install's pod policy: restricted (default), none, a JSON "
+                        "object, or @FILE (JSON or YAML), as the chart's "
+                        "orchestrationController.podPolicy")
+    p.add_argument("--pod-security", choices=("restricted", "none"), default=None,
+                   help="the pod policy's podSecurity (default: the policy's, restricted)")
     p.add_argument("--automount-service-account-token", action="store_true",
                    help="mount the ServiceAccount token into every container of the pods "
                         "(default: only Argo's executor containers get one)")
-    p.add_argument("--pod-security", choices=("restricted", "none"), default="restricted",
-                   help="Pod Security settings the pods get (default restricted)")
 
 
 def _pod_settings(args: argparse.Namespace) -> PodSettings:
+    """The settings the pod flags give; UsageError names the flag at fault."""
+    from dataclasses import replace
+
+    from compiler.podpolicy import parse_pod_policy
     from compiler.pods import PodSettings
 
-    return PodSettings(automount_token=args.automount_service_account_token,
-                       pod_security=args.pod_security)
+    value: Any = args.pod_policy
+    if isinstance(value, str) and value.startswith("@"):
+        import yaml
+
+        ((name, text),) = read_sources([value[1:]])
+        if not isinstance(text, str):
+            raise UsageError(f"--pod-policy {name}: {text.text}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"--pod-policy {name}: not JSON or YAML "
+                             f"({str(exc).splitlines()[0]})") from None
+    try:
+        policy = parse_pod_policy(value)
+    except ValueError as exc:
+        raise UsageError(f"--pod-policy: {exc}") from None
+    if args.pod_security is not None:
+        policy = replace(policy, pod_security=args.pod_security)
+    return PodSettings(automount_token=args.automount_service_account_token, policy=policy)
 
 
 STRICT_HELP = ("every key orch does not read is an error (by default only a misspelled "
@@ -399,6 +443,7 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="YAML files; - for stdin")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
     p.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    _add_pod_flags(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plan", help="what-if: which steps run, fail or are skipped")
@@ -415,6 +460,7 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
     p.add_argument("--rerun", action="append", metavar="STEP[,STEP...]",
                    help="with --resume-from: rerun these steps too (and what depends on them)")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    _add_pod_flags(p)
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("graph", help="draw the step graph (Mermaid, Graphviz DOT or text)")

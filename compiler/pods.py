@@ -26,59 +26,60 @@ What Argo v4.0.5 honours, read from its source:
   there would add a container to the resource pods, which have none.
 A `Template` step's pods are its WorkflowTemplate's: they get the Workflow's
 pod-level settings and token rule, and whatever its own templates set.
+
+What a step may ask beyond these settings is the install's pod policy
+(`compiler.podpolicy`); the settings themselves and the Pod Security checks they
+meet are `compiler.pod_security`'s. Where the policy lets a step set a key, its
+value wins (`container_security_context`): under `podSecurity: none` nothing is
+added, so no default can contradict what the step asked for (Kubernetes refuses
+`allowPrivilegeEscalation: false` beside `privileged: true`).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-RESTRICTED: Final = "restricted"
-NO_PROFILE: Final = "none"
-POD_SECURITY_PROFILES = (RESTRICTED, NO_PROFILE)
-DEFAULT_SERVICE_ACCOUNT: Final = "default"
+from compiler.pod_security import (
+    RESTRICTED_CONTAINER,
+    RESTRICTED_POD,
+    merged,
+    restricted_container,
+)
+from compiler.podpolicy import DEFAULT_POLICY, PodPolicy
 
-# Pod Security Standards, `restricted` (k8s.io/pod-security-admission v0.36.3
-# policy/check_*): what a pod must say, at pod and at container level.
-RESTRICTED_POD: Final[Mapping[str, Any]] = {
-    "runAsNonRoot": True,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-RESTRICTED_CONTAINER: Final[Mapping[str, Any]] = {
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-}
+__all__ = ["RESTRICTED_CONTAINER", "RESTRICTED_POD", "merged"]  # kept where they were
+
+DEFAULT_SERVICE_ACCOUNT: Final = "default"
 EXECUTOR_CONTAINERS = {"initContainers": "init", "containers": "wait"}  # Argo's names
 
 
 @dataclass(frozen=True)
 class PodSettings:
-    """Per install (chart values, `orch compile` flags)."""
+    """Per install (chart values, `orch compile` flags): whether every container
+    gets the ServiceAccount token, and the pod policy."""
 
     automount_token: bool = False
-    pod_security: str = RESTRICTED
+    policy: PodPolicy = DEFAULT_POLICY
 
     @property
     def restricted(self) -> bool:
-        return self.pod_security == RESTRICTED
+        return self.policy.restricted
 
 
 DEFAULT_PODS: Final = PodSettings()
 
 
-def merged(defaults: Mapping[str, Any], own: Mapping[str, Any] | None) -> dict[str, Any]:
-    """`defaults` under `own`: a step's own setting wins, key by key; mappings
-    merge (its `capabilities.add` joins the default `drop`)."""
-    out = copy.deepcopy(dict(defaults))
-    for key, value in (own or {}).items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+def container_security_context(settings: PodSettings, own: Mapping[str, Any] | None
+                               ) -> dict[str, Any] | None:
+    """A step's container securityContext: under `restricted`, the restricted
+    settings with the step's own over them (what the policy let through);
+    otherwise the step's own, unchanged, or none."""
+    if settings.restricted:
+        return restricted_container(own)
+    return dict(own) if own is not None else None
 
 
 def executor_patch() -> str:

@@ -12,11 +12,12 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from compiler.kinds import KINDS
-from compiler.pods import DEFAULT_PODS, POD_SECURITY_PROFILES, RESTRICTED, PodSettings
+from compiler.podpolicy import POD_SECURITY_PROFILES, parse_pod_policy
+from compiler.pods import DEFAULT_PODS, PodSettings
 from controller.admission import DEFAULT_MAX_DEPTH
 
 ENABLED = "JANGAR_ORCHESTRATION_CONTROLLER_ENABLED"
@@ -193,22 +194,32 @@ def load_config(argv: Sequence[str] | None = None,
         allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")))
 
 
-# --- How the submitted Workflows' pods run (contract §4) --------------------------
-# Kept apart from the rest: issue 9's setting, read from the chart's
-# orchestrationController.automountServiceAccountToken and .podSecurity.
+# --- How the submitted Workflows' pods run, and what a step may ask (contract §4, §6) -
+# The chart's orchestrationController.podPolicy (ORCH_POD_POLICY, JSON) and
+# .automountServiceAccountToken; .podSecurity (ORCH_POD_SECURITY) is kept from before
+# the pod policy existed and, when set, is the policy's podSecurity.
+POD_POLICY = "ORCH_POD_POLICY"
 AUTOMOUNT_TOKEN = "ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN"
 POD_SECURITY = "ORCH_POD_SECURITY"
 
 
 def pod_settings(env: Mapping[str, str]) -> PodSettings:
-    """$ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN (1/0, default 0: only Argo's executor
-    gets a token) and $ORCH_POD_SECURITY (restricted or none, default restricted)."""
-    profile = env.get(POD_SECURITY, "").strip() or RESTRICTED
-    if profile not in POD_SECURITY_PROFILES:
+    """$ORCH_POD_POLICY (restricted, none or a JSON object; default restricted:
+    compiler.podpolicy), $ORCH_POD_SECURITY (restricted or none: the policy's
+    podSecurity when set) and $ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN (1/0, default 0:
+    only Argo's executor gets a token)."""
+    try:
+        policy = parse_pod_policy(env.get(POD_POLICY, ""))
+    except ValueError as e:
+        raise ValueError(f"${POD_POLICY}: {e}") from None
+    profile = env.get(POD_SECURITY, "").strip()
+    if profile and profile not in POD_SECURITY_PROFILES:
         raise ValueError(f"${POD_SECURITY}: {profile!r} is not one of "
                          f"{', '.join(POD_SECURITY_PROFILES)}")
+    if profile:
+        policy = replace(policy, pod_security=profile)
     return PodSettings(automount_token=parse_bool(env.get(AUTOMOUNT_TOKEN, "0")),
-                       pod_security=profile)
+                       policy=policy)
 
 
 def _pods_or_exit(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> PodSettings:

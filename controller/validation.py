@@ -17,6 +17,7 @@ from compiler.api import ORCHESTRATION_KIND
 from compiler.diagnostics import Collector, Diagnostic
 from compiler.emit import Compiled, emit_workflow
 from compiler.models import Orchestration
+from compiler.podpolicy import OPEN_POLICY
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.tools import Tool
 from compiler.validate import check_document_kind, check_orchestration, check_run, check_tool
@@ -51,6 +52,9 @@ def in_document_order(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(diagnostics, key=_order)
 
 
+JUDGED_AT_SUBMISSION = PodSettings(policy=OPEN_POLICY)
+
+
 def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic],
                                                                   Orchestration | None]:
     """Every error of an Orchestration (validation, then what only compiling shows),
@@ -64,7 +68,10 @@ def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic]
     if errors or model is None:
         return in_document_order(errors), None
     compiled = Collector()
-    emit_workflow(model, None, compiled)
+    # Not the install's pod policy: it is judged when a run is submitted
+    # (`compile_run`), so an Orchestration's status, written once per generation,
+    # does not go stale when the install's policy changes.
+    emit_workflow(model, None, compiled, pods=JUDGED_AT_SUBMISSION)
     errors = [d for d in compiled.items if d.is_error]
     return in_document_order(errors), (None if errors else model)
 

@@ -139,12 +139,14 @@ def _compiles(orch: Any, run: Obj, file: str) -> bool:
     causes (its parameters) are named by flag."""
     from compiler.diagnostics import Collector
     from compiler.emit import emit_workflow
+    from compiler.podpolicy import OPEN_POLICY
+    from compiler.pods import PodSettings
     from compiler.validate import check_run
 
     out = Collector()
     model = check_run({**run, "metadata": {**run["metadata"], "name": "x"}}, out)
-    if model is not None:
-        emit_workflow(orch, model, out)
+    if model is not None:  # the install's pod policy is the controller's to judge
+        emit_workflow(orch, model, out, pods=PodSettings(policy=OPEN_POLICY))
     errors = [d for d in out.items if d.is_error]
     for d in errors:
         parts = d.path.parts if hasattr(d.path, "parts") else ()

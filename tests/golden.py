@@ -1,7 +1,9 @@
 """Golden cases: `golden/valid/<case>.yaml` -> `<case>.argo.yaml` (stdout of
 `orch compile`), `golden/invalid/<case>.yaml` -> `<case>.diagnostics.txt` (its
-stderr and exit code). `python -m tests.golden` (`make golden`) rewrites the
-expected files; the tests only compare, and with CI=true nothing is written.
+stderr and exit code). A case compiled under an install's pod policy other than
+the default has it beside it, `<case>.pod-policy.json` (`--pod-policy @FILE`).
+`python -m tests.golden` (`make golden`) rewrites the expected files; the tests
+only compare, and with CI=true nothing is written.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ def inputs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.yaml") if not p.name.endswith(".argo.yaml"))
 
 
+def policy_flags(case: Path) -> list[str]:
+    """The pod policy the case is compiled under, as flags (none: the default)."""
+    policy = case.with_name(case.stem + ".pod-policy.json")
+    return ["--pod-policy", f"@{policy}"] if policy.exists() else []
+
+
 def run_compile(case: Path) -> Result:
     """`orch compile` in-process, with the path as a user would type it from the
     repository root (so diagnostics name `golden/...`)."""
@@ -40,7 +48,7 @@ def run_compile(case: Path) -> Result:
     os.chdir(ROOT)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(["compile", str(case.relative_to(ROOT))])
+            code = main(["compile", *policy_flags(case), str(case.relative_to(ROOT))])
     finally:
         os.chdir(cwd)
     return Result(code, out.getvalue(), err.getvalue())

@@ -31,7 +31,8 @@ from compiler.kinds.base import (
 )
 from compiler.models import Step
 from compiler.names import ENV_VAR_NAME, IMAGE, quote, suggest
-from compiler.pods import RESTRICTED_CONTAINER, executor_patch, merged
+from compiler.podpolicy import Asked, PodAsks, judge_pod
+from compiler.pods import container_security_context, executor_patch
 from compiler.schema_check import check_value, definition, load_schema, normalized
 
 # The kubelet, not Argo, writes the `{{` of user values: Argo substitutes a pod's
@@ -92,17 +93,46 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
         if key in step:
             out.add(Reason.INVALID_FIELD, path.child(key),
                     f"a Container step cannot set {key}: {why}", names=(key,))
-    container = definition("V1Container")["properties"]
     for key in (*CARRIED_FIELDS, *TEMPLATE_FIELDS):
         if key in step and key not in _TYPED:
-            node = container.get(key) or load_schema()["templateFields"][key]
-            check_value(step[key], node, path.child(key), out)
-            _refuse_braces(step[key], path.child(key), out)
+            check_carried(step, key, path, out)
     env = step.get("env")
     if isinstance(env, list):
         for i, item in enumerate(env):
             if isinstance(item, dict):
                 _check_env(item, path.child("env", i), out)
+
+
+def check_carried(step: dict[str, Any], key: str, path: FieldPath, out: Collector) -> None:
+    """A container (or template) field a step carries: Kubernetes' schema, no `{{`."""
+    node = definition("V1Container")["properties"].get(key) or \
+        load_schema()["templateFields"][key]
+    check_value(step[key], node, path.child(key), out)
+    _refuse_braces(step[key], path.child(key), out)
+    if key == "securityContext" and isinstance(step[key], dict):
+        _check_security_context(step[key], path.child(key), out)
+
+
+def _check_security_context(sc: dict[str, Any], path: FieldPath, out: Collector) -> None:
+    """What the apiserver's validation refuses in a container's securityContext, so
+    the pod would never start (k8s.io/kubernetes v1.36.3 pkg/apis/core/validation
+    validation.go ValidateSecurityContext): no escalation beside privileged or an
+    added CAP_SYS_ADMIN, and an Unmasked /proc only with `hostUsers: false`, which
+    a step cannot set."""
+    if sc.get("allowPrivilegeEscalation") is False:
+        added = (sc.get("capabilities") or {}).get("add") if isinstance(
+            sc.get("capabilities"), dict) else None
+        for key, bad in (("privileged", sc.get("privileged") is True),
+                         ("capabilities", isinstance(added, list) and "CAP_SYS_ADMIN" in added)):
+            if bad:
+                out.add(Reason.INVALID_FIELD, path.child("allowPrivilegeEscalation"),
+                        f"allowPrivilegeEscalation: false cannot stand beside {key} "
+                        f"{'true' if key == 'privileged' else 'add CAP_SYS_ADMIN'} "
+                        "(Kubernetes refuses the pod)", names=("allowPrivilegeEscalation", key))
+    if sc.get("procMount") == "Unmasked":
+        out.add(Reason.INVALID_FIELD, path.child("procMount"),
+                "procMount Unmasked needs the pod's hostUsers: false, which a step cannot "
+                "set (Kubernetes refuses the pod)", names=("procMount",))
 
 
 def _check_env(item: dict[str, Any], path: FieldPath, out: Collector) -> None:
@@ -156,6 +186,7 @@ def build(step: Step, ctx: StepContext) -> Emitted:
         if e.value_from is not None:
             item["valueFrom"] = normalized(e.value_from, {"$ref": "V1EnvVarSource"})
         env.append(item)
+    own_env = list(env)  # the step's own, at its indices (judged below)
     env += [{"name": k, "value": literal(v)} for k, v in ctx.parameters.items()]
     user_values = [
         *(step.command or ()),
@@ -177,10 +208,16 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     }
     template.update((k, normalized(extras[k], load_schema()["templateFields"][k]))
                     for k in TEMPLATE_FIELDS if k in extras)
-    if ctx.pods.restricted:  # the step's own settings win, key by key (compiler.pods)
-        container["securityContext"] = merged(RESTRICTED_CONTAINER,
-                                              container.get("securityContext"))
+    own = container.pop("securityContext", None)
+    security = container_security_context(ctx.pods, own)  # the step's own wins
+    if security is not None:
+        container["securityContext"] = security
+    if ctx.pods.restricted:
         template["podSpecPatch"] = executor_patch()
+    ctx.out.items.extend(judge_pod(PodAsks(
+        ctx.path, own, template.get("volumes") or (), own_env, container.get("envFrom") or (),
+        images=[Asked(step.image, ctx.path.child("image"), f"image {quote(step.image)}")],
+    ), ctx.pods.policy))
     task = {"arguments": {"parameters": [parameter(STEP_PARAM, ctx.step_label)]}}
     return Emitted(f"container-{step.name.lower()}", template, task)
 

@@ -1,6 +1,12 @@
 """`Template` steps (new kind) call a template of a WorkflowTemplate through a
 `templateRef` task. Argo takes retries and timeouts from the referenced
-template, so a step that sets them is refused rather than silently ignored."""
+template, so a step that sets them is refused rather than silently ignored.
+
+The referenced template's pods are whatever its author wrote, run with the
+Workflow's ServiceAccount (a ClusterWorkflowTemplate's author is usually a
+cluster admin), so what a step may call is the install's pod policy's
+`templateRefs` (`compiler.podpolicy`; by default a WorkflowTemplate of the
+namespace, never a ClusterWorkflowTemplate)."""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from compiler.kinds.base import (
 )
 from compiler.models import Step
 from compiler.names import TEMPLATE, WORKFLOW_TEMPLATE_NAME
+from compiler.podpolicy import PodAsks, judge_pod
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
@@ -61,6 +68,7 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     ref: dict[str, Any] = {"name": step.template_ref.name, "template": step.template_ref.template}
     if step.template_ref.cluster_scope:
         ref["clusterScope"] = True
+    ctx.out.items.extend(judge_pod(PodAsks(ctx.path, template_ref=ref), ctx.pods.policy))
     task: dict[str, Any] = {"templateRef": ref}
     if ctx.parameters:
         task["arguments"] = {

@@ -10,7 +10,10 @@ compiles to a `container` template built from the referenced `Tool`
   `container.literal`, so neither Argo nor the kubelet expands what they hold.
 - The Tool's `serviceAccount` runs the pod as that ServiceAccount, with its token
   (`automountServiceAccountToken: true` on the template); without one the pod
-  follows the install (no token by default, `compiler.pods`).
+  follows the install (no token by default, `compiler.pods`). The Tool's image
+  and ServiceAccount, and the step's own `securityContext` (a Tool has none),
+  are judged by the install's pod policy (`compiler.podpolicy`): a tenant who
+  may write Tools chooses no more than the policy lends.
 - The Tool's `timeoutSeconds` is the step's timeout unless the step sets its own.
 - Not carried: the reference's `TOOL_RUN_SPEC` file (the ToolRun object it
   describes does not exist here) and `ttlSecondsAfterFinished` (a Job's TTL).
@@ -30,10 +33,12 @@ from compiler.kinds.base import (
     parameter,
     require_ref,
 )
-from compiler.kinds.container import BRACE_VAR, ENV_NAME, literal
+from compiler.kinds.container import BRACE_VAR, ENV_NAME, check_carried, literal
 from compiler.models import Step
 from compiler.names import DNS_SUBDOMAIN_NAME, IMAGE, Grammar, quote, suggest
-from compiler.pods import RESTRICTED_CONTAINER, executor_patch
+from compiler.podpolicy import Asked, PodAsks, judge_pod
+from compiler.pods import container_security_context, executor_patch
+from compiler.schema_check import definition, normalized
 from compiler.tools import Tool, render_tool
 
 # A `with` key only names a `{{parameters.NAME}}` of the Tool: it lands in no
@@ -42,14 +47,43 @@ WITH_KEY = Grammar("ToolRun parameter name", r"[^{}.]+", 253, "orch",
                    "any text without '{', '}' or '.'")
 
 
+SECURITY_CONTEXT = "securityContext"  # the step's, for the Tool's container
+
+
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
     require_ref(step, "toolRef", path, out, "the Tool to run, {name: ...}")
+    if SECURITY_CONTEXT in step:
+        check_carried(step, SECURITY_CONTEXT, path, out)
+
+
+def _security_context(step: Step) -> dict[str, Any] | None:
+    own = step.extras.get(SECURITY_CONTEXT)
+    if own is None:
+        return None
+    found: dict[str, Any] = normalized(own, definition("V1Container")["properties"][
+        SECURITY_CONTEXT])
+    return found
+
+
+def _asks(ctx: StepContext, tool: str, image: str | None, account: str | None,
+          own: dict[str, Any] | None) -> PodAsks:
+    """What the step asks of its pod: the Tool's image and ServiceAccount (named at
+    the step's toolRef) and its own securityContext."""
+    where = ctx.path.child("toolRef")
+    return PodAsks(
+        ctx.path, own,
+        images=[Asked(image, where, f"Tool {quote(tool)} spec.image {quote(image)}")]
+        if image else [],
+        service_account=Asked(account, where, f"Tool {quote(tool)} spec.serviceAccount "
+                              f"{quote(account)}") if account else None)
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:
     assert step.tool_ref is not None
     name = step.tool_ref.name
+    own = _security_context(step)
     if ctx.tools is None:  # its Tool is judged when a run is submitted
+        ctx.out.items.extend(judge_pod(PodAsks(ctx.path, own), ctx.pods.policy))
         return Emitted(f"tool-{name}", {"container": {"image": f"tool:{name}"}})
     tool = ctx.tools.get(name)
     if tool is None:
@@ -65,17 +99,21 @@ def build(step: Step, ctx: StepContext) -> Emitted:
         "metadata": {"labels": {STEP_LABEL: "{{inputs.parameters.step}}"}},
     }
     account = tool.spec.service_account
+    wrong = DNS_SUBDOMAIN_NAME.problem(account) if account else None
+    if wrong:
+        _refuse(ctx, name, "spec.serviceAccount", f"{quote(account or '')} {wrong}")
+        account = None
     if account:
-        if DNS_SUBDOMAIN_NAME.problem(account) is None:
-            template["serviceAccountName"] = account
-            template["automountServiceAccountToken"] = True
-        else:
-            _refuse(ctx, name, "spec.serviceAccount",
-                    f"{quote(account)} {DNS_SUBDOMAIN_NAME.problem(account)}")
+        template["serviceAccountName"] = account
+        template["automountServiceAccountToken"] = True
     template["container"] = container
+    security = container_security_context(ctx.pods, own)  # the step's own wins
+    if security is not None:
+        container["securityContext"] = security
     if ctx.pods.restricted:
-        container["securityContext"] = dict(RESTRICTED_CONTAINER)
         template["podSpecPatch"] = executor_patch()
+    ctx.out.items.extend(judge_pod(_asks(ctx, name, tool.spec.image, account, own),
+                                   ctx.pods.policy))
     timeout = tool.spec.timeout_seconds
     task = {"arguments": {"parameters": [parameter(STEP_PARAM, ctx.step_label)]}}
     return Emitted(f"tool-{name}", template, task,
@@ -137,4 +175,4 @@ def _refuse(ctx: StepContext, tool: str, field: str, what: str) -> None:
 
 
 KIND = Kind("ToolRun", build, check, parameter_name=WITH_KEY,
-            extra_keys=("deliveryId", "runtime"))
+            extra_keys=("deliveryId", "runtime", SECURITY_CONTEXT))

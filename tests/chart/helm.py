@@ -45,6 +45,8 @@ BAD_VALUES: list[tuple[str, Obj, str]] = [
      "workflowServiceAccount.create needs the namespaces listed"),
     ("health-window-zero", {"orchestrationController": {"healthWindowSeconds": 0}},
      "at '/orchestrationController/healthWindowSeconds': exclusiveMinimum"),
+    ("pod-policy-unknown-key", {"orchestrationController": {"podPolicy": {"secret": ["db"]}}},
+     "at '/orchestrationController/podPolicy'"),
 
 ]
 

@@ -36,6 +36,8 @@ import yaml
 from kubernetes import client
 
 from compiler.emit import workflow_name
+from compiler.podpolicy import PodPolicy
+from controller.config import pod_settings
 from tests.chart import apiserver, helm, rbac, validate
 from tests.chart.helm import ValueSet, by_kind, container_env
 from tests.cluster import Cluster
@@ -166,8 +168,10 @@ def test_workflow_serviceaccount_in_each_namespace(tools_bin: Path) -> None:
     objs = rendered(tools_bin, "workflow-serviceaccount")
     deployment = by_kind(objs, "Deployment")[0]
     assert container_env(deployment)["ORCH_WORKFLOW_SERVICE_ACCOUNT"] == "orch-workflow"
-    assert (container_env(deployment)["ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN"],
-            container_env(deployment)["ORCH_POD_SECURITY"]) == ("0", "restricted")
+    env = container_env(deployment)
+    assert (env["ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN"], env["ORCH_POD_POLICY"]) == (
+        "0", '"restricted"')
+    assert "ORCH_POD_SECURITY" not in env
     # Argo mounts the executor's token from this Secret (automounting is off).
     assert {(o["metadata"]["namespace"], o["metadata"]["name"], o["type"],
              o["metadata"]["annotations"]["kubernetes.io/service-account.name"])
@@ -258,12 +262,26 @@ def test_servicemonitor_and_customized_values_reach_the_objects(tools_bin: Path)
             env["ORCH_HEALTH_WINDOW_SECONDS"]) == ("20", "75", "300")
     assert env["ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN"] == "1"
     assert env["ORCH_POD_SECURITY"] == "none"
+    assert pod_settings(env).policy == PodPolicy(
+        pod_security="none", secrets=("registry-token",), service_accounts=("deployer",),
+        images=("registry.example.com/*",))
     assert (env["ORCH_MAX_SUBORCHESTRATION_DEPTH"], env["ORCH_ALLOWED_STEP_KINDS"]) == (
         "3", "AgentRun,ToolRun,SubOrchestration,ApprovalGate,SignalWait")
     assert pod["imagePullSecrets"] == [{"name": "registry-credentials"}]
     assert pod["serviceAccountName"] == "orchestrator-sa"
     assert pod["tolerations"][0]["key"] == "dedicated"
     assert by_kind(objs, "Service")[0]["spec"]["ports"][0]["port"] == 9090
+
+
+def test_the_multi_tenant_example(tools_bin: Path) -> None:
+    """docs/chart.md's multi-tenant install: the controller reads the policy it says."""
+    deployment = by_kind(rendered(tools_bin, "multi-tenant"), "Deployment")[0]
+    env = container_env(deployment)
+    assert pod_settings(env).policy == PodPolicy(
+        volume_types=("emptyDir", "configMap", "downwardAPI"), images=("ghcr.io/acme/tools/*",),
+        workflow_templates=())
+    assert "Container" not in env["ORCH_ALLOWED_STEP_KINDS"].split(",")
+    assert env["JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES"] == "team-a,team-b"
 
 
 # -- values the schema refuses -------------------------------------------------------------

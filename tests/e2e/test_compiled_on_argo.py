@@ -25,6 +25,7 @@ from compiler.emit import emit_workflow
 from compiler.inputs import parse_text
 from compiler.kinds.base import argo_literal
 from compiler.kinds.wait import wait_of_node
+from compiler.podpolicy import PodPolicy
 from compiler.pods import PodSettings
 from tests.cluster import Cluster
 from tests.cluster.argo import controller_objects, node_phases
@@ -256,7 +257,7 @@ def test_restricted_is_enforced_and_the_token_switch_works(
     `restricted` settings Argo's pod is refused by the namespace; with
     automounting on, the step's container mounts a token."""
     plain = emit_workflow(_container_orchestration("plain"),
-                          pods=PodSettings(pod_security="none")).workflow
+                          pods=PodSettings(policy=PodPolicy(pod_security="none"))).workflow
     mounted = emit_workflow(_container_orchestration("mounted"),
                             pods=PodSettings(automount_token=True)).workflow
     names = [_submit(cluster, plain), _submit(cluster, mounted)]

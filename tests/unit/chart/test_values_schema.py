@@ -12,6 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
+from compiler.podpolicy import parse_pod_policy, volume_type_names
+
 CHART = Path(__file__).resolve().parents[3] / "charts" / "orch"
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
@@ -32,6 +34,13 @@ def test_schema_is_valid_and_accepts_the_defaults() -> None:
                  id="cluster-scoped-with-workflow-sa"),
     pytest.param({"orchestrationController": {"automountServiceAccountToken": True,
                                               "podSecurity": "none"}}, id="workflow-pods"),
+    pytest.param({"orchestrationController": {"podPolicy": "none"}}, id="pod-policy-none"),
+    pytest.param({"orchestrationController": {"podPolicy": None}}, id="pod-policy-unset"),
+    pytest.param({"orchestrationController": {"podPolicy": {
+        "podSecurity": "none", "volumeTypes": ["emptyDir", "hostPath", "*"],
+        "secrets": ["db-*"], "serviceAccounts": ["deployer"], "images": ["ghcr.io/acme/*"],
+        "templateRefs": {"workflowTemplates": [], "clusterWorkflowTemplates": ["notify"]}}}},
+                 id="pod-policy-object"),
     pytest.param({"orchestrationController": {"maxSubOrchestrationDepth": 0,
                                               "allowedStepKinds": ["AgentRun", "ToolRun"]}},
                  id="step-kinds"),
@@ -72,6 +81,15 @@ def test_accepted(values: dict[str, Any]) -> None:
     pytest.param({"orchestrationController": {"podSecurity": "baseline"}},
                  ["orchestrationController", "podSecurity"], "is not one of",
                  id="pod-security-profile"),
+    pytest.param({"orchestrationController": {"podPolicy": "baseline"}},
+                 ["orchestrationController", "podPolicy"], "is not valid under any",
+                 id="pod-policy-word"),
+    pytest.param({"orchestrationController": {"podPolicy": {"secret": []}}},
+                 ["orchestrationController", "podPolicy"], "is not valid under any",
+                 id="pod-policy-unknown-key"),
+    pytest.param({"orchestrationController": {"podPolicy": {"volumeTypes": ["secret"]}}},
+                 ["orchestrationController", "podPolicy"], "is not valid under any",
+                 id="pod-policy-secret-volume-type"),
 ])
 def test_rejected(values: dict[str, Any], path: list[str | int], says: str) -> None:
     errors = list(VALIDATOR.iter_errors(values))
@@ -85,3 +103,27 @@ def test_the_step_kinds_are_the_compilers() -> None:
 
     kinds = SCHEMA["properties"]["orchestrationController"]["properties"]["allowedStepKinds"]
     assert kinds["items"]["enum"] == list(KINDS)
+
+
+def _pod_policies() -> list[Any]:
+    found = []
+    for path in [CHART / "values.yaml", *sorted((CHART / "ci").glob("*-values.yaml"))]:
+        controller = (yaml.safe_load(path.read_text()) or {}).get("orchestrationController")
+        if controller and "podPolicy" in controller:
+            found.append(pytest.param(controller["podPolicy"], id=path.name))
+    return found
+
+
+@pytest.mark.parametrize("policy", _pod_policies())
+def test_the_controller_reads_every_pod_policy_the_chart_gives(policy: Any) -> None:
+    """The schema and the controller's parser (compiler.podpolicy) agree on each
+    documented value: what the deployment passes as ORCH_POD_POLICY (toJson) parses."""
+    VALIDATOR.validate({"orchestrationController": {"podPolicy": policy}})
+    parse_pod_policy(json.dumps(policy if policy is not None else "restricted"))
+
+
+def test_the_schema_knows_every_volume_type_the_controller_does() -> None:
+    node = SCHEMA["properties"]["orchestrationController"]["properties"]["podPolicy"]
+    (obj,) = [o for o in node["oneOf"] if o.get("type") == "object"]
+    listed = set(obj["properties"]["volumeTypes"]["items"]["enum"])
+    assert listed == (set(volume_type_names()) - {"secret"}) | {"*"}

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from compiler.cli import main
-from tests.golden import INVALID, VALID, inputs
+from tests.golden import INVALID, VALID, inputs, policy_flags
 
 DIAMOND = VALID / "diamond.yaml"
 
@@ -110,8 +110,13 @@ def test_validate_valid_files(capsys: pytest.CaptureFixture[str]) -> None:
     cases = inputs(VALID)
     outputs = {p.name.removesuffix(".argo.yaml") for p in VALID.glob("*.argo.yaml")}
     assert {p.stem for p in cases} == outputs
-    code, out, _err = run(["validate", *map(str, cases)], capsys)
+    plain = [str(c) for c in cases if not policy_flags(c)]
+    code, out, _err = run(["validate", *plain], capsys)
     assert code == 0 and out == ""
+    for case in cases:  # each under its own pod policy (tests/golden.py)
+        if policy_flags(case):
+            code, out, _err = run(["validate", *policy_flags(case), str(case)], capsys)
+            assert code == 0 and out == "", case
 
 
 def test_warnings_do_not_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,6 +6,7 @@ set, checked against the Kubernetes schema, and refuses the others by name
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from compiler.diagnostics import Collector
 from compiler.emit import emit_workflow
 from compiler.inputs import pair_runs, parse_text
 from compiler.kinds.container import BRACE_VAR, CARRIED_FIELDS, REFUSED_FIELDS, TEMPLATE_FIELDS
-from compiler.pods import RESTRICTED_CONTAINER
+from compiler.podpolicy import OPEN_POLICY
+from compiler.pods import RESTRICTED_CONTAINER, PodSettings
 from compiler.schema_check import SCHEMA_PATH
 from tests.support import k8s_schema
 from tests.unit.compiler.test_literals import k8s_expand
@@ -28,6 +30,11 @@ def _doc(step: dict[str, Any]) -> dict[str, Any]:
             "spec": {"steps": [{"name": "c", "kind": "Container", "image": "alpine", **step}]}}
 
 
+# What is carried when the install's pod policy allows it (every list open, Pod
+# Security restricted as by default); what the policy refuses is test_pods.py's.
+CARRY_ALL = PodSettings(policy=replace(OPEN_POLICY, pod_security="restricted"))
+
+
 def compile_one(*docs: dict[str, Any]) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
     """The Container template, or the (reason, path) of every error."""
     parsed = parse_text(yaml.safe_dump_all(docs), "t.yaml")
@@ -36,7 +43,7 @@ def compile_one(*docs: dict[str, Any]) -> tuple[dict[str, Any] | None, list[tupl
         return None, errors
     ((_, orch, run),) = pair_runs(parsed)
     out = Collector()
-    workflow = emit_workflow(orch, run, out).workflow
+    workflow = emit_workflow(orch, run, out, pods=CARRY_ALL).workflow
     errors = [(str(d.reason), str(d.path)) for d in out.items if d.is_error]
     templates = [t for t in workflow["spec"]["templates"] if "container" in t]
     return (templates[0] if templates and not errors else None), errors

@@ -22,6 +22,12 @@ from hypothesis import strategies as st
 from compiler.diagnostics import Collector, Reason
 from compiler.emit import emit_workflow
 from compiler.inputs import namespace_of, pair_runs, parse_text
+from compiler.podpolicy import OPEN_POLICY
+from compiler.pods import PodSettings
+
+# Every field carried, whatever an install's pod policy would say of it (a Secret,
+# a Tool's ServiceAccount): what is judged here is the text, not the policy.
+OPEN_PODS = PodSettings(policy=OPEN_POLICY)
 
 # The compiler's own tags: fixed text, never built from a user's value, and where
 # each may stand: the `{{` encoding anywhere a value is; the others only in the
@@ -146,7 +152,7 @@ def compile_all(docs: list[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
         for _, orch, run in pair_runs(parsed):
             out = Collector()
             tools = parsed.tools_in(namespace_of(orch, run))
-            workflows.append(emit_workflow(orch, run, out, tools=tools).workflow)
+            workflows.append(emit_workflow(orch, run, out, pods=OPEN_PODS, tools=tools).workflow)
             errors += [d for d in out.items if d.is_error]
         errors += [d for d in parsed.diagnostics if d.is_error]
     return workflows, errors

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from compiler.podpolicy import DEFAULT_POLICY, OPEN_POLICY, PodPolicy
 from controller.config import kubeconfig_problem, load_config, parse_namespaces
 
 
@@ -80,21 +81,31 @@ def test_kubeconfig_problem_names_each_unreadable_path(tmp_path: Path) -> None:
                               "/also-not: No such file or directory")
 
 
-@pytest.mark.parametrize(("env", "automount", "profile"), [
-    pytest.param({}, False, "restricted", id="defaults: no token, restricted"),
+@pytest.mark.parametrize(("env", "automount", "policy"), [
+    pytest.param({}, False, DEFAULT_POLICY, id="defaults: no token, restricted"),
     pytest.param({"ORCH_AUTOMOUNT_SERVICE_ACCOUNT_TOKEN": "1", "ORCH_POD_SECURITY": "none"},
-                 True, "none", id="both switched off"),
+                 True, PodPolicy(pod_security="none"), id="both switched off"),
+    pytest.param({"ORCH_POD_POLICY": "none"}, False, OPEN_POLICY, id="policy none"),
+    pytest.param({"ORCH_POD_POLICY": '{"secrets": ["db"], "podSecurity": "none"}',
+                  "ORCH_POD_SECURITY": "restricted"}, False, PodPolicy(secrets=("db",)),
+                 id="ORCH_POD_SECURITY, when set, is the policy's podSecurity"),
 ])
-def test_workflow_pod_settings(env: dict[str, str], automount: bool, profile: str) -> None:
+def test_workflow_pod_settings(env: dict[str, str], automount: bool, policy: PodPolicy) -> None:
     c = load_config([], env)
-    assert (c.workflow_pods.automount_token, c.workflow_pods.pod_security) == (automount,
-                                                                               profile)
+    assert (c.workflow_pods.automount_token, c.workflow_pods.policy) == (automount, policy)
 
 
-def test_an_unknown_pod_security_profile_is_a_usage_error() -> None:
+@pytest.mark.parametrize("env", [
+    pytest.param({"ORCH_POD_SECURITY": "baseline"}, id="unknown-profile"),
+    pytest.param({"ORCH_POD_POLICY": '{"secret": []}'}, id="unknown-policy-key"),
+    pytest.param({"ORCH_POD_POLICY": "{"}, id="policy-not-json"),
+])
+def test_a_wrong_pod_setting_is_a_usage_error(env: dict[str, str],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
-        load_config([], {"ORCH_POD_SECURITY": "baseline"})
+        load_config([], env)
     assert e.value.code == 2
+    assert next(iter(env)) in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("env", "depth", "kinds"), [
