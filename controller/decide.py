@@ -42,7 +42,7 @@ from typing import Any
 from compiler.api import parse_time
 from compiler.compiled import graph_from_orchestration
 from compiler.diagnostics import Reason
-from compiler.vocabulary import ARGO_DONE, RUN_DONE, SubmitReason
+from compiler.vocabulary import ARGO_DONE, RUN_DONE, RunPhase, SubmitReason
 from controller import status as st
 from controller.cancel import CancelPlan, is_cancel_requested, plan_cancel
 from controller.mapping import controller_owner
@@ -182,6 +182,17 @@ class Observed:
     waits: WaitFacts | None = None  # for the waits of `workflow`
 
 
+def _counts_as_cancelled(run: Mapping[str, Any], done: bool) -> bool:
+    """Whether the mirror reads the run as cancelled. Nothing changes an ended run
+    (contract §3): once it has ended, the cancel that counts is the one it ended
+    with, not `spec.cancel` now, so a GitOps re-apply of `cancel: false` leaves a
+    Cancelled run Cancelled, and a late `cancel: true` leaves a Failed or
+    Succeeded one as it was."""
+    if done:
+        return (run.get("status") or {}).get("phase") == RunPhase.CANCELLED
+    return is_cancel_requested(run)
+
+
 def _is_ours(workflow: Mapping[str, Any] | None, run_uid: str) -> bool:
     owner = controller_owner(workflow) if workflow is not None else None
     return owner is not None and owner.get("uid") == run_uid
@@ -193,7 +204,7 @@ def decide(o: Observed) -> Action:
     uid, generation = meta["uid"], meta.get("generation")
     submitted = bool(status.get("workflowRef"))
     done = status.get("phase") in RUN_DONE
-    cancelled = is_cancel_requested(o.run)
+    cancelled = _counts_as_cancelled(o.run, done)
 
     if o.workflow is not None:
         if _is_ours(o.workflow, uid):
