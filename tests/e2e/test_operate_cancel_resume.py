@@ -120,6 +120,67 @@ def test_cancel_of_a_running_run(cluster: Cluster, controller: ControllerProcess
     assert live is not None and live["status"] == done["status"]
 
 
+def settled_view(status: Obj) -> Obj:
+    """A run's status without what a new generation alone changes."""
+    return {**{k: v for k, v in status.items() if k != "observedGeneration"},
+            "conditions": [{k: v for k, v in c.items() if k != "observedGeneration"}
+                           for c in status.get("conditions") or ()]}
+
+
+def test_uncancelling_an_ended_run_changes_nothing(
+        cluster: Cluster, controller: ControllerProcess, fail_pods: Failures,
+        tmp_path: Path) -> None:
+    """Contract §3: nothing changes an ended run; a stopped step gets its finishedAt.
+    Before: `spec.cancel: false` after the cancel made the run Failed/WorkflowEnded,
+    and `slow` never got a finishedAt (issue 21)."""
+    #  slow (held) -> after      cancelled while slow runs
+    fail_pods.hold_steps("op-uncancel", ["slow"])
+    name = submit(cluster, tmp_path, orchestration("op-uncancel", [
+        step("slow", []), step("after", ["slow"])]))
+    wait_run(cluster, name, phases(slow="Running"), "slow running", 90)
+    assert orch(cluster, "cancel", name).returncode == 0
+    cancelled = wait_run(cluster, name, run_done, "cancelled", 30)
+    records = {s["name"]: s for s in cancelled["status"]["stepStatuses"]}
+    assert records["slow"]["finishedAt"] >= records["slow"]["startedAt"]
+    assert "finishedAt" not in records["after"]  # never started
+    # Once Argo has stopped the Workflow and the controller has seen it end:
+    ended = wait_run(cluster, name, lambda o: any(
+        c["type"] == "ArgoPhaseAgrees" for c in o["status"].get("conditions") or ()),
+        "the stopped Workflow mirrored", 60)
+    assert ended["status"]["phase"] == "Cancelled"
+    records = {s["name"]: s for s in ended["status"]["stepStatuses"]}
+    assert records["slow"]["finishedAt"] >= records["slow"]["startedAt"]
+    # A GitOps re-apply of cancel: false.
+    patched = subprocess.run(
+        [str(cluster.bin_dir / "kubectl"), "--kubeconfig", str(cluster.kubeconfig), "-n",
+         cluster.namespace, "patch", "orchestrationrun", name, "--type=merge",
+         "-p", '{"spec":{"cancel":false}}', "-o", "json"],
+        capture_output=True, text=True, timeout=60, check=True)
+    generation = json.loads(patched.stdout)["metadata"]["generation"]
+    after = wait_run(cluster, name,
+                     lambda o: o["status"].get("observedGeneration") == generation,
+                     "the new generation observed", 30)
+    assert settled_view(after["status"]) == settled_view(ended["status"])
+    assert orch(cluster, "watch", name).returncode == 3  # still Cancelled
+
+
+def test_a_step_running_when_its_workflow_is_deleted_gets_finished_at(
+        cluster: Cluster, controller: ControllerProcess, fail_pods: Failures,
+        tmp_path: Path) -> None:
+    fail_pods.hold_steps("op-wfgone", ["slow"])
+    name = submit(cluster, tmp_path, orchestration("op-wfgone", [
+        step("slow", []), step("after", ["slow"])]))
+    wait_run(cluster, name, phases(slow="Running"), "slow running", 90)
+    (wf,) = workflows_of(cluster, name)
+    cluster.kube.delete("argoproj.io/v1alpha1", "Workflow", wf["metadata"]["name"],
+                        cluster.namespace)
+    done = wait_run(cluster, name, run_done, "ended", 30)
+    assert step_table(done) == {"slow": ("Failed", "WorkflowEnded"),
+                                "after": ("Skipped", "WorkflowEnded")}
+    slow = next(s for s in done["status"]["stepStatuses"] if s["name"] == "slow")
+    assert slow["startedAt"] <= slow["finishedAt"] <= done["status"]["finishedAt"]
+
+
 def test_cancel_reaches_the_child_run_and_deletes_the_agentrun(
         cluster: Cluster, controller: ControllerProcess, fail_pods: Failures,
         tmp_path: Path) -> None:
