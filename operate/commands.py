@@ -212,25 +212,39 @@ def _print_object(obj: dict[str, Any], fmt: str) -> None:
 
 # -- cancel --------------------------------------------------------------------------
 def cmd_cancel(args: argparse.Namespace) -> int:
+    """Every name is acted on, as `kubectl delete A missing B` does: a run that
+    cannot be cancelled (not found, forbidden, ...) is one line on stderr, the
+    others are still cancelled, and the exit code says that one failed."""
+    from operate.client import ApiError
+
+    client = _connect(args)
+    failed = 0
+    for name in args.runs:
+        try:
+            _cancel_one(client, name)
+        except (ApiError, Refused) as exc:
+            failed += 1
+            sys.stderr.write(f"orch: error: {exc}\n")
+    return EXIT_CLUSTER if failed else EXIT_OK
+
+
+def _cancel_one(client: Any, name: str) -> None:
     from compiler.vocabulary import RUN_DONE
     from operate.client import MERGE_PATCH
     from operate.cluster import RUNS, get_run
 
-    client = _connect(args)
-    for name in args.runs:
-        run = get_run(client, client.namespace, name)
-        phase = (run.get("status") or {}).get("phase")
-        if phase in RUN_DONE:
-            sys.stderr.write(f"{name}: already ended {phase}; nothing to cancel\n")
-            continue
-        patched = client.request("PATCH", RUNS.path(client.namespace, name),
-                                 body={"spec": {"cancel": True}}, content_type=MERGE_PATCH)
-        if (patched.get("spec") or {}).get("cancel") is not True:
-            raise Refused(f"{name}: the cluster dropped spec.cancel: its OrchestrationRun "
-                          "CRD predates cancel; install the CRDs of this orch "
-                          "(orch crds | kubectl apply -f -)")
-        sys.stdout.write(f"{name}: cancel requested\n")
-    return EXIT_OK
+    run = get_run(client, client.namespace, name)
+    phase = (run.get("status") or {}).get("phase")
+    if phase in RUN_DONE:
+        sys.stderr.write(f"{name}: already ended {phase}; nothing to cancel\n")
+        return
+    patched = client.request("PATCH", RUNS.path(client.namespace, name),
+                             body={"spec": {"cancel": True}}, content_type=MERGE_PATCH)
+    if (patched.get("spec") or {}).get("cancel") is not True:
+        raise Refused(f"{name}: the cluster dropped spec.cancel: its OrchestrationRun "
+                      "CRD predates cancel; install the CRDs of this orch "
+                      "(orch crds | kubectl apply -f -)")
+    sys.stdout.write(f"{name}: cancel requested\n")
 
 
 # -- submit / resume -----------------------------------------------------------------

@@ -120,6 +120,33 @@ def test_cancel_of_a_running_run(cluster: Cluster, controller: ControllerProcess
     assert live is not None and live["status"] == done["status"]
 
 
+def test_cancel_acts_on_every_name_and_reports_each_miss(
+        cluster: Cluster, controller: ControllerProcess, fail_pods: Failures,
+        tmp_path: Path) -> None:
+    """`orch cancel A missing B`, as `kubectl delete A missing B`: A and B are
+    cancelled, the miss is one line, the exit code non-zero at the end. Before, it
+    stopped at the missing one and B ran on (issue 21)."""
+    fail_pods.hold_steps("op-many", ["slow"])
+    path = tmp_path / "many.yaml"
+    path.write_text(yaml.safe_dump(orchestration("op-many", [step("slow", [])])))
+    names = []
+    for n in ("op-many-a", "op-many-b"):
+        done = orch(cluster, "submit", str(path), "--apply", "--name", n)
+        assert done.returncode == 0, done.stderr
+        names.append(done.stdout.strip())
+    first, second = names
+    for n in names:
+        wait_run(cluster, n, phases(slow="Running"), "slow running", 90)
+    result = orch(cluster, "cancel", first, "op-many-missing", second)
+    assert result.returncode == 4
+    assert result.stdout == f"{first}: cancel requested\n{second}: cancel requested\n"
+    (line,) = result.stderr.splitlines()
+    assert line.startswith('orch: error: OrchestrationRun "op-many-missing" not found in '
+                           f'namespace "{cluster.namespace}"'), line
+    for n in names:
+        assert wait_run(cluster, n, run_done, "cancelled", 30)["status"]["phase"] == "Cancelled"
+
+
 def settled_view(status: Obj) -> Obj:
     """A run's status without what a new generation alone changes."""
     return {**{k: v for k, v in status.items() if k != "observedGeneration"},
