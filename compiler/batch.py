@@ -9,7 +9,9 @@ document is its name and where it stands in the text (`Entry`). A run is paired
 with its Orchestration once the whole input is read (either may come first):
 both are then parsed again from their place in the text, which is kept. The
 input's Tools are kept as models (they are small); an Orchestration with a
-ToolRun step is compiled at the end, when every Tool of the input is known.
+ToolRun step is compiled at the end, when every Tool of the input is known. An
+invalid Orchestration is compiled at the end too, salvaged (`compiler.salvage`),
+for the problems only compiling finds: every problem of every document at once.
 """
 
 from __future__ import annotations
@@ -18,12 +20,23 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from compiler.api import ORCHESTRATION_KIND
 from compiler.diagnostics import Collector, Diagnostic
 from compiler.emit import emit_workflow
 from compiler.gcpause import paused_gc
-from compiler.inputs import Index, Judged, Key, judge, judge_text, namespace_of, tools_by_name
+from compiler.inputs import (
+    Index,
+    Judged,
+    Key,
+    judge,
+    judge_text,
+    key,
+    namespace_of,
+    tools_by_name,
+)
 from compiler.models import Orchestration, OrchestrationRun
 from compiler.pods import PodSettings
+from compiler.salvage import compile_problems, salvage
 from compiler.source import Document, Origin, normalize, reparse
 from compiler.suborchestrations import (
     calls_of,
@@ -82,6 +95,8 @@ class Batch:
     tools: dict[Key, Tool] = field(default_factory=dict)
     # Orchestrations with a ToolRun step, compiled once every Tool is read
     later: dict[Key, Entry] = field(default_factory=dict)
+    # Invalid Orchestrations, compiled salvaged at the end (with their runs)
+    invalid: dict[Key, Entry] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -114,6 +129,9 @@ class Batch:
             self.diagnostics.append(duplicate)
             return
         doc, model = judged.doc, judged.model
+        if model is None and judged.kind == ORCHESTRATION_KIND and judged.key is not None:
+            self._add_invalid(judged, file_no)
+            return
         if model is None or judged.key is None:
             return
         if isinstance(model, Tool):
@@ -135,22 +153,45 @@ class Batch:
         else:
             self.runs.append(entry)
 
+    def _add_invalid(self, judged: Judged, file_no: int) -> None:
+        """An Orchestration with errors: kept to be compiled salvaged at the end,
+        and its SubOrchestration calls counted (a cycle through it is a problem
+        of its own)."""
+        doc = judged.doc
+        assert judged.key is not None and doc.origin is not None
+        self.invalid[judged.key] = Entry(file_no, doc.index, doc.prefix, doc.origin)
+        salvaged = salvage(doc.data)
+        called = calls_of(salvaged) if salvaged is not None else []
+        if called:
+            self.calls.setdefault(judged.key[0], {})[judged.key[1]] = called
+
     def _compile(self, doc: Document, orch: Orchestration, run: OrchestrationRun | None,
-                 order: Order, run_doc: Document | None = None) -> Unit:
+                 order: Order, run_doc: Document | None = None,
+                 salvaged: bool = False) -> Unit:
         """One Workflow. Its problems stand where their path does: a step's in the
         Orchestration, anything else of a run's Workflow (its parameters, its
-        size) in the run."""
+        size) in the run. `salvaged`: `orch` is an invalid Orchestration's usable
+        part; only its problems are kept, never its Workflow."""
         out = Collector()
         namespace = namespace_of(orch, run) or ""
         tools = tools_by_name((t for (ns, _), t in self.tools.items() if ns == namespace),
                               namespace)
         compiled = emit_workflow(orch, run, out, service_account=self.service_account,
                                  pods=self.pods, tools=tools)
+        found = compile_problems(out.items) if salvaged else out.items
         diagnostics = [(doc if run_doc is None or d.path.parts[:2] == ("spec", "steps")
-                        else run_doc).locate(d) for d in out.items]
-        failed = any(d.is_error for d in diagnostics)
+                        else run_doc).locate(d) for d in found]
+        failed = salvaged or any(d.is_error for d in diagnostics)
         text = self.render(compiled.workflow) if self.render and not failed else None
         return Unit(order, diagnostics, text)
+
+    def _compile_salvaged(self, entry: Entry, run: OrchestrationRun | None, order: Order,
+                          run_doc: Document | None = None) -> Unit | None:
+        doc = self._reread(entry)
+        model = salvage(doc.data)
+        if model is None:
+            return None
+        return self._compile(doc, model, run, order, run_doc, salvaged=True)
 
     def _reread(self, entry: Entry) -> Document:
         """The entry's document (or List item) parsed again from the kept text."""
@@ -165,11 +206,13 @@ class Batch:
         members: list[tuple[tuple[int, int, tuple[Any, ...]], Document, Orchestration]] = []
         for namespace, calls in self.calls.items():
             for name in dict.fromkeys(n for cycle in find_call_cycles(calls) for n in cycle):
-                entry = self.orchestrations[(namespace, name)]
+                entry = self.orchestrations.get((namespace, name)) \
+                    or self.invalid[(namespace, name)]
                 doc = self._reread(entry)
                 (judged,) = judge(doc, self.strict)
-                assert isinstance(judged.model, Orchestration)
-                members.append((entry.order, doc, judged.model))
+                model = judged.model if judged.model is not None else salvage(doc.data)
+                assert isinstance(model, Orchestration)
+                members.append((entry.order, doc, model))
         members.sort(key=lambda m: m[0])  # input order, as the keep-everything path has it
         return check_sub_orchestration_cycles((doc, orch) for _, doc, orch in members)
 
@@ -187,6 +230,13 @@ class Batch:
                 found = self.index.find(run_doc, run)
                 if isinstance(found, Diagnostic):
                     self.diagnostics.append(found)
+                    wanted = key(run.metadata.namespace, run.spec.orchestration_ref.name)
+                    if wanted in self.invalid:  # the run's own problems still count
+                        used.add(wanted)
+                        unit = self._compile_salvaged(self.invalid[wanted], run,
+                                                      (*entry.order, 1), run_doc)
+                        if unit is not None:
+                            self.units.append(unit)
                     continue
                 used.add(found)
                 orch_doc = self._reread(self.orchestrations[found])
@@ -201,6 +251,11 @@ class Batch:
                     assert isinstance(orch_judged.model, Orchestration)
                     unit = self._compile(orch_doc, orch_judged.model, None, (*entry.order, 0))
                     if unit.diagnostics or unit.text is not None:
+                        self.alone[k] = unit
+            for k, entry in self.invalid.items():
+                if k not in used:
+                    unit = self._compile_salvaged(entry, None, (*entry.order, 0))
+                    if unit is not None:
                         self.alone[k] = unit
         self.units += [unit for k, unit in self.alone.items() if k not in used]
         self.units.sort(key=lambda u: u.order)

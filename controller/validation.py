@@ -18,6 +18,7 @@ from compiler.diagnostics import Collector, Diagnostic
 from compiler.emit import Compiled, emit_workflow
 from compiler.models import Orchestration
 from compiler.pods import DEFAULT_PODS, PodSettings
+from compiler.salvage import compile_problems, salvage
 from compiler.tools import Tool
 from compiler.validate import check_document_kind, check_orchestration, check_run, check_tool
 
@@ -62,6 +63,13 @@ def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic]
         model = check_orchestration(doc, out)
     errors = [d for d in out.items if d.is_error]
     if errors or model is None:
+        # What only compiling finds, in the steps that are usable: every problem
+        # at once (contract §2), not one that hides behind another.
+        salvaged = salvage(doc) if doc.get("kind") == ORCHESTRATION_KIND else None
+        if salvaged is not None:
+            found = Collector()
+            emit_workflow(salvaged, None, found)
+            errors += [d for d in compile_problems(found.items) if d.is_error]
         return in_document_order(errors), None
     compiled = Collector()
     emit_workflow(model, None, compiled)

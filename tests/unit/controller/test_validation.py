@@ -39,6 +39,21 @@ def test_cycle_names_the_path_and_every_problem_is_listed() -> None:
         'spec.steps[3].dependsOn[0]: step "bb" does not exist (did you mean "b"?)')
 
 
+def test_a_problem_only_compiling_finds_is_listed_beside_another() -> None:
+    """Contract §2: every problem at once. The Template step's retries (refused
+    only when the step is compiled) are listed beside the missing dependency of
+    another step, not after it is fixed (issue 21)."""
+    steps = [{"name": "a", "kind": "Checkpoint", "dependsOn": ["nope"]},
+             {"name": "t", "kind": "Template", "retries": 2,
+              "templateRef": {"name": "shared", "template": "notify"}}]
+    s = orchestration_status(cluster_object(steps), NOW)
+    (ready,) = s["conditions"]
+    assert (s["phase"], ready["reason"]) == ("Invalid", "MissingDependency")
+    assert ready["message"].startswith('spec.steps[0].dependsOn[0]: step "nope" does not exist; '
+                                       "spec.steps[1].retries: Argo takes retries of a "
+                                       "Template step")
+
+
 def test_the_controller_refuses_what_the_cli_refuses_in_user_names() -> None:
     """The controller runs the compiler's own checks (issue 9 §1): a name that
     would carry an expression to Argo makes the Orchestration Invalid."""
