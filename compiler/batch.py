@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.api import ORCHESTRATION_KIND
-from compiler.diagnostics import Collector, Diagnostic
+from compiler.diagnostics import Collector, Diagnostic, Span
 from compiler.emit import emit_workflow
 from compiler.gcpause import paused_gc
 from compiler.inputs import (
@@ -43,7 +43,8 @@ from compiler.suborchestrations import (
     check_sub_orchestration_cycles,
     find_call_cycles,
 )
-from compiler.tools import Tool
+from compiler.tools import Tool, ToolSource
+from compiler.validate import check_tool
 
 TOOL_RUN = "ToolRun"
 
@@ -97,6 +98,14 @@ class Batch:
     later: dict[Key, Entry] = field(default_factory=dict)
     # Invalid Orchestrations, compiled salvaged at the end (with their runs)
     invalid: dict[Key, Entry] = field(default_factory=dict)
+    # namespace -> the Tools ToolRun steps name there (read from `tool_source`
+    # before compiling, when the input lacks them)
+    wanted_tools: dict[str, set[str]] = field(default_factory=dict)
+    tool_source: ToolSource | None = None
+    # False: ToolRun steps are compiled without judging their Tools (`orch submit`:
+    # the controller reads them from the cluster at submission)
+    judge_tools: bool = True
+    tools_hint: str | None = None  # what ToolNotFound tells to do (default: add it)
 
     @property
     def ok(self) -> bool:
@@ -141,6 +150,7 @@ class Batch:
         entry = Entry(file_no, doc.index, doc.prefix, doc.origin)
         if isinstance(model, Orchestration):
             self.orchestrations[judged.key] = entry
+            self._want_tools(judged.key[0], model)
             called = calls_of(model)
             if called:
                 self.calls.setdefault(judged.key[0], {})[judged.key[1]] = called
@@ -161,9 +171,35 @@ class Batch:
         assert judged.key is not None and doc.origin is not None
         self.invalid[judged.key] = Entry(file_no, doc.index, doc.prefix, doc.origin)
         salvaged = salvage(doc.data)
-        called = calls_of(salvaged) if salvaged is not None else []
+        if salvaged is None:
+            return
+        self._want_tools(judged.key[0], salvaged)
+        called = calls_of(salvaged)
         if called:
             self.calls.setdefault(judged.key[0], {})[judged.key[1]] = called
+
+    def _want_tools(self, namespace: str, model: Orchestration) -> None:
+        names = {s.tool_ref.name for s in model.spec.steps
+                 if s.kind == TOOL_RUN and s.tool_ref is not None}
+        if names:
+            self.wanted_tools.setdefault(namespace, set()).update(names)
+
+    def _fetch_tools(self) -> None:
+        """The Tools the input lacks, from `tool_source`, judged as the input's
+        are (the controller judges the cluster's the same way)."""
+        if self.tool_source is None:
+            return
+        for namespace, names in sorted(self.wanted_tools.items()):
+            missing = sorted(n for n in names if (namespace, n) not in self.tools)
+            if not missing:
+                continue
+            for name, obj in sorted(self.tool_source.fetch(namespace, missing).items()):
+                out = Collector()
+                tool = check_tool(_user_document(obj), out)
+                where = Span(f'Tool "{name}" ({self.tool_source.where(namespace)})')
+                self.diagnostics.extend(d.located(where, 0) for d in out.items)
+                if tool is not None:
+                    self.tools[(namespace, name)] = tool
 
     def _compile(self, doc: Document, orch: Orchestration, run: OrchestrationRun | None,
                  order: Order, run_doc: Document | None = None,
@@ -175,9 +211,12 @@ class Batch:
         out = Collector()
         namespace = namespace_of(orch, run) or ""
         tools = tools_by_name((t for (ns, _), t in self.tools.items() if ns == namespace),
-                              namespace)
+                              namespace) if self.judge_tools else None
+        where = f"in the input nor {self.tool_source.where(namespace)}" \
+            if self.tool_source is not None else "in the input"
         compiled = emit_workflow(orch, run, out, service_account=self.service_account,
-                                 pods=self.pods, tools=tools)
+                                 pods=self.pods, tools=tools, tools_where=where,
+                                 tools_hint=self.tools_hint)
         found = compile_problems(out.items) if salvaged else out.items
         diagnostics = [(doc if run_doc is None or d.path.parts[:2] == ("spec", "steps")
                         else run_doc).locate(d) for d in found]
@@ -221,6 +260,7 @@ class Batch:
         (each run with its Orchestration, then each Orchestration no run uses)."""
         used: set[Key] = set()
         with paused_gc():
+            self._fetch_tools()
             self.diagnostics.extend(self._cycles())
             for entry in self.runs:
                 run_doc = self._reread(entry)
@@ -262,6 +302,15 @@ class Batch:
         for unit in self.units:
             self.diagnostics.extend(unit.diagnostics)
         return self.units
+
+
+def _user_document(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Tool as the apiserver returns it, cut to what its author wrote (the
+    server's metadata and the status are not judged)."""
+    meta = obj.get("metadata") or {}
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+            "metadata": {k: meta[k] for k in ("name", "namespace") if k in meta},
+            "spec": obj.get("spec") or {}}
 
 
 def compile_texts(texts: Iterable[tuple[str, str]], render: Render | None = None,

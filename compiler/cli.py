@@ -62,17 +62,46 @@ def read_sources(paths: Sequence[str]) -> Iterator[tuple[str, str | Diagnostic]]
         yield name, decode(read_bytes(path), name)
 
 
-def load_inputs(paths: Sequence[str]) -> Inputs:
-    """Read and validate files, keeping every model (plan, graph)."""
+def load_inputs(paths: Sequence[str], args: argparse.Namespace | None = None,
+                judge_tools: bool = True) -> Inputs:
+    """Read files, keeping every model (plan, graph, submit), with every problem
+    `compile` finds in them (`compiler.batch`: what only compiling shows, such as
+    a missing Tool, included; `judge_tools` False: a ToolRun's Tool is not judged,
+    for `orch submit`, whose controller reads it from the cluster)."""
     from compiler.inputs import Inputs, parse_text
 
     inputs = Inputs()
+    batch = _new_batch(args, None, judge_tools=judge_tools)
     for name, text in read_sources(paths):
         if isinstance(text, str):
             parse_text(text, name, inputs)
+            batch.add_text(text, name)
         else:
-            inputs.diagnostics.append(text)
+            batch.add_problem(text)
+    batch.finish()
+    inputs.diagnostics = batch.diagnostics
     return inputs
+
+
+def _new_batch(args: argparse.Namespace | None,
+               render: Callable[[dict[str, Any]], str] | None,
+               judge_tools: bool = True) -> Batch:
+    """A Batch with the command's settings: pods (compile), `--strict`, and the
+    Tools' source (`--tools-from-cluster`, which `operate` adds to the commands)."""
+    from compiler.batch import Batch
+    from compiler.kinds.tool_run import ADD_TOOL
+
+    pods = _pod_settings(args) if args is not None and args.command == "compile" else None
+    batch = Batch(render, getattr(args, "service_account", None), pods,
+                  bool(getattr(args, "strict", False)), judge_tools=judge_tools)
+    flag_hint = getattr(args, "tools_flag_hint", None)
+    if flag_hint:
+        batch.tools_hint = f"{ADD_TOOL}, {flag_hint}"
+        source = args.tool_source(args) if args is not None else None
+        if source is not None:
+            batch.tool_source = source
+            batch.tools_hint = ADD_TOOL
+    return batch
 
 
 def report(diagnostics: Sequence[Diagnostic], fmt: str = "text") -> None:
@@ -103,11 +132,9 @@ def _batch(args: argparse.Namespace, render: Callable[[dict[str, Any]], str] | N
     """Every file through `compiler.batch`, one at a time. A file that cannot be
     read is reported (one line) and the others are still read: the exit code
     is then 2, after every problem of the readable files is shown."""
-    from compiler.batch import Batch
     from compiler.source import decode
 
-    pods = _pod_settings(args) if args.command == "compile" else None
-    batch = Batch(render, getattr(args, "service_account", None), pods, args.strict)
+    batch = _new_batch(args, render)
     unreadable = 0
     for path in args.files:
         name = STDIN if path == "-" else path
@@ -185,7 +212,7 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     from compiler.graph import build_graph
     from compiler.names import quote, suggest
 
-    inputs = load_inputs([args.file])
+    inputs = load_inputs([args.file], args)  # judged as `compile` judges it
     report(_sorted(inputs.diagnostics))
     if not inputs.ok:
         return EXIT_INVALID

@@ -54,15 +54,17 @@ def emit_workflow(
     reused: Collection[str] = (),
     tools: Mapping[str, Tool] | None = None,
     tools_where: str = "in the input",
+    tools_hint: str | None = None,
 ) -> Compiled:
     """The Workflow for `orchestration` (named after `run` when given). Problems
     only the compiled form shows (size, template count, settings Argo cannot
-    apply, a ToolRun's Tool missing from `tools`, found `tools_where`) go to
-    `out`; the caller decides whether to keep the result. Steps in `reused` (a
-    resumed run's, `compiler.resume`) become no-op tasks that succeed at once;
-    their dependencies stay, so the DAG keeps its shape. Without `tools` (an
-    Orchestration judged on its own) a ToolRun step is a stand-in container and
-    its Tool is not judged: the Workflow is then not one to submit."""
+    apply, a ToolRun's Tool missing from `tools`, looked for `tools_where`, with
+    `tools_hint` saying what to do) go to `out`; the caller decides whether to
+    keep the result. Steps in `reused` (a resumed run's, `compiler.resume`)
+    become no-op tasks that succeed at once; their dependencies stay, so the DAG
+    keeps its shape. Without `tools` (an Orchestration judged on its own) a
+    ToolRun step is a stand-in container and its Tool is not judged: the
+    Workflow is then not one to submit."""
     out = out if out is not None else Collector()
     pods = pods if pods is not None else PodSettings()
     depth = 0
@@ -90,7 +92,7 @@ def emit_workflow(
             tasks.append(_ordered_task(task))
             continue
         ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods,
-                          tools, tools_where, depth, out, path)
+                          tools, tools_where, depth, out, path, tools_hint)
         before = len(out.items)
         emitted = KINDS[step.kind].build(step, ctx)
         if any(d.is_error for d in out.items[before:]):

@@ -39,6 +39,7 @@ class Resource:
 RUNS = Resource(API_VERSION, "orchestrationruns", RUN_KIND)
 ORCHESTRATIONS = Resource(API_VERSION, "orchestrations", "Orchestration")
 WORKFLOWS = Resource("argoproj.io/v1alpha1", "workflows", "Workflow")
+TOOLS = Resource("tools.proompteng.ai/v1alpha1", "tools", "Tool")  # `--tools-from-cluster`
 # What a step of each kind creates through a resource template (compiler.kinds; a
 # ToolRun step runs its Tool's container, a pod, since issue 11).
 CREATED_BY_KIND = {

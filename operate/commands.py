@@ -22,7 +22,14 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def register(sub: Any) -> None:
-    """Add the cluster commands to `orch`'s subcommands (`compiler.cli`)."""
+    """Add the cluster commands to `orch`'s subcommands (`compiler.cli`), and to
+    its compiler commands the flag that reads missing Tools from the cluster."""
+    for name in ("compile", "validate", "plan", "graph"):
+        p = sub.choices[name]
+        p.add_argument(TOOLS_FLAG, action="store_true",
+                       help="read the Tools ToolRun steps name and the input lacks from the "
+                       "current kube context's cluster (as the controller does at submission)")
+        p.set_defaults(tool_source=_cluster_tools, tools_flag_hint=TOOLS_HINT)
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("cluster (as kubectl)")
     group.add_argument("--kubeconfig", metavar="FILE",
@@ -79,6 +86,21 @@ def register(sub: Any) -> None:
     p.add_argument("-w", "--watch", action="store_true", help="then watch the new run")
     p.add_argument("--all", action="store_true", help="with --watch: show every step")
     p.set_defaults(func=_cluster(cmd_resume))
+
+
+TOOLS_FLAG = "--tools-from-cluster"
+# Appended to the compiler's "add the Tool ... to the input" of a ToolNotFound.
+TOOLS_HINT = f"or pass {TOOLS_FLAG} to read it from the current kube context's cluster"
+
+
+def _cluster_tools(args: argparse.Namespace) -> Any:
+    """The `compiler.tools.ToolSource` of `--tools-from-cluster`, None without it;
+    loaded only when asked, so `orch compile` starts as the compiler alone."""
+    if not args.tools_from_cluster:
+        return None
+    from operate.toolsource import ClusterTools
+
+    return ClusterTools()
 
 
 def _cluster(command: Command) -> Command:

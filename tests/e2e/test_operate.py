@@ -258,3 +258,52 @@ def test_submit_apply_of_an_edited_orchestration_runs_the_generation_just_applie
         assert stored is not None
         assert wf["metadata"]["annotations"][GENERATION_ANNOTATION] == \
             str(stored["metadata"]["generation"])
+
+
+def test_compile_reads_a_missing_tool_from_the_cluster_when_asked(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """`--tools-from-cluster` (issue 21): the Tool a ToolRun step names and the
+    input lacks is read from the current kube context, as the controller does at
+    submission; without the flag the ToolNotFound names it."""
+    from tests.cluster.cluster import TOOL_CRD
+
+    if TOOL_CRD not in cluster.crds:
+        pytest.skip(f"the Tool CRD comes from ../shared/reference ({TOOL_CRD} not installed)")
+    cluster.kube.apply({"apiVersion": "tools.proompteng.ai/v1alpha1", "kind": "Tool",
+                        "metadata": {"name": "op-linter"},
+                        "spec": {"image": "registry.example/linter:1.2",
+                                 "command": ["lint", "{{parameters.path}}"]}},
+                       cluster.namespace)
+    path = write(tmp_path / "lint.yaml", {
+        "apiVersion": API, "kind": "Orchestration",
+        "metadata": {"name": "op-lint", "namespace": cluster.namespace},
+        "spec": {"steps": [
+            {"name": "lint", "kind": "ToolRun", "toolRef": {"name": "op-linter"},
+             "with": {"path": "src/"}},
+            {"name": "gone", "kind": "ToolRun", "toolRef": {"name": "op-absent"}}]}})
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+
+    def orch_offline(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(BIN / "orch"), *args], capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    without = orch_offline("validate", path)
+    assert without.returncode == 1
+    assert [line.rsplit(" [", 1)[1] for line in without.stderr.splitlines()] == [
+        "ToolNotFound]", "ToolNotFound]"]
+    assert "or pass --tools-from-cluster to read it" in without.stderr
+    with_flag = orch_offline("validate", "--tools-from-cluster", path)
+    assert with_flag.returncode == 1
+    (line,) = with_flag.stderr.splitlines()
+    at = Path(path).read_text().splitlines().index("      name: op-absent") + 1
+    assert line.startswith(f'{path}:{at}: spec.steps[1].toolRef.name: Tool "op-absent" is not in '
+                           f'the input nor in namespace "{cluster.namespace}" of context ')
+    assert line.endswith("[ToolNotFound]")
+    # With only the Tool that exists, compile writes its container, rendered.
+    Path(path).write_text(Path(path).read_text().split("  - name: gone")[0])
+    compiled = orch_offline("compile", "--tools-from-cluster", path)
+    assert compiled.returncode == 0, compiled.stderr
+    (workflow,) = yaml.safe_load_all(compiled.stdout)
+    container = next(t["container"] for t in workflow["spec"]["templates"] if "container" in t)
+    assert (container["image"], container["command"]) == (
+        "registry.example/linter:1.2", ["lint", "src/"])
