@@ -85,14 +85,14 @@ spec: {{orchestrationRef: {{name: diamond}}}}
 def test_our_words_collide_with_no_served_resource(cluster: Cluster) -> None:
     """Names, short names and categories of our two kinds against every other
     resource the cluster serves (built-in kinds, Argo's, the reference's)."""
-    listed = kubectl(cluster, "api-resources", "-o", "wide", "--no-headers")
+    listed = kubectl(cluster, "api-resources", "-o", "wide")
     assert listed.returncode == 0, listed.stderr
     ours: dict[str, set[str]] = {}
     theirs: set[str] = set()
-    header = kubectl(cluster, "api-resources", "-o", "wide").stdout.splitlines()[0]
+    header, *rows = listed.stdout.splitlines()
     columns = [header.index(c) for c in ("NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED",
                                          "KIND", "VERBS", "CATEGORIES")]
-    for line in listed.stdout.splitlines():
+    for line in rows:
         cells = [line[a:b].strip() for a, b in zip(columns, [*columns[1:], None], strict=True)]
         name, short, group_version, kind, categories = (cells[0], cells[1], cells[2],
                                                         cells[4], cells[6])
