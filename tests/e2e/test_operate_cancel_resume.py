@@ -147,11 +147,14 @@ def test_cancel_acts_on_every_name_and_reports_each_miss(
         assert wait_run(cluster, n, run_done, "cancelled", 30)["status"]["phase"] == "Cancelled"
 
 
-def settled_view(status: Obj) -> Obj:
-    """A run's status without what a new generation alone changes."""
-    return {**{k: v for k, v in status.items() if k != "observedGeneration"},
-            "conditions": [{k: v for k, v in c.items() if k != "observedGeneration"}
-                           for c in status.get("conditions") or ()]}
+def outcome(status: Obj) -> Obj:
+    """What an ended run's status says of its outcome: phase, end, conditions (but
+    the generation each was written for), each step's phase, reason and end."""
+    return {"phase": status.get("phase"), "finishedAt": status.get("finishedAt"),
+            "conditions": [(c["type"], c["status"], c["reason"], c.get("message"))
+                           for c in status.get("conditions") or ()],
+            "steps": [(s["name"], s["phase"], s.get("reason"), s.get("finishedAt"))
+                      for s in status.get("stepStatuses") or ()]}
 
 
 def test_uncancelling_an_ended_run_changes_nothing(
@@ -160,23 +163,18 @@ def test_uncancelling_an_ended_run_changes_nothing(
     """Contract §3: nothing changes an ended run; a stopped step gets its finishedAt.
     Before: `spec.cancel: false` after the cancel made the run Failed/WorkflowEnded,
     and `slow` never got a finishedAt (issue 21)."""
-    #  slow (held) -> after      cancelled while slow runs
+    #  slow (held) -> after      cancelled while slow runs (kwok holds its pod: Argo
+    #                            never sees it end, so the Workflow stays as stopped)
     fail_pods.hold_steps("op-uncancel", ["slow"])
     name = submit(cluster, tmp_path, orchestration("op-uncancel", [
         step("slow", []), step("after", ["slow"])]))
     wait_run(cluster, name, phases(slow="Running"), "slow running", 90)
     assert orch(cluster, "cancel", name).returncode == 0
-    cancelled = wait_run(cluster, name, run_done, "cancelled", 30)
-    records = {s["name"]: s for s in cancelled["status"]["stepStatuses"]}
-    assert records["slow"]["finishedAt"] >= records["slow"]["startedAt"]
-    assert "finishedAt" not in records["after"]  # never started
-    # Once Argo has stopped the Workflow and the controller has seen it end:
-    ended = wait_run(cluster, name, lambda o: any(
-        c["type"] == "ArgoPhaseAgrees" for c in o["status"].get("conditions") or ()),
-        "the stopped Workflow mirrored", 60)
-    assert ended["status"]["phase"] == "Cancelled"
+    ended = wait_run(cluster, name, run_done, "cancelled", 30)
     records = {s["name"]: s for s in ended["status"]["stepStatuses"]}
-    assert records["slow"]["finishedAt"] >= records["slow"]["startedAt"]
+    assert records["slow"]["startedAt"] <= records["slow"]["finishedAt"] \
+        <= ended["status"]["finishedAt"]
+    assert "finishedAt" not in records["after"]  # never started
     # A GitOps re-apply of cancel: false.
     patched = subprocess.run(
         [str(cluster.bin_dir / "kubectl"), "--kubeconfig", str(cluster.kubeconfig), "-n",
@@ -187,7 +185,7 @@ def test_uncancelling_an_ended_run_changes_nothing(
     after = wait_run(cluster, name,
                      lambda o: o["status"].get("observedGeneration") == generation,
                      "the new generation observed", 30)
-    assert settled_view(after["status"]) == settled_view(ended["status"])
+    assert outcome(after["status"]) == outcome(ended["status"])
     assert orch(cluster, "watch", name).returncode == 3  # still Cancelled
 
 
