@@ -166,6 +166,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not batch.ok:
         return EXIT_INVALID
     texts = [u.text for u in batch.units if u.text is not None]
+    if not texts:
+        raise UsageError(f"nothing to compile: the input holds no Orchestration "
+                         f"({_holds(batch)}); orch compiles Orchestrations and their runs, "
+                         "and a Tool into the ToolRun steps that name it")
     if args.output == "json":
         _write(texts[0] if len(texts) == 1 else json_list(texts))
     else:
@@ -182,8 +186,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not batch.ok:
         return EXIT_INVALID
-    sys.stderr.write(f"{batch.documents} document(s) valid\n")
+    nothing = "" if batch.index.orchestrations else " (no Orchestration: nothing to compile)"
+    sys.stderr.write(f"{batch.documents} document(s) valid{nothing}\n")
     return EXIT_OK
+
+
+def _holds(batch: Batch) -> str:
+    tools = len(batch.index.tools)
+    return f"{tools} Tool{'' if tools == 1 else 's'}" if tools else "no object orch compiles"
 
 
 def _write(text: str) -> None:
@@ -212,6 +222,9 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     from compiler.graph import build_graph
     from compiler.names import quote, suggest
 
+    if getattr(args, "rerun", None) and not getattr(args, "resume_from", None):
+        raise UsageError("--rerun needs --resume-from RUN.yaml: it names steps of the run "
+                         "being resumed to run again")
     inputs = load_inputs([args.file], args)  # judged as `compile` judges it
     report(_sorted(inputs.diagnostics))
     if not inputs.ok:

@@ -101,6 +101,7 @@ def emit_workflow(
             template = dict(emitted.template)
             base = _apply_settings(step, template, emitted, path, out)
             task["template"] = _intern(template, base, templates, by_content, entry)
+            _warn_no_ops(step, emitted, path, out)
         else:
             _refuse_settings(step, path, out)
         task.update(emitted.task)
@@ -242,6 +243,26 @@ def _apply_settings(
                 severity=Severity.WARNING,
             )
     return base + suffix
+
+
+def _warn_no_ops(step: Step, emitted: Emitted, path: FieldPath, out: Collector) -> None:
+    """Settings that are written but do nothing, said so rather than silently
+    dropped: a backoff without retries, and `timeoutSeconds: 0`, which sets no
+    timeout (as in the reference system, where only a positive one counts)."""
+    if step.retry_backoff_seconds and not step.retries:
+        out.add(Reason.INVALID_FIELD, path.child("retryBackoffSeconds"),
+                "retryBackoffSeconds has no effect without retries: it is the wait "
+                "between attempts",
+                hint="set retries (how many times to try again), or remove it",
+                severity=Severity.WARNING)
+    if step.timeout_seconds == 0:
+        tool = (f"; the Tool's timeoutSeconds ({emitted.default_timeout}) does not apply "
+                "either") if emitted.default_timeout else ""
+        out.add(Reason.INVALID_FIELD, path.child("timeoutSeconds"),
+                f"timeoutSeconds 0 sets no timeout{tool}",
+                hint="remove it for no timeout, or give the seconds the step may run "
+                     "(a positive number)",
+                severity=Severity.WARNING)
 
 
 def _refuse_settings(step: Step, path: FieldPath, out: Collector) -> None:
