@@ -46,7 +46,12 @@ from compiler.vocabulary import ARGO_DONE, RUN_DONE, RunPhase, SubmitReason
 from controller import status as st
 from controller.cancel import CancelPlan, is_cancel_requested, plan_cancel
 from controller.mapping import controller_owner
-from controller.mirror import cancelled_statuses, mirror_deleted, mirror_workflow
+from controller.mirror import (
+    cancelled_statuses,
+    mirror_deleted,
+    mirror_workflow,
+    refused_statuses,
+)
 from controller.waits import Release, WaitFacts, WaitingNode, plan_waits, workflow_waits
 
 Obj = dict[str, Any]
@@ -280,8 +285,9 @@ def decide(o: Observed) -> Action:
     if o.submission is None:
         return Fetch(Need.SUBMISSION)
     if o.submission.workflow is None:
+        steps = refused_statuses(graph_from_orchestration(o.orchestration), o.submission.reason)
         return WriteStatus(st.refused(status, o.submission.reason, o.submission.message,
-                                      generation, o.now))
+                                      generation, o.now, steps))
     if o.refused is not None:
         message = st.create_failed_message(o.refused.code, o.refused.reason, o.refused.message)
         return WriteStatus(st.waiting(status, SubmitReason.WORKFLOW_CREATE_FAILED, message,

@@ -198,6 +198,16 @@ def cancelled_statuses(graph: Graph) -> list[Obj]:
     return [_step_status(r, n.kind, None) for r, n in zip(result.steps, graph.nodes, strict=True)]
 
 
+def refused_statuses(graph: Graph, reason: str) -> list[Obj]:
+    """Every step of a run refused before its Workflow was submitted: it has ended
+    (Failed), so no step is left Pending; each is `Skipped`/`NotSubmitted`, naming
+    the refusal (contract §5: once the run has ended, its steps are resolved)."""
+    message = f"the run was refused before its Workflow was submitted ({reason}); nothing ran"
+    return [{"name": n.name, "kind": n.kind, "phase": str(StepPhase.SKIPPED),
+             "reason": str(StepReason.NOT_SUBMITTED), "message": message}
+            for n in graph.nodes]
+
+
 def pending_statuses(graph: Graph) -> list[Obj]:
     """Every step listed before the Workflow exists (all Pending)."""
     result = evaluate(graph)

@@ -91,9 +91,13 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
     if errors or run is None:
         return in_document_order(errors), None
     out = Collector()
-    where = f'in namespace "{run.metadata.namespace}"'
+    ns = run.metadata.namespace
+    # In the cluster's words: the CLI's "add the Tool to the input" means nothing here.
+    hint = (f'create the Tool (tools.proompteng.ai/v1alpha1) in namespace "{ns}", or fix '
+            "the step's toolRef")
     compiled = emit_workflow(orchestration, run, out, service_account=service_account, pods=pods,
-                             reused=reused, tools=dict(tools or {}), tools_where=where)
+                             reused=reused, tools=dict(tools or {}),
+                             tools_where=f'in namespace "{ns}"', tools_hint=hint)
     errors = [d for d in out.items if d.is_error]
     return in_document_order(errors), (None if errors else compiled)
 

@@ -307,3 +307,33 @@ def test_compile_reads_a_missing_tool_from_the_cluster_when_asked(
     container = next(t["container"] for t in workflow["spec"]["templates"] if "container" in t)
     assert (container["image"], container["command"]) == (
         "registry.example/linter:1.2", ["lint", "src/"])
+
+
+def test_a_run_refused_for_a_missing_tool_ends_with_its_steps_resolved(
+        cluster: Cluster, controller: ControllerProcess, tmp_path: Path) -> None:
+    """On the cluster a missing Tool is said in the cluster's words, and the ended
+    run's steps are resolved (issue 21: every step stayed Pending, with no
+    stepStatuses, and `orch watch` said "2 pending" of a Failed run)."""
+    path = write(tmp_path / "notool.yaml", orchestration("op-notool", [
+        step("checkout", []),
+        {"name": "lint", "kind": "ToolRun", "toolRef": {"name": "op-nowhere"},
+         "dependsOn": ["checkout"]}]))
+    submitted = orch(cluster, "submit", path, "--apply")
+    assert submitted.returncode == 0, submitted.stderr
+    name = submitted.stdout.strip()
+    watched = orch(cluster, "watch", name)
+    assert watched.returncode == 1, watched.stdout + watched.stderr
+    status = run_status(cluster, name)
+    condition = next(c for c in status["conditions"] if c["type"] == "Submitted")
+    assert (condition["status"], condition["reason"]) == ("False", "ToolNotFound")
+    assert condition["message"] == (
+        f'spec.steps[1].toolRef.name: Tool "op-nowhere" is not in namespace '
+        f'"{cluster.namespace}" (create the Tool (tools.proompteng.ai/v1alpha1) in namespace '
+        f'"{cluster.namespace}", or fix the step\'s toolRef)')
+    assert "to the input" not in condition["message"]
+    assert status["progress"] == "2/2"
+    assert [(s["name"], s["phase"], s["reason"]) for s in status["stepStatuses"]] == [
+        ("checkout", "Skipped", "NotSubmitted"), ("lint", "Skipped", "NotSubmitted")]
+    lines = watched.stdout.splitlines()
+    assert lines[-1] == "0 succeeded, 0 running, 0 failed, 2 skipped, 0 pending"
+    assert "  never started: checkout, lint" in lines

@@ -86,3 +86,25 @@ def test_a_run_whose_parameters_reach_a_template_step_with_braces_is_not_compile
     assert compiled is None
     assert [(str(p.reason), str(p.path)) for p in problems] == [
         ("InvalidField", "spec.parameters.x")]
+
+
+def test_a_missing_tool_is_said_in_the_clusters_words() -> None:
+    """The controller reads Tools from the run's namespace: its ToolNotFound names
+    that namespace and what to do there, not the CLI's "add the Tool to the input"
+    (issue 21)."""
+    from compiler.diagnostics import Collector
+    from compiler.validate import check_orchestration
+    from controller.validation import compile_run
+
+    orch = cluster_object([{"name": "lint", "kind": "ToolRun", "toolRef": {"name": "linter"}}])
+    model = check_orchestration(orch, Collector())
+    assert model is not None
+    run = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+           "metadata": {"name": "r", "namespace": "team-a"},
+           "spec": {"orchestrationRef": {"name": "o"}}}
+    (problem,), compiled = compile_run(model, run, None, tools={})
+    assert compiled is None
+    assert (str(problem.reason), str(problem.path), problem.text) == (
+        "ToolNotFound", "spec.steps[0].toolRef.name",
+        'Tool "linter" is not in namespace "team-a" (create the Tool '
+        '(tools.proompteng.ai/v1alpha1) in namespace "team-a", or fix the step\'s toolRef)')
