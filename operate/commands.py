@@ -145,7 +145,7 @@ def _step_list(values: Sequence[str] | None) -> list[str]:
 
 # -- get / watch / list -------------------------------------------------------------
 def cmd_get(args: argparse.Namespace) -> int:
-    from operate.cluster import gather, get_run
+    from operate.cluster import gathered_view, get_run
 
     client = _connect(args)
     if args.output in ("json", "yaml"):
@@ -155,20 +155,8 @@ def cmd_get(args: argparse.Namespace) -> int:
 
     from operate.render import tree, wide
     from operate.terminal import style_for
-    from operate.view import build_view, created_by_step
 
-    found = gather(client, client.namespace, args.run)
-    created = None
-    if found.workflow is not None:
-        labels: dict[str, str] = {}
-        if found.objects:
-            from compiler.names import label_value
-            from operate.view import graph_of_workflow
-
-            graph = graph_of_workflow(found.workflow)
-            labels = {label_value(n): n for n in (graph.names if graph else ())}
-        created = created_by_step(found.workflow, found.objects, labels)
-    view = build_view(found.run, found.workflow, found.orchestration, created)
+    view = gathered_view(client, client.namespace, args.run)
     render = wide if args.output == "wide" else tree
     sys.stdout.write(render(view, datetime.now(UTC), style_for(sys.stdout)))
     return EXIT_OK

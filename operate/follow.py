@@ -9,6 +9,7 @@ that version has been compacted away (410 Gone), as client-go's reflector does.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -18,8 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from compiler.vocabulary import RUN_DONE
-from operate.client import ApiError, Client, Unreachable
-from operate.cluster import ORCHESTRATIONS, RUNS, WORKFLOWS, get_run
+from operate.client import ApiError, Client, NotFoundError, Unreachable
+from operate.cluster import ORCHESTRATIONS, RUNS, WORKFLOWS, gathered_view, get_run
 from operate.live import changes, exit_code, final, frame
 from operate.terminal import Screen, height, is_terminal, style_for
 from operate.view import RunView, build_view
@@ -140,8 +141,13 @@ class Follower:
             self.screen.draw(frame(self.view, now_utc(), self.style, height() - 1, self.show_all))
 
     def finish(self, view: RunView) -> None:
+        """The final view, with what each failed or cancelled step created (its
+        pod, the object a resource step made), read once as `orch get` reads it:
+        the run's own status does not hold it."""
         if self.screen is not None:
             self.screen.close()
+        with contextlib.suppress(NotFoundError):  # deleted as it ended: shown as seen
+            view = gathered_view(self.client, view.namespace, view.name)
         self.out.write("\n".join(final(view, now_utc(), self.style)) + "\n")
         self.out.flush()
 

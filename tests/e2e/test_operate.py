@@ -113,6 +113,9 @@ def test_submit_watch_of_a_failing_run_exits_1_naming_the_failure_and_what_it_sk
     final = done.stdout[done.stdout.index(f"{name} Failed after"):].splitlines()
     failed = [line.split() for line in final if line.strip().startswith("✖")]
     assert [f[:4] for f in failed] == [["✖", "b", "Failed", "StepFailed"]]
+    # CREATED names the failed step's pod, as `orch get` does (issue 21: it was empty)
+    (pod,) = [cell for cell in failed[0] if cell.startswith("pod/")]
+    assert pod.startswith(f"pod/{name}-")
     assert "      skipped because of it: d, e" in final
     assert final[-1] == "2 succeeded, 0 running, 1 failed, 2 skipped, 0 pending"
     got = orch(cluster, "get", name)

@@ -111,8 +111,13 @@ def test_cancel_of_a_running_run(cluster: Cluster, controller: ControllerProcess
     assert (succeeded["status"], succeeded["reason"]) == ("False", "Cancelled")
     (wf,) = workflows_of(cluster, name)
     assert wf["spec"].get("shutdown") == "Stop"
-    # watch exits 3 on a cancelled run; a second cancel changes nothing
-    assert orch(cluster, "watch", name).returncode == 3
+    # watch exits 3 on a cancelled run, its end naming the stopped step's pod (issue
+    # 21: CREATED was empty); a second cancel changes nothing
+    watched = orch(cluster, "watch", name)
+    assert watched.returncode == 3
+    end = watched.stdout[watched.stdout.index(f"{name} Cancelled"):].splitlines()
+    slow_row = next(line.split() for line in end if line.split()[1:3] == ["slow", "Failed"])
+    assert any(cell.startswith(f"pod/{name}-") for cell in slow_row), watched.stdout
     again = orch(cluster, "cancel", name)
     assert (again.returncode, again.stderr) == (
         0, f"{name}: already ended Cancelled; nothing to cancel\n")
