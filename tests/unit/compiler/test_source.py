@@ -5,8 +5,8 @@ their place in the text exactly as they were read the first time."""
 from __future__ import annotations
 
 import contextlib
-import json
 import io
+import json
 import time
 import tracemalloc
 from pathlib import Path
