@@ -158,7 +158,8 @@ def cmd_get(args: argparse.Namespace) -> int:
 
     view = gathered_view(client, client.namespace, args.run)
     render = wide if args.output == "wide" else tree
-    sys.stdout.write(render(view, datetime.now(UTC), style_for(sys.stdout)))
+    sys.stdout.write(render(view, datetime.now(UTC), style_for(sys.stdout),
+                            unobserved_after()))
     return EXIT_OK
 
 
@@ -176,7 +177,27 @@ def watch(client: Any, name: str, show_all: bool) -> int:
 
     def make() -> Any:
         return first.pop() if first else Client(client.conn)
-    return follow(make, client.namespace, name, sys.stdout, show_all)
+    return follow(make, client.namespace, name, sys.stdout, show_all, unobserved_after())
+
+
+def unobserved_after() -> float:
+    """Seconds a run may go unobserved by any controller before `get` and `watch`
+    say so: `ORCH_UNOBSERVED_AFTER`, else `operate.render.UNOBSERVED_AFTER`."""
+    import os
+
+    from compiler.cli import UsageError
+    from operate.render import UNOBSERVED_AFTER
+
+    text = os.environ.get("ORCH_UNOBSERVED_AFTER")
+    if text is None:
+        return UNOBSERVED_AFTER
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise UsageError(f"ORCH_UNOBSERVED_AFTER={text!r}: expected a number of seconds >= 0")
+    return value
 
 
 def cmd_list(args: argparse.Namespace) -> int:

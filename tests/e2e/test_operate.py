@@ -340,3 +340,48 @@ def test_a_run_refused_for_a_missing_tool_ends_with_its_steps_resolved(
     lines = watched.stdout.splitlines()
     assert lines[-1] == "0 succeeded, 0 running, 0 failed, 2 skipped, 0 pending"
     assert "  never started: checkout, lint" in lines
+
+
+@pytest.mark.timeout(180)
+def test_a_run_no_controller_watches_says_what_to_check(cluster: Cluster,
+                                                         tmp_path: Path) -> None:
+    """A run in a namespace no controller watches stays Pending for ever; `orch get`
+    and `orch watch` say that nothing has observed it, and what to check (issue 21:
+    no hint at all). ORCH_UNOBSERVED_AFTER=0 makes "after a while" now."""
+    ns = "op-unwatched"
+    cluster.kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    cluster.kube.apply(orchestration("op-lonely", [step("a", [])]), ns)
+    cluster.kube.apply({"apiVersion": API, "kind": "OrchestrationRun",
+                        "metadata": {"name": "op-lonely-1"},
+                        "spec": {"orchestrationRef": {"name": "op-lonely"}}}, ns)
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "ORCH_UNOBSERVED_AFTER": "0"}
+    hint = (f'no orch controller seems to watch namespace "{ns}". Check that one runs '
+            "(kubectl get pods -A -l app.kubernetes.io/name=orch) and that its "
+            f'orchestrationController.namespaces include "{ns}" (or "*")')
+    got = subprocess.run([str(BIN / "orch"), "get", "op-lonely-1", "-n", ns],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert got.returncode == 0, got.stderr
+    (note,) = [line for line in got.stdout.splitlines() if line.startswith("Note:")]
+    assert "nothing has observed this run in " in note and note.endswith(hint)
+    # A quiet default: right after creation nothing is said.
+    quiet = subprocess.run([str(BIN / "orch"), "get", "op-lonely-1", "-n", ns],
+                           capture_output=True, text=True, timeout=60,
+                           env={**env, "ORCH_UNOBSERVED_AFTER": "3600"})
+    assert "Note:" not in quiet.stdout
+    watch = subprocess.Popen([str(BIN / "orch"), "watch", "op-lonely-1", "-n", ns],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert watch.stdout is not None
+        seen = []
+        for line in watch.stdout:
+            seen.append(line)
+            if " note: nothing has observed this run in " in line:
+                assert line.rstrip("\n").endswith(hint)
+                break
+        else:
+            raise AssertionError(f"watch ended without the note: {seen}")
+        cluster.kube.delete(API, "OrchestrationRun", "op-lonely-1", ns)
+        assert watch.wait(timeout=60) == 4
+    finally:
+        if watch.poll() is None:
+            watch.kill()
