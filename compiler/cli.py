@@ -294,17 +294,21 @@ def _resumed(args: argparse.Namespace, orch: Orchestration, graph: Graph,
         old = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UsageError(f"{name}: not YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(old, dict) or old.get("kind") != "OrchestrationRun":
-        raise UsageError(f"{name}: not an OrchestrationRun (save one with kubectl get "
-                         "orchestrationrun NAME -o yaml)")
+    old = _one_run(old, name, orch.metadata.name or "")
     old_name = str((old.get("metadata") or {}).get("name") or name)
     rerun = _step_list(args.rerun)
     # Offline, the file's Orchestration is the one the cluster holds; its generation
-    # is known only when the file was saved from the cluster.
+    # is known only when the file was saved from the cluster. Known on neither side
+    # (both written by hand), it cannot be compared: the plan says it assumes them one.
     generation = orch.metadata.generation
     if generation is None:
         generation = (old.get("status") or {}).get("orchestrationGeneration")
-    problem = resume_problem(old, old_name, orch.metadata.name or "", generation, graph, rerun)
+    if generation is None:
+        sys.stderr.write(f"note: neither {args.file} nor {name} records the Orchestration's "
+                         f"generation; the plan assumes {old_name} ran the Orchestration as "
+                         f"{args.file} holds it\n")
+    problem = resume_problem(old, old_name, orch.metadata.name or "", generation, graph, rerun,
+                             check_generation=generation is not None)
     if problem is not None:
         raise UsageError(f"--resume-from {name}: {problem}")
     decision = decide_resume(graph, old_name, old_steps(old), rerun)
@@ -315,6 +319,34 @@ def _resumed(args: argparse.Namespace, orch: Orchestration, graph: Graph,
                              "so it cannot fail; name it with --rerun to run it again")
     title = f"{orch.metadata.name} resumed from {old_name}"
     return title, graph, plan_resume(graph, decision, failed, errored)
+
+
+def _one_run(data: Any, file: str, orchestration: str) -> dict[str, Any]:
+    """The saved run: the object itself, or from a `kind: List` (what `kubectl get
+    orchestrationruns -o yaml` prints) its one OrchestrationRun, or the one of
+    `orchestration` among several."""
+    from compiler.inputs import LIST_KINDS
+    from compiler.names import quote
+
+    def is_run(obj: Any) -> bool:
+        return isinstance(obj, dict) and obj.get("kind") == "OrchestrationRun"
+
+    if isinstance(data, dict) and (data.get("apiVersion"), data.get("kind")) in LIST_KINDS:
+        runs = [i for i in data.get("items") or () if is_run(i)]
+        if len(runs) > 1:
+            runs = [r for r in runs if ((r.get("spec") or {}).get("orchestrationRef") or {})
+                    .get("name") == orchestration] or runs
+        if len(runs) == 1:
+            return dict(runs[0])
+        if runs:
+            names = ", ".join(quote(str((r.get("metadata") or {}).get("name"))) for r in runs)
+            raise UsageError(f"{file} holds {len(runs)} OrchestrationRuns of {quote(orchestration)}"
+                             f" ({names}); save the one to resume (kubectl get orchestrationrun "
+                             "NAME -o yaml)")
+    elif is_run(data):
+        return dict(data)
+    raise UsageError(f"{file}: not an OrchestrationRun (save one with kubectl get "
+                     "orchestrationrun NAME -o yaml)")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
