@@ -171,6 +171,12 @@ def test_kubectl_orch_through_the_real_kubectl(cluster: Cluster, controller: Con
                          capture_output=True, text=True, env=env, timeout=30)
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["status"] == run_status(cluster, name)
+    # The namespace before the command, as kubectl takes it (issue 21: a usage error).
+    listed = subprocess.run([str(cluster.bin_dir / "kubectl"), "orch", "-n", cluster.namespace,
+                             "list", "-o", "name"],
+                            capture_output=True, text=True, env=env, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    assert f"orchestrationrun.orchestration.proompteng.ai/{name}" in listed.stdout.split()
 
 
 def test_an_exec_credential_plugin_and_the_cluster_errors(
