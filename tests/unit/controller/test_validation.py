@@ -43,9 +43,10 @@ def test_a_problem_only_compiling_finds_is_listed_beside_another() -> None:
     """Contract §2: every problem at once. The Template step's retries (refused
     only when the step is compiled) are listed beside the missing dependency of
     another step, not after it is fixed (issue 21)."""
-    steps = [{"name": "a", "kind": "Checkpoint", "dependsOn": ["nope"]},
-             {"name": "t", "kind": "Template", "retries": 2,
-              "templateRef": {"name": "shared", "template": "notify"}}]
+    steps: list[dict[str, Any]] = [
+        {"name": "a", "kind": "Checkpoint", "dependsOn": ["nope"]},
+        {"name": "t", "kind": "Template", "retries": 2,
+         "templateRef": {"name": "shared", "template": "notify"}}]
     s = orchestration_status(cluster_object(steps), NOW)
     (ready,) = s["conditions"]
     assert (s["phase"], ready["reason"]) == ("Invalid", "MissingDependency")
