@@ -9,7 +9,9 @@ document is its name and where it stands in the text (`Entry`). A run is paired
 with its Orchestration once the whole input is read (either may come first):
 both are then parsed again from their place in the text, which is kept. The
 input's Tools are kept as models (they are small); an Orchestration with a
-ToolRun step is compiled at the end, when every Tool of the input is known.
+ToolRun step is compiled at the end, when every Tool of the input is known. An
+invalid Orchestration is compiled at the end too, salvaged (`compiler.salvage`),
+for the problems only compiling finds: every problem of every document at once.
 """
 
 from __future__ import annotations
@@ -18,19 +20,31 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.diagnostics import Collector, Diagnostic
+from compiler.api import ORCHESTRATION_KIND
+from compiler.diagnostics import Collector, Diagnostic, Span
 from compiler.emit import emit_workflow
 from compiler.gcpause import paused_gc
-from compiler.inputs import Index, Judged, Key, judge, judge_text, namespace_of, tools_by_name
+from compiler.inputs import (
+    Index,
+    Judged,
+    Key,
+    judge,
+    judge_text,
+    key,
+    namespace_of,
+    tools_by_name,
+)
 from compiler.models import Orchestration, OrchestrationRun
 from compiler.pods import PodSettings
+from compiler.salvage import compile_problems, salvage
 from compiler.source import Document, Origin, normalize, reparse
 from compiler.suborchestrations import (
     calls_of,
     check_sub_orchestration_cycles,
     find_call_cycles,
 )
-from compiler.tools import Tool
+from compiler.tools import Tool, ToolSource
+from compiler.validate import check_tool
 
 TOOL_RUN = "ToolRun"
 
@@ -82,6 +96,16 @@ class Batch:
     tools: dict[Key, Tool] = field(default_factory=dict)
     # Orchestrations with a ToolRun step, compiled once every Tool is read
     later: dict[Key, Entry] = field(default_factory=dict)
+    # Invalid Orchestrations, compiled salvaged at the end (with their runs)
+    invalid: dict[Key, Entry] = field(default_factory=dict)
+    # namespace -> the Tools ToolRun steps name there (read from `tool_source`
+    # before compiling, when the input lacks them)
+    wanted_tools: dict[str, set[str]] = field(default_factory=dict)
+    tool_source: ToolSource | None = None
+    # False: ToolRun steps are compiled without judging their Tools (`orch submit`:
+    # the controller reads them from the cluster at submission)
+    judge_tools: bool = True
+    tools_hint: str | None = None  # what ToolNotFound tells to do (default: add it)
 
     @property
     def ok(self) -> bool:
@@ -114,6 +138,9 @@ class Batch:
             self.diagnostics.append(duplicate)
             return
         doc, model = judged.doc, judged.model
+        if model is None and judged.kind == ORCHESTRATION_KIND and judged.key is not None:
+            self._add_invalid(judged, file_no)
+            return
         if model is None or judged.key is None:
             return
         if isinstance(model, Tool):
@@ -123,6 +150,7 @@ class Batch:
         entry = Entry(file_no, doc.index, doc.prefix, doc.origin)
         if isinstance(model, Orchestration):
             self.orchestrations[judged.key] = entry
+            self._want_tools(judged.key[0], model)
             called = calls_of(model)
             if called:
                 self.calls.setdefault(judged.key[0], {})[judged.key[1]] = called
@@ -135,22 +163,74 @@ class Batch:
         else:
             self.runs.append(entry)
 
+    def _add_invalid(self, judged: Judged, file_no: int) -> None:
+        """An Orchestration with errors: kept to be compiled salvaged at the end,
+        and its SubOrchestration calls counted (a cycle through it is a problem
+        of its own)."""
+        doc = judged.doc
+        assert judged.key is not None and doc.origin is not None
+        self.invalid[judged.key] = Entry(file_no, doc.index, doc.prefix, doc.origin)
+        salvaged = salvage(doc.data)
+        if salvaged is None:
+            return
+        self._want_tools(judged.key[0], salvaged)
+        called = calls_of(salvaged)
+        if called:
+            self.calls.setdefault(judged.key[0], {})[judged.key[1]] = called
+
+    def _want_tools(self, namespace: str, model: Orchestration) -> None:
+        names = {s.tool_ref.name for s in model.spec.steps
+                 if s.kind == TOOL_RUN and s.tool_ref is not None}
+        if names:
+            self.wanted_tools.setdefault(namespace, set()).update(names)
+
+    def _fetch_tools(self) -> None:
+        """The Tools the input lacks, from `tool_source`, judged as the input's
+        are (the controller judges the cluster's the same way)."""
+        if self.tool_source is None:
+            return
+        for namespace, names in sorted(self.wanted_tools.items()):
+            missing = sorted(n for n in names if (namespace, n) not in self.tools)
+            if not missing:
+                continue
+            for name, obj in sorted(self.tool_source.fetch(namespace, missing).items()):
+                out = Collector()
+                tool = check_tool(_user_document(obj), out)
+                where = Span(f'Tool "{name}" ({self.tool_source.where(namespace)})')
+                self.diagnostics.extend(d.located(where, 0) for d in out.items)
+                if tool is not None:
+                    self.tools[(namespace, name)] = tool
+
     def _compile(self, doc: Document, orch: Orchestration, run: OrchestrationRun | None,
-                 order: Order, run_doc: Document | None = None) -> Unit:
+                 order: Order, run_doc: Document | None = None,
+                 salvaged: bool = False) -> Unit:
         """One Workflow. Its problems stand where their path does: a step's in the
         Orchestration, anything else of a run's Workflow (its parameters, its
-        size) in the run."""
+        size) in the run. `salvaged`: `orch` is an invalid Orchestration's usable
+        part; only its problems are kept, never its Workflow."""
         out = Collector()
         namespace = namespace_of(orch, run) or ""
         tools = tools_by_name((t for (ns, _), t in self.tools.items() if ns == namespace),
-                              namespace)
+                              namespace) if self.judge_tools else None
+        where = f"in the input nor {self.tool_source.where(namespace)}" \
+            if self.tool_source is not None else "in the input"
         compiled = emit_workflow(orch, run, out, service_account=self.service_account,
-                                 pods=self.pods, tools=tools)
+                                 pods=self.pods, tools=tools, tools_where=where,
+                                 tools_hint=self.tools_hint)
+        found = compile_problems(out.items) if salvaged else out.items
         diagnostics = [(doc if run_doc is None or d.path.parts[:2] == ("spec", "steps")
-                        else run_doc).locate(d) for d in out.items]
-        failed = any(d.is_error for d in diagnostics)
+                        else run_doc).locate(d) for d in found]
+        failed = salvaged or any(d.is_error for d in diagnostics)
         text = self.render(compiled.workflow) if self.render and not failed else None
         return Unit(order, diagnostics, text)
+
+    def _compile_salvaged(self, entry: Entry, run: OrchestrationRun | None, order: Order,
+                          run_doc: Document | None = None) -> Unit | None:
+        doc = self._reread(entry)
+        model = salvage(doc.data)
+        if model is None:
+            return None
+        return self._compile(doc, model, run, order, run_doc, salvaged=True)
 
     def _reread(self, entry: Entry) -> Document:
         """The entry's document (or List item) parsed again from the kept text."""
@@ -165,11 +245,13 @@ class Batch:
         members: list[tuple[tuple[int, int, tuple[Any, ...]], Document, Orchestration]] = []
         for namespace, calls in self.calls.items():
             for name in dict.fromkeys(n for cycle in find_call_cycles(calls) for n in cycle):
-                entry = self.orchestrations[(namespace, name)]
+                entry = self.orchestrations.get((namespace, name)) \
+                    or self.invalid[(namespace, name)]
                 doc = self._reread(entry)
                 (judged,) = judge(doc, self.strict)
-                assert isinstance(judged.model, Orchestration)
-                members.append((entry.order, doc, judged.model))
+                model = judged.model if judged.model is not None else salvage(doc.data)
+                assert isinstance(model, Orchestration)
+                members.append((entry.order, doc, model))
         members.sort(key=lambda m: m[0])  # input order, as the keep-everything path has it
         return check_sub_orchestration_cycles((doc, orch) for _, doc, orch in members)
 
@@ -178,6 +260,7 @@ class Batch:
         (each run with its Orchestration, then each Orchestration no run uses)."""
         used: set[Key] = set()
         with paused_gc():
+            self._fetch_tools()
             self.diagnostics.extend(self._cycles())
             for entry in self.runs:
                 run_doc = self._reread(entry)
@@ -187,6 +270,13 @@ class Batch:
                 found = self.index.find(run_doc, run)
                 if isinstance(found, Diagnostic):
                     self.diagnostics.append(found)
+                    wanted = key(run.metadata.namespace, run.spec.orchestration_ref.name)
+                    if wanted in self.invalid:  # the run's own problems still count
+                        used.add(wanted)
+                        unit = self._compile_salvaged(self.invalid[wanted], run,
+                                                      (*entry.order, 1), run_doc)
+                        if unit is not None:
+                            self.units.append(unit)
                     continue
                 used.add(found)
                 orch_doc = self._reread(self.orchestrations[found])
@@ -202,11 +292,25 @@ class Batch:
                     unit = self._compile(orch_doc, orch_judged.model, None, (*entry.order, 0))
                     if unit.diagnostics or unit.text is not None:
                         self.alone[k] = unit
+            for k, entry in self.invalid.items():
+                if k not in used:
+                    unit = self._compile_salvaged(entry, None, (*entry.order, 0))
+                    if unit is not None:
+                        self.alone[k] = unit
         self.units += [unit for k, unit in self.alone.items() if k not in used]
         self.units.sort(key=lambda u: u.order)
         for unit in self.units:
             self.diagnostics.extend(unit.diagnostics)
         return self.units
+
+
+def _user_document(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Tool as the apiserver returns it, cut to what its author wrote (the
+    server's metadata and the status are not judged)."""
+    meta = obj.get("metadata") or {}
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+            "metadata": {k: meta[k] for k in ("name", "namespace") if k in meta},
+            "spec": obj.get("spec") or {}}
 
 
 def compile_texts(texts: Iterable[tuple[str, str]], render: Render | None = None,

@@ -62,17 +62,47 @@ def read_sources(paths: Sequence[str]) -> Iterator[tuple[str, str | Diagnostic]]
         yield name, decode(read_bytes(path), name)
 
 
-def load_inputs(paths: Sequence[str]) -> Inputs:
-    """Read and validate files, keeping every model (plan, graph)."""
+def load_inputs(paths: Sequence[str], args: argparse.Namespace | None = None,
+                judge_tools: bool = True) -> Inputs:
+    """Read files, keeping every model (plan, graph, submit), with every problem
+    `compile` finds in them (`compiler.batch`: what only compiling shows, such as
+    a missing Tool, included; `judge_tools` False: a ToolRun's Tool is not judged,
+    for `orch submit`, whose controller reads it from the cluster)."""
     from compiler.inputs import Inputs, parse_text
 
     inputs = Inputs()
+    batch = _new_batch(args, None, judge_tools=judge_tools)
     for name, text in read_sources(paths):
         if isinstance(text, str):
             parse_text(text, name, inputs)
+            batch.add_text(text, name)
         else:
-            inputs.diagnostics.append(text)
+            batch.add_problem(text)
+    batch.finish()
+    inputs.diagnostics = batch.diagnostics
     return inputs
+
+
+def _new_batch(args: argparse.Namespace | None,
+               render: Callable[[dict[str, Any]], str] | None,
+               judge_tools: bool = True) -> Batch:
+    """A Batch with the command's settings: pods (compile), `--strict`, and the
+    Tools' source (`--tools-from-cluster`, which `operate` adds to the commands)."""
+    from compiler.batch import Batch
+    from compiler.kinds.tool_run import ADD_TOOL
+
+    # The commands with pod flags (compile, validate, plan) judge the pod policy.
+    pods = _pod_settings(args) if args is not None and hasattr(args, "pod_policy") else None
+    batch = Batch(render, getattr(args, "service_account", None), pods,
+                  bool(getattr(args, "strict", False)), judge_tools=judge_tools)
+    flag_hint = getattr(args, "tools_flag_hint", None)
+    if flag_hint:
+        batch.tools_hint = f"{ADD_TOOL}, {flag_hint}"
+        source = args.tool_source(args) if args is not None else None
+        if source is not None:
+            batch.tool_source = source
+            batch.tools_hint = ADD_TOOL
+    return batch
 
 
 def report(diagnostics: Sequence[Diagnostic], fmt: str = "text") -> None:
@@ -103,11 +133,9 @@ def _batch(args: argparse.Namespace, render: Callable[[dict[str, Any]], str] | N
     """Every file through `compiler.batch`, one at a time. A file that cannot be
     read is reported (one line) and the others are still read: the exit code
     is then 2, after every problem of the readable files is shown."""
-    from compiler.batch import Batch
     from compiler.source import decode
 
-    pods = _pod_settings(args)
-    batch = Batch(render, getattr(args, "service_account", None), pods, args.strict)
+    batch = _new_batch(args, render)
     unreadable = 0
     for path in args.files:
         name = STDIN if path == "-" else path
@@ -139,6 +167,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not batch.ok:
         return EXIT_INVALID
     texts = [u.text for u in batch.units if u.text is not None]
+    if not texts:
+        raise UsageError(f"nothing to compile: the input holds no Orchestration "
+                         f"({_holds(batch)}); orch compiles Orchestrations and their runs, "
+                         "and a Tool into the ToolRun steps that name it")
     if args.output == "json":
         _write(texts[0] if len(texts) == 1 else json_list(texts))
     else:
@@ -155,8 +187,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not batch.ok:
         return EXIT_INVALID
-    sys.stderr.write(f"{batch.documents} document(s) valid\n")
+    nothing = "" if batch.index.orchestrations else " (no Orchestration: nothing to compile)"
+    sys.stderr.write(f"{batch.documents} document(s) valid{nothing}\n")
     return EXIT_OK
+
+
+def _holds(batch: Batch) -> str:
+    tools = len(batch.index.tools)
+    return f"{tools} Tool{'' if tools == 1 else 's'}" if tools else "no object orch compiles"
 
 
 def _write(text: str) -> None:
@@ -185,7 +223,10 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     from compiler.graph import build_graph
     from compiler.names import quote, suggest
 
-    inputs = load_inputs([args.file])
+    if getattr(args, "rerun", None) and not getattr(args, "resume_from", None):
+        raise UsageError("--rerun needs --resume-from RUN.yaml: it names steps of the run "
+                         "being resumed to run again")
+    inputs = load_inputs([args.file], args)  # judged as `compile` judges it
     report(_sorted(inputs.diagnostics))
     if not inputs.ok:
         return EXIT_INVALID
@@ -216,8 +257,6 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
                          f"({', '.join(label(o) for o in found)}); "
                          f"choose one with --orchestration {which}")
     orch = found[0]
-    if args.command == "plan" and not _admitted(args, inputs, orch):
-        return EXIT_INVALID
     graph = build_graph(orch.spec.steps)
     failed, errored = _step_list(args.fail), _step_list(args.error)
     for flag, chosen in (("--fail", failed), ("--error", errored)):
@@ -240,22 +279,6 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     return orch.metadata.name or "orchestration", graph, result
 
 
-def _admitted(args: argparse.Namespace, inputs: Inputs, orch: Orchestration) -> bool:
-    """Whether the install's pod policy (the pod flags) admits the Orchestration, as
-    `orch compile` judges it; its refusals reported."""
-    from compiler.diagnostics import Collector
-    from compiler.emit import emit_workflow
-    from compiler.inputs import namespace_of
-
-    doc = next(d for d, o in inputs.orchestrations if o is orch)
-    out = Collector()
-    emit_workflow(orch, None, out, pods=_pod_settings(args),
-                  tools=inputs.tools_in(namespace_of(orch, None)))
-    problems = [doc.locate(d) for d in out.items if d.is_error]
-    report(problems)
-    return not problems
-
-
 def _resumed(args: argparse.Namespace, orch: Orchestration, graph: Graph,
              failed: Sequence[str], errored: Sequence[str]) -> tuple[str, Graph, RunResult]:
     """`orch plan FILE --resume-from RUN.yaml`: the decision the controller makes
@@ -272,17 +295,21 @@ def _resumed(args: argparse.Namespace, orch: Orchestration, graph: Graph,
         old = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UsageError(f"{name}: not YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(old, dict) or old.get("kind") != "OrchestrationRun":
-        raise UsageError(f"{name}: not an OrchestrationRun (save one with kubectl get "
-                         "orchestrationrun NAME -o yaml)")
+    old = _one_run(old, name, orch.metadata.name or "")
     old_name = str((old.get("metadata") or {}).get("name") or name)
     rerun = _step_list(args.rerun)
     # Offline, the file's Orchestration is the one the cluster holds; its generation
-    # is known only when the file was saved from the cluster.
+    # is known only when the file was saved from the cluster. Known on neither side
+    # (both written by hand), it cannot be compared: the plan says it assumes them one.
     generation = orch.metadata.generation
     if generation is None:
         generation = (old.get("status") or {}).get("orchestrationGeneration")
-    problem = resume_problem(old, old_name, orch.metadata.name or "", generation, graph, rerun)
+    if generation is None:
+        sys.stderr.write(f"note: neither {args.file} nor {name} records the Orchestration's "
+                         f"generation; the plan assumes {old_name} ran the Orchestration as "
+                         f"{args.file} holds it\n")
+    problem = resume_problem(old, old_name, orch.metadata.name or "", generation, graph, rerun,
+                             check_generation=generation is not None)
     if problem is not None:
         raise UsageError(f"--resume-from {name}: {problem}")
     decision = decide_resume(graph, old_name, old_steps(old), rerun)
@@ -293,6 +320,34 @@ def _resumed(args: argparse.Namespace, orch: Orchestration, graph: Graph,
                              "so it cannot fail; name it with --rerun to run it again")
     title = f"{orch.metadata.name} resumed from {old_name}"
     return title, graph, plan_resume(graph, decision, failed, errored)
+
+
+def _one_run(data: Any, file: str, orchestration: str) -> dict[str, Any]:
+    """The saved run: the object itself, or from a `kind: List` (what `kubectl get
+    orchestrationruns -o yaml` prints) its one OrchestrationRun, or the one of
+    `orchestration` among several."""
+    from compiler.inputs import LIST_KINDS
+    from compiler.names import quote
+
+    def is_run(obj: Any) -> bool:
+        return isinstance(obj, dict) and obj.get("kind") == "OrchestrationRun"
+
+    if isinstance(data, dict) and (data.get("apiVersion"), data.get("kind")) in LIST_KINDS:
+        runs = [i for i in data.get("items") or () if is_run(i)]
+        if len(runs) > 1:
+            runs = [r for r in runs if ((r.get("spec") or {}).get("orchestrationRef") or {})
+                    .get("name") == orchestration] or runs
+        if len(runs) == 1:
+            return dict(runs[0])
+        if runs:
+            names = ", ".join(quote(str((r.get("metadata") or {}).get("name"))) for r in runs)
+            raise UsageError(f"{file} holds {len(runs)} OrchestrationRuns of {quote(orchestration)}"
+                             f" ({names}); save the one to resume (kubectl get orchestrationrun "
+                             "NAME -o yaml)")
+    elif is_run(data):
+        return dict(data)
+    raise UsageError(f"{file}: not an OrchestrationRun (save one with kubectl get "
+                     "orchestrationrun NAME -o yaml)")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

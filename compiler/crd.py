@@ -307,6 +307,10 @@ def _root(spec: Schema, status: Schema) -> Schema:
     }
 
 
+CATEGORY = "orch"
+"""Both kinds' category (`kubectl get orch` lists both); no kind's name."""
+
+
 def _crd(kind: str, plural: str, schema: Schema, columns: list[Schema]) -> Schema:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -322,7 +326,10 @@ def _crd(kind: str, plural: str, schema: Schema, columns: list[Schema]) -> Schem
                 "listKind": f"{kind}List",
                 "plural": plural,
                 "singular": kind.lower(),
-                "categories": ["orchestration"],
+                # Not "orchestration": kubectl expands a category before it
+                # resolves a resource name, so that category made `kubectl
+                # delete orchestration --all` delete every run too (contract §1).
+                "categories": [CATEGORY],
             },
             "scope": "Namespaced",
             "versions": [{

@@ -54,15 +54,17 @@ def emit_workflow(
     reused: Collection[str] = (),
     tools: Mapping[str, Tool] | None = None,
     tools_where: str = "in the input",
+    tools_hint: str | None = None,
 ) -> Compiled:
     """The Workflow for `orchestration` (named after `run` when given). Problems
     only the compiled form shows (size, template count, settings Argo cannot
-    apply, a ToolRun's Tool missing from `tools`, found `tools_where`) go to
-    `out`; the caller decides whether to keep the result. Steps in `reused` (a
-    resumed run's, `compiler.resume`) become no-op tasks that succeed at once;
-    their dependencies stay, so the DAG keeps its shape. Without `tools` (an
-    Orchestration judged on its own) a ToolRun step is a stand-in container and
-    its Tool is not judged: the Workflow is then not one to submit."""
+    apply, a ToolRun's Tool missing from `tools`, looked for `tools_where`, with
+    `tools_hint` saying what to do) go to `out`; the caller decides whether to
+    keep the result. Steps in `reused` (a resumed run's, `compiler.resume`)
+    become no-op tasks that succeed at once; their dependencies stay, so the DAG
+    keeps its shape. Without `tools` (an Orchestration judged on its own) a
+    ToolRun step is a stand-in container and its Tool is not judged: the
+    Workflow is then not one to submit."""
     out = out if out is not None else Collector()
     pods = pods if pods is not None else PodSettings()
     depth = 0
@@ -90,7 +92,7 @@ def emit_workflow(
             tasks.append(_ordered_task(task))
             continue
         ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods,
-                          tools, tools_where, depth, out, path)
+                          tools, tools_where, depth, out, path, tools_hint)
         before = len(out.items)
         emitted = KINDS[step.kind].build(step, ctx)
         if any(d.is_error for d in out.items[before:]):
@@ -99,6 +101,7 @@ def emit_workflow(
             template = dict(emitted.template)
             base = _apply_settings(step, template, emitted, path, out)
             task["template"] = _intern(template, base, templates, by_content, entry)
+            _warn_no_ops(step, emitted, path, out)
         else:
             _refuse_settings(step, path, out)
         task.update(emitted.task)
@@ -240,6 +243,26 @@ def _apply_settings(
                 severity=Severity.WARNING,
             )
     return base + suffix
+
+
+def _warn_no_ops(step: Step, emitted: Emitted, path: FieldPath, out: Collector) -> None:
+    """Settings that are written but do nothing, said so rather than silently
+    dropped: a backoff without retries, and `timeoutSeconds: 0`, which sets no
+    timeout (as in the reference system, where only a positive one counts)."""
+    if step.retry_backoff_seconds and not step.retries:
+        out.add(Reason.INVALID_FIELD, path.child("retryBackoffSeconds"),
+                "retryBackoffSeconds has no effect without retries: it is the wait "
+                "between attempts",
+                hint="set retries (how many times to try again), or remove it",
+                severity=Severity.WARNING)
+    if step.timeout_seconds == 0:
+        tool = (f"; the Tool's timeoutSeconds ({emitted.default_timeout}) does not apply "
+                "either") if emitted.default_timeout else ""
+        out.add(Reason.INVALID_FIELD, path.child("timeoutSeconds"),
+                f"timeoutSeconds 0 sets no timeout{tool}",
+                hint="remove it for no timeout, or give the seconds the step may run "
+                     "(a positive number)",
+                severity=Severity.WARNING)
 
 
 def _refuse_settings(step: Step, path: FieldPath, out: Collector) -> None:

@@ -168,8 +168,49 @@ def task_name_problem(name: str) -> str | None:
     if name in EXPRESSION_KEYWORDS:
         return "is a keyword of Argo's dependency expressions; rename the step"
     if not TASK_NAME.fullmatch(name):
+        foreign = non_ascii(name)
+        if foreign:  # "letters" alone would not explain a Cyrillic letter, which is one
+            return (f"holds {foreign}; a task name holds only ASCII letters, digits and "
+                    "'-', starting with a letter")
         return "must start with a letter and hold only letters, digits and '-'"
     return None
+
+
+# Non-ASCII letters that look like ASCII ones (the most frequent Cyrillic and Greek
+# homoglyphs of Unicode's confusables.txt, UTS #39): a name pasted from a chat or a
+# document can hold one and look exactly like the name a person types.
+LOOKALIKES = dict(zip(
+    "аеорсухіјѕԁһӏԛԝАВЕКМНОРСТХІЈЅοαυνκτΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdhlqwABEKMHOPCTXIJSoauvktABEZHIKMNOPTYX", strict=True))
+
+
+def non_ascii(name: str) -> str | None:
+    """The first non-ASCII character of `name`, said so that a person sees it
+    (`"\u0456" (U+0456 CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I), a non-ASCII
+    lookalike of "i", at position 3`), or None when `name` is ASCII."""
+    import unicodedata
+
+    for i, c in enumerate(name):
+        if not c.isascii():
+            what = unicodedata.name(c, "an unnamed character")
+            like = LOOKALIKES.get(c) or unicodedata.normalize("NFKD", c)[:1]
+            kind = (f'a non-ASCII lookalike of "{like}"' if like.isascii() and like.isalpha()
+                    else "a non-ASCII character")
+            return f"{quote(c)} (U+{ord(c):04X} {what}), {kind}, at position {i + 1}"
+    return None
+
+
+def did_you_mean(word: str, guess: str) -> str:
+    """The hint for a name that does not exist when `guess` is the closest one; when
+    the two differ only where `guess` has a non-ASCII lookalike, it says so (they
+    look the same on screen)."""
+    hint = f"did you mean {quote(guess)}?"
+    if len(word) == len(guess) and all(a == b or not b.isascii()
+                                       for a, b in zip(word, guess, strict=True)):
+        foreign = non_ascii(guess)
+        if foreign and not non_ascii(word):
+            hint += f" It is not {quote(word)}: it holds {foreign}"
+    return hint
 
 
 def label_value(name: str) -> str:

@@ -88,9 +88,11 @@ def decide_resume(graph: Graph, resumed_from: str, old: Mapping[str, Mapping[str
 
 def resume_problem(old_run: Mapping[str, Any] | None, resumed_from: str, orchestration: str,
                    generation: int | None, graph: Graph,
-                   rerun: Sequence[str] = ()) -> str | None:
+                   rerun: Sequence[str] = (), check_generation: bool = True) -> str | None:
     """Why a run cannot resume `resumed_from` (in its own namespace), or None. The
-    first problem, in the order a person would fix them."""
+    first problem, in the order a person would fix them. `check_generation` False:
+    the generation is known on neither side (an offline plan of files saved by
+    hand), so it is not compared."""
     if old_run is None:
         return f'the run to resume from, "{resumed_from}", does not exist in this namespace'
     ref = ((old_run.get("spec") or {}).get("orchestrationRef") or {}).get("name")
@@ -103,7 +105,7 @@ def resume_problem(old_run: Mapping[str, Any] | None, resumed_from: str, orchest
         return (f'run "{resumed_from}" has not ended (it is {phase}); only an ended run '
                 "can be resumed")
     recorded = status.get("orchestrationGeneration")
-    if recorded is None or recorded != generation:
+    if check_generation and (recorded is None or recorded != generation):
         ran = f"generation {recorded}" if recorded is not None else "an unknown generation"
         return (f'run "{resumed_from}" ran {ran} of Orchestration "{orchestration}", which '
                 f"is now at generation {generation}; a resumed run must run the same "

@@ -329,8 +329,11 @@ def decode(data: bytes, file: str) -> str | Diagnostic:
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 # Characters JSON strings may hold raw and YAML may not (DEL, C1 with NEL,
-# U+FFFE, U+FFFF): a YAML reader refuses them, or folds NEL into a space.
-_JSON_ONLY = re.compile("[\x7f-\x9f\ufffe\uffff]")
+# U+FFFE, U+FFFF), or reads as line breaks (NEL, U+2028, U+2029): a YAML reader
+# refuses them, or folds them with the spaces around them ("a \u2028 b" became
+# "a\u2028b"), where kubectl reads a JSON file with a JSON decoder that keeps
+# every character (k8s.io/apimachinery's YAMLOrJSONDecoder).
+_JSON_ONLY = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 
 
 def normalize(text: str) -> str:

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -158,3 +158,22 @@ def render_tool(tool: Tool, parameters: Mapping[str, str],
     env = [(e.name, render(e.value, f"spec.env[{i}].value", parameters, data, problems))
            for i, e in enumerate(spec.env or ()) if e.name]
     return RenderedTool(command, args, env), problems
+
+
+# -- Tools from elsewhere than the input ----------------------------------------------
+class ToolSource(Protocol):
+    """Where `orch compile/validate/plan --tools-from-cluster` reads the Tools the
+    input lacks, as the controller reads them at submission. Implemented outside
+    the compiler (`operate.toolsource`: the current kube context), which never
+    talks to a cluster itself."""
+
+    def where(self, namespace: str) -> str:
+        """Where a Tool of `namespace` ("" for a document without one) is looked
+        for, as a message says it: `in the input nor in namespace "a" of the
+        cluster`."""
+        ...
+
+    def fetch(self, namespace: str, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The Tools of those names that exist there, as the apiserver returns
+        them."""
+        ...

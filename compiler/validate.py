@@ -31,6 +31,7 @@ from compiler.names import (
     NAMESPACE,
     PARAMETER,
     TEMPLATE,
+    did_you_mean,
     quote,
     suggest,
     task_name_problem,
@@ -338,7 +339,7 @@ def check_dependencies(
                     path,
                     f'step "{dep}" does not exist',
                     names=(dep,),
-                    hint=f'did you mean "{guess}"?' if guess else None,
+                    hint=did_you_mean(dep, guess) if guess else None,
                 )
             elif own and isinstance(name, str):
                 edges[name].append(dep)

@@ -33,6 +33,9 @@ class StepReason(enum.StrEnum):
     # Argo skipped the step (a `when` that was false); the status shows Argo's own
     # message in its place (contract §5). The compiler emits no `when`.
     SKIPPED_BY_ARGO = "SkippedByArgo"
+    # The run was refused before its Workflow was submitted (its `Submitted=False`
+    # condition says why): the run has ended, and no step ever will start.
+    NOT_SUBMITTED = "NotSubmitted"
 
 
 class RunPhase(enum.StrEnum):

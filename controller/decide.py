@@ -42,11 +42,16 @@ from typing import Any
 from compiler.api import parse_time
 from compiler.compiled import graph_from_orchestration
 from compiler.diagnostics import Reason
-from compiler.vocabulary import ARGO_DONE, RUN_DONE, SubmitReason
+from compiler.vocabulary import ARGO_DONE, RUN_DONE, RunPhase, SubmitReason
 from controller import status as st
 from controller.cancel import CancelPlan, is_cancel_requested, plan_cancel
 from controller.mapping import controller_owner
-from controller.mirror import cancelled_statuses, mirror_deleted, mirror_workflow
+from controller.mirror import (
+    cancelled_statuses,
+    mirror_deleted,
+    mirror_workflow,
+    refused_statuses,
+)
 from controller.waits import Release, WaitFacts, WaitingNode, plan_waits, workflow_waits
 
 Obj = dict[str, Any]
@@ -182,6 +187,17 @@ class Observed:
     waits: WaitFacts | None = None  # for the waits of `workflow`
 
 
+def _counts_as_cancelled(run: Mapping[str, Any], done: bool) -> bool:
+    """Whether the mirror reads the run as cancelled. Nothing changes an ended run
+    (contract §3): once it has ended, the cancel that counts is the one it ended
+    with, not `spec.cancel` now, so a GitOps re-apply of `cancel: false` leaves a
+    Cancelled run Cancelled, and a late `cancel: true` leaves a Failed or
+    Succeeded one as it was."""
+    if done:
+        return (run.get("status") or {}).get("phase") == RunPhase.CANCELLED
+    return is_cancel_requested(run)
+
+
 def _is_ours(workflow: Mapping[str, Any] | None, run_uid: str) -> bool:
     owner = controller_owner(workflow) if workflow is not None else None
     return owner is not None and owner.get("uid") == run_uid
@@ -193,7 +209,7 @@ def decide(o: Observed) -> Action:
     uid, generation = meta["uid"], meta.get("generation")
     submitted = bool(status.get("workflowRef"))
     done = status.get("phase") in RUN_DONE
-    cancelled = is_cancel_requested(o.run)
+    cancelled = _counts_as_cancelled(o.run, done)
 
     if o.workflow is not None:
         if _is_ours(o.workflow, uid):
@@ -269,8 +285,9 @@ def decide(o: Observed) -> Action:
     if o.submission is None:
         return Fetch(Need.SUBMISSION)
     if o.submission.workflow is None:
+        steps = refused_statuses(graph_from_orchestration(o.orchestration), o.submission.reason)
         return WriteStatus(st.refused(status, o.submission.reason, o.submission.message,
-                                      generation, o.now))
+                                      generation, o.now, steps))
     if o.refused is not None:
         message = st.create_failed_message(o.refused.code, o.refused.reason, o.refused.message)
         return WriteStatus(st.waiting(status, SubmitReason.WORKFLOW_CREATE_FAILED, message,

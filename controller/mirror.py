@@ -198,6 +198,16 @@ def cancelled_statuses(graph: Graph) -> list[Obj]:
     return [_step_status(r, n.kind, None) for r, n in zip(result.steps, graph.nodes, strict=True)]
 
 
+def refused_statuses(graph: Graph, reason: str) -> list[Obj]:
+    """Every step of a run refused before its Workflow was submitted: it has ended
+    (Failed), so no step is left Pending; each is `Skipped`/`NotSubmitted`, naming
+    the refusal (contract §5: once the run has ended, its steps are resolved)."""
+    message = f"the run was refused before its Workflow was submitted ({reason}); nothing ran"
+    return [{"name": n.name, "kind": n.kind, "phase": str(StepPhase.SKIPPED),
+             "reason": str(StepReason.NOT_SUBMITTED), "message": message}
+            for n in graph.nodes]
+
+
 def pending_statuses(graph: Graph) -> list[Obj]:
     """Every step listed before the Workflow exists (all Pending)."""
     result = evaluate(graph)
@@ -314,10 +324,32 @@ def _finish(result: RunResult, statuses: list[Obj], started: str | None,
             finished: str | None, previous: Mapping[str, Any], now: str) -> Mirror:
     done = str(result.phase) in RUN_DONE
     finished_at = (previous.get("finishedAt") or finished or now) if done else None
+    if finished_at is not None:
+        statuses = _stopped_finished(statuses, previous, finished_at)
     submitted = Condition(ConditionType.SUBMITTED, ConditionStatus.TRUE,
                           SubmitReason.WORKFLOW_CREATED, "the Workflow exists")
     return Mirror(str(result.phase), statuses, (submitted, *result.conditions),
                   result.progress, previous.get("startedAt") or started, finished_at)
+
+
+def _stopped_finished(statuses: list[Obj], previous: Mapping[str, Any], run_end: str
+                      ) -> list[Obj]:
+    """A step that had started and was stopped (a cancel, the Workflow ended or
+    deleted) has ended too (contract §3): its `finishedAt` is Argo's node's, else
+    the one already recorded, else the time the run ended. Without it `orch get`
+    counted such a step's duration up to now. A reused step keeps the old run's
+    record as it is."""
+    recorded = {s.get("name"): s.get("finishedAt") for s in previous.get("stepStatuses") or ()}
+    out = []
+    for s in statuses:
+        if s.get("startedAt") and not s.get("finishedAt") and s.get("reason") != \
+                StepReason.REUSED and s.get("phase") in _ENDED_STEP:
+            s = {**s, "finishedAt": recorded.get(s["name"]) or run_end}
+        out.append(s)
+    return out
+
+
+_ENDED_STEP = frozenset({StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED})
 
 
 def _offloaded(graph: Graph, status: Mapping[str, Any], previous: Mapping[str, Any],

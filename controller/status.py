@@ -122,10 +122,15 @@ def mirrored(old: Mapping[str, Any], mirror: Mirror, workflow: Mapping[str, Any]
 
 
 def refused(old: Mapping[str, Any], reason: str, message: str, generation: int | None,
-            now: str) -> Obj:
-    """Nothing is submitted; the run fails with the reason (terminal)."""
+            now: str, steps: list[Obj] | None = None) -> Obj:
+    """Nothing is submitted; the run fails with the reason (terminal). `steps`: each
+    step resolved (`mirror.refused_statuses`), when the Orchestration is known."""
+    resolved: Obj = {} if not steps else {
+        "progress": f"{len(steps)}/{len(steps)}",
+        "stepStatuses": _steps(old.get("stepStatuses"), steps)}
     return {**_foreign(old), "observedGeneration": generation,
             "phase": str(RunPhase.FAILED), "finishedAt": old.get("finishedAt") or now,
+            **resolved,
             "conditions": _conditions(old, (
                 Condition(ConditionType.SUBMITTED, ConditionStatus.FALSE, reason, message),
                 Condition(ConditionType.SUCCEEDED, ConditionStatus.FALSE, reason,

@@ -19,6 +19,7 @@ from compiler.emit import Compiled, emit_workflow
 from compiler.models import Orchestration
 from compiler.podpolicy import OPEN_POLICY
 from compiler.pods import DEFAULT_PODS, PodSettings
+from compiler.salvage import compile_problems, salvage
 from compiler.tools import Tool
 from compiler.validate import check_document_kind, check_orchestration, check_run, check_tool
 
@@ -66,6 +67,13 @@ def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic]
         model = check_orchestration(doc, out)
     errors = [d for d in out.items if d.is_error]
     if errors or model is None:
+        # What only compiling finds, in the steps that are usable: every problem
+        # at once (contract §2), not one that hides behind another.
+        salvaged = salvage(doc) if doc.get("kind") == ORCHESTRATION_KIND else None
+        if salvaged is not None:
+            found = Collector()
+            emit_workflow(salvaged, None, found)
+            errors += [d for d in compile_problems(found.items) if d.is_error]
         return in_document_order(errors), None
     compiled = Collector()
     # Not the install's pod policy: it is judged when a run is submitted
@@ -90,9 +98,13 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
     if errors or run is None:
         return in_document_order(errors), None
     out = Collector()
-    where = f'in namespace "{run.metadata.namespace}"'
+    ns = run.metadata.namespace
+    # In the cluster's words: the CLI's "add the Tool to the input" means nothing here.
+    hint = (f'create the Tool (tools.proompteng.ai/v1alpha1) in namespace "{ns}", or fix '
+            "the step's toolRef")
     compiled = emit_workflow(orchestration, run, out, service_account=service_account, pods=pods,
-                             reused=reused, tools=dict(tools or {}), tools_where=where)
+                             reused=reused, tools=dict(tools or {}),
+                             tools_where=f'in namespace "{ns}"', tools_hint=hint)
     errors = [d for d in out.items if d.is_error]
     return in_document_order(errors), (None if errors else compiled)
 

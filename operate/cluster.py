@@ -11,10 +11,13 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler.api import API_VERSION, RUN_KIND
 from operate.client import METADATA_LIST, ApiError, Client, NotFoundError
+
+if TYPE_CHECKING:
+    from operate.view import RunView
 
 Obj = dict[str, Any]
 
@@ -39,6 +42,7 @@ class Resource:
 RUNS = Resource(API_VERSION, "orchestrationruns", RUN_KIND)
 ORCHESTRATIONS = Resource(API_VERSION, "orchestrations", "Orchestration")
 WORKFLOWS = Resource("argoproj.io/v1alpha1", "workflows", "Workflow")
+TOOLS = Resource("tools.proompteng.ai/v1alpha1", "tools", "Tool")  # `--tools-from-cluster`
 # What a step of each kind creates through a resource template (compiler.kinds; a
 # ToolRun step runs its Tool's container, a pod, since issue 11).
 CREATED_BY_KIND = {
@@ -130,3 +134,20 @@ def created_resources(workflow: Mapping[str, Any] | None) -> list[Resource]:
         if resource is not None:
             seen.setdefault(resource.plural, resource)
     return list(seen.values())
+
+
+def gathered_view(client: Client, namespace: str, name: str) -> RunView:
+    """The run's `operate.view.RunView` with what each step created (its pods, the
+    objects of resource steps), as `orch get` shows it and `orch watch` ends with."""
+    from compiler.names import label_value
+    from operate.view import build_view, created_by_step, graph_of_workflow
+
+    found = gather(client, namespace, name)
+    created = None
+    if found.workflow is not None:
+        labels: dict[str, str] = {}
+        if found.objects:
+            graph = graph_of_workflow(found.workflow)
+            labels = {label_value(n): n for n in (graph.names if graph else ())}
+        created = created_by_step(found.workflow, found.objects, labels)
+    return build_view(found.run, found.workflow, found.orchestration, created)

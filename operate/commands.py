@@ -22,7 +22,14 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def register(sub: Any) -> None:
-    """Add the cluster commands to `orch`'s subcommands (`compiler.cli`)."""
+    """Add the cluster commands to `orch`'s subcommands (`compiler.cli`), and to
+    its compiler commands the flag that reads missing Tools from the cluster."""
+    for name in ("compile", "validate", "plan", "graph"):
+        p = sub.choices[name]
+        p.add_argument(TOOLS_FLAG, action="store_true",
+                       help="read the Tools ToolRun steps name and the input lacks from the "
+                       "current kube context's cluster (as the controller does at submission)")
+        p.set_defaults(tool_source=_cluster_tools, tools_flag_hint=TOOLS_HINT)
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("cluster (as kubectl)")
     group.add_argument("--kubeconfig", metavar="FILE",
@@ -81,6 +88,21 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_cluster(cmd_resume))
 
 
+TOOLS_FLAG = "--tools-from-cluster"
+# Appended to the compiler's "add the Tool ... to the input" of a ToolNotFound.
+TOOLS_HINT = f"or pass {TOOLS_FLAG} to read it from the current kube context's cluster"
+
+
+def _cluster_tools(args: argparse.Namespace) -> Any:
+    """The `compiler.tools.ToolSource` of `--tools-from-cluster`, None without it;
+    loaded only when asked, so `orch compile` starts as the compiler alone."""
+    if not args.tools_from_cluster:
+        return None
+    from operate.toolsource import ClusterTools
+
+    return ClusterTools()
+
+
 def _cluster(command: Command) -> Command:
     """Turns the cluster's refusals into one line on stderr and exit code 4."""
     @functools.wraps(command)
@@ -123,7 +145,7 @@ def _step_list(values: Sequence[str] | None) -> list[str]:
 
 # -- get / watch / list -------------------------------------------------------------
 def cmd_get(args: argparse.Namespace) -> int:
-    from operate.cluster import gather, get_run
+    from operate.cluster import gathered_view, get_run
 
     client = _connect(args)
     if args.output in ("json", "yaml"):
@@ -133,22 +155,11 @@ def cmd_get(args: argparse.Namespace) -> int:
 
     from operate.render import tree, wide
     from operate.terminal import style_for
-    from operate.view import build_view, created_by_step
 
-    found = gather(client, client.namespace, args.run)
-    created = None
-    if found.workflow is not None:
-        labels: dict[str, str] = {}
-        if found.objects:
-            from compiler.names import label_value
-            from operate.view import graph_of_workflow
-
-            graph = graph_of_workflow(found.workflow)
-            labels = {label_value(n): n for n in (graph.names if graph else ())}
-        created = created_by_step(found.workflow, found.objects, labels)
-    view = build_view(found.run, found.workflow, found.orchestration, created)
+    view = gathered_view(client, client.namespace, args.run)
     render = wide if args.output == "wide" else tree
-    sys.stdout.write(render(view, datetime.now(UTC), style_for(sys.stdout)))
+    sys.stdout.write(render(view, datetime.now(UTC), style_for(sys.stdout),
+                            unobserved_after()))
     return EXIT_OK
 
 
@@ -166,7 +177,27 @@ def watch(client: Any, name: str, show_all: bool) -> int:
 
     def make() -> Any:
         return first.pop() if first else Client(client.conn)
-    return follow(make, client.namespace, name, sys.stdout, show_all)
+    return follow(make, client.namespace, name, sys.stdout, show_all, unobserved_after())
+
+
+def unobserved_after() -> float:
+    """Seconds a run may go unobserved by any controller before `get` and `watch`
+    say so: `ORCH_UNOBSERVED_AFTER`, else `operate.render.UNOBSERVED_AFTER`."""
+    import os
+
+    from compiler.cli import UsageError
+    from operate.render import UNOBSERVED_AFTER
+
+    text = os.environ.get("ORCH_UNOBSERVED_AFTER")
+    if text is None:
+        return UNOBSERVED_AFTER
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise UsageError(f"ORCH_UNOBSERVED_AFTER={text!r}: expected a number of seconds >= 0")
+    return value
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -212,25 +243,39 @@ def _print_object(obj: dict[str, Any], fmt: str) -> None:
 
 # -- cancel --------------------------------------------------------------------------
 def cmd_cancel(args: argparse.Namespace) -> int:
+    """Every name is acted on, as `kubectl delete A missing B` does: a run that
+    cannot be cancelled (not found, forbidden, ...) is one line on stderr, the
+    others are still cancelled, and the exit code says that one failed."""
+    from operate.client import ApiError
+
+    client = _connect(args)
+    failed = 0
+    for name in args.runs:
+        try:
+            _cancel_one(client, name)
+        except (ApiError, Refused) as exc:
+            failed += 1
+            sys.stderr.write(f"orch: error: {exc}\n")
+    return EXIT_CLUSTER if failed else EXIT_OK
+
+
+def _cancel_one(client: Any, name: str) -> None:
     from compiler.vocabulary import RUN_DONE
     from operate.client import MERGE_PATCH
     from operate.cluster import RUNS, get_run
 
-    client = _connect(args)
-    for name in args.runs:
-        run = get_run(client, client.namespace, name)
-        phase = (run.get("status") or {}).get("phase")
-        if phase in RUN_DONE:
-            sys.stderr.write(f"{name}: already ended {phase}; nothing to cancel\n")
-            continue
-        patched = client.request("PATCH", RUNS.path(client.namespace, name),
-                                 body={"spec": {"cancel": True}}, content_type=MERGE_PATCH)
-        if (patched.get("spec") or {}).get("cancel") is not True:
-            raise Refused(f"{name}: the cluster dropped spec.cancel: its OrchestrationRun "
-                          "CRD predates cancel; install the CRDs of this orch "
-                          "(orch crds | kubectl apply -f -)")
-        sys.stdout.write(f"{name}: cancel requested\n")
-    return EXIT_OK
+    run = get_run(client, client.namespace, name)
+    phase = (run.get("status") or {}).get("phase")
+    if phase in RUN_DONE:
+        sys.stderr.write(f"{name}: already ended {phase}; nothing to cancel\n")
+        return
+    patched = client.request("PATCH", RUNS.path(client.namespace, name),
+                             body={"spec": {"cancel": True}}, content_type=MERGE_PATCH)
+    if (patched.get("spec") or {}).get("cancel") is not True:
+        raise Refused(f"{name}: the cluster dropped spec.cancel: its OrchestrationRun "
+                      "CRD predates cancel; install the CRDs of this orch "
+                      "(orch crds | kubectl apply -f -)")
+    sys.stdout.write(f"{name}: cancel requested\n")
 
 
 # -- submit / resume -----------------------------------------------------------------

@@ -9,6 +9,7 @@ that version has been compacted away (410 Gone), as client-go's reflector does.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -18,9 +19,10 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from compiler.vocabulary import RUN_DONE
-from operate.client import ApiError, Client, Unreachable
-from operate.cluster import ORCHESTRATIONS, RUNS, WORKFLOWS, get_run
-from operate.live import changes, exit_code, final, frame
+from operate.client import ApiError, Client, NotFoundError, Unreachable
+from operate.cluster import ORCHESTRATIONS, RUNS, WORKFLOWS, gathered_view, get_run
+from operate.live import changes, exit_code, final, frame, unobserved_line
+from operate.render import UNOBSERVED_AFTER
 from operate.terminal import Screen, height, is_terminal, style_for
 from operate.view import RunView, build_view
 
@@ -114,34 +116,71 @@ def now_utc() -> datetime:
 class Follower:
     """Draws the run: a frame redrawn in place on a terminal, lines on a pipe."""
 
-    def __init__(self, client: Client, out: TextIO, show_all: bool = False) -> None:
+    def __init__(self, client: Client, out: TextIO, show_all: bool = False,
+                 after: float = UNOBSERVED_AFTER) -> None:
         self.client, self.out, self.show_all = client, out, show_all
+        self.after = after  # seconds without a controller before saying so
         self.style = style_for(out)
         self.screen = Screen(out) if is_terminal(out) else None
         self.view: RunView | None = None
         self.graph_source: tuple[Obj | None, Obj | None] = (None, None)
+        self.noted = False  # a log said that nothing observes the run
 
     def show(self, run: Obj) -> RunView:
         workflow, orchestration = self._graph_source(run)
         view = build_view(run, workflow, orchestration)
         now = now_utc()
         if self.screen is not None:
-            self.screen.draw(frame(view, now, self.style, height() - 1, self.show_all))
+            self.screen.draw(frame(view, now, self.style, height() - 1, self.show_all,
+                                   self.after))
         else:
             lines = changes(self.view, view, now, self.style)
             if lines:
                 self.out.write("\n".join(lines) + "\n")
                 self.out.flush()
         self.view = view
+        self._note(now)
         return view
 
     def tick(self) -> None:
-        if self.screen is not None and self.view is not None:
-            self.screen.draw(frame(self.view, now_utc(), self.style, height() - 1, self.show_all))
+        if self.view is None:
+            return
+        now = now_utc()
+        if self.screen is not None:
+            self.screen.draw(frame(self.view, now, self.style, height() - 1, self.show_all,
+                                   self.after))
+        self._note(now)
+
+    def wait(self) -> float | None:
+        """How long to wait for the next event before ticking: a second on a
+        terminal (durations advance); on a log, until it is time to say that
+        nothing observes the run, else for ever."""
+        if self.screen is not None:
+            return TICK
+        view = self.view
+        if self.noted or view is None or view.observed or view.created_at is None:
+            return None
+        due = self.after - (now_utc() - view.created_at).total_seconds()
+        return max(0.05, due)
+
+    def _note(self, now: datetime) -> None:
+        """On a log, the unobserved run's note, once."""
+        if self.screen is not None or self.noted or self.view is None:
+            return
+        line = unobserved_line(self.view, now, self.after)
+        if line is not None:
+            self.noted = True
+            self.out.write(line + "\n")
+            self.out.flush()
 
     def finish(self, view: RunView) -> None:
+        """The final view, with what each failed or cancelled step created (its
+        pod, the object a resource step made), read once as `orch get` reads it:
+        the run's own status does not hold it."""
         if self.screen is not None:
             self.screen.close()
+        with contextlib.suppress(NotFoundError):  # deleted as it ended: shown as seen
+            view = gathered_view(self.client, view.namespace, view.name)
         self.out.write("\n".join(final(view, now_utc(), self.style)) + "\n")
         self.out.flush()
 
@@ -166,12 +205,13 @@ class Follower:
 
 
 def follow(make_client: Callable[[], Client], namespace: str, name: str, out: TextIO,
-           show_all: bool = False) -> int:
+           show_all: bool = False, after: float = UNOBSERVED_AFTER) -> int:
     """Watch until the run ends; its exit code (0 Succeeded, 1 Failed, 3 Cancelled).
+    `after`: seconds without any controller observing the run before saying so.
     Raises RunDeleted, ApiError or Unreachable."""
     client = make_client()
     run = get_run(client, namespace, name)
-    follower = Follower(client, out, show_all)
+    follower = Follower(client, out, show_all, after)
     try:
         view = follower.show(run)
         if view.phase in RUN_DONE:
@@ -181,11 +221,10 @@ def follow(make_client: Callable[[], Client], namespace: str, name: str, out: Te
         reader = Reader(make_client, namespace, name, run["metadata"]["resourceVersion"],
                         events)
         reader.start()
-        wait = TICK if follower.screen is not None else None
         while True:
             event: _Event | None = None
             try:
-                event = events.get(timeout=wait)
+                event = events.get(timeout=follower.wait())
                 while follower.screen is not None and event.kind == "run":
                     event = events.get_nowait()  # a screen shows the latest state only
             except queue.Empty:

@@ -19,6 +19,7 @@ from compiler.api import WAIT_KINDS
 from compiler.vocabulary import RUN_DONE, RunPhase, StepPhase, StepReason
 from operate.render import (
     GLYPHS,
+    UNOBSERVED_AFTER,
     Column,
     Style,
     created_cell,
@@ -27,6 +28,7 @@ from operate.render import (
     reason_cell,
     span,
     table,
+    unobserved,
 )
 from operate.view import RunView, StepRow
 
@@ -72,7 +74,7 @@ def _rows(steps: Sequence[StepRow], now: datetime) -> list[list[str]]:
 
 
 def frame(view: RunView, now: datetime, style: Style, height: int | None = None,
-          show_all: bool = False) -> list[str]:
+          show_all: bool = False, after: float = UNOBSERVED_AFTER) -> list[str]:
     """The screen: title, the steps that need attention (failed, then running; every
     step with `show_all`), a summary line. At most `height` lines, none wider than
     the terminal (a wrapped line would break the redraw): what does not fit is
@@ -83,19 +85,29 @@ def frame(view: RunView, now: datetime, style: Style, height: int | None = None,
         steps = [s for s in view.steps if s.phase == StepPhase.FAILED] + [
             s for s in view.steps if s.phase == StepPhase.RUNNING]
     foot = summary(view)
-    hint = "  (--all shows every step)"
-    if not show_all and (style.width is None or len(foot) + len(hint) <= style.width):
-        foot += hint
+    more = "  (--all shows every step)"
+    if not show_all and (style.width is None or len(foot) + len(more) <= style.width):
+        foot += more
+    note = unobserved(view, now, after)
+    head = [title(view, now, style), *([f"Note: {note}"] if note else [])]
     body: list[str] = []
     if steps:
         shown = steps
-        if height is not None and len(steps) > height - 3:  # title, header, summary
-            shown = steps[: max(1, height - 4)]  # and one line saying how many more
+        room = height - len(head) - 2 if height is not None else None  # header, summary
+        if room is not None and len(steps) > room:
+            shown = steps[: max(1, room - 1)]  # and one line saying how many more
         body = table(_columns(), _rows(shown, now), style,
                      [display_phase(s) for s in shown], 1)
         if len(shown) < len(steps):
             body.append(f"… and {len(steps) - len(shown)} more")
-    return [fit(line, style) for line in (title(view, now, style), *body, foot)]
+    return [fit(line, style) for line in (*head, *body, foot)]
+
+
+def unobserved_line(view: RunView, now: datetime, after: float = UNOBSERVED_AFTER
+                    ) -> str | None:
+    """For a log: the line saying nothing has observed the run (once it is so)."""
+    hint = unobserved(view, now, after)
+    return f"{now.strftime('%H:%M:%S')}  note: {hint}" if hint else None
 
 
 def changes(old: RunView | None, new: RunView, now: datetime, style: Style) -> list[str]:

@@ -192,7 +192,28 @@ def _cut_visible(text: str, width: int) -> str:
 
 
 # -- orch get ----------------------------------------------------------------------
-def header(view: RunView, now: datetime) -> list[str]:
+# How long a run may go without any controller writing its status before `orch
+# get` and `orch watch` say so (a controller observes a run within a second).
+UNOBSERVED_AFTER = 20.0  # s; ORCH_UNOBSERVED_AFTER overrides it (operate.commands)
+
+
+def unobserved(view: RunView, now: datetime, after: float = UNOBSERVED_AFTER) -> str | None:
+    """What to check when nothing has observed the run `after` seconds after its
+    creation (no observedGeneration, no condition): it stays Pending for ever when
+    no controller watches its namespace (issue 21). None otherwise."""
+    if view.observed or view.created_at is None:
+        return None
+    age = (now - view.created_at).total_seconds()
+    if age < after:
+        return None
+    ns = view.namespace
+    return (f"nothing has observed this run in {human_duration(age)}: no orch controller "
+            f'seems to watch namespace "{ns}". Check that one runs (kubectl get pods -A -l '
+            "app.kubernetes.io/name=orch) and that its orchestrationController.namespaces "
+            f'include "{ns}" (or "*")')
+
+
+def header(view: RunView, now: datetime, after: float = UNOBSERVED_AFTER) -> list[str]:
     """`kubectl describe`-like lines about the run itself."""
     pairs = [("Name", view.name), ("Namespace", view.namespace)]
     orch = view.orchestration
@@ -219,11 +240,14 @@ def header(view: RunView, now: datetime) -> list[str]:
     if view.started_at is not None:
         pairs.append(("Duration", span(view.started_at, view.finished_at, now)))
     pairs += [("Note", note) for note in view.notes]
+    hint = unobserved(view, now, after)
+    if hint is not None:
+        pairs.append(("Note", hint))
     width = max(len(k) for k, _ in pairs) + 2
     return [f"{k + ':':<{width}}{v}" for k, v in pairs]
 
 
-def tree(view: RunView, now: datetime, style: Style) -> str:
+def tree(view: RunView, now: datetime, style: Style, after: float = UNOBSERVED_AFTER) -> str:
     """`orch get RUN`: the header, then the run and its steps as a tree."""
     columns = [Column("STEP", flexible=True, minimum=16, last_cut=True), Column("PHASE"),
                Column("REASON", flexible=True, minimum=16, last_cut=True), Column("ATTEMPT"),
@@ -241,11 +265,11 @@ def tree(view: RunView, now: datetime, style: Style) -> str:
                      str(step.attempt) if step.attempt else _DASH,
                      span(step.started_at, step.finished_at, now), created_cell(step)])
         phases.append(display_phase(step))
-    lines = [*header(view, now), "", *table(columns, rows, style, phases, 1)]
+    lines = [*header(view, now, after), "", *table(columns, rows, style, phases, 1)]
     return "\n".join(lines) + "\n"
 
 
-def wide(view: RunView, now: datetime, style: Style) -> str:
+def wide(view: RunView, now: datetime, style: Style, after: float = UNOBSERVED_AFTER) -> str:
     """`orch get RUN -o wide`: one table row per step with every field."""
     columns = [Column("STEP", flexible=True, minimum=16, last_cut=True), Column("KIND"),
                Column("PHASE"),
@@ -259,7 +283,7 @@ def wide(view: RunView, now: datetime, style: Style) -> str:
              _stamp(s.started_at) if s.started_at else _DASH,
              span(s.started_at, s.finished_at, now), ",".join(s.depends_on) or _DASH,
              ",".join(s.created) or _DASH, s.message] for s in view.steps]
-    lines = [*header(view, now), "",
+    lines = [*header(view, now, after), "",
              *table(columns, rows, style, [display_phase(s) for s in view.steps], 2)]
     return "\n".join(lines) + "\n"
 

@@ -50,7 +50,9 @@ def submit(args: argparse.Namespace, connect: Connect) -> int:
     _check_name(args.name)
     from compiler.cli import load_inputs
 
-    inputs = load_inputs([args.file])
+    # Every problem compile finds, but the Tools: the controller reads them from
+    # the cluster at submission.
+    inputs = load_inputs([args.file], judge_tools=False)
     _report(inputs.diagnostics)
     if not inputs.ok:
         return EXIT_INVALID

@@ -70,6 +70,8 @@ class RunView:
     cancel_requested: bool = False
     resumed_from: str | None = None
     notes: tuple[str, ...] = field(default=())
+    # Some controller has written the run's status (observedGeneration, a condition).
+    observed: bool = True
 
     @property
     def by_name(self) -> dict[str, StepRow]:
@@ -134,7 +136,8 @@ def build_view(run: Mapping[str, Any], workflow: Mapping[str, Any] | None = None
         workflow=(status.get("workflowRef") or {}).get("name"),
         cancel_requested=bool(spec.get("cancel")),
         resumed_from=(spec.get("resumeFrom") or {}).get("name"),
-        notes=tuple(notes))
+        notes=tuple(notes),
+        observed=status.get("observedGeneration") is not None or bool(status.get("conditions")))
 
 
 def _row(node: Node, status: Mapping[str, Any] | None, created: Sequence[str],

@@ -101,6 +101,39 @@ def _compiled(run_name: str, all_steps: list[Obj]) -> tuple[Orchestration, Obj]:
     return orch, wf
 
 
+def refused(n: int = 200) -> tuple[Obj, Obj]:
+    """A run the controller refused before submission (a ToolRun step's Tool is not
+    in the namespace): its Orchestration, and the run with every step resolved
+    `Skipped`/`NotSubmitted`, as `controller.decide` writes it."""
+    from compiler.graph import build_graph
+    from controller.mirror import refused_statuses
+
+    orch_obj: Obj = {"apiVersion": "orchestration.proompteng.ai/v1alpha1",
+                     "kind": "Orchestration",
+                     "metadata": {"name": ORCHESTRATION, "namespace": NAMESPACE,
+                                  "generation": 4},
+                     "spec": {"steps": steps(n)}}
+    graph = build_graph(Orchestration.model_validate(orch_obj).spec.steps)
+    statuses = refused_statuses(graph, "ToolNotFound")
+    message = ('spec.steps[7].toolRef.name: Tool "indexer" is not in namespace "ml" (create '
+               'the Tool (tools.proompteng.ai/v1alpha1) in namespace "ml", or fix the '
+               "step's toolRef)")
+    run = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+           "metadata": {"name": "nightly-train-x9", "namespace": NAMESPACE,
+                        "creationTimestamp": _stamp(NOW - timedelta(seconds=42))},
+           "spec": {"orchestrationRef": {"name": ORCHESTRATION}},
+           "status": {"observedGeneration": 1, "phase": "Failed",
+                      "progress": f"{len(statuses)}/{len(statuses)}",
+                      "finishedAt": _stamp(NOW - timedelta(seconds=41)),
+                      "stepStatuses": statuses,
+                      "conditions": [
+                          {"type": "Submitted", "status": "False", "reason": "ToolNotFound",
+                           "message": message},
+                          {"type": "Succeeded", "status": "False", "reason": "ToolNotFound",
+                           "message": "nothing was submitted"}]}}
+    return orch_obj, run
+
+
 def scenario(which: str, n: int = 200) -> Fixture:
     all_steps = steps(n)
     run_name = {"running": "nightly-train-r2", "cancelled": "nightly-train-c7",

@@ -12,7 +12,7 @@ from pathlib import Path
 from operate import live, render
 from operate.render import Style
 from operate.view import RunView, build_view, created_by_step
-from tests.operate_fixtures import NOW, labels_of, scenario
+from tests.operate_fixtures import NOW, labels_of, refused, scenario
 
 FOLDER = Path(__file__).resolve().parent.parent / "golden" / "operate"
 TERMINAL = Style(width=100)  # what a 100-column terminal gets (colour is tested apart)
@@ -20,6 +20,9 @@ PIPE = Style()  # no width: nothing is cut
 
 
 def view(which: str) -> RunView:
+    if which == "refused":  # never submitted: the graph is the Orchestration's
+        orchestration, run = refused()
+        return build_view(run, None, orchestration)
     f = scenario(which)
     created = created_by_step(f.workflow, f.objects, labels_of(f.workflow))
     return build_view(f.run, f.workflow, None, created)
@@ -57,6 +60,8 @@ def cases() -> dict[str, Callable[[], str]]:
             live.final(view("cancelled"), NOW, PIPE)),
         "ended-200.tree.txt": lambda: render.tree(view("ended"), NOW, PIPE),
         "ended-200.watch-final.txt": lambda: _lines(live.final(view("ended"), NOW, PIPE)),
+        "refused-200.tree.txt": lambda: render.tree(view("refused"), NOW, PIPE),
+        "refused-200.watch-final.txt": lambda: _lines(live.final(view("refused"), NOW, PIPE)),
         "list-all-namespaces.txt": lambda: render.run_list(
             [scenario(w).run for w in ("running", "cancelled", "ended")], NOW, PIPE,
             all_namespaces=True),

@@ -56,6 +56,9 @@ class StepContext:
     # Where problems only the build sees go (a missing Tool or parameter).
     out: Collector = field(default_factory=Collector)
     path: FieldPath = field(default_factory=FieldPath)
+    # What a missing Tool's `ToolNotFound` tells to do, in the words of where it
+    # was looked for (the CLI's input, the cluster's namespace); None: the CLI's.
+    tools_hint: str | None = None
 
 
 Builder = Callable[[Step, StepContext], Emitted]

@@ -48,6 +48,7 @@ WITH_KEY = Grammar("ToolRun parameter name", r"[^{}.]+", 253, "orch",
 
 
 SECURITY_CONTEXT = "securityContext"  # the step's, for the Tool's container
+ADD_TOOL = "add the Tool (tools.proompteng.ai/v1alpha1) to the input"
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
@@ -90,8 +91,7 @@ def build(step: Step, ctx: StepContext) -> Emitted:
         near = suggest(name, ctx.tools)
         ctx.out.add(Reason.TOOL_NOT_FOUND, ctx.path.child("toolRef", "name"),
                     f"Tool {quote(name)} is not {ctx.tools_where}", names=(name,),
-                    hint=f'did you mean "{near}"?' if near else
-                    "add the Tool (tools.proompteng.ai/v1alpha1) to the input")
+                    hint=f'did you mean "{near}"?' if near else ctx.tools_hint or ADD_TOOL)
         return Emitted("tool-run", None)
     container = _container(step, tool, ctx)
     template: dict[str, Any] = {

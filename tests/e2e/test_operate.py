@@ -113,6 +113,9 @@ def test_submit_watch_of_a_failing_run_exits_1_naming_the_failure_and_what_it_sk
     final = done.stdout[done.stdout.index(f"{name} Failed after"):].splitlines()
     failed = [line.split() for line in final if line.strip().startswith("✖")]
     assert [f[:4] for f in failed] == [["✖", "b", "Failed", "StepFailed"]]
+    # CREATED names the failed step's pod, as `orch get` does (issue 21: it was empty)
+    (pod,) = [cell for cell in failed[0] if cell.startswith("pod/")]
+    assert pod.startswith(f"pod/{name}-")
     assert "      skipped because of it: d, e" in final
     assert final[-1] == "2 succeeded, 0 running, 1 failed, 2 skipped, 0 pending"
     got = orch(cluster, "get", name)
@@ -168,6 +171,12 @@ def test_kubectl_orch_through_the_real_kubectl(cluster: Cluster, controller: Con
                          capture_output=True, text=True, env=env, timeout=30)
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["status"] == run_status(cluster, name)
+    # The namespace before the command, as kubectl takes it (issue 21: a usage error).
+    listed = subprocess.run([str(cluster.bin_dir / "kubectl"), "orch", "-n", cluster.namespace,
+                             "list", "-o", "name"],
+                            capture_output=True, text=True, env=env, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    assert f"orchestrationrun.orchestration.proompteng.ai/{name}" in listed.stdout.split()
 
 
 def test_an_exec_credential_plugin_and_the_cluster_errors(
@@ -258,3 +267,127 @@ def test_submit_apply_of_an_edited_orchestration_runs_the_generation_just_applie
         assert stored is not None
         assert wf["metadata"]["annotations"][GENERATION_ANNOTATION] == \
             str(stored["metadata"]["generation"])
+
+
+def test_compile_reads_a_missing_tool_from_the_cluster_when_asked(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """`--tools-from-cluster` (issue 21): the Tool a ToolRun step names and the
+    input lacks is read from the current kube context, as the controller does at
+    submission; without the flag the ToolNotFound names it."""
+    from tests.cluster.cluster import TOOL_CRD
+
+    if TOOL_CRD not in cluster.crds:
+        pytest.skip(f"the Tool CRD comes from ../shared/reference ({TOOL_CRD} not installed)")
+    cluster.kube.apply({"apiVersion": "tools.proompteng.ai/v1alpha1", "kind": "Tool",
+                        "metadata": {"name": "op-linter"},
+                        "spec": {"image": "registry.example/linter:1.2",
+                                 "command": ["lint", "{{parameters.path}}"]}},
+                       cluster.namespace)
+    path = write(tmp_path / "lint.yaml", {
+        "apiVersion": API, "kind": "Orchestration",
+        "metadata": {"name": "op-lint", "namespace": cluster.namespace},
+        "spec": {"steps": [
+            {"name": "lint", "kind": "ToolRun", "toolRef": {"name": "op-linter"},
+             "with": {"path": "src/"}},
+            {"name": "gone", "kind": "ToolRun", "toolRef": {"name": "op-absent"}}]}})
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+
+    def orch_offline(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(BIN / "orch"), *args], capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    without = orch_offline("validate", path)
+    assert without.returncode == 1
+    assert [line.rsplit(" [", 1)[1] for line in without.stderr.splitlines()] == [
+        "ToolNotFound]", "ToolNotFound]"]
+    assert "or pass --tools-from-cluster to read it" in without.stderr
+    with_flag = orch_offline("validate", "--tools-from-cluster", path)
+    assert with_flag.returncode == 1
+    (line,) = with_flag.stderr.splitlines()
+    at = Path(path).read_text().splitlines().index("      name: op-absent") + 1
+    assert line.startswith(f'{path}:{at}: spec.steps[1].toolRef.name: Tool "op-absent" is not in '
+                           f'the input nor in namespace "{cluster.namespace}" of context ')
+    assert line.endswith("[ToolNotFound]")
+    # With only the Tool that exists, compile writes its container, rendered.
+    Path(path).write_text(Path(path).read_text().split("  - name: gone")[0])
+    compiled = orch_offline("compile", "--tools-from-cluster", path)
+    assert compiled.returncode == 0, compiled.stderr
+    (workflow,) = yaml.safe_load_all(compiled.stdout)
+    container = next(t["container"] for t in workflow["spec"]["templates"] if "container" in t)
+    assert (container["image"], container["command"]) == (
+        "registry.example/linter:1.2", ["lint", "src/"])
+
+
+def test_a_run_refused_for_a_missing_tool_ends_with_its_steps_resolved(
+        cluster: Cluster, controller: ControllerProcess, tmp_path: Path) -> None:
+    """On the cluster a missing Tool is said in the cluster's words, and the ended
+    run's steps are resolved (issue 21: every step stayed Pending, with no
+    stepStatuses, and `orch watch` said "2 pending" of a Failed run)."""
+    path = write(tmp_path / "notool.yaml", orchestration("op-notool", [
+        step("checkout", []),
+        {"name": "lint", "kind": "ToolRun", "toolRef": {"name": "op-nowhere"},
+         "dependsOn": ["checkout"]}]))
+    submitted = orch(cluster, "submit", path, "--apply")
+    assert submitted.returncode == 0, submitted.stderr
+    name = submitted.stdout.strip()
+    watched = orch(cluster, "watch", name)
+    assert watched.returncode == 1, watched.stdout + watched.stderr
+    status = run_status(cluster, name)
+    condition = next(c for c in status["conditions"] if c["type"] == "Submitted")
+    assert (condition["status"], condition["reason"]) == ("False", "ToolNotFound")
+    assert condition["message"] == (
+        f'spec.steps[1].toolRef.name: Tool "op-nowhere" is not in namespace '
+        f'"{cluster.namespace}" (create the Tool (tools.proompteng.ai/v1alpha1) in namespace '
+        f'"{cluster.namespace}", or fix the step\'s toolRef)')
+    assert "to the input" not in condition["message"]
+    assert status["progress"] == "2/2"
+    assert [(s["name"], s["phase"], s["reason"]) for s in status["stepStatuses"]] == [
+        ("checkout", "Skipped", "NotSubmitted"), ("lint", "Skipped", "NotSubmitted")]
+    lines = watched.stdout.splitlines()
+    assert lines[-1] == "0 succeeded, 0 running, 0 failed, 2 skipped, 0 pending"
+    assert "  never started: checkout, lint" in lines
+
+
+@pytest.mark.timeout(180)
+def test_a_run_no_controller_watches_says_what_to_check(cluster: Cluster,
+                                                         tmp_path: Path) -> None:
+    """A run in a namespace no controller watches stays Pending for ever; `orch get`
+    and `orch watch` say that nothing has observed it, and what to check (issue 21:
+    no hint at all). ORCH_UNOBSERVED_AFTER=0 makes "after a while" now."""
+    ns = "op-unwatched"
+    cluster.kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    cluster.kube.apply(orchestration("op-lonely", [step("a", [])]), ns)
+    cluster.kube.apply({"apiVersion": API, "kind": "OrchestrationRun",
+                        "metadata": {"name": "op-lonely-1"},
+                        "spec": {"orchestrationRef": {"name": "op-lonely"}}}, ns)
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "ORCH_UNOBSERVED_AFTER": "0"}
+    hint = (f'no orch controller seems to watch namespace "{ns}". Check that one runs '
+            "(kubectl get pods -A -l app.kubernetes.io/name=orch) and that its "
+            f'orchestrationController.namespaces include "{ns}" (or "*")')
+    got = subprocess.run([str(BIN / "orch"), "get", "op-lonely-1", "-n", ns],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert got.returncode == 0, got.stderr
+    (note,) = [line for line in got.stdout.splitlines() if line.startswith("Note:")]
+    assert "nothing has observed this run in " in note and note.endswith(hint)
+    # A quiet default: right after creation nothing is said.
+    quiet = subprocess.run([str(BIN / "orch"), "get", "op-lonely-1", "-n", ns],
+                           capture_output=True, text=True, timeout=60,
+                           env={**env, "ORCH_UNOBSERVED_AFTER": "3600"})
+    assert "Note:" not in quiet.stdout
+    watch = subprocess.Popen([str(BIN / "orch"), "watch", "op-lonely-1", "-n", ns],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert watch.stdout is not None
+        seen = []
+        for line in watch.stdout:
+            seen.append(line)
+            if " note: nothing has observed this run in " in line:
+                assert line.rstrip("\n").endswith(hint)
+                break
+        else:
+            raise AssertionError(f"watch ended without the note: {seen}")
+        cluster.kube.delete(API, "OrchestrationRun", "op-lonely-1", ns)
+        assert watch.wait(timeout=60) == 4
+    finally:
+        if watch.poll() is None:
+            watch.kill()

@@ -111,13 +111,104 @@ def test_cancel_of_a_running_run(cluster: Cluster, controller: ControllerProcess
     assert (succeeded["status"], succeeded["reason"]) == ("False", "Cancelled")
     (wf,) = workflows_of(cluster, name)
     assert wf["spec"].get("shutdown") == "Stop"
-    # watch exits 3 on a cancelled run; a second cancel changes nothing
-    assert orch(cluster, "watch", name).returncode == 3
+    # watch exits 3 on a cancelled run, its end naming the stopped step's pod (issue
+    # 21: CREATED was empty); a second cancel changes nothing
+    watched = orch(cluster, "watch", name)
+    assert watched.returncode == 3
+    end = watched.stdout[watched.stdout.index(f"{name} Cancelled"):].splitlines()
+    slow_row = next(line.split() for line in end if line.split()[1:3] == ["slow", "Failed"])
+    assert any(cell.startswith(f"pod/{name}-") for cell in slow_row), watched.stdout
     again = orch(cluster, "cancel", name)
     assert (again.returncode, again.stderr) == (
         0, f"{name}: already ended Cancelled; nothing to cancel\n")
     live = cluster.kube.get(API, "OrchestrationRun", name, cluster.namespace)
     assert live is not None and live["status"] == done["status"]
+
+
+def test_cancel_acts_on_every_name_and_reports_each_miss(
+        cluster: Cluster, controller: ControllerProcess, fail_pods: Failures,
+        tmp_path: Path) -> None:
+    """`orch cancel A missing B`, as `kubectl delete A missing B`: A and B are
+    cancelled, the miss is one line, the exit code non-zero at the end. Before, it
+    stopped at the missing one and B ran on (issue 21)."""
+    fail_pods.hold_steps("op-many", ["slow"])
+    path = tmp_path / "many.yaml"
+    path.write_text(yaml.safe_dump(orchestration("op-many", [step("slow", [])])))
+    names = []
+    for n in ("op-many-a", "op-many-b"):
+        done = orch(cluster, "submit", str(path), "--apply", "--name", n)
+        assert done.returncode == 0, done.stderr
+        names.append(done.stdout.strip())
+    first, second = names
+    for n in names:
+        wait_run(cluster, n, phases(slow="Running"), "slow running", 90)
+    result = orch(cluster, "cancel", first, "op-many-missing", second)
+    assert result.returncode == 4
+    assert result.stdout == f"{first}: cancel requested\n{second}: cancel requested\n"
+    (line,) = result.stderr.splitlines()
+    assert line.startswith('orch: error: OrchestrationRun "op-many-missing" not found in '
+                           f'namespace "{cluster.namespace}"'), line
+    for n in names:
+        assert wait_run(cluster, n, run_done, "cancelled", 30)["status"]["phase"] == "Cancelled"
+
+
+def outcome(status: Obj) -> Obj:
+    """What an ended run's status says of its outcome: phase, end, conditions (but
+    the generation each was written for), each step's phase, reason and end."""
+    return {"phase": status.get("phase"), "finishedAt": status.get("finishedAt"),
+            "conditions": [(c["type"], c["status"], c["reason"], c.get("message"))
+                           for c in status.get("conditions") or ()],
+            "steps": [(s["name"], s["phase"], s.get("reason"), s.get("finishedAt"))
+                      for s in status.get("stepStatuses") or ()]}
+
+
+def test_uncancelling_an_ended_run_changes_nothing(
+        cluster: Cluster, controller: ControllerProcess, fail_pods: Failures,
+        tmp_path: Path) -> None:
+    """Contract §3: nothing changes an ended run; a stopped step gets its finishedAt.
+    Before: `spec.cancel: false` after the cancel made the run Failed/WorkflowEnded,
+    and `slow` never got a finishedAt (issue 21)."""
+    #  slow (held) -> after      cancelled while slow runs (kwok holds its pod: Argo
+    #                            never sees it end, so the Workflow stays as stopped)
+    fail_pods.hold_steps("op-uncancel", ["slow"])
+    name = submit(cluster, tmp_path, orchestration("op-uncancel", [
+        step("slow", []), step("after", ["slow"])]))
+    wait_run(cluster, name, phases(slow="Running"), "slow running", 90)
+    assert orch(cluster, "cancel", name).returncode == 0
+    ended = wait_run(cluster, name, run_done, "cancelled", 30)
+    records = {s["name"]: s for s in ended["status"]["stepStatuses"]}
+    assert records["slow"]["startedAt"] <= records["slow"]["finishedAt"] \
+        <= ended["status"]["finishedAt"]
+    assert "finishedAt" not in records["after"]  # never started
+    # A GitOps re-apply of cancel: false.
+    patched = subprocess.run(
+        [str(cluster.bin_dir / "kubectl"), "--kubeconfig", str(cluster.kubeconfig), "-n",
+         cluster.namespace, "patch", "orchestrationrun", name, "--type=merge",
+         "-p", '{"spec":{"cancel":false}}', "-o", "json"],
+        capture_output=True, text=True, timeout=60, check=True)
+    generation = json.loads(patched.stdout)["metadata"]["generation"]
+    after = wait_run(cluster, name,
+                     lambda o: o["status"].get("observedGeneration") == generation,
+                     "the new generation observed", 30)
+    assert outcome(after["status"]) == outcome(ended["status"])
+    assert orch(cluster, "watch", name).returncode == 3  # still Cancelled
+
+
+def test_a_step_running_when_its_workflow_is_deleted_gets_finished_at(
+        cluster: Cluster, controller: ControllerProcess, fail_pods: Failures,
+        tmp_path: Path) -> None:
+    fail_pods.hold_steps("op-wfgone", ["slow"])
+    name = submit(cluster, tmp_path, orchestration("op-wfgone", [
+        step("slow", []), step("after", ["slow"])]))
+    wait_run(cluster, name, phases(slow="Running"), "slow running", 90)
+    (wf,) = workflows_of(cluster, name)
+    cluster.kube.delete("argoproj.io/v1alpha1", "Workflow", wf["metadata"]["name"],
+                        cluster.namespace)
+    done = wait_run(cluster, name, run_done, "ended", 30)
+    assert step_table(done) == {"slow": ("Failed", "WorkflowEnded"),
+                                "after": ("Skipped", "WorkflowEnded")}
+    slow = next(s for s in done["status"]["stepStatuses"] if s["name"] == "slow")
+    assert slow["startedAt"] <= slow["finishedAt"] <= done["status"]["finishedAt"]
 
 
 def test_cancel_reaches_the_child_run_and_deletes_the_agentrun(

@@ -306,6 +306,24 @@ def test_the_documented_plan_is_what_orch_prints(capsys: pytest.CaptureFixture[s
     assert out == expected
 
 
+SHIPPED_EXAMPLES = sorted([*(ROOT / "docs" / "examples").glob("*.yaml"),
+                           *(ROOT / "charts" / "orch" / "examples").glob("*.yaml")])
+
+
+@pytest.mark.parametrize("path", SHIPPED_EXAMPLES, ids=lambda p: p.name)
+def test_every_shipped_container_step_names_its_command(path: Path) -> None:
+    """Argo's emissary runs a container without `command` by asking the registry for
+    the image's entrypoint (or the controller's `images` setting): the examples
+    people copy fail on a cluster without registry access. Issue 21: release.yaml's
+    `checkout` had `args` only."""
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+    steps = [s for d in docs if d.get("kind") == "Orchestration"
+             for s in (d.get("spec") or {}).get("steps") or ()]
+    assert steps, path
+    missing = [s["name"] for s in steps if s.get("kind") == "Container" and not s.get("command")]
+    assert missing == [], f"{path.relative_to(ROOT)}: Container steps without command"
+
+
 # --- what the commands load ---------------------------------------------------------
 
 

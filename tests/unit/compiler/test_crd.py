@@ -235,6 +235,54 @@ def test_printer_columns(crd: Schema, columns: list[str]) -> None:
         assert by_name["Steps"]["jsonPath"] == ".status.progress"
 
 
+# --- names: `kubectl get orchestration` means Orchestrations only (contract §1) ----
+
+def resource_words(crd: Schema) -> set[str]:
+    """What kubectl resolves to this CRD's resource: plural, singular, short names,
+    the kind (any case)."""
+    names = crd["spec"]["names"]
+    return {names["plural"], names["singular"], names["kind"].lower(),
+            *names.get("shortNames", [])}
+
+
+def foreign_crds() -> list[Schema]:
+    """The other CRDs installed beside ours: Argo's and the reference system's
+    (without its own Orchestration CRDs, which ours replace)."""
+    paths = [*sorted((REPO.parent / "shared" / "reference" / "argo").rglob("*.yaml")),
+             *sorted(REFERENCE_CRDS.glob("*.yaml"))]
+    out = []
+    for path in paths:
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if (isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"
+                    and doc["spec"]["group"] != "orchestration.proompteng.ai"):
+                out.append(doc)
+    return out
+
+
+def test_no_category_is_a_resource_name() -> None:
+    """kubectl expands a category before it resolves a name: a category that is
+    also one of our kinds' names made `kubectl delete orchestration --all` delete
+    every run (issue 21)."""
+    ours = list(generate_crds().values())
+    words = set().union(*(resource_words(c) for c in ours))
+    categories = {cat for c in ours for cat in c["spec"]["names"].get("categories", [])}
+    assert not categories & words, categories & words
+
+
+def test_names_collide_with_no_other_installed_crd() -> None:
+    needs_reference()
+    ours = list(generate_crds().values())
+    mine = set().union(*(resource_words(c) for c in ours),
+                       *(c["spec"]["names"].get("categories", []) for c in ours))
+    theirs = set().union(*(resource_words(c) | set(c["spec"]["names"].get("categories", []))
+                           for c in foreign_crds()))
+    assert len(foreign_crds()) >= 5
+    assert not mine & theirs, mine & theirs
+    run, orchestration = resource_words(orchestration_run_crd()), resource_words(
+        orchestration_crd())
+    assert not run & orchestration
+
+
 # --- the reference system ----------------------------------------------------------
 
 def reference_documents() -> list[Any]:

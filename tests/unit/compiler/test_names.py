@@ -174,3 +174,36 @@ def test_braces_in_values_are_carried_everywhere_but_template_steps() -> None:
              "implementationSpecRef": {"name": "i"}, "with": {"t": "{{workflow.name}}"}}
     assert problems(_doc([agent, {**CONTAINER, "args": ["{{x}}"]}]),
                     _run({"p": "{{workflow.uid}}"})) == []
+
+
+# --- a non-ASCII lookalike is named as one (issue 21) ------------------------------------
+
+CYRILLIC_I = "\u0456"  # looks exactly like "i"
+
+
+def test_a_step_name_with_a_lookalike_says_it_is_a_non_ascii_lookalike() -> None:
+    from compiler.names import task_name_problem
+
+    assert task_name_problem(f"bu{CYRILLIC_I}ld") == (
+        f'holds "{CYRILLIC_I}" (U+0456 CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I), '
+        'a non-ASCII lookalike of "i", at position 3; a task name holds only ASCII letters, '
+        "digits and '-', starting with a letter")
+    assert "non-ASCII character, at position 2" in (task_name_problem("a\u4e2d") or "")
+    assert task_name_problem("build") is None
+
+
+def test_did_you_mean_points_out_the_lookalike() -> None:
+    """`dependsOn: [build]` where the step is named with a Cyrillic i (U+0456): the
+    hint said "did you mean" that name, which reads as the very name written."""
+    from compiler.validate import check_dependencies
+
+    out = Collector()
+    steps = [{"name": f"bu{CYRILLIC_I}ld", "kind": "Checkpoint"},
+             {"name": "test", "kind": "Checkpoint", "dependsOn": ["build", "tset"]}]
+    check_dependencies(steps, {f"bu{CYRILLIC_I}ld": 0, "test": 1}, out)
+    (lookalike, plain) = [d for d in out.items if d.reason is Reason.MISSING_DEPENDENCY]
+    assert lookalike.hint == (
+        f'did you mean "bu{CYRILLIC_I}ld"? It is not "build": it holds "{CYRILLIC_I}" '
+        "(U+0456 CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I), a non-ASCII lookalike of "
+        '"i", at position 3')
+    assert plain.hint == 'did you mean "test"?'

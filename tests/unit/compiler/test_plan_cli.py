@@ -184,3 +184,46 @@ def test_graph_error_like_plan(release: str, capsys: pytest.CaptureFixture[str])
     assert docs.endswith("=> Skipped: DependencyFailed")
     assert main(["graph", release, "--error", "lnit"]) == 2
     assert 'did you mean "lint"?' in capsys.readouterr().err
+
+
+# --- plan and graph judge the input as compile does (issue 21) ---------------------
+
+TOOL_RUN = """\
+apiVersion: orchestration.proompteng.ai/v1alpha1
+kind: Orchestration
+metadata: {name: lint}
+spec:
+  steps:
+    - {name: checkout, kind: Container, image: busybox, command: ["true"]}
+    - {name: lint, kind: ToolRun, toolRef: {name: linter}}
+"""
+
+
+@pytest.mark.parametrize("command", [["compile"], ["validate"], ["plan"], ["graph"]])
+def test_a_missing_tool_is_refused_by_every_command(
+        command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`orch plan` and `orch graph` drew a ToolRun whose Tool is missing while
+    `orch compile` refused it: they judge the input as compile does."""
+    path = tmp_path / "lint.yaml"
+    path.write_text(TOOL_RUN)
+    assert main([*command, str(path)]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err == (f'{path}:7: spec.steps[1].toolRef.name: Tool "linter" is not in the '
+                       "input (add the Tool (tools.proompteng.ai/v1alpha1) to the input) "
+                       "[ToolNotFound]\n")
+
+
+def test_the_missing_tool_names_the_flag_that_reads_it_from_the_cluster(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Through `orch` (with the cluster commands), the hint names
+    `--tools-from-cluster`."""
+    from operate.main import main as orch
+
+    path = tmp_path / "lint.yaml"
+    path.write_text(TOOL_RUN)
+    assert orch(["plan", str(path)]) == 1
+    assert capsys.readouterr().err.endswith(
+        "(add the Tool (tools.proompteng.ai/v1alpha1) to the input, or pass "
+        "--tools-from-cluster to read it from the current kube context's cluster) "
+        "[ToolNotFound]\n")

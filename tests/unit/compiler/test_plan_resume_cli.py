@@ -104,3 +104,47 @@ def test_refusals_say_why(tmp_path: Path, release_edit: tuple[str, str] | None,
     assert main(["plan", str(release), "--resume-from", str(old)]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.splitlines()) == 1, err
+
+
+# --- what kubectl saves, and what was written by hand (issue 21) -----------------------
+
+def test_a_kubectl_list_export_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                       ) -> None:
+    """`kubectl get orchestrationruns -o yaml` prints a `kind: List`; README says
+    Lists are read, so --resume-from reads one (the run of the Orchestration planned
+    when it holds several)."""
+    import yaml
+
+    old = yaml.safe_load(OLD)
+    other = {**old, "metadata": {"name": "deploy-y2"},
+             "spec": {"orchestrationRef": {"name": "deploy"}}}
+    listed = tmp_path / "runs.yaml"
+    listed.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List",
+                                      "items": [other, old], "metadata": {}}))
+    (tmp_path / "release.yaml").write_text(RELEASE)
+    assert main(["plan", str(tmp_path / "release.yaml"), "--resume-from", str(listed)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "release resumed from release-x1: Succeeded")
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [
+        old, {**old, "metadata": {"name": "release-x2"}}]}))
+    assert main(["plan", str(tmp_path / "release.yaml"), "--resume-from", str(twice)]) == 2
+    assert capsys.readouterr().err == (
+        f'orch: error: {twice} holds 2 OrchestrationRuns of "release" ("release-x1", '
+        '"release-x2"); save the one to resume (kubectl get orchestrationrun NAME -o yaml)\n')
+
+
+def test_a_generation_known_on_neither_side_is_not_compared(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both files written by hand: no generation to compare. Before, the plan was
+    refused saying "now at generation None" (exit 2)."""
+    release, old = tmp_path / "release.yaml", tmp_path / "old.yaml"
+    release.write_text(RELEASE.replace(", generation: 3}", "}"))
+    old.write_text(OLD.replace("  orchestrationGeneration: 3\n", ""))
+    assert main(["plan", str(release), "--resume-from", str(old)]) == 0
+    out = capsys.readouterr()
+    assert out.out.splitlines()[0] == "release resumed from release-x1: Succeeded"
+    assert out.err == (f"note: neither {release} nor {old} records the Orchestration's "
+                       f"generation; the plan assumes release-x1 ran the Orchestration as "
+                       f"{release} holds it\n")
+    assert "None" not in out.err

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import time
 import tracemalloc
 from pathlib import Path
@@ -169,3 +170,33 @@ def test_validating_more_documents_does_not_take_more_memory_per_document(
     per_document = (large - small) / 3000
     print(f"{per_document:.0f} bytes per document")
     assert per_document < 1500, f"{per_document:.0f} bytes kept per document"
+
+
+# --- JSON is read as kubectl reads a JSON file: every character kept -------------------
+
+# Strings where YAML and JSON part ways: YAML's line breaks (NEL, U+2028, U+2029)
+# between spaces, what YAML refuses raw (DEL, C1, U+FFFE), and anything else.
+_JSON_TRICKY = st.sampled_from([" ", "\t", "\x85", "\u2028", "\u2029", "\x7f", "\x9f",
+                                "\ufeff", "\ufffe", "\uffff", "\u00a0", "a", "#", ":", "'"])
+_json_text = st.lists(st.one_of(_JSON_TRICKY, st.characters(exclude_categories=["Cs"])),
+                      max_size=8).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_json_text, _json_text, max_size=4), st.booleans(), st.booleans())
+def test_json_reads_as_a_json_decoder_reads_it(values: dict[str, str], ascii_: bool,
+                                                indent: bool) -> None:
+    """kubectl reads a file that starts with `{` with a JSON decoder (apimachinery's
+    YAMLOrJSONDecoder), so every string arrives as written; before, a raw U+2028 or
+    U+2029 lost the spaces around it (`"a \\u2028 b"` -> `"a\\u2028b"`, issue 21)."""
+    body = {"kind": "Orchestration", "spec": {"parameters": values, "list": list(values)}}
+    text = json.dumps(body, ensure_ascii=ascii_, indent=1 if indent else None)
+    (doc,) = iter_documents(text, "f.json")
+    assert isinstance(doc, Document) and not doc.problems
+    assert doc.data == json.loads(text)
+
+
+def test_json_keeps_the_spaces_around_a_unicode_line_break() -> None:
+    text = '{"kind": "Orchestration", "spec": {"v": "a \u2028 b \u2029 c"}}'
+    (doc,) = iter_documents(text, "f.json")
+    assert isinstance(doc, Document) and doc.data["spec"]["v"] == "a \u2028 b \u2029 c"

@@ -8,11 +8,14 @@ import copy
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 
 from controller.cancel import CancelPlan
 from controller.decide import Cancel, Create, Created, Fetch, Need, Observed, WriteStatus, decide
+from tests.unit.controller.helpers import compiled, node, with_status
 from tests.unit.controller.test_decide import (
+    DIAMOND,
     ORCH,
     READY,
     RUNNING,
@@ -101,3 +104,46 @@ def test_an_unowned_workflow_does_not_keep_a_cancelled_run_waiting() -> None:
     action = decide(observed(cancelled(run()), workflow=foreign, run_live=True,
                              orchestration=ORCH))
     assert isinstance(action, WriteStatus) and action.status["phase"] == "Cancelled"
+
+
+# -- nothing changes an ended run (contract §3) -----------------------------------------
+#  a -> b, c -> d: a done, b and c running when the run is cancelled; Argo then
+#  fails both while stopping the Workflow and omits d.
+STOPPED = owned(with_status(compiled(DIAMOND), "Failed", [
+    node("a", "Succeeded"), node("b", "Failed", message="Stopped with strategy 'Stop'"),
+    node("c", "Failed", message="Stopped with strategy 'Stop'"),
+    node("d", "Omitted", message="omitted: depends condition not met")], shutdown="Stop"))
+DEADLINE = owned(with_status(compiled(DIAMOND), "Failed", [
+    node("a", "Succeeded"), node("b", "Failed", message="Step exceeded its deadline"),
+    node("c", "Succeeded")], message="Step exceeded its deadline",
+    activeDeadlineSeconds=60))
+
+
+def settled(r: Obj, workflow: Obj) -> Obj:
+    """`r` with the status the controller writes, mirrored until it no longer changes."""
+    for _ in range(3):
+        action = decide(observed(r, workflow=workflow, created=Created(), cancel_applied=True))
+        assert isinstance(action, WriteStatus)
+        r = {**r, "status": action.status}
+    return r
+
+
+def uncancelled(r: Obj) -> Obj:
+    return {**r, "spec": {**r["spec"], "cancel": False}}
+
+
+@pytest.mark.parametrize(("before", "workflow", "phase"), [
+    pytest.param(RUNNING_RUN, RUNNING, "Cancelled", id="cancelled-uncancelled-workflow-running"),
+    pytest.param(RUNNING_RUN, STOPPED, "Cancelled", id="cancelled-uncancelled-workflow-stopped"),
+    pytest.param(run(SUBMITTED), DEADLINE, "Failed", id="ended-early-then-cancel-true"),
+    pytest.param(run(SUBMITTED), SUCCEEDED, "Succeeded", id="succeeded-then-cancel-true"),
+])
+def test_an_ended_run_is_left_as_it_was(before: Obj, workflow: Obj, phase: str) -> None:
+    """A GitOps re-apply of `spec.cancel: false` (or a late `true`) after the run
+    ended: its phase, conditions and steps stay as they were (issue 21)."""
+    ended = settled(before, workflow)
+    assert ended["status"]["phase"] == phase
+    flipped = uncancelled(ended) if ended["spec"].get("cancel") else cancelled(ended)
+    action = decide(observed(flipped, workflow=workflow, created=Created()))
+    assert isinstance(action, WriteStatus)
+    assert action.status == ended["status"]

@@ -10,7 +10,7 @@ from compiler.emit import emit_workflow
 from compiler.models import OrchestrationRun
 from compiler.semantics import argo_phase_agreement
 from compiler.vocabulary import ConditionStatus, RunPhase
-from controller.mirror import mirror_workflow
+from controller.mirror import mirror_deleted, mirror_workflow
 from tests.unit.controller.helpers import (
     WF,
     compiled,
@@ -60,6 +60,46 @@ def test_once_argo_stopped_the_workflow_the_run_stays_cancelled() -> None:
     assert mirror.finished_at == "2026-01-01T00:01:00Z"  # the cancel's moment, kept
     agrees = {c.type: c for c in mirror.conditions}["ArgoPhaseAgrees"]
     assert agrees.status is ConditionStatus.TRUE  # Argo's Failed is what a stop gives
+
+
+def finished(mirror: Any) -> dict[str, str | None]:
+    return {s["name"]: s.get("finishedAt") for s in mirror.step_statuses}
+
+
+def test_a_stopped_step_gets_the_runs_end_then_argos() -> None:
+    """Contract §3: a stopped step gets its finishedAt, Argo's node's, else the time
+    the run ended (issue 21: `orch get` counted its duration up to now)."""
+    running = with_status(compiled(STEPS), "Running", [
+        node("a", "Succeeded", finished="2026-01-01T00:00:05Z"), node("b", "Running"),
+        node("x", "Failed", message="exit 1", finished="2026-01-01T00:00:03Z"),
+        node("y", "Omitted", finished="2026-01-01T00:00:03Z")])
+    first = mirror_workflow(running, {}, NOW, cancelled=True)
+    assert first.finished_at == NOW
+    assert finished(first) == {"a": "2026-01-01T00:00:05Z", "b": NOW, "c": None,
+                               "x": "2026-01-01T00:00:03Z", "y": "2026-01-01T00:00:03Z"}
+    # Once Argo has stopped the pod, its node's time is the step's.
+    stopped = with_status(compiled(STEPS), "Failed", [
+        node("a", "Succeeded", finished="2026-01-01T00:00:05Z"),
+        node("b", "Failed", message="Stopped with strategy 'Stop'",
+             finished="2026-01-01T00:02:04Z"),
+        node("c", "Omitted"), node("x", "Failed", message="exit 1"), node("y", "Omitted")],
+        shutdown="Stop")
+    previous = {"finishedAt": first.finished_at, "stepStatuses": first.step_statuses}
+    assert finished(mirror_workflow(stopped, previous, NOW, cancelled=True))["b"] == \
+        "2026-01-01T00:02:04Z"
+
+
+def test_a_running_step_of_a_deleted_workflow_ends_when_the_run_does() -> None:
+    running = with_status(compiled(STEPS), "Running", [
+        node("a", "Succeeded"), node("b", "Running")])
+    before = mirror_workflow(running, {}, NOW)
+    assert finished(before)["b"] is None
+    later = "2026-01-01T00:09:00Z"
+    gone = mirror_deleted({"phase": "Running", "stepStatuses": before.step_statuses,
+                           "startedAt": "2026-01-01T00:00:00Z"}, later)
+    assert table(gone)["b"] == ("Failed", "WorkflowEnded")
+    assert (gone.finished_at, finished(gone)["b"]) == (later, later)
+    assert finished(gone)["c"] is None  # never started: nothing to end
 
 
 def test_a_cancel_after_the_run_ended_changes_nothing() -> None:

@@ -39,6 +39,22 @@ def test_cycle_names_the_path_and_every_problem_is_listed() -> None:
         'spec.steps[3].dependsOn[0]: step "bb" does not exist (did you mean "b"?)')
 
 
+def test_a_problem_only_compiling_finds_is_listed_beside_another() -> None:
+    """Contract §2: every problem at once. The Template step's retries (refused
+    only when the step is compiled) are listed beside the missing dependency of
+    another step, not after it is fixed (issue 21)."""
+    steps: list[dict[str, Any]] = [
+        {"name": "a", "kind": "Checkpoint", "dependsOn": ["nope"]},
+        {"name": "t", "kind": "Template", "retries": 2,
+         "templateRef": {"name": "shared", "template": "notify"}}]
+    s = orchestration_status(cluster_object(steps), NOW)
+    (ready,) = s["conditions"]
+    assert (s["phase"], ready["reason"]) == ("Invalid", "MissingDependency")
+    assert ready["message"].startswith('spec.steps[0].dependsOn[0]: step "nope" does not exist; '
+                                       "spec.steps[1].retries: Argo takes retries of a "
+                                       "Template step")
+
+
 def test_the_controller_refuses_what_the_cli_refuses_in_user_names() -> None:
     """The controller runs the compiler's own checks (issue 9 §1): a name that
     would carry an expression to Argo makes the Orchestration Invalid."""
@@ -71,3 +87,25 @@ def test_a_run_whose_parameters_reach_a_template_step_with_braces_is_not_compile
     assert compiled is None
     assert [(str(p.reason), str(p.path)) for p in problems] == [
         ("InvalidField", "spec.parameters.x")]
+
+
+def test_a_missing_tool_is_said_in_the_clusters_words() -> None:
+    """The controller reads Tools from the run's namespace: its ToolNotFound names
+    that namespace and what to do there, not the CLI's "add the Tool to the input"
+    (issue 21)."""
+    from compiler.diagnostics import Collector
+    from compiler.validate import check_orchestration
+    from controller.validation import compile_run
+
+    orch = cluster_object([{"name": "lint", "kind": "ToolRun", "toolRef": {"name": "linter"}}])
+    model = check_orchestration(orch, Collector())
+    assert model is not None
+    run = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+           "metadata": {"name": "r", "namespace": "team-a"},
+           "spec": {"orchestrationRef": {"name": "o"}}}
+    (problem,), compiled = compile_run(model, run, None, tools={})
+    assert compiled is None
+    assert (str(problem.reason), str(problem.path), problem.text) == (
+        "ToolNotFound", "spec.steps[0].toolRef.name",
+        'Tool "linter" is not in namespace "team-a" (create the Tool '
+        '(tools.proompteng.ai/v1alpha1) in namespace "team-a", or fix the step\'s toolRef)')

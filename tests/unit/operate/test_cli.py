@@ -132,3 +132,31 @@ def test_compile_loads_no_cluster_code(good: str) -> None:
                           check=True)
     assert done.stdout.startswith("apiVersion: argoproj.io/v1alpha1")
     assert done.stderr.strip() == "['operate', 'operate.commands', 'operate.main']"
+
+
+@pytest.mark.parametrize("argv", [
+    ["-n", "team-b", "list"], ["--namespace", "team-b", "list"], ["--namespace=team-b", "list"],
+    ["-nteam-b", "list"], ["--context", "x", "-n", "team-b", "get", "r"],
+])
+def test_cluster_flags_before_the_command_are_read_as_kubectl_reads_them(
+        argv: list[str], nowhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`kubectl orch -n team-b list` (issue 21: a usage error): the flags reach the
+    command, which then asks the cluster (here unreachable: exit 4, not 2)."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    if "--context" in argv:  # the flag was read: the kubeconfig has no such context
+        assert (code, err.splitlines()[0]) == (
+            4, f'orch: error: kubeconfig: context "x" not found in {nowhere} (contexts: '
+               "c)")
+    else:
+        assert code == 4 and err.startswith("orch: error: cannot reach https://127.0.0.1:1: ")
+
+
+def test_hoisting_moves_only_the_leading_cluster_flags() -> None:
+    from operate.main import hoist_cluster_flags
+
+    assert hoist_cluster_flags(["-n", "a", "get", "r", "-o", "wide"]) == [
+        "get", "-n", "a", "r", "-o", "wide"]
+    assert hoist_cluster_flags(["get", "-n", "a", "r"]) == ["get", "-n", "a", "r"]
+    assert hoist_cluster_flags(["--version"]) == ["--version"]
+    assert hoist_cluster_flags(["-n", "a"]) == ["-n", "a"]  # no command: argparse says so

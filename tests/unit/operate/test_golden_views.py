@@ -25,13 +25,13 @@ def test_view_matches_golden(name: str, make: Callable[[], str]) -> None:
 
 
 def test_goldens_cover_every_phase_and_reason() -> None:
-    """Among the three 200-step scenarios, every step phase and every step reason of
+    """Among the four 200-step scenarios, every step phase and every step reason of
     the contract appears in a golden file (so each has a pinned rendering)."""
     from compiler.vocabulary import StepPhase, StepReason
     from tests.operate_golden import view
 
-    seen = {(s.phase, s.reason) for w in ("running", "cancelled", "ended")
-            for s in view(w).steps}
+    scenarios = ("running", "cancelled", "ended", "refused")
+    seen = {(s.phase, s.reason) for w in scenarios for s in view(w).steps}
     assert {p for p, _ in seen} == {str(p) for p in StepPhase}
     assert {r for _, r in seen if r} == {str(r) for r in StepReason}
-    assert all(len(view(w).steps) == 200 for w in ("running", "cancelled", "ended"))
+    assert all(len(view(w).steps) == 200 for w in scenarios)

@@ -1,0 +1,58 @@
+"""`orch compile/validate/plan/graph --tools-from-cluster`: the Tools a ToolRun
+step names that the input lacks, read from the current kube context, as the
+controller reads them when it submits a run.
+
+Why here: the compiler must never talk to a cluster (.importlinter), and the
+terminal already has a client that needs no kubernetes package (`operate.client`).
+The flag is added to the compiler's commands by `operate.commands.register`, so
+`orch` run as `python -m compiler.cli` has no such flag; the compiler sees only a
+`compiler.tools.ToolSource`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from compiler.cli import UsageError
+from operate.commands import TOOLS_FLAG as FLAG
+
+
+class ClusterTools:
+    """Tools read by name from the cluster of the current kube context; a document
+    without a namespace looks in the context's namespace."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    def _connect(self) -> Any:
+        if self._client is None:
+            from operate.client import Client
+            from operate.kubeconfig import ConfigError, load
+
+            try:
+                self._client = Client(load())
+            except ConfigError as exc:
+                raise UsageError(f"{FLAG}: kubeconfig: {exc}") from None
+        return self._client
+
+    def where(self, namespace: str) -> str:
+        conn = self._connect().conn
+        return f'in namespace "{namespace or conn.namespace}" of context "{conn.context}"'
+
+    def fetch(self, namespace: str, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        from operate.client import ApiError, Unreachable
+        from operate.cluster import TOOLS
+
+        client = self._connect()
+        ns = namespace or client.conn.namespace
+        found: dict[str, dict[str, Any]] = {}
+        for name in names:
+            try:
+                tool = client.get_or_none(TOOLS.path(ns, name))
+            except (ApiError, Unreachable) as exc:
+                raise UsageError(f'{FLAG}: cannot read Tool "{name}" in namespace "{ns}": '
+                                 f"{exc}") from None
+            if tool is not None:
+                found[name] = tool
+        return found
