@@ -62,14 +62,15 @@ def read_sources(paths: Sequence[str]) -> Iterator[tuple[str, str | Diagnostic]]
         yield name, decode(read_bytes(path), name)
 
 
-def load_inputs(paths: Sequence[str]) -> Inputs:
+def load_inputs(paths: Sequence[str], max_steps: int | None = None) -> Inputs:
     """Read and validate files, keeping every model (plan, graph)."""
+    from compiler.api import MAX_STEPS
     from compiler.inputs import Inputs, parse_text
 
     inputs = Inputs()
     for name, text in read_sources(paths):
         if isinstance(text, str):
-            parse_text(text, name, inputs)
+            parse_text(text, name, inputs, max_steps=max_steps or MAX_STEPS)
         else:
             inputs.diagnostics.append(text)
     return inputs
@@ -107,7 +108,8 @@ def _batch(args: argparse.Namespace, render: Callable[[dict[str, Any]], str] | N
     from compiler.source import decode
 
     pods = _pod_settings(args) if args.command == "compile" else None
-    batch = Batch(render, getattr(args, "service_account", None), pods, args.strict)
+    batch = Batch(render, getattr(args, "service_account", None), pods, args.strict,
+                  args.max_steps)
     unreadable = 0
     for path in args.files:
         name = STDIN if path == "-" else path
@@ -138,7 +140,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not batch.ok:
         return EXIT_INVALID
-    texts = [u.text for u in batch.units if u.text is not None]
+    for note in batch.notes:
+        sys.stderr.write(f"orch: note: {note}\n")
+    texts = [t for u in batch.units for t in u.texts]
     if args.output == "json":
         _write(texts[0] if len(texts) == 1 else json_list(texts))
     else:
@@ -185,7 +189,7 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     from compiler.graph import build_graph
     from compiler.names import quote, suggest
 
-    inputs = load_inputs([args.file])
+    inputs = load_inputs([args.file], args.max_steps)
     report(_sorted(inputs.diagnostics))
     if not inputs.ok:
         return EXIT_INVALID
@@ -317,7 +321,7 @@ def cmd_crds(args: argparse.Namespace) -> int:
 
     if args.output_dir == "":
         raise UsageError("--output-dir needs a directory (omit it to write to stdout)")
-    crds = generate_crds()
+    crds = generate_crds(args.max_steps)
     if args.output_dir is None:
         _write(to_yaml(crds.values()))
         return EXIT_OK
@@ -363,6 +367,24 @@ STRICT_HELP = ("every key orch does not read is an error (by default only a miss
                "one, as a warning)")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def _add_max_steps(p: argparse.ArgumentParser) -> None:
+    from compiler.api import MAX_STEPS
+
+    p.add_argument("--max-steps", type=_positive, default=MAX_STEPS, metavar="N",
+                   help=f"most steps an Orchestration may have (default {MAX_STEPS:,}; "
+                   "the chart's orchestrationController.maxSteps)")
+
+
 class _VersionAction(argparse.Action):
     """`orch --version`: the installed distribution's version, looked up only when
     asked (importlib.metadata is not free at start-up)."""
@@ -393,12 +415,14 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
     p.add_argument("--service-account", help="spec.serviceAccountName of the Workflows")
     p.add_argument("--strict", action="store_true", help=STRICT_HELP)
     _add_pod_flags(p)
+    _add_max_steps(p)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("validate", help="check every document, print every problem")
     p.add_argument("files", nargs="+", metavar="FILE", help="YAML files; - for stdin")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
     p.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    _add_max_steps(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plan", help="what-if: which steps run, fail or are skipped")
@@ -415,6 +439,7 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
     p.add_argument("--rerun", action="append", metavar="STEP[,STEP...]",
                    help="with --resume-from: rerun these steps too (and what depends on them)")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    _add_max_steps(p)
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("graph", help="draw the step graph (Mermaid, Graphviz DOT or text)")
@@ -426,11 +451,13 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
                    help="... or end in an infrastructure error (Argo Error)")
     p.add_argument("--orchestration", metavar="[NAMESPACE/]NAME",
                    help="the Orchestration to draw when the file holds several")
+    _add_max_steps(p)
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("crds", help="the CRDs generated from the models, as YAML")
     p.add_argument("--output-dir", metavar="DIR",
                    help="write one file per CRD into DIR instead of stdout")
+    _add_max_steps(p)
     p.set_defaults(func=cmd_crds)
 
     p = sub.add_parser("controller", add_help=False,

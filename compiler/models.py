@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-MAX_STEPS = 200
+from compiler.api import MAX_STEPS as MAX_STEPS  # (re-exported: the models' bound)
+
 MAX_NAME_LENGTH = 128
-# A step's parameters: bounded so the CRD's CEL rule on their names fits the
-# apiserver's cost budget for 200 steps (compiler.crd).
+# A step's parameters: a bound the CRD states (compiler.crd).
 MAX_PARAMETERS = 1000
 
 Int32 = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
@@ -115,7 +115,7 @@ class ObjectMeta(_Model):
 
 class OrchestrationSpec(_Model):
     entrypoint: StrictStr | None = None
-    steps: list[Step] = Field(max_length=10_000)
+    steps: list[Step]  # at most maxSteps: compiler.validate, and the CRD's maxItems
     policies: dict[str, Any] | None = None
 
 

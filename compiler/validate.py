@@ -151,8 +151,6 @@ def check_models(data: dict[str, Any], model: type[ModelT], out: Collector) -> M
                 # reasons (MissingStepField, MissingSteps) from the checks below.
                 if loc[:2] != ("spec", "steps") and loc != ("spec",):
                     out.add(Reason.INVALID_FIELD, path, f"required field {path} is missing")
-            elif err["type"] == "too_long" and loc == ("spec", "steps"):
-                continue  # TooManySteps
             else:
                 expected = _expected(err["type"], err.get("ctx") or {}, err["msg"])
                 out.add(
@@ -163,7 +161,7 @@ def check_models(data: dict[str, Any], model: type[ModelT], out: Collector) -> M
     return None
 
 
-def _steps(data: dict[str, Any], out: Collector) -> list[Any] | None:
+def _steps(data: dict[str, Any], out: Collector, max_steps: int) -> list[Any] | None:
     spec = data.get("spec")
     if not isinstance(spec, dict):
         if spec is None:
@@ -182,26 +180,28 @@ def _steps(data: dict[str, Any], out: Collector) -> list[Any] | None:
         return None
     if not isinstance(steps, list):
         return None  # InvalidField from check_models
-    if len(steps) > MAX_STEPS:
+    if len(steps) > max_steps:
         out.add(
             Reason.TOO_MANY_STEPS,
             STEPS,
-            f"{len(steps)} steps; Argo runs at most {MAX_STEPS} tasks in one DAG",
-            hint="split it into SubOrchestration steps",
+            f"{len(steps)} steps; at most {max_steps} are allowed (maxSteps)",
+            hint="split it into SubOrchestration steps, or raise --max-steps (the chart's "
+            "orchestrationController.maxSteps)",
         )
     return steps
 
 
 def check_orchestration(
-    data: dict[str, Any], out: Collector, *, strict: bool = False
+    data: dict[str, Any], out: Collector, *, strict: bool = False, max_steps: int = MAX_STEPS
 ) -> Orchestration | None:
     """Every §2 problem of one Orchestration document; the model when it has none.
-    `strict`: every unknown key is an error (else only misspellings warn)."""
+    `strict`: every unknown key is an error (else only misspellings warn);
+    `max_steps`: more steps are `TooManySteps` (contract §8)."""
     before = len(out.items)
     check_orchestration_keys(data, out, strict=strict)
     model = check_models(data, Orchestration, out)
     check_metadata_name(data, out)
-    steps = _steps(data, out)
+    steps = _steps(data, out, max_steps)
     if steps is None:
         return None
     names = check_steps(steps, out)

@@ -1,6 +1,7 @@
 """Golden cases: `golden/valid/<case>.yaml` -> `<case>.argo.yaml` (stdout of
 `orch compile`), `golden/invalid/<case>.yaml` -> `<case>.diagnostics.txt` (its
-stderr and exit code). `python -m tests.golden` (`make golden`) rewrites the
+stderr and exit code). A case whose first line is `# orch compile FLAGS` is
+compiled with those flags. `python -m tests.golden` (`make golden`) rewrites the
 expected files; the tests only compare, and with CI=true nothing is written.
 """
 
@@ -32,6 +33,16 @@ def inputs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.yaml") if not p.name.endswith(".argo.yaml"))
 
 
+FLAGS = "# orch compile "
+
+
+def flags(case: Path) -> list[str]:
+    """The flags the case's first line gives (`# orch compile --max-steps 200`)."""
+    with case.open(encoding="utf-8") as fh:
+        first = fh.readline()
+    return first.removeprefix(FLAGS).split() if first.startswith(FLAGS) else []
+
+
 def run_compile(case: Path) -> Result:
     """`orch compile` in-process, with the path as a user would type it from the
     repository root (so diagnostics name `golden/...`)."""
@@ -40,7 +51,7 @@ def run_compile(case: Path) -> Result:
     os.chdir(ROOT)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(["compile", str(case.relative_to(ROOT))])
+            code = main(["compile", *flags(case), str(case.relative_to(ROOT))])
     finally:
         os.chdir(cwd)
     return Result(code, out.getvalue(), err.getvalue())
