@@ -214,6 +214,14 @@ class StepStatus(_Model):
     outputs: dict[str, Any] | None = None
 
 
+class StepCount(_Model):
+    """How many of the run's steps are in one phase, for one reason."""
+
+    phase: StrictStr
+    reason: StrictStr | None = None
+    count: StrictInt = Field(ge=0)
+
+
 class OrchestrationRunStatus(_Model):
     observed_generation: StrictInt | None = Field(None, alias="observedGeneration")
     orchestration_generation: StrictInt | None = Field(None, alias="orchestrationGeneration")
@@ -225,7 +233,14 @@ class OrchestrationRunStatus(_Model):
     started_at: StrictStr | None = Field(None, alias="startedAt")
     finished_at: StrictStr | None = Field(None, alias="finishedAt")
     workflow_ref: WorkflowRef | None = Field(None, alias="workflowRef")
-    step_statuses: list[StepStatus] | None = Field(None, alias="stepStatuses")
+    step_statuses: list[StepStatus] | None = Field(
+        None, alias="stepStatuses",
+        description="Every step while their records fit 256 KiB; past that, every step "
+        "that has not succeeded (stepCounts counts them all).")
+    step_counts: list[StepCount] | None = Field(
+        None, alias="stepCounts",
+        description="The steps by phase and reason, when stepStatuses does not list them "
+        "all (a run of many steps).")
     conditions: list[Condition] | None = None
 
 

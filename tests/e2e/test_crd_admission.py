@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from compiler.api import MAX_STEPS
@@ -276,3 +277,25 @@ def test_a_runs_spec_cannot_change_once_it_exists_except_cancel(cluster: Cluster
     cancelled = cluster.kube.apply({**run, "spec": {**run["spec"], "cancel": True}}, ns)
     assert cancelled["spec"]["cancel"] is True
     assert cancelled["spec"]["parameters"] == {"a": "1"}
+
+
+def test_a_status_with_step_counts_is_kept(cluster: Cluster) -> None:
+    """Contract §8: past 256 KiB of step records, the run's status counts its steps
+    by phase and reason (controller.step_budget); the status subresource keeps them."""
+    ns = cluster.namespace
+    run: dict[str, Any] = {
+        "apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+        "metadata": {"name": "counted"}, "spec": {"orchestrationRef": {"name": "o"}}}
+    live = cluster.kube.apply(run, ns)
+    counts = [{"phase": "Succeeded", "count": 9990},
+              {"phase": "Failed", "reason": "StepFailed", "count": 1},
+              {"phase": "Skipped", "reason": "DependencyFailed", "count": 9}]
+    status = {"phase": "Failed", "progress": "10000/10000", "stepCounts": counts,
+              "stepStatuses": [{"name": "s1", "kind": "Container", "phase": "Failed",
+                                "reason": "StepFailed"}]}
+    api = client.CustomObjectsApi(cluster.api_client)
+    api.replace_namespaced_custom_object_status(
+        "orchestration.proompteng.ai", "v1alpha1", ns, "orchestrationruns", "counted",
+        {**run, "metadata": live["metadata"], "status": status})
+    got = cluster.kube.get(run["apiVersion"], run["kind"], "counted", ns)
+    assert got is not None and got["status"]["stepCounts"] == counts
