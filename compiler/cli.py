@@ -297,14 +297,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from compiler.present import graph_dot, graph_mermaid, graph_text
+    from compiler.present import graph_dot, graph_mermaid, graph_text, mermaid_limit_note
 
     loaded = _load_planned(args)
     if isinstance(loaded, int):
         return loaded
     title, graph, result = loaded
     if args.format == "mermaid":
-        _write(graph_mermaid(graph, result))
+        text = graph_mermaid(graph, result)
+        note = mermaid_limit_note(graph, text)
+        if note is not None:
+            sys.stderr.write(f"orch: note: {note}\n")
+        _write(text)
     elif args.format == "dot":
         _write(graph_dot(graph, result, title))
     else:
