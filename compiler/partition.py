@@ -15,13 +15,15 @@ behind it depends on all of them), so a step that joins 9,999 others needs one g
 per part they stand in, not 9,999. Before signatures are merged, the count is the
 (λ-1) connectivity of the hypergraph whose nets are each step with its dependents.
 
-How (greedy graph growing, as METIS seeds its partitions): a part grows from the
-first unplaced step of a depth-first topological order by taking, again and again,
-the unplaced step with the most edges into the part (ties: that order), until the
-next one does not fit; then the next part starts. A chain stays whole, parallel
-chains stay apart, a fan fills parts with siblings. Parts are then packed into
-Workflows in the order they were made. Linear in steps + edges up to a log factor;
-deterministic (no hashing of names, ties broken by declaration order).
+How (greedy graph growing, as METIS seeds its partitions): a part starts at the
+earliest unplaced step of a breadth-first topological order and grows by taking,
+again and again, the earliest unplaced step with an edge into the part, until the
+next one does not fit; with no such step, the earliest unplaced one. A chain stays
+whole, parallel chains stay apart even when declared interleaved, a fan fills
+parts with siblings, a graph of local edges is cut at few places
+(benchmarks/partition_cut.py measures it against filling parts in topological
+order). Parts are then packed into Workflows in the order they were made. Linear
+in steps + edges up to a log factor; deterministic (ties broken by that order).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from compiler.graph import Graph
+from compiler.graph import Graph, topological_order
 from compiler.outcome import MAX_TASKS
 
 # Argo v4's full CRDs: spec.templates maxItems 200 (as templates[].dag.tasks,
@@ -138,28 +140,10 @@ class TooLargeError(ValueError):
         self.step, self.size, self.budget = step, size, budget
 
 
-def depth_first_order(graph: Graph) -> list[str]:
-    """A topological order that follows each chain as far as it goes (Kahn's
-    algorithm with a stack, ties by declaration order), so steps that feed each
-    other stand together."""
-    index = {n.name: i for i, n in enumerate(graph.nodes)}
-    indegree = {n.name: len(n.dependencies) for n in graph.nodes}
-    dependents = graph.dependents
-    ready = [n.name for n in reversed(graph.nodes) if not n.dependencies]
-    order: list[str] = []
-    while ready:
-        name = ready.pop()
-        order.append(name)
-        freed = [c for c in dependents[name] if _release(indegree, c)]
-        ready.extend(sorted(freed, key=index.__getitem__, reverse=True))
-    if len(order) != len(graph.nodes):
-        raise ValueError("graph has a cycle")
-    return order
-
-
-def _release(indegree: dict[str, int], name: str) -> bool:
-    indegree[name] -= 1
-    return indegree[name] == 0
+def breadth_first_order(graph: Graph) -> list[str]:
+    """A topological order, layer by layer (Kahn's algorithm, ties by declaration
+    order: compiler.graph.topological_order)."""
+    return topological_order(graph)
 
 
 @dataclass
@@ -273,10 +257,10 @@ def _try_add(part: _Growing, name: str, graph: Graph, sigs: _Signatures) -> bool
 def partition_steps(graph: Graph, costs: Mapping[str, StepCost], limits: Limits = ARGO_LIMITS,
                     order: Sequence[str] | None = None, grow: bool = True) -> list[list[str]]:
     """Steps grouped into parts (greedy graph growing; see the module's docstring),
-    each part's steps in the order they joined it. `order` (default: depth-first
-    topological) is where parts start; without `grow` a part takes the steps in
-    that order instead (the baselines `benchmarks/partition_cut.py` measures)."""
-    order = list(order) if order is not None else depth_first_order(graph)
+    each part's steps in the order they joined it. `order` (default: breadth-first
+    topological) ranks the steps; without `grow` a part takes the steps in that
+    order, connected or not (the baselines `benchmarks/partition_cut.py` measures)."""
+    order = list(order) if order is not None else breadth_first_order(graph)
     rank = {name: i for i, name in enumerate(order)}
     dependents = graph.dependents
     placed: set[str] = set()
@@ -285,36 +269,27 @@ def partition_steps(graph: Graph, costs: Mapping[str, StepCost], limits: Limits 
     cursor = 0
     while len(placed) < len(order):
         part = _Growing(limits, costs)
-        links: dict[str, int] = {}  # unplaced step -> its edges into the part
-        heap: list[tuple[int, int, str]] = []
+        frontier: list[tuple[int, str]] = []  # unplaced steps with an edge into the part
         while True:
-            name = _next(heap, links, placed, order, rank, cursor)
-            if name is None:
+            while frontier and frontier[0][1] in placed:
+                heapq.heappop(frontier)
+            if frontier:
+                name = frontier[0][1]
+            elif cursor < len(order):
+                name = order[cursor]
+            else:
                 break
             if not _try_add(part, name, graph, sigs):
                 break
             placed.add(name)
             while cursor < len(order) and order[cursor] in placed:
                 cursor += 1
-            for other in (*graph.by_name[name].dependencies, *dependents[name]):
-                if grow and other not in placed:
-                    links[other] = links.get(other, 0) + 1
-                    heapq.heappush(heap, (-links[other], rank[other], other))
+            if grow:
+                for other in (*graph.by_name[name].dependencies, *dependents[name]):
+                    if other not in placed:
+                        heapq.heappush(frontier, (rank[other], other))
         parts.append(part.steps)
     return parts
-
-
-def _next(heap: list[tuple[int, int, str]], links: Mapping[str, int], placed: set[str],
-          order: Sequence[str], rank: Mapping[str, int], cursor: int) -> str | None:
-    """The unplaced step with the most edges into the part (then the earliest in
-    `order`); the first unplaced step when none has an edge into it."""
-    while heap:
-        count, _, name = heap[0]
-        if name in placed or -count != links.get(name):
-            heapq.heappop(heap)  # stale: placed, or its count has grown since
-            continue
-        return name
-    return order[cursor] if cursor < len(order) else None
 
 
 def gates_of(steps: Sequence[str], graph: Graph,

@@ -19,7 +19,6 @@ from compiler.partition import (
     Plan,
     StepCost,
     TooLargeError,
-    depth_first_order,
     plan_parts,
 )
 
@@ -146,9 +145,14 @@ def test_a_step_too_large_alone_is_refused() -> None:
     assert caught.value.step == "s1"
 
 
-def test_depth_first_order_follows_chains() -> None:
-    g = chains(3, 3)  # declared c0-0 c1-0 c2-0 c0-1 ...
-    assert depth_first_order(g)[:3] == ["c0-0", "c0-1", "c0-2"]
+def test_parts_grow_along_chains_declared_interleaved() -> None:
+    """3 chains of 3 declared c0-0 c1-0 c2-0 c0-1 ...; parts of 3 steps (and an
+    outcome task): each part is one chain."""
+    g = chains(3, 3)
+    plan = plan_parts(g, costs(g), Limits(tasks=4, templates=200))
+    assert [set(p.steps) for p in plan.parts] == [{f"c{c}-{i}" for i in range(3)}
+                                                  for c in range(3)]
+    assert plan.gates == 0
 
 
 @st.composite
