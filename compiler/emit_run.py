@@ -123,8 +123,9 @@ def _emit_split(orchestration: Orchestration, run: OrchestrationRun | None, out:
     if any(d.is_error for d in out.items[before:]):
         return CompiledRun((), graph)
     by_name = {t["name"]: t for t in tasks}
+    costs = step_costs(tasks, templates)
     try:
-        plan = plan_parts(graph, step_costs(tasks, templates), limits)
+        plan = plan_parts(graph, costs, limits)
     except TooLargeError as exc:
         at = FieldPath(("spec", "steps", graph.names.index(exc.step)))
         out.add(Reason.WORKFLOW_TOO_LARGE, at,
@@ -160,16 +161,20 @@ def _emit_split(orchestration: Orchestration, run: OrchestrationRun | None, out:
             STEP_INDEXES_ANNOTATION: json.dumps([index[t["name"]] for t in steps],
                                                 separators=(",", ":")),
         }
-        _check_limits(workflow, w, out)
+        _check_limits(workflow, w, _workflow_bytes(workflow, steps, costs), out)
         workflows.append(workflow)
     return CompiledRun(tuple(workflows), graph, plan)
 
 
+# Compact JSON, non-ASCII escaped: as many characters as the apiserver stores bytes
+# for ASCII, and more than it stores for the rest (a `\uXXXX` escape is 6).
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def step_costs(tasks: Sequence[Obj], templates: Mapping[str, Obj]) -> dict[str, StepCost]:
-    """What each step's task and template weigh (JSON bytes, the task's estimated:
-    encoding 10,000 tasks would cost more than planning them), and its Argo nodes."""
-    sizes = {name: len(json.dumps({"name": name, **t}, separators=(",", ":")).encode())
-             for name, t in templates.items()}
+    """What each step's task and template weigh (JSON bytes, never fewer), and its
+    Argo nodes."""
+    sizes = {name: len(_ENCODE({"name": name, **t})) for name, t in templates.items()}
     costs: dict[str, StepCost] = {}
     for task in tasks:
         template = task.get("template")
@@ -177,36 +182,8 @@ def step_costs(tasks: Sequence[Obj], templates: Mapping[str, Obj]) -> dict[str, 
         retries = ((body or {}).get("retryStrategy") or {}).get("limit")
         nodes = 1 + (int(retries) + 1 if retries is not None else 0)
         name = template if isinstance(template, str) and body is not None else None
-        costs[task["name"]] = StepCost(name, task_bytes(task), sizes.get(name or "", 0), nodes)
+        costs[task["name"]] = StepCost(name, len(_ENCODE(task)), sizes.get(name or "", 0), nodes)
     return costs
-
-
-def task_bytes(task: Mapping[str, Any]) -> int:
-    """About the bytes of the task's JSON, never fewer: its names, its arguments'
-    values (each quote or backslash escaped, UTF-8), the keys around them."""
-    size = 80 + _text_bytes(task["name"]) + len(task.get("template") or "")
-    size += sum(len(d) + 3 for d in task.get("dependencies") or ())
-    if "continueOn" in task:
-        size += 30
-    ref = task.get("templateRef")
-    if isinstance(ref, Mapping):
-        size += 60 + sum(_text_bytes(str(v)) for v in ref.values())
-    params = (task.get("arguments") or {}).get("parameters") or ()
-    size += 30 if params else 0
-    for param in params:
-        size += 30 + _text_bytes(str(param.get("name", ""))) \
-            + _text_bytes(str(param.get("value", "")))
-    return size
-
-
-def _text_bytes(text: str) -> int:
-    """A string's bytes in JSON: UTF-8, quotes and backslashes escaped; a control
-    character is an escape of 6."""
-    size = len(text) if text.isascii() else len(text.encode())
-    size += text.count('"') + text.count("\\")
-    if not text.isprintable():
-        size += 5 * sum(1 for c in text if ord(c) < 0x20)
-    return size
 
 
 def _unique_names(prefix: str, count: int, taken: Collection[str]) -> list[str]:
@@ -223,7 +200,8 @@ def _unique_names(prefix: str, count: int, taken: Collection[str]) -> list[str]:
 
 def _part_tasks(part: Part, by_name: Mapping[str, Obj], taken: Collection[str]) -> list[Obj]:
     """The part's DAG: its gates, its steps (dependencies outside the part replaced
-    by the gates that stand for them), and its outcome task when it needs one."""
+    by the gates that stand for them; the step tasks are the part's own, changed in
+    place), and its outcome task when it needs one."""
     gate_names = _unique_names(GATE_TASK, len(part.gates), taken)
     behind: dict[str, list[str]] = {}  # step -> the gates it waits on
     for name, gate in zip(gate_names, part.gates, strict=True):
@@ -232,21 +210,34 @@ def _part_tasks(part: Part, by_name: Mapping[str, Obj], taken: Collection[str]) 
     members = set(part.steps)
     tasks: list[Obj] = [gate_task(n, g.sources) for n, g in zip(gate_names, part.gates,
                                                                    strict=True)]
-    nodes = [Node(n, "", ()) for n in gate_names]
+    depended: set[str] = set(gate_names)  # the gates have dependents, by construction
     for step in part.steps:
-        task = dict(by_name[step])
-        inside = [d for d in task.get("dependencies") or () if d in members]
-        dependencies = [*inside, *behind.get(step, ())]
-        task.pop("dependencies", None)
-        if dependencies:
-            task = _with_dependencies(task, dependencies)
+        task = by_name[step]
+        old = task.get("dependencies")
+        if old is not None or step in behind:
+            inside = [d for d in old or () if d in members]
+            depended.update(inside)
+            dependencies = [*inside, *behind.get(step, ())]
+            if dependencies != old:
+                task.pop("dependencies", None)
+                task = _with_dependencies(task, dependencies) if dependencies else task
         tasks.append(task)
-        nodes.append(Node(step, "", tuple(dependencies),
-                          bool((task.get("continueOn") or {}).get("failed"))))
-    final = outcome_task(Graph(tuple(nodes)))
+    final = _outcome(tasks, depended)
     if final is not None:
-        tasks.append(final[0])
+        tasks.append(final)
     return tasks
+
+
+def _outcome(tasks: Sequence[Obj], depended: Collection[str]) -> Obj | None:
+    """The part's outcome task (compiler.outcome) when one of its leaves is
+    best-effort."""
+    leaves = [t for t in tasks if t["name"] not in depended]
+    if not any((t.get("continueOn") or {}).get("failed") for t in leaves):
+        return None
+    graph = Graph(tuple(Node(t["name"], "", tuple(t.get("dependencies") or ()),
+                             bool((t.get("continueOn") or {}).get("failed"))) for t in tasks))
+    final = outcome_task(graph)
+    return final[0] if final is not None else None
 
 
 def _with_dependencies(task: Obj, dependencies: list[str]) -> Obj:
@@ -270,15 +261,30 @@ def _used_templates(dags: Sequence[Obj], templates: Mapping[str, Obj]) -> list[O
     return [*used.values(), *specials]
 
 
-def _check_limits(workflow: Obj, w: int, out: Collector) -> None:
+def _workflow_bytes(workflow: Obj, steps: Sequence[Obj], costs: Mapping[str, StepCost]) -> int:
+    """At least the bytes of the Workflow's JSON (its step tasks as `step_costs`
+    measured them before the split rewrote their dependencies: a gate's name is
+    rarely longer than the dependencies it replaces, and the plan keeps a quarter of
+    the limit free)."""
+    spec = workflow["spec"]
+    own = {id(t) for t in steps}
+    rest = {**workflow, "spec": {**spec, "templates": [
+        {**t, "dag": {**t["dag"], "tasks": [x for x in t["dag"]["tasks"] if id(x) not in own]}}
+        if "dag" in t else t for t in spec["templates"]]}}
+    return len(_ENCODE(rest)) + sum(costs[t["name"]].task_bytes + 1 for t in steps)
+
+
+def _check_limits(workflow: Obj, w: int, estimate: int, out: Collector) -> None:
     """A safety net under the plan's estimates: Argo's hard limits, checked on the
-    emitted Workflow."""
+    emitted Workflow (its bytes counted exactly only when the plan's estimate of
+    them, which never counts fewer, comes near)."""
     from compiler.outcome import MAX_TASKS
     from compiler.partition import MAX_TEMPLATES
 
     templates = workflow["spec"]["templates"]
     biggest = max(len(t["dag"]["tasks"]) for t in templates if "dag" in t)
-    size = len(json.dumps(workflow, separators=(",", ":")).encode())
+    size = len(json.dumps(workflow, separators=(",", ":")).encode()) \
+        if estimate > MAX_BYTES // 2 else estimate
     if len(templates) > MAX_TEMPLATES or biggest > MAX_TASKS or size > MAX_BYTES:
         out.add(Reason.WORKFLOW_TOO_LARGE, FieldPath(("spec", "steps")),
                 f"Workflow {w + 1} of the split would have {len(templates)} templates, a DAG "
