@@ -1,5 +1,6 @@
 """A split run means what the unsplit one means (contract §8): on random DAGs,
-random failures, errors and best-effort steps, the compiler's split Workflows, run
+random failures, errors and best-effort steps, some of them resumed runs reusing
+steps (across parts), the compiler's split Workflows, run
 by a simulator of Argo's DAG engine (tests/support/argo_dag.py, read from Argo
 v4.0.5's dag.go) with the gates released as the controller releases them, give
 every step the phase and reason of `compiler.semantics`, start no step before each
@@ -25,10 +26,11 @@ from compiler.compiled import graph_from_workflows
 from compiler.diagnostics import Collector
 from compiler.emit_run import CompiledRun, emit_run
 from compiler.gates import GATE_TEMPLATE
-from compiler.graph import Graph, build_graph
+from compiler.graph import Graph, build_graph, topological_order
 from compiler.models import Orchestration
 from compiler.partition import Limits
-from compiler.semantics import plan
+from compiler.resume import REUSED_TEMPLATE
+from compiler.semantics import Observation, Observed, WhatIf, evaluate
 from compiler.vocabulary import RunPhase, StepPhase, StepReason
 from tests.support.argo_dag import ERROR, FAILED, OMITTED, SUCCEEDED, Simulation, simulate
 
@@ -40,6 +42,7 @@ class Case:
     steps: list[dict[str, Any]]
     fates: dict[str, str]  # what each step does when it runs
     limits: Limits
+    reused: frozenset[str] = frozenset()  # a resumed run's (compiler.resume)
 
     @property
     def orchestration(self) -> Orchestration:
@@ -69,12 +72,18 @@ def cases(draw: st.DrawFn, max_steps: int = 40) -> Case:
     fates = {name: draw(st.sampled_from((SUCCEEDED, SUCCEEDED, SUCCEEDED, FAILED, ERROR)))
              for name in names}
     limits = Limits(tasks=draw(st.integers(3, 9)), templates=draw(st.integers(5, 9)))
-    return Case(steps, fates, limits)
+    reused: set[str] = set()
+    if draw(st.integers(0, 3)) == 0:  # a resumed run: what it reuses is closed upstream
+        graph = build_graph(Case(steps, fates, limits).orchestration.spec.steps)
+        for name in topological_order(graph):
+            if all(d in reused for d in graph.by_name[name].dependencies) and draw(st.booleans()):
+                reused.add(name)
+    return Case(steps, fates, limits, frozenset(reused))
 
 
 def compile_case(case: Case) -> tuple[CompiledRun, Graph]:
     out = Collector()
-    compiled = emit_run(case.orchestration, None, out, limits=case.limits)
+    compiled = emit_run(case.orchestration, None, out, reused=case.reused, limits=case.limits)
     assert not [d for d in out.items if d.is_error], out.items
     graph = build_graph(case.orchestration.spec.steps)
     return compiled, graph
@@ -86,6 +95,9 @@ def step_phases(sim: Simulation, graph: Graph) -> dict[str, tuple[StepPhase, Ste
     for name, (w, path) in sim.steps.items():
         node = sim.workflows[w].nodes[path]
         best_effort = graph.by_name[name].continue_on_failure
+        if node.template == REUSED_TEMPLATE:
+            out[name] = (StepPhase.SUCCEEDED, StepReason.REUSED)
+            continue
         out[name] = {
             SUCCEEDED: (StepPhase.SUCCEEDED, None),
             FAILED: (StepPhase.FAILED, StepReason.FAILURE_IGNORED if best_effort
@@ -109,11 +121,12 @@ def check_exact(case: Case, seed: int) -> Simulation:
             [set(n.dependencies) for n in graph.nodes]
         assert [n.continue_on_failure for n in read.nodes] == \
             [n.continue_on_failure for n in graph.nodes]
-    sim = simulate(compiled.workflows, graph, case.fates, random.Random(seed))
+    sim = simulate(compiled.workflows, graph, case.fates, random.Random(seed), case.reused)
 
-    failed = {s for s, f in case.fates.items() if f == FAILED}
-    errored = {s for s, f in case.fates.items() if f == ERROR}
-    expected = plan(graph, failed, errored)
+    failed = frozenset(s for s, f in case.fates.items() if f == FAILED)
+    errored = frozenset(s for s, f in case.fates.items() if f == ERROR)
+    known = {s: Observation(Observed.REUSED) for s in case.reused}
+    expected = evaluate(graph, known, what_if=WhatIf(failed, errored))
     argo = step_phases(sim, graph)
     assert argo == {s.name: (s.phase, s.reason) for s in expected.steps}
     # No step started before each of its dependencies had ended, and each let it.
@@ -182,4 +195,5 @@ def test_a_gate_waits_for_a_dependency_still_running(case: Case, seed: int) -> N
                 if node.template == GATE_TEMPLATE and node.phase == SUCCEEDED:
                     assert all(result.by_name[s].is_done for s in node.gate)
 
-    simulate(compiled.workflows, graph, case.fates, random.Random(seed), on_tick=no_early_gate)
+    simulate(compiled.workflows, graph, case.fates, random.Random(seed), case.reused,
+             on_tick=no_early_gate)
