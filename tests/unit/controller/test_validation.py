@@ -108,3 +108,21 @@ def test_more_steps_than_max_steps_is_too_many() -> None:
     s = orchestration_status(cluster_object(chain(11)), NOW, max_steps=10)
     (ready,) = s["conditions"]
     assert (s["phase"], ready["reason"]) == ("Invalid", "TooManySteps")
+
+
+def test_until_it_runs_split_runs_the_controller_refuses_one_that_needs_a_split() -> None:
+    """Phase 1 of issue #19: the controller submits one Workflow, so a run of more
+    steps than one DAG holds is refused (WorkflowTooLarge), not submitted truncated."""
+    from compiler.diagnostics import Collector
+    from compiler.validate import check_orchestration
+    from controller.validation import compile_run
+
+    model = check_orchestration(cluster_object(chain(201)), Collector())
+    assert model is not None
+    run = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+           "metadata": {"name": "r", "namespace": "ns"},
+           "spec": {"orchestrationRef": {"name": "o"}}}
+    problems, compiled = compile_run(model, run, None)
+    assert compiled is None
+    assert [str(p.reason) for p in problems] == ["WorkflowTooLarge"]
+    assert "201 steps in one DAG" in problems[0].message
