@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from compiler.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND, TOOLS_API_VERSION
 from compiler.diagnostics import ROOT, Collector, FieldPath, Reason
+from compiler.gates import GATE_TEMPLATE
 from compiler.graph import find_cycles
 from compiler.kinds import KINDS
 from compiler.kinds.base import check_name, check_with_keys
@@ -368,9 +369,10 @@ def check_cycles(
 
 def check_entrypoint(spec: Any, out: Collector) -> None:
     """A valid template name. The step templates yield to it (`emit._intern`
-    renames one that would take it), so it never collides with them; only the
-    outcome template's name is reserved, because the status mirror recognises
-    that template by its name (compiler.outcome)."""
+    renames one that would take it), and so do a split run's part templates, so it
+    never collides with them; only the outcome and gate templates' names are
+    reserved, because the status mirror and the controller recognise those
+    templates by their names (compiler.outcome, compiler.gates)."""
     if not isinstance(spec, dict) or "entrypoint" not in spec:
         return
     entry = spec["entrypoint"]
@@ -385,11 +387,12 @@ def check_entrypoint(spec: Any, out: Collector) -> None:
             f"entrypoint {quote(entry)} {problem}",
             hint="the default is main",
         )
-    elif entry == OUTCOME_TEMPLATE:
+    elif entry in (OUTCOME_TEMPLATE, GATE_TEMPLATE):
         out.add(
             Reason.ENTRYPOINT_MISSING,
             path,
-            f"entrypoint {quote(entry)} is reserved: orch gives its outcome template that "
+            f"entrypoint {quote(entry)} is reserved: orch gives its "
+            f"{'outcome' if entry == OUTCOME_TEMPLATE else 'gate'} template that "
             "name, and reads run status by it",
             hint="choose another name, e.g. main",
         )
