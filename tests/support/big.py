@@ -8,15 +8,17 @@ from typing import Any
 
 from compiler.models import Orchestration, OrchestrationRun
 
-KINDS = ("Container", "AgentRun", "ToolRun", "Checkpoint", "ApprovalGate", "SubOrchestration",
-         "Template")
+# The kinds whose steps need nothing but the step itself (a ToolRun needs its Tool in
+# the input, a Template step its WorkflowTemplate to lint against); a SignalWait
+# compiles as an ApprovalGate does (one `wait` template).
+KINDS = ("Container", "AgentRun", "Checkpoint", "ApprovalGate", "SubOrchestration",
+         "Container")
 
 
 def big_steps(n: int, seed: int = 1, window: int = 40) -> list[dict[str, Any]]:
-    """`n` steps, each depending on up to 3 of the `window` steps before it, one in
-    five best-effort, one in three with retries; every kind but SignalWait (whose
-    signal needs no more than an ApprovalGate's policy) and ToolRun (whose Tool the
-    input would have to hold)."""
+    """`n` steps of KINDS in turn, each depending on up to 3 of the `window` steps
+    before it, one in five best-effort, about one Container step in three with
+    retries."""
     rng = random.Random(seed)
     steps: list[dict[str, Any]] = []
     for i in range(n):
@@ -27,14 +29,10 @@ def big_steps(n: int, seed: int = 1, window: int = 40) -> list[dict[str, Any]]:
         elif kind == "AgentRun":
             step.update(agentRef={"name": f"agent-{i % 5}"}, implementationSpecRef={"name": "impl"},
                         **{"with": {"index": str(i)}})
-        elif kind == "ToolRun":
-            step.update(kind="Checkpoint")
         elif kind == "ApprovalGate":
             step.update(policyRef=f"policy-{i % 3}")
         elif kind == "SubOrchestration":
             step.update(orchestrationRef={"name": "child"})
-        elif kind == "Template":
-            step.update(kind="Container", image="busybox:1.36", command=["true"])
         step["dependsOn"] = sorted({f"step-{rng.randrange(max(0, i - window), i)}"
                                     for _ in range(rng.randint(0, 3))}) if i else []
         if rng.random() < 0.2:
