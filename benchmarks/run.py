@@ -228,6 +228,12 @@ def main() -> int:
             big <= 0.5 and big <= 12 * small,
         )
     )
+    from benchmarks.partition_cut import table
+    from benchmarks.scale_bench import rows as scale_rows
+
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        rows += scale_rows(Path(tmp_dir), _orch_command())
+    print("\n".join(table()))
     for name, seconds, target, ok in rows:
         print(f"| {name} | {seconds:.3f} s | {target} | {'met' if ok else 'MISSED'} |")
     return 0 if all(ok for *_, ok in rows) else 1

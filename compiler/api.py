@@ -17,6 +17,11 @@ API_VERSION: Final = f"{GROUP}/{VERSION}"
 ORCHESTRATION_KIND: Final = "Orchestration"
 RUN_KIND: Final = "OrchestrationRun"
 
+# The most steps one Orchestration may have, by default (contract §8: the chart's
+# orchestrationController.maxSteps, `orch --max-steps`); the CRDs are generated
+# with it (compiler.crd). More than 200 are split into several DAGs and Workflows.
+MAX_STEPS: Final = 10_000
+
 # Labels on the Workflow and its pods (contract §4).
 ORCHESTRATION_LABEL: Final = f"{GROUP}/orchestration"
 RUN_LABEL: Final = f"{GROUP}/run"
@@ -29,6 +34,10 @@ RESUMED_FROM_ANNOTATION: Final = f"{GROUP}/resumed-from"  # on a resumed run's W
 # ... with the old run's records of the steps it reuses (JSON), the mirror's source.
 REUSED_RECORDS_ANNOTATION: Final = f"{GROUP}/reused-records"
 GENERATED_BY_ANNOTATION: Final = f"{GROUP}/generated-by"  # on the generated CRDs
+# On each Workflow of a run split into several (compiler.emit_run): `i/k`, and the
+# declaration index of each of its step tasks, in reading order (JSON list).
+PART_ANNOTATION: Final = f"{GROUP}/workflow-part"
+STEP_INDEXES_ANNOTATION: Final = f"{GROUP}/step-indexes"
 # On a child OrchestrationRun (written by the SubOrchestration step's resource
 # template): how deep in a chain of SubOrchestration runs it stands, 1 for the
 # child of a run a person created; a run without it is at depth 0.

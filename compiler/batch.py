@@ -22,7 +22,7 @@ from typing import Any
 
 from compiler.api import ORCHESTRATION_KIND
 from compiler.diagnostics import Collector, Diagnostic, Span
-from compiler.emit import emit_workflow
+from compiler.emit_run import emit_run
 from compiler.gcpause import paused_gc
 from compiler.inputs import (
     Index,
@@ -34,7 +34,7 @@ from compiler.inputs import (
     namespace_of,
     tools_by_name,
 )
-from compiler.models import Orchestration, OrchestrationRun
+from compiler.models import MAX_STEPS, Orchestration, OrchestrationRun
 from compiler.pods import PodSettings
 from compiler.salvage import compile_problems, salvage
 from compiler.source import Document, Origin, normalize, reparse
@@ -68,11 +68,12 @@ class Entry:
 
 @dataclass
 class Unit:
-    """One Workflow: its place in the output order, its problems, its text."""
+    """One run's Workflows (several when it is split, contract §8): its place in the
+    output order, its problems, their texts."""
 
     order: Order
     diagnostics: list[Diagnostic]
-    text: str | None
+    texts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -83,7 +84,9 @@ class Batch:
     service_account: str | None = None
     pods: PodSettings | None = None
     strict: bool = False
+    max_steps: int = MAX_STEPS
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for a person, not problems
     documents: int = 0
     index: Index = field(default_factory=Index)
     texts: list[tuple[str, str]] = field(default_factory=list)  # (file, text) by file_no
@@ -121,7 +124,7 @@ class Batch:
 
     def _judge(self, text: str, file: str, file_no: int) -> None:
         # Its own frame: the last document dies before the collector resumes.
-        for item in judge_text(text, file, self.strict):
+        for item in judge_text(text, file, self.strict, self.max_steps):
             if isinstance(item, Diagnostic):
                 self.diagnostics.append(item)
             else:
@@ -158,7 +161,7 @@ class Batch:
                 self.later[judged.key] = entry  # its Tool may come later in the input
                 return
             unit = self._compile(doc, model, None, (*entry.order, 0))
-            if unit.diagnostics or unit.text is not None:  # validate keeps only problems
+            if unit.diagnostics or unit.texts:  # validate keeps only problems
                 self.alone[judged.key] = unit
         else:
             self.runs.append(entry)
@@ -204,25 +207,34 @@ class Batch:
     def _compile(self, doc: Document, orch: Orchestration, run: OrchestrationRun | None,
                  order: Order, run_doc: Document | None = None,
                  salvaged: bool = False) -> Unit:
-        """One Workflow. Its problems stand where their path does: a step's in the
-        Orchestration, anything else of a run's Workflow (its parameters, its
+        """One run's Workflows. Its problems stand where their path does: a step's in
+        the Orchestration, anything else of a run's Workflow (its parameters, its
         size) in the run. `salvaged`: `orch` is an invalid Orchestration's usable
-        part; only its problems are kept, never its Workflow."""
+        part; only its problems are kept, never its Workflows."""
         out = Collector()
         namespace = namespace_of(orch, run) or ""
         tools = tools_by_name((t for (ns, _), t in self.tools.items() if ns == namespace),
                               namespace) if self.judge_tools else None
         where = f"in the input nor {self.tool_source.where(namespace)}" \
             if self.tool_source is not None else "in the input"
-        compiled = emit_workflow(orch, run, out, service_account=self.service_account,
-                                 pods=self.pods, tools=tools, tools_where=where,
-                                 tools_hint=self.tools_hint)
+        compiled = emit_run(orch, run, out, service_account=self.service_account,
+                            pods=self.pods, tools=tools, tools_where=where,
+                            tools_hint=self.tools_hint)
         found = compile_problems(out.items) if salvaged else out.items
         diagnostics = [(doc if run_doc is None or d.path.parts[:2] == ("spec", "steps")
                         else run_doc).locate(d) for d in found]
         failed = salvaged or any(d.is_error for d in diagnostics)
-        text = self.render(compiled.workflow) if self.render and not failed else None
-        return Unit(order, diagnostics, text)
+        if not self.render or failed:
+            return Unit(order, diagnostics)
+        if compiled.plan is not None:
+            what = f'run "{run.metadata.name}"' if run else \
+                f'Orchestration "{orch.metadata.name}"'
+            self.notes.append(
+                f"{doc.file}: {what}: {len(compiled.graph.nodes)} steps split into "
+                f"{len(compiled.plan.parts)} DAGs in {len(compiled.workflows)} Workflow(s) "
+                f"with {compiled.plan.gates} gates; the gates are released by the orch "
+                "controller, so these Workflows run only under it (docs/scale.md)")
+        return Unit(order, diagnostics, tuple(self.render(w) for w in compiled.workflows))
 
     def _compile_salvaged(self, entry: Entry, run: OrchestrationRun | None, order: Order,
                           run_doc: Document | None = None) -> Unit | None:
@@ -248,7 +260,7 @@ class Batch:
                 entry = self.orchestrations.get((namespace, name)) \
                     or self.invalid[(namespace, name)]
                 doc = self._reread(entry)
-                (judged,) = judge(doc, self.strict)
+                (judged,) = judge(doc, self.strict, self.max_steps)
                 model = judged.model if judged.model is not None else salvage(doc.data)
                 assert isinstance(model, Orchestration)
                 members.append((entry.order, doc, model))
@@ -264,7 +276,7 @@ class Batch:
             self.diagnostics.extend(self._cycles())
             for entry in self.runs:
                 run_doc = self._reread(entry)
-                (judged,) = judge(run_doc, self.strict)
+                (judged,) = judge(run_doc, self.strict, self.max_steps)
                 run = judged.model
                 assert isinstance(run, OrchestrationRun)
                 found = self.index.find(run_doc, run)
@@ -280,17 +292,17 @@ class Batch:
                     continue
                 used.add(found)
                 orch_doc = self._reread(self.orchestrations[found])
-                (orch_judged,) = judge(orch_doc, self.strict)
+                (orch_judged,) = judge(orch_doc, self.strict, self.max_steps)
                 assert isinstance(orch_judged.model, Orchestration)
                 self.units.append(self._compile(orch_doc, orch_judged.model, run,
                                                 (*entry.order, 1), run_doc))
             for k, entry in self.later.items():
                 if k not in used:
                     orch_doc = self._reread(entry)
-                    (orch_judged,) = judge(orch_doc, self.strict)
+                    (orch_judged,) = judge(orch_doc, self.strict, self.max_steps)
                     assert isinstance(orch_judged.model, Orchestration)
                     unit = self._compile(orch_doc, orch_judged.model, None, (*entry.order, 0))
-                    if unit.diagnostics or unit.text is not None:
+                    if unit.diagnostics or unit.texts:
                         self.alone[k] = unit
             for k, entry in self.invalid.items():
                 if k not in used:

@@ -74,13 +74,20 @@ def load_inputs(paths: Sequence[str], args: argparse.Namespace | None = None,
     batch = _new_batch(args, None, judge_tools=judge_tools)
     for name, text in read_sources(paths):
         if isinstance(text, str):
-            parse_text(text, name, inputs)
+            parse_text(text, name, inputs, max_steps=_max_steps(args))
             batch.add_text(text, name)
         else:
             batch.add_problem(text)
     batch.finish()
     inputs.diagnostics = batch.diagnostics
     return inputs
+
+
+def _max_steps(args: argparse.Namespace | None) -> int:
+    """`--max-steps` where the command has it, else the default (contract §8)."""
+    from compiler.api import MAX_STEPS
+
+    return getattr(args, "max_steps", None) or MAX_STEPS
 
 
 def _new_batch(args: argparse.Namespace | None,
@@ -94,7 +101,8 @@ def _new_batch(args: argparse.Namespace | None,
     # The commands with pod flags (compile, validate, plan) judge the pod policy.
     pods = _pod_settings(args) if args is not None and hasattr(args, "pod_policy") else None
     batch = Batch(render, getattr(args, "service_account", None), pods,
-                  bool(getattr(args, "strict", False)), judge_tools=judge_tools)
+                  bool(getattr(args, "strict", False)), _max_steps(args),
+                  judge_tools=judge_tools)
     flag_hint = getattr(args, "tools_flag_hint", None)
     if flag_hint:
         batch.tools_hint = f"{ADD_TOOL}, {flag_hint}"
@@ -166,7 +174,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not batch.ok:
         return EXIT_INVALID
-    texts = [u.text for u in batch.units if u.text is not None]
+    for note in batch.notes:
+        sys.stderr.write(f"orch: note: {note}\n")
+    texts = [t for u in batch.units for t in u.texts]
     if not texts:
         raise UsageError(f"nothing to compile: the input holds no Orchestration "
                          f"({_holds(batch)}); orch compiles Orchestrations and their runs, "
@@ -366,14 +376,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from compiler.present import graph_dot, graph_mermaid, graph_text
+    from compiler.present import graph_dot, graph_mermaid, graph_text, mermaid_limit_note
 
     loaded = _load_planned(args)
     if isinstance(loaded, int):
         return loaded
     title, graph, result = loaded
     if args.format == "mermaid":
-        _write(graph_mermaid(graph, result))
+        text = graph_mermaid(graph, result)
+        note = mermaid_limit_note(graph, text)
+        if note is not None:
+            sys.stderr.write(f"orch: note: {note}\n")
+        _write(text)
     elif args.format == "dot":
         _write(graph_dot(graph, result, title))
     else:
@@ -390,7 +404,7 @@ def cmd_crds(args: argparse.Namespace) -> int:
 
     if args.output_dir == "":
         raise UsageError("--output-dir needs a directory (omit it to write to stdout)")
-    crds = generate_crds()
+    crds = generate_crds(args.max_steps)
     if args.output_dir is None:
         _write(to_yaml(crds.values()))
         return EXIT_OK
@@ -462,6 +476,24 @@ STRICT_HELP = ("every key orch does not read is an error (by default only a miss
                "one, as a warning)")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def _add_max_steps(p: argparse.ArgumentParser) -> None:
+    from compiler.api import MAX_STEPS
+
+    p.add_argument("--max-steps", type=_positive, default=MAX_STEPS, metavar="N",
+                   help=f"most steps an Orchestration may have (default {MAX_STEPS:,}; "
+                   "the chart's orchestrationController.maxSteps)")
+
+
 class _VersionAction(argparse.Action):
     """`orch --version`: the installed distribution's version, looked up only when
     asked (importlib.metadata is not free at start-up)."""
@@ -492,6 +524,7 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
     p.add_argument("--service-account", help="spec.serviceAccountName of the Workflows")
     p.add_argument("--strict", action="store_true", help=STRICT_HELP)
     _add_pod_flags(p)
+    _add_max_steps(p)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("validate", help="check every document, print every problem")
@@ -499,6 +532,7 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
     p.add_argument("--strict", action="store_true", help=STRICT_HELP)
     _add_pod_flags(p)
+    _add_max_steps(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plan", help="what-if: which steps run, fail or are skipped")
@@ -516,6 +550,7 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
                    help="with --resume-from: rerun these steps too (and what depends on them)")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
     _add_pod_flags(p)
+    _add_max_steps(p)
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("graph", help="draw the step graph (Mermaid, Graphviz DOT or text)")
@@ -527,11 +562,13 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
                    help="... or end in an infrastructure error (Argo Error)")
     p.add_argument("--orchestration", metavar="[NAMESPACE/]NAME",
                    help="the Orchestration to draw when the file holds several")
+    _add_max_steps(p)
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("crds", help="the CRDs generated from the models, as YAML")
     p.add_argument("--output-dir", metavar="DIR",
                    help="write one file per CRD into DIR instead of stdout")
+    _add_max_steps(p)
     p.set_defaults(func=cmd_crds)
 
     p = sub.add_parser("controller", add_help=False,

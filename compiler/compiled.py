@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compiler.api import STEP_KINDS_ANNOTATION
+from compiler.api import STEP_INDEXES_ANNOTATION, STEP_KINDS_ANNOTATION
+from compiler.gates import is_gate_task, sources_of_task
 from compiler.graph import Graph, Node
 from compiler.outcome import is_outcome_task
 from compiler.resume import is_reused_task
@@ -86,3 +87,58 @@ def graph_from_orchestration(orchestration: Mapping[str, Any]) -> Graph:
         nodes.append(Node(s["name"], str(s.get("kind") or ""), deps,
                           bool(s.get("continueOnFailure"))))
     return Graph(tuple(nodes), sequential=sequential)
+
+
+# -- a run split into several Workflows (compiler.emit_run) --------------------------
+def steps_of(workflow: Mapping[str, Any]) -> list[Obj]:
+    """The step tasks of one Workflow of a split run, in reading order: its DAG
+    templates in order, each one's tasks in order, less gates, outcome tasks and
+    the entry's tasks that run a part."""
+    return [task for tasks in _dags(workflow) for task in tasks
+            if not is_gate_task(task) and not is_outcome_task(task)]
+
+
+def _dags(workflow: Mapping[str, Any]) -> list[list[Obj]]:
+    """The tasks of each DAG template, in template order, less the tasks that run
+    another DAG template (a part, from the entry)."""
+    templates = (workflow.get("spec") or {}).get("templates") or ()
+    dags = {t.get("name") for t in templates if "dag" in t}
+    return [[task for task in t["dag"].get("tasks") or () if task.get("template") not in dags]
+            for t in templates if "dag" in t]
+
+
+def graph_from_workflows(workflows: Sequence[Mapping[str, Any]]) -> Graph:
+    """The step graph of a split run from its Workflows, steps in declaration order
+    (the `step-indexes` annotation): each step's dependencies are those inside its
+    part and the sources of the gates it waits on, in declaration order (the split
+    keeps which steps a step depends on, not the order its `dependsOn` listed them);
+    kinds from the step-kinds annotation."""
+    found: list[tuple[int, str, str, list[str], bool]] = []
+    for workflow in workflows:
+        annotations = (workflow.get("metadata") or {}).get("annotations") or {}
+        kinds: dict[str, str] = _json(annotations.get(STEP_KINDS_ANNOTATION)) or {}
+        indexes: list[int] = _json(annotations.get(STEP_INDEXES_ANNOTATION)) or []
+        i = 0
+        for tasks in _dags(workflow):
+            gates = {t["name"]: sources_of_task(t) or () for t in tasks if is_gate_task(t)}
+            for task in tasks:
+                if is_gate_task(task) or is_outcome_task(task):
+                    continue
+                deps = [s for d in task.get("dependencies") or () for s in gates.get(d, (d,))]
+                found.append((indexes[i] if i < len(indexes) else len(found), task["name"],
+                              kinds.get(task["name"], ""), deps,
+                              bool((task.get("continueOn") or {}).get("failed"))))
+                i += 1
+    found.sort(key=lambda f: f[0])
+    rank = {f[1]: i for i, f in enumerate(found)}
+    return Graph(tuple(
+        Node(name, kind, tuple(sorted(dict.fromkeys(deps), key=lambda d: rank.get(d, -1))),
+             best_effort)
+        for _, name, kind, deps, best_effort in found))
+
+
+def _json(text: Any) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None

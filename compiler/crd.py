@@ -12,15 +12,21 @@ What the generator adds to the models' JSON Schema, and why:
   kept, as the reference CRDs keep them) get `x-kubernetes-preserve-unknown-fields`.
   Defaults are left out: the apiserver would write them into stored objects, and the
   compiler applies them anyway.
-- Bounds the CEL cost estimator needs: at most `MAX_STEPS` steps (Argo's limit; the
-  model itself accepts more so that the compiler can report `TooManySteps`) and
-  dependency names of at most `MAX_NAME_LENGTH` characters (longer names can match
-  no step).
-- CEL rules that reject at admission what admission can judge: duplicate step names,
-  a dependency on a name no step has, a step depending on itself. They use CEL's
-  two-variable comprehensions (CEL environment 1.32), which an apiserver offers to
-  new rules from 1.33 on (it accepts its previous minor's features); the chart
-  declares `kubeVersion: >=1.33.0-0`.
+- Bounds: at most `maxSteps` steps (contract §8; `orch crds --max-steps`, default
+  `MAX_STEPS`, 10,000; the model itself accepts more so that the compiler can report
+  `TooManySteps`), as many dependencies per step, dependency names of at most
+  `MAX_NAME_LENGTH` characters (longer names can match no step).
+- CEL rules that reject at admission what admission can judge, where the apiserver
+  can afford them: duplicate step names, a dependency on a name no step has, a step
+  depending on itself, `with` keys that are no parameter names. Their estimated
+  cost grows with the steps (quadratically for the first three): at 10,000 steps
+  the apiserver refuses the CRD (measured on 1.36: 10x to over 100x its per-rule
+  budget; tests/e2e/test_crd_admission.py), so they are generated only up to
+  `CEL_STEPS` (200) steps; above, the controller reports the same problems (the
+  Orchestration's phase `Invalid`, contract §2.4), as it always did. They use
+  CEL's two-variable comprehensions (CEL environment 1.32), which an apiserver
+  offers to new rules from 1.33 on (it accepts its previous minor's features); the
+  chart declares `kubeVersion: >=1.33.0-0`.
 - A run's spec is immutable once the run exists, field by field (transition rules
   generated from the model, so a new field is covered), except the fields in
   `MUTABLE_RUN_SPEC_FIELDS` (`cancel`): contract §5.
@@ -29,7 +35,7 @@ What the generator adds to the models' JSON Schema, and why:
 
 The CRDs accept every object the reference CRDs accept except objects the contract
 already calls invalid (a reference without its `name`, negative counts, more than
-200 steps, names over 128 characters, the three CEL rules above).
+`maxSteps` steps, names over 128 characters, the CEL rules above).
 """
 
 from __future__ import annotations
@@ -258,13 +264,14 @@ def _pattern(node: Schema, grammar: Grammar) -> None:
     node.update(_ordered(node))
 
 
-def _user_names(step: Schema) -> None:
+def _user_names(step: Schema, cel: bool) -> None:
     props = step["properties"]
     _pattern(props["image"], IMAGE)
     _pattern(props["env"]["items"]["properties"]["name"], ENV_VAR_NAME)
     _pattern(props["templateRef"]["properties"]["name"], WORKFLOW_TEMPLATE_NAME)
     _pattern(props["templateRef"]["properties"]["template"], TEMPLATE)
-    step["x-kubernetes-validations"] = [dict(WITH_KEYS_RULE)]
+    if cel:
+        step["x-kubernetes-validations"] = [dict(WITH_KEYS_RULE)]
     step.update(_ordered(step))
 
 
@@ -352,15 +359,24 @@ def _with_status_lists(status: Schema) -> Schema:
     return status
 
 
-def orchestration_crd() -> Schema:
+# The most steps at which the CEL rules on steps stay within the apiserver's cost
+# budget (proven at 200 by tests/e2e/test_crd_admission.py's densest graph).
+CEL_STEPS = 200
+
+
+def orchestration_crd(max_steps: int = MAX_STEPS) -> Schema:
     spec = structural_schema(OrchestrationSpec)
     steps = spec["properties"]["steps"]
-    steps["maxItems"] = MAX_STEPS
-    steps["x-kubernetes-validations"] = [dict(r) for r in STEP_RULES]
+    steps["maxItems"] = max_steps
+    cel = max_steps <= CEL_STEPS
+    if cel:
+        steps["x-kubernetes-validations"] = [dict(r) for r in STEP_RULES]
     steps.update(_ordered(steps))
     depends_on = steps["items"]["properties"]["dependsOn"]
+    depends_on["maxItems"] = max_steps
     depends_on["items"]["maxLength"] = MAX_NAME_LENGTH
-    _user_names(steps["items"])
+    depends_on.update(_ordered(depends_on))
+    _user_names(steps["items"], cel)
     status = _with_status_lists(structural_schema(OrchestrationStatus))
     columns = [
         _printer_column("Phase", ".status.phase"),
@@ -371,8 +387,11 @@ def orchestration_crd() -> Schema:
     return _crd(ORCHESTRATION_KIND, "orchestrations", _root(spec, status), columns)
 
 
-def orchestration_run_crd() -> Schema:
+def orchestration_run_crd(max_steps: int = MAX_STEPS) -> Schema:
     spec = structural_schema(OrchestrationRunSpec)
+    rerun = spec["properties"]["resumeFrom"]["properties"]["rerun"]
+    rerun["maxItems"] = max_steps
+    rerun.update(_ordered(rerun))
     spec["x-kubernetes-validations"] = immutable_field_rules(spec, MUTABLE_RUN_SPEC_FIELDS)
     spec.update(_ordered(spec))
     parameters = spec["properties"]["parameters"]
@@ -390,12 +409,13 @@ def orchestration_run_crd() -> Schema:
     return _crd(RUN_KIND, "orchestrationruns", _root(spec, status), columns)
 
 
-GENERATORS: dict[str, Callable[[], Schema]] = {
+GENERATORS: dict[str, Callable[[int], Schema]] = {
     f"{API_GROUP}_orchestrations.yaml": orchestration_crd,
     f"{API_GROUP}_orchestrationruns.yaml": orchestration_run_crd,
 }
 
 
-def generate_crds() -> dict[str, Schema]:
-    """File name (as controller-gen names them) -> CRD manifest."""
-    return {name: build() for name, build in GENERATORS.items()}
+def generate_crds(max_steps: int = MAX_STEPS) -> dict[str, Schema]:
+    """File name (as controller-gen names them) -> CRD manifest, bounded at
+    `max_steps` steps (contract §8)."""
+    return {name: build(max_steps) for name, build in GENERATORS.items()}

@@ -26,14 +26,15 @@ from compiler.kinds import KINDS, Emitted, StepContext
 from compiler.kinds.base import argo_literal, article
 from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
-from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
+from compiler.outcome import MAX_TASKS, OUTCOME_TEMPLATE, outcome_task
+from compiler.partition import MAX_TEMPLATES as MAX_TEMPLATES  # (re-exported)
+from compiler.partition import MAX_WORKFLOW_BYTES
 from compiler.pods import PodSettings, workflow_pod_fields
 from compiler.resume import NO_OP, REUSED_TEMPLATE
 from compiler.tools import Tool
 from compiler.validate import check_run_parameters
 
-MAX_TEMPLATES = 200
-MAX_BYTES = 1024 * 1024
+MAX_BYTES = MAX_WORKFLOW_BYTES
 WARN_BYTES = 512 * 1024
 DEFAULT_ENTRYPOINT = "main"
 
@@ -71,83 +72,33 @@ def emit_workflow(
     if run is not None:
         check_run_parameters(orchestration, run, out)
         depth = run_depth(run, out)
-    steps = orchestration.spec.steps
-    graph = build_graph(steps)
+    graph = build_graph(orchestration.spec.steps)
     run_params = dict(run.spec.parameters or {}) if run else {}
     entry = orchestration.spec.entrypoint or DEFAULT_ENTRYPOINT
-
     templates: dict[str, dict[str, Any]] = {}  # name -> template, first use order
-    by_content: dict[str, str] = {}  # canonical template JSON -> name
-    tasks: list[dict[str, Any]] = []
-    for i, (step, node) in enumerate(zip(steps, graph.nodes, strict=True)):
-        path = FieldPath(("spec", "steps", i))
-        task: dict[str, Any] = {"name": step.name}
-        if step.name in reused:
-            task["template"] = REUSED_TEMPLATE
-            templates.setdefault(REUSED_TEMPLATE, {"suspend": dict(NO_OP["suspend"])})
-            if node.dependencies:
-                task["dependencies"] = list(node.dependencies)
-            if step.continue_on_failure:  # moot for a no-op; kept so the graph reads back
-                task["continueOn"] = {"failed": True}
-            tasks.append(_ordered_task(task))
-            continue
-        ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods,
-                          tools, tools_where, depth, out, path, tools_hint)
-        before = len(out.items)
-        emitted = KINDS[step.kind].build(step, ctx)
-        if any(d.is_error for d in out.items[before:]):
-            pass  # the step cannot be built (a missing Tool): the Workflow is refused
-        elif emitted.template is not None:
-            template = dict(emitted.template)
-            base = _apply_settings(step, template, emitted, path, out)
-            task["template"] = _intern(template, base, templates, by_content, entry)
-            _warn_no_ops(step, emitted, path, out)
-        else:
-            _refuse_settings(step, path, out)
-        task.update(emitted.task)
-        if node.dependencies:
-            task["dependencies"] = list(node.dependencies)
-        if step.continue_on_failure:
-            task["continueOn"] = {"failed": True}
-        tasks.append(_ordered_task(task))
+    tasks = emit_tasks(orchestration, graph, templates, entry, run_params, out, pods,
+                       reused, tools, tools_where, depth, tools_hint)
     # argo-workflows#13498: a final task so that Argo's own phase is the run's
     # (compiler.outcome says when and why); only where Argo's limits leave room.
     final = outcome_task(graph)
     if final is not None and len(templates) + 2 <= MAX_TEMPLATES:
-        tasks.append(_ordered_task(final[0]))
+        tasks.append(ordered_task(final[0]))
         templates[OUTCOME_TEMPLATE] = final[1]
 
-    labels = {ORCHESTRATION_LABEL: label_value(orchestration.metadata.name or "")}
-    metadata: dict[str, Any] = {}
-    if run is not None:
-        metadata["name"] = workflow_name(run.metadata.name or "")
-        labels[RUN_LABEL] = label_value(run.metadata.name or "")
-    else:
-        metadata["generateName"] = f"{orchestration.metadata.name}-"
-    namespace = (run.metadata.namespace if run else None) or orchestration.metadata.namespace
-    if namespace:
-        metadata["namespace"] = namespace
-    metadata["labels"] = labels
-
-    spec: dict[str, Any] = {"entrypoint": entry}
-    if service_account:
-        spec["serviceAccountName"] = service_account
-    spec.update(workflow_pod_fields(pods, service_account))
-    if run_params:
-        spec["arguments"] = {
-            "parameters": [{"name": k, "value": argo_literal(v)} for k, v in run_params.items()]
-        }
-    spec["podMetadata"] = {"labels": dict(labels)}
-    spec["templates"] = [
-        {"name": entry, "dag": {"failFast": False, "tasks": tasks}},
-        *({"name": name, **body} for name, body in templates.items()),
-    ]
-    workflow = {
-        "apiVersion": ARGO_API_VERSION,
-        "kind": WORKFLOW_KIND,
-        "metadata": metadata,
-        "spec": spec,
-    }
+    workflow = workflow_object(
+        orchestration, run, service_account, pods, run_params,
+        [{"name": entry, "dag": {"failFast": False, "tasks": tasks}},
+         *({"name": name, **body} for name, body in templates.items())])
+    spec = workflow["spec"]
+    if len(graph.nodes) > MAX_TASKS:
+        out.add(
+            Reason.WORKFLOW_TOO_LARGE,
+            FieldPath(("spec", "steps")),
+            f"{len(graph.nodes)} steps in one DAG; Argo allows at most {MAX_TASKS} tasks "
+            "in a DAG template",
+            hint="orch compile splits it into several DAGs and Workflows (docs/scale.md); "
+            "this controller runs at most 200 steps until it runs split Workflows",
+        )
     if len(spec["templates"]) > MAX_TEMPLATES:
         out.add(
             Reason.WORKFLOW_TOO_LARGE,
@@ -174,6 +125,100 @@ def emit_workflow(
     return Compiled(workflow, graph, size)
 
 
+def workflow_object(
+    orchestration: Orchestration,
+    run: OrchestrationRun | None,
+    service_account: str | None,
+    pods: PodSettings,
+    run_params: Mapping[str, str],
+    templates: list[dict[str, Any]],
+    name: str | None = None,
+) -> dict[str, Any]:
+    """The Workflow around `templates` (the first is the entrypoint): its name
+    (the run's, or `name`), labels, pod settings and the run's parameters."""
+    labels = {ORCHESTRATION_LABEL: label_value(orchestration.metadata.name or "")}
+    metadata: dict[str, Any] = {}
+    if run is not None:
+        metadata["name"] = name or workflow_name(run.metadata.name or "")
+        labels[RUN_LABEL] = label_value(run.metadata.name or "")
+    else:
+        metadata["generateName"] = f"{orchestration.metadata.name}-"
+    namespace = (run.metadata.namespace if run else None) or orchestration.metadata.namespace
+    if namespace:
+        metadata["namespace"] = namespace
+    metadata["labels"] = labels
+
+    spec: dict[str, Any] = {"entrypoint": templates[0]["name"]}
+    if service_account:
+        spec["serviceAccountName"] = service_account
+    spec.update(workflow_pod_fields(pods, service_account))
+    if run_params:
+        spec["arguments"] = {
+            "parameters": [{"name": k, "value": argo_literal(v)} for k, v in run_params.items()]
+        }
+    spec["podMetadata"] = {"labels": dict(labels)}
+    spec["templates"] = templates
+    return {
+        "apiVersion": ARGO_API_VERSION,
+        "kind": WORKFLOW_KIND,
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+def emit_tasks(
+    orchestration: Orchestration,
+    graph: Graph,
+    templates: dict[str, dict[str, Any]],
+    entry: str,
+    run_params: Mapping[str, str],
+    out: Collector,
+    pods: PodSettings,
+    reused: Collection[str] = (),
+    tools: Mapping[str, Tool] | None = None,
+    tools_where: str = "in the input",
+    depth: int = 0,
+    tools_hint: str | None = None,
+) -> list[dict[str, Any]]:
+    """Each step's task, in declaration order, with its dependencies as `graph`
+    has them; the templates they run are added to `templates` (identical ones
+    shared, never named `entry`)."""
+    by_content: dict[str, str] = {}  # canonical template JSON -> name
+    tasks: list[dict[str, Any]] = []
+    for i, (step, node) in enumerate(zip(orchestration.spec.steps, graph.nodes, strict=True)):
+        path = FieldPath(("spec", "steps", i))
+        task: dict[str, Any] = {"name": step.name}
+        if step.name in reused:
+            task["template"] = REUSED_TEMPLATE
+            templates.setdefault(REUSED_TEMPLATE, {"suspend": dict(NO_OP["suspend"])})
+            if node.dependencies:
+                task["dependencies"] = list(node.dependencies)
+            if step.continue_on_failure:  # moot for a no-op; kept so the graph reads back
+                task["continueOn"] = {"failed": True}
+            tasks.append(ordered_task(task))
+            continue
+        ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods,
+                          tools, tools_where, depth, out, path, tools_hint)
+        before = len(out.items)
+        emitted = KINDS[step.kind].build(step, ctx)
+        if any(d.is_error for d in out.items[before:]):
+            pass  # the step cannot be built (a missing Tool): the Workflow is refused
+        elif emitted.template is not None:
+            template = dict(emitted.template)
+            base = _apply_settings(step, template, emitted, path, out)
+            task["template"] = _intern(template, base, templates, by_content, entry)
+            _warn_no_ops(step, emitted, path, out)
+        else:
+            _refuse_settings(step, path, out)
+        task.update(emitted.task)
+        if node.dependencies:
+            task["dependencies"] = list(node.dependencies)
+        if step.continue_on_failure:
+            task["continueOn"] = {"failed": True}
+        tasks.append(ordered_task(task))
+    return tasks
+
+
 def run_depth(run: OrchestrationRun, out: Collector) -> int:
     """The run's place in a chain of SubOrchestration runs: its depth annotation
     (written by its parent's step), 0 without one."""
@@ -196,7 +241,7 @@ def workflow_name(run_name: str) -> str:
 _TASK_ORDER = ("name", "template", "templateRef", "dependencies", "continueOn", "arguments")
 
 
-def _ordered_task(task: Mapping[str, Any]) -> dict[str, Any]:
+def ordered_task(task: Mapping[str, Any]) -> dict[str, Any]:
     return {k: task[k] for k in _TASK_ORDER if k in task}
 
 

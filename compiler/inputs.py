@@ -22,7 +22,7 @@ from typing import Any
 from compiler.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND
 from compiler.diagnostics import ROOT, Collector, Diagnostic, FieldPath, Reason, Span
 from compiler.gcpause import paused_gc
-from compiler.models import Orchestration, OrchestrationRun
+from compiler.models import MAX_STEPS, Orchestration, OrchestrationRun
 from compiler.names import suggest
 from compiler.source import Document, empty_file_message, iter_documents
 from compiler.suborchestrations import check_sub_orchestration_cycles
@@ -66,7 +66,7 @@ class Judged:
     diagnostics: list[Diagnostic]
 
 
-def judge(doc: Document, strict: bool = False) -> Iterator[Judged]:
+def judge(doc: Document, strict: bool = False, max_steps: int = MAX_STEPS) -> Iterator[Judged]:
     """The document's objects: itself, or each item of a List (`strict`: unknown
     keys are errors). A document whose text already had an error (a duplicate
     key, a broken escape) yields no model: what it would compile is not what the
@@ -81,18 +81,18 @@ def judge(doc: Document, strict: bool = False) -> Iterator[Judged]:
                 f"a {data.get('kind')} needs items, a list of objects"))])
             return
         for i in range(len(items)):
-            yield _judge_one(doc.item(i), broken, strict)
+            yield _judge_one(doc.item(i), broken, strict, max_steps)
         return
-    yield _judge_one(doc, broken, strict)
+    yield _judge_one(doc, broken, strict, max_steps)
 
 
-def _judge_one(doc: Document, broken: bool, strict: bool) -> Judged:
+def _judge_one(doc: Document, broken: bool, strict: bool, max_steps: int) -> Judged:
     out = Collector()
     data = doc.data
     kind = check_document_kind(data, out)
     model: Orchestration | OrchestrationRun | Tool | None = None
     if kind == ORCHESTRATION_KIND:
-        model = check_orchestration(data, out, strict=strict)
+        model = check_orchestration(data, out, strict=strict, max_steps=max_steps)
     elif kind == RUN_KIND:
         model = check_run(data, out, strict=strict)
     elif kind == TOOL_KIND:
@@ -227,7 +227,8 @@ def namespace_of(orchestration: Orchestration, run: OrchestrationRun | None) -> 
     return (run.metadata.namespace if run else None) or orchestration.metadata.namespace
 
 
-def judge_text(text: str, file: str, strict: bool = False) -> Iterator[Judged | Diagnostic]:
+def judge_text(text: str, file: str, strict: bool = False,
+               max_steps: int = MAX_STEPS) -> Iterator[Judged | Diagnostic]:
     """Every object of one file, judged, and the file's own problems (syntax,
     aliases, no documents at all)."""
     empty = True
@@ -240,26 +241,27 @@ def judge_text(text: str, file: str, strict: bool = False) -> Iterator[Judged | 
         if item.data is None:
             continue  # an empty document between `---` separators
         empty = False
-        yield from judge(item, strict)
+        yield from judge(item, strict, max_steps)
     if empty:
         yield Diagnostic(Reason.INVALID_YAML, ROOT, empty_file_message(text), span=Span(file))
 
 
-def parse_text(text: str, file: str, into: Inputs | None = None, strict: bool = False) -> Inputs:
+def parse_text(text: str, file: str, into: Inputs | None = None, strict: bool = False,
+               max_steps: int = MAX_STEPS) -> Inputs:
     """Parse and validate every document of one file, keeping every model
-    (`strict`: unknown keys are errors)."""
+    (`strict`: unknown keys are errors; `max_steps`: contract §8)."""
     inputs = into if into is not None else Inputs()
     inputs.files.append(file)
     with paused_gc():
-        _parse_into(inputs, text, file, strict)
+        _parse_into(inputs, text, file, strict, max_steps)
     return inputs
 
 
-def _parse_into(inputs: Inputs, text: str, file: str, strict: bool) -> None:
+def _parse_into(inputs: Inputs, text: str, file: str, strict: bool, max_steps: int) -> None:
     # A function of its own: its last document dies with its frame, before the
     # collector is resumed (alive, a 10,000-step document made that resumption a
     # full collection: 0.6 s instead of 0.36).
-    for item in judge_text(text, file, strict):
+    for item in judge_text(text, file, strict, max_steps):
         if isinstance(item, Diagnostic):
             inputs.diagnostics.append(item)
             continue

@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-MAX_STEPS = 200
+from compiler.api import MAX_STEPS as MAX_STEPS  # (re-exported: the models' bound)
+
 MAX_NAME_LENGTH = 128
-# A step's parameters: bounded so the CRD's CEL rule on their names fits the
-# apiserver's cost budget for 200 steps (compiler.crd).
+# A step's parameters: a bound the CRD states (compiler.crd).
 MAX_PARAMETERS = 1000
 
 Int32 = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
@@ -115,7 +115,7 @@ class ObjectMeta(_Model):
 
 class OrchestrationSpec(_Model):
     entrypoint: StrictStr | None = None
-    steps: list[Step] = Field(max_length=10_000)
+    steps: list[Step]  # at most maxSteps: compiler.validate, and the CRD's maxItems
     policies: dict[str, Any] | None = None
 
 
@@ -214,6 +214,14 @@ class StepStatus(_Model):
     outputs: dict[str, Any] | None = None
 
 
+class StepCount(_Model):
+    """How many of the run's steps are in one phase, for one reason."""
+
+    phase: StrictStr
+    reason: StrictStr | None = None
+    count: StrictInt = Field(ge=0)
+
+
 class OrchestrationRunStatus(_Model):
     observed_generation: StrictInt | None = Field(None, alias="observedGeneration")
     orchestration_generation: StrictInt | None = Field(None, alias="orchestrationGeneration")
@@ -225,7 +233,14 @@ class OrchestrationRunStatus(_Model):
     started_at: StrictStr | None = Field(None, alias="startedAt")
     finished_at: StrictStr | None = Field(None, alias="finishedAt")
     workflow_ref: WorkflowRef | None = Field(None, alias="workflowRef")
-    step_statuses: list[StepStatus] | None = Field(None, alias="stepStatuses")
+    step_statuses: list[StepStatus] | None = Field(
+        None, alias="stepStatuses",
+        description="Every step while their records fit 256 KiB; past that, every step "
+        "that has not succeeded (stepCounts counts them all).")
+    step_counts: list[StepCount] | None = Field(
+        None, alias="stepCounts",
+        description="The steps by phase and reason, when stepStatuses does not list them "
+        "all (a run of many steps).")
     conditions: list[Condition] | None = None
 
 

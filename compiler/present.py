@@ -95,6 +95,26 @@ def graph_mermaid(graph: Graph, result: RunResult | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Mermaid's defaults (config.schema.json maxEdges, maxTextSize), which a diagram
+# cannot raise (both are `secure` keys, ignored in an init directive): past them a
+# renderer shows an error instead of the graph.
+MERMAID_MAX_EDGES = 500
+MERMAID_MAX_TEXT = 50_000
+
+
+def mermaid_limit_note(graph: Graph, text: str) -> str | None:
+    """Why Mermaid will not draw `text` with its default settings, or None."""
+    over = []
+    if graph.edge_count > MERMAID_MAX_EDGES:
+        over.append(f"{graph.edge_count:,} edges (maxEdges {MERMAID_MAX_EDGES})")
+    if len(text) > MERMAID_MAX_TEXT:
+        over.append(f"{len(text):,} characters (maxTextSize {MERMAID_MAX_TEXT:,})")
+    if not over:
+        return None
+    return (f"{len(graph.nodes):,} steps: Mermaid draws this only when configured for "
+            f"{' and '.join(over)}; --format dot or text has no such limit")
+
+
 # --- Graphviz DOT ---------------------------------------------------------------
 
 _DOT_COLORS = {

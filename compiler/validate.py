@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from compiler.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND, TOOLS_API_VERSION
 from compiler.diagnostics import ROOT, Collector, FieldPath, Reason
+from compiler.gates import GATE_TEMPLATE
 from compiler.graph import find_cycles
 from compiler.kinds import KINDS
 from compiler.kinds.base import check_name, check_with_keys
@@ -152,8 +153,6 @@ def check_models(data: dict[str, Any], model: type[ModelT], out: Collector) -> M
                 # reasons (MissingStepField, MissingSteps) from the checks below.
                 if loc[:2] != ("spec", "steps") and loc != ("spec",):
                     out.add(Reason.INVALID_FIELD, path, f"required field {path} is missing")
-            elif err["type"] == "too_long" and loc == ("spec", "steps"):
-                continue  # TooManySteps
             else:
                 expected = _expected(err["type"], err.get("ctx") or {}, err["msg"])
                 out.add(
@@ -164,7 +163,7 @@ def check_models(data: dict[str, Any], model: type[ModelT], out: Collector) -> M
     return None
 
 
-def _steps(data: dict[str, Any], out: Collector) -> list[Any] | None:
+def _steps(data: dict[str, Any], out: Collector, max_steps: int) -> list[Any] | None:
     spec = data.get("spec")
     if not isinstance(spec, dict):
         if spec is None:
@@ -183,26 +182,28 @@ def _steps(data: dict[str, Any], out: Collector) -> list[Any] | None:
         return None
     if not isinstance(steps, list):
         return None  # InvalidField from check_models
-    if len(steps) > MAX_STEPS:
+    if len(steps) > max_steps:
         out.add(
             Reason.TOO_MANY_STEPS,
             STEPS,
-            f"{len(steps)} steps; Argo runs at most {MAX_STEPS} tasks in one DAG",
-            hint="split it into SubOrchestration steps",
+            f"{len(steps)} steps; at most {max_steps} are allowed (maxSteps)",
+            hint="split it into SubOrchestration steps, or raise --max-steps (the chart's "
+            "orchestrationController.maxSteps)",
         )
     return steps
 
 
 def check_orchestration(
-    data: dict[str, Any], out: Collector, *, strict: bool = False
+    data: dict[str, Any], out: Collector, *, strict: bool = False, max_steps: int = MAX_STEPS
 ) -> Orchestration | None:
     """Every §2 problem of one Orchestration document; the model when it has none.
-    `strict`: every unknown key is an error (else only misspellings warn)."""
+    `strict`: every unknown key is an error (else only misspellings warn);
+    `max_steps`: more steps are `TooManySteps` (contract §8)."""
     before = len(out.items)
     check_orchestration_keys(data, out, strict=strict)
     model = check_models(data, Orchestration, out)
     check_metadata_name(data, out)
-    steps = _steps(data, out)
+    steps = _steps(data, out, max_steps)
     if steps is None:
         return None
     names = check_steps(steps, out)
@@ -369,9 +370,10 @@ def check_cycles(
 
 def check_entrypoint(spec: Any, out: Collector) -> None:
     """A valid template name. The step templates yield to it (`emit._intern`
-    renames one that would take it), so it never collides with them; only the
-    outcome template's name is reserved, because the status mirror recognises
-    that template by its name (compiler.outcome)."""
+    renames one that would take it), and so do a split run's part templates, so it
+    never collides with them; only the outcome and gate templates' names are
+    reserved, because the status mirror and the controller recognise those
+    templates by their names (compiler.outcome, compiler.gates)."""
     if not isinstance(spec, dict) or "entrypoint" not in spec:
         return
     entry = spec["entrypoint"]
@@ -386,11 +388,12 @@ def check_entrypoint(spec: Any, out: Collector) -> None:
             f"entrypoint {quote(entry)} {problem}",
             hint="the default is main",
         )
-    elif entry == OUTCOME_TEMPLATE:
+    elif entry in (OUTCOME_TEMPLATE, GATE_TEMPLATE):
         out.add(
             Reason.ENTRYPOINT_MISSING,
             path,
-            f"entrypoint {quote(entry)} is reserved: orch gives its outcome template that "
+            f"entrypoint {quote(entry)} is reserved: orch gives its "
+            f"{'outcome' if entry == OUTCOME_TEMPLATE else 'gate'} template that "
             "name, and reads run status by it",
             hint="choose another name, e.g. main",
         )

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import DEPTH_ANNOTATION
+from compiler.api import DEPTH_ANNOTATION, MAX_STEPS
 from compiler.diagnostics import Reason
 from compiler.suborchestrations import SUB_ORCHESTRATION, find_call_cycles
 from compiler.vocabulary import SubmitReason
@@ -37,6 +37,7 @@ class Limits:
 
     max_depth: int = DEFAULT_MAX_DEPTH
     allowed_kinds: frozenset[str] | None = None  # None: every kind
+    max_steps: int = MAX_STEPS  # an Orchestration of more is Invalid (TooManySteps)
 
 
 def refusal(orchestration: Mapping[str, Any], run: Mapping[str, Any], limits: Limits,

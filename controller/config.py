@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from compiler.api import MAX_STEPS
 from compiler.kinds import KINDS
 from compiler.podpolicy import POD_SECURITY_PROFILES, parse_pod_policy
 from compiler.pods import DEFAULT_PODS, PodSettings
@@ -52,6 +53,7 @@ class Config:
     workflow_pods: PodSettings = DEFAULT_PODS  # see pod_settings below
     max_sub_orchestration_depth: int = DEFAULT_MAX_DEPTH  # see step_kind_settings below
     allowed_step_kinds: frozenset[str] | None = None  # None: every kind
+    max_steps: int = MAX_STEPS  # see parse_max_steps below
 
 
 def parse_bool(value: str) -> bool:
@@ -191,7 +193,8 @@ def load_config(argv: Sequence[str] | None = None,
         watch_idle_timeout=args.watch_idle_timeout, health_window=args.health_window,
         workflow_pods=_pods_or_exit(parser, env),
         max_sub_orchestration_depth=_or_exit(parser, parse_depth, env.get(MAX_DEPTH, "")),
-        allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")))
+        allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")),
+        max_steps=_or_exit(parser, parse_max_steps, env.get(MAX_STEPS_ENV, "")))
 
 
 # --- How the submitted Workflows' pods run, and what a step may ask (contract §4, §6) -
@@ -254,6 +257,21 @@ def parse_kinds(value: str) -> frozenset[str] | None:
         raise ValueError(f"${ALLOWED_KINDS}: {', '.join(unknown)} is not a step kind (one "
                          f"of {', '.join(KINDS)})")
     return kinds or None
+
+
+# The chart's orchestrationController.maxSteps (contract §8).
+MAX_STEPS_ENV = "ORCH_MAX_STEPS"
+
+
+def parse_max_steps(value: str) -> int:
+    """$ORCH_MAX_STEPS: the most steps one Orchestration may have (default 10,000)."""
+    text = value.strip()
+    if not text:
+        return MAX_STEPS
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"${MAX_STEPS_ENV}: {value!r} is not a whole number of at least 1 "
+                         f"(default {MAX_STEPS})")
+    return int(text)
 
 
 T = TypeVar("T")

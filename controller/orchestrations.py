@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from compiler.api import MAX_STEPS
 from compiler.render import condition_message
 from compiler.semantics import Condition
 from compiler.vocabulary import (
@@ -27,11 +28,11 @@ from controller.validation import check_orchestration_object
 Lookup = Callable[[str, str], Obj | None]
 
 
-def orchestration_status(obj: Obj, now: str) -> dict[str, Any]:
-    """The status this Orchestration should have."""
+def orchestration_status(obj: Obj, now: str, max_steps: int = MAX_STEPS) -> dict[str, Any]:
+    """The status this Orchestration should have (`max_steps`: contract §8)."""
     old = obj.get("status") or {}
     gen = obj["metadata"].get("generation")
-    problems, _ = check_orchestration_object(obj)
+    problems, _ = check_orchestration_object(obj, max_steps)
     if problems:
         phase = OrchestrationPhase.INVALID
         ready = Condition(ConditionType.READY, ConditionStatus.FALSE, str(problems[0].reason),
@@ -51,7 +52,8 @@ def is_judged(obj: Obj) -> bool:
         and status.get("phase") in set(OrchestrationPhase)
 
 
-def reconcile_orchestration(kube: Kube, lookup: Lookup, key: Key) -> str | None:
+def reconcile_orchestration(kube: Kube, lookup: Lookup, key: Key,
+                            max_steps: int = MAX_STEPS) -> str | None:
     """Write the status if it changed; the new resourceVersion when written."""
     def attempt(n: int) -> str | None:
         obj = (kube.get(ORCHESTRATIONS, key.namespace, key.name) if n
@@ -59,7 +61,7 @@ def reconcile_orchestration(kube: Kube, lookup: Lookup, key: Key) -> str | None:
         if obj is None or is_judged(obj):
             return None
         status = obj.get("status") or {}
-        new = orchestration_status(obj, conds.now_rfc3339())
+        new = orchestration_status(obj, conds.now_rfc3339(), max_steps)
         if new == status:
             return None
         written = kube.replace_status(ORCHESTRATIONS, key.namespace, key.name,

@@ -118,7 +118,8 @@ class Reconciler:
 
     def reconcile(self, key: Key) -> Result:
         if key.kind == ORCHESTRATION:
-            rv = reconcile_orchestration(self.kube, self.caches.orchestration, key)
+            rv = reconcile_orchestration(self.kube, self.caches.orchestration, key,
+                                         self.limits.max_steps)
             if rv:
                 self.written[key] = rv
             return Result()
@@ -295,7 +296,7 @@ class Reconciler:
             if found is not None:
                 self._judged.move_to_end(key)
                 return found
-        found = check_orchestration_object(orch)
+        found = check_orchestration_object(orch, self.limits.max_steps)
         with self._judged_lock:
             self._judged[key] = found
             while len(self._judged) > JUDGED_CACHE:

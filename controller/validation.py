@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from compiler.api import ORCHESTRATION_KIND
+from compiler.api import MAX_STEPS, ORCHESTRATION_KIND
 from compiler.diagnostics import Collector, Diagnostic
 from compiler.emit import Compiled, emit_workflow
+from compiler.emit_run import emit_run
 from compiler.models import Orchestration
 from compiler.podpolicy import OPEN_POLICY
 from compiler.pods import DEFAULT_PODS, PodSettings
@@ -56,15 +57,16 @@ def in_document_order(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 JUDGED_AT_SUBMISSION = PodSettings(policy=OPEN_POLICY)
 
 
-def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic],
-                                                                  Orchestration | None]:
-    """Every error of an Orchestration (validation, then what only compiling shows),
-    in document order, and the model when there is none."""
+def check_orchestration_object(obj: Mapping[str, Any], max_steps: int = MAX_STEPS,
+                               ) -> tuple[list[Diagnostic], Orchestration | None]:
+    """Every error of an Orchestration (validation, then what only compiling shows,
+    split into several Workflows past one DAG: contract §8), in document order, and
+    the model when there is none."""
     doc = user_document(obj)
     out = Collector()
     model = None
     if check_document_kind(doc, out) == ORCHESTRATION_KIND:
-        model = check_orchestration(doc, out)
+        model = check_orchestration(doc, out, max_steps=max_steps)
     errors = [d for d in out.items if d.is_error]
     if errors or model is None:
         # What only compiling finds, in the steps that are usable: every problem
@@ -79,7 +81,7 @@ def check_orchestration_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic]
     # Not the install's pod policy: it is judged when a run is submitted
     # (`compile_run`), so an Orchestration's status, written once per generation,
     # does not go stale when the install's policy changes.
-    emit_workflow(model, None, compiled, pods=JUDGED_AT_SUBMISSION)
+    emit_run(model, None, compiled, pods=JUDGED_AT_SUBMISSION)
     errors = [d for d in compiled.items if d.is_error]
     return in_document_order(errors), (None if errors else model)
 

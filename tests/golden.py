@@ -1,6 +1,7 @@
 """Golden cases: `golden/valid/<case>.yaml` -> `<case>.argo.yaml` (stdout of
 `orch compile`), `golden/invalid/<case>.yaml` -> `<case>.diagnostics.txt` (its
-stderr and exit code). A case compiled under an install's pod policy other than
+stderr and exit code). A case whose first line is `# orch compile FLAGS` is
+compiled with those flags; one compiled under an install's pod policy other than
 the default has it beside it, `<case>.pod-policy.json` (`--pod-policy @FILE`).
 `python -m tests.golden` (`make golden`) rewrites the expected files; the tests
 only compare, and with CI=true nothing is written.
@@ -40,6 +41,18 @@ def policy_flags(case: Path) -> list[str]:
     return ["--pod-policy", f"@{policy}"] if policy.exists() else []
 
 
+FLAGS = "# orch compile "
+
+
+def flags(case: Path) -> list[str]:
+    """The flags the case's first line gives (`# orch compile --max-steps 200`) and
+    its pod policy."""
+    with case.open(encoding="utf-8") as fh:
+        first = fh.readline()
+    given = first.removeprefix(FLAGS).split() if first.startswith(FLAGS) else []
+    return given + policy_flags(case)
+
+
 def run_compile(case: Path) -> Result:
     """`orch compile` in-process, with the path as a user would type it from the
     repository root (so diagnostics name `golden/...`)."""
@@ -48,7 +61,7 @@ def run_compile(case: Path) -> Result:
     os.chdir(ROOT)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(["compile", *policy_flags(case), str(case.relative_to(ROOT))])
+            code = main(["compile", *flags(case), str(case.relative_to(ROOT))])
     finally:
         os.chdir(cwd)
     return Result(code, out.getvalue(), err.getvalue())

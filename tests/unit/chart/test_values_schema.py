@@ -44,6 +44,7 @@ def test_schema_is_valid_and_accepts_the_defaults() -> None:
     pytest.param({"orchestrationController": {"maxSubOrchestrationDepth": 0,
                                               "allowedStepKinds": ["AgentRun", "ToolRun"]}},
                  id="step-kinds"),
+    pytest.param({"orchestrationController": {"maxSteps": 500}}, id="max-steps"),
 ])
 def test_accepted(values: dict[str, Any]) -> None:
     VALIDATOR.validate(values)
@@ -72,6 +73,9 @@ def test_accepted(values: dict[str, Any]) -> None:
     pytest.param({"orchestrationController": {"maxSubOrchestrationDepth": -1}},
                  ["orchestrationController", "maxSubOrchestrationDepth"],
                  "less than the minimum of 0", id="negative-depth"),
+    pytest.param({"orchestrationController": {"maxSteps": 0}},
+                 ["orchestrationController", "maxSteps"], "less than the minimum of 1",
+                 id="max-steps-zero"),
     pytest.param({"orchestrationController": {"healthWindowSeconds": 0}},
                  ["orchestrationController", "healthWindowSeconds"],
                  "less than or equal to the minimum of 0", id="health-window-zero"),

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from compiler.diagnostics import Collector
 from compiler.emit import MAX_BYTES, MAX_TEMPLATES, emit_workflow
+from compiler.emit_run import emit_run
 from compiler.inputs import Inputs, namespace_of, pair_runs, parse_text
 from tests.golden import VALID, expected_output, inputs
 from tests.support.argo import (
@@ -147,9 +148,9 @@ def test_stays_within_argo_limits(workflow: dict[str, Any]) -> None:
 @example(steps=201, containers=0, notes=0)
 def test_the_compiler_refuses_exactly_what_breaks_argo_limits(
         steps: int, containers: int, notes: int) -> None:
-    """At the edges (200 steps, 200 templates, 1 MiB): what the compiler accepts is
-    within Argo's limits, and what it refuses breaks one. The goldens are far from
-    the limits, so this is what bites."""
+    """At the edges (200 steps, 200 templates, 1 MiB): what the compiler puts in one
+    Workflow is within Argo's limits, and what it refuses to put in one breaks one;
+    that is then split. The goldens are far from the limits, so this is what bites."""
     step_list: list[dict[str, Any]] = [
         {"name": f"s{i}", "kind": "Container", "image": f"alpine:3.{i}"} if i < containers
         else {"name": f"s{i}", "kind": "AgentRun", "agentRef": {"name": "lint"},
@@ -161,15 +162,30 @@ def test_the_compiler_refuses_exactly_what_breaks_argo_limits(
              "metadata": {"name": "edge-run"},
              "spec": {"orchestrationRef": {"name": "edge"}, "parameters": {"n": "x" * notes}}}]
     parsed = parse_text(yaml.safe_dump_all(docs), "edge.yaml")
-    if steps > 200:
-        assert {str(d.reason) for d in parsed.diagnostics if d.is_error} == {"TooManySteps"}
-        return
     ((_, orch, run),) = pair_runs(parsed)
     out = Collector()
     workflow = emit_workflow(orch, run, out).workflow
     refused = {str(d.reason) for d in out.items if d.is_error}
     assert refused <= {"WorkflowTooLarge"}
     assert bool(refused) == (not within_argo_limits(workflow))
+    # What one Workflow cannot hold, a split run does (contract §8): each of its
+    # Workflows within the limits, and one Workflow as before wherever that fits.
+    out = Collector()
+    compiled = emit_run(orch, run, out)
+    assert not [d for d in out.items if d.is_error]
+    if refused:  # (one that fits may still be split: its node status counts too)
+        assert compiled.is_split
+    assert all(within_split_limits(w) for w in compiled.workflows)
+    if not compiled.is_split:
+        assert compiled.workflows == (workflow,)
+
+
+def within_split_limits(workflow: dict[str, Any]) -> bool:
+    """Argo's limits on every DAG template of a Workflow of a split run."""
+    templates = workflow["spec"]["templates"]
+    size = len(json.dumps(workflow, separators=(",", ":")).encode())
+    return (len(templates) <= MAX_TEMPLATES and size <= MAX_BYTES
+            and all(len(t["dag"]["tasks"]) <= 200 for t in templates if "dag" in t))
 
 
 def test_jangar_orchestrations_all_compile() -> None:

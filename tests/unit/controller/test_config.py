@@ -135,3 +135,21 @@ def test_bad_step_kind_limits_are_usage_errors(env: dict[str, str], says: str,
         load_config([], env)
     assert e.value.code == 2
     assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    pytest.param(None, 10_000, id="unset: the contract's default"),
+    pytest.param(" 500 ", 500, id="lowered"),
+    pytest.param("20000", 20_000, id="raised (CRDs made with orch crds --max-steps)"),
+])
+def test_max_steps(value: str | None, expected: int) -> None:
+    env = {} if value is None else {"ORCH_MAX_STEPS": value}
+    assert load_config([], env).max_steps == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "ten", "1e4"])
+def test_bad_max_steps_is_a_usage_error(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        load_config([], {"ORCH_MAX_STEPS": value})
+    assert e.value.code == 2
+    assert "$ORCH_MAX_STEPS" in capsys.readouterr().err

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from controller.orchestrations import orchestration_status
 
 NOW = "2026-01-01T00:00:00Z"
@@ -109,3 +111,56 @@ def test_a_missing_tool_is_said_in_the_clusters_words() -> None:
         "ToolNotFound", "spec.steps[0].toolRef.name",
         'Tool "linter" is not in namespace "team-a" (create the Tool '
         '(tools.proompteng.ai/v1alpha1) in namespace "team-a", or fix the step\'s toolRef)')
+
+
+# What the CRDs' CEL rules refused at admission up to 200 steps, and cannot afford
+# at the chart's 10,000 (compiler.crd): the controller says it, as before.
+@pytest.mark.parametrize(("steps", "reason"), [
+    pytest.param([{"name": "a", "kind": "Checkpoint"}, {"name": "a", "kind": "Checkpoint"}],
+                 "DuplicateStep", id="duplicate-name"),
+    pytest.param([{"name": "a", "kind": "Checkpoint", "dependsOn": ["b"]}],
+                 "MissingDependency", id="unknown-dependency"),
+    pytest.param([{"name": "a", "kind": "Checkpoint", "dependsOn": ["a"]}],
+                 "InvalidDependency", id="self-dependency"),
+    pytest.param([{"name": "a", "kind": "Container", "image": "alpine", "with": {"1x": "v"}}],
+                 "InvalidField", id="with-key"),
+])
+def test_what_cel_no_longer_refuses_is_invalid(steps: list[dict[str, Any]], reason: str) -> None:
+    s = orchestration_status(cluster_object(steps), NOW)
+    (ready,) = s["conditions"]
+    assert (s["phase"], ready["reason"]) == ("Invalid", reason)
+
+
+def chain(n: int) -> list[dict[str, Any]]:
+    return [{"name": f"s{i}", "kind": "Checkpoint", "dependsOn": [f"s{i - 1}"] if i else []}
+            for i in range(n)]
+
+
+def test_more_steps_than_one_dag_holds_is_valid() -> None:
+    """Contract §8: 201 to maxSteps steps are split into several DAGs: valid."""
+    s = orchestration_status(cluster_object(chain(1000)), NOW)
+    assert s["phase"] == "Ready", s["conditions"]
+
+
+def test_more_steps_than_max_steps_is_too_many() -> None:
+    s = orchestration_status(cluster_object(chain(11)), NOW, max_steps=10)
+    (ready,) = s["conditions"]
+    assert (s["phase"], ready["reason"]) == ("Invalid", "TooManySteps")
+
+
+def test_until_it_runs_split_runs_the_controller_refuses_one_that_needs_a_split() -> None:
+    """Phase 1 of issue #19: the controller submits one Workflow, so a run of more
+    steps than one DAG holds is refused (WorkflowTooLarge), not submitted truncated."""
+    from compiler.diagnostics import Collector
+    from compiler.validate import check_orchestration
+    from controller.validation import compile_run
+
+    model = check_orchestration(cluster_object(chain(201)), Collector())
+    assert model is not None
+    run = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+           "metadata": {"name": "r", "namespace": "ns"},
+           "spec": {"orchestrationRef": {"name": "o"}}}
+    problems, compiled = compile_run(model, run, None)
+    assert compiled is None
+    assert [str(p.reason) for p in problems] == ["WorkflowTooLarge"]
+    assert "201 steps in one DAG" in problems[0].message
