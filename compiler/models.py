@@ -227,6 +227,9 @@ class OrchestrationRunStatus(_Model):
     workflow_ref: WorkflowRef | None = Field(None, alias="workflowRef")
     step_statuses: list[StepStatus] | None = Field(None, alias="stepStatuses")
     conditions: list[Condition] | None = None
+    seal: StrictStr | None = Field(
+        None, description="The controller's MAC over the fields of this status it owns: "
+        "a status it did not write is never believed.")
 
 
 class OrchestrationRun(_Model):

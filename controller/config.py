@@ -24,6 +24,7 @@ NAMESPACES = "JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES"
 REQUEST_TIMEOUT = "ORCH_REQUEST_TIMEOUT_SECONDS"
 WATCH_IDLE_TIMEOUT = "ORCH_WATCH_IDLE_TIMEOUT_SECONDS"
 HEALTH_WINDOW = "ORCH_HEALTH_WINDOW_SECONDS"
+SEAL_SECRET = "ORCH_SEAL_SECRET"
 DEFAULT_PORT = 8080
 
 
@@ -51,6 +52,7 @@ class Config:
     workflow_pods: PodSettings = DEFAULT_PODS  # see pod_settings below
     max_sub_orchestration_depth: int = DEFAULT_MAX_DEPTH  # see step_kind_settings below
     allowed_step_kinds: frozenset[str] | None = None  # None: every kind
+    seal_secret: str | None = None  # None: LEASE_NAME-seal (controller.sealkey)
 
 
 def parse_bool(value: str) -> bool:
@@ -124,6 +126,10 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                    help="/healthz fails once a watch has not heard from the apiserver for "
                         f"this many seconds (default ${HEALTH_WINDOW} or 120; must exceed "
                         "--watch-idle-timeout)")
+    p.add_argument("--seal-secret", default=env.get(SEAL_SECRET) or None,
+                   help="the Secret, in the Lease's namespace, holding the key that seals "
+                        f"what the controller writes (default ${SEAL_SECRET}, else "
+                        "LEADER_ELECTION_ID-seal; made when missing)")
     p.add_argument("--log-level", default=env.get("ORCH_LOG_LEVEL") or "info",
                    choices=("debug", "info", "warning", "error"))
     return p
@@ -190,7 +196,8 @@ def load_config(argv: Sequence[str] | None = None,
         watch_idle_timeout=args.watch_idle_timeout, health_window=args.health_window,
         workflow_pods=_pods_or_exit(parser, env),
         max_sub_orchestration_depth=_or_exit(parser, parse_depth, env.get(MAX_DEPTH, "")),
-        allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")))
+        allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")),
+        seal_secret=args.seal_secret)
 
 
 # --- How the submitted Workflows' pods run (contract §4) --------------------------

@@ -14,8 +14,15 @@ the fact added. Every safety rule is one branch here and one named test:
 - never submit twice: a run whose status records a Workflow (`workflowRef`) is
   never given a `Create`, even when that Workflow is gone;
 - never submit from a cache read: `Create` only for a run read live;
-- never adopt a Workflow we do not own: only a Workflow whose controlling owner
-  has the run's UID is mirrored;
+- never adopt a Workflow we did not create: only a Workflow whose controlling
+  owner has the run's UID and that the controller created (`controller.seal`:
+  its uid recorded in the sealed status, or created by this process) is
+  mirrored; one that names the run as its owner but was not created by the
+  controller (a forged ownerReference) is deleted before the run is submitted,
+  and never mirrored;
+- believe only what the controller wrote: a status whose seal does not verify
+  (`controller.seal`) is read as if nothing had been written, so a status patch
+  `{phase: Succeeded}` neither settles a run nor stops its Workflow's mirror;
 - a run being deleted is never submitted;
 - a create the apiserver refused is shown (`Submitted=False`, its message) and
   retried with backoff, never silently or in a hot loop;
@@ -47,6 +54,7 @@ from controller import status as st
 from controller.cancel import CancelPlan, is_cancel_requested, plan_cancel
 from controller.mapping import controller_owner
 from controller.mirror import cancelled_statuses, mirror_deleted, mirror_workflow
+from controller.seal import NOTHING, Trust, untrusted_view
 from controller.waits import Release, WaitFacts, WaitingNode, plan_waits, workflow_waits
 
 Obj = dict[str, Any]
@@ -180,23 +188,32 @@ class Observed:
     created: Created | None = None  # for a cancel: what the Workflow created
     cancel_applied: bool = False  # the cancel's plan was carried out in this reconcile
     waits: WaitFacts | None = None  # for the waits of `workflow`
+    trust: Trust = NOTHING  # what of the run and its Workflows is the controller's
 
 
-def _is_ours(workflow: Mapping[str, Any] | None, run_uid: str) -> bool:
+def _claims(workflow: Mapping[str, Any] | None, run_uid: str) -> bool:
+    """Its controlling ownerReference names the run (anyone can write one)."""
     owner = controller_owner(workflow) if workflow is not None else None
     return owner is not None and owner.get("uid") == run_uid
 
 
+def _is_ours(workflow: Mapping[str, Any] | None, run_uid: str, trust: Trust) -> bool:
+    """Owned by the run and created by the controller (`controller.seal`)."""
+    return workflow is not None and _claims(workflow, run_uid) \
+        and trust.created((workflow.get("metadata") or {}).get("uid"))
+
+
 def decide(o: Observed) -> Action:
     meta = o.run["metadata"]
-    status: Obj = o.run.get("status") or {}
+    raw: Obj = o.run.get("status") or {}
+    status = raw if o.trust.status else untrusted_view(raw)
     uid, generation = meta["uid"], meta.get("generation")
     submitted = bool(status.get("workflowRef"))
     done = status.get("phase") in RUN_DONE
     cancelled = is_cancel_requested(o.run)
 
     if o.workflow is not None:
-        if _is_ours(o.workflow, uid):
+        if _is_ours(o.workflow, uid, o.trust):
             if cancelled and not done and not o.cancel_applied:
                 if o.created is None:
                     return Fetch(Need.CREATED)
@@ -213,6 +230,8 @@ def decide(o: Observed) -> Action:
             mirror = mirror_workflow(o.workflow, status, o.now, cancelled=cancelled)
             return WriteStatus(st.mirrored(status, mirror, o.workflow, generation, o.now), due)
         owner = controller_owner(o.workflow)
+        if _claims(o.workflow, uid):
+            return _impostor(o, status, done, submitted, generation)
         if owner is not None and owner.get("name") == meta["name"]:
             # Controlled by an earlier run of this name: once that run is gone its
             # Workflow goes first, in the foreground, so the new one never meets the
@@ -232,7 +251,7 @@ def decide(o: Observed) -> Action:
         return WriteStatus(st.waiting(status, SubmitReason.WORKFLOW_NOT_OWNED, message,
                                       generation, o.now), Requeue(NOT_OWNED_RECHECK))
 
-    if o.last_seen is not None and _is_ours(o.last_seen, uid):
+    if o.last_seen is not None and _is_ours(o.last_seen, uid, o.trust):
         if done:
             return Done("ended; its Workflow is gone")
         return WriteStatus(_last_state(o, status, generation))
@@ -277,6 +296,22 @@ def decide(o: Observed) -> Action:
                                       generation, o.now),
                            Requeue(SUBMIT_RETRY_BASE, backoff=True))
     return Create(o.submission.workflow)
+
+
+def _impostor(o: Observed, status: Obj, done: bool, submitted: bool,
+              generation: int | None) -> Action:
+    """A Workflow that names the run as its owner but that the controller did not
+    create (a forged ownerReference; or, after a restart, one whose creation was
+    never recorded): never mirrored. Before submission it is deleted (in the
+    foreground, its pods first) and the run then submits its own; once the run
+    recorded its own Workflow, this one stands where that one was, so that one is
+    gone (§5, deleted)."""
+    assert o.workflow is not None
+    if done:
+        return Done("ended; a Workflow it did not create names it as owner")
+    if submitted:
+        return _ended(o, status, generation)
+    return DeleteWorkflow(o.workflow, "Foreground", Requeue(FOREGROUND_WAIT_BASE, backoff=True))
 
 
 def _release(o: Observed, waits: list[WaitingNode]) -> Action | Requeue | None:

@@ -353,6 +353,23 @@ class Kube:
             _request_timeout=self.request_timeout))
         return obj
 
+    # -- the seal key (controller.sealkey) --------------------------------------------
+    def get_secret(self, namespace: str, name: str) -> Obj | None:
+        try:
+            secret = self._call("GET", lambda: self.core.read_namespaced_secret(
+                name, namespace, _request_timeout=self.request_timeout))
+        except NotFoundError:
+            return None
+        out: Obj = self.api.sanitize_for_serialization(secret)  # type: ignore[no-untyped-call]
+        return out
+
+    def create_secret(self, namespace: str, body: Obj) -> Obj:
+        """Not fenced: the key is made before the Lease is sought (any replica may)."""
+        secret = self._call("POST", lambda: self.core.create_namespaced_secret(
+            namespace, body, _request_timeout=self.request_timeout))  # type: ignore[arg-type]
+        out: Obj = self.api.sanitize_for_serialization(secret)  # type: ignore[no-untyped-call]
+        return out
+
     # -- events and leases -----------------------------------------------------------
     def create_event(self, namespace: str, body: Obj) -> None:
         self._check_fence("create events")

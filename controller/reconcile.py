@@ -67,6 +67,7 @@ from controller.orchestrations import reconcile_orchestration
 from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
 from controller.resuming import Refused as ResumeRefused
 from controller.resuming import plan_resumption, resume_from
+from controller.seal import Sealer, untrusted_view
 from controller.suspend import NodeUpdateError
 from controller.validation import check_orchestration_object, check_tool_object, compile_run
 
@@ -106,10 +107,16 @@ class Caches:
 class Reconciler:
     def __init__(self, kube: Kube, caches: Caches, recorder: Recorder,
                  service_account: str | None = None, pods: PodSettings = DEFAULT_PODS,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, sealer: Sealer | None = None) -> None:
         self.kube, self.caches, self.recorder = kube, caches, recorder
         self.service_account, self.pods = service_account, pods
         self.limits = limits or Limits()
+        # The install's key (controller.sealkey); a key of its own when none is given
+        # (then nothing from before this object is believed).
+        self.sealer = sealer or Sealer.generate()
+        # run key -> (run uid, Workflow uid) this process created and the run's sealed
+        # status may not record yet (a lost status write, a 409): proof it is ours.
+        self.created: dict[Key, tuple[str, str]] = {}
         # key -> resourceVersion of our last write (a run's status, or a Workflow we
         # created), so the watch's echo of it is not reconciled again.
         self.written: dict[Key, str] = {}
@@ -127,6 +134,14 @@ class Reconciler:
     def forget(self, key: Key) -> None:
         """The object was deleted: its last write need not be remembered."""
         self.written.pop(key, None)
+        self.created.pop(key, None)
+
+    def _trusted(self, o: Observed) -> Observed:
+        """`o` with what the controller may believe of its run (controller.seal)."""
+        meta = o.run["metadata"]
+        mine = self.created.get(Key(o.run["kind"], meta["namespace"], meta["name"]))
+        created = [mine[1]] if mine is not None and mine[0] == meta["uid"] else []
+        return replace(o, trust=self.sealer.trust(o.run, created))
 
     # -- OrchestrationRun ----------------------------------------------------------------
     def _reconcile_run(self, key: Key, live: bool) -> Result:
@@ -136,10 +151,11 @@ class Reconciler:
         if run is None:
             return self._collect_orphan(key, self.caches.workflow(ns, wf_name))
         ref = ((run.get("spec") or {}).get("orchestrationRef") or {}).get("name") or ""
-        o = Observed(run=run, now=conds.now_rfc3339(), run_live=live,
-                     workflow=self.caches.workflow(ns, wf_name),
-                     last_seen=self.caches.deleted_workflow(ns, wf_name),
-                     orchestration=self.caches.orchestration(ns, ref) if ref else None)
+        o = self._trusted(Observed(
+            run=run, now=conds.now_rfc3339(), run_live=live,
+            workflow=self.caches.workflow(ns, wf_name),
+            last_seen=self.caches.deleted_workflow(ns, wf_name),
+            orchestration=self.caches.orchestration(ns, ref) if ref else None))
         for _ in range(MAX_STEPS):
             action = decide(o)
             if log.isEnabledFor(logging.DEBUG):
@@ -190,7 +206,7 @@ class Reconciler:
             live = self.kube.get(RUNS, ns, meta["name"])
             if live is None or live["metadata"]["uid"] != meta["uid"]:
                 return None
-            return replace(o, run=live, run_live=True)
+            return self._trusted(replace(o, run=live, run_live=True))
         if need is Need.WORKFLOW:
             return replace(o, workflow=self.kube.get(WORKFLOWS, ns, wf_name),
                            workflow_live=True)
@@ -229,9 +245,12 @@ class Reconciler:
                 "error": e.message})
             return replace(o, refused=CreateRefused(e.status, e.reason, e.message))
         self.written[Key(WORKFLOW_KIND, ns, name)] = wf["metadata"]["resourceVersion"]
-        log.info("workflow created", extra={"run": f"{ns}/{o.run['metadata']['name']}",
+        run_meta = o.run["metadata"]
+        self.created[Key(o.run["kind"], ns, run_meta["name"])] = (run_meta["uid"],
+                                                                  wf["metadata"]["uid"])
+        log.info("workflow created", extra={"run": f"{ns}/{run_meta['name']}",
                                             "workflow": name})
-        return replace(o, workflow=wf, workflow_live=True)
+        return self._trusted(replace(o, workflow=wf, workflow_live=True))
 
     def submission(self, orch: Obj, run: Obj) -> Submission:
         """The Workflow for this run, or why there is none (terminal)."""
@@ -249,6 +268,12 @@ class Reconciler:
         resuming = resume_from(run)
         if resuming is not None:  # contract §3: reuse what the old run did (read live)
             old = self.kube.get(RUNS, run["metadata"]["namespace"], resuming[0])
+            if old is not None and not self.sealer.trusts_status(old):
+                # Its steps' results would be reused as they stand: only as the
+                # controller recorded them (a status written by anyone else is not).
+                return Submission(None, SubmitReason.RESUME_REFUSED,
+                                  f'run "{resuming[0]}" has a status this controller did not '
+                                  "write; its results cannot be reused (submit a new run)")
             resumed = plan_resumption(run, orch, build_graph(model.spec.steps), old)
             if isinstance(resumed, ResumeRefused):
                 return Submission(None, resumed.reason, resumed.message)
@@ -335,6 +360,7 @@ class Reconciler:
     # -- writes ---------------------------------------------------------------------------
     def _write(self, run: Obj, new: Obj) -> bool:
         old = run.get("status") or {}
+        new = self.sealer.seal(run, new)  # every status this controller writes
         if old == new:
             return False
         meta = run["metadata"]
@@ -342,7 +368,9 @@ class Reconciler:
         written = self.kube.replace_status(RUNS, meta["namespace"], meta["name"],
                                            {**run, "status": new})
         self.written[key] = written["metadata"]["resourceVersion"]
-        for event in events_for(old, new):
+        # Events from what the controller wrote before, not what someone put there.
+        before = old if self.sealer.trusts_status(run) else untrusted_view(old)
+        for event in events_for(before, new):
             self.recorder.record(written, event)
         if old.get("phase") != new.get("phase") or old.get("progress") != new.get("progress"):
             log.info("run status", extra={"run": f"{key.namespace}/{key.name}",
