@@ -28,8 +28,9 @@ What the generator adds to the models' JSON Schema, and why:
   `name`), the status subresource and the printer columns of `kubectl get`.
 
 The CRDs accept every object the reference CRDs accept except objects the contract
-already calls invalid (a reference without its `name`, negative counts, more than
-200 steps, names over 128 characters, the three CEL rules above).
+already calls invalid (a reference without its `name`, or whose name is not a
+Kubernetes object name; negative counts, more than 200 steps, names over 128
+characters, the three CEL rules above).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from compiler.models import (
     OrchestrationStatus,
 )
 from compiler.names import (
+    DNS_SUBDOMAIN_NAME,
     ENV_VAR_NAME,
     IMAGE,
     PARAMETER,
@@ -258,8 +260,24 @@ def _pattern(node: Schema, grammar: Grammar) -> None:
     node.update(_ordered(node))
 
 
+# Object names a step or run refers to (contract §6: references are Kubernetes
+# names, checked before any request): the apiserver refuses `.`, `a/b`, ... at
+# admission, so no controller or script ever reads with one.
+STEP_REFERENCES = ("agentRef", "toolRef", "orchestrationRef")
+RUN_REFERENCES = ("orchestrationRef", "resumeFrom")
+
+
+def _reference(node: Schema) -> None:
+    """`node`, an object with a `name` (or a name itself), holds an object name."""
+    props = node.get("properties")
+    _pattern(props["name"] if props and "name" in props else node, DNS_SUBDOMAIN_NAME)
+
+
 def _user_names(step: Schema) -> None:
     props = step["properties"]
+    for ref in STEP_REFERENCES:
+        _reference(props[ref])
+    _pattern(props["policyRef"], DNS_SUBDOMAIN_NAME)
     _pattern(props["image"], IMAGE)
     _pattern(props["env"]["items"]["properties"]["name"], ENV_VAR_NAME)
     _pattern(props["templateRef"]["properties"]["name"], WORKFLOW_TEMPLATE_NAME)
@@ -368,6 +386,8 @@ def orchestration_run_crd() -> Schema:
     spec = structural_schema(OrchestrationRunSpec)
     spec["x-kubernetes-validations"] = immutable_field_rules(spec, MUTABLE_RUN_SPEC_FIELDS)
     spec.update(_ordered(spec))
+    for ref in RUN_REFERENCES:
+        _reference(spec["properties"][ref])
     parameters = spec["properties"]["parameters"]
     parameters["x-kubernetes-validations"] = [dict(PARAMETER_KEYS_RULE)]
     parameters.update(_ordered(parameters))

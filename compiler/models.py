@@ -13,8 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from compiler.names import MAX_NAME_LENGTH as MAX_NAME_LENGTH
+
 MAX_STEPS = 200
-MAX_NAME_LENGTH = 128
 # A step's parameters: bounded so the CRD's CEL rule on their names fits the
 # apiserver's cost budget for 200 steps (compiler.crd).
 MAX_PARAMETERS = 1000

@@ -94,6 +94,9 @@ class SubmitReason(enum.StrEnum):
     SUB_ORCHESTRATION_TOO_DEEP = "SubOrchestrationTooDeep"
     STEP_KIND_NOT_ALLOWED = "StepKindNotAllowed"
     TOOL_INVALID = "ToolInvalid"  # a ToolRun step's Tool, read from the cluster
+    # The apiserver refused to let the controller read what the run names (403):
+    # terminal, never retried (contract §6).
+    REFERENCE_FORBIDDEN = "ReferenceForbidden"
 
 
 class NodeStatusReason(enum.StrEnum):

@@ -13,6 +13,9 @@ caches hold:
   past `maxSubOrchestrationDepth` it is refused.
 - allowed kinds: an install may allow only some step kinds
   (`allowedStepKinds`); a run of an Orchestration using another is refused.
+- references: what the run names (`orchestrationRef`, `resumeFrom`) must be a
+  Kubernetes object name before anything is read with it (contract §6): `.` would
+  read the list of the namespace, `victim/release` a subresource.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 from compiler.api import DEPTH_ANNOTATION
 from compiler.diagnostics import Reason
+from compiler.names import DNS_SUBDOMAIN_NAME, quote
 from compiler.suborchestrations import SUB_ORCHESTRATION, find_call_cycles
 from compiler.vocabulary import SubmitReason
 
@@ -152,3 +156,34 @@ def kinds_message(found: Sequence[tuple[str, str]], allowed: frozenset[str]) -> 
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     return (f"this install allows only {', '.join(sorted(allowed))} steps "
             f"(allowedStepKinds); the Orchestration has {shown}{more}")
+
+
+def run_references(run: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(path, value) of each object name the run refers to."""
+    spec = run.get("spec") or {}
+    ref = spec.get("orchestrationRef")
+    out = [("spec.orchestrationRef.name", ref.get("name") if isinstance(ref, Mapping) else ref)]
+    resume = spec.get("resumeFrom")
+    if resume is not None:
+        out.append(("spec.resumeFrom.name",
+                    resume.get("name") if isinstance(resume, Mapping) else resume))
+    return out
+
+
+def name_problem(path: str, value: Any) -> str | None:
+    """Why `value` at `path` cannot name a Kubernetes object, or None."""
+    if not isinstance(value, str):
+        return f"{path} must be a Kubernetes object name, not {type(value).__name__}"
+    problem = DNS_SUBDOMAIN_NAME.problem(value)
+    return f"{path} {quote(value)} {problem}" if problem else None
+
+
+def reference_refusal(run: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(InvalidField, why) when a reference of the run is not an object name: a
+    terminal refusal, decided before any request is made with it."""
+    for path, value in run_references(run):
+        problem = name_problem(path, value)
+        if problem is not None:
+            return str(Reason.INVALID_FIELD), problem
+    return None
+

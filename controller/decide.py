@@ -51,6 +51,7 @@ from compiler.compiled import graph_from_orchestration
 from compiler.diagnostics import Reason
 from compiler.vocabulary import ARGO_DONE, RUN_DONE, SubmitReason
 from controller import status as st
+from controller.admission import reference_refusal
 from controller.cancel import CancelPlan, is_cancel_requested, plan_cancel
 from controller.mapping import controller_owner
 from controller.mirror import cancelled_statuses, mirror_deleted, mirror_workflow
@@ -189,6 +190,7 @@ class Observed:
     cancel_applied: bool = False  # the cancel's plan was carried out in this reconcile
     waits: WaitFacts | None = None  # for the waits of `workflow`
     trust: Trust = NOTHING  # what of the run and its Workflows is the controller's
+    unreadable: CreateRefused | None = None  # reading what the run names was refused (403)
 
 
 def _claims(workflow: Mapping[str, Any] | None, run_uid: str) -> bool:
@@ -274,6 +276,12 @@ def decide(o: Observed) -> Action:
         steps = cancelled_statuses(graph_from_orchestration(o.orchestration)) \
             if o.orchestration is not None else []
         return WriteStatus(st.cancelled_unsubmitted(status, steps, generation, o.now))
+    malformed = reference_refusal(o.run)  # before anything is read with it
+    if malformed is not None:
+        return WriteStatus(st.refused(status, *malformed, generation, o.now))
+    if o.unreadable is not None:  # a reference the apiserver would not let us read
+        return WriteStatus(st.refused(status, SubmitReason.REFERENCE_FORBIDDEN,
+                                      o.unreadable.message, generation, o.now))
     if not o.orchestration_live:
         # Compiled from what the apiserver holds now, never the cache: a cache that
         # lags a `kubectl apply` made just before the run would compile the

@@ -79,6 +79,12 @@ MAX_STEPS = 12  # decide -> fetch -> decide ...: a handful per reconcile
 # the cluster's: the reconcile fails and is retried like any error.
 REFUSED_CODES = frozenset({400, 403, 404, 413, 422})
 NODE_UPDATE_RECHECK = 60.0  # s: a wait whose Workflow cannot be written (offloaded)
+FORBIDDEN = 403  # reading what a run names: a terminal refusal, not a retry (contract §6)
+
+
+def forbidden_message(kind: str, name: str, namespace: str, e: ApiError) -> str:
+    return (f'the controller may not read {kind} "{name}" in namespace "{namespace}" '
+            f"({e.status} {e.reason}): {e.message}")
 
 Lookup = Callable[[str, str], Obj | None]
 
@@ -217,7 +223,13 @@ class Reconciler:
             assert o.workflow is not None
             return replace(o, created=self._created(o.workflow))
         if need is Need.ORCHESTRATION:  # (no name: nothing to read, it is not found)
-            found = self.kube.get(ORCHESTRATIONS, ns, ref) if ref else None
+            try:
+                found = self.kube.get(ORCHESTRATIONS, ns, ref) if ref else None
+            except ApiError as e:
+                if e.status != FORBIDDEN:
+                    raise
+                return replace(o, orchestration_live=True, unreadable=CreateRefused(
+                    e.status, e.reason, forbidden_message("Orchestration", ref, ns, e)))
             return replace(o, orchestration=found, orchestration_live=True)
         if need is Need.WAITS:
             assert o.workflow is not None
@@ -267,7 +279,14 @@ class Reconciler:
         annotations: dict[str, str] = {}
         resuming = resume_from(run)
         if resuming is not None:  # contract §3: reuse what the old run did (read live)
-            old = self.kube.get(RUNS, run["metadata"]["namespace"], resuming[0])
+            ns = run["metadata"]["namespace"]
+            try:
+                old = self.kube.get(RUNS, ns, resuming[0])
+            except ApiError as e:
+                if e.status != FORBIDDEN:
+                    raise
+                return Submission(None, SubmitReason.REFERENCE_FORBIDDEN,
+                                  forbidden_message("OrchestrationRun", resuming[0], ns, e))
             if old is not None and not self.sealer.trusts_status(old):
                 # Its steps' results would be reused as they stand: only as the
                 # controller recorded them (a status written by anyone else is not).
@@ -281,7 +300,13 @@ class Reconciler:
         tools: dict[str, Tool] = {}
         for name in sorted({s.tool_ref.name for s in model.spec.steps
                             if s.tool_ref and s.name not in reused}):
-            found = self.kube.get(TOOLS, run["metadata"]["namespace"], name)
+            try:
+                found = self.kube.get(TOOLS, run["metadata"]["namespace"], name)
+            except ApiError as e:
+                if e.status != FORBIDDEN:
+                    raise
+                return Submission(None, SubmitReason.REFERENCE_FORBIDDEN, forbidden_message(
+                    "Tool", name, run["metadata"]["namespace"], e))
             if found is not None:  # a missing one is ToolNotFound, from the compiler
                 tool_problems, tool = check_tool_object(found)
                 if tool is None:

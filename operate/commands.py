@@ -216,6 +216,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     from operate.client import MERGE_PATCH
     from operate.cluster import RUNS, get_run
 
+    for name in args.runs:  # every name checked before the first request
+        RUNS.path(None, name)
     client = _connect(args)
     for name in args.runs:
         run = get_run(client, client.namespace, name)

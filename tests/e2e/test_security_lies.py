@@ -5,7 +5,8 @@ chart's RBAC and watching the tenants' namespaces.
 
 - 22.10: a status patch `{phase: Succeeded, observedGeneration: G}` on a running run;
 - 22.9: a Workflow the tenant made (all nodes Succeeded, image `evil:latest`), its
-  ownerReference pointed at the run, before and after the run submitted its own.
+  ownerReference pointed at the run, before and after the run submitted its own;
+- 22.11: references that are not object names (`.`, `victim/release`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from compiler.emit import emit_workflow, workflow_name
 from compiler.models import Orchestration, OrchestrationRun
@@ -245,4 +247,49 @@ def test_a_forged_workflow_in_place_of_a_submitted_one_ends_the_run(
     assert status["phase"] == "Failed", status
     assert condition(status, "Submitted") == ("False", "WorkflowDeleted")
     assert status["workflowRef"]["uid"] == ours != forged["metadata"]["uid"]
+
+
+# -- 22.11: references are object names ----------------------------------------------------
+def refused(call: Any) -> str:
+    try:
+        call()
+    except ApiException as e:
+        assert e.status == 422, e.body
+        return str(e.body)
+    raise AssertionError("accepted")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    pytest.param("orchestrationRef", ".", id="orchestration-ref-dot"),
+    pytest.param("orchestrationRef", "victim/release", id="orchestration-ref-subresource"),
+    pytest.param("resumeFrom", ".", id="resume-from-dot"),
+    pytest.param("resumeFrom", "victim/release", id="resume-from-subresource"),
+])
+def test_a_run_naming_what_no_object_can_be_is_refused_at_admission(
+        cluster: Cluster, tenants: tuple[Tenant, Tenant, ControllerProcess],
+        field: str, value: str) -> None:
+    plain, _, proc = tenants
+    body = run(f"lies-name-{abs(hash((field, value))) % 10**6}", "lies-held")
+    body["spec"][field] = {"name": value}
+    message = refused(lambda: plain.kube.apply(body, plain.namespace))
+    assert f"spec.{field}.name" in message
+    assert proc.popen is not None and proc.popen.poll() is None
+
+
+@pytest.mark.parametrize(("step_body", "path"), [
+    pytest.param({"kind": "SubOrchestration", "orchestrationRef": {"name": "."}},
+                 "orchestrationRef.name", id="sub-orchestration-dot"),
+    pytest.param({"kind": "ToolRun", "toolRef": {"name": "victim/release"}},
+                 "toolRef.name", id="tool-subresource"),
+    pytest.param({"kind": "ApprovalGate", "policyRef": ".."}, "policyRef", id="policy-dotdot"),
+    pytest.param({"kind": "AgentRun", "agentRef": {"name": "a/b"}}, "agentRef.name",
+                 id="agent-subresource"),
+])
+def test_a_step_naming_what_no_object_can_be_is_refused_at_admission(
+        cluster: Cluster, tenants: tuple[Tenant, Tenant, ControllerProcess],
+        step_body: Obj, path: str) -> None:
+    plain = tenants[0]
+    body = orchestration("lies-steps", [{"name": "s", **step_body}])
+    message = refused(lambda: plain.kube.apply(body, plain.namespace))
+    assert path in message
 

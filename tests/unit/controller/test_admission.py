@@ -16,6 +16,7 @@ from controller.admission import (
     kinds_message,
     namespace_calls,
     reachable_cycle,
+    reference_refusal,
     run_depth,
 )
 
@@ -102,3 +103,36 @@ def test_allowed_kinds() -> None:
     message = kinds_message(disallowed_kinds(o, allowed), allowed)
     assert message == ('this install allows only AgentRun, SubOrchestration steps '
                        '(allowedStepKinds); the Orchestration has "build" (Container)')
+
+
+# -- references are object names (issue 22.11, contract §6) ---------------------------
+def _run(ref: Any, resume: Any = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"orchestrationRef": {"name": ref}}
+    if resume is not None:
+        spec["resumeFrom"] = {"name": resume}
+    return {"metadata": {"name": "r"}, "spec": spec}
+
+
+@pytest.mark.parametrize(("run", "path"), [
+    pytest.param(_run("build"), None, id="a-name"),
+    pytest.param(_run("team.build-2", "run-1.a"), None, id="subdomain-names"),
+    pytest.param(_run("."), "spec.orchestrationRef.name", id="dot-would-list"),
+    pytest.param(_run("victim/release"), "spec.orchestrationRef.name",
+                 id="slash-would-read-a-subresource"),
+    pytest.param(_run(""), "spec.orchestrationRef.name", id="empty"),
+    pytest.param(_run("Build"), "spec.orchestrationRef.name", id="upper-case"),
+    pytest.param(_run("a" * 254), "spec.orchestrationRef.name", id="too-long"),
+    pytest.param(_run(7), "spec.orchestrationRef.name", id="not-a-string"),
+    pytest.param(_run("ok", "."), "spec.resumeFrom.name", id="resume-from-dot"),
+    pytest.param(_run("ok", "victim/status"), "spec.resumeFrom.name",
+                 id="resume-from-a-subresource"),
+])
+def test_reference_refusal(run: dict[str, Any], path: str | None) -> None:
+    refused = reference_refusal(run)
+    if path is None:
+        assert refused is None
+    else:
+        assert refused is not None
+        assert refused[0] == "InvalidField"
+        assert refused[1].startswith(path + " ")
+

@@ -14,6 +14,7 @@ from controller.decide import (
     FOREGROUND_WAIT_BASE,
     Action,
     Create,
+    CreateRefused,
     DeleteWorkflow,
     Done,
     Fetch,
@@ -148,3 +149,30 @@ def test_a_run_created_after_the_epoch_gets_no_such_pass() -> None:
     assert decide(observed(new, trust=LEGACY.trust(new), workflow=copy.deepcopy(RUNNING))) \
         == delete_first(RUNNING)
 
+
+# -- references (issue 22.11): a malformed name or a 403 is a terminal refusal ---------
+def named(ref: str, resume: str | None = None) -> Obj:
+    r = run()
+    r["spec"] = {"orchestrationRef": {"name": ref},
+                 **({"resumeFrom": {"name": resume}} if resume is not None else {})}
+    return r
+
+
+@pytest.mark.parametrize(("r", "reason"), [
+    pytest.param(named("."), "InvalidField", id="orchestration-ref-dot"),
+    pytest.param(named("victim/release"), "InvalidField", id="orchestration-ref-subresource"),
+    pytest.param(named("o", "."), "InvalidField", id="resume-from-dot"),
+])
+def test_a_malformed_reference_is_refused_before_any_read(r: Obj, reason: str) -> None:
+    action = decide(observed(r, run_live=True))
+    assert isinstance(action, WriteStatus) and action.requeue is None
+    assert action.status["phase"] == "Failed"
+    assert cond(action.status, "Submitted") == ("False", reason)
+
+
+def test_a_forbidden_read_of_the_orchestration_is_terminal() -> None:
+    action = decide(observed(run(), run_live=True, orchestration_live=True,
+                             unreadable=CreateRefused(403, "Forbidden", "may not get it")))
+    assert isinstance(action, WriteStatus) and action.requeue is None
+    assert action.status["phase"] == "Failed"
+    assert cond(action.status, "Submitted") == ("False", "ReferenceForbidden")
