@@ -54,6 +54,7 @@ def emit_workflow(
     reused: Collection[str] = (),
     tools: Mapping[str, Tool] | None = None,
     tools_where: str = "in the input",
+    descendants: Mapping[str, int] | None = None,
 ) -> Compiled:
     """The Workflow for `orchestration` (named after `run` when given). Problems
     only the compiled form shows (size, template count, settings Argo cannot
@@ -62,7 +63,9 @@ def emit_workflow(
     resumed run's, `compiler.resume`) become no-op tasks that succeed at once;
     their dependencies stay, so the DAG keeps its shape. Without `tools` (an
     Orchestration judged on its own) a ToolRun step is a stand-in container and
-    its Tool is not judged: the Workflow is then not one to submit."""
+    its Tool is not judged: the Workflow is then not one to submit. `descendants`
+    (the controller's): each SubOrchestration step's share of the run's descendant
+    budget, written on the child runs it creates."""
     out = out if out is not None else Collector()
     pods = pods if pods is not None else PodSettings()
     depth = 0
@@ -90,7 +93,9 @@ def emit_workflow(
             tasks.append(_ordered_task(task))
             continue
         ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods,
-                          tools, tools_where, depth, out, path)
+                          tools, tools_where, depth,
+                          (descendants or {}).get(step.name) if descendants is not None
+                          else None, out, path)
         before = len(out.items)
         emitted = KINDS[step.kind].build(step, ctx)
         if any(d.is_error for d in out.items[before:]):

@@ -92,6 +92,8 @@ class SubmitReason(enum.StrEnum):
     CANCELLED = "Cancelled"
     # What an install allows (contract §6), decided at submission; terminal.
     SUB_ORCHESTRATION_TOO_DEEP = "SubOrchestrationTooDeep"
+    # Its child runs do not fit its share of its root run's maxDescendants.
+    TOO_MANY_DESCENDANTS = "TooManyDescendants"
     STEP_KIND_NOT_ALLOWED = "StepKindNotAllowed"
     TOOL_INVALID = "ToolInvalid"  # a ToolRun step's Tool, read from the cluster
     # The apiserver refused to let the controller read what the run names (403):

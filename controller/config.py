@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from compiler.kinds import KINDS
 from compiler.pods import DEFAULT_PODS, POD_SECURITY_PROFILES, RESTRICTED, PodSettings
-from controller.admission import DEFAULT_MAX_DEPTH
+from controller.admission import DEFAULT_MAX_DEPTH, DEFAULT_MAX_DESCENDANTS
 
 ENABLED = "JANGAR_ORCHESTRATION_CONTROLLER_ENABLED"
 NAMESPACES = "JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES"
@@ -53,6 +53,7 @@ class Config:
     max_sub_orchestration_depth: int = DEFAULT_MAX_DEPTH  # see step_kind_settings below
     allowed_step_kinds: frozenset[str] | None = None  # None: every kind
     seal_secret: str | None = None  # None: LEASE_NAME-seal (controller.sealkey)
+    max_descendants: int = DEFAULT_MAX_DESCENDANTS
 
 
 def parse_bool(value: str) -> bool:
@@ -197,7 +198,8 @@ def load_config(argv: Sequence[str] | None = None,
         workflow_pods=_pods_or_exit(parser, env),
         max_sub_orchestration_depth=_or_exit(parser, parse_depth, env.get(MAX_DEPTH, "")),
         allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")),
-        seal_secret=args.seal_secret)
+        seal_secret=args.seal_secret,
+        max_descendants=_or_exit(parser, parse_descendants, env.get(MAX_DESCENDANTS, "")))
 
 
 # --- How the submitted Workflows' pods run (contract §4) --------------------------
@@ -226,9 +228,11 @@ def _pods_or_exit(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> Po
 
 
 # --- What runs may do (contract §6) -------------------------------------------------
-# The chart's orchestrationController.maxSubOrchestrationDepth and .allowedStepKinds.
+# The chart's orchestrationController.maxSubOrchestrationDepth, .allowedStepKinds and
+# .maxDescendants.
 MAX_DEPTH = "ORCH_MAX_SUBORCHESTRATION_DEPTH"
 ALLOWED_KINDS = "ORCH_ALLOWED_STEP_KINDS"
+MAX_DESCENDANTS = "ORCH_MAX_DESCENDANTS"
 
 
 def parse_depth(value: str) -> int:
@@ -239,6 +243,18 @@ def parse_depth(value: str) -> int:
     if not text.isascii() or not text.isdigit():
         raise ValueError(f"${MAX_DEPTH}: {value!r} is not a whole number (default "
                          f"{DEFAULT_MAX_DEPTH})")
+    return int(text)
+
+
+def parse_descendants(value: str) -> int:
+    """$ORCH_MAX_DESCENDANTS: the most child runs under one root run, all depths
+    (default 1,000)."""
+    text = value.strip()
+    if not text:
+        return DEFAULT_MAX_DESCENDANTS
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise ValueError(f"${MAX_DESCENDANTS}: {value!r} is not a whole number (default "
+                         f"{DEFAULT_MAX_DESCENDANTS})")
     return int(text)
 
 

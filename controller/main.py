@@ -201,7 +201,8 @@ class Controller:
             self._deleted_workflow, self._forget_deleted_workflow, self._lookup(POLICY),
             self.waits.deliveries_for),
             Recorder(kube), c.workflow_service_account, c.workflow_pods,
-            Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds), sealer)
+            Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds,
+                   c.max_descendants), sealer)
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
         # Runs (and Orchestrations) first: a Workflow's event is judged by its run's
         # cached state (a settled run's Workflow wakes nothing), so that state must

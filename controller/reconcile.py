@@ -28,7 +28,14 @@ from compiler.render import condition_message
 from compiler.tools import Tool
 from compiler.vocabulary import RUN_DONE, SubmitReason
 from controller import conditions as conds
-from controller.admission import Limits, refusal
+from controller.admission import (
+    Limits,
+    child_slots,
+    descendant_need,
+    refusal,
+    run_budget,
+    share_budget,
+)
 from controller.cancel import ARGO_WORKFLOW_LABEL, cancel_patch, stop_patch
 from controller.decide import (
     Cancel,
@@ -315,7 +322,7 @@ class Reconciler:
                                       + condition_message(tool_problems))
                 tools[name] = tool
         problems, compiled = compile_run(model, run, self.service_account, self.pods, reused,
-                                         tools)
+                                         tools, self._budgets(orch, run))
         if compiled is None:
             reason = (str(Reason.WORKFLOW_TOO_LARGE)
                       if any(p.reason is Reason.WORKFLOW_TOO_LARGE for p in problems)
@@ -333,6 +340,19 @@ class Reconciler:
             **annotations,
         }
         return Submission(body)
+
+    def _budgets(self, orch: Obj, run: Obj) -> dict[str, int]:
+        """Each SubOrchestration step's share of the run's descendant budget, split by
+        what the Orchestrations it calls need now (as the cache holds them; refusal()
+        has made sure the run's own children fit)."""
+        budget = run_budget(run, self.limits.max_descendants) or 0
+        meta = orch["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+
+        def lookup(other: str) -> Obj | None:
+            return orch if other == name else self.caches.orchestration(ns, other)
+        needs = descendant_need(orch, lookup, budget)
+        return share_budget(budget, child_slots(orch), needs) or {}
 
     def _judge(self, orch: Obj) -> tuple[list[Any], Any]:
         """Validation of one Orchestration generation, computed once for all its runs

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from compiler.api import API_VERSION, DEPTH_ANNOTATION, RUN_KIND
+from compiler.api import API_VERSION, DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, RUN_KIND
 from compiler.cli import UsageError
 from operate.client import APPLY_PATCH, Client
 from operate.cluster import ORCHESTRATIONS, RUNS, get_run
@@ -163,11 +163,13 @@ def _report(diagnostics: Sequence[Any]) -> None:
 
 def carried_annotations(old: Obj) -> dict[str, str]:
     """What a resumed run keeps of the old run's annotations: its depth in a chain of
-    SubOrchestration runs (a resumed child is still that deep: without it, resuming
-    a child would restart the count at 0 and let a chain grow past
-    maxSubOrchestrationDepth one resume at a time)."""
-    found = ((old.get("metadata") or {}).get("annotations") or {}).get(DEPTH_ANNOTATION)
-    return {DEPTH_ANNOTATION: found} if isinstance(found, str) else {}
+    SubOrchestration runs and its share of its root's descendant budget (a resumed
+    child is still that deep and that bounded: without them, resuming a child would
+    restart the count at 0 and let a chain grow past maxSubOrchestrationDepth, or a
+    tree past maxDescendants, one resume at a time)."""
+    found = (old.get("metadata") or {}).get("annotations") or {}
+    return {k: found[k] for k in (DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION)
+            if isinstance(found.get(k), str)}
 
 
 def resume(args: argparse.Namespace, connect: Connect, rerun: Sequence[str]) -> int:

@@ -35,6 +35,7 @@ def test_schema_is_valid_and_accepts_the_defaults() -> None:
     pytest.param({"orchestrationController": {"maxSubOrchestrationDepth": 0,
                                               "allowedStepKinds": ["AgentRun", "ToolRun"]}},
                  id="step-kinds"),
+    pytest.param({"orchestrationController": {"maxDescendants": 0}}, id="no-child-runs"),
 ])
 def test_accepted(values: dict[str, Any]) -> None:
     VALIDATOR.validate(values)
@@ -63,6 +64,12 @@ def test_accepted(values: dict[str, Any]) -> None:
     pytest.param({"orchestrationController": {"maxSubOrchestrationDepth": -1}},
                  ["orchestrationController", "maxSubOrchestrationDepth"],
                  "less than the minimum of 0", id="negative-depth"),
+    pytest.param({"orchestrationController": {"maxDescendants": -1}},
+                 ["orchestrationController", "maxDescendants"],
+                 "less than the minimum of 0", id="negative-descendants"),
+    pytest.param({"orchestrationController": {"maxDescendants": "1000"}},
+                 ["orchestrationController", "maxDescendants"], "not of type 'integer'",
+                 id="descendants-as-string"),
     pytest.param({"orchestrationController": {"healthWindowSeconds": 0}},
                  ["orchestrationController", "healthWindowSeconds"],
                  "less than or equal to the minimum of 0", id="health-window-zero"),
