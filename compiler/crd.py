@@ -25,7 +25,8 @@ What the generator adds to the models' JSON Schema, and why:
   generated from the model, so a new field is covered), except the fields in
   `MUTABLE_RUN_SPEC_FIELDS` (`cancel`): contract §5.
 - Map lists on `status.conditions` (key `type`) and `status.stepStatuses` (key
-  `name`), the status subresource and the printer columns of `kubectl get`.
+  `name`), the status subresource and the printer columns of `kubectl get`; a
+  run's `spec.orchestrationRef.name` and `spec.deliveryId` as selectable fields.
 
 The CRDs accept every object the reference CRDs accept except objects the contract
 already calls invalid (a reference without its `name`, or whose name is not a
@@ -286,6 +287,12 @@ def _user_names(step: Schema) -> None:
     step.update(_ordered(step))
 
 
+# A run's fields a field selector may name: the controller lists the runs of one
+# delivery by them (contract §5: one execution per Orchestration and deliveryId),
+# as does `orch submit --delivery-id`, without reading the namespace's runs.
+SELECTABLE_RUN_FIELDS = ("orchestrationRef.name", "deliveryId")
+
+
 def _printer_column(name: str, path: str, kind: str = "string", priority: int = 0,
                     description: str = "") -> Schema:
     column: Schema = {"name": name, "type": kind, "jsonPath": path}
@@ -400,7 +407,10 @@ def orchestration_run_crd() -> Schema:
         _printer_column("RunId", ".status.runId", priority=1),
         _AGE,
     ]
-    return _crd(RUN_KIND, "orchestrationruns", _root(spec, status), columns)
+    crd = _crd(RUN_KIND, "orchestrationruns", _root(spec, status), columns)
+    crd["spec"]["versions"][0]["selectableFields"] = [
+        {"jsonPath": f".spec.{path}"} for path in SELECTABLE_RUN_FIELDS]
+    return crd
 
 
 GENERATORS: dict[str, Callable[[], Schema]] = {

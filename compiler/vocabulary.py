@@ -99,6 +99,9 @@ class SubmitReason(enum.StrEnum):
     # The apiserver refused to let the controller read what the run names (403):
     # terminal, never retried (contract §6).
     REFERENCE_FORBIDDEN = "ReferenceForbidden"
+    # Another run of the Orchestration holds the run's spec.deliveryId (contract §5):
+    # terminal once that one was submitted or ended; until then the run waits.
+    DUPLICATE_DELIVERY = "DuplicateDelivery"
 
 
 class NodeStatusReason(enum.StrEnum):

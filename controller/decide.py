@@ -24,6 +24,9 @@ the fact added. Every safety rule is one branch here and one named test:
   (`controller.seal`) is read as if nothing had been written, so a status patch
   `{phase: Succeeded}` neither settles a run nor stops its Workflow's mirror;
 - a run being deleted is never submitted;
+- one execution per delivery: a run with a `spec.deliveryId` another run of its
+  Orchestration holds is never submitted (`controller.deliveries`, decided live
+  under the delivery's lock);
 - a create the apiserver refused is shown (`Submitted=False`, its message) and
   retried with backoff, never silently or in a hot loop;
 - a Workflow deleted after it ended keeps its result: its last state is mirrored;
@@ -53,6 +56,7 @@ from compiler.vocabulary import ARGO_DONE, RUN_DONE, SubmitReason
 from controller import status as st
 from controller.admission import reference_refusal
 from controller.cancel import CancelPlan, is_cancel_requested, plan_cancel
+from controller.deliveries import Holder, delivery_key, duplicate_message, waiting_message
 from controller.mapping import controller_owner
 from controller.mirror import cancelled_statuses, mirror_deleted, mirror_workflow
 from controller.seal import NOTHING, Trust, untrusted_view
@@ -63,6 +67,7 @@ NOT_OWNED_RECHECK = 30.0  # s: a Workflow we do not own is looked at again after
 SUBMIT_RETRY_BASE = 1.0  # s: a refused create backs off 1, 2, 4, ... (capped by the queue)
 FOREGROUND_WAIT_BASE = 1.0  # s: the same for waiting on an old Workflow's deletion
 DUE_MARGIN = 0.05  # s: a timeout is looked at just after it falls due, never just before
+DELIVERY_RECHECK = 2.0  # s: a run waiting for the first run of its delivery looks again
 
 
 class Need(enum.StrEnum):
@@ -74,6 +79,7 @@ class Need(enum.StrEnum):
     CREATED = "created"  # what the Workflow's steps created (child runs, AgentRuns): a cancel
     WAITS = "waits"  # the ApprovalPolicies and SignalDeliveries the Workflow's waits name
     POLICIES = "policies"  # ApprovalPolicies the cache lacks, read live
+    DELIVERY = "delivery"  # who holds the run's spec.deliveryId (controller.deliveries)
 
 
 class OwnerState(enum.Enum):
@@ -191,6 +197,7 @@ class Observed:
     waits: WaitFacts | None = None  # for the waits of `workflow`
     trust: Trust = NOTHING  # what of the run and its Workflows is the controller's
     unreadable: CreateRefused | None = None  # reading what the run names was refused (403)
+    delivery: Holder | None = None  # for a run with spec.deliveryId, read live under its lock
 
 
 def _claims(workflow: Mapping[str, Any] | None, run_uid: str) -> bool:
@@ -293,6 +300,18 @@ def decide(o: Observed) -> Action:
             status, str(Reason.ORCHESTRATION_NOT_FOUND),
             f'Orchestration "{ref}" not found in namespace "{meta["namespace"]}"',
             generation, o.now))
+    key = delivery_key(o.run)
+    if key is not None:  # one execution per delivery (§5)
+        if o.delivery is None:
+            return Fetch(Need.DELIVERY)
+        if o.delivery.name is not None and o.delivery.final:
+            return WriteStatus(st.refused(status, SubmitReason.DUPLICATE_DELIVERY,
+                                          duplicate_message(key, o.delivery.name),
+                                          generation, o.now))
+        if o.delivery.name is not None:
+            return WriteStatus(st.waiting(status, SubmitReason.DUPLICATE_DELIVERY,
+                                          waiting_message(key, o.delivery.name), generation,
+                                          o.now), Requeue(DELIVERY_RECHECK))
     if o.submission is None:
         return Fetch(Need.SUBMISSION)
     if o.submission.workflow is None:

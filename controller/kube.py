@@ -255,7 +255,8 @@ class Kube:
 
     # -- custom resources ----------------------------------------------------------
     def list_pages(self, res: Resource, namespace: str | None, label_selector: str = "",
-                   limit: int = 100) -> Iterator[tuple[list[Obj], str]]:
+                   limit: int = 100, field_selector: str = ""
+                   ) -> Iterator[tuple[list[Obj], str]]:
         """The objects in pages of at most `limit` (one consistent snapshot; a page
         is let go before the next is read, so memory holds one page, not the whole
         list), each with the list's resourceVersion (to start a watch from)."""
@@ -264,6 +265,8 @@ class Kube:
             kwargs: dict[str, Any] = {"limit": limit, "_request_timeout": self.request_timeout}
             if label_selector:
                 kwargs["label_selector"] = label_selector
+            if field_selector:
+                kwargs["field_selector"] = field_selector
             if token:
                 kwargs["_continue"] = token
 

@@ -16,13 +16,15 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any
 
-from compiler.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION, WORKFLOW_KIND
+from compiler.api import GENERATION_ANNOTATION, RUN_LABEL, STEP_KINDS_ANNOTATION, WORKFLOW_KIND
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
 from compiler.graph import build_graph
+from compiler.names import label_value
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
 from compiler.tools import Tool
@@ -55,6 +57,7 @@ from controller.decide import (
     decide,
     decide_orphan,
 )
+from controller.deliveries import delivery_holder, delivery_key
 from controller.events import Recorder, events_for
 from controller.kube import (
     AGENT_RUNS,
@@ -87,6 +90,13 @@ MAX_STEPS = 12  # decide -> fetch -> decide ...: a handful per reconcile
 REFUSED_CODES = frozenset({400, 403, 404, 413, 422})
 NODE_UPDATE_RECHECK = 60.0  # s: a wait whose Workflow cannot be written (offloaded)
 FORBIDDEN = 403  # reading what a run names: a terminal refusal, not a retry (contract §6)
+BAD_REQUEST = 400
+DELIVERY_LOCKS = 64  # striped: one per delivery key, few enough to keep for good
+
+
+def escape_field(value: str) -> str:
+    """A field selector value, escaped as `fields.EscapeValue` does."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
 
 
 def forbidden_message(kind: str, name: str, namespace: str, e: ApiError) -> str:
@@ -130,6 +140,8 @@ class Reconciler:
         # run key -> (run uid, Workflow uid) this process created and the run's sealed
         # status may not record yet (a lost status write, a 409): proof it is ours.
         self.created: dict[Key, tuple[str, str]] = {}
+        self._delivery_locks = [threading.Lock() for _ in range(DELIVERY_LOCKS)]
+        self._field_selectors = True  # the CRD's selectable fields (until a 400 says no)
         # key -> resourceVersion of our last write (a run's status, or a Workflow we
         # created), so the watch's echo of it is not reconciled again.
         self.written: dict[Key, str] = {}
@@ -169,52 +181,67 @@ class Reconciler:
             workflow=self.caches.workflow(ns, wf_name),
             last_seen=self.caches.deleted_workflow(ns, wf_name),
             orchestration=self.caches.orchestration(ns, ref) if ref else None))
-        for _ in range(MAX_STEPS):
-            action = decide(o)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("decided", extra={
-                    "run": f"{ns}/{key.name}", "action": type(action).__name__,
-                    "detail": getattr(action, "need", None) or getattr(action, "why", None),
-                    "workflow_seen": o.workflow is not None, "last_seen": o.last_seen is not None,
-                    "run_live": o.run_live})
-            if isinstance(action, Fetch):
-                fetched = self._fetch(o, action.need, wf_name, ref)
-                if fetched is None:
-                    return Result()  # the run is gone or was re-created: its own event
-                o = fetched
-            elif isinstance(action, Create):
-                o = self._create(o, action.workflow)
-            elif isinstance(action, WriteStatus):
-                written = self._write(o.run, action.status)
-                if action.status.get("phase") in RUN_DONE and o.last_seen is not None:
-                    uid = str(o.last_seen["metadata"].get("uid") or "")
-                    self.caches.forget_deleted_workflow(ns, wf_name, uid)
-                if written:
-                    log.debug("status written", extra={"run": f"{ns}/{key.name}"})
-                return Result.of(action.requeue)
-            elif isinstance(action, DeleteWorkflow):
-                self._delete(action.workflow, action.propagation)
-                return Result.of(action.requeue)
-            elif isinstance(action, Cancel):
-                self._cancel(action)
-                o = replace(o, cancel_applied=True)
-            elif isinstance(action, ReleaseWaits):
-                try:
-                    released = release(self.kube, action.workflow, action.releases)
-                except NodeUpdateError as e:  # offloaded or too large: not ours to write
-                    log.warning("cannot release a wait", extra={
-                        "run": f"{ns}/{key.name}", "error": str(e)})
-                    return Result(NODE_UPDATE_RECHECK)
-                o = replace(o, workflow=released or self.kube.get(WORKFLOWS, ns, wf_name),
-                            workflow_live=True, waits=None)
-            else:
-                assert isinstance(action, Done)
-                return Result.of(action.requeue)
-        raise RuntimeError(f"{key}: no decision after {MAX_STEPS} steps")
+        # Locks a decision takes (a delivery's), held until this reconcile ends.
+        with ExitStack() as held:
+            for _ in range(MAX_STEPS):
+                action = decide(o)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("decided", extra={
+                        "run": f"{ns}/{key.name}", "action": type(action).__name__,
+                        "detail": getattr(action, "need", None)
+                        or getattr(action, "why", None),
+                        "workflow_seen": o.workflow is not None,
+                        "last_seen": o.last_seen is not None, "run_live": o.run_live})
+                if isinstance(action, Fetch):
+                    fetched = self._fetch(o, action.need, wf_name, ref, held)
+                    if fetched is None:
+                        return Result()  # the run is gone or was re-created: its own event
+                    o = fetched
+                elif isinstance(action, Create):
+                    o = self._create(o, action.workflow)
+                elif isinstance(action, WriteStatus):
+                    written = self._write(o.run, action.status)
+                    if action.status.get("phase") in RUN_DONE and o.last_seen is not None:
+                        uid = str(o.last_seen["metadata"].get("uid") or "")
+                        self.caches.forget_deleted_workflow(ns, wf_name, uid)
+                    if written:
+                        log.debug("status written", extra={"run": f"{ns}/{key.name}"})
+                    return Result.of(action.requeue)
+                elif isinstance(action, DeleteWorkflow):
+                    self._delete(action.workflow, action.propagation)
+                    return Result.of(action.requeue)
+                elif isinstance(action, Cancel):
+                    self._cancel(action)
+                    o = replace(o, cancel_applied=True)
+                elif isinstance(action, ReleaseWaits):
+                    try:
+                        released = release(self.kube, action.workflow, action.releases)
+                    except NodeUpdateError as e:  # offloaded or too large: not ours to write
+                        log.warning("cannot release a wait", extra={
+                            "run": f"{ns}/{key.name}", "error": str(e)})
+                        return Result(NODE_UPDATE_RECHECK)
+                    o = replace(o, workflow=released or self.kube.get(WORKFLOWS, ns, wf_name),
+                                workflow_live=True, waits=None)
+                else:
+                    assert isinstance(action, Done)
+                    return Result.of(action.requeue)
+            raise RuntimeError(f"{key}: no decision after {MAX_STEPS} steps")
 
-    def _fetch(self, o: Observed, need: Need, wf_name: str, ref: str) -> Observed | None:
+    def _fetch(self, o: Observed, need: Need, wf_name: str, ref: str,
+               held: ExitStack) -> Observed | None:
         meta = o.run["metadata"]
         ns = meta["namespace"]
+        if need is Need.DELIVERY:
+            key = delivery_key(o.run)
+            assert key is not None
+            # Decided and carried out (the create) under the delivery's lock, so two
+            # workers never both find it free (controller.deliveries).
+            held.enter_context(self._delivery_locks[hash(key) % len(self._delivery_locks)])
+            others = self._delivery_runs(key)
+            trusted = {str(r["metadata"]["name"]) for r in others
+                       if self.sealer.trusts_status(r)}
+            return replace(o, delivery=delivery_holder(o.run, others,
+                                                       self._holding(ns, others), trusted))
         if need is Need.RUN:
             live = self.kube.get(RUNS, ns, meta["name"])
             if live is None or live["metadata"]["uid"] != meta["uid"]:
@@ -353,6 +380,42 @@ class Reconciler:
             return orch if other == name else self.caches.orchestration(ns, other)
         needs = descendant_need(orch, lookup, budget)
         return share_budget(budget, child_slots(orch), needs) or {}
+
+    def _delivery_runs(self, key: tuple[str, str, str]) -> list[Obj]:
+        """The runs with this delivery key, read live: by field selector (the CRD
+        declares both fields selectable), else the namespace's runs, filtered."""
+        ns, orchestration, delivery = key
+        if self._field_selectors:
+            selector = (f"spec.orchestrationRef.name={escape_field(orchestration)},"
+                        f"spec.deliveryId={escape_field(delivery)}")
+            try:
+                return [r for page, _ in self.kube.list_pages(RUNS, ns,
+                                                               field_selector=selector)
+                        for r in page if delivery_key(r) == key]
+            except ApiError as e:
+                if e.status != BAD_REQUEST:
+                    raise
+                log.warning("the OrchestrationRun CRD declares no selectable fields (an "
+                            "older CRD?); listing whole namespaces for deliveries",
+                            extra={"error": e.message})
+                self._field_selectors = False
+        return [r for page, _ in self.kube.list_pages(RUNS, ns) for r in page
+                if delivery_key(r) == key]
+
+    def _holding(self, ns: str, runs: list[Obj]) -> set[str]:
+        """Of `runs`, the ones a Workflow of their own exists for (or that this
+        process created one for): by the run label, in chunks (a selector's length)."""
+        uids = {str(r["metadata"]["uid"]): str(r["metadata"]["name"]) for r in runs}
+        out = {uids[run_uid] for (run_uid, _) in self.created.values() if run_uid in uids}
+        labels = sorted({label_value(name) for name in uids.values()})
+        for i in range(0, len(labels), 50):
+            selector = f"{RUN_LABEL} in ({','.join(labels[i:i + 50])})"
+            for page, _ in self.kube.list_pages(WORKFLOWS, ns, selector):
+                for wf in page:
+                    owner = controller_owner(wf)
+                    if owner is not None and str(owner.get("uid")) in uids:
+                        out.add(uids[str(owner.get("uid"))])
+        return out
 
     def _judge(self, orch: Obj) -> tuple[list[Any], Any]:
         """Validation of one Orchestration generation, computed once for all its runs
