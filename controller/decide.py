@@ -329,13 +329,17 @@ def _impostor(o: Observed, status: Obj, done: bool, submitted: bool,
               generation: int | None) -> Action:
     """A Workflow that names the run as its owner but that the controller did not
     create (a forged ownerReference; or, after a restart, one whose creation was
-    never recorded): never mirrored. Before submission it is deleted (in the
-    foreground, its pods first) and the run then submits its own; once the run
-    recorded its own Workflow, this one stands where that one was, so that one is
-    gone (§5, deleted)."""
+    never recorded): never mirrored. Judged from the run read live (a cached run
+    may not show yet the status write that recorded the Workflow: a new leader's
+    cache, say). Before submission it is deleted (in the foreground, its pods
+    first) and the run then submits its own; once the run recorded its own
+    Workflow, this one stands where that one was, so that one is gone (§5,
+    deleted)."""
     assert o.workflow is not None
     if done:
         return Done("ended; a Workflow it did not create names it as owner")
+    if not o.run_live:  # a cache may lag our own status write that records it
+        return Fetch(Need.RUN)
     if submitted:
         return _ended(o, status, generation)
     return DeleteWorkflow(o.workflow, "Foreground", Requeue(FOREGROUND_WAIT_BASE, backoff=True))

@@ -36,6 +36,7 @@ from controller.decide import (
     decide,
     decide_orphan,
 )
+from controller.mapping import controller_owner
 from controller.seal import Sealer, Trust
 from controller.status import MAX_STEP_MESSAGE
 from tests.unit.controller.helpers import WF, compiled, container, node, with_status
@@ -407,6 +408,9 @@ def test_properties_of_every_decision(o: Observed) -> None:
             o.last_seen["metadata"]["uid"], "mirrored the last state of a foreign Workflow"
     if not o.trust.status and isinstance(action, Done):
         assert not action.why.startswith("ended"), "settled by a status it did not write"
+    if isinstance(action, DeleteWorkflow) and \
+            (controller_owner(action.workflow) or {}).get("uid") == RUN_UID:
+        assert o.run_live, "deleted a Workflow naming the run, judged from a cached run"
     if o.refused is not None and isinstance(action, WriteStatus) \
             and action.status.get("phase") == "Pending" and o.workflow is None:
         assert action.requeue is not None and action.requeue.backoff
