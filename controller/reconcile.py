@@ -406,7 +406,8 @@ class Reconciler:
         """Of `runs`, the ones a Workflow of their own exists for (or that this
         process created one for): by the run label, in chunks (a selector's length)."""
         uids = {str(r["metadata"]["uid"]): str(r["metadata"]["name"]) for r in runs}
-        out = {uids[run_uid] for (run_uid, _) in self.created.values() if run_uid in uids}
+        mine = tuple(self.created.values())  # a copy: other workers add to it meanwhile
+        out = {uids[run_uid] for (run_uid, _) in mine if run_uid in uids}
         labels = sorted({label_value(name) for name in uids.values()})
         for i in range(0, len(labels), 50):
             selector = f"{RUN_LABEL} in ({','.join(labels[i:i + 50])})"
