@@ -42,6 +42,9 @@ STEP_INDEXES_ANNOTATION: Final = f"{GROUP}/step-indexes"
 # template): how deep in a chain of SubOrchestration runs it stands, 1 for the
 # child of a run a person created; a run without it is at depth 0.
 DEPTH_ANNOTATION: Final = f"{GROUP}/depth"
+# ... and how many runs it may have below it, all depths: its share of its root
+# run's `maxDescendants` (controller.admission); a run without it is a root.
+DESCENDANTS_ANNOTATION: Final = f"{GROUP}/descendants"
 
 # Argo.
 ARGO_API_VERSION: Final = "argoproj.io/v1alpha1"

@@ -31,11 +31,13 @@ What the generator adds to the models' JSON Schema, and why:
   generated from the model, so a new field is covered), except the fields in
   `MUTABLE_RUN_SPEC_FIELDS` (`cancel`): contract §5.
 - Map lists on `status.conditions` (key `type`) and `status.stepStatuses` (key
-  `name`), the status subresource and the printer columns of `kubectl get`.
+  `name`), the status subresource and the printer columns of `kubectl get`; a
+  run's `spec.orchestrationRef.name` and `spec.deliveryId` as selectable fields.
 
 The CRDs accept every object the reference CRDs accept except objects the contract
-already calls invalid (a reference without its `name`, negative counts, more than
-`maxSteps` steps, names over 128 characters, the CEL rules above).
+already calls invalid (a reference without its `name`, or whose name is not a
+Kubernetes object name; negative counts, more than `maxSteps` steps, names over 128
+characters, the CEL rules above).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from compiler.models import (
     OrchestrationStatus,
 )
 from compiler.names import (
+    DNS_SUBDOMAIN_NAME,
     ENV_VAR_NAME,
     IMAGE,
     PARAMETER,
@@ -264,8 +267,24 @@ def _pattern(node: Schema, grammar: Grammar) -> None:
     node.update(_ordered(node))
 
 
+# Object names a step or run refers to (contract §6: references are Kubernetes
+# names, checked before any request): the apiserver refuses `.`, `a/b`, ... at
+# admission, so no controller or script ever reads with one.
+STEP_REFERENCES = ("agentRef", "toolRef", "orchestrationRef")
+RUN_REFERENCES = ("orchestrationRef", "resumeFrom")
+
+
+def _reference(node: Schema) -> None:
+    """`node`, an object with a `name` (or a name itself), holds an object name."""
+    props = node.get("properties")
+    _pattern(props["name"] if props and "name" in props else node, DNS_SUBDOMAIN_NAME)
+
+
 def _user_names(step: Schema, cel: bool) -> None:
     props = step["properties"]
+    for ref in STEP_REFERENCES:
+        _reference(props[ref])
+    _pattern(props["policyRef"], DNS_SUBDOMAIN_NAME)
     _pattern(props["image"], IMAGE)
     _pattern(props["env"]["items"]["properties"]["name"], ENV_VAR_NAME)
     _pattern(props["templateRef"]["properties"]["name"], WORKFLOW_TEMPLATE_NAME)
@@ -273,6 +292,12 @@ def _user_names(step: Schema, cel: bool) -> None:
     if cel:
         step["x-kubernetes-validations"] = [dict(WITH_KEYS_RULE)]
     step.update(_ordered(step))
+
+
+# A run's fields a field selector may name: the controller lists the runs of one
+# delivery by them (contract §5: one execution per Orchestration and deliveryId),
+# as does `orch submit --delivery-id`, without reading the namespace's runs.
+SELECTABLE_RUN_FIELDS = ("orchestrationRef.name", "deliveryId")
 
 
 def _printer_column(name: str, path: str, kind: str = "string", priority: int = 0,
@@ -394,6 +419,8 @@ def orchestration_run_crd(max_steps: int = MAX_STEPS) -> Schema:
     rerun.update(_ordered(rerun))
     spec["x-kubernetes-validations"] = immutable_field_rules(spec, MUTABLE_RUN_SPEC_FIELDS)
     spec.update(_ordered(spec))
+    for ref in RUN_REFERENCES:
+        _reference(spec["properties"][ref])
     parameters = spec["properties"]["parameters"]
     parameters["x-kubernetes-validations"] = [dict(PARAMETER_KEYS_RULE)]
     parameters.update(_ordered(parameters))
@@ -406,7 +433,10 @@ def orchestration_run_crd(max_steps: int = MAX_STEPS) -> Schema:
         _printer_column("RunId", ".status.runId", priority=1),
         _AGE,
     ]
-    return _crd(RUN_KIND, "orchestrationruns", _root(spec, status), columns)
+    crd = _crd(RUN_KIND, "orchestrationruns", _root(spec, status), columns)
+    crd["spec"]["versions"][0]["selectableFields"] = [
+        {"jsonPath": f".spec.{path}"} for path in SELECTABLE_RUN_FIELDS]
+    return crd
 
 
 GENERATORS: dict[str, Callable[[int], Schema]] = {

@@ -56,6 +56,7 @@ def emit_workflow(
     tools: Mapping[str, Tool] | None = None,
     tools_where: str = "in the input",
     tools_hint: str | None = None,
+    descendants: Mapping[str, int] | None = None,
 ) -> Compiled:
     """The Workflow for `orchestration` (named after `run` when given). Problems
     only the compiled form shows (size, template count, settings Argo cannot
@@ -65,7 +66,9 @@ def emit_workflow(
     become no-op tasks that succeed at once; their dependencies stay, so the DAG
     keeps its shape. Without `tools` (an Orchestration judged on its own) a
     ToolRun step is a stand-in container and its Tool is not judged: the
-    Workflow is then not one to submit."""
+    Workflow is then not one to submit. `descendants` (the controller's): each
+    SubOrchestration step's share of the run's descendant budget, written on the
+    child runs it creates."""
     out = out if out is not None else Collector()
     pods = pods if pods is not None else PodSettings()
     depth = 0
@@ -77,7 +80,7 @@ def emit_workflow(
     entry = orchestration.spec.entrypoint or DEFAULT_ENTRYPOINT
     templates: dict[str, dict[str, Any]] = {}  # name -> template, first use order
     tasks = emit_tasks(orchestration, graph, templates, entry, run_params, out, pods,
-                       reused, tools, tools_where, depth, tools_hint)
+                       reused, tools, tools_where, depth, tools_hint, descendants)
     # argo-workflows#13498: a final task so that Argo's own phase is the run's
     # (compiler.outcome says when and why); only where Argo's limits leave room.
     final = outcome_task(graph)
@@ -179,6 +182,7 @@ def emit_tasks(
     tools_where: str = "in the input",
     depth: int = 0,
     tools_hint: str | None = None,
+    descendants: Mapping[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Each step's task, in declaration order, with its dependencies as `graph`
     has them; the templates they run are added to `templates` (identical ones
@@ -198,7 +202,10 @@ def emit_tasks(
             tasks.append(ordered_task(task))
             continue
         ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods,
-                          tools, tools_where, depth, out, path, tools_hint)
+                          tools=tools, tools_where=tools_where, depth=depth,
+                          descendants=None if descendants is None
+                          else descendants.get(step.name),
+                          out=out, path=path, tools_hint=tools_hint)
         before = len(out.items)
         emitted = KINDS[step.kind].build(step, ctx)
         if any(d.is_error for d in out.items[before:]):

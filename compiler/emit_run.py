@@ -81,6 +81,7 @@ def emit_run(
     tools: Mapping[str, Tool] | None = None,
     tools_where: str = "in the input",
     tools_hint: str | None = None,
+    descendants: Mapping[str, int] | None = None,
     limits: Limits = ARGO_LIMITS,
 ) -> CompiledRun:
     """The run's Workflows (arguments as `compiler.emit.emit_workflow`'s; `limits`
@@ -89,14 +90,14 @@ def emit_run(
     if len(orchestration.spec.steps) <= limits.tasks:
         scratch = Collector()
         single = emit_workflow(orchestration, run, scratch, service_account, pods, reused,
-                               tools, tools_where, tools_hint)
+                               tools, tools_where, tools_hint, descendants)
         if _fits(single.workflow, single.size, limits) or any(
                 d.is_error and d.reason is not Reason.WORKFLOW_TOO_LARGE
                 for d in scratch.items):
             out.items.extend(scratch.items)
             return CompiledRun((single.workflow,), single.graph)
     return _emit_split(orchestration, run, out, service_account, pods or PodSettings(),
-                       reused, tools, tools_where, tools_hint, limits)
+                       reused, tools, tools_where, tools_hint, descendants, limits)
 
 
 def _fits(workflow: Obj, size: int, limits: Limits) -> bool:
@@ -109,7 +110,8 @@ def _fits(workflow: Obj, size: int, limits: Limits) -> bool:
 def _emit_split(orchestration: Orchestration, run: OrchestrationRun | None, out: Collector,
                 service_account: str | None, pods: PodSettings, reused: Collection[str],
                 tools: Mapping[str, Tool] | None, tools_where: str,
-                tools_hint: str | None, limits: Limits) -> CompiledRun:
+                tools_hint: str | None, descendants: Mapping[str, int] | None,
+                limits: Limits) -> CompiledRun:
     depth = 0
     if run is not None:
         check_run_parameters(orchestration, run, out)
@@ -120,7 +122,7 @@ def _emit_split(orchestration: Orchestration, run: OrchestrationRun | None, out:
     templates: dict[str, Obj] = {}
     before = len(out.items)
     tasks = emit_tasks(orchestration, graph, templates, entry, run_params, out, pods,
-                       reused, tools, tools_where, depth, tools_hint)
+                       reused, tools, tools_where, depth, tools_hint, descendants)
     if any(d.is_error for d in out.items[before:]):
         return CompiledRun((), graph)
     by_name = {t["name"]: t for t in tasks}

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from compiler.api import MAX_STEPS as MAX_STEPS  # (re-exported: the models' bound)
+from compiler.names import MAX_NAME_LENGTH as MAX_NAME_LENGTH
 
-MAX_NAME_LENGTH = 128
 # A step's parameters: a bound the CRD states (compiler.crd).
 MAX_PARAMETERS = 1000
 
@@ -242,6 +242,9 @@ class OrchestrationRunStatus(_Model):
         description="The steps by phase and reason, when stepStatuses does not list them "
         "all (a run of many steps).")
     conditions: list[Condition] | None = None
+    seal: StrictStr | None = Field(
+        None, description="The controller's MAC over the fields of this status it owns: "
+        "a status it did not write is never believed.")
 
 
 class OrchestrationRun(_Model):

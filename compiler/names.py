@@ -20,7 +20,9 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from compiler.models import MAX_NAME_LENGTH
+# Step names (Argo's template field limit): here, not in compiler.models, so that the
+# terminal commands check names without loading pydantic (0.5 s of their budget).
+MAX_NAME_LENGTH = 128
 
 
 @dataclass(frozen=True)

@@ -95,8 +95,16 @@ class SubmitReason(enum.StrEnum):
     CANCELLED = "Cancelled"
     # What an install allows (contract §6), decided at submission; terminal.
     SUB_ORCHESTRATION_TOO_DEEP = "SubOrchestrationTooDeep"
+    # Its child runs do not fit its share of its root run's maxDescendants.
+    TOO_MANY_DESCENDANTS = "TooManyDescendants"
     STEP_KIND_NOT_ALLOWED = "StepKindNotAllowed"
     TOOL_INVALID = "ToolInvalid"  # a ToolRun step's Tool, read from the cluster
+    # The apiserver refused to let the controller read what the run names (403):
+    # terminal, never retried (contract §6).
+    REFERENCE_FORBIDDEN = "ReferenceForbidden"
+    # Another run of the Orchestration holds the run's spec.deliveryId (contract §5):
+    # terminal once that one was submitted or ended; until then the run waits.
+    DUPLICATE_DELIVERY = "DuplicateDelivery"
 
 
 class NodeStatusReason(enum.StrEnum):

@@ -11,8 +11,14 @@ caches hold:
 - depth: a child run carries its place in a chain of SubOrchestration runs
   (annotation `orchestration.proompteng.ai/depth`, written by its parent's step);
   past `maxSubOrchestrationDepth` it is refused.
+- descendants: a run carries its share of its root run's `maxDescendants`
+  (annotation `orchestration.proompteng.ai/descendants`); one whose own child runs
+  do not fit it is refused, and each child gets a share of what is left (below).
 - allowed kinds: an install may allow only some step kinds
   (`allowedStepKinds`); a run of an Orchestration using another is refused.
+- references: what the run names (`orchestrationRef`, `resumeFrom`) must be a
+  Kubernetes object name before anything is read with it (contract §6): `.` would
+  read the list of the namespace, `victim/release` a subresource.
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import DEPTH_ANNOTATION, MAX_STEPS
+from compiler.api import DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, MAX_STEPS
 from compiler.diagnostics import Reason
+from compiler.names import DNS_SUBDOMAIN_NAME, quote
 from compiler.suborchestrations import SUB_ORCHESTRATION, find_call_cycles
 from compiler.vocabulary import SubmitReason
 
 DEFAULT_MAX_DEPTH = 8
+DEFAULT_MAX_DESCENDANTS = 1000
 Lookup = Callable[[str, str], Mapping[str, Any] | None]
 
 
@@ -38,6 +46,7 @@ class Limits:
     max_depth: int = DEFAULT_MAX_DEPTH
     allowed_kinds: frozenset[str] | None = None  # None: every kind
     max_steps: int = MAX_STEPS  # an Orchestration of more is Invalid (TooManySteps)
+    max_descendants: int = DEFAULT_MAX_DESCENDANTS
 
 
 def refusal(orchestration: Mapping[str, Any], run: Mapping[str, Any], limits: Limits,
@@ -49,6 +58,9 @@ def refusal(orchestration: Mapping[str, Any], run: Mapping[str, Any], limits: Li
     too_deep = depth_refusal(run, limits.max_depth)
     if too_deep is not None:
         return SubmitReason.SUB_ORCHESTRATION_TOO_DEEP, too_deep
+    too_many = descendants_refusal(run, orchestration, limits.max_descendants)
+    if too_many is not None:
+        return SubmitReason.TOO_MANY_DESCENDANTS, too_many
     found = disallowed_kinds(orchestration, limits.allowed_kinds)
     if found and limits.allowed_kinds is not None:
         return SubmitReason.STEP_KIND_NOT_ALLOWED, kinds_message(found, limits.allowed_kinds)
@@ -153,3 +165,175 @@ def kinds_message(found: Sequence[tuple[str, str]], allowed: frozenset[str]) -> 
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
     return (f"this install allows only {', '.join(sorted(allowed))} steps "
             f"(allowedStepKinds); the Orchestration has {shown}{more}")
+
+
+def run_references(run: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(path, value) of each object name the run refers to."""
+    spec = run.get("spec") or {}
+    ref = spec.get("orchestrationRef")
+    out = [("spec.orchestrationRef.name", ref.get("name") if isinstance(ref, Mapping) else ref)]
+    resume = spec.get("resumeFrom")
+    if resume is not None:
+        out.append(("spec.resumeFrom.name",
+                    resume.get("name") if isinstance(resume, Mapping) else resume))
+    return out
+
+
+def name_problem(path: str, value: Any) -> str | None:
+    """Why `value` at `path` cannot name a Kubernetes object, or None."""
+    if not isinstance(value, str):
+        return f"{path} must be a Kubernetes object name, not {type(value).__name__}"
+    problem = DNS_SUBDOMAIN_NAME.problem(value)
+    return f"{path} {quote(value)} {problem}" if problem else None
+
+
+def reference_refusal(run: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(InvalidField, why) when a reference of the run is not an object name: a
+    terminal refusal, decided before any request is made with it."""
+    for path, value in run_references(run):
+        problem = name_problem(path, value)
+        if problem is not None:
+            return str(Reason.INVALID_FIELD), problem
+    return None
+
+
+# -- descendants (contract §6 maxDescendants; issue 22.5) ------------------------------
+# Why a budget carried down, not a count: children are created by Argo (the
+# SubOrchestration step's resource template), in parallel, reconciled by different
+# workers, across restarts. A count of a root's descendants would race; a budget
+# split at each submission needs no shared state. A run with budget `d` (its
+# annotation; a root: `maxDescendants`) is submitted only if its own child runs fit
+# (each attempt of each SubOrchestration step may create one), and gives each
+# child a share of the rest, written on the child by the step (annotation
+# `orchestration.proompteng.ai/descendants`). So a root's tree never holds more than
+# `maxDescendants` runs below it, whatever the concurrency: exact as a bound, and
+# conservative in that a subtree may be refused while another has budget left.
+
+
+def run_budget(run: Mapping[str, Any], max_descendants: int) -> int | None:
+    """How many runs the run may have below it: its annotation (never more than the
+    install's `maxDescendants`), or `maxDescendants` for a root; None when the
+    annotation is not a whole number."""
+    value = ((run.get("metadata") or {}).get("annotations") or {}).get(DESCENDANTS_ANNOTATION)
+    if value is None:
+        return max_descendants
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() \
+            or len(value) > 9:
+        return None
+    return min(int(value), max_descendants)
+
+
+@dataclass(frozen=True)
+class ChildSlot:
+    """A SubOrchestration step: the Orchestration it calls and how many child runs
+    it may create (one per attempt: its retries + 1)."""
+
+    step: str
+    calls: str | None
+    attempts: int
+
+
+def child_slots(orchestration: Mapping[str, Any]) -> list[ChildSlot]:
+    """The SubOrchestration steps of an Orchestration object, read leniently."""
+    spec = orchestration.get("spec") or {}
+    policies = spec.get("policies")
+    retries = (policies or {}).get("retries") if isinstance(policies, Mapping) else None
+    default = retries.get("limit") if isinstance(retries, Mapping) else None
+    steps = spec.get("steps")
+    out = []
+    for step in steps if isinstance(steps, list) else ():
+        if not isinstance(step, Mapping) or step.get("kind") != SUB_ORCHESTRATION:
+            continue
+        tries = step.get("retries", default)
+        ref = step.get("orchestrationRef")
+        name = ref.get("name") if isinstance(ref, Mapping) else ref
+        out.append(ChildSlot(str(step.get("name")), name if isinstance(name, str) else None,
+                             1 + (tries if isinstance(tries, int) and tries > 0 else 0)))
+    return out
+
+
+def descendant_need(orchestration: Mapping[str, Any], lookup: Callable[[str], Mapping[str, Any]
+                    | None], cap: int) -> dict[str, int]:
+    """Per SubOrchestration step, how many runs a child of it would have below it if
+    every Orchestration stays as `lookup` gives it now (at most `cap`; a called
+    Orchestration that does not exist: 0, its child is refused)."""
+    memo: dict[str, int] = {}
+
+    def need(name: str | None, path: frozenset[str]) -> int:
+        if name is None or name in path:  # a cycle is refused before this is asked
+            return 0
+        if name not in memo:
+            found = lookup(name)
+            total = 0
+            for slot in child_slots(found) if found is not None else ():
+                total += slot.attempts * (1 + need(slot.calls, path | {name}))
+                if total >= cap:
+                    break
+            memo[name] = min(total, cap)
+        return memo[name]
+    return {s.step: need(s.calls, frozenset()) for s in child_slots(orchestration)}
+
+
+def share_budget(budget: int, slots: Sequence[ChildSlot], needs: Mapping[str, int]
+                 ) -> dict[str, int] | None:
+    """Each SubOrchestration step's budget for the runs below its child: max-min fair
+    up to each child's need, then what is left max-min fair again (room for an
+    Orchestration edited before the child is submitted). Every attempt's child gets
+    the step's budget, so sum(attempts * (1 + budget)) <= `budget`. None when the
+    children themselves do not fit."""
+    spare = budget - sum(s.attempts for s in slots)
+    if spare < 0:
+        return None
+    shares = {s.step: 0 for s in slots}
+    caps = {s.step: needs.get(s.step, 0) for s in slots}
+    for capped in (True, False):  # up to the needs, then beyond
+        spare = _fill(spare, slots, shares, caps if capped else None)
+    return shares
+
+
+def _fill(spare: int, slots: Sequence[ChildSlot], shares: dict[str, int],
+          caps: Mapping[str, int] | None) -> int:
+    """Raise every share to one level (below its cap), as high as `spare` allows,
+    then one more unit to the first steps that can take it; what is left."""
+    open_ = [s for s in slots if caps is None or shares[s.step] < caps[s.step]]
+    if not open_:
+        return spare
+
+    def cost(level: int) -> int:
+        return sum(s.attempts * max(0, _capped(level, s, caps) - shares[s.step])
+                   for s in open_)
+    lo, hi = 0, spare + max(shares[s.step] for s in open_)
+    while lo < hi:  # the highest level whose cost fits
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if cost(mid) <= spare else (lo, mid - 1)
+    spare -= cost(lo)
+    for s in open_:
+        shares[s.step] = max(shares[s.step], _capped(lo, s, caps))
+    for s in open_:
+        if s.attempts <= spare and (caps is None or shares[s.step] < caps[s.step]):
+            shares[s.step] += 1
+            spare -= s.attempts
+    return spare
+
+
+def _capped(level: int, slot: ChildSlot, caps: Mapping[str, int] | None) -> int:
+    return level if caps is None else min(level, caps[slot.step])
+
+
+def descendants_refusal(run: Mapping[str, Any], orchestration: Mapping[str, Any],
+                        max_descendants: int) -> str | None:
+    """Why the run may not run for its descendant budget, or None."""
+    budget = run_budget(run, max_descendants)
+    if budget is None:
+        return (f"the annotation {DESCENDANTS_ANNOTATION} must be a whole number (orch "
+                "writes it on child runs)")
+    children = sum(s.attempts for s in child_slots(orchestration))
+    if children <= budget:
+        return None
+    root = ((run.get("metadata") or {}).get("annotations") or {}).get(
+        DESCENDANTS_ANNOTATION) is None
+    whose = ("this install allows" if root else
+             "its share of its root run's budget is")
+    return (f"the run would create up to {children} child runs (its SubOrchestration steps, "
+            f"each attempt counted); {whose} {budget} runs below it "
+            f"(maxDescendants {max_descendants})")

@@ -19,13 +19,14 @@ from compiler.api import MAX_STEPS
 from compiler.kinds import KINDS
 from compiler.podpolicy import POD_SECURITY_PROFILES, parse_pod_policy
 from compiler.pods import DEFAULT_PODS, PodSettings
-from controller.admission import DEFAULT_MAX_DEPTH
+from controller.admission import DEFAULT_MAX_DEPTH, DEFAULT_MAX_DESCENDANTS
 
 ENABLED = "JANGAR_ORCHESTRATION_CONTROLLER_ENABLED"
 NAMESPACES = "JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES"
 REQUEST_TIMEOUT = "ORCH_REQUEST_TIMEOUT_SECONDS"
 WATCH_IDLE_TIMEOUT = "ORCH_WATCH_IDLE_TIMEOUT_SECONDS"
 HEALTH_WINDOW = "ORCH_HEALTH_WINDOW_SECONDS"
+SEAL_SECRET = "ORCH_SEAL_SECRET"
 DEFAULT_PORT = 8080
 
 
@@ -54,6 +55,8 @@ class Config:
     max_sub_orchestration_depth: int = DEFAULT_MAX_DEPTH  # see step_kind_settings below
     allowed_step_kinds: frozenset[str] | None = None  # None: every kind
     max_steps: int = MAX_STEPS  # see parse_max_steps below
+    seal_secret: str | None = None  # None: LEASE_NAME-seal (controller.sealkey)
+    max_descendants: int = DEFAULT_MAX_DESCENDANTS
 
 
 def parse_bool(value: str) -> bool:
@@ -127,6 +130,10 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                    help="/healthz fails once a watch has not heard from the apiserver for "
                         f"this many seconds (default ${HEALTH_WINDOW} or 120; must exceed "
                         "--watch-idle-timeout)")
+    p.add_argument("--seal-secret", default=env.get(SEAL_SECRET) or None,
+                   help="the Secret, in the Lease's namespace, holding the key that seals "
+                        f"what the controller writes (default ${SEAL_SECRET}, else "
+                        "LEADER_ELECTION_ID-seal; made when missing)")
     p.add_argument("--log-level", default=env.get("ORCH_LOG_LEVEL") or "info",
                    choices=("debug", "info", "warning", "error"))
     return p
@@ -194,7 +201,9 @@ def load_config(argv: Sequence[str] | None = None,
         workflow_pods=_pods_or_exit(parser, env),
         max_sub_orchestration_depth=_or_exit(parser, parse_depth, env.get(MAX_DEPTH, "")),
         allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")),
-        max_steps=_or_exit(parser, parse_max_steps, env.get(MAX_STEPS_ENV, "")))
+        max_steps=_or_exit(parser, parse_max_steps, env.get(MAX_STEPS_ENV, "")),
+        seal_secret=args.seal_secret,
+        max_descendants=_or_exit(parser, parse_descendants, env.get(MAX_DESCENDANTS, "")))
 
 
 # --- How the submitted Workflows' pods run, and what a step may ask (contract §4, §6) -
@@ -233,9 +242,11 @@ def _pods_or_exit(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> Po
 
 
 # --- What runs may do (contract §6) -------------------------------------------------
-# The chart's orchestrationController.maxSubOrchestrationDepth and .allowedStepKinds.
+# The chart's orchestrationController.maxSubOrchestrationDepth, .allowedStepKinds and
+# .maxDescendants.
 MAX_DEPTH = "ORCH_MAX_SUBORCHESTRATION_DEPTH"
 ALLOWED_KINDS = "ORCH_ALLOWED_STEP_KINDS"
+MAX_DESCENDANTS = "ORCH_MAX_DESCENDANTS"
 
 
 def parse_depth(value: str) -> int:
@@ -246,6 +257,18 @@ def parse_depth(value: str) -> int:
     if not text.isascii() or not text.isdigit():
         raise ValueError(f"${MAX_DEPTH}: {value!r} is not a whole number (default "
                          f"{DEFAULT_MAX_DEPTH})")
+    return int(text)
+
+
+def parse_descendants(value: str) -> int:
+    """$ORCH_MAX_DESCENDANTS: the most child runs under one root run, all depths
+    (default 1,000)."""
+    text = value.strip()
+    if not text:
+        return DEFAULT_MAX_DESCENDANTS
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise ValueError(f"${MAX_DESCENDANTS}: {value!r} is not a whole number (default "
+                         f"{DEFAULT_MAX_DESCENDANTS})")
     return int(text)
 
 

@@ -14,9 +14,19 @@ the fact added. Every safety rule is one branch here and one named test:
 - never submit twice: a run whose status records a Workflow (`workflowRef`) is
   never given a `Create`, even when that Workflow is gone;
 - never submit from a cache read: `Create` only for a run read live;
-- never adopt a Workflow we do not own: only a Workflow whose controlling owner
-  has the run's UID is mirrored;
+- never adopt a Workflow we did not create: only a Workflow whose controlling
+  owner has the run's UID and that the controller created (`controller.seal`:
+  its uid recorded in the sealed status, or created by this process) is
+  mirrored; one that names the run as its owner but was not created by the
+  controller (a forged ownerReference) is deleted before the run is submitted,
+  and never mirrored;
+- believe only what the controller wrote: a status whose seal does not verify
+  (`controller.seal`) is read as if nothing had been written, so a status patch
+  `{phase: Succeeded}` neither settles a run nor stops its Workflow's mirror;
 - a run being deleted is never submitted;
+- one execution per delivery: a run with a `spec.deliveryId` another run of its
+  Orchestration holds is never submitted (`controller.deliveries`, decided live
+  under the delivery's lock);
 - a create the apiserver refused is shown (`Submitted=False`, its message) and
   retried with backoff, never silently or in a hot loop;
 - a Workflow deleted after it ended keeps its result: its last state is mirrored;
@@ -44,7 +54,9 @@ from compiler.compiled import graph_from_orchestration
 from compiler.diagnostics import Reason
 from compiler.vocabulary import ARGO_DONE, RUN_DONE, RunPhase, SubmitReason
 from controller import status as st
+from controller.admission import reference_refusal
 from controller.cancel import CancelPlan, is_cancel_requested, plan_cancel
+from controller.deliveries import Holder, delivery_key, duplicate_message, waiting_message
 from controller.mapping import controller_owner
 from controller.mirror import (
     cancelled_statuses,
@@ -52,6 +64,7 @@ from controller.mirror import (
     mirror_workflow,
     refused_statuses,
 )
+from controller.seal import NOTHING, Trust, untrusted_view
 from controller.waits import Release, WaitFacts, WaitingNode, plan_waits, workflow_waits
 
 Obj = dict[str, Any]
@@ -59,6 +72,7 @@ NOT_OWNED_RECHECK = 30.0  # s: a Workflow we do not own is looked at again after
 SUBMIT_RETRY_BASE = 1.0  # s: a refused create backs off 1, 2, 4, ... (capped by the queue)
 FOREGROUND_WAIT_BASE = 1.0  # s: the same for waiting on an old Workflow's deletion
 DUE_MARGIN = 0.05  # s: a timeout is looked at just after it falls due, never just before
+DELIVERY_RECHECK = 2.0  # s: a run waiting for the first run of its delivery looks again
 
 
 class Need(enum.StrEnum):
@@ -70,6 +84,7 @@ class Need(enum.StrEnum):
     CREATED = "created"  # what the Workflow's steps created (child runs, AgentRuns): a cancel
     WAITS = "waits"  # the ApprovalPolicies and SignalDeliveries the Workflow's waits name
     POLICIES = "policies"  # ApprovalPolicies the cache lacks, read live
+    DELIVERY = "delivery"  # who holds the run's spec.deliveryId (controller.deliveries)
 
 
 class OwnerState(enum.Enum):
@@ -185,34 +200,46 @@ class Observed:
     created: Created | None = None  # for a cancel: what the Workflow created
     cancel_applied: bool = False  # the cancel's plan was carried out in this reconcile
     waits: WaitFacts | None = None  # for the waits of `workflow`
+    trust: Trust = NOTHING  # what of the run and its Workflows is the controller's
+    unreadable: CreateRefused | None = None  # reading what the run names was refused (403)
+    delivery: Holder | None = None  # for a run with spec.deliveryId, read live under its lock
 
 
-def _counts_as_cancelled(run: Mapping[str, Any], done: bool) -> bool:
+def _counts_as_cancelled(run: Mapping[str, Any], status: Mapping[str, Any],
+                         done: bool) -> bool:
     """Whether the mirror reads the run as cancelled. Nothing changes an ended run
     (contract §3): once it has ended, the cancel that counts is the one it ended
-    with, not `spec.cancel` now, so a GitOps re-apply of `cancel: false` leaves a
-    Cancelled run Cancelled, and a late `cancel: true` leaves a Failed or
-    Succeeded one as it was."""
+    with (in the status the controller wrote, `status`), not `spec.cancel` now, so
+    a GitOps re-apply of `cancel: false` leaves a Cancelled run Cancelled, and a
+    late `cancel: true` leaves a Failed or Succeeded one as it was."""
     if done:
-        return (run.get("status") or {}).get("phase") == RunPhase.CANCELLED
+        return status.get("phase") == RunPhase.CANCELLED
     return is_cancel_requested(run)
 
 
-def _is_ours(workflow: Mapping[str, Any] | None, run_uid: str) -> bool:
+def _claims(workflow: Mapping[str, Any] | None, run_uid: str) -> bool:
+    """Its controlling ownerReference names the run (anyone can write one)."""
     owner = controller_owner(workflow) if workflow is not None else None
     return owner is not None and owner.get("uid") == run_uid
 
 
+def _is_ours(workflow: Mapping[str, Any] | None, run_uid: str, trust: Trust) -> bool:
+    """Owned by the run and created by the controller (`controller.seal`)."""
+    return workflow is not None and _claims(workflow, run_uid) \
+        and trust.created((workflow.get("metadata") or {}).get("uid"))
+
+
 def decide(o: Observed) -> Action:
     meta = o.run["metadata"]
-    status: Obj = o.run.get("status") or {}
+    raw: Obj = o.run.get("status") or {}
+    status = raw if o.trust.status else untrusted_view(raw)
     uid, generation = meta["uid"], meta.get("generation")
     submitted = bool(status.get("workflowRef"))
     done = status.get("phase") in RUN_DONE
-    cancelled = _counts_as_cancelled(o.run, done)
+    cancelled = _counts_as_cancelled(o.run, status, done)
 
     if o.workflow is not None:
-        if _is_ours(o.workflow, uid):
+        if _is_ours(o.workflow, uid, o.trust):
             if cancelled and not done and not o.cancel_applied:
                 if o.created is None:
                     return Fetch(Need.CREATED)
@@ -229,6 +256,8 @@ def decide(o: Observed) -> Action:
             mirror = mirror_workflow(o.workflow, status, o.now, cancelled=cancelled)
             return WriteStatus(st.mirrored(status, mirror, o.workflow, generation, o.now), due)
         owner = controller_owner(o.workflow)
+        if _claims(o.workflow, uid):
+            return _impostor(o, status, done, submitted, generation)
         if owner is not None and owner.get("name") == meta["name"]:
             # Controlled by an earlier run of this name: once that run is gone its
             # Workflow goes first, in the foreground, so the new one never meets the
@@ -248,7 +277,7 @@ def decide(o: Observed) -> Action:
         return WriteStatus(st.waiting(status, SubmitReason.WORKFLOW_NOT_OWNED, message,
                                       generation, o.now), Requeue(NOT_OWNED_RECHECK))
 
-    if o.last_seen is not None and _is_ours(o.last_seen, uid):
+    if o.last_seen is not None and _is_ours(o.last_seen, uid, o.trust):
         if done:
             return Done("ended; its Workflow is gone")
         return WriteStatus(_last_state(o, status, generation))
@@ -271,6 +300,12 @@ def decide(o: Observed) -> Action:
         steps = cancelled_statuses(graph_from_orchestration(o.orchestration)) \
             if o.orchestration is not None else []
         return WriteStatus(st.cancelled_unsubmitted(status, steps, generation, o.now))
+    malformed = reference_refusal(o.run)  # before anything is read with it
+    if malformed is not None:
+        return WriteStatus(st.refused(status, *malformed, generation, o.now))
+    if o.unreadable is not None:  # a reference the apiserver would not let us read
+        return WriteStatus(st.refused(status, SubmitReason.REFERENCE_FORBIDDEN,
+                                      o.unreadable.message, generation, o.now))
     if not o.orchestration_live:
         # Compiled from what the apiserver holds now, never the cache: a cache that
         # lags a `kubectl apply` made just before the run would compile the
@@ -282,6 +317,18 @@ def decide(o: Observed) -> Action:
             status, str(Reason.ORCHESTRATION_NOT_FOUND),
             f'Orchestration "{ref}" not found in namespace "{meta["namespace"]}"',
             generation, o.now))
+    key = delivery_key(o.run)
+    if key is not None:  # one execution per delivery (§5)
+        if o.delivery is None:
+            return Fetch(Need.DELIVERY)
+        if o.delivery.name is not None and o.delivery.final:
+            return WriteStatus(st.refused(status, SubmitReason.DUPLICATE_DELIVERY,
+                                          duplicate_message(key, o.delivery.name),
+                                          generation, o.now))
+        if o.delivery.name is not None:
+            return WriteStatus(st.waiting(status, SubmitReason.DUPLICATE_DELIVERY,
+                                          waiting_message(key, o.delivery.name), generation,
+                                          o.now), Requeue(DELIVERY_RECHECK))
     if o.submission is None:
         return Fetch(Need.SUBMISSION)
     if o.submission.workflow is None:
@@ -294,6 +341,26 @@ def decide(o: Observed) -> Action:
                                       generation, o.now),
                            Requeue(SUBMIT_RETRY_BASE, backoff=True))
     return Create(o.submission.workflow)
+
+
+def _impostor(o: Observed, status: Obj, done: bool, submitted: bool,
+              generation: int | None) -> Action:
+    """A Workflow that names the run as its owner but that the controller did not
+    create (a forged ownerReference; or, after a restart, one whose creation was
+    never recorded): never mirrored. Judged from the run read live (a cached run
+    may not show yet the status write that recorded the Workflow: a new leader's
+    cache, say). Before submission it is deleted (in the foreground, its pods
+    first) and the run then submits its own; once the run recorded its own
+    Workflow, this one stands where that one was, so that one is gone (§5,
+    deleted)."""
+    assert o.workflow is not None
+    if done:
+        return Done("ended; a Workflow it did not create names it as owner")
+    if not o.run_live:  # a cache may lag our own status write that records it
+        return Fetch(Need.RUN)
+    if submitted:
+        return _ended(o, status, generation)
+    return DeleteWorkflow(o.workflow, "Foreground", Requeue(FOREGROUND_WAIT_BASE, backoff=True))
 
 
 def _release(o: Observed, waits: list[WaitingNode]) -> Action | Requeue | None:

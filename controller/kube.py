@@ -39,6 +39,7 @@ from compiler.api import (
     VERSION,
     WORKFLOW_KIND,
 )
+from compiler.names import DNS_SUBDOMAIN_NAME, NAMESPACE
 from controller.metrics import Metrics
 
 Obj = dict[str, Any]
@@ -72,6 +73,23 @@ class GoneError(ApiError):
 
 class FencedError(Exception):
     """A write refused locally: this replica does not hold the Lease (any more)."""
+
+
+class InvalidNameError(ValueError):
+    """A name no object can have, refused before any request (contract §6): in a
+    URL path `.` is the list of the namespace and `a/b` a subresource of `a`."""
+
+
+def is_object_name(namespace: str, name: str) -> bool:
+    """Both are names a namespaced custom object can have (the apiserver holds a
+    custom resource's name to a DNS subdomain)."""
+    return NAMESPACE.problem(namespace) is None and DNS_SUBDOMAIN_NAME.problem(name) is None
+
+
+def _object_path(res: Resource, namespace: str, name: str) -> None:
+    if not is_object_name(namespace, name):
+        raise InvalidNameError(f"{res.plural} {namespace!r}/{name!r}: not an object name; "
+                               "no request sent")
 
 
 def retry_on_conflict(attempt: Callable[[int], T], attempts: int = CONFLICT_ATTEMPTS,
@@ -237,7 +255,8 @@ class Kube:
 
     # -- custom resources ----------------------------------------------------------
     def list_pages(self, res: Resource, namespace: str | None, label_selector: str = "",
-                   limit: int = 100) -> Iterator[tuple[list[Obj], str]]:
+                   limit: int = 100, field_selector: str = ""
+                   ) -> Iterator[tuple[list[Obj], str]]:
         """The objects in pages of at most `limit` (one consistent snapshot; a page
         is let go before the next is read, so memory holds one page, not the whole
         list), each with the list's resourceVersion (to start a watch from)."""
@@ -246,6 +265,8 @@ class Kube:
             kwargs: dict[str, Any] = {"limit": limit, "_request_timeout": self.request_timeout}
             if label_selector:
                 kwargs["label_selector"] = label_selector
+            if field_selector:
+                kwargs["field_selector"] = field_selector
             if token:
                 kwargs["_continue"] = token
 
@@ -289,6 +310,10 @@ class Kube:
         return WatchStream(self._call("WATCH", call))
 
     def get(self, res: Resource, namespace: str, name: str) -> Obj | None:
+        """The object; None when it does not exist, or could not (a malformed name is
+        never sent: it would address something else)."""
+        if not is_object_name(namespace, name):
+            return None
         try:
             obj: Obj = self._call("GET", lambda: self.custom.get_namespaced_custom_object(
                 res.group, res.version, namespace, res.plural, name,
@@ -313,6 +338,7 @@ class Kube:
                          if v}
         if preconditions:
             body["preconditions"] = preconditions
+        _object_path(res, namespace, name)
         self._check_fence(f"delete {res.plural}")
         try:
             self._call("DELETE", lambda: self.custom.delete_namespaced_custom_object(
@@ -326,6 +352,7 @@ class Kube:
         """PUT the whole object (a Workflow: Argo's CRD has no status subresource, so
         `argo resume` writes a node this way); `body` carries metadata.resourceVersion,
         so a concurrent change is a `ConflictError`."""
+        _object_path(res, namespace, name)
         self._check_fence(f"update {res.plural}")
         replaced: Obj = self._call("PUT", lambda: self.custom.replace_namespaced_custom_object(
             res.group, res.version, namespace, res.plural, name, body,
@@ -334,6 +361,7 @@ class Kube:
 
     def patch(self, res: Resource, namespace: str, name: str, body: Obj) -> Obj | None:
         """A JSON merge patch (RFC 7386) of the object; None when it is gone."""
+        _object_path(res, namespace, name)
         self._check_fence(f"patch {res.plural}")
         try:
             obj: Obj = self._call("PATCH", lambda: self.custom.patch_namespaced_custom_object(
@@ -347,11 +375,29 @@ class Kube:
     def replace_status(self, res: Resource, namespace: str, name: str, body: Obj) -> Obj:
         """PUT the status subresource; `body` carries metadata.resourceVersion, so a
         concurrent change is a `ConflictError`, never a lost update."""
+        _object_path(res, namespace, name)
         self._check_fence(f"update {res.plural}/status")
         obj: Obj = self._call("PUT", lambda: self.custom.replace_namespaced_custom_object_status(
             res.group, res.version, namespace, res.plural, name, body,
             _request_timeout=self.request_timeout))
         return obj
+
+    # -- the seal key (controller.sealkey) --------------------------------------------
+    def get_secret(self, namespace: str, name: str) -> Obj | None:
+        try:
+            secret = self._call("GET", lambda: self.core.read_namespaced_secret(
+                name, namespace, _request_timeout=self.request_timeout))
+        except NotFoundError:
+            return None
+        out: Obj = self.api.sanitize_for_serialization(secret)  # type: ignore[no-untyped-call]
+        return out
+
+    def create_secret(self, namespace: str, body: Obj) -> Obj:
+        """Not fenced: the key is made before the Lease is sought (any replica may)."""
+        secret = self._call("POST", lambda: self.core.create_namespaced_secret(
+            namespace, body, _request_timeout=self.request_timeout))  # type: ignore[arg-type]
+        out: Obj = self.api.sanitize_for_serialization(secret)  # type: ignore[no-untyped-call]
+        return out
 
     # -- events and leases -----------------------------------------------------------
     def create_event(self, namespace: str, body: Obj) -> None:

@@ -34,6 +34,7 @@ from controller.kube import (
     SIGNAL_DELIVERIES,
     WORKFLOWS,
     ApiClient,
+    ApiError,
     ClusterConfigError,
     Kube,
     Obj,
@@ -57,6 +58,8 @@ from controller.mirror import workflow_view
 from controller.orchestrations import is_judged
 from controller.queue import WorkQueue
 from controller.reconcile import Caches, Reconciler
+from controller.seal import Sealer
+from controller.sealkey import SealKeyError, load_sealer, seal_secret_name
 from controller.server import Endpoints, serve
 from controller.store import Store
 from controller.waitindex import (
@@ -74,9 +77,20 @@ CONTROLLER = "orchestration"
 SHUTDOWN_GRACE = 25.0
 
 
-def run_summary(run: Obj) -> tuple[str, bool]:
+Settled = Callable[[Obj], bool]
+
+
+def run_summary(run: Obj, settled: Settled = is_settled) -> tuple[str, bool]:
     """What the metrics and the event filter read of a cached run."""
-    return (str((run.get("status") or {}).get("phase") or RunPhase.PENDING), is_settled(run))
+    return (str((run.get("status") or {}).get("phase") or RunPhase.PENDING), settled(run))
+
+
+def sealed_settled(sealer: Sealer) -> Settled:
+    """Settled (`mapping.is_settled`) by a status the controller wrote itself: a
+    status patched to `Succeeded` by anyone else settles nothing (controller.seal)."""
+    def settled(run: Obj) -> bool:
+        return is_settled(run) and sealer.trusts_status(run)
+    return settled
 
 
 # The reference system's objects that decide ApprovalGate and SignalWait steps.
@@ -89,14 +103,14 @@ RESOURCES: dict[str, Resource] = {
 OPTIONAL = frozenset({POLICY, DELIVERY})
 
 
-def stores() -> dict[str, Store]:
+def stores(settled: Settled = is_settled) -> dict[str, Store]:
     """One cache per kind, each keeping what its readers need: a run whole (its
     status is written back whole) but compressed once settled; a Workflow cut to
     the mirror's view, compressed once ended, its last state kept when deleted; an
     ApprovalPolicy's name and phase; a SignalDelivery's name and what it matches."""
     return {
         ORCHESTRATION: Store(summarize=is_judged),
-        RUN: Store(is_cold=is_settled, summarize=run_summary),
+        RUN: Store(is_cold=settled, summarize=lambda run: run_summary(run, settled)),
         WORKFLOW: Store(view=workflow_view, is_cold=has_ended, keep_deleted=True),
         POLICY: Store(view=policy_view),
         DELIVERY: Store(view=delivery_view),
@@ -132,6 +146,7 @@ class Controller:
         self.waits = WaitIndex()  # which runs wait on which ApprovalPolicy / Signal
         self._elector_stop = threading.Event()
         self._elector_thread = threading.Thread()
+        self.settled: Settled = is_settled  # sealed_settled once the key is loaded
 
     # -- HTTP ---------------------------------------------------------------------------
     def _healthy(self) -> bool:
@@ -177,12 +192,17 @@ class Controller:
         kube = Kube(api,
                     self.metrics, request_timeout=c.request_timeout,
                     fence=self.leading.is_set if c.leader_elect else None)
+        sealer = self._seal_key(kube)
+        if sealer is None:
+            return self._shutdown(None, kube)
+        self.settled = sealed_settled(sealer)
         reconciler = Reconciler(kube, Caches(
             self._lookup(ORCHESTRATION), self._lookup(RUN), self._lookup(WORKFLOW),
             self._deleted_workflow, self._forget_deleted_workflow, self._lookup(POLICY),
             self.waits.deliveries_for),
             Recorder(kube), c.workflow_service_account, c.workflow_pods,
-            Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds, c.max_steps))
+            Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds, c.max_steps,
+                   c.max_descendants), sealer)
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
         # Runs (and Orchestrations) first: a Workflow's event is judged by its run's
         # cached state (a settled run's Workflow wakes nothing), so that state must
@@ -210,6 +230,30 @@ class Controller:
         self._start_workers(reconciler)
         self.stop.wait()
         return self._shutdown(elector, kube)
+
+    def _seal_key(self, kube: Kube) -> Sealer | None:
+        """The install's seal key (controller.sealkey), retried while the apiserver
+        cannot be reached; None (exit 1) when it refuses, or stopped meanwhile."""
+        c = self.config
+        name = c.seal_secret or seal_secret_name(c.lease_name)
+        delay = 0.5
+        while not self.stop.is_set():
+            try:
+                return load_sealer(kube, c.lease_namespace, name)
+            except (SealKeyError, ApiError) as e:
+                if isinstance(e, SealKeyError) or (e.status < 500 and e.status != 429):
+                    log.error("cannot use the seal key", extra={
+                        "secret": f"{c.lease_namespace}/{name}", "error": str(e)})
+                    self.exit_code = 1
+                    return None
+                log.warning("cannot read the seal key; retrying", extra={
+                    "secret": f"{c.lease_namespace}/{name}", "error": str(e)})
+            except Exception as e:  # the apiserver unreachable, a timeout
+                log.warning("cannot read the seal key; retrying", extra={
+                    "secret": f"{c.lease_namespace}/{name}", "error": repr(e)})
+            self.stop.wait(delay)
+            delay = min(delay * 2, 10.0)
+        return None
 
     def _informer(self, kind: str, namespace: str) -> Informer | None:
         by_ns = self.informers.get(kind, {})
@@ -249,7 +293,7 @@ class Controller:
                 else self._handler(kind, reconciler)
             for ns in namespaces:
                 informer = Informer(kube, res, ns, handler, self.metrics,
-                                    store=stores()[kind],
+                                    store=stores(self.settled)[kind],
                                     label_selector=LABEL_SELECTORS.get(kind, ""),
                                     page_size=PAGE_SIZES[kind],
                                     idle_timeout=self.config.watch_idle_timeout,
@@ -288,7 +332,7 @@ class Controller:
                 reconciler.forget(mine)  # `written` never outlives its object
             elif is_own_write(mine, obj, reconciler.written):
                 return  # the echo of our own status write or Workflow create
-            elif (kind == RUN and is_settled(obj)) or (kind == ORCHESTRATION
+            elif (kind == RUN and self.settled(obj)) or (kind == ORCHESTRATION
                                                        and is_judged(obj)):
                 return  # nothing left to do for it
             for key in keys_for(kind, obj):

@@ -16,19 +16,28 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any
 
-from compiler.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION, WORKFLOW_KIND
+from compiler.api import GENERATION_ANNOTATION, RUN_LABEL, STEP_KINDS_ANNOTATION, WORKFLOW_KIND
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
 from compiler.graph import build_graph
+from compiler.names import label_value
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
 from compiler.tools import Tool
 from compiler.vocabulary import RUN_DONE, SubmitReason
 from controller import conditions as conds
-from controller.admission import Limits, refusal
+from controller.admission import (
+    Limits,
+    child_slots,
+    descendant_need,
+    refusal,
+    run_budget,
+    share_budget,
+)
 from controller.cancel import ARGO_WORKFLOW_LABEL, cancel_patch, stop_patch
 from controller.decide import (
     Cancel,
@@ -48,6 +57,7 @@ from controller.decide import (
     decide,
     decide_orphan,
 )
+from controller.deliveries import delivery_holder, delivery_key
 from controller.events import Recorder, events_for
 from controller.kube import (
     AGENT_RUNS,
@@ -67,6 +77,7 @@ from controller.orchestrations import reconcile_orchestration
 from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
 from controller.resuming import Refused as ResumeRefused
 from controller.resuming import plan_resumption, resume_from
+from controller.seal import Sealer, untrusted_view
 from controller.suspend import NodeUpdateError
 from controller.validation import check_orchestration_object, check_tool_object, compile_run
 
@@ -78,6 +89,19 @@ MAX_STEPS = 12  # decide -> fetch -> decide ...: a handful per reconcile
 # the cluster's: the reconcile fails and is retried like any error.
 REFUSED_CODES = frozenset({400, 403, 404, 413, 422})
 NODE_UPDATE_RECHECK = 60.0  # s: a wait whose Workflow cannot be written (offloaded)
+FORBIDDEN = 403  # reading what a run names: a terminal refusal, not a retry (contract §6)
+BAD_REQUEST = 400
+DELIVERY_LOCKS = 64  # striped: one per delivery key, few enough to keep for good
+
+
+def escape_field(value: str) -> str:
+    """A field selector value, escaped as `fields.EscapeValue` does."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
+
+
+def forbidden_message(kind: str, name: str, namespace: str, e: ApiError) -> str:
+    return (f'the controller may not read {kind} "{name}" in namespace "{namespace}" '
+            f"({e.status} {e.reason}): {e.message}")
 
 Lookup = Callable[[str, str], Obj | None]
 
@@ -106,10 +130,18 @@ class Caches:
 class Reconciler:
     def __init__(self, kube: Kube, caches: Caches, recorder: Recorder,
                  service_account: str | None = None, pods: PodSettings = DEFAULT_PODS,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, sealer: Sealer | None = None) -> None:
         self.kube, self.caches, self.recorder = kube, caches, recorder
         self.service_account, self.pods = service_account, pods
         self.limits = limits or Limits()
+        # The install's key (controller.sealkey); a key of its own when none is given
+        # (then nothing from before this object is believed).
+        self.sealer = sealer or Sealer.generate()
+        # run key -> (run uid, Workflow uid) this process created and the run's sealed
+        # status may not record yet (a lost status write, a 409): proof it is ours.
+        self.created: dict[Key, tuple[str, str]] = {}
+        self._delivery_locks = [threading.Lock() for _ in range(DELIVERY_LOCKS)]
+        self._field_selectors = True  # the CRD's selectable fields (until a 400 says no)
         # key -> resourceVersion of our last write (a run's status, or a Workflow we
         # created), so the watch's echo of it is not reconciled again.
         self.written: dict[Key, str] = {}
@@ -128,6 +160,14 @@ class Reconciler:
     def forget(self, key: Key) -> None:
         """The object was deleted: its last write need not be remembered."""
         self.written.pop(key, None)
+        self.created.pop(key, None)
+
+    def _trusted(self, o: Observed) -> Observed:
+        """`o` with what the controller may believe of its run (controller.seal)."""
+        meta = o.run["metadata"]
+        mine = self.created.get(Key(o.run["kind"], meta["namespace"], meta["name"]))
+        created = [mine[1]] if mine is not None and mine[0] == meta["uid"] else []
+        return replace(o, trust=self.sealer.trust(o.run, created))
 
     # -- OrchestrationRun ----------------------------------------------------------------
     def _reconcile_run(self, key: Key, live: bool) -> Result:
@@ -137,61 +177,77 @@ class Reconciler:
         if run is None:
             return self._collect_orphan(key, self.caches.workflow(ns, wf_name))
         ref = ((run.get("spec") or {}).get("orchestrationRef") or {}).get("name") or ""
-        o = Observed(run=run, now=conds.now_rfc3339(), run_live=live,
-                     workflow=self.caches.workflow(ns, wf_name),
-                     last_seen=self.caches.deleted_workflow(ns, wf_name),
-                     orchestration=self.caches.orchestration(ns, ref) if ref else None)
-        for _ in range(MAX_STEPS):
-            action = decide(o)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("decided", extra={
-                    "run": f"{ns}/{key.name}", "action": type(action).__name__,
-                    "detail": getattr(action, "need", None) or getattr(action, "why", None),
-                    "workflow_seen": o.workflow is not None, "last_seen": o.last_seen is not None,
-                    "run_live": o.run_live})
-            if isinstance(action, Fetch):
-                fetched = self._fetch(o, action.need, wf_name, ref)
-                if fetched is None:
-                    return Result()  # the run is gone or was re-created: its own event
-                o = fetched
-            elif isinstance(action, Create):
-                o = self._create(o, action.workflow)
-            elif isinstance(action, WriteStatus):
-                written = self._write(o.run, action.status)
-                if action.status.get("phase") in RUN_DONE and o.last_seen is not None:
-                    uid = str(o.last_seen["metadata"].get("uid") or "")
-                    self.caches.forget_deleted_workflow(ns, wf_name, uid)
-                if written:
-                    log.debug("status written", extra={"run": f"{ns}/{key.name}"})
-                return Result.of(action.requeue)
-            elif isinstance(action, DeleteWorkflow):
-                self._delete(action.workflow, action.propagation)
-                return Result.of(action.requeue)
-            elif isinstance(action, Cancel):
-                self._cancel(action)
-                o = replace(o, cancel_applied=True)
-            elif isinstance(action, ReleaseWaits):
-                try:
-                    released = release(self.kube, action.workflow, action.releases)
-                except NodeUpdateError as e:  # offloaded or too large: not ours to write
-                    log.warning("cannot release a wait", extra={
-                        "run": f"{ns}/{key.name}", "error": str(e)})
-                    return Result(NODE_UPDATE_RECHECK)
-                o = replace(o, workflow=released or self.kube.get(WORKFLOWS, ns, wf_name),
-                            workflow_live=True, waits=None)
-            else:
-                assert isinstance(action, Done)
-                return Result.of(action.requeue)
-        raise RuntimeError(f"{key}: no decision after {MAX_STEPS} steps")
+        o = self._trusted(Observed(
+            run=run, now=conds.now_rfc3339(), run_live=live,
+            workflow=self.caches.workflow(ns, wf_name),
+            last_seen=self.caches.deleted_workflow(ns, wf_name),
+            orchestration=self.caches.orchestration(ns, ref) if ref else None))
+        # Locks a decision takes (a delivery's), held until this reconcile ends.
+        with ExitStack() as held:
+            for _ in range(MAX_STEPS):
+                action = decide(o)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("decided", extra={
+                        "run": f"{ns}/{key.name}", "action": type(action).__name__,
+                        "detail": getattr(action, "need", None)
+                        or getattr(action, "why", None),
+                        "workflow_seen": o.workflow is not None,
+                        "last_seen": o.last_seen is not None, "run_live": o.run_live})
+                if isinstance(action, Fetch):
+                    fetched = self._fetch(o, action.need, wf_name, ref, held)
+                    if fetched is None:
+                        return Result()  # the run is gone or was re-created: its own event
+                    o = fetched
+                elif isinstance(action, Create):
+                    o = self._create(o, action.workflow)
+                elif isinstance(action, WriteStatus):
+                    written = self._write(o.run, action.status)
+                    if action.status.get("phase") in RUN_DONE and o.last_seen is not None:
+                        uid = str(o.last_seen["metadata"].get("uid") or "")
+                        self.caches.forget_deleted_workflow(ns, wf_name, uid)
+                    if written:
+                        log.debug("status written", extra={"run": f"{ns}/{key.name}"})
+                    return Result.of(action.requeue)
+                elif isinstance(action, DeleteWorkflow):
+                    self._delete(action.workflow, action.propagation)
+                    return Result.of(action.requeue)
+                elif isinstance(action, Cancel):
+                    self._cancel(action)
+                    o = replace(o, cancel_applied=True)
+                elif isinstance(action, ReleaseWaits):
+                    try:
+                        released = release(self.kube, action.workflow, action.releases)
+                    except NodeUpdateError as e:  # offloaded or too large: not ours to write
+                        log.warning("cannot release a wait", extra={
+                            "run": f"{ns}/{key.name}", "error": str(e)})
+                        return Result(NODE_UPDATE_RECHECK)
+                    o = replace(o, workflow=released or self.kube.get(WORKFLOWS, ns, wf_name),
+                                workflow_live=True, waits=None)
+                else:
+                    assert isinstance(action, Done)
+                    return Result.of(action.requeue)
+            raise RuntimeError(f"{key}: no decision after {MAX_STEPS} steps")
 
-    def _fetch(self, o: Observed, need: Need, wf_name: str, ref: str) -> Observed | None:
+    def _fetch(self, o: Observed, need: Need, wf_name: str, ref: str,
+               held: ExitStack) -> Observed | None:
         meta = o.run["metadata"]
         ns = meta["namespace"]
+        if need is Need.DELIVERY:
+            key = delivery_key(o.run)
+            assert key is not None
+            # Decided and carried out (the create) under the delivery's lock, so two
+            # workers never both find it free (controller.deliveries).
+            held.enter_context(self._delivery_locks[hash(key) % len(self._delivery_locks)])
+            others = self._delivery_runs(key)
+            trusted = {str(r["metadata"]["name"]) for r in others
+                       if self.sealer.trusts_status(r)}
+            return replace(o, delivery=delivery_holder(o.run, others,
+                                                       self._holding(ns, others), trusted))
         if need is Need.RUN:
             live = self.kube.get(RUNS, ns, meta["name"])
             if live is None or live["metadata"]["uid"] != meta["uid"]:
                 return None
-            return replace(o, run=live, run_live=True)
+            return self._trusted(replace(o, run=live, run_live=True))
         if need is Need.WORKFLOW:
             return replace(o, workflow=self.kube.get(WORKFLOWS, ns, wf_name),
                            workflow_live=True)
@@ -202,7 +258,13 @@ class Reconciler:
             assert o.workflow is not None
             return replace(o, created=self._created(o.workflow))
         if need is Need.ORCHESTRATION:  # (no name: nothing to read, it is not found)
-            found = self.kube.get(ORCHESTRATIONS, ns, ref) if ref else None
+            try:
+                found = self.kube.get(ORCHESTRATIONS, ns, ref) if ref else None
+            except ApiError as e:
+                if e.status != FORBIDDEN:
+                    raise
+                return replace(o, orchestration_live=True, unreadable=CreateRefused(
+                    e.status, e.reason, forbidden_message("Orchestration", ref, ns, e)))
             return replace(o, orchestration=found, orchestration_live=True)
         if need is Need.WAITS:
             assert o.workflow is not None
@@ -230,9 +292,12 @@ class Reconciler:
                 "error": e.message})
             return replace(o, refused=CreateRefused(e.status, e.reason, e.message))
         self.written[Key(WORKFLOW_KIND, ns, name)] = wf["metadata"]["resourceVersion"]
-        log.info("workflow created", extra={"run": f"{ns}/{o.run['metadata']['name']}",
+        run_meta = o.run["metadata"]
+        self.created[Key(o.run["kind"], ns, run_meta["name"])] = (run_meta["uid"],
+                                                                  wf["metadata"]["uid"])
+        log.info("workflow created", extra={"run": f"{ns}/{run_meta['name']}",
                                             "workflow": name})
-        return replace(o, workflow=wf, workflow_live=True)
+        return self._trusted(replace(o, workflow=wf, workflow_live=True))
 
     def submission(self, orch: Obj, run: Obj) -> Submission:
         """The Workflow for this run, or why there is none (terminal)."""
@@ -249,7 +314,20 @@ class Reconciler:
         annotations: dict[str, str] = {}
         resuming = resume_from(run)
         if resuming is not None:  # contract §3: reuse what the old run did (read live)
-            old = self.kube.get(RUNS, run["metadata"]["namespace"], resuming[0])
+            ns = run["metadata"]["namespace"]
+            try:
+                old = self.kube.get(RUNS, ns, resuming[0])
+            except ApiError as e:
+                if e.status != FORBIDDEN:
+                    raise
+                return Submission(None, SubmitReason.REFERENCE_FORBIDDEN,
+                                  forbidden_message("OrchestrationRun", resuming[0], ns, e))
+            if old is not None and not self.sealer.trusts_status(old):
+                # Its steps' results would be reused as they stand: only as the
+                # controller recorded them (a status written by anyone else is not).
+                return Submission(None, SubmitReason.RESUME_REFUSED,
+                                  f'run "{resuming[0]}" has a status this controller did not '
+                                  "write; its results cannot be reused (submit a new run)")
             resumed = plan_resumption(run, orch, build_graph(model.spec.steps), old)
             if isinstance(resumed, ResumeRefused):
                 return Submission(None, resumed.reason, resumed.message)
@@ -257,7 +335,13 @@ class Reconciler:
         tools: dict[str, Tool] = {}
         for name in sorted({s.tool_ref.name for s in model.spec.steps
                             if s.tool_ref and s.name not in reused}):
-            found = self.kube.get(TOOLS, run["metadata"]["namespace"], name)
+            try:
+                found = self.kube.get(TOOLS, run["metadata"]["namespace"], name)
+            except ApiError as e:
+                if e.status != FORBIDDEN:
+                    raise
+                return Submission(None, SubmitReason.REFERENCE_FORBIDDEN, forbidden_message(
+                    "Tool", name, run["metadata"]["namespace"], e))
             if found is not None:  # a missing one is ToolNotFound, from the compiler
                 tool_problems, tool = check_tool_object(found)
                 if tool is None:
@@ -266,7 +350,7 @@ class Reconciler:
                                       + condition_message(tool_problems))
                 tools[name] = tool
         problems, compiled = compile_run(model, run, self.service_account, self.pods, reused,
-                                         tools)
+                                         tools, self._budgets(orch, run))
         if compiled is None:
             reason = (str(Reason.WORKFLOW_TOO_LARGE)
                       if any(p.reason is Reason.WORKFLOW_TOO_LARGE for p in problems)
@@ -284,6 +368,56 @@ class Reconciler:
             **annotations,
         }
         return Submission(body)
+
+    def _budgets(self, orch: Obj, run: Obj) -> dict[str, int]:
+        """Each SubOrchestration step's share of the run's descendant budget, split by
+        what the Orchestrations it calls need now (as the cache holds them; refusal()
+        has made sure the run's own children fit)."""
+        budget = run_budget(run, self.limits.max_descendants) or 0
+        meta = orch["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+
+        def lookup(other: str) -> Obj | None:
+            return orch if other == name else self.caches.orchestration(ns, other)
+        needs = descendant_need(orch, lookup, budget)
+        return share_budget(budget, child_slots(orch), needs) or {}
+
+    def _delivery_runs(self, key: tuple[str, str, str]) -> list[Obj]:
+        """The runs with this delivery key, read live: by field selector (the CRD
+        declares both fields selectable), else the namespace's runs, filtered."""
+        ns, orchestration, delivery = key
+        if self._field_selectors:
+            selector = (f"spec.orchestrationRef.name={escape_field(orchestration)},"
+                        f"spec.deliveryId={escape_field(delivery)}")
+            try:
+                return [r for page, _ in self.kube.list_pages(RUNS, ns,
+                                                               field_selector=selector)
+                        for r in page if delivery_key(r) == key]
+            except ApiError as e:
+                if e.status != BAD_REQUEST:
+                    raise
+                log.warning("the OrchestrationRun CRD declares no selectable fields (an "
+                            "older CRD?); listing whole namespaces for deliveries",
+                            extra={"error": e.message})
+                self._field_selectors = False
+        return [r for page, _ in self.kube.list_pages(RUNS, ns) for r in page
+                if delivery_key(r) == key]
+
+    def _holding(self, ns: str, runs: list[Obj]) -> set[str]:
+        """Of `runs`, the ones a Workflow of their own exists for (or that this
+        process created one for): by the run label, in chunks (a selector's length)."""
+        uids = {str(r["metadata"]["uid"]): str(r["metadata"]["name"]) for r in runs}
+        mine = tuple(self.created.values())  # a copy: other workers add to it meanwhile
+        out = {uids[run_uid] for (run_uid, _) in mine if run_uid in uids}
+        labels = sorted({label_value(name) for name in uids.values()})
+        for i in range(0, len(labels), 50):
+            selector = f"{RUN_LABEL} in ({','.join(labels[i:i + 50])})"
+            for page, _ in self.kube.list_pages(WORKFLOWS, ns, selector):
+                for wf in page:
+                    owner = controller_owner(wf)
+                    if owner is not None and str(owner.get("uid")) in uids:
+                        out.add(uids[str(owner.get("uid"))])
+        return out
 
     def _judge(self, orch: Obj) -> tuple[list[Any], Any]:
         """Validation of one Orchestration generation, computed once for all its runs
@@ -336,6 +470,7 @@ class Reconciler:
     # -- writes ---------------------------------------------------------------------------
     def _write(self, run: Obj, new: Obj) -> bool:
         old = run.get("status") or {}
+        new = self.sealer.seal(run, new)  # every status this controller writes
         if old == new:
             return False
         meta = run["metadata"]
@@ -343,7 +478,9 @@ class Reconciler:
         written = self.kube.replace_status(RUNS, meta["namespace"], meta["name"],
                                            {**run, "status": new})
         self.written[key] = written["metadata"]["resourceVersion"]
-        for event in events_for(old, new):
+        # Events from what the controller wrote before, not what someone put there.
+        before = old if self.sealer.trusts_status(run) else untrusted_view(old)
+        for event in events_for(before, new):
             self.recorder.record(written, event)
         if old.get("phase") != new.get("phase") or old.get("progress") != new.get("progress"):
             log.info("run status", extra={"run": f"{key.namespace}/{key.name}",

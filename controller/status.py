@@ -34,7 +34,8 @@ from controller.mirror import Mirror
 
 Obj = dict[str, Any]
 OWN_KEYS = ("observedGeneration", "orchestrationGeneration", "workflowRef", "phase",
-            "progress", "startedAt", "finishedAt", "stepStatuses", "conditions")
+            "progress", "startedAt", "finishedAt", "stepStatuses", "conditions",
+            "seal")  # `seal`: controller.seal, added to every write by the executor
 OWN_STEP_KEYS = ("name", "kind", "phase", "reason", "message", "startedAt", "finishedAt",
                  "attempt")
 MAX_STEP_MESSAGE = 1024  # bytes, JSON-encoded: 200 steps -> at most ~200 KiB of messages

@@ -89,6 +89,7 @@ def check_orchestration_object(obj: Mapping[str, Any], max_steps: int = MAX_STEP
 def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
                 service_account: str | None, pods: PodSettings = DEFAULT_PODS,
                 reused: Collection[str] = (), tools: Mapping[str, Tool] | None = None,
+                descendants: Mapping[str, int] | None = None,
                 ) -> tuple[list[Diagnostic], Compiled | None]:
     """The run's Workflow (`reused`: a resumed run's reused steps, as no-ops), or
     the problems that prevent it. `tools`: the Tools of its ToolRun steps that
@@ -106,7 +107,8 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
             "the step's toolRef")
     compiled = emit_workflow(orchestration, run, out, service_account=service_account, pods=pods,
                              reused=reused, tools=dict(tools or {}),
-                             tools_where=f'in namespace "{ns}"', tools_hint=hint)
+                             tools_where=f'in namespace "{ns}"', tools_hint=hint,
+                             descendants=descendants)
     errors = [d for d in out.items if d.is_error]
     return in_document_order(errors), (None if errors else compiled)
 

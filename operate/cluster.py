@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from compiler.api import API_VERSION, RUN_KIND
+from compiler.names import DNS_SUBDOMAIN_NAME, NAMESPACE, Grammar, quote
 from operate.client import METADATA_LIST, ApiError, Client, NotFoundError
 
 if TYPE_CHECKING:
@@ -29,6 +30,10 @@ class Resource:
     kind: str
 
     def path(self, namespace: str | None, name: str | None = None) -> str:
+        """The URL path; a namespace or name no object can have is a usage error, never
+        sent (`.` would address the list, `a/b` a subresource: contract §6)."""
+        _check_name("namespace", namespace, NAMESPACE)
+        _check_name(f"{self.kind} name", name, DNS_SUBDOMAIN_NAME)
         root = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
         out = root
         if namespace is not None:
@@ -54,6 +59,15 @@ ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 
 def _q(part: str) -> str:
     return urllib.parse.quote(part, safe="")
+
+
+def _check_name(what: str, value: str | None, grammar: Grammar) -> None:
+    problem = grammar.problem(value) if value is not None else None
+    if problem is not None:
+        from compiler.cli import UsageError
+
+        assert value is not None
+        raise UsageError(f"{what} {quote(value)} {problem}")
 
 
 @dataclass(frozen=True)

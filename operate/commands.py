@@ -49,6 +49,10 @@ def register(sub: Any) -> None:
     p.add_argument("--apply", action="store_true",
                    help="create or update the Orchestration from FILE first (server-side "
                    "apply, field manager orch)")
+    p.add_argument("--delivery-id", metavar="ID",
+                   help="the event this run answers (spec.deliveryId): when a run of the "
+                   "Orchestration already holds ID in the namespace, print it instead of "
+                   "creating another (a webhook's redelivery is one execution)")
     p.add_argument("-w", "--watch", action="store_true", help="then watch the run (as orch watch)")
     p.add_argument("--all", action="store_true", help="with --watch: show every step")
     p.set_defaults(func=_cluster(cmd_submit))
@@ -247,7 +251,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     cannot be cancelled (not found, forbidden, ...) is one line on stderr, the
     others are still cancelled, and the exit code says that one failed."""
     from operate.client import ApiError
+    from operate.cluster import RUNS
 
+    for name in args.runs:  # every name checked before the first request (usage, exit 2)
+        RUNS.path(None, name)
     client = _connect(args)
     failed = 0
     for name in args.runs:

@@ -5,6 +5,10 @@ someone has to delete, so what can be known here is checked first: the file is
 validated and compiled with the run's parameters (exit 1 with the compiler's own
 diagnostics), the Orchestration must exist unless `--apply` creates it, and a
 resumed run must be ended and of the Orchestration generation the cluster holds.
+
+`--delivery-id` makes `submit` idempotent per delivery (contract §5): a run of the
+Orchestration already holding the id is printed instead of a second one created;
+two submits racing both create, and the controller then runs one of them.
 """
 
 from __future__ import annotations
@@ -14,15 +18,17 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from compiler.api import API_VERSION, DEPTH_ANNOTATION, RUN_KIND
+from compiler.api import API_VERSION, DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, RUN_KIND
 from compiler.cli import UsageError
-from operate.client import APPLY_PATCH, Client
+from compiler.vocabulary import RUN_DONE, ConditionType, SubmitReason
+from operate.client import APPLY_PATCH, ApiError, Client
 from operate.cluster import ORCHESTRATIONS, RUNS, get_run
 from operate.commands import EXIT_INVALID, EXIT_OK, Refused, watch
 
 Obj = dict[str, Any]
 Connect = Callable[[argparse.Namespace], Client]
 FIELD_MANAGER = "orch"
+HTTP_BAD_REQUEST = 400
 
 
 def parse_params(values: Sequence[str]) -> dict[str, str]:
@@ -73,6 +79,8 @@ def submit(args: argparse.Namespace, connect: Connect) -> int:
     client = connect(args)
     namespace = file_ns or client.namespace
     run = _new_run(namespace, name, args.name, params)
+    if args.delivery_id is not None:
+        run["spec"]["deliveryId"] = args.delivery_id
     if args.apply:
         body = {k: v for k, v in doc.data.items() if k != "status"}
         body["metadata"] = {**body["metadata"], "namespace": namespace}
@@ -91,18 +99,68 @@ def submit(args: argparse.Namespace, connect: Connect) -> int:
                 f'note: the cluster\'s Orchestration "{name}" (generation '
                 f'{live["metadata"].get("generation")}) differs from {args.file}; the run '
                 "uses the cluster's (pass --apply to update it)\n")
+    if args.delivery_id is not None:
+        held = delivery_holder(client, namespace, name, args.delivery_id)
+        if held is not None:
+            sys.stderr.write(f'run "{held}" already holds delivery "{args.delivery_id}" of '
+                             f'Orchestration "{name}" in namespace "{namespace}"; not '
+                             "creating another\n")
+            return _print_run(client, held, args)
     return _create(client, namespace, run, args)
 
 
-def _create(client: Client, namespace: str, run: Obj, args: argparse.Namespace) -> int:
-    """Create the run, print its name (scripts read it), and watch it if asked."""
-    created = client.request("POST", RUNS.path(namespace), body=run)
-    run_name = created["metadata"]["name"]
+def delivery_holder(client: Client, namespace: str, orchestration: str,
+                    delivery: str) -> str | None:
+    """The run that holds this delivery (contract §5), as the controller decides it:
+    one whose Workflow was submitted or that ended (but as a duplicate), else the
+    oldest (creationTimestamp, then name); None when there is no run of it. Listed
+    by the CRD's selectable fields, else the namespace's runs, filtered."""
+    selector = (f"spec.orchestrationRef.name={_escape(orchestration)},"
+                f"spec.deliveryId={_escape(delivery)}")
+    try:
+        items = client.get(RUNS.path(namespace), {"fieldSelector": selector}).get("items")
+    except ApiError as exc:
+        if exc.status != HTTP_BAD_REQUEST:
+            raise
+        items = client.get(RUNS.path(namespace)).get("items")
+    runs = [r for r in items or () if (r.get("spec") or {}).get("deliveryId") == delivery
+            and ((r.get("spec") or {}).get("orchestrationRef") or {}).get("name")
+            == orchestration and not _is_duplicate(r)]
+    if not runs:
+        return None
+
+    def age(r: Obj) -> tuple[bool, str, str]:
+        status, meta = r.get("status") or {}, r.get("metadata") or {}
+        held = bool(status.get("workflowRef")) or status.get("phase") in RUN_DONE
+        return (not held, str(meta.get("creationTimestamp") or ""), str(meta.get("name")))
+    return str(min(runs, key=age)["metadata"]["name"])
+
+
+def _is_duplicate(run: Obj) -> bool:
+    status = run.get("status") or {}
+    return status.get("phase") in RUN_DONE and any(
+        c.get("type") == ConditionType.SUBMITTED
+        and c.get("reason") == SubmitReason.DUPLICATE_DELIVERY
+        for c in status.get("conditions") or ())
+
+
+def _escape(value: str) -> str:
+    """A field selector value, escaped as `fields.EscapeValue` does."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
+
+
+def _print_run(client: Client, run_name: str, args: argparse.Namespace) -> int:
     sys.stdout.write(run_name + "\n")
     sys.stdout.flush()
     if args.watch:
         return watch(client, run_name, args.all)
     return EXIT_OK
+
+
+def _create(client: Client, namespace: str, run: Obj, args: argparse.Namespace) -> int:
+    """Create the run, print its name (scripts read it), and watch it if asked."""
+    created = client.request("POST", RUNS.path(namespace), body=run)
+    return _print_run(client, created["metadata"]["name"], args)
 
 
 def _choose(found: Sequence[tuple[Any, Any]], wanted: str | None, file: str) -> tuple[Any, Any]:
@@ -167,11 +225,13 @@ def _report(diagnostics: Sequence[Any]) -> None:
 
 def carried_annotations(old: Obj) -> dict[str, str]:
     """What a resumed run keeps of the old run's annotations: its depth in a chain of
-    SubOrchestration runs (a resumed child is still that deep: without it, resuming
-    a child would restart the count at 0 and let a chain grow past
-    maxSubOrchestrationDepth one resume at a time)."""
-    found = ((old.get("metadata") or {}).get("annotations") or {}).get(DEPTH_ANNOTATION)
-    return {DEPTH_ANNOTATION: found} if isinstance(found, str) else {}
+    SubOrchestration runs and its share of its root's descendant budget (a resumed
+    child is still that deep and that bounded: without them, resuming a child would
+    restart the count at 0 and let a chain grow past maxSubOrchestrationDepth, or a
+    tree past maxDescendants, one resume at a time)."""
+    found = (old.get("metadata") or {}).get("annotations") or {}
+    return {k: found[k] for k in (DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION)
+            if isinstance(found.get(k), str)}
 
 
 def resume(args: argparse.Namespace, connect: Connect, rerun: Sequence[str]) -> int:

@@ -53,6 +53,9 @@ class StepContext:
     tools_where: str = "in the input"
     # The run's depth in a chain of SubOrchestration runs (0: not a child run).
     depth: int = 0
+    # A SubOrchestration step's share of the run's descendant budget, written on the
+    # child it creates (controller.admission); None: not known here (orch compile).
+    descendants: int | None = None
     # Where problems only the build sees go (a missing Tool or parameter).
     out: Collector = field(default_factory=Collector)
     path: FieldPath = field(default_factory=FieldPath)

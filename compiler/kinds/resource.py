@@ -11,9 +11,11 @@ from compiler.kinds.base import STEP_PARAM, Emitted, Template, parameter
 
 
 def create_template(api_version: str, kind: str, success: str, failure: str,
-                    annotations: dict[str, str] | None = None) -> Template:
+                    annotations: dict[str, str] | None = None,
+                    inputs: list[str] | None = None) -> Template:
     """Create one `kind` object from the JSON spec a task hands in, and wait on
-    its status; `annotations` (orch's own text, never a user's) go on it. The
+    its status; `annotations` (orch's own text, never a user's, or a reference to
+    one of the further `inputs`, which are orch's own too) go on it. The
     object is owned by the Workflow (garbage collected with it) through an
     ownerReference written here, not Argo's `setOwnerReference`: that
     option makes the controller parse and re-write the manifest, which decodes
@@ -38,7 +40,7 @@ def create_template(api_version: str, kind: str, success: str, failure: str,
         "spec: {{inputs.parameters.spec}}\n"
     )
     return _template(
-        ["spec"],
+        ["spec", *(inputs or ())],
         {
             "action": "create",
             "successCondition": success,

@@ -4,13 +4,14 @@ person may cancel the child alone, and a phase neither condition matches would
 leave the parent's step waiting for ever). The child carries
 its depth in the chain of runs (annotation `orchestration.proompteng.ai/depth`,
 the parent's plus one), which the controller holds to
-`maxSubOrchestrationDepth` (contract §4, §6)."""
+`maxSubOrchestrationDepth`, and, when the controller compiles it, its share of
+the root run's `maxDescendants` (`.../descendants`; contract §4, §6)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from compiler.api import API_VERSION, DEPTH_ANNOTATION, RUN_KIND
+from compiler.api import API_VERSION, DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, RUN_KIND
 from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import (
     Emitted,
@@ -23,11 +24,18 @@ from compiler.kinds.base import (
 from compiler.kinds.resource import create_template, resource_step
 from compiler.models import Step
 
+BUDGET_PARAM = "descendants"
 
-def template(child_depth: int) -> Template:
+
+def template(child_depth: int, budgeted: bool = False) -> Template:
+    """`budgeted`: the child carries its descendant budget, a task argument (one
+    template for every step: the budget differs per step)."""
+    annotations = {DEPTH_ANNOTATION: str(child_depth)}
+    if budgeted:
+        annotations[DESCENDANTS_ANNOTATION] = f"{{{{inputs.parameters.{BUDGET_PARAM}}}}}"
     return create_template(API_VERSION, RUN_KIND, "status.phase == Succeeded",
-                           "status.phase in (Failed,Cancelled)",
-                           {DEPTH_ANNOTATION: str(child_depth)})
+                           "status.phase in (Failed,Cancelled)", annotations,
+                           [BUDGET_PARAM] if budgeted else [])
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
@@ -41,8 +49,9 @@ def build(step: Step, ctx: StepContext) -> Emitted:
         spec["parameters"] = dict(ctx.parameters)
     if "deliveryId" in step.extras:
         spec["deliveryId"] = step.extras["deliveryId"]
-    return resource_step("sub-orchestration", template(ctx.depth + 1), ctx.step_label,
-                         spec=no_expansion_json(spec))
+    budget = {} if ctx.descendants is None else {BUDGET_PARAM: str(ctx.descendants)}
+    return resource_step("sub-orchestration", template(ctx.depth + 1, bool(budget)),
+                         ctx.step_label, spec=no_expansion_json(spec), **budget)
 
 
 KIND = Kind("SubOrchestration", build, check, extra_keys=("deliveryId",))

@@ -56,7 +56,12 @@ def test_status_conflict_is_retried_without_losing_the_other_write(
     cluster.kube.apply(run("it-409-1", "it-409"), ns)
     stale = kube.get(RUNS, ns, "it-409-1")  # as a lagging cache would hold it
     assert stale is not None
-    live_reconciler(kube).reconcile(Key(RUN, ns, "it-409-1"))  # submits, writes status
+    # One controller (its key, and its memory of the Workflow it created), whose cache
+    # of the run is read live at first, then lags two writes behind.
+    cached: dict[str, Obj] = {}
+    reconciler = live_reconciler(kube, run_lookup=lambda _ns, name: cached.get(name)
+                                 or kube.get(RUNS, ns, name))
+    reconciler.reconcile(Key(RUN, ns, "it-409-1"))  # submits, writes status
     current = kube.get(RUNS, ns, "it-409-1")
     assert current is not None
     # Someone else adds a condition; our cached copy is now two writes behind.
@@ -64,7 +69,7 @@ def test_status_conflict_is_retried_without_losing_the_other_write(
                "lastTransitionTime": "2026-01-01T00:00:00Z"}
     current["status"]["conditions"].append(audited)
     kube.replace_status(RUNS, ns, "it-409-1", current)
-    reconciler = live_reconciler(kube, run_lookup=lambda _ns, _name: stale)
+    cached["it-409-1"] = stale
     reconciler.reconcile(Key(RUN, ns, "it-409-1"))
     samples = kube.metrics.api_requests.labels("409", "PUT")._value.get()  # type: ignore[union-attr]
     assert samples == 1
@@ -159,7 +164,9 @@ def test_node_statuses_written_by_the_test_are_mirrored_per_the_table(
     r = cluster.kube.apply(run(f"{name}-1", name), ns)
     wf_name = f"{name}-1"
     reconciler = live_reconciler(kube)
-    # Pre-create the run's Workflow (owned by the run, ignored by Argo): adopted.
+    # Pre-create the run's Workflow (owned by the run, ignored by Argo) as the
+    # controller would, and tell the reconciler it did (a Workflow the controller
+    # did not create is never adopted: issue 22.9, tests/e2e/test_security_lies.py).
     from controller.validation import check_orchestration_object, compile_run
 
     orch_obj = kube.get(ORCHESTRATIONS, ns, name)
@@ -174,6 +181,7 @@ def test_node_statuses_written_by_the_test_are_mirrored_per_the_table(
                                             "name": wf_name, "uid": r["metadata"]["uid"],
                                             "controller": True}]
     wf = kube.create(WORKFLOWS, ns, body)
+    reconciler.created[Key(RUN, ns, wf_name)] = (r["metadata"]["uid"], wf["metadata"]["uid"])
     table = {"a": ("Succeeded", ""), "b": ("Failed", "Error (exit code 1)"),
              "c": ("Succeeded", ""), "d": ("Omitted", "omitted: depends condition not met"),
              "e": ("Failed", "Error (exit code 3)"), "f": ("Running", ""),

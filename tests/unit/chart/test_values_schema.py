@@ -45,6 +45,7 @@ def test_schema_is_valid_and_accepts_the_defaults() -> None:
                                               "allowedStepKinds": ["AgentRun", "ToolRun"]}},
                  id="step-kinds"),
     pytest.param({"orchestrationController": {"maxSteps": 500}}, id="max-steps"),
+    pytest.param({"orchestrationController": {"maxDescendants": 0}}, id="no-child-runs"),
 ])
 def test_accepted(values: dict[str, Any]) -> None:
     VALIDATOR.validate(values)
@@ -76,6 +77,12 @@ def test_accepted(values: dict[str, Any]) -> None:
     pytest.param({"orchestrationController": {"maxSteps": 0}},
                  ["orchestrationController", "maxSteps"], "less than the minimum of 1",
                  id="max-steps-zero"),
+    pytest.param({"orchestrationController": {"maxDescendants": -1}},
+                 ["orchestrationController", "maxDescendants"],
+                 "less than the minimum of 0", id="negative-descendants"),
+    pytest.param({"orchestrationController": {"maxDescendants": "1000"}},
+                 ["orchestrationController", "maxDescendants"], "not of type 'integer'",
+                 id="descendants-as-string"),
     pytest.param({"orchestrationController": {"healthWindowSeconds": 0}},
                  ["orchestrationController", "healthWindowSeconds"],
                  "less than or equal to the minimum of 0", id="health-window-zero"),

@@ -387,6 +387,15 @@ EXPECTED_TIGHTENINGS = {
         ".spec.steps[].agentRef: requires name",  # MissingStepField
         ".spec.steps[].toolRef: requires name",
         ".spec.steps[].orchestrationRef: requires name",
+        # not an object name: InvalidField, refused before any request (issue 22.11)
+        ".spec.steps[].agentRef.name: pattern",
+        ".spec.steps[].agentRef.name: maxLength",
+        ".spec.steps[].toolRef.name: pattern",
+        ".spec.steps[].toolRef.name: maxLength",
+        ".spec.steps[].orchestrationRef.name: pattern",
+        ".spec.steps[].orchestrationRef.name: maxLength",
+        ".spec.steps[].policyRef: pattern",
+        ".spec.steps[].policyRef: maxLength",
         ".spec.steps[].retries: minimum",  # negative: InvalidField
         ".spec.steps[].retries: maximum",  # over int32: the reference's own format
         ".spec.steps[].retryBackoffSeconds: minimum",
@@ -401,6 +410,8 @@ EXPECTED_TIGHTENINGS = {
         ": requires spec",
         ".spec: x-kubernetes-validations",  # immutable once created, but cancel (§5)
         ".spec.parameters: x-kubernetes-validations",  # names: InvalidField (issue 9)
+        ".spec.orchestrationRef.name: pattern",  # not an object name (issue 22.11)
+        ".spec.orchestrationRef.name: maxLength",
         ".status.stepStatuses: x-kubernetes-list-type",  # status: one entry per step
         ".status.conditions: x-kubernetes-list-type",
         ".status.conditions[].status: enum",

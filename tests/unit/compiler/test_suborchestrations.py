@@ -67,3 +67,30 @@ def test_the_cli_input_is_checked_across_documents() -> None:
     assert (str(found.reason), str(found.path), found.names) == (
         "SubOrchestrationCycle", "spec.steps[0].orchestrationRef.name", ("a", "b"))
     assert found.span is not None and found.span.line is not None
+
+
+def test_each_child_carries_its_steps_share_of_the_descendant_budget() -> None:
+    """What the controller compiles (issue 22.5): one template for every step, the
+    share a task argument, the child's annotation read from it; `orch compile`
+    (no budget known) emits neither, as before."""
+    from compiler.emit import emit_workflow
+    from compiler.models import Orchestration
+
+    orch = Orchestration.model_validate({
+        "apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",
+        "metadata": {"name": "o"}, "spec": {"steps": [
+            {"name": "x", "kind": "SubOrchestration", "orchestrationRef": {"name": "a"}},
+            {"name": "y", "kind": "SubOrchestration", "orchestrationRef": {"name": "b"}}]}})
+    wf = emit_workflow(orch, descendants={"x": 3, "y": 11}).workflow
+    subs = [t for t in wf["spec"]["templates"] if "resource" in t]
+    assert len(subs) == 1
+    manifest = yaml.safe_load(subs[0]["resource"]["manifest"].replace("{{", "<").replace(
+        "}}", ">"))
+    assert manifest["metadata"]["annotations"] == {
+        "orchestration.proompteng.ai/depth": "1",
+        "orchestration.proompteng.ai/descendants": "<inputs.parameters.descendants>"}
+    tasks = wf["spec"]["templates"][0]["dag"]["tasks"]
+    assert [{p["name"]: p["value"] for p in t["arguments"]["parameters"]}["descendants"]
+            for t in tasks] == ["3", "11"]
+    offline = emit_workflow(orch).workflow
+    assert "descendants" not in str(offline)

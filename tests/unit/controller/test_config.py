@@ -121,6 +121,15 @@ def test_step_kind_limits(env: dict[str, str], depth: int,
     assert (c.max_sub_orchestration_depth, c.allowed_step_kinds) == (depth, kinds)
 
 
+@pytest.mark.parametrize(("env", "most"), [
+    pytest.param({}, 1000, id="default-1000"),
+    pytest.param({"ORCH_MAX_DESCENDANTS": " 0 "}, 0, id="no-child-runs"),
+    pytest.param({"ORCH_MAX_DESCENDANTS": "50000"}, 50000, id="more"),
+])
+def test_max_descendants(env: dict[str, str], most: int) -> None:
+    assert load_config([], env).max_descendants == most
+
+
 @pytest.mark.parametrize(("env", "says"), [
     pytest.param({"ORCH_MAX_SUBORCHESTRATION_DEPTH": "-1"}, "is not a whole number",
                  id="negative-depth"),
@@ -128,6 +137,10 @@ def test_step_kind_limits(env: dict[str, str], depth: int,
                  id="word-depth"),
     pytest.param({"ORCH_ALLOWED_STEP_KINDS": "AgentRun,Lambda"}, "Lambda is not a step kind",
                  id="unknown-kind"),
+    pytest.param({"ORCH_MAX_DESCENDANTS": "-5"}, "is not a whole number",
+                 id="negative-descendants"),
+    pytest.param({"ORCH_MAX_DESCENDANTS": "1e3"}, "is not a whole number",
+                 id="word-descendants"),
 ])
 def test_bad_step_kind_limits_are_usage_errors(env: dict[str, str], says: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:

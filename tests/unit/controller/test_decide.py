@@ -36,6 +36,8 @@ from controller.decide import (
     decide,
     decide_orphan,
 )
+from controller.mapping import controller_owner
+from controller.seal import Sealer, Trust
 from controller.status import MAX_STEP_MESSAGE
 from tests.unit.controller.helpers import WF, compiled, container, node, with_status
 
@@ -56,11 +58,24 @@ ORCH: Obj = {"apiVersion": API, "kind": "Orchestration",
              "spec": {"steps": DIAMOND}}
 
 
-def run(status: Obj | None = None, **meta: Any) -> Obj:
-    return {"apiVersion": API, "kind": "OrchestrationRun",
-            "metadata": {"name": WF, "namespace": "ns", "uid": RUN_UID, "generation": 1,
-                         **meta},
-            "spec": {"orchestrationRef": {"name": "o"}}, "status": status or {}}
+# The controller's key in these tests: a status given to `run` is one the controller
+# wrote (sealed) unless `sealed=False`; the Workflow `wf-uid` is one it created.
+SEALER = Sealer(b"\x01" * 32)
+CREATED = ("wf-uid",)
+
+
+def run(status: Obj | None = None, *, sealed: bool = True, **meta: Any) -> Obj:
+    r = {"apiVersion": API, "kind": "OrchestrationRun",
+         "metadata": {"name": WF, "namespace": "ns", "uid": RUN_UID, "generation": 1, **meta},
+         "spec": {"orchestrationRef": {"name": "o"}}, "status": status or {}}
+    if sealed and status:
+        r["status"] = SEALER.seal(r, status)
+    return r
+
+
+def trust_of(r: Obj, created: tuple[str, ...] = CREATED) -> Trust:
+    """What the executor gives decide for `r` (controller.reconcile._trusted)."""
+    return SEALER.trust(r, created)
 
 
 def owned(wf: Obj, uid: str = RUN_UID, name: str = WF) -> Obj:
@@ -90,6 +105,7 @@ READY = {"run_live": True, "orchestration": ORCH, "orchestration_live": True,
 
 
 def observed(r: Obj, **facts: Any) -> Observed:
+    facts.setdefault("trust", trust_of(r))
     return Observed(run=r, now=NOW, **facts)
 
 
@@ -328,9 +344,17 @@ def test_orphan_rows() -> None:
 STATUSES = [{}, {"phase": "Pending"}, SUBMITTED, FINAL, {"phase": "Failed"}]
 UNOWNED = {**compiled(DIAMOND), "metadata": {**compiled(DIAMOND)["metadata"],
                                              "uid": "wf-of-nobody"}}
+
+def forged(wf: Obj) -> Obj:
+    """`wf` made by someone else, its ownerReference pointed at the run (issue 22.9)."""
+    out = copy.deepcopy(wf)
+    out["metadata"]["uid"] = "forged-uid"
+    return out
+
+
 WORKFLOWS = [None, RUNNING, FAILED, owned(RUNNING, uid="old-uid"),
-             owned(RUNNING, uid="x", name="someone-else"), UNOWNED]
-LAST_SEEN = [None, FAILED, RUNNING, owned(SUCCEEDED, uid="old-uid")]
+             owned(RUNNING, uid="x", name="someone-else"), UNOWNED, forged(SUCCEEDED)]
+LAST_SEEN = [None, FAILED, RUNNING, owned(SUCCEEDED, uid="old-uid"), forged(SUCCEEDED)]
 SUBMISSIONS = [None, Submission(BODY), Submission(None, "OrchestrationInvalid", "bad")]
 
 
@@ -339,8 +363,11 @@ def observations(draw: hs.DrawFn) -> Observed:
     meta: Obj = {}
     if draw(hs.booleans()):
         meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    # A status the controller wrote, or the same written by someone else (unsealed).
+    r = run(copy.deepcopy(draw(hs.sampled_from(STATUSES))), sealed=draw(hs.booleans()),
+            **meta)
     return Observed(
-        run=run(copy.deepcopy(draw(hs.sampled_from(STATUSES))), **meta), now=NOW,
+        run=r, now=NOW, trust=trust_of(r, draw(hs.sampled_from([(), CREATED]))),
         run_live=draw(hs.booleans()), workflow=draw(hs.sampled_from(WORKFLOWS)),
         workflow_live=draw(hs.booleans()), last_seen=draw(hs.sampled_from(LAST_SEEN)),
         owner=draw(hs.sampled_from(list(OwnerState))),
@@ -356,7 +383,7 @@ def test_properties_of_every_decision(o: Observed) -> None:
     action = decide(o)
     status = o.run["status"]
     if isinstance(action, Create):
-        assert not status.get("workflowRef"), "submitted twice"
+        assert not (o.trust.status and status.get("workflowRef")), "submitted twice"
         assert o.run_live, "created from a cache read"
         assert not o.run["metadata"].get("deletionTimestamp"), "submitted a run being deleted"
         assert o.refused is None, "a refused create retried without showing it"
@@ -370,8 +397,20 @@ def test_properties_of_every_decision(o: Observed) -> None:
                 k: o.workflow["metadata"][k] for k in ("name", "namespace", "uid")}:
             owner = (o.workflow["metadata"].get("ownerReferences") or [{}])[0]
             assert owner.get("uid") == RUN_UID, "adopted a Workflow it does not own"
-        if status.get("phase") in ("Succeeded", "Failed") and o.workflow is None:
+            assert o.trust.created(o.workflow["metadata"]["uid"]), \
+                "adopted a Workflow it did not create"
+        if o.trust.status and status.get("phase") in ("Succeeded", "Failed") \
+                and o.workflow is None:
             raise AssertionError("rewrote an ended run whose Workflow is gone")
+    if isinstance(action, WriteStatus) and o.last_seen is not None \
+            and not o.trust.created(o.last_seen["metadata"]["uid"]):
+        assert action.status.get("workflowRef", {}).get("uid") != \
+            o.last_seen["metadata"]["uid"], "mirrored the last state of a foreign Workflow"
+    if not o.trust.status and isinstance(action, Done):
+        assert not action.why.startswith("ended"), "settled by a status it did not write"
+    if isinstance(action, DeleteWorkflow) and \
+            (controller_owner(action.workflow) or {}).get("uid") == RUN_UID:
+        assert o.run_live, "deleted a Workflow naming the run, judged from a cached run"
     if o.refused is not None and isinstance(action, WriteStatus) \
             and action.status.get("phase") == "Pending" and o.workflow is None:
         assert action.requeue is not None and action.requeue.backoff
@@ -393,7 +432,8 @@ class World:
             action = decide(o)
             if isinstance(action, Fetch):
                 if action.need is Need.RUN:
-                    o = replace(o, run=copy.deepcopy(self.run), run_live=True)
+                    o = replace(o, run=copy.deepcopy(self.run), run_live=True,
+                                trust=trust_of(self.run))
                 elif action.need is Need.WORKFLOW:
                     o = replace(o, workflow=self.workflow, workflow_live=True)
                 elif action.need is Need.ORCHESTRATION:
@@ -413,7 +453,7 @@ class World:
                 if o.run["metadata"].get("resourceVersion") != \
                         self.run["metadata"].get("resourceVersion"):
                     return  # 409: the executor starts over with a live read
-                self.run = {**self.run, "status": action.status,
+                self.run = {**self.run, "status": SEALER.seal(self.run, action.status),
                             "metadata": {**self.run["metadata"],
                                          "resourceVersion": str(len(self.history))}}
                 self.history.append(copy.deepcopy(self.run))

@@ -24,7 +24,7 @@ from controller.decide import (
 )
 from controller.waits import Release, WaitFacts, plan_waits, workflow_waits
 from tests.unit.controller.helpers import compiled, node, with_status
-from tests.unit.controller.test_decide import SUBMITTED, owned, run
+from tests.unit.controller.test_decide import SUBMITTED, owned, run, trust_of
 
 Obj = dict[str, Any]
 STEPS: list[Obj] = [
@@ -72,7 +72,8 @@ def at(seconds: float) -> str:
 
 
 def observed(wf: Obj, waits: WaitFacts | None, now: str = at(10)) -> Observed:
-    return Observed(run=run(SUBMITTED), now=now, workflow=wf, waits=waits)
+    return Observed(run=run(SUBMITTED), now=now, workflow=wf, waits=waits,
+                    trust=trust_of(run(SUBMITTED)))
 
 
 def test_waits_are_read_before_anything_is_decided() -> None:
@@ -157,9 +158,9 @@ def test_a_cancelled_runs_waits_are_never_decided() -> None:
     cancelled = {**run(SUBMITTED), "spec": {**run(SUBMITTED)["spec"], "cancel": True}}
     decided = facts(wf, policy("denied"), [delivery()])
     for o in (Observed(run=cancelled, now=at(120), workflow=wf, waits=decided,
-                       cancel_applied=True),
+                       cancel_applied=True, trust=trust_of(cancelled)),
               Observed(run=cancelled, now=at(120), workflow=waiting(shutdown="Stop"),
-                       waits=decided, created=Created())):
+                       waits=decided, created=Created(), trust=trust_of(cancelled))):
         action = decide(o)
         assert isinstance(action, WriteStatus) and action.requeue is None, action
         steps = {s["name"]: (s["phase"], s.get("reason")) for s in action.status["stepStatuses"]}

@@ -20,7 +20,7 @@ from controller.reconcile import Caches, Reconciler
 from controller.release import wait_facts
 from controller.watch import Informer
 from tests.unit.controller.helpers import compiled, with_status
-from tests.unit.controller.test_decide import SUBMITTED, owned, run
+from tests.unit.controller.test_decide import SUBMITTED, owned, run, trust_of
 from tests.unit.controller.test_decide_waits import STEPS, waiting
 from tests.unit.controller.test_wiring import NS, event, queued
 
@@ -130,7 +130,8 @@ def decided(c: Controller, now: str = "2026-01-01T00:00:10Z") -> Any:
     wf = c._lookup(WORKFLOW)(NS, "run-1")
     assert wf is not None
     facts = wait_facts(wf, c._lookup(POLICY), c.waits.deliveries_for)
-    return decide(Observed(run=run(SUBMITTED), now=now, workflow=wf, waits=facts))
+    return decide(Observed(run=run(SUBMITTED), now=now, workflow=wf, waits=facts,
+                           trust=trust_of(run(SUBMITTED))))
 
 
 def in_ns(wf: Obj, rv: str) -> Obj:

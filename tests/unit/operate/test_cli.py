@@ -52,7 +52,17 @@ def nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (["submit", "{good}", "-n", "b", "--namespace", "b"], None),
     (["get"], "the following arguments are required: RUN"),
     (["watch", "r", "--bogus"], "unrecognized arguments: --bogus"),
-], ids=["param", "name", "orchestration", "namespace-flag", "get-no-run", "unknown-flag"])
+    # Names no object can have are never sent (`.` is the list, `a/b` a subresource):
+    # a usage error, not the cluster's 4 (issue 22.11).
+    (["get", "."], 'OrchestrationRun name "." is not a valid Kubernetes object name'),
+    (["watch", "victim/release"],
+     'OrchestrationRun name "victim/release" is not a valid Kubernetes object name'),
+    (["cancel", "ok", ".."], 'OrchestrationRun name ".." is not a valid'),
+    (["resume", "a/status"], 'OrchestrationRun name "a/status" is not a valid'),
+    (["get", "r", "-n", "../x"], 'namespace "../x" is not a valid namespace'),
+], ids=["param", "name", "orchestration", "namespace-flag", "get-no-run", "unknown-flag",
+        "get-dot", "watch-subresource", "cancel-dotdot", "resume-subresource",
+        "namespace-path"])
 def test_usage_errors_exit_2_with_one_line(argv: list[str], message: str | None, good: str,
                                            nowhere: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
