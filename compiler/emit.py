@@ -29,6 +29,7 @@ from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, sh
 from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
 from compiler.pods import PodSettings, workflow_pod_fields
 from compiler.resume import NO_OP, REUSED_TEMPLATE
+from compiler.step_fields import step_parameters
 from compiler.tools import Tool
 from compiler.validate import check_run_parameters
 
@@ -89,7 +90,7 @@ def emit_workflow(
                 task["continueOn"] = {"failed": True}
             tasks.append(_ordered_task(task))
             continue
-        ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods,
+        ctx = StepContext(label_value(step.name), step_parameters(run_params, step.with_), pods,
                           tools, tools_where, depth, out, path)
         before = len(out.items)
         emitted = KINDS[step.kind].build(step, ctx)

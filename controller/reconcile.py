@@ -23,8 +23,10 @@ from compiler.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION, WORKFLOW_
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
 from compiler.graph import build_graph
+from compiler.kinds.tool_run import KIND as TOOL_RUN_KIND
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
+from compiler.step_fields import ref_of
 from compiler.tools import Tool
 from compiler.vocabulary import RUN_DONE, SubmitReason
 from controller import conditions as conds
@@ -254,8 +256,8 @@ class Reconciler:
                 return Submission(None, resumed.reason, resumed.message)
             reused, annotations = resumed.reused, resumed.annotations
         tools: dict[str, Tool] = {}
-        for name in sorted({s.tool_ref.name for s in model.spec.steps
-                            if s.tool_ref and s.name not in reused}):
+        for name in sorted({n for s in model.spec.steps if s.kind == TOOL_RUN_KIND.name
+                            and s.name not in reused and (n := ref_of(s, "toolRef"))}):
             found = self.kube.get(TOOLS, run["metadata"]["namespace"], name)
             if found is not None:  # a missing one is ToolNotFound, from the compiler
                 tool_problems, tool = check_tool_object(found)

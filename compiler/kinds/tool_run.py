@@ -27,13 +27,14 @@ from compiler.kinds.base import (
     Emitted,
     Kind,
     StepContext,
+    check_name,
     parameter,
-    require_ref,
 )
 from compiler.kinds.container import BRACE_VAR, ENV_NAME, literal
 from compiler.models import Step
 from compiler.names import DNS_SUBDOMAIN_NAME, IMAGE, Grammar, quote, suggest
 from compiler.pods import RESTRICTED_CONTAINER, executor_patch
+from compiler.step_fields import Reader, keys_read, reader_of
 from compiler.tools import Tool, render_tool
 
 # A `with` key only names a `{{parameters.NAME}}` of the Tool: it lands in no
@@ -43,18 +44,26 @@ WITH_KEY = Grammar("ToolRun parameter name", r"[^{}.]+", 253, "orch",
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
-    require_ref(step, "toolRef", path, out, "the Tool to run, {name: ...}")
+    reader = Reader(step, path, out)
+    name = reader.ref("toolRef", typed=True)
+    if name is None:
+        out.add(Reason.MISSING_STEP_FIELD, path.child("toolRef"),
+                "a ToolRun step needs toolRef (the Tool to run, {name: ...}), on the step "
+                "or in with", names=("toolRef",))
+    else:
+        check_name(name, DNS_SUBDOMAIN_NAME, path.child(*reader.where["toolRef"]), out)
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:
-    assert step.tool_ref is not None
-    name = step.tool_ref.name
+    reader = reader_of(step)
+    name = reader.ref("toolRef", typed=True)
+    assert name is not None
     if ctx.tools is None:  # its Tool is judged when a run is submitted
         return Emitted(f"tool-{name}", {"container": {"image": f"tool:{name}"}})
     tool = ctx.tools.get(name)
     if tool is None:
         near = suggest(name, ctx.tools)
-        ctx.out.add(Reason.TOOL_NOT_FOUND, ctx.path.child("toolRef", "name"),
+        ctx.out.add(Reason.TOOL_NOT_FOUND, ctx.path.child(*reader.where["toolRef"]),
                     f"Tool {quote(name)} is not {ctx.tools_where}", names=(name,),
                     hint=f'did you mean "{near}"?' if near else
                     "add the Tool (tools.proompteng.ai/v1alpha1) to the input")
@@ -136,5 +145,4 @@ def _refuse(ctx: StepContext, tool: str, field: str, what: str) -> None:
                 f"Tool {quote(tool)} {field}: {what}", names=(tool,))
 
 
-KIND = Kind("ToolRun", build, check, parameter_name=WITH_KEY,
-            extra_keys=("deliveryId", "runtime"))
+KIND = Kind("ToolRun", build, check, parameter_name=WITH_KEY, extra_keys=keys_read("ToolRun"))
