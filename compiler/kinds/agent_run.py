@@ -51,7 +51,9 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
     for key in _REFS:
         if key in spec:
             check_name(spec[key]["name"], DNS_SUBDOMAIN_NAME, path.child(*reader.where[key]), out)
-    if "implementationSpecRef" not in spec and "implementation" not in spec:
+    with_ = step.get(WITH)
+    with_keys = with_ if isinstance(with_, dict) else {}
+    if not any(k in step or k in with_keys for k in ("implementationSpecRef", "implementation")):
         out.add(Reason.MISSING_STEP_FIELD, path.child("implementationSpecRef"),
                 "an AgentRun step should give implementationSpecRef or implementation "
                 f"(on the step or in with); without one {_CRD_REFUSES}, as the reference "
@@ -60,8 +62,13 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
     for where, message in crd_problems(spec, reader):
         out.add(Reason.INVALID_FIELD, path.child(*where), message, severity=Severity.WARNING,
                 names=(str(where[-1]),))
-    with_ = step.get(WITH)
-    if isinstance(with_, dict) and "prompt" in with_:
+    kind = spec["runtime"]["type"]
+    if "workflow" in reader.where and kind != "workflow":
+        out.add(Reason.IGNORED_FIELD, path.child(*reader.where["workflow"]),
+                f"workflow is read only when runtime.type is workflow (here {quote(kind)}); "
+                "the AgentRun gets none, as the reference builds it",
+                severity=Severity.WARNING, names=("workflow",))
+    if "prompt" in with_keys:
         out.add(
             Reason.INVALID_FIELD,
             path.child(WITH, "prompt"),

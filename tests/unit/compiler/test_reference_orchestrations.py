@@ -75,6 +75,15 @@ def test_every_reference_orchestration_compiles_to_the_reference_s_agent_runs() 
             assert spec == result["value"], origin
 
 
+def test_the_reference_s_keys_on_their_kinds_are_read_even_when_strict() -> None:
+    """No `IgnoredField` nor unknown key in any of the reference's Orchestrations."""
+    skip_without_inputs()
+    for origin, doc in mirror_orchestrations() + shared_orchestrations():
+        built = build([doc], strict=True)
+        assert not [p for p in built.problems if p[0] == "IgnoredField"
+                    or (p[0] == "InvalidField" and p[2] == "error")], (origin, built.problems)
+
+
 NO_IMPLEMENTATION = ["spec.implementationSpecRef or spec.implementation is required"]
 NOT_INLINE = ["implementation: 'inline' is a required property"]
 VERDICTS = {"codex-rerun": NOT_INLINE, "codex-system-improvement": NOT_INLINE,

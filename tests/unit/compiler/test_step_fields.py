@@ -259,6 +259,14 @@ def test_a_step_without_an_implementation_compiles_with_a_warning() -> None:
                               "AgentRun step"}
 
 
+def test_a_workflow_another_runtime_does_not_read_is_ignored_field() -> None:
+    """ts:1004: the workflow goes only with a workflow runtime; orch drops it too, and
+    says so."""
+    built = build(documents([agent(implementationSpecRef="i", workflow={"steps": []})]))
+    assert built.problems == [("IgnoredField", "spec.steps[0].workflow", "warning")]
+    assert "workflow" not in built.objects["s"]
+
+
 @pytest.mark.parametrize("where", ["implementation", "implementationSpecRef"])
 def test_no_warning_when_with_gives_the_implementation(where: str) -> None:
     value = json.dumps(IMPL) if where == "implementation" else "impl"
