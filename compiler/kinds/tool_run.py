@@ -6,14 +6,18 @@ compiles to a `container` template built from the referenced `Tool`
 `{{parameters.NAME}}` rendered from the step's parameters (the run's
 `spec.parameters` under the step's `with`), as the reference does.
 
-- The rendered command, args and env values are user values: written with
-  `container.literal`, so neither Argo nor the kubelet expands what they hold.
+- The Tool's own command, args and env text keeps Kubernetes' meaning, as in the
+  reference's Job (its `$(GREETING)` is its env var's value); the values its
+  placeholders render are user values, protected (`container.written`): neither
+  Argo nor the kubelet expands what they hold (contract §4).
 - The Tool's `serviceAccount` runs the pod as that ServiceAccount, with its token
   (`automountServiceAccountToken: true` on the template); without one the pod
   follows the install (no token by default, `compiler.pods`).
 - The Tool's `timeoutSeconds` is the step's timeout unless the step sets its own.
-- Not carried: the reference's `TOOL_RUN_SPEC` file (the ToolRun object it
-  describes does not exist here) and `ttlSecondsAfterFinished` (a Job's TTL).
+- Not carried: the reference's `TOOL_RUN_SPEC` env var and the `run.json` it
+  names (a ConfigMap of the ToolRun object, which does not exist here, the Tool
+  and the parameters, mounted at /workspace/run.json), and
+  `ttlSecondsAfterFinished` (a Job's TTL).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from compiler.kinds.base import (
     check_name,
     parameter,
 )
-from compiler.kinds.container import BRACE_VAR, ENV_NAME, literal
+from compiler.kinds.container import BRACE_VAR, ENV_NAME, needs_brace, written
 from compiler.models import Step
 from compiler.names import DNS_SUBDOMAIN_NAME, IMAGE, Grammar, quote, suggest
 from compiler.pods import RESTRICTED_CONTAINER, executor_patch
@@ -126,14 +130,15 @@ def _container(step: Step, tool: Tool, ctx: StepContext) -> dict[str, Any]:
             _refuse(ctx, name, f"spec.env[{i}].name", f"{quote(entry.name)} {wrong}")
     container: dict[str, Any] = {"image": spec.image or ""}
     if rendered.command is not None:
-        container["command"] = [literal(c) for c in rendered.command]
+        container["command"] = [written(c) for c in rendered.command]
     if rendered.args is not None:
-        container["args"] = [literal(a) for a in rendered.args]
+        container["args"] = [written(a) for a in rendered.args]
     if spec.working_dir:
         container["workingDir"] = spec.working_dir
-    env = [{"name": k, "value": literal(v)} for k, v in rendered.env]
-    values = [*(rendered.command or ()), *(rendered.args or ()), *(v for _, v in rendered.env)]
-    if any("{{" in v for v in values):
+    env = [{"name": k, "value": written(v)} for k, v in rendered.env]
+    texts = [*container.get("command", ()), *container.get("args", ()),
+             *(e["value"] for e in env)]
+    if needs_brace(texts):
         env.insert(0, {"name": BRACE_VAR, "value": "{"})
     if env:
         container["env"] = env
