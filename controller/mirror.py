@@ -78,7 +78,8 @@ _TASK_KEYS = ("name", "dependencies", "depends", "continueOn", "template")
 _STATUS_KEYS = ("phase", "startedAt", "finishedAt", "message", "nodes", "compressedNodes",
                 "offloadNodeStatusVersion")
 _NODE_KEYS = ("id", "name", "displayName", "type", "templateName", "phase", "message",
-              "boundaryID", "children", "startedAt", "finishedAt", "nodeFlag")
+              "boundaryID", "children", "startedAt", "finishedAt", "nodeFlag",
+              "failedPodRestarts")
 
 
 def _node_view(node: Mapping[str, Any]) -> Obj:
@@ -166,7 +167,21 @@ def _attempt(node: Mapping[str, Any]) -> int | None:
     return 1 if started else None
 
 
-def _step_status(result: StepResult, kind: str, node: Mapping[str, Any] | None) -> Obj:
+def pod_restarts(node: Mapping[str, Any], nodes: Mapping[str, Obj]) -> int:
+    """How often Argo recreated the step's pod because it failed before its main
+    container started (v4 `NodeStatus.failedPodRestarts`, operator.go l.1443,
+    v4.0.5, with `failedPodRestart` enabled): a Retry node's attempts summed.
+    Neither a failure nor an attempt (contract §5): the node went back to Pending."""
+    own = node.get("failedPodRestarts")
+    total = own if isinstance(own, int) and not isinstance(own, bool) else 0
+    if node.get("type") == ArgoNodeType.RETRY:
+        total += sum(pod_restarts(nodes[c], nodes) for c in node.get("children") or ()
+                     if c in nodes)
+    return total
+
+
+def _step_status(result: StepResult, kind: str, node: Mapping[str, Any] | None,
+                 nodes: Mapping[str, Obj] | None = None) -> Obj:
     out: Obj = {"name": result.name, "kind": kind, "phase": str(result.phase)}
     if result.reason is StepReason.SKIPPED_BY_ARGO:
         out["reason"] = result.message  # Argo's message as the reason text (§5)
@@ -181,6 +196,9 @@ def _step_status(result: StepResult, kind: str, node: Mapping[str, Any] | None) 
         attempt = _attempt(node)
         if attempt is not None:
             out["attempt"] = attempt
+        restarts = pod_restarts(node, nodes or {})
+        if restarts:
+            out["failedPodRestarts"] = restarts
     return out
 
 
@@ -229,7 +247,7 @@ def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
     records = {s.get("name"): s for s in previous.get("stepStatuses") or ()}
     records.update(reused_records_of(workflow))  # the old run's, carried by the Workflow
     statuses = [_reused_status(r, n.kind, records.get(r.name)) if r.name in reused
-                else _step_status(r, n.kind, found.get(r.name))
+                else _step_status(r, n.kind, found.get(r.name), nodes)
                 for r, n in zip(result.steps, graph.nodes, strict=True)]
     mirror = _finish(result, statuses, status.get("startedAt"),
                      status.get("finishedAt"), previous, now)

@@ -128,8 +128,11 @@ def observe(node: Mapping[str, Any], nodes: Mapping[str, Obj], ending: Ending,
                 and argo_messages.says_wait_timed_out(message):
             return Observation(Observed.TIMED_OUT, note)
         return Observation(Observed.FAILED, note)
-    # Pending: nothing ran yet. Omitted: Argo will never run it (§3 derives why).
-    return Observation(Observed.NOT_STARTED, None)
+    # Pending: nothing ran yet (a pod Argo recreates after it failed before its main
+    # container started is Pending again: Argo's message says so). Omitted: Argo will
+    # never run it (§3 derives why).
+    restarting = phase == ArgoPhase.PENDING and node.get("failedPodRestarts")
+    return Observation(Observed.NOT_STARTED, message if restarting else None)
 
 
 def _note(node: Mapping[str, Any], last: Mapping[str, Any]) -> str | None:
