@@ -28,6 +28,9 @@ GENERATION_ANNOTATION: Final = f"{GROUP}/orchestration-generation"  # on a Workf
 RESUMED_FROM_ANNOTATION: Final = f"{GROUP}/resumed-from"  # on a resumed run's Workflow
 # ... with the old run's records of the steps it reuses (JSON), the mirror's source.
 REUSED_RECORDS_ANNOTATION: Final = f"{GROUP}/reused-records"
+# On a Workflow: the run's deadline in seconds (spec.policies.timeouts.totalSeconds),
+# which is its activeDeadlineSeconds: the mirror tells the run timing out by it.
+DEADLINE_ANNOTATION: Final = f"{GROUP}/deadline-seconds"
 GENERATED_BY_ANNOTATION: Final = f"{GROUP}/generated-by"  # on the generated CRDs
 # On a child OrchestrationRun (written by the SubOrchestration step's resource
 # template): how deep in a chain of SubOrchestration runs it stands, 1 for the

@@ -28,6 +28,7 @@ from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
 from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
 from compiler.pods import PodSettings, workflow_pod_fields
+from compiler.policies import read_policies
 from compiler.resume import NO_OP, REUSED_TEMPLATE
 from compiler.step_fields import step_parameters
 from compiler.tools import Tool
@@ -72,6 +73,8 @@ def emit_workflow(
         depth = run_depth(run, out)
     steps = orchestration.spec.steps
     graph = build_graph(steps)
+    policies = read_policies(orchestration.spec.policies)
+    not_retried: list[str] = []  # Template steps the policies' retries cannot reach
     run_params = dict(run.spec.parameters or {}) if run else {}
     entry = orchestration.spec.entrypoint or DEFAULT_ENTRYPOINT
 
@@ -98,10 +101,12 @@ def emit_workflow(
             pass  # the step cannot be built (a missing Tool): the Workflow is refused
         elif emitted.template is not None:
             template = dict(emitted.template)
-            base = _apply_settings(step, template, emitted, path, out)
+            base = _apply_settings(step, template, emitted, path, out, policies.retries)
             task["template"] = _intern(template, base, templates, by_content, entry)
         else:
             _refuse_settings(step, path, out)
+            if step.retries is None and policies.retries:
+                not_retried.append(step.name)
         task.update(emitted.task)
         if node.dependencies:
             task["dependencies"] = list(node.dependencies)
@@ -115,6 +120,11 @@ def emit_workflow(
         tasks.append(_ordered_task(final[0]))
         templates[OUTCOME_TEMPLATE] = final[1]
 
+    if not_retried:
+        out.add(Reason.INVALID_FIELD, FieldPath(("spec", "policies", "retries", "limit")),
+                f"retries.limit does not reach the Template step(s) {', '.join(not_retried)}: "
+                "Argo takes their retries from the referenced WorkflowTemplate",
+                severity=Severity.WARNING, names=tuple(not_retried))
     labels = {ORCHESTRATION_LABEL: label_value(orchestration.metadata.name or "")}
     metadata: dict[str, Any] = {}
     if run is not None:
@@ -126,8 +136,12 @@ def emit_workflow(
     if namespace:
         metadata["namespace"] = namespace
     metadata["labels"] = labels
+    if policies.annotations:
+        metadata["annotations"] = policies.annotations
 
     spec: dict[str, Any] = {"entrypoint": entry}
+    if policies.total_seconds is not None:
+        spec["activeDeadlineSeconds"] = policies.total_seconds
     if service_account:
         spec["serviceAccountName"] = service_account
     spec.update(workflow_pod_fields(pods, service_account))
@@ -204,16 +218,21 @@ def _apply_settings(
     emitted: Emitted,
     path: FieldPath,
     out: Collector,
+    default_retries: int | None = None,
 ) -> str:
-    """retries/backoff/timeout onto the template; the name says which apply."""
+    """retries/backoff/timeout onto the template; the name says which apply. A step
+    that gives no `retries` takes `default_retries` (spec.policies.retries.limit)
+    where it can be retried; a wait or a no-op is not retried by a policy."""
     base, retries_ok, timeout_ok = emitted.base_name, emitted.honours_retries, \
         emitted.honours_timeout
     suffix = ""
-    if step.retries is not None and step.retries > 0:
+    retries = step.retries if step.retries is not None else (
+        default_retries if retries_ok else None)
+    if retries is not None and retries > 0:
         if retries_ok:
             # IntOrString; Argo's JSON schema accepts only its string form.
-            strategy: dict[str, Any] = {"limit": str(step.retries), "retryPolicy": "Always"}
-            suffix += f"-retry{step.retries}"
+            strategy: dict[str, Any] = {"limit": str(retries), "retryPolicy": "Always"}
+            suffix += f"-retry{retries}"
             if step.retry_backoff_seconds:
                 strategy["backoff"] = {"duration": f"{step.retry_backoff_seconds}s"}
                 suffix += f"-backoff{step.retry_backoff_seconds}s"

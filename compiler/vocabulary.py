@@ -29,6 +29,9 @@ class StepReason(enum.StrEnum):
     STEP_ERROR = "StepError"
     WORKFLOW_ENDED = "WorkflowEnded"
     CANCELLED = "Cancelled"  # the run was cancelled (spec.cancel) before the step ended
+    # The run passed its deadline (spec.policies.timeouts.totalSeconds) before the step
+    # ended: it was stopped, or never started (contract §4).
+    RUN_TIMED_OUT = "RunTimedOut"
     REUSED = "Reused"  # a resumed run took the step's result from the run it resumes
     # Argo skipped the step (a `when` that was false); the status shows Argo's own
     # message in its place (contract §5). The compiler emits no `when`.
@@ -74,6 +77,7 @@ class RunReason(enum.StrEnum):
     STEPS_FAILED = "StepsFailed"
     WORKFLOW_ENDED = "WorkflowEnded"
     CANCELLED = "Cancelled"
+    RUN_TIMED_OUT = "RunTimedOut"  # spec.policies.timeouts.totalSeconds passed (§4)
 
 
 class SubmitReason(enum.StrEnum):

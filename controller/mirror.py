@@ -243,7 +243,8 @@ def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
         note = reused_note(str(((workflow.get("metadata") or {}).get("annotations") or {})
                                .get(RESUMED_FROM_ANNOTATION) or "?"))
         known.update({name: Observation(Observed.REUSED, note) for name in reused})
-    result = evaluate(graph, known, workflow_ended=ended, cancelled=cancelled)
+    result = evaluate(graph, known, workflow_ended=ended, cancelled=cancelled,
+                      timed_out=ended and ending.timed_out)
     records = {s.get("name"): s for s in previous.get("stepStatuses") or ()}
     records.update(reused_records_of(workflow))  # the old run's, carried by the Workflow
     statuses = [_reused_status(r, n.kind, records.get(r.name)) if r.name in reused

@@ -279,6 +279,7 @@ class Reconciler:
             "apiVersion": run["apiVersion"], "kind": run["kind"], "name": meta["name"],
             "uid": meta["uid"], "controller": True}]
         body["metadata"]["annotations"] = {
+            **(body["metadata"].get("annotations") or {}),  # the compiler's (a deadline)
             STEP_KINDS_ANNOTATION: json.dumps({n.name: n.kind for n in compiled.graph.nodes},
                                               separators=(",", ":")),
             GENERATION_ANNOTATION: str(orch["metadata"].get("generation") or 0),

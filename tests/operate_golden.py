@@ -57,6 +57,7 @@ def cases() -> dict[str, Callable[[], str]]:
             live.final(view("cancelled"), NOW, PIPE)),
         "ended-200.tree.txt": lambda: render.tree(view("ended"), NOW, PIPE),
         "ended-200.watch-final.txt": lambda: _lines(live.final(view("ended"), NOW, PIPE)),
+        "timed-out-200.tree.txt": lambda: render.tree(view("timed-out"), NOW, PIPE),
         "list-all-namespaces.txt": lambda: render.run_list(
             [scenario(w).run for w in ("running", "cancelled", "ended")], NOW, PIPE,
             all_namespaces=True),

@@ -25,12 +25,12 @@ def test_view_matches_golden(name: str, make: Callable[[], str]) -> None:
 
 
 def test_goldens_cover_every_phase_and_reason() -> None:
-    """Among the three 200-step scenarios, every step phase and every step reason of
+    """Among the four 200-step scenarios, every step phase and every step reason of
     the contract appears in a golden file (so each has a pinned rendering)."""
     from compiler.vocabulary import StepPhase, StepReason
     from tests.operate_golden import view
 
-    seen = {(s.phase, s.reason) for w in ("running", "cancelled", "ended")
+    seen = {(s.phase, s.reason) for w in ("running", "cancelled", "ended", "timed-out")
             for s in view(w).steps}
     assert {p for p, _ in seen} == {str(p) for p in StepPhase}
     assert {r for _, r in seen if r} == {str(r) for r in StepReason}
