@@ -53,7 +53,10 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
             check_name(spec[key]["name"], DNS_SUBDOMAIN_NAME, path.child(*reader.where[key]), out)
     with_ = step.get(WITH)
     with_keys = with_ if isinstance(with_, dict) else {}
-    if not any(k in step or k in with_keys for k in ("implementationSpecRef", "implementation")):
+    keys = ("implementationSpecRef", "implementation")
+    mine = [d for d in out.items if d.path.parts[:len(path.parts)] == path.parts]
+    malformed = any(d.is_error and any(k in d.path.parts for k in keys) for d in mine)
+    if not any(k in spec for k in keys) and not malformed:
         out.add(Reason.MISSING_STEP_FIELD, path.child("implementationSpecRef"),
                 "an AgentRun step should give implementationSpecRef or implementation "
                 f"(on the step or in with); without one {_CRD_REFUSES}, as the reference "
