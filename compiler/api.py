@@ -39,6 +39,12 @@ DEPTH_ANNOTATION: Final = f"{GROUP}/depth"
 
 # Argo.
 ARGO_API_VERSION: Final = "argoproj.io/v1alpha1"
+# "No deadline", written where a cluster's Argo defaults would otherwise set one
+# (compiler.argo_defaults): the most a pod's activeDeadlineSeconds may be
+# (Kubernetes ValidatePodSpec, 1..MaxInt32), which Argo derives from the Workflow's
+# and the template's deadlines; 68 years.
+UNBOUNDED_SECONDS: Final = 2**31 - 1
+UNBOUNDED_TIMEOUT: Final = f"{UNBOUNDED_SECONDS}s"
 WORKFLOW_KIND: Final = "Workflow"
 
 # The reference system's resources that steps create or wait on.

@@ -18,6 +18,8 @@ from compiler.api import (
     DEPTH_ANNOTATION,
     ORCHESTRATION_LABEL,
     RUN_LABEL,
+    UNBOUNDED_SECONDS,
+    UNBOUNDED_TIMEOUT,
     WORKFLOW_KIND,
 )
 from compiler.diagnostics import Collector, FieldPath, Reason, Severity
@@ -139,9 +141,10 @@ def emit_workflow(
     if policies.annotations:
         metadata["annotations"] = policies.annotations
 
-    spec: dict[str, Any] = {"entrypoint": entry}
-    if policies.total_seconds is not None:
-        spec["activeDeadlineSeconds"] = policies.total_seconds
+    # The run's deadline, or none: pinned, so that a cluster's Argo default deadline
+    # (workflowDefaults) cannot end the run (compiler.argo_defaults).
+    spec: dict[str, Any] = {"entrypoint": entry,
+                            "activeDeadlineSeconds": policies.total_seconds or UNBOUNDED_SECONDS}
     if service_account:
         spec["serviceAccountName"] = service_account
     spec.update(workflow_pod_fields(pods, service_account))
@@ -259,6 +262,9 @@ def _apply_settings(
                 "a timeout; it has no effect",
                 severity=Severity.WARNING,
             )
+    elif timeout_ok:
+        # No timeout, pinned: a cluster's templateDefaults.timeout cannot give it one.
+        template["timeout"] = UNBOUNDED_TIMEOUT
     return base + suffix
 
 

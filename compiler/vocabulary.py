@@ -60,6 +60,7 @@ class ConditionType(enum.StrEnum):
     SUCCEEDED = "Succeeded"  # run
     NODE_STATUS_AVAILABLE = "NodeStatusAvailable"  # run
     ARGO_PHASE_AGREES = "ArgoPhaseAgrees"  # run (contract §3, argo-workflows#13498)
+    ARGO_DEFAULTS_PINNED = "ArgoDefaultsPinned"  # run (contract §4, compiler.argo_defaults)
 
 
 class ConditionStatus(enum.StrEnum):
@@ -113,6 +114,14 @@ class EventReason(enum.StrEnum):
     RUN_SUCCEEDED = "RunSucceeded"
     RUN_FAILED = "RunFailed"
     RUN_CANCELLED = "RunCancelled"
+
+
+class ArgoDefaultsReason(enum.StrEnum):
+    """Reasons of the run's `ArgoDefaultsPinned` condition, set when the cluster's
+    Argo has workflowDefaults."""
+
+    DEFAULTS_PINNED = "DefaultsPinned"
+    DEFAULTS_APPLY = "DefaultsApply"
 
 
 class ArgoPhaseReason(enum.StrEnum):

@@ -51,6 +51,9 @@ class Config:
     workflow_pods: PodSettings = DEFAULT_PODS  # see pod_settings below
     max_sub_orchestration_depth: int = DEFAULT_MAX_DEPTH  # see step_kind_settings below
     allowed_step_kinds: frozenset[str] | None = None  # None: every kind
+    # Argo's workflow-controller ConfigMap (namespace, name), whose workflowDefaults
+    # the controller judges at submission (compiler.argo_defaults); None: not read.
+    argo_config_map: tuple[str, str] | None = ("argo", "workflow-controller-configmap")
 
 
 def parse_bool(value: str) -> bool:
@@ -190,7 +193,9 @@ def load_config(argv: Sequence[str] | None = None,
         watch_idle_timeout=args.watch_idle_timeout, health_window=args.health_window,
         workflow_pods=_pods_or_exit(parser, env),
         max_sub_orchestration_depth=_or_exit(parser, parse_depth, env.get(MAX_DEPTH, "")),
-        allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")))
+        allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")),
+        argo_config_map=_or_exit(parser, parse_config_map,
+                                 env.get(ARGO_CONFIG_MAP, "argo/workflow-controller-configmap")))
 
 
 # --- How the submitted Workflows' pods run (contract §4) --------------------------
@@ -220,6 +225,20 @@ def _pods_or_exit(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> Po
 
 # --- What runs may do (contract §6) -------------------------------------------------
 # The chart's orchestrationController.maxSubOrchestrationDepth and .allowedStepKinds.
+ARGO_CONFIG_MAP = "ORCH_ARGO_CONFIGMAP"
+
+
+def parse_config_map(value: str) -> tuple[str, str] | None:
+    """`NAMESPACE/NAME` of Argo's workflow-controller ConfigMap; empty: not read."""
+    value = value.strip()
+    if not value:
+        return None
+    namespace, _, name = value.partition("/")
+    if not namespace or not name or "/" in name:
+        raise ValueError(f"{ARGO_CONFIG_MAP} must be NAMESPACE/NAME, got {value!r}")
+    return namespace, name
+
+
 MAX_DEPTH = "ORCH_MAX_SUBORCHESTRATION_DEPTH"
 ALLOWED_KINDS = "ORCH_ALLOWED_STEP_KINDS"
 

@@ -24,6 +24,7 @@ from types import FrameType
 from compiler.api import APPROVAL_POLICY_KIND, RUN_LABEL, SIGNAL_DELIVERY_KIND
 from compiler.vocabulary import RunPhase
 from controller.admission import Limits
+from controller.argo_config import ArgoDefaults
 from controller.config import Config, kubeconfig_problem, load_config
 from controller.election import LeaderElector
 from controller.events import Recorder
@@ -182,7 +183,8 @@ class Controller:
             self._deleted_workflow, self._forget_deleted_workflow, self._lookup(POLICY),
             self.waits.deliveries_for),
             Recorder(kube), c.workflow_service_account, c.workflow_pods,
-            Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds))
+            Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds),
+            ArgoDefaults(kube, *c.argo_config_map).judgement if c.argo_config_map else None)
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
         # Runs (and Orchestrations) first: a Workflow's event is judged by its run's
         # cached state (a settled run's Workflow wakes nothing), so that state must

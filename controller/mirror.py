@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import RESUMED_FROM_ANNOTATION
+from compiler.api import RESUMED_FROM_ANNOTATION, UNBOUNDED_TIMEOUT
+from compiler.argo_defaults import judgement_of
 from compiler.compiled import decode_nodes, graph_from_workflow, reused_steps, step_tasks
 from compiler.graph import Graph, Node
 from compiler.kinds.wait import WAIT_PARAM
@@ -40,6 +41,7 @@ from compiler.semantics import (
 from compiler.vocabulary import (
     ARGO_DONE,
     RUN_DONE,
+    ArgoDefaultsReason,
     ArgoNodeType,
     ArgoPhase,
     ConditionStatus,
@@ -50,7 +52,7 @@ from compiler.vocabulary import (
     StepReason,
     SubmitReason,
 )
-from controller.observe import Ending, observe
+from controller.observe import Ending, last_attempt, observe
 from controller.resuming import reused_records_of
 
 Obj = dict[str, Any]
@@ -114,7 +116,7 @@ def workflow_view(workflow: Mapping[str, Any]) -> Obj:
             # Of the steps' own templates, only a `timeout` is read (`timed_steps`).
             view_spec["templates"] = [{"name": entry, "dag": {"tasks": tasks}}, *(
                 _pick(u, ("name", "timeout")) for u in templates
-                if u.get("name") in used and u.get("timeout"))]
+                if u.get("name") in used and _bounded(u.get("timeout")))]
             break
     status = _pick(workflow.get("status"), _STATUS_KEYS)
     if isinstance(status.get("nodes"), Mapping):
@@ -131,7 +133,12 @@ def timed_steps(workflow: Mapping[str, Any]) -> frozenset[str]:
     """Steps whose template has a `timeout` (only they can time out on their own)."""
     templates = {t.get("name"): t for t in (workflow.get("spec") or {}).get("templates") or ()}
     return frozenset(t["name"] for t in step_tasks(workflow)
-                     if (templates.get(t.get("template")) or {}).get("timeout"))
+                     if _bounded((templates.get(t.get("template")) or {}).get("timeout")))
+
+
+def _bounded(timeout: Any) -> bool:
+    """A template timeout a step can run into (not the compiler's pinned "none")."""
+    return bool(timeout) and timeout != UNBOUNDED_TIMEOUT
 
 
 def entry_node_id(workflow: Mapping[str, Any], nodes: Mapping[str, Obj]) -> str | None:
@@ -139,6 +146,9 @@ def entry_node_id(workflow: Mapping[str, Any], nodes: Mapping[str, Obj]) -> str 
     failing that, the boundary-less DAG node of the entry template."""
     name = (workflow.get("metadata") or {}).get("name")
     if name in nodes:
+        root = nodes[str(name)]
+        if root.get("type") == ArgoNodeType.RETRY:  # a retryStrategy on the entry DAG
+            return str(last_attempt(root, nodes).get("id") or name)
         return str(name)
     entry = (workflow.get("spec") or {}).get("entrypoint")
     for node_id, node in nodes.items():
@@ -252,10 +262,30 @@ def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
                 for r, n in zip(result.steps, graph.nodes, strict=True)]
     mirror = _finish(result, statuses, status.get("startedAt"),
                      status.get("finishedAt"), previous, now)
+    defaults = defaults_condition(workflow)
     if not ended:
-        return mirror
+        return _with_conditions(mirror, mirror.conditions, *defaults)
     return _with_conditions(mirror, _explained(mirror.conditions, ending, status),
-                            argo_phase_agreement(RunPhase(mirror.phase), status["phase"]))
+                            argo_phase_agreement(RunPhase(mirror.phase), status["phase"]),
+                            *defaults)
+
+
+def defaults_condition(workflow: Mapping[str, Any]) -> tuple[Condition, ...]:
+    """`ArgoDefaultsPinned` when the controller found Argo defaults at submission:
+    True when the Workflow overrides each one, False naming those that apply."""
+    found = judgement_of((workflow.get("metadata") or {}).get("annotations"))
+    if found is None:
+        return ()
+    if found.apply:
+        return (Condition(ConditionType.ARGO_DEFAULTS_PINNED, ConditionStatus.FALSE,
+                          ArgoDefaultsReason.DEFAULTS_APPLY,
+                          "the cluster's Argo workflowDefaults change this run: "
+                          + "; ".join(found.apply)
+                          + ("; pinned: " + "; ".join(found.pinned) if found.pinned else "")),)
+    return (Condition(ConditionType.ARGO_DEFAULTS_PINNED, ConditionStatus.TRUE,
+                      ArgoDefaultsReason.DEFAULTS_PINNED,
+                      "the cluster's Argo workflowDefaults change nothing here: "
+                      + "; ".join(found.pinned)),)
 
 
 def _explained(conditions: Sequence[Condition], ending: Ending,

@@ -121,7 +121,10 @@ def observe(node: Mapping[str, Any], nodes: Mapping[str, Obj], ending: Ending,
             has_timeout: bool) -> Observation:
     """One step's node -> what §3 knows of the step."""
     phase, message = node.get("phase"), node.get("message") or None
-    wait = wait_of_node(node) if node.get("type") == ArgoNodeType.SUSPEND else None
+    # A wait is its suspend node, or the last attempt of the Retry node a default
+    # retryStrategy (pinned to no retries, compiler.argo_defaults) put around it.
+    inner = last_attempt(node, nodes)
+    wait = wait_of_node(inner) if inner.get("type") == ArgoNodeType.SUSPEND else None
     if phase == ArgoPhase.RUNNING:
         return Observation(Observed.RUNNING, wait.waiting_message if wait else message)
     if phase == ArgoPhase.SUCCEEDED:

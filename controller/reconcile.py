@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from compiler.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION, WORKFLOW_KIND
+from compiler.argo_defaults import Judgement, pin_retries
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
 from compiler.graph import build_graph
@@ -108,10 +109,13 @@ class Caches:
 class Reconciler:
     def __init__(self, kube: Kube, caches: Caches, recorder: Recorder,
                  service_account: str | None = None, pods: PodSettings = DEFAULT_PODS,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None,
+                 argo_defaults: Callable[[], Judgement] | None = None) -> None:
         self.kube, self.caches, self.recorder = kube, caches, recorder
         self.service_account, self.pods = service_account, pods
         self.limits = limits or Limits()
+        # The cluster's Argo defaults, judged (compiler.argo_defaults); None: not read.
+        self.argo_defaults = argo_defaults
         # key -> resourceVersion of our last write (a run's status, or a Workflow we
         # created), so the watch's echo of it is not reconciled again.
         self.written: dict[Key, str] = {}
@@ -274,6 +278,9 @@ class Reconciler:
                       else str(problems[0].reason))
             return Submission(None, reason, condition_message(problems))
         body = compiled.workflow
+        defaults = self.argo_defaults() if self.argo_defaults is not None else Judgement()
+        if defaults.pin_retries:  # a default retryStrategy: no step, wait or run retried by it
+            pin_retries(body)
         meta = run["metadata"]
         body["metadata"]["ownerReferences"] = [{
             "apiVersion": run["apiVersion"], "kind": run["kind"], "name": meta["name"],
@@ -283,6 +290,7 @@ class Reconciler:
             STEP_KINDS_ANNOTATION: json.dumps({n.name: n.kind for n in compiled.graph.nodes},
                                               separators=(",", ":")),
             GENERATION_ANNOTATION: str(orch["metadata"].get("generation") or 0),
+            **defaults.annotation(),
             **annotations,
         }
         return Submission(body)

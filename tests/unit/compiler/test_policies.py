@@ -16,7 +16,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.api import DEADLINE_ANNOTATION
+from compiler.api import DEADLINE_ANNOTATION, UNBOUNDED_SECONDS
 from compiler.cli import main
 from compiler.graph import build_graph
 from compiler.models import Step
@@ -146,7 +146,8 @@ def test_total_seconds_is_the_workflow_s_deadline_and_says_so() -> None:
     assert wf is not None
     assert wf["spec"]["activeDeadlineSeconds"] == 7200
     assert wf["metadata"]["annotations"] == {DEADLINE_ANNOTATION: "7200"}
-    assert "activeDeadlineSeconds" not in (build(documents(STEPS[:1])).workflow or {})["spec"]
+    bare = (build(documents(STEPS[:1])).workflow or {})["spec"]  # no deadline, pinned
+    assert bare["activeDeadlineSeconds"] == UNBOUNDED_SECONDS
 
 
 @pytest.mark.parametrize(("policies", "path"), [
