@@ -110,6 +110,17 @@ def crd_problems(spec: dict[str, Any], reader: Reader) -> list[tuple[tuple[Any, 
 def build(step: Step, ctx: StepContext) -> Emitted:
     spec = agent_run_spec(Reader(step.model_dump(by_alias=True, exclude_none=True)),
                           ctx.parameters)
+    # What the run's parameters bring (the step's own `with` is judged by `check`).
+    if len(ctx.parameters) > MAX_PARAMETERS:
+        ctx.out.add(Reason.INVALID_FIELD, ctx.path.child(WITH),
+                    f"the AgentRun gets {len(ctx.parameters)} parameters (the run's and the "
+                    f"step's with): the AgentRun CRD takes at most {MAX_PARAMETERS}, so "
+                    + _CRD_REFUSES, severity=Severity.WARNING, names=(step.name,))
+    if "prompt" in ctx.parameters and "prompt" not in (step.with_ or {}):
+        ctx.out.add(Reason.INVALID_FIELD, ctx.path.child(WITH),
+                    "the run's parameter 'prompt' reaches this AgentRun's parameters: "
+                    + _CRD_REFUSES, severity=Severity.WARNING, names=("prompt",),
+                    hint="put the text in the ImplementationSpec")
     return resource_step("agent-run", TEMPLATE, ctx.step_label, spec=no_expansion_json(spec))
 
 

@@ -267,6 +267,16 @@ def test_a_workflow_another_runtime_does_not_read_is_ignored_field() -> None:
     assert "workflow" not in built.objects["s"]
 
 
+def test_what_the_run_s_parameters_bring_the_crd_would_refuse_is_named() -> None:
+    """The AgentRun CRD: parameters maxProperties 100, no `prompt` (its CEL rule)."""
+    many = {f"p{i}": "x" for i in range(100)}
+    built = build(documents([agent(implementationSpecRef="i", **{"with": {"one": "more"}})], many))
+    assert ("InvalidField", "spec.steps[0].with", "warning") in built.problems
+    built = build(documents([agent(implementationSpecRef="i")], {"prompt": "hi"}))
+    assert built.problems == [("InvalidField", "spec.steps[0].with", "warning")]
+    assert "'prompt'" in built.diagnostics[0].message
+
+
 @pytest.mark.parametrize("where", ["implementation", "implementationSpecRef"])
 def test_no_warning_when_with_gives_the_implementation(where: str) -> None:
     value = json.dumps(IMPL) if where == "implementation" else "impl"
@@ -319,7 +329,7 @@ def agent_steps(draw: st.DrawFn) -> dict[str, Any]:
 
 
 # No shrinking: each example asks node, and the message names the step that differs.
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(st.lists(agent_steps(), min_size=25, max_size=25))
 def test_any_agent_run_step_builds_what_the_reference_builds(steps: list[dict[str, Any]]) -> None:
