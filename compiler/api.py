@@ -33,6 +33,9 @@ GENERATION_ANNOTATION: Final = f"{GROUP}/orchestration-generation"  # on a Workf
 RESUMED_FROM_ANNOTATION: Final = f"{GROUP}/resumed-from"  # on a resumed run's Workflow
 # ... with the old run's records of the steps it reuses (JSON), the mirror's source.
 REUSED_RECORDS_ANNOTATION: Final = f"{GROUP}/reused-records"
+# On a Workflow: the run's deadline in seconds (spec.policies.timeouts.totalSeconds),
+# which is its activeDeadlineSeconds: the mirror tells the run timing out by it.
+DEADLINE_ANNOTATION: Final = f"{GROUP}/deadline-seconds"
 GENERATED_BY_ANNOTATION: Final = f"{GROUP}/generated-by"  # on the generated CRDs
 # On each Workflow of a run split into several (compiler.emit_run): `i/k`, and the
 # declaration index of each of its step tasks, in reading order (JSON list).
@@ -48,6 +51,12 @@ DESCENDANTS_ANNOTATION: Final = f"{GROUP}/descendants"
 
 # Argo.
 ARGO_API_VERSION: Final = "argoproj.io/v1alpha1"
+# "No deadline", written where a cluster's Argo defaults would otherwise set one
+# (compiler.argo_defaults): the most a pod's activeDeadlineSeconds may be
+# (Kubernetes ValidatePodSpec, 1..MaxInt32), which Argo derives from the Workflow's
+# and the template's deadlines; 68 years.
+UNBOUNDED_SECONDS: Final = 2**31 - 1
+UNBOUNDED_TIMEOUT: Final = f"{UNBOUNDED_SECONDS}s"
 WORKFLOW_KIND: Final = "Workflow"
 
 # The reference system's resources that steps create or wait on.

@@ -267,6 +267,7 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
                          f"({', '.join(label(o) for o in found)}); "
                          f"choose one with --orchestration {which}")
     orch = found[0]
+    args.planned_policies = orch.spec.policies
     graph = build_graph(orch.spec.steps)
     failed, errored = _step_list(args.fail), _step_list(args.error)
     for flag, chosen in (("--fail", failed), ("--error", errored)):
@@ -279,13 +280,28 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     both = sorted(set(failed) & set(errored))
     if both:
         raise UsageError(f"step {quote(both[0])} is named by both --fail and --error")
+    during = _step_list(getattr(args, "timeout_during", None))
+    if during:
+        from compiler.policies import read_policies
+
+        if read_policies(orch.spec.policies).total_seconds is None:
+            raise UsageError(f'--timeout-during: orchestration "{orch.metadata.name}" has no '
+                             "spec.policies.timeouts.totalSeconds, so its run has no deadline")
+        for name in during:
+            if name not in graph.by_name:
+                near = suggest(name, graph.names)
+                hint = f"; did you mean {quote(near)}?" if near else ""
+                raise UsageError(f'--timeout-during: orchestration "{orch.metadata.name}" has '
+                                 f"no step {quote(name)}{hint}")
     if getattr(args, "resume_from", None):
+        if during:
+            raise UsageError("--timeout-during cannot be used with --resume-from")
         return _resumed(args, orch, graph, failed, errored)
     result = None
     if failed or errored or args.command == "plan":
         from compiler.semantics import plan
 
-        result = plan(graph, failed, errored)
+        result = plan(graph, failed, errored, during)
     return orch.metadata.name or "orchestration", graph, result
 
 
@@ -361,6 +377,7 @@ def _one_run(data: Any, file: str, orchestration: str) -> dict[str, Any]:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from compiler.policies import read_policies
     from compiler.present import plan_dict, plan_table
 
     loaded = _load_planned(args)
@@ -368,10 +385,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return loaded
     title, _, result = loaded
     assert result is not None
+    policies = read_policies(args.planned_policies)
     if args.output == "json":
-        _write(json.dumps(plan_dict(result), indent=2) + "\n")
+        _write(json.dumps(plan_dict(result, policies), indent=2) + "\n")
     else:
-        _write(plan_table(title, result))
+        _write(plan_table(title, result, policies))
     return EXIT_OK  # also when the plan predicts failure (contract §2.3)
 
 
@@ -548,6 +566,9 @@ def build_parser(extensions: Sequence[Any] = ()) -> argparse.ArgumentParser:
                    "NAME -o yaml): what is reused, what reruns and why")
     p.add_argument("--rerun", action="append", metavar="STEP[,STEP...]",
                    help="with --resume-from: rerun these steps too (and what depends on them)")
+    p.add_argument("--timeout-during", action="append", metavar="STEP[,STEP...]",
+                   help="assume the run's deadline (spec.policies.timeouts.totalSeconds) "
+                   "passes while these steps run: what they depend on ran before it")
     p.add_argument("-o", "--output", choices=("text", "json"), default="text")
     _add_pod_flags(p)
     _add_max_steps(p)

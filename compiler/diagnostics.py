@@ -32,6 +32,9 @@ class Reason(enum.StrEnum):
     UNSUPPORTED_STEP_KIND = "UnsupportedStepKind"
     MISSING_STEP_FIELD = "MissingStepField"
     INVALID_FIELD = "InvalidField"
+    # A key the step's kind does not read (`image` on a ToolRun): a warning, an
+    # error under --strict (contract §2).
+    IGNORED_FIELD = "IgnoredField"
     INVALID_YAML = "InvalidYAML"
     UNSUPPORTED_DOCUMENT_KIND = "UnsupportedDocumentKind"
     TOO_MANY_STEPS = "TooManySteps"

@@ -18,6 +18,8 @@ from compiler.api import (
     DEPTH_ANNOTATION,
     ORCHESTRATION_LABEL,
     RUN_LABEL,
+    UNBOUNDED_SECONDS,
+    UNBOUNDED_TIMEOUT,
     WORKFLOW_KIND,
 )
 from compiler.diagnostics import Collector, FieldPath, Reason, Severity
@@ -30,7 +32,9 @@ from compiler.outcome import MAX_TASKS, OUTCOME_TEMPLATE, outcome_task
 from compiler.partition import MAX_TEMPLATES as MAX_TEMPLATES  # (re-exported)
 from compiler.partition import MAX_WORKFLOW_BYTES
 from compiler.pods import PodSettings, workflow_pod_fields
+from compiler.policies import Policies, read_policies
 from compiler.resume import NO_OP, REUSED_TEMPLATE
+from compiler.step_fields import step_parameters
 from compiler.tools import Tool
 from compiler.validate import check_run_parameters
 
@@ -76,11 +80,14 @@ def emit_workflow(
         check_run_parameters(orchestration, run, out)
         depth = run_depth(run, out)
     graph = build_graph(orchestration.spec.steps)
+    policies = read_policies(orchestration.spec.policies)
+    not_retried: list[str] = []  # Template steps the policies' retries cannot reach
     run_params = dict(run.spec.parameters or {}) if run else {}
     entry = orchestration.spec.entrypoint or DEFAULT_ENTRYPOINT
     templates: dict[str, dict[str, Any]] = {}  # name -> template, first use order
     tasks = emit_tasks(orchestration, graph, templates, entry, run_params, out, pods,
-                       reused, tools, tools_where, depth, tools_hint, descendants)
+                       reused, tools, tools_where, depth, tools_hint, descendants,
+                       policies.retries, not_retried)
     # argo-workflows#13498: a final task so that Argo's own phase is the run's
     # (compiler.outcome says when and why); only where Argo's limits leave room.
     final = outcome_task(graph)
@@ -88,10 +95,15 @@ def emit_workflow(
         tasks.append(ordered_task(final[0]))
         templates[OUTCOME_TEMPLATE] = final[1]
 
+    if not_retried:
+        out.add(Reason.INVALID_FIELD, FieldPath(("spec", "policies", "retries", "limit")),
+                f"retries.limit does not reach the Template step(s) {', '.join(not_retried)}: "
+                "Argo takes their retries from the referenced WorkflowTemplate",
+                severity=Severity.WARNING, names=tuple(not_retried))
     workflow = workflow_object(
         orchestration, run, service_account, pods, run_params,
         [{"name": entry, "dag": {"failFast": False, "tasks": tasks}},
-         *({"name": name, **body} for name, body in templates.items())])
+         *({"name": name, **body} for name, body in templates.items())], policies=policies)
     spec = workflow["spec"]
     if len(graph.nodes) > MAX_TASKS:
         out.add(
@@ -136,9 +148,12 @@ def workflow_object(
     run_params: Mapping[str, str],
     templates: list[dict[str, Any]],
     name: str | None = None,
+    policies: Policies | None = None,
 ) -> dict[str, Any]:
     """The Workflow around `templates` (the first is the entrypoint): its name
-    (the run's, or `name`), labels, pod settings and the run's parameters."""
+    (the run's, or `name`), labels, pod settings, the run's parameters and its
+    deadline (`spec.policies.timeouts.totalSeconds`)."""
+    policies = policies or Policies()
     labels = {ORCHESTRATION_LABEL: label_value(orchestration.metadata.name or "")}
     metadata: dict[str, Any] = {}
     if run is not None:
@@ -150,8 +165,13 @@ def workflow_object(
     if namespace:
         metadata["namespace"] = namespace
     metadata["labels"] = labels
+    if policies.annotations:
+        metadata["annotations"] = policies.annotations
 
-    spec: dict[str, Any] = {"entrypoint": templates[0]["name"]}
+    # The run's deadline, or none: pinned, so that a cluster's Argo default deadline
+    # (workflowDefaults) cannot end the run (compiler.argo_defaults).
+    spec: dict[str, Any] = {"entrypoint": templates[0]["name"],
+                            "activeDeadlineSeconds": policies.total_seconds or UNBOUNDED_SECONDS}
     if service_account:
         spec["serviceAccountName"] = service_account
     spec.update(workflow_pod_fields(pods, service_account))
@@ -183,10 +203,14 @@ def emit_tasks(
     depth: int = 0,
     tools_hint: str | None = None,
     descendants: Mapping[str, int] | None = None,
+    default_retries: int | None = None,
+    not_retried: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Each step's task, in declaration order, with its dependencies as `graph`
     has them; the templates they run are added to `templates` (identical ones
-    shared, never named `entry`)."""
+    shared, never named `entry`). A step without `retries` takes `default_retries`
+    (spec.policies) where Argo can retry it; the Template steps it cannot reach
+    are added to `not_retried`."""
     by_content: dict[str, str] = {}  # canonical template JSON -> name
     tasks: list[dict[str, Any]] = []
     for i, (step, node) in enumerate(zip(orchestration.spec.steps, graph.nodes, strict=True)):
@@ -201,7 +225,7 @@ def emit_tasks(
                 task["continueOn"] = {"failed": True}
             tasks.append(ordered_task(task))
             continue
-        ctx = StepContext(label_value(step.name), {**run_params, **step.parameters}, pods,
+        ctx = StepContext(label_value(step.name), step_parameters(run_params, step.with_), pods,
                           tools=tools, tools_where=tools_where, depth=depth,
                           descendants=None if descendants is None
                           else descendants.get(step.name),
@@ -212,11 +236,13 @@ def emit_tasks(
             pass  # the step cannot be built (a missing Tool): the Workflow is refused
         elif emitted.template is not None:
             template = dict(emitted.template)
-            base = _apply_settings(step, template, emitted, path, out)
+            base = _apply_settings(step, template, emitted, path, out, default_retries)
             task["template"] = _intern(template, base, templates, by_content, entry)
-            _warn_no_ops(step, emitted, path, out)
+            _warn_no_ops(step, emitted, path, out, default_retries)
         else:
             _refuse_settings(step, path, out)
+            if step.retries is None and default_retries and not_retried is not None:
+                not_retried.append(step.name)
         task.update(emitted.task)
         if node.dependencies:
             task["dependencies"] = list(node.dependencies)
@@ -258,16 +284,21 @@ def _apply_settings(
     emitted: Emitted,
     path: FieldPath,
     out: Collector,
+    default_retries: int | None = None,
 ) -> str:
-    """retries/backoff/timeout onto the template; the name says which apply."""
+    """retries/backoff/timeout onto the template; the name says which apply. A step
+    that gives no `retries` takes `default_retries` (spec.policies.retries.limit)
+    where it can be retried; a wait or a no-op is not retried by a policy."""
     base, retries_ok, timeout_ok = emitted.base_name, emitted.honours_retries, \
         emitted.honours_timeout
     suffix = ""
-    if step.retries is not None and step.retries > 0:
+    retries = step.retries if step.retries is not None else (
+        default_retries if retries_ok else None)
+    if retries is not None and retries > 0:
         if retries_ok:
             # IntOrString; Argo's JSON schema accepts only its string form.
-            strategy: dict[str, Any] = {"limit": str(step.retries), "retryPolicy": "Always"}
-            suffix += f"-retry{step.retries}"
+            strategy: dict[str, Any] = {"limit": str(retries), "retryPolicy": "Always"}
+            suffix += f"-retry{retries}"
             if step.retry_backoff_seconds:
                 strategy["backoff"] = {"duration": f"{step.retry_backoff_seconds}s"}
                 suffix += f"-backoff{step.retry_backoff_seconds}s"
@@ -294,14 +325,21 @@ def _apply_settings(
                 "a timeout; it has no effect",
                 severity=Severity.WARNING,
             )
+    elif timeout_ok:
+        # No timeout, pinned: a cluster's templateDefaults.timeout cannot give it one.
+        template["timeout"] = UNBOUNDED_TIMEOUT
     return base + suffix
 
 
-def _warn_no_ops(step: Step, emitted: Emitted, path: FieldPath, out: Collector) -> None:
+def _warn_no_ops(step: Step, emitted: Emitted, path: FieldPath, out: Collector,
+                 default_retries: int | None = None) -> None:
     """Settings that are written but do nothing, said so rather than silently
-    dropped: a backoff without retries, and `timeoutSeconds: 0`, which sets no
-    timeout (as in the reference system, where only a positive one counts)."""
-    if step.retry_backoff_seconds and not step.retries:
+    dropped: a backoff without retries (the step's, else the policies'), and
+    `timeoutSeconds: 0`, which sets no timeout (as in the reference system, where
+    only a positive one counts)."""
+    retries = step.retries if step.retries is not None else (
+        default_retries if emitted.honours_retries else None)
+    if step.retry_backoff_seconds and not retries:
         out.add(Reason.INVALID_FIELD, path.child("retryBackoffSeconds"),
                 "retryBackoffSeconds has no effect without retries: it is the wait "
                 "between attempts",

@@ -50,6 +50,7 @@ from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
 from compiler.outcome import TEMPLATE as OUTCOME
 from compiler.partition import ARGO_LIMITS, Limits, Part, Plan, StepCost, TooLargeError, plan_parts
 from compiler.pods import PodSettings
+from compiler.policies import read_policies
 from compiler.tools import Tool
 from compiler.validate import check_run_parameters
 
@@ -121,8 +122,10 @@ def _emit_split(orchestration: Orchestration, run: OrchestrationRun | None, out:
     entry = orchestration.spec.entrypoint or DEFAULT_ENTRYPOINT
     templates: dict[str, Obj] = {}
     before = len(out.items)
+    policies = read_policies(orchestration.spec.policies)
     tasks = emit_tasks(orchestration, graph, templates, entry, run_params, out, pods,
-                       reused, tools, tools_where, depth, tools_hint, descendants)
+                       reused, tools, tools_where, depth, tools_hint, descendants,
+                       policies.retries, [])
     if any(d.is_error for d in out.items[before:]):
         return CompiledRun((), graph)
     by_name = {t["name"]: t for t in tasks}
@@ -157,13 +160,13 @@ def _emit_split(orchestration: Orchestration, run: OrchestrationRun | None, out:
         suffix = f"-{w + 1}"
         name = shorten(base, MAX_WORKFLOW_NAME - len(suffix)) + suffix if base else None
         workflow = workflow_object(orchestration, run, service_account, pods, run_params,
-                                   [*dags, *used], name)
+                                   [*dags, *used], name, policies)
         steps = steps_of(workflow)
-        workflow["metadata"]["annotations"] = {
+        workflow["metadata"].setdefault("annotations", {}).update({
             PART_ANNOTATION: f"{w + 1}/{count}",
             STEP_INDEXES_ANNOTATION: json.dumps([index[t["name"]] for t in steps],
                                                 separators=(",", ":")),
-        }
+        })
         _check_limits(workflow, w, _workflow_bytes(workflow, steps, costs), out)
         workflows.append(workflow)
     return CompiledRun(tuple(workflows), graph, plan)

@@ -208,6 +208,10 @@ class StepStatus(_Model):
     started_at: StrictStr | None = Field(None, alias="startedAt")
     finished_at: StrictStr | None = Field(None, alias="finishedAt")
     attempt: StrictInt | None = None
+    failed_pod_restarts: StrictInt | None = Field(
+        None, alias="failedPodRestarts",
+        description="Times Argo recreated the step's pod because it failed before its main "
+        "container started (neither a failure nor an attempt).")
     last_transition_time: StrictStr | None = Field(None, alias="lastTransitionTime")
     next_retry_at: StrictStr | None = Field(None, alias="nextRetryAt")
     resource_ref: ResourceRef | None = Field(None, alias="resourceRef")

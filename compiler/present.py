@@ -15,14 +15,16 @@ from compiler.graph import Graph
 from compiler.vocabulary import StepPhase
 
 if TYPE_CHECKING:  # `orch graph` without a plan never loads the semantics
+    from compiler.policies import Policies
     from compiler.semantics import RunResult
 
 _DASH = "-"
 
 
-def plan_dict(result: RunResult) -> dict[str, Any]:
-    """`orch plan -o json`: `{"phase", "steps": [{"name", "phase", "reason"}]}`."""
-    return {
+def plan_dict(result: RunResult, policies: Policies | None = None) -> dict[str, Any]:
+    """`orch plan -o json`: `{"phase", "steps": [{"name", "phase", "reason"}]}`, and
+    the run's `policies` when it has them (`deadlineSeconds`, `retries`)."""
+    out: dict[str, Any] = {
         "phase": str(result.phase),
         "steps": [
             {"name": s.name, "phase": str(s.phase),
@@ -30,15 +32,33 @@ def plan_dict(result: RunResult) -> dict[str, Any]:
             for s in result.steps
         ],
     }
+    if policies is not None and (policies.total_seconds or policies.retries is not None):
+        out["policies"] = {k: v for k, v in (("deadlineSeconds", policies.total_seconds),
+                                             ("retries", policies.retries)) if v is not None}
+    return out
 
 
-def plan_table(title: str, result: RunResult) -> str:
+def policy_lines(policies: Policies | None) -> list[str]:
+    """What spec.policies make of the run, for a person."""
+    if policies is None:
+        return []
+    lines = []
+    if policies.total_seconds is not None:
+        lines.append(f"deadline: {policies.total_seconds}s (spec.policies.timeouts.totalSeconds; "
+                     "see --timeout-during)")
+    if policies.retries is not None:
+        lines.append(f"retries: {policies.retries} for each step that sets none "
+                     "(spec.policies.retries.limit)")
+    return lines
+
+
+def plan_table(title: str, result: RunResult, policies: Policies | None = None) -> str:
     """A table a person reads at a glance, then the run's outcome."""
     header = ("STEP", "PHASE", "REASON", "WHY")
     rows = [(s.name, str(s.phase), str(s.reason) if s.reason else _DASH, s.message)
             for s in result.steps]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-    lines = [f"{title}: {result.phase}"]
+    lines = [f"{title}: {result.phase}", *policy_lines(policies)]
     for row in [header, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         lines.append("  ".join([*cells, row[3]]).rstrip())

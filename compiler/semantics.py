@@ -54,7 +54,8 @@ _FINAL_PHASES = frozenset({StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIP
 _LETS_DEPENDENTS_RUN = frozenset({StepReason.FAILURE_IGNORED, StepReason.SKIPPED_BY_ARGO})
 # Reasons of steps the run's own end stopped: they say nothing about their dependents,
 # whose fate the same end decides (a cancel before the Workflow's end).
-_STOPPED_BY_THE_END = frozenset({StepReason.CANCELLED, StepReason.WORKFLOW_ENDED})
+_STOPPED_BY_THE_END = frozenset({StepReason.CANCELLED, StepReason.WORKFLOW_ENDED,
+                                 StepReason.RUN_TIMED_OUT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +125,20 @@ class RunResult:
 @dataclass(frozen=True, slots=True)
 class WhatIf:
     """Assume every step that gets to run ends: the named ones fail (or error),
-    every other one succeeds. Used by `orch plan`."""
+    every other one succeeds. Used by `orch plan`. With `deadline`, the run's
+    deadline passes while those steps run: only what they depend on ran before
+    (`before`), the steps in `deadline` are running, nothing else started."""
 
     failed: frozenset[str] = frozenset()
     errored: frozenset[str] = frozenset()
+    deadline: frozenset[str] = frozenset()
+    before: frozenset[str] | None = None  # None: no deadline, every step gets to run
 
     def outcome(self, name: str) -> Observation:
+        if name in self.deadline:
+            return Observation(Observed.RUNNING, "assumed: --timeout-during")
+        if self.before is not None and name not in self.before:
+            return Observation()
         if name in self.errored:
             return Observation(Observed.ERRORED, "assumed: --error")
         if name in self.failed:
@@ -154,23 +163,33 @@ def decide_step(
     seen: Observation,
     workflow_ended: bool,
     cancelled: bool = False,
+    timed_out: bool = False,
 ) -> StepResult:
     """Why one step ends as it does: one ordered decision. `dependencies` are the
     results of the step's dependencies, in the order the step lists them;
-    `cancelled` says the run was cancelled (`spec.cancel`) and its Workflow stopped."""
+    `cancelled` says the run was cancelled (`spec.cancel`) and its Workflow stopped;
+    `timed_out` that the Workflow ended because the run's deadline
+    (`spec.policies.timeouts.totalSeconds`) passed."""
     name = node.name
     # 1. It ran to an end (or was reused): what happened is the answer; a step Argo
-    #    failed while stopping the Workflow for the cancel was cancelled.
+    #    failed while stopping the Workflow for the cancel was cancelled, at the run's
+    #    deadline it timed out with the run.
     if seen.state in _FINAL_OBSERVATIONS:
         if cancelled and seen.state is Observed.INTERRUPTED:
             return StepResult(name, StepPhase.FAILED, StepReason.CANCELLED,
                               _join("the run was cancelled while the step ran", seen.message))
+        if timed_out and seen.state is Observed.INTERRUPTED:
+            return StepResult(name, StepPhase.FAILED, StepReason.RUN_TIMED_OUT,
+                              _join(_RAN_PAST_DEADLINE, seen.message))
         return _ended(node, seen)
     # 2. It was running when the run was cancelled or the Workflow ended: it is stopped.
     if seen.state is Observed.RUNNING:
         if cancelled:
             return StepResult(name, StepPhase.FAILED, StepReason.CANCELLED,
                               _join("the run was cancelled while the step ran", seen.message))
+        if timed_out:
+            return StepResult(name, StepPhase.FAILED, StepReason.RUN_TIMED_OUT,
+                              _join(_RAN_PAST_DEADLINE, seen.message))
         if workflow_ended:
             return StepResult(name, StepPhase.FAILED, StepReason.WORKFLOW_ENDED,
                               _join("the Workflow ended while the step ran", seen.message))
@@ -187,7 +206,10 @@ def decide_step(
     if cancelled:
         return StepResult(name, StepPhase.SKIPPED, StepReason.CANCELLED,
                           "the run was cancelled before the step started")
-    # 5. The Workflow ended before it could start.
+    # 5. The run's deadline passed, or the Workflow ended, before it could start.
+    if timed_out or any(d.reason is StepReason.RUN_TIMED_OUT for d in dependencies):
+        return StepResult(name, StepPhase.SKIPPED, StepReason.RUN_TIMED_OUT,
+                          "the run passed its deadline before the step started")
     if workflow_ended or any(d.reason is StepReason.WORKFLOW_ENDED for d in dependencies):
         return StepResult(name, StepPhase.SKIPPED, StepReason.WORKFLOW_ENDED,
                           "the Workflow ended before the step started")
@@ -197,6 +219,9 @@ def decide_step(
         return StepResult(name, StepPhase.PENDING, None, f"waiting for {_names(waiting)}")
     return StepResult(name, StepPhase.PENDING, None, seen.message or "ready to start",
                       runnable=True)
+
+
+_RAN_PAST_DEADLINE = "the run passed its deadline (timeouts.totalSeconds) while the step ran"
 
 
 def _ended(node: Node, seen: Observation) -> StepResult:
@@ -231,32 +256,60 @@ def evaluate(
     workflow_ended: bool = False,
     what_if: WhatIf | None = None,
     cancelled: bool = False,
+    timed_out: bool = False,
 ) -> RunResult:
     """Every step's result and the run's. `known` holds what is known per step
     (a step missing from it has not started; a reused one is `Observed.REUSED`);
     `workflow_ended` says the Workflow was stopped, terminated, passed its deadline
-    or was deleted; `cancelled` that the run was cancelled (`spec.cancel`). With
-    `what_if`, a step not known to have started that gets to run is assumed to end
-    as `what_if` says, so the result is a finished run."""
+    or was deleted; `timed_out` that it ended because the run's own deadline
+    (`spec.policies.timeouts.totalSeconds`) passed; `cancelled` that the run was
+    cancelled (`spec.cancel`). With `what_if`, a step not known to have started
+    that gets to run is assumed to end as `what_if` says, so the result is a
+    finished run."""
     known = known or {}
+    ended = workflow_ended or timed_out
     results: dict[str, StepResult] = {}
     for name in topological_order(graph):
         node = graph.by_name[name]
         deps = [results[d] for d in node.dependencies]
         seen = known.get(name, Observation())
-        result = decide_step(node, deps, seen, workflow_ended, cancelled)
+        result = decide_step(node, deps, seen, ended, cancelled, timed_out)
         if what_if is not None and result.runnable:
-            result = decide_step(node, deps, what_if.outcome(name), workflow_ended, cancelled)
+            result = decide_step(node, deps, what_if.outcome(name), ended, cancelled,
+                                 timed_out)
         results[name] = result
     steps = tuple(results[n.name] for n in graph.nodes)
     phase, condition = _run_outcome(steps)
     return RunResult(phase, steps, (condition,))
 
 
-def plan(graph: Graph, failed: Collection[str] = (), errored: Collection[str] = ()) -> RunResult:
+def plan(graph: Graph, failed: Collection[str] = (), errored: Collection[str] = (),
+         timeout_during: Collection[str] = ()) -> RunResult:
     """What happens when the named steps fail (or error) and every other step
-    that gets to run succeeds."""
-    return evaluate(graph, what_if=WhatIf(frozenset(failed), frozenset(errored)))
+    that gets to run succeeds; with `timeout_during`, when the run's deadline
+    passes while those steps run (what they depend on ran before it; nothing else
+    had started)."""
+    if not timeout_during:
+        return evaluate(graph, what_if=WhatIf(frozenset(failed), frozenset(errored)))
+    what_if = WhatIf(frozenset(failed), frozenset(errored), frozenset(timeout_during),
+                     _ancestors(graph, timeout_during))
+    until = evaluate(graph, what_if=what_if)
+    # What had happened when the deadline passed: each step that got to run, as the
+    # what-if says; the others had not started.
+    known = {s.name: what_if.outcome(s.name) for s in until.steps
+             if s.phase in (StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.RUNNING)}
+    return evaluate(graph, known, timed_out=True)
+
+
+def _ancestors(graph: Graph, names: Collection[str]) -> frozenset[str]:
+    found: set[str] = set()
+    todo = [d for n in names for d in graph.by_name[n].dependencies]
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo.extend(graph.by_name[name].dependencies)
+    return frozenset(found)
 
 
 def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
@@ -274,6 +327,7 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
             ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN, RunReason.RUNNING,
             f"{done} of {len(steps)} steps done, {running} running, {ready} ready to start")
     ended = named({StepReason.WORKFLOW_ENDED})
+    timed_out = named({StepReason.RUN_TIMED_OUT})
     failed = named({StepReason.STEP_FAILED, StepReason.STEP_TIMED_OUT, StepReason.STEP_ERROR})
     cut_short = named({StepReason.CANCELLED}, StepPhase.FAILED)
     not_begun = named({StepReason.CANCELLED}, StepPhase.SKIPPED)
@@ -290,6 +344,16 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
             parts.append(f"{_count(failed, 'step')} failed before")
         return RunPhase.CANCELLED, Condition(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
                                              RunReason.CANCELLED, "; ".join(parts))
+    if timed_out:
+        stopped = named({StepReason.RUN_TIMED_OUT}, StepPhase.FAILED)
+        never = named({StepReason.RUN_TIMED_OUT}, StepPhase.SKIPPED)
+        parts = ["the run passed its deadline (spec.policies.timeouts.totalSeconds)"
+                 + (f"; {_count(stopped, 'step')} stopped" if stopped else "")
+                 + (f"; {_count(never, 'step')} never started" if never else "")]
+        if failed:
+            parts.append(f"{_count(failed, 'step')} failed before")
+        return RunPhase.FAILED, Condition(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
+                                          RunReason.RUN_TIMED_OUT, "; ".join(parts))
     if ended or failed:
         parts = []
         if ended:

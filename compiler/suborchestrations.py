@@ -16,6 +16,7 @@ from compiler.diagnostics import Diagnostic, FieldPath, Reason
 from compiler.graph import find_cycles
 from compiler.models import Orchestration
 from compiler.source import Document
+from compiler.step_fields import reader_of, ref_of
 
 SUB_ORCHESTRATION = "SubOrchestration"
 
@@ -32,8 +33,9 @@ def find_call_cycles(calls: Mapping[str, Sequence[str]]) -> list[list[str]]:
 
 def calls_of(orchestration: Orchestration) -> list[str]:
     """The Orchestrations its SubOrchestration steps call, in step order."""
-    return [s.orchestration_ref.name for s in orchestration.spec.steps
-            if s.kind == SUB_ORCHESTRATION and s.orchestration_ref is not None]
+    names = (ref_of(s, "orchestrationRef") for s in orchestration.spec.steps
+             if s.kind == SUB_ORCHESTRATION)
+    return [n for n in names if n is not None]
 
 
 def check_sub_orchestration_cycles(
@@ -52,12 +54,14 @@ def check_sub_orchestration_cycles(
         for cycle in find_call_cycles(calls):
             doc, orch = members[cycle[0]]
             index = next(i for i, s in enumerate(orch.spec.steps) if s.kind == SUB_ORCHESTRATION
-                         and s.orchestration_ref and s.orchestration_ref.name == cycle[1])
+                         and ref_of(s, "orchestrationRef") == cycle[1])
+            reader = reader_of(orch.spec.steps[index])
+            reader.ref("orchestrationRef", typed=True)
             message = ("SubOrchestration cycle: " + " -> ".join(cycle)
                        + " would create child runs without end")
             found.append(doc.locate(Diagnostic(
                 Reason.SUB_ORCHESTRATION_CYCLE,
-                FieldPath(("spec", "steps", index, "orchestrationRef", "name")),
+                FieldPath(("spec", "steps", index, *reader.where["orchestrationRef"])),
                 message, names=tuple(cycle[:-1]),
                 hint="break the cycle: an Orchestration may not run itself as a step")))
     return found

@@ -109,31 +109,56 @@ def _lookup(path: Sequence[str], context: Mapping[str, Any]) -> str | None:
     return json.dumps(cursor, ensure_ascii=False, separators=(",", ":"))
 
 
-def render(text: str, field: str, parameters: Mapping[str, str],
-           tool: Mapping[str, Any], problems: list[Unresolved]) -> str:
-    """`text` with each `{{parameters.NAME}}` (and `{{tool.PATH}}`, a field of the
-    Tool document) replaced, in one pass: a value that holds `{{` stays as it is.
-    A placeholder that names nothing is appended to `problems`."""
-    context = {PARAMETERS: dict(parameters), TOOL: dict(tool)}
+# A piece of rendered text: (whether it is a rendered value, its text). The Tool's
+# own text keeps Kubernetes' `$(VAR)` meaning; a rendered value is protected
+# (contract §4), so the two are written differently (`compiler.kinds.container`).
+Piece = tuple[bool, str]
+Pieces = tuple[Piece, ...]
 
-    def one(match: re.Match[str]) -> str:
+
+def render_pieces(text: str, field: str, parameters: Mapping[str, str],
+                  tool: Mapping[str, Any], problems: list[Unresolved]) -> Pieces:
+    """`text` cut into the Tool's own text and the values that replace each
+    `{{parameters.NAME}}` (and `{{tool.PATH}}`, a field of the Tool document), in
+    one pass: a value that holds `{{` stays as it is. A placeholder that names
+    nothing is appended to `problems` (and kept as own text)."""
+    context = {PARAMETERS: dict(parameters), TOOL: dict(tool)}
+    pieces: list[Piece] = []
+    last = 0
+    for match in PLACEHOLDER.finditer(text):
+        if match.start() > last:
+            pieces.append((False, text[last:match.start()]))
         path = placeholder_path(match.group(1))
         value = _lookup(path, context) if path and path[0] in context else None
         if value is None:
             problems.append(Unresolved(field, match.group(0), path))
-            return match.group(0)
-        return value
+            pieces.append((False, match.group(0)))
+        else:
+            pieces.append((True, value))
+        last = match.end()
+    if last < len(text):
+        pieces.append((False, text[last:]))
+    return tuple(pieces)
 
-    return PLACEHOLDER.sub(one, text)
+
+def render(text: str, field: str, parameters: Mapping[str, str],
+           tool: Mapping[str, Any], problems: list[Unresolved]) -> str:
+    """`text` rendered, as the reference's `renderTemplate` writes it."""
+    return "".join(t for _, t in render_pieces(text, field, parameters, tool, problems))
+
+
+def joined(pieces: Pieces) -> str:
+    return "".join(t for _, t in pieces)
 
 
 @dataclass(frozen=True)
 class RenderedTool:
-    """The Tool's command, args and env with every placeholder rendered."""
+    """The Tool's command, args and env values with every placeholder rendered, each
+    as its pieces of own text and values (`joined` gives the reference's text)."""
 
-    command: list[str] | None
-    args: list[str] | None
-    env: list[tuple[str, str]]
+    command: list[Pieces] | None
+    args: list[Pieces] | None
+    env: list[tuple[str, Pieces]]
 
 
 def render_tool(tool: Tool, parameters: Mapping[str, str],
@@ -148,14 +173,14 @@ def render_tool(tool: Tool, parameters: Mapping[str, str],
     problems: list[Unresolved] = []
     spec = tool.spec
 
-    def each(values: list[str] | None, key: str) -> list[str] | None:
+    def each(values: list[str] | None, key: str) -> list[Pieces] | None:
         if values is None:
             return None
-        return [render(v, f"spec.{key}[{i}]", parameters, data, problems)
+        return [render_pieces(v, f"spec.{key}[{i}]", parameters, data, problems)
                 for i, v in enumerate(values)]
 
     command, args = each(spec.command, "command"), each(spec.args, "args")
-    env = [(e.name, render(e.value, f"spec.env[{i}].value", parameters, data, problems))
+    env = [(e.name, render_pieces(e.value, f"spec.env[{i}].value", parameters, data, problems))
            for i, e in enumerate(spec.env or ()) if e.name]
     return RenderedTool(command, args, env), problems
 

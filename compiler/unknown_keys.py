@@ -23,6 +23,7 @@ from compiler.diagnostics import Collector, FieldPath, Reason, Severity
 from compiler.kinds import KINDS
 from compiler.models import NameRef, OrchestrationRunSpec, OrchestrationSpec, Step, TemplateRef
 from compiler.names import quote
+from compiler.step_fields import COMMON_KEYS
 from compiler.tools import ToolEnvVar, ToolSpec
 
 TOP = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
@@ -35,7 +36,18 @@ def model_keys(model: type[BaseModel]) -> frozenset[str]:
 
 STEP_KEYS = model_keys(Step) | frozenset(k for kind in KINDS.values() for k in kind.extra_keys)
 REF_KEYS = model_keys(NameRef)
-STEP_REFS = ("agentRef", "toolRef", "orchestrationRef")
+STEP_REFS = ("agentRef", "toolRef", "orchestrationRef", "implementationSpecRef", "memoryRef",
+             "vcsRef")
+
+
+def keys_of(kind: str) -> frozenset[str]:
+    """The step keys a kind reads (the kind registry declares them)."""
+    return COMMON_KEYS | frozenset(KINDS[kind].extra_keys)
+
+
+def readers_of(key: str) -> list[str]:
+    """The kinds that read `key`, in the registry's order."""
+    return [name for name in KINDS if key in keys_of(name)]
 
 
 def distance(a: str, b: str) -> int:
@@ -88,6 +100,21 @@ def check_keys(data: Mapping[Any, Any], known: frozenset[str], path: FieldPath, 
                 hint=f'did you mean "{guess}"?' if guess else None, names=(key,))
 
 
+def check_ignored(step: Mapping[Any, Any], kind: str, own: frozenset[str], path: FieldPath,
+                  out: Collector, *, strict: bool) -> None:
+    """`IgnoredField` (contract §2) for each key another kind reads but this one
+    does not (`image` on a ToolRun): a warning naming the kind; with `strict`, an
+    error."""
+    for key in step:
+        if not isinstance(key, str) or key in own or key not in STEP_KEYS:
+            continue
+        readers = readers_of(key)
+        out.add(Reason.IGNORED_FIELD, path.child(key),
+                f"{kind} steps do not read {key}; it is ignored",
+                severity=Severity.ERROR if strict else Severity.WARNING, names=(key, kind),
+                hint=f"{key} is read by {', '.join(readers)} steps" if readers else None)
+
+
 def _check_resource(data: Mapping[str, Any], spec_keys: frozenset[str], out: Collector,
                     strict: bool, where: str) -> dict[str, Any] | None:
     """The keys of a resource's top level and of its spec; the spec, when a mapping."""
@@ -110,10 +137,18 @@ def check_orchestration_keys(data: Mapping[str, Any], out: Collector, *, strict:
         if not isinstance(step, dict):
             continue
         path = FieldPath(("spec", "steps", i))
-        check_keys(step, STEP_KEYS, path, out, strict=strict,
-                   where="orch reads no such step field")
+        kind = step.get("kind")
+        if isinstance(kind, str) and kind in KINDS:
+            own = keys_of(kind)
+            check_ignored(step, kind, own, path, out, strict=strict)
+            check_keys({k: v for k, v in step.items() if k not in STEP_KEYS}, own, path, out,
+                       strict=strict, where="orch reads no such step field")
+        else:
+            own = STEP_KEYS
+            check_keys(step, STEP_KEYS, path, out, strict=strict,
+                       where="orch reads no such step field")
         for key in STEP_REFS:
-            if isinstance(step.get(key), dict):
+            if key in own and isinstance(step.get(key), dict):
                 check_keys(step[key], REF_KEYS, path.child(key), out, strict=strict,
                            where="a reference holds only a name")
         if isinstance(step.get("templateRef"), dict):

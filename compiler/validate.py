@@ -38,6 +38,7 @@ from compiler.names import (
     task_name_problem,
 )
 from compiler.outcome import OUTCOME_TEMPLATE
+from compiler.policies import check_policies
 from compiler.tools import Tool
 from compiler.unknown_keys import check_orchestration_keys, check_run_keys, check_tool_keys
 
@@ -210,6 +211,7 @@ def check_orchestration(
     edges = check_dependencies(steps, names, out)
     check_cycles(edges, steps, names, out)
     check_entrypoint(data.get("spec", {}), out)
+    check_policies(data.get("spec"), out, strict=strict)
     for i, step in enumerate(steps):
         if isinstance(step, dict) and isinstance(step.get("kind"), str):
             kind = KINDS.get(step["kind"])

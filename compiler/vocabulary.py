@@ -29,6 +29,9 @@ class StepReason(enum.StrEnum):
     STEP_ERROR = "StepError"
     WORKFLOW_ENDED = "WorkflowEnded"
     CANCELLED = "Cancelled"  # the run was cancelled (spec.cancel) before the step ended
+    # The run passed its deadline (spec.policies.timeouts.totalSeconds) before the step
+    # ended: it was stopped, or never started (contract §4).
+    RUN_TIMED_OUT = "RunTimedOut"
     REUSED = "Reused"  # a resumed run took the step's result from the run it resumes
     # Argo skipped the step (a `when` that was false); the status shows Argo's own
     # message in its place (contract §5). The compiler emits no `when`.
@@ -60,6 +63,7 @@ class ConditionType(enum.StrEnum):
     SUCCEEDED = "Succeeded"  # run
     NODE_STATUS_AVAILABLE = "NodeStatusAvailable"  # run
     ARGO_PHASE_AGREES = "ArgoPhaseAgrees"  # run (contract §3, argo-workflows#13498)
+    ARGO_DEFAULTS_PINNED = "ArgoDefaultsPinned"  # run (contract §4, compiler.argo_defaults)
 
 
 class ConditionStatus(enum.StrEnum):
@@ -77,6 +81,7 @@ class RunReason(enum.StrEnum):
     STEPS_FAILED = "StepsFailed"
     WORKFLOW_ENDED = "WorkflowEnded"
     CANCELLED = "Cancelled"
+    RUN_TIMED_OUT = "RunTimedOut"  # spec.policies.timeouts.totalSeconds passed (§4)
 
 
 class SubmitReason(enum.StrEnum):
@@ -120,6 +125,14 @@ class EventReason(enum.StrEnum):
     RUN_SUCCEEDED = "RunSucceeded"
     RUN_FAILED = "RunFailed"
     RUN_CANCELLED = "RunCancelled"
+
+
+class ArgoDefaultsReason(enum.StrEnum):
+    """Reasons of the run's `ArgoDefaultsPinned` condition, set when the cluster's
+    Argo has workflowDefaults."""
+
+    DEFAULTS_PINNED = "DefaultsPinned"
+    DEFAULTS_APPLY = "DefaultsApply"
 
 
 class ArgoPhaseReason(enum.StrEnum):

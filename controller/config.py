@@ -57,6 +57,9 @@ class Config:
     max_steps: int = MAX_STEPS  # see parse_max_steps below
     seal_secret: str | None = None  # None: LEASE_NAME-seal (controller.sealkey)
     max_descendants: int = DEFAULT_MAX_DESCENDANTS
+    # Argo's workflow-controller ConfigMap (namespace, name), whose workflowDefaults
+    # the controller judges at submission (compiler.argo_defaults); None: not read.
+    argo_config_map: tuple[str, str] | None = ("argo", "workflow-controller-configmap")
 
 
 def parse_bool(value: str) -> bool:
@@ -203,7 +206,9 @@ def load_config(argv: Sequence[str] | None = None,
         allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")),
         max_steps=_or_exit(parser, parse_max_steps, env.get(MAX_STEPS_ENV, "")),
         seal_secret=args.seal_secret,
-        max_descendants=_or_exit(parser, parse_descendants, env.get(MAX_DESCENDANTS, "")))
+        max_descendants=_or_exit(parser, parse_descendants, env.get(MAX_DESCENDANTS, "")),
+        argo_config_map=_or_exit(parser, parse_config_map,
+                                 env.get(ARGO_CONFIG_MAP, "argo/workflow-controller-configmap")))
 
 
 # --- How the submitted Workflows' pods run, and what a step may ask (contract §4, §6) -
@@ -244,6 +249,20 @@ def _pods_or_exit(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> Po
 # --- What runs may do (contract §6) -------------------------------------------------
 # The chart's orchestrationController.maxSubOrchestrationDepth, .allowedStepKinds and
 # .maxDescendants.
+ARGO_CONFIG_MAP = "ORCH_ARGO_CONFIGMAP"
+
+
+def parse_config_map(value: str) -> tuple[str, str] | None:
+    """`NAMESPACE/NAME` of Argo's workflow-controller ConfigMap; empty: not read."""
+    value = value.strip()
+    if not value:
+        return None
+    namespace, _, name = value.partition("/")
+    if not namespace or not name or "/" in name:
+        raise ValueError(f"{ARGO_CONFIG_MAP} must be NAMESPACE/NAME, got {value!r}")
+    return namespace, name
+
+
 MAX_DEPTH = "ORCH_MAX_SUBORCHESTRATION_DEPTH"
 ALLOWED_KINDS = "ORCH_ALLOWED_STEP_KINDS"
 MAX_DESCENDANTS = "ORCH_MAX_DESCENDANTS"

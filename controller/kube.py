@@ -399,6 +399,15 @@ class Kube:
         out: Obj = self.api.sanitize_for_serialization(secret)  # type: ignore[no-untyped-call]
         return out
 
+    def config_map_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A ConfigMap's data (Argo's controller configuration), None when absent."""
+        try:
+            found = self._call("GET", lambda: self.core.read_namespaced_config_map(
+                name, namespace, _request_timeout=self.request_timeout))
+        except NotFoundError:
+            return None
+        return dict(found.data or {})
+
     # -- events and leases -----------------------------------------------------------
     def create_event(self, namespace: str, body: Obj) -> None:
         self._check_fence("create events")

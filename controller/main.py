@@ -24,6 +24,7 @@ from types import FrameType
 from compiler.api import APPROVAL_POLICY_KIND, RUN_LABEL, SIGNAL_DELIVERY_KIND
 from compiler.vocabulary import RunPhase
 from controller.admission import Limits
+from controller.argo_config import ArgoDefaults
 from controller.config import Config, kubeconfig_problem, load_config
 from controller.election import LeaderElector
 from controller.events import Recorder
@@ -202,7 +203,8 @@ class Controller:
             self.waits.deliveries_for),
             Recorder(kube), c.workflow_service_account, c.workflow_pods,
             Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds, c.max_steps,
-                   c.max_descendants), sealer)
+                   c.max_descendants), sealer,
+            ArgoDefaults(kube, *c.argo_config_map).judgement if c.argo_config_map else None)
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
         # Runs (and Orchestrations) first: a Workflow's event is judged by its run's
         # cached state (a settled run's Workflow wakes nothing), so that state must

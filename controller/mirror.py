@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import RESUMED_FROM_ANNOTATION
+from compiler.api import RESUMED_FROM_ANNOTATION, UNBOUNDED_TIMEOUT
+from compiler.argo_defaults import judgement_of
 from compiler.compiled import decode_nodes, graph_from_workflow, reused_steps, step_tasks
 from compiler.graph import Graph, Node
 from compiler.kinds.wait import WAIT_PARAM
@@ -40,6 +41,7 @@ from compiler.semantics import (
 from compiler.vocabulary import (
     ARGO_DONE,
     RUN_DONE,
+    ArgoDefaultsReason,
     ArgoNodeType,
     ArgoPhase,
     ConditionStatus,
@@ -50,7 +52,7 @@ from compiler.vocabulary import (
     StepReason,
     SubmitReason,
 )
-from controller.observe import Ending, observe
+from controller.observe import Ending, last_attempt, observe
 from controller.resuming import reused_records_of
 
 Obj = dict[str, Any]
@@ -78,7 +80,8 @@ _TASK_KEYS = ("name", "dependencies", "depends", "continueOn", "template")
 _STATUS_KEYS = ("phase", "startedAt", "finishedAt", "message", "nodes", "compressedNodes",
                 "offloadNodeStatusVersion")
 _NODE_KEYS = ("id", "name", "displayName", "type", "templateName", "phase", "message",
-              "boundaryID", "children", "startedAt", "finishedAt", "nodeFlag")
+              "boundaryID", "children", "startedAt", "finishedAt", "nodeFlag",
+              "failedPodRestarts")
 
 
 def _node_view(node: Mapping[str, Any]) -> Obj:
@@ -113,7 +116,7 @@ def workflow_view(workflow: Mapping[str, Any]) -> Obj:
             # Of the steps' own templates, only a `timeout` is read (`timed_steps`).
             view_spec["templates"] = [{"name": entry, "dag": {"tasks": tasks}}, *(
                 _pick(u, ("name", "timeout")) for u in templates
-                if u.get("name") in used and u.get("timeout"))]
+                if u.get("name") in used and _bounded(u.get("timeout")))]
             break
     status = _pick(workflow.get("status"), _STATUS_KEYS)
     if isinstance(status.get("nodes"), Mapping):
@@ -130,7 +133,12 @@ def timed_steps(workflow: Mapping[str, Any]) -> frozenset[str]:
     """Steps whose template has a `timeout` (only they can time out on their own)."""
     templates = {t.get("name"): t for t in (workflow.get("spec") or {}).get("templates") or ()}
     return frozenset(t["name"] for t in step_tasks(workflow)
-                     if (templates.get(t.get("template")) or {}).get("timeout"))
+                     if _bounded((templates.get(t.get("template")) or {}).get("timeout")))
+
+
+def _bounded(timeout: Any) -> bool:
+    """A template timeout a step can run into (not the compiler's pinned "none")."""
+    return bool(timeout) and timeout != UNBOUNDED_TIMEOUT
 
 
 def entry_node_id(workflow: Mapping[str, Any], nodes: Mapping[str, Obj]) -> str | None:
@@ -138,6 +146,9 @@ def entry_node_id(workflow: Mapping[str, Any], nodes: Mapping[str, Obj]) -> str 
     failing that, the boundary-less DAG node of the entry template."""
     name = (workflow.get("metadata") or {}).get("name")
     if name in nodes:
+        root = nodes[str(name)]
+        if root.get("type") == ArgoNodeType.RETRY:  # a retryStrategy on the entry DAG
+            return str(last_attempt(root, nodes).get("id") or name)
         return str(name)
     entry = (workflow.get("spec") or {}).get("entrypoint")
     for node_id, node in nodes.items():
@@ -166,7 +177,21 @@ def _attempt(node: Mapping[str, Any]) -> int | None:
     return 1 if started else None
 
 
-def _step_status(result: StepResult, kind: str, node: Mapping[str, Any] | None) -> Obj:
+def pod_restarts(node: Mapping[str, Any], nodes: Mapping[str, Obj]) -> int:
+    """How often Argo recreated the step's pod because it failed before its main
+    container started (v4 `NodeStatus.failedPodRestarts`, operator.go l.1443,
+    v4.0.5, with `failedPodRestart` enabled): a Retry node's attempts summed.
+    Neither a failure nor an attempt (contract §5): the node went back to Pending."""
+    own = node.get("failedPodRestarts")
+    total = own if isinstance(own, int) and not isinstance(own, bool) else 0
+    if node.get("type") == ArgoNodeType.RETRY:
+        total += sum(pod_restarts(nodes[c], nodes) for c in node.get("children") or ()
+                     if c in nodes)
+    return total
+
+
+def _step_status(result: StepResult, kind: str, node: Mapping[str, Any] | None,
+                 nodes: Mapping[str, Obj] | None = None) -> Obj:
     out: Obj = {"name": result.name, "kind": kind, "phase": str(result.phase)}
     if result.reason is StepReason.SKIPPED_BY_ARGO:
         out["reason"] = result.message  # Argo's message as the reason text (§5)
@@ -181,6 +206,9 @@ def _step_status(result: StepResult, kind: str, node: Mapping[str, Any] | None) 
         attempt = _attempt(node)
         if attempt is not None:
             out["attempt"] = attempt
+        restarts = pod_restarts(node, nodes or {})
+        if restarts:
+            out["failedPodRestarts"] = restarts
     return out
 
 
@@ -235,18 +263,39 @@ def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
         note = reused_note(str(((workflow.get("metadata") or {}).get("annotations") or {})
                                .get(RESUMED_FROM_ANNOTATION) or "?"))
         known.update({name: Observation(Observed.REUSED, note) for name in reused})
-    result = evaluate(graph, known, workflow_ended=ended, cancelled=cancelled)
+    result = evaluate(graph, known, workflow_ended=ended, cancelled=cancelled,
+                      timed_out=ended and ending.timed_out)
     records = {s.get("name"): s for s in previous.get("stepStatuses") or ()}
     records.update(reused_records_of(workflow))  # the old run's, carried by the Workflow
     statuses = [_reused_status(r, n.kind, records.get(r.name)) if r.name in reused
-                else _step_status(r, n.kind, found.get(r.name))
+                else _step_status(r, n.kind, found.get(r.name), nodes)
                 for r, n in zip(result.steps, graph.nodes, strict=True)]
     mirror = _finish(result, statuses, status.get("startedAt"),
                      status.get("finishedAt"), previous, now)
+    defaults = defaults_condition(workflow)
     if not ended:
-        return mirror
+        return _with_conditions(mirror, mirror.conditions, *defaults)
     return _with_conditions(mirror, _explained(mirror.conditions, ending, status),
-                            argo_phase_agreement(RunPhase(mirror.phase), status["phase"]))
+                            argo_phase_agreement(RunPhase(mirror.phase), status["phase"]),
+                            *defaults)
+
+
+def defaults_condition(workflow: Mapping[str, Any]) -> tuple[Condition, ...]:
+    """`ArgoDefaultsPinned` when the controller found Argo defaults at submission:
+    True when the Workflow overrides each one, False naming those that apply."""
+    found = judgement_of((workflow.get("metadata") or {}).get("annotations"))
+    if found is None:
+        return ()
+    if found.apply:
+        return (Condition(ConditionType.ARGO_DEFAULTS_PINNED, ConditionStatus.FALSE,
+                          ArgoDefaultsReason.DEFAULTS_APPLY,
+                          "the cluster's Argo workflowDefaults change this run: "
+                          + "; ".join(found.apply)
+                          + ("; pinned: " + "; ".join(found.pinned) if found.pinned else "")),)
+    return (Condition(ConditionType.ARGO_DEFAULTS_PINNED, ConditionStatus.TRUE,
+                      ArgoDefaultsReason.DEFAULTS_PINNED,
+                      "the cluster's Argo workflowDefaults change nothing here: "
+                      + "; ".join(found.pinned)),)
 
 
 def _explained(conditions: Sequence[Condition], ending: Ending,

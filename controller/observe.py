@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from compiler.api import parse_time
+from compiler.api import DEADLINE_ANNOTATION, parse_time
 from compiler.kinds.wait import wait_of_node
 from compiler.semantics import Observation, Observed
 from compiler.vocabulary import ARGO_DONE, ArgoNodeType, ArgoPhase
@@ -53,6 +53,9 @@ class Ending:
     shutdown: str | None = None  # spec.shutdown: Stop or Terminate
     deadline: datetime | None = None  # startedAt (whole seconds) + activeDeadlineSeconds
     past_deadline: bool = False  # it finished (or it is now) at or after the deadline
+    # The deadline is the run's own (spec.policies.timeouts.totalSeconds): the compiler
+    # wrote it as activeDeadlineSeconds and as an annotation, and both still agree.
+    runs_deadline: bool = False
 
     @classmethod
     def of(cls, workflow: Mapping[str, Any], now: str) -> Ending:
@@ -64,7 +67,15 @@ class Ending:
         done = status.get("phase") in ARGO_DONE
         until = (done and parse_time(status.get("finishedAt"))) or parse_time(now)
         past = deadline is not None and until is not None and until >= deadline
-        return cls(str(spec["shutdown"]) if spec.get("shutdown") else None, deadline, past)
+        annotations = (workflow.get("metadata") or {}).get("annotations") or {}
+        own = isinstance(seconds, int) and annotations.get(DEADLINE_ANNOTATION) == str(seconds)
+        return cls(str(spec["shutdown"]) if spec.get("shutdown") else None, deadline, past,
+                   own)
+
+    @property
+    def timed_out(self) -> bool:
+        """The run's own deadline ended it (contract §4 `RunTimedOut`), not a stop."""
+        return self.past_deadline and self.runs_deadline and self.shutdown is None
 
     @property
     def early(self) -> bool:
@@ -75,8 +86,10 @@ class Ending:
         if self.shutdown is not None:
             return f"the Workflow was shut down (spec.shutdown: {self.shutdown})"
         if self.past_deadline and self.deadline is not None:
-            return (f"the Workflow passed its activeDeadlineSeconds "
-                    f"({self.deadline.strftime('%Y-%m-%dT%H:%M:%SZ')})")
+            when = self.deadline.strftime('%Y-%m-%dT%H:%M:%SZ')
+            if self.runs_deadline:
+                return f"the run passed its deadline, spec.policies.timeouts.totalSeconds ({when})"
+            return f"the Workflow passed its activeDeadlineSeconds ({when})"
         return None
 
     def interrupted(self, step: Mapping[str, Any], last: Mapping[str, Any]) -> bool:
@@ -108,7 +121,10 @@ def observe(node: Mapping[str, Any], nodes: Mapping[str, Obj], ending: Ending,
             has_timeout: bool) -> Observation:
     """One step's node -> what §3 knows of the step."""
     phase, message = node.get("phase"), node.get("message") or None
-    wait = wait_of_node(node) if node.get("type") == ArgoNodeType.SUSPEND else None
+    # A wait is its suspend node, or the last attempt of the Retry node a default
+    # retryStrategy (pinned to no retries, compiler.argo_defaults) put around it.
+    inner = last_attempt(node, nodes)
+    wait = wait_of_node(inner) if inner.get("type") == ArgoNodeType.SUSPEND else None
     if phase == ArgoPhase.RUNNING:
         return Observation(Observed.RUNNING, wait.waiting_message if wait else message)
     if phase == ArgoPhase.SUCCEEDED:
@@ -128,8 +144,11 @@ def observe(node: Mapping[str, Any], nodes: Mapping[str, Obj], ending: Ending,
                 and argo_messages.says_wait_timed_out(message):
             return Observation(Observed.TIMED_OUT, note)
         return Observation(Observed.FAILED, note)
-    # Pending: nothing ran yet. Omitted: Argo will never run it (§3 derives why).
-    return Observation(Observed.NOT_STARTED, None)
+    # Pending: nothing ran yet (a pod Argo recreates after it failed before its main
+    # container started is Pending again: Argo's message says so). Omitted: Argo will
+    # never run it (§3 derives why).
+    restarting = phase == ArgoPhase.PENDING and node.get("failedPodRestarts")
+    return Observation(Observed.NOT_STARTED, message if restarting else None)
 
 
 def _note(node: Mapping[str, Any], last: Mapping[str, Any]) -> str | None:

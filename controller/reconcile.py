@@ -21,12 +21,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from compiler.api import GENERATION_ANNOTATION, RUN_LABEL, STEP_KINDS_ANNOTATION, WORKFLOW_KIND
+from compiler.argo_defaults import Judgement, pin_retries
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
 from compiler.graph import build_graph
+from compiler.kinds.tool_run import KIND as TOOL_RUN_KIND
 from compiler.names import label_value
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
+from compiler.step_fields import ref_of
 from compiler.tools import Tool
 from compiler.vocabulary import RUN_DONE, SubmitReason
 from controller import conditions as conds
@@ -130,10 +133,13 @@ class Caches:
 class Reconciler:
     def __init__(self, kube: Kube, caches: Caches, recorder: Recorder,
                  service_account: str | None = None, pods: PodSettings = DEFAULT_PODS,
-                 limits: Limits | None = None, sealer: Sealer | None = None) -> None:
+                 limits: Limits | None = None, sealer: Sealer | None = None,
+                 argo_defaults: Callable[[], Judgement] | None = None) -> None:
         self.kube, self.caches, self.recorder = kube, caches, recorder
         self.service_account, self.pods = service_account, pods
         self.limits = limits or Limits()
+        # The cluster's Argo defaults, judged (compiler.argo_defaults); None: not read.
+        self.argo_defaults = argo_defaults
         # The install's key (controller.sealkey); a key of its own when none is given
         # (then nothing from before this object is believed).
         self.sealer = sealer or Sealer.generate()
@@ -333,8 +339,8 @@ class Reconciler:
                 return Submission(None, resumed.reason, resumed.message)
             reused, annotations = resumed.reused, resumed.annotations
         tools: dict[str, Tool] = {}
-        for name in sorted({s.tool_ref.name for s in model.spec.steps
-                            if s.tool_ref and s.name not in reused}):
+        for name in sorted({n for s in model.spec.steps if s.kind == TOOL_RUN_KIND.name
+                            and s.name not in reused and (n := ref_of(s, "toolRef"))}):
             try:
                 found = self.kube.get(TOOLS, run["metadata"]["namespace"], name)
             except ApiError as e:
@@ -357,14 +363,19 @@ class Reconciler:
                       else str(problems[0].reason))
             return Submission(None, reason, condition_message(problems))
         body = compiled.workflow
+        defaults = self.argo_defaults() if self.argo_defaults is not None else Judgement()
+        if defaults.pin_retries:  # a default retryStrategy: no step, wait or run retried by it
+            pin_retries(body)
         meta = run["metadata"]
         body["metadata"]["ownerReferences"] = [{
             "apiVersion": run["apiVersion"], "kind": run["kind"], "name": meta["name"],
             "uid": meta["uid"], "controller": True}]
         body["metadata"]["annotations"] = {
+            **(body["metadata"].get("annotations") or {}),  # the compiler's (a deadline)
             STEP_KINDS_ANNOTATION: json.dumps({n.name: n.kind for n in compiled.graph.nodes},
                                               separators=(",", ":")),
             GENERATION_ANNOTATION: str(orch["metadata"].get("generation") or 0),
+            **defaults.annotation(),
             **annotations,
         }
         return Submission(body)

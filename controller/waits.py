@@ -24,6 +24,7 @@ ApprovalPolicy or SignalDeliveries the controller's caches hold, and the time.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,6 +78,11 @@ class WaitingNode:
         return self.started_at + timedelta(seconds=self.spec.timeout_seconds)
 
 
+# An attempt of a Retry node is displayed `STEP(N)` (a default retryStrategy, pinned
+# to no retries, wraps a wait in one: compiler.argo_defaults).
+_ATTEMPT = re.compile(r"\(\d+\)$")
+
+
 def waiting_nodes(nodes: Mapping[str, Mapping[str, Any]]) -> list[WaitingNode]:
     """Every active suspend node that carries one of our waits, by node id order."""
     found = []
@@ -84,8 +90,8 @@ def waiting_nodes(nodes: Mapping[str, Mapping[str, Any]]) -> list[WaitingNode]:
         node = nodes[node_id]
         spec = wait_of_node(node) if is_active_suspend(node) else None
         if spec is not None:
-            found.append(WaitingNode(node_id, str(node.get("displayName") or node_id), spec,
-                                     parse_time(node.get("startedAt"))))
+            step = _ATTEMPT.sub("", str(node.get("displayName") or node_id))
+            found.append(WaitingNode(node_id, step, spec, parse_time(node.get("startedAt"))))
     return found
 
 

@@ -22,6 +22,7 @@ from operate.render import (
     UNOBSERVED_AFTER,
     Column,
     Style,
+    attempt_cell,
     created_cell,
     display_phase,
     fit,
@@ -69,7 +70,7 @@ def _columns() -> list[Column]:
 
 def _rows(steps: Sequence[StepRow], now: datetime) -> list[list[str]]:
     return [[f"{GLYPHS.get(display_phase(s), '?')} {s.name}",
-             s.phase, reason_cell(s), str(s.attempt) if s.attempt else "",
+             s.phase, reason_cell(s), attempt_cell(s, ""),
              span(s.started_at, s.finished_at, now), s.message] for s in steps]
 
 

@@ -262,7 +262,7 @@ def tree(view: RunView, now: datetime, style: Style, after: float = UNOBSERVED_A
         branch = "└─" if i == len(view.steps) - 1 else "├─"
         glyph = GLYPHS.get(display_phase(step), "?")
         rows.append([f"{branch}{glyph} {step.name}", step.phase, reason_cell(step),
-                     str(step.attempt) if step.attempt else _DASH,
+                     attempt_cell(step),
                      span(step.started_at, step.finished_at, now), created_cell(step)])
         phases.append(display_phase(step))
     lines = [*header(view, now, after), "", *table(columns, rows, style, phases, 1)]
@@ -278,14 +278,22 @@ def wide(view: RunView, now: datetime, style: Style, after: float = UNOBSERVED_A
                Column("DEPENDS-ON", flexible=True, minimum=10),
                Column("CREATED", flexible=True, minimum=12),
                Column("MESSAGE", flexible=True, minimum=10)]
-    rows = [[s.name, s.kind or _DASH, s.phase, reason_cell(s),
-             str(s.attempt) if s.attempt else _DASH,
+    rows = [[s.name, s.kind or _DASH, s.phase, reason_cell(s), attempt_cell(s),
              _stamp(s.started_at) if s.started_at else _DASH,
              span(s.started_at, s.finished_at, now), ",".join(s.depends_on) or _DASH,
              ",".join(s.created) or _DASH, s.message] for s in view.steps]
     lines = [*header(view, now, after), "",
              *table(columns, rows, style, [display_phase(s) for s in view.steps], 2)]
     return "\n".join(lines) + "\n"
+
+
+def attempt_cell(step: StepRow, none: str = _DASH) -> str:
+    """The attempt, and how often Argo recreated a pod that failed before it started
+    (neither a failure nor an attempt): `1 (2 pod restarts)`."""
+    attempt = str(step.attempt) if step.attempt else none
+    if not step.restarts:
+        return attempt
+    return f"{attempt} ({step.restarts} pod restart{'' if step.restarts == 1 else 's'})"
 
 
 def _stamp(when: datetime) -> str:

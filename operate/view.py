@@ -46,6 +46,7 @@ class StepRow:
     finished_at: datetime | None = None
     depends_on: tuple[str, ...] = ()
     created: tuple[str, ...] = ()  # "pod/NAME", "AgentRun/NAME", ...
+    restarts: int = 0  # pods Argo recreated before they started (failedPodRestarts)
 
     @property
     def is_done(self) -> bool:
@@ -149,6 +150,7 @@ def _row(node: Node, status: Mapping[str, Any] | None, created: Sequence[str],
     if reason == StepReason.DEPENDENCY_FAILED:
         waited_on = blocking_dependency([done[d] for d in node.dependencies if d in done])
     attempt = status.get("attempt")
+    restarts = status.get("failedPodRestarts")
     ref = status.get("resourceRef") or {}
     recorded = f"{ref.get('kind')}/{ref.get('name')}" if ref.get("name") else None
     if recorded and recorded not in created:
@@ -158,6 +160,7 @@ def _row(node: Node, status: Mapping[str, Any] | None, created: Sequence[str],
         reason=str(reason) if reason else None,
         message=str(status.get("message") or ("not started" if not status else "")),
         waited_on=waited_on, attempt=attempt if isinstance(attempt, int) else None,
+        restarts=restarts if isinstance(restarts, int) and restarts > 0 else 0,
         started_at=parse_time(status.get("startedAt")),
         finished_at=parse_time(status.get("finishedAt")),
         depends_on=node.dependencies, created=tuple(created))

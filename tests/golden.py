@@ -75,6 +75,18 @@ def expected_diagnostics(case: Path) -> Path:
     return case.with_name(case.stem + ".diagnostics.txt")
 
 
+STEP_KINDS_DOC = ROOT / "docs/step-kinds.md"
+TABLE_BEGIN, TABLE_END = "<!-- field-table:begin -->\n", "<!-- field-table:end -->"
+
+
+def with_field_table(doc: str) -> str:
+    """The docs page with its table of fields rendered from `compiler.step_fields`."""
+    from compiler.step_fields import field_table
+
+    head, rest = doc.split(TABLE_BEGIN, 1)
+    return head + TABLE_BEGIN + field_table() + TABLE_END + rest.split(TABLE_END, 1)[1]
+
+
 def render_invalid(result: Result) -> str:
     return f"exit {result.code}\n{result.stderr}"
 
@@ -98,6 +110,7 @@ def regenerate() -> int:
             sys.stderr.write(f"{case}: expected to be refused, but it compiled\n")
             return 1
         changed += _write(expected_diagnostics(case), render_invalid(result))
+    changed += _write(STEP_KINDS_DOC, with_field_table(STEP_KINDS_DOC.read_text(encoding="utf-8")))
     from tests.operate_golden import FOLDER, cases
 
     FOLDER.mkdir(exist_ok=True)

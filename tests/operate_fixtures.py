@@ -9,6 +9,8 @@ step reason among the three scenarios:
 - `cancelled`: cancelled while steps ran: Cancelled (Failed and Skipped) besides
   steps that had ended before.
 - `ended`: the Workflow passed its deadline: WorkflowEnded (Failed and Skipped).
+- `timed-out`: the run passed its own deadline (spec.policies.timeouts.totalSeconds):
+  RunTimedOut (Failed and Skipped).
 
 Deterministic (seeded, fixed clock), so the golden text never changes by itself.
 """
@@ -137,7 +139,7 @@ def refused(n: int = 200) -> tuple[Obj, Obj]:
 def scenario(which: str, n: int = 200) -> Fixture:
     all_steps = steps(n)
     run_name = {"running": "nightly-train-r2", "cancelled": "nightly-train-c7",
-                "ended": "nightly-train-d3"}[which]
+                "ended": "nightly-train-d3", "timed-out": "nightly-train-t5"}[which]
     orch, wf = _compiled(run_name, all_steps)
     from compiler.graph import build_graph
 
@@ -181,7 +183,7 @@ def scenario(which: str, n: int = 200) -> Fixture:
     for name in [s.name for s in first.steps if s.runnable][:9]:
         known[name] = Observation(Observed.RUNNING)
     result = evaluate(graph, known, workflow_ended=which == "ended",
-                      cancelled=which == "cancelled")
+                      cancelled=which == "cancelled", timed_out=which == "timed-out")
     by_name = {s["name"]: s for s in all_steps}
     statuses = _statuses(result, graph, order, which, reused, by_name)
     run = _run(run_name, result, statuses, wf, which)

@@ -62,6 +62,7 @@ def cases() -> dict[str, Callable[[], str]]:
         "ended-200.watch-final.txt": lambda: _lines(live.final(view("ended"), NOW, PIPE)),
         "refused-200.tree.txt": lambda: render.tree(view("refused"), NOW, PIPE),
         "refused-200.watch-final.txt": lambda: _lines(live.final(view("refused"), NOW, PIPE)),
+        "timed-out-200.tree.txt": lambda: render.tree(view("timed-out"), NOW, PIPE),
         "list-all-namespaces.txt": lambda: render.run_list(
             [scenario(w).run for w in ("running", "cancelled", "ended")], NOW, PIPE,
             all_namespaces=True),

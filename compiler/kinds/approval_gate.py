@@ -10,28 +10,29 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath, Reason
-from compiler.kinds.base import Emitted, Kind, StepContext, ref_name, require_ref
-from compiler.kinds.wait import APPROVAL_GATE, WaitSpec, step_field, wait_step
+from compiler.kinds.base import Emitted, Kind, StepContext, check_name
+from compiler.kinds.wait import APPROVAL_GATE, WaitSpec, wait_step
 from compiler.models import Step
+from compiler.names import DNS_SUBDOMAIN_NAME
+from compiler.step_fields import Reader, keys_read, reader_of
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
-    value, where = step_field(step, "policyRef")
-    if ref_name(value) is None:
+    reader = Reader(step, path, out)
+    policy = reader.name("policyRef")
+    if policy is None:
         out.add(Reason.MISSING_STEP_FIELD, path.child("policyRef"),
                 "an ApprovalGate step needs policyRef (the ApprovalPolicy's name), "
                 "on the step or in with", names=("policyRef",))
         return
-    require_ref({"policyRef": value, "kind": APPROVAL_GATE}, "policyRef",
-                path.child(*where[:-1]), out, "the ApprovalPolicy's name")
+    check_name(policy, DNS_SUBDOMAIN_NAME, path.child(*reader.where["policyRef"]), out)
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:
-    raw = step.model_dump(by_alias=True, exclude_none=True)
-    policy = ref_name(step_field(raw, "policyRef")[0])
+    policy = reader_of(step).name("policyRef")
     assert policy is not None
     spec = WaitSpec(APPROVAL_GATE, policy=policy, timeout_seconds=step.timeout_seconds or None)
     return wait_step(spec)
 
 
-KIND = Kind(APPROVAL_GATE, build, check)
+KIND = Kind(APPROVAL_GATE, build, check, extra_keys=keys_read(APPROVAL_GATE))

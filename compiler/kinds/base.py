@@ -11,7 +11,7 @@ from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.models import Step
-from compiler.names import DNS_SUBDOMAIN_NAME, PARAMETER, Grammar, quote
+from compiler.names import PARAMETER, Grammar, quote
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.tools import Tool
 
@@ -92,19 +92,6 @@ def require(step: dict[str, Any], key: str, path: FieldPath, out: Collector, wha
         )
 
 
-def require_ref(step: dict[str, Any], key: str, path: FieldPath, out: Collector, what: str) -> None:
-    """A `{name: ...}` (or plain string) reference to a Kubernetes object."""
-    require(step, key, path, out, what)
-    value = step.get(key)
-    name = value.get("name") if isinstance(value, dict) else value
-    if isinstance(name, str) and name:
-        check_name(name, DNS_SUBDOMAIN_NAME, path.child(key), out)
-    elif isinstance(value, dict) and value and "name" not in value:
-        out.add(
-            Reason.MISSING_STEP_FIELD, path.child(key, "name"), f"{key} needs a name", names=(key,)
-        )
-
-
 def check_name(value: Any, grammar: Grammar, path: FieldPath, out: Collector) -> bool:
     """`InvalidField` with the grammar when a string breaks it (other types are
     the models' to report); True when the value is usable."""
@@ -134,14 +121,6 @@ def check_with_keys(step: dict[str, Any], path: FieldPath, out: Collector,
 def article(word: str) -> str:
     """`word` with its indefinite article ("an AgentRun", "a ToolRun")."""
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
-
-
-def ref_name(value: Any) -> str | None:
-    """The name of `x` or `{name: x}`."""
-    if isinstance(value, dict):
-        name = value.get("name")
-        return name if isinstance(name, str) else None
-    return value if isinstance(value, str) else None
 
 
 # Characters the executor's YAML reader would not give back as they are, when it

@@ -1,9 +1,11 @@
-"""`Container` steps (new kind) run an image. User values in command, args and
-env travel unchanged through Argo and the kubelet (see `literal`): every `$` is
+"""`Container` steps (new kind) run an image. Their own command, args and env text
+keeps Kubernetes' meaning, as a Job's would (contract §4): a `$(VAR)` the kubelet
+expands, `$$` an escaped `$` (see `own_text`). Values (the run's parameters and the
+step's `with`, which become environment variables; a Tool's rendered parameters)
+travel unchanged through Argo and the kubelet (see `literal`): every `$` is
 written `$$`, which Kubernetes' `$(VAR)` expansion turns back into one `$` (it
 also collapses a plain `$$`, so escaping only `$(` would change `$$(x)`), and
 `{{` is produced by that same expansion, after Argo is done with the pod.
-The run's parameters and the step's `with` become environment variables.
 
 The other fields of a Kubernetes container a step may set (`CARRIED_FIELDS`)
 are carried unchanged, checked against the Kubernetes schema; the ones that
@@ -15,7 +17,7 @@ refused.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from compiler.api import STEP_LABEL
@@ -83,6 +85,55 @@ def literal(value: str) -> str:
     expanded it: every `$` doubled (`$$` becomes `$` again) and each `{{` written
     `{$(ORCH_OPEN_BRACE)`, the container's first variable holding `{`."""
     return value.replace("$", "$$").replace("{{", _BRACE)
+
+
+def own_text(text: str) -> str:
+    """Text a step or its Tool wrote itself, written so that after Argo the kubelet
+    reads it as it would have read it in the reference's Job: each `$(NAME)` and
+    `$$` it holds stays as written (the kubelet expands or collapses it), every
+    other `$` is doubled (the kubelet writes it as it is, so the text never joins
+    its neighbour's), a reference to no variable a container can have (a name
+    holding `{{`, or the variable orch defines) is escaped as the kubelet would
+    leave it, and `{{` is produced by the kubelet, as in `literal`. The scan is
+    Kubernetes' own (expand.go `Expand`, `tryReadVariableName`)."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] != "$":
+            if text.startswith("{{", i):
+                out.append(_BRACE)
+                i += 2
+            else:
+                out.append(text[i])
+                i += 1
+            continue
+        after = text[i + 1:i + 2]
+        close = text.find(")", i + 2) if after == "(" else -1
+        if after == "$":  # an escaped `$`: the kubelet writes one
+            out.append("$$")
+            i += 2
+        elif close >= 0:  # `$(NAME)`: the kubelet expands it, or writes it as it is
+            name = text[i + 2:close]
+            own = "{{" not in name and name != BRACE_VAR
+            out.append(text[i:close + 1] if own else "$$(" + literal(name) + ")")
+            i = close + 1
+        else:  # a `$` the kubelet writes as it is: before another character, or last
+            out.append("$$")
+            i += 1
+    return "".join(out)
+
+
+def written(pieces: Iterable[tuple[bool, str]]) -> str:
+    """A field made of own text (False) and values (True), each written so that the
+    kubelet reads it alone (`own_text`, `literal`); a `{{` two pieces form where
+    they meet is produced by the kubelet too."""
+    text = "".join(literal(t) if value else own_text(t) for value, t in pieces)
+    return text.replace("{{", _BRACE)
+
+
+def needs_brace(values: Iterable[str]) -> bool:
+    """Whether written text uses the variable holding `{` (then defined first)."""
+    return any(_BRACE in v for v in values)
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
@@ -175,26 +226,22 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     extras = step.extras
     fields: dict[str, Any] = {"image": step.image}
     if step.command:
-        fields["command"] = [literal(c) for c in step.command]
+        fields["command"] = [own_text(c) for c in step.command]
     if step.args:
-        fields["args"] = [literal(a) for a in step.args]
+        fields["args"] = [own_text(a) for a in step.args]
     env: list[dict[str, Any]] = []
     for e in step.env or ():
         item: dict[str, Any] = {"name": e.name}
         if e.value is not None:
-            item["value"] = literal(e.value)
+            item["value"] = own_text(e.value)
         if e.value_from is not None:
             item["valueFrom"] = normalized(e.value_from, {"$ref": "V1EnvVarSource"})
         env.append(item)
     own_env = list(env)  # the step's own, at its indices (judged below)
     env += [{"name": k, "value": literal(v)} for k, v in ctx.parameters.items()]
-    user_values = [
-        *(step.command or ()),
-        *(step.args or ()),
-        *(e.value or "" for e in step.env or ()),
-        *ctx.parameters.values(),
-    ]
-    if any("{{" in v for v in user_values):
+    texts = [*fields.get("command", ()), *fields.get("args", ()),
+             *(e.get("value", "") for e in env)]
+    if needs_brace(texts):
         env.insert(0, {"name": BRACE_VAR, "value": "{"})
     if env:
         fields["env"] = env

@@ -9,6 +9,7 @@ from typing import Any
 from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import Emitted, Kind, StepContext
 from compiler.models import Step
+from compiler.step_fields import keys_read
 
 TEMPLATE: dict[str, Any] = {"suspend": {"duration": "0"}}
 
@@ -21,6 +22,6 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     return Emitted("no-op", dict(TEMPLATE), honours_timeout=False, honours_retries=False)
 
 
-# The reference system's examples name the memory these steps touch.
-CHECKPOINT = Kind("Checkpoint", build, check, extra_keys=("memoryRef",))
-MEMORY_OP = Kind("MemoryOp", build, check, extra_keys=("memoryRef",))
+# The reference system's examples name the memory these steps touch (read by nothing).
+CHECKPOINT = Kind("Checkpoint", build, check, extra_keys=keys_read("Checkpoint"))
+MEMORY_OP = Kind("MemoryOp", build, check, extra_keys=keys_read("MemoryOp"))

@@ -12,17 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.api import API_VERSION, DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, RUN_KIND
-from compiler.diagnostics import Collector, FieldPath
+from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.kinds.base import (
     Emitted,
     Kind,
     StepContext,
     Template,
+    check_name,
     no_expansion_json,
-    require_ref,
 )
 from compiler.kinds.resource import create_template, resource_step
 from compiler.models import Step
+from compiler.names import DNS_SUBDOMAIN_NAME
+from compiler.step_fields import Reader, keys_read, sub_orchestration_spec
 
 BUDGET_PARAM = "descendants"
 
@@ -39,19 +41,26 @@ def template(child_depth: int, budgeted: bool = False) -> Template:
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
-    require_ref(step, "orchestrationRef", path, out, "the child Orchestration, {name: ...}")
+    reader = Reader(step, path, out)
+    name = reader.ref("orchestrationRef", typed=True)
+    if name is None:
+        out.add(Reason.MISSING_STEP_FIELD, path.child("orchestrationRef"),
+                "a SubOrchestration step needs orchestrationRef (the child Orchestration, "
+                "{name: ...}), on the step or in with", names=("orchestrationRef",))
+    else:
+        check_name(name, DNS_SUBDOMAIN_NAME, path.child(*reader.where["orchestrationRef"]), out)
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:
-    assert step.orchestration_ref is not None
-    spec: dict[str, Any] = {"orchestrationRef": {"name": step.orchestration_ref.name}}
-    if ctx.parameters:
-        spec["parameters"] = dict(ctx.parameters)
-    if "deliveryId" in step.extras:
-        spec["deliveryId"] = step.extras["deliveryId"]
+    """The child run `submitSubOrchestrationStep` creates: orchestrationRef and
+    parameters, no more (the reference gives the child no deliveryId: two parent
+    runs' children would otherwise be one delivery, contract §5); and, from the
+    controller, the child's share of the root run's descendant budget."""
+    spec = sub_orchestration_spec(Reader(step.model_dump(by_alias=True, exclude_none=True)),
+                                  ctx.parameters)
     budget = {} if ctx.descendants is None else {BUDGET_PARAM: str(ctx.descendants)}
     return resource_step("sub-orchestration", template(ctx.depth + 1, bool(budget)),
                          ctx.step_label, spec=no_expansion_json(spec), **budget)
 
 
-KIND = Kind("SubOrchestration", build, check, extra_keys=("deliveryId",))
+KIND = Kind("SubOrchestration", build, check, extra_keys=keys_read("SubOrchestration"))

@@ -77,4 +77,4 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     return Emitted("", None, task, honours_retries=False, honours_timeout=False)
 
 
-KIND = Kind("Template", build, check)
+KIND = Kind("Template", build, check, extra_keys=("templateRef",))

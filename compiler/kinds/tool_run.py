@@ -6,8 +6,10 @@ compiles to a `container` template built from the referenced `Tool`
 `{{parameters.NAME}}` rendered from the step's parameters (the run's
 `spec.parameters` under the step's `with`), as the reference does.
 
-- The rendered command, args and env values are user values: written with
-  `container.literal`, so neither Argo nor the kubelet expands what they hold.
+- The Tool's own command, args and env text keeps Kubernetes' meaning, as in the
+  reference's Job (its `$(GREETING)` is its env var's value); the values its
+  placeholders render are user values, protected (`container.written`): neither
+  Argo nor the kubelet expands what they hold (contract §4).
 - The Tool's `serviceAccount` runs the pod as that ServiceAccount, with its token
   (`automountServiceAccountToken: true` on the template); without one the pod
   follows the install (no token by default, `compiler.pods`). The Tool's image
@@ -15,8 +17,10 @@ compiles to a `container` template built from the referenced `Tool`
   are judged by the install's pod policy (`compiler.podpolicy`): a tenant who
   may write Tools chooses no more than the policy lends.
 - The Tool's `timeoutSeconds` is the step's timeout unless the step sets its own.
-- Not carried: the reference's `TOOL_RUN_SPEC` file (the ToolRun object it
-  describes does not exist here) and `ttlSecondsAfterFinished` (a Job's TTL).
+- Not carried: the reference's `TOOL_RUN_SPEC` env var and the `run.json` it
+  names (a ConfigMap of the ToolRun object, which does not exist here, the Tool
+  and the parameters, mounted at /workspace/run.json), and
+  `ttlSecondsAfterFinished` (a Job's TTL).
 """
 
 from __future__ import annotations
@@ -30,29 +34,35 @@ from compiler.kinds.base import (
     Emitted,
     Kind,
     StepContext,
+    check_name,
     parameter,
-    require_ref,
 )
-from compiler.kinds.container import BRACE_VAR, ENV_NAME, check_carried, literal
+from compiler.kinds.container import BRACE_VAR, ENV_NAME, check_carried, needs_brace, written
 from compiler.models import Step
 from compiler.names import DNS_SUBDOMAIN_NAME, IMAGE, Grammar, quote, suggest
 from compiler.podpolicy import Asked, PodAsks, judge_pod
 from compiler.pods import container_security_context, executor_patch
 from compiler.schema_check import definition, normalized
+from compiler.step_fields import Reader, keys_read, reader_of
 from compiler.tools import Tool, render_tool
 
 # A `with` key only names a `{{parameters.NAME}}` of the Tool: it lands in no
 # Argo or Kubernetes field, so any key without braces or dots will do.
 WITH_KEY = Grammar("ToolRun parameter name", r"[^{}.]+", 253, "orch",
                    "any text without '{', '}' or '.'")
-
-
 SECURITY_CONTEXT = "securityContext"  # the step's, for the Tool's container
 ADD_TOOL = "add the Tool (tools.proompteng.ai/v1alpha1) to the input"
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
-    require_ref(step, "toolRef", path, out, "the Tool to run, {name: ...}")
+    reader = Reader(step, path, out)
+    name = reader.ref("toolRef", typed=True)
+    if name is None:
+        out.add(Reason.MISSING_STEP_FIELD, path.child("toolRef"),
+                "a ToolRun step needs toolRef (the Tool to run, {name: ...}), on the step "
+                "or in with", names=("toolRef",))
+    else:
+        check_name(name, DNS_SUBDOMAIN_NAME, path.child(*reader.where["toolRef"]), out)
     if SECURITY_CONTEXT in step:
         check_carried(step, SECURITY_CONTEXT, path, out)
 
@@ -80,8 +90,9 @@ def _asks(ctx: StepContext, tool: str, image: str | None, account: str | None,
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:
-    assert step.tool_ref is not None
-    name = step.tool_ref.name
+    reader = reader_of(step)
+    name = reader.ref("toolRef", typed=True)
+    assert name is not None
     own = _security_context(step)
     if ctx.tools is None:  # its Tool is judged when a run is submitted
         ctx.out.items.extend(judge_pod(PodAsks(ctx.path, own), ctx.pods.policy))
@@ -89,7 +100,7 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     tool = ctx.tools.get(name)
     if tool is None:
         near = suggest(name, ctx.tools)
-        ctx.out.add(Reason.TOOL_NOT_FOUND, ctx.path.child("toolRef", "name"),
+        ctx.out.add(Reason.TOOL_NOT_FOUND, ctx.path.child(*reader.where["toolRef"]),
                     f"Tool {quote(name)} is not {ctx.tools_where}", names=(name,),
                     hint=f'did you mean "{near}"?' if near else ctx.tools_hint or ADD_TOOL)
         return Emitted("tool-run", None)
@@ -155,14 +166,15 @@ def _container(step: Step, tool: Tool, ctx: StepContext) -> dict[str, Any]:
             _refuse(ctx, name, f"spec.env[{i}].name", f"{quote(entry.name)} {wrong}")
     container: dict[str, Any] = {"image": spec.image or ""}
     if rendered.command is not None:
-        container["command"] = [literal(c) for c in rendered.command]
+        container["command"] = [written(c) for c in rendered.command]
     if rendered.args is not None:
-        container["args"] = [literal(a) for a in rendered.args]
+        container["args"] = [written(a) for a in rendered.args]
     if spec.working_dir:
         container["workingDir"] = spec.working_dir
-    env = [{"name": k, "value": literal(v)} for k, v in rendered.env]
-    values = [*(rendered.command or ()), *(rendered.args or ()), *(v for _, v in rendered.env)]
-    if any("{{" in v for v in values):
+    env = [{"name": k, "value": written(v)} for k, v in rendered.env]
+    texts = [*container.get("command", ()), *container.get("args", ()),
+             *(e["value"] for e in env)]
+    if needs_brace(texts):
         env.insert(0, {"name": BRACE_VAR, "value": "{"})
     if env:
         container["env"] = env
@@ -174,5 +186,6 @@ def _refuse(ctx: StepContext, tool: str, field: str, what: str) -> None:
                 f"Tool {quote(tool)} {field}: {what}", names=(tool,))
 
 
+# securityContext is orch's own key (contract §4), read by no reference controller.
 KIND = Kind("ToolRun", build, check, parameter_name=WITH_KEY,
-            extra_keys=("deliveryId", "runtime", SECURITY_CONTEXT))
+            extra_keys=(*keys_read("ToolRun"), SECURITY_CONTEXT))

@@ -93,15 +93,6 @@ def wait_of_node(node: Mapping[str, Any]) -> WaitSpec | None:
 
 
 # -- the two wait kinds' shared compile side ---------------------------------------
-def step_field(step: Mapping[str, Any], key: str) -> tuple[Any, tuple[str, ...]]:
-    """A wait's field, on the step or (as the reference system also reads it) in
-    its `with`; and where it stood."""
-    with_ = step.get("with")
-    if key not in step and isinstance(with_, Mapping) and key in with_:
-        return with_[key], ("with", key)
-    return step.get(key), (key,)
-
-
 TEMPLATE: dict[str, Any] = {"inputs": {"parameters": [{"name": WAIT_PARAM}]}, "suspend": {}}
 
 

@@ -160,6 +160,19 @@ def chart_rules(lease_name: str) -> tuple[list[Obj], list[Obj]]:
     return controller, lease
 
 
+ARGO_CONFIG_NAMESPACE = "argo"  # the test cluster's Argo (tests/cluster/argo.py)
+
+
+def argo_config_rules() -> list[Obj]:
+    """The chart's Role on Argo's ConfigMap (its workflowDefaults, read at submission)."""
+    found = re.search(r"name: \{\{ \$fullName \}\}-argo-config\n.*?rules:\n(.*?)\n---",
+                      RBAC_TEMPLATE.read_text(), re.S)
+    assert found, "the argo-config Role not found in the chart"
+    rules: list[Obj] = yaml.safe_load(found.group(1).replace(
+        '{{ index $parts 1 | quote }}', '"workflow-controller-configmap"'))
+    return rules
+
+
 def service_account_kubeconfig(cluster: Cluster, namespaces: Sequence[str], lease_ns: str,
                                lease_name: str, path: Path) -> Path:
     """A ServiceAccount with the chart's Roles in `namespaces` (+ the Lease Role for
@@ -172,7 +185,8 @@ def service_account_kubeconfig(cluster: Cluster, namespaces: Sequence[str], leas
          "metadata": {"name": CHART_SA, "namespace": CHART_NAMESPACE}}]
     subject = [{"kind": "ServiceAccount", "name": CHART_SA, "namespace": CHART_NAMESPACE}]
     grants = [(ns, "orch", controller) for ns in namespaces] + [
-        (lease_ns, "orch-leader-election", lease)]
+        (lease_ns, "orch-leader-election", lease),
+        (ARGO_CONFIG_NAMESPACE, "orch-argo-config", argo_config_rules())]
     for ns, name, rules in grants:
         objs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
                      "metadata": {"name": name, "namespace": ns}, "rules": rules})

@@ -178,11 +178,14 @@ def test_hostile_values_reach_the_pods_unchanged(
     assert agent_manifest["metadata"]["generateName"] == "hostile-run-agent-"
     assert agent_manifest["metadata"]["labels"][STEP_LABEL] == "agent"
 
-    # The container as the kubelet receives it, then as the process sees it.
+    # The container as the kubelet receives it, then as the process sees it: the
+    # step's own command and env keep Kubernetes' $(VAR) meaning, values arrive as
+    # written (contract §4).
     argv, environment = _process(pods["shell"])
-    assert argv == shell["command"]
-    expected = {e["name"]: e["value"] for e in shell["env"]} | run_parameters | shell["with"]
+    expected = _environment({"env": shell["env"]}) | run_parameters | shell["with"]
     assert {k: environment[k] for k in expected} == expected
+    assert argv == [k8s_expand(c, lambda n: expected.get(n, f"$({n})")) for c in shell["command"]]
+    assert argv[2] == "echo '{{workflow.name}}' $(HOME) $(x)"
 
     # The ToolRun step runs its Tool, each placeholder holding the parameter.
     params = {**run_parameters, **tool["with"]}

@@ -66,7 +66,8 @@ def test_the_compiled_workflow_holds_none_of_them_raw() -> None:
                 "with": {"v": UNSAFE}},
                {"name": "t", "kind": "AgentRun", "agentRef": {"name": "x"},
                 "implementationSpecRef": {"name": "i"},
-                "runtime": {"note": UNSAFE}, "with": {"v": UNSAFE}}]}}
+                "runtime": {"type": "job", "config": {"note": UNSAFE}},
+                "with": {"v": UNSAFE}}]}}
     parsed = parse_text(yaml.safe_dump(doc), "t.yaml")
     ((_, orch),) = parsed.orchestrations
     text = to_yaml([emit_workflow(orch).workflow])
@@ -76,4 +77,4 @@ def test_the_compiled_workflow_holds_none_of_them_raw() -> None:
              for p in t["arguments"]["parameters"] if p["name"] == "spec"]
     manifests = go_read([f"spec: {s}\n" for s in specs])
     assert [m["spec"]["parameters"]["v"] for m in manifests] == [UNSAFE] * 3
-    assert manifests[2]["spec"]["runtime"] == {"note": UNSAFE}
+    assert manifests[2]["spec"]["runtime"] == {"type": "job", "config": {"note": UNSAFE}}

@@ -67,8 +67,8 @@ def test_hostile_values_arrive_unchanged() -> None:
     manifest_spec = yaml.safe_load(spec_text)
     assert manifest_spec["parameters"] == {**run_params, **step_with}
     container = next(t for t in workflow["spec"]["templates"] if "container" in t)["container"]
-    assert "$(HOME)" not in container["command"][2].replace("$$(HOME)", "")
-    assert "{{workflow.name}}" not in container["command"][2]
+    # The step's own command keeps Kubernetes' $(VAR) and $$ (contract §4); no `{{`.
+    assert container["command"][2] == "echo '{$(ORCH_OPEN_BRACE)workflow.name}}' $(HOME) $$(x)"
 
 
 def test_run_parameters_are_workflow_arguments() -> None:

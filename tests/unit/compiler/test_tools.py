@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from compiler.tools import Tool, Unresolved, placeholder_path, render, render_tool
+from compiler.tools import Tool, Unresolved, joined, placeholder_path, render, render_tool
 from tests.support.argo import SHARED, SHARED_ABSENT
 
 SAMPLE = SHARED / "reference" / "jangar" / "charts" / "agents" / "examples" / "tool-sample.yaml"
@@ -27,8 +27,9 @@ def test_the_reference_sample_renders_its_message() -> None:
     sample = Tool.model_validate(yaml.safe_load(SAMPLE.read_text()))
     rendered, problems = render_tool(sample, {"message": "orchestration complete"})
     assert problems == []
-    assert rendered.command == ["/bin/sh", "-c"]
-    assert rendered.args == ["echo orchestration complete"]
+    assert [joined(c) for c in rendered.command or ()] == ["/bin/sh", "-c"]
+    assert [joined(a) for a in rendered.args or ()] == ["echo orchestration complete"]
+    assert rendered.args == [((False, "echo "), (True, "orchestration complete"))]
 
 
 @pytest.mark.parametrize(("text", "params", "expected"), [
@@ -79,9 +80,10 @@ def test_render_tool_fields_and_env() -> None:
              env=[{"name": "X", "value": "{{parameters.a}}!"}, {"name": "", "value": "gone"}],
              workingDir="/w/{{parameters.a}}")
     rendered, problems = render_tool(t, {"a": "A"})
-    assert rendered.command == ["sh", "A"]
-    assert rendered.args == ["{{parameters.b}}"]
-    assert rendered.env == [("X", "A!")]  # a nameless entry is dropped, as the reference does
+    assert rendered.command == [((False, "sh"),), ((True, "A"),)]
+    assert [joined(a) for a in rendered.args or ()] == ["{{parameters.b}}"]
+    # a nameless entry is dropped, as the reference does
+    assert rendered.env == [("X", ((True, "A"), (False, "!")))]
     assert [(p.field, p.parameter) for p in problems] == [("spec.args[0]", "b")]
 
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from compiler.cli import main
+from compiler.diagnostics import Reason
 from compiler.emit import emit_workflow
 from compiler.inputs import parse_text
 from compiler.unknown_keys import STEP_KEYS, distance, meant
@@ -78,14 +79,61 @@ def test_an_unknown_key_far_from_any_is_silent_unless_strict() -> None:
     assert diagnostics(doc, strict=True) == [("error", "spec.steps[0].frobnicate", None)]
 
 
-def test_every_key_a_kind_reads_is_silent_even_when_strict() -> None:
+def test_every_key_a_kind_reads_is_silent_on_that_kind_even_when_strict() -> None:
     from compiler.kinds import KINDS
 
     for kind in KINDS.values():
         for key in kind.extra_keys:
             assert key in STEP_KEYS, (kind.name, key)
-            assert not [d for d in diagnostics(_doc({**A, key: "x"}), strict=True)
-                        if d[1] == f"spec.steps[0].{key}" and "unknown" in str(d)], key
+            step = {"name": "a", "kind": kind.name, key: "x"}
+            parsed = parse_text(yaml.safe_dump(_doc(step)), "t.yaml", strict=True)
+            assert not [d for d in parsed.diagnostics if str(d.path) == f"spec.steps[0].{key}"
+                        and (d.reason is Reason.IGNORED_FIELD or "unknown" in d.message)], key
+
+
+# (kind of the step, a key another kind reads, the kinds that read it)
+IGNORED = [
+    pytest.param({"kind": "ToolRun", "toolRef": {"name": "t"}}, "image", "Container",
+                 id="image-on-a-ToolRun"),
+    pytest.param({"kind": "ToolRun", "toolRef": {"name": "t"}}, "command", "Container",
+                 id="command-on-a-ToolRun"),
+    pytest.param({"kind": "ToolRun", "toolRef": {"name": "t"}}, "env", "Container",
+                 id="env-on-a-ToolRun"),
+    pytest.param({"kind": "ApprovalGate", "policyRef": "p"}, "image", "Container",
+                 id="image-on-an-ApprovalGate"),
+    pytest.param({"kind": "Container", "image": "alpine"}, "toolRef", "ToolRun",
+                 id="toolRef-on-a-Container"),
+    pytest.param({"kind": "Container", "image": "alpine"}, "agentRef", "AgentRun",
+                 id="agentRef-on-a-Container"),
+    pytest.param({"kind": "AgentRun", "agentRef": {"name": "a"},
+                  "implementationSpecRef": {"name": "i"}}, "policyRef", "ApprovalGate",
+                 id="policyRef-on-an-AgentRun"),
+    pytest.param({"kind": "ToolRun", "toolRef": {"name": "t"}}, "deliveryId", "SignalWait",
+                 id="deliveryId-on-a-ToolRun"),
+    pytest.param({"kind": "SubOrchestration", "orchestrationRef": {"name": "o"}},
+                 "implementation", "AgentRun", id="implementation-on-a-SubOrchestration"),
+    pytest.param({"kind": "Checkpoint"}, "templateRef", "Template",
+                 id="templateRef-on-a-Checkpoint"),
+]
+VALUES = {"image": "alpine", "command": ["ls"], "env": [{"name": "A", "value": "b"}],
+          "toolRef": {"name": "t"}, "agentRef": {"name": "a"}, "policyRef": "p",
+          "deliveryId": "d", "implementation": {"inline": {"text": "x"}},
+          "templateRef": {"name": "w", "template": "t"}}
+
+
+@pytest.mark.parametrize(("step", "key", "readers"), IGNORED)
+def test_a_key_the_kind_does_not_read_is_ignored_field(
+        step: dict[str, Any], key: str, readers: str) -> None:
+    """Contract §2 `IgnoredField`: a warning naming the kind; an error under --strict."""
+    doc = _doc({"name": "a", **step, key: VALUES[key]})
+    for strict, severity in ((False, "warning"), (True, "error")):
+        parsed = parse_text(yaml.safe_dump(doc), "t.yaml", strict=strict)
+        found = [d for d in parsed.diagnostics if d.reason is Reason.IGNORED_FIELD]
+        assert [(str(d.severity), str(d.path)) for d in found] == [
+            (severity, f"spec.steps[0].{key}")]
+        assert f"{step['kind']} steps do not read {key}" in found[0].message
+        assert found[0].hint == f"{key} is read by {readers} steps"
+        assert found[0].names == (key, step["kind"])
 
 
 def test_reference_documents_draw_no_unknown_key_diagnostic() -> None:
@@ -96,7 +144,8 @@ def test_reference_documents_draw_no_unknown_key_diagnostic() -> None:
         if "crds" in path.parts:
             continue
         parsed = parse_text(path.read_text(), str(path), strict=True)
-        assert not [d for d in parsed.diagnostics if "unknown field" in d.message], path
+        assert not [d for d in parsed.diagnostics if "unknown field" in d.message
+                    or d.reason is Reason.IGNORED_FIELD], path
 
 
 @pytest.mark.parametrize(("a", "b", "edits"), [

@@ -166,3 +166,20 @@ def test_bad_max_steps_is_a_usage_error(value: str, capsys: pytest.CaptureFixtur
         load_config([], {"ORCH_MAX_STEPS": value})
     assert e.value.code == 2
     assert "$ORCH_MAX_STEPS" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    pytest.param(None, ("argo", "workflow-controller-configmap"), id="argo-s-default"),
+    pytest.param("wf/argo-workflows-workflow-controller-configmap",
+                 ("wf", "argo-workflows-workflow-controller-configmap"), id="argo-helm"),
+    pytest.param("", None, id="empty-is-not-read"),
+])
+def test_argo_config_map(value: str | None, expected: tuple[str, str] | None) -> None:
+    env = {} if value is None else {"ORCH_ARGO_CONFIGMAP": value}
+    assert load_config([], env).argo_config_map == expected
+
+
+def test_an_argo_config_map_without_a_namespace_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as e:
+        load_config([], {"ORCH_ARGO_CONFIGMAP": "workflow-controller-configmap"})
+    assert e.value.code == 2

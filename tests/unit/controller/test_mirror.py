@@ -520,3 +520,36 @@ def test_a_failed_gate(message: str, reason: str) -> None:
                                                    node("signal", "Omitted")]), {}, NOW)
     assert steps(m) == {"gate": ("Failed", reason), "signal": ("Skipped", "DependencyFailed")}
     assert message in next(s for s in m.step_statuses if s["name"] == "gate")["message"]
+
+
+# -- Argo v4's failedPodRestarts (contract §5) ------------------------------------------------
+def test_a_pod_restarted_before_it_started_is_shown_neither_failure_nor_attempt() -> None:
+    """Argo v4 (failedPodRestart enabled) recreates a pod that failed before its main
+    container started, puts the node back to Pending and counts it in
+    `failedPodRestarts` (operator.go l.1443, v4.0.5)."""
+    restarting = node("a", "Pending", message="Pod auto-restarting due to Evicted: low disk")
+    restarting["failedPodRestarts"] = 1
+    m = mirror_workflow(with_status(compiled([container("a", [])]), "Running", [restarting]),
+                        {}, NOW)
+    (a,) = m.step_statuses
+    assert (a["phase"], a.get("reason"), a["failedPodRestarts"]) == ("Pending", None, 1)
+    assert a["message"] == "Pod auto-restarting due to Evicted: low disk"
+    assert "attempt" not in a  # its pod has not run
+
+
+def test_restarts_of_each_attempt_add_up_and_do_not_fail_the_step() -> None:
+    nodes = attempts("a", ("Succeeded", ""), ("Failed", "Error (exit code 1)"),
+                     ("Succeeded", ""))
+    nodes[1]["failedPodRestarts"] = 2  # the first attempt's pod was recreated twice
+    nodes[2]["failedPodRestarts"] = 1
+    spec = [container("a", [], retries=1)]
+    m = mirror_workflow(with_status(compiled(spec), "Succeeded", nodes), {}, NOW)
+    (a,) = m.step_statuses
+    assert (a["phase"], a["attempt"], a["failedPodRestarts"]) == ("Succeeded", 2, 3)
+    assert m.phase == "Succeeded"
+
+
+def test_no_restarts_no_field() -> None:
+    m = mirror_workflow(with_status(compiled([container("a", [])]), "Succeeded",
+                                    [node("a", "Succeeded")]), {}, NOW)
+    assert "failedPodRestarts" not in m.step_statuses[0]

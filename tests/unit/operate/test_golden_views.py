@@ -30,7 +30,7 @@ def test_goldens_cover_every_phase_and_reason() -> None:
     from compiler.vocabulary import StepPhase, StepReason
     from tests.operate_golden import view
 
-    scenarios = ("running", "cancelled", "ended", "refused")
+    scenarios = ("running", "cancelled", "ended", "refused", "timed-out")
     seen = {(s.phase, s.reason) for w in scenarios for s in view(w).steps}
     assert {p for p, _ in seen} == {str(p) for p in StepPhase}
     assert {r for _, r in seen if r} == {str(r) for r in StepReason}

@@ -8,7 +8,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from operate.render import Column, Style, human_duration, reason_cell, run_list, table, tree
+from operate.render import (
+    Column,
+    Style,
+    human_duration,
+    reason_cell,
+    run_list,
+    table,
+    tree,
+    wide,
+)
 from operate.terminal import style_for
 from operate.view import StepRow, build_view
 
@@ -111,6 +120,18 @@ def test_tree_shows_the_run_and_its_steps_with_running_durations() -> None:
     assert body[2].split() == ["├─✔", "a", "Succeeded", "1", "30s"]
     assert body[3].split() == ["└─●", "b", "Running", "2", "60s"]
     assert "Created:       2026-01-02T03:00:00Z (4m5s ago)" in text
+
+
+def test_tree_and_wide_show_pod_restarts_beside_the_attempt() -> None:
+    """Argo v4's failedPodRestarts: neither a failure nor an attempt (contract §5)."""
+    run = _run(stepStatuses=[
+        {"name": "a", "kind": "Container", "phase": "Running", "attempt": 1,
+         "failedPodRestarts": 2, "startedAt": "2026-01-02T03:03:05Z"},
+        {"name": "b", "kind": "Container", "phase": "Pending", "failedPodRestarts": 1}])
+    body = tree(build_view(run), NOW, Style()).split("\n\n")[1].splitlines()
+    assert body[2].split()[:6] == ["├─●", "a", "Running", "1", "(2", "pod"]
+    assert "(1 pod restart)" in body[3] and "restarts" not in body[3]
+    assert "1 (2 pod restarts)" in wide(build_view(run), NOW, Style())
 
 
 def test_list_is_sorted_and_shows_age_like_kubectl() -> None:
