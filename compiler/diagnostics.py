@@ -56,7 +56,7 @@ class Severity(enum.StrEnum):
 
 
 PathPart = str | int
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_$-]+$")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]+")  # matched whole: `$` also matches before a final \n
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ class FieldPath:
         for part in self.parts:
             if isinstance(part, int) and not isinstance(part, bool):
                 out.append(f"[{part}]")
-            elif not _PLAIN_KEY.match(str(part)):
+            elif not _PLAIN_KEY.fullmatch(str(part)):
                 out.append(f"[{json.dumps(str(part), ensure_ascii=False)}]")
             elif out:
                 out.append(f".{part}")

@@ -2,7 +2,9 @@
 
 Why here: starting the cluster costs seconds and building its tools minutes, so
 one session-scoped cluster serves every e2e test. When the tools are neither
-built nor buildable the tests skip with the build's own error, never pass.
+built nor buildable the tests skip with the build's own error, never pass; under
+CI=true that skip is a failure (tests/support/ci_skips.py), so a machine that
+cannot build them gives a red run, not a green one without the cluster.
 
 Exposed to tests:
 - `cluster`: `tests.cluster.Cluster` (`.kubeconfig`, `.api_client`, `.kube`,

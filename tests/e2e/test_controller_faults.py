@@ -7,6 +7,7 @@ one Workflow per run and the final status the contract gives.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import time
@@ -150,11 +151,11 @@ def test_two_replicas_never_both_reconcile_and_hand_over_on_sigterm(
     lease = cluster.kube.get("coordination.k8s.io/v1", "Lease", "orch-e2e-rep",
                              cluster.namespace) or {}
     assert lease["spec"]["holderIdentity"] == leader.identity
-    t0 = time.monotonic()
     assert leader.terminate() == 0  # graceful: releases the Lease
+    # Released, not left to expire: the leader wrote the release before it exited
+    # (election.release logs it once the apiserver took the write).
+    assert '"released the lease"' in leader.log.read_text(), leader.tail()
     wait_for(follower.is_leader, "the follower to take over", 10, 0.05)
-    handover = time.monotonic() - t0
-    assert handover < 3.0, f"handover took {handover:.1f}s (the Lease was not released?)"
     apply(cluster, run("f-rep-after", "f-rep"))
     all_done_once(cluster, ["f-rep-after"], 2)
 
@@ -214,11 +215,17 @@ def test_a_workflow_create_refused_by_a_quota_is_shown_and_retried_with_backoff(
     assert any(e["reason"] == "WorkflowCreateFailed" and e["type"] == "Warning"
                and "exceeded quota" in e["message"] and e["involvedObject"]["name"] == "q-1"
                for e in events)
-    # Retried with backoff (1 s, 2 s, 4 s, ...), not in a loop.
-    before = proc.metric("rest_client_requests_total", code="403", method="POST")
-    time.sleep(6)
-    tries = proc.metric("rest_client_requests_total", code="403", method="POST") - before
-    assert 1 <= tries <= 4, f"{tries} refused creates in 6 s"
+    # Retried with backoff (1 s, 2 s, 4 s, ...), not in a loop: two more refused
+    # creates are awaited (an event), and in the time that took, backoff allows at
+    # most log2(seconds + 1) + 1 of them. A slower machine only makes fewer; nothing
+    # here asserts that anything was fast.
+    def refused_creates() -> float:
+        return proc.metric("rest_client_requests_total", code="403", method="POST")
+    t0 = time.monotonic()  # taken first: the seconds counted are never too few
+    before = refused_creates()
+    wait_for(lambda: refused_creates() >= before + 2, "two more refused creates", 60, 0.1)
+    tries, seconds = refused_creates() - before, time.monotonic() - t0
+    assert tries <= math.log2(seconds + 1) + 1, f"{tries} refused creates in {seconds:.1f} s"
     kube.apply({**quota, "spec": {"hard": {"count/workflows.argoproj.io": "5"}}})
     done = wait_run_in(cluster, "q-1", ns, 60)
     assert done["status"]["phase"] == "Succeeded"

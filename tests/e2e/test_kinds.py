@@ -38,7 +38,6 @@ from tests.cluster import Cluster
 from tests.cluster.cluster import TOOL_CRD
 from tests.cluster.kube import Obj, wait_for
 from tests.e2e.orch_controller import (
-    API,
     ControllerProcess,
     apply,
     condition,
@@ -184,26 +183,24 @@ def test_signal_waits(cluster: Cluster, controller: ControllerProcess) -> None:
     started = wait_run(cluster, late, waiting("wait"), "waiting", 30)
     assert step_status(started, "wait")["message"] == f"Waiting for signal {signal}"
     assert pods_of(cluster, late, "wait") == [] and pods_of(cluster, never) == []
-    t0 = time.monotonic()
     apply(cluster, delivery(unique("d-other-signal"), other, "id-1"),
           delivery(unique("d-other-id"), signal, "id-2"))
-    time.sleep(5)
-    assert step_table(cluster.kube.get(API, "OrchestrationRun", late, cluster.namespace)
-                      or {})["wait"][0] == "Running"
+    time.sleep(5)  # the matching delivery comes late (the scenario, not a check)
     match = unique("d-match")
     apply(cluster, delivery(match, signal, "id-1"))
     done = wait_run(cluster, late, run_done, "released", 30)
-    released_after = time.monotonic() - t0
     assert step_table(done) == {"wait": ("Succeeded", None), "after": ("Succeeded", None)}
+    # released by the match, not by either delivery that came before it
     assert f"SignalDelivery {match}" in step_status(done, "wait")["message"]
-    assert released_after < 5 + 10
     timed_out = wait_run(cluster, never, run_done, "timed out", 30)
     assert step_table(timed_out) == {"wait": ("Failed", "StepTimedOut")}
     assert WAIT_TIMED_OUT in step_status(timed_out, "wait")["message"]
     timing = step_status(timed_out, "wait")
     started_at = time.strptime(timing["startedAt"], "%Y-%m-%dT%H:%M:%SZ")
     finished_at = time.strptime(timing["finishedAt"], "%Y-%m-%dT%H:%M:%SZ")
-    assert 4 <= time.mktime(finished_at) - time.mktime(started_at) <= 4 + 5
+    # never before its timeout (how soon after it is the waits' unit tests' question:
+    # tests/unit/controller/test_waits.py, on given times)
+    assert time.mktime(finished_at) - time.mktime(started_at) >= 4
 
 
 # -- ApprovalGate -----------------------------------------------------------------------------

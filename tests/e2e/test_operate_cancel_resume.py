@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,6 @@ from tests.support.argo import SHARED_ABSENT
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
 AGENTS_API = "agents.proompteng.ai/v1alpha1"
-CANCELLED_WITHIN = 5.0  # s, issue 13
 
 
 @pytest.fixture(scope="module")
@@ -95,14 +93,12 @@ def test_cancel_of_a_running_run(cluster: Cluster, controller: ControllerProcess
         step("spared", ["doomed"]), step("quick", [])]))
     wait_run(cluster, name, phases(slow="Running", doomed="Failed", quick="Succeeded"),
              "slow running, the rest ended", 90)
-    start = time.monotonic()
+    # How soon it is Cancelled is measured by benchmarks/operate_bench.py (issue 13's
+    # 5 s target); here, what it ends as.
     cancelled = orch(cluster, "cancel", name)
     assert (cancelled.returncode, cancelled.stdout) == (0, f"{name}: cancel requested\n")
     done = wait_run(cluster, name, run_done, "cancelled", 30)
-    took = time.monotonic() - start
     assert done["status"]["phase"] == "Cancelled"
-    assert took <= CANCELLED_WITHIN, f"Cancelled after {took:.1f} s"
-    print(f"\n{name}: orch cancel -> Cancelled in {took:.2f} s")
     assert step_table(done) == {
         "slow": ("Failed", "Cancelled"), "after": ("Skipped", "Cancelled"),
         "doomed": ("Failed", "StepFailed"), "spared": ("Skipped", "DependencyFailed"),

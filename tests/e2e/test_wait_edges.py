@@ -88,12 +88,11 @@ def test_a_delivery_id_of_any_text_is_matched_byte_for_byte(
     apply(cluster, orchestration(name, [signal_wait("wait", signal, hostile)]), run(name, name))
     started = wait_run(cluster, name, waiting("wait"), "waiting", 30)
     workflow = started["status"]["workflowRef"]["name"]
+    # The near deliveries come first; the step's message names the one that
+    # released it, so no wait is needed to see that they did not.
     apply(cluster, delivery(unique("d-expanded"), signal,
                             hostile.replace("{{workflow.name}}", workflow)),
           delivery(unique("d-case"), signal, hostile.upper()))
-    time.sleep(2)
-    assert step_table(wait_run(cluster, name, waiting("wait"), "still waiting", 5)) == {
-        "wait": ("Running", None)}
     exact = unique("d-exact")
     apply(cluster, delivery(exact, signal, hostile))
     done = wait_run(cluster, name, run_done, "released by the exact deliveryId", 30)
@@ -109,10 +108,9 @@ def test_a_denied_gate_that_may_fail_lets_its_dependents_run(
         {"name": "gate", "kind": "ApprovalGate", "policyRef": gate, "continueOnFailure": True},
         {"name": "after", "kind": "Checkpoint", "dependsOn": ["gate"]}]), run(name, name))
     wait_run(cluster, name, waiting("gate"), "waiting", 30)
+    # A policy of a near name is denied first; the gate's message names the policy
+    # that decided it, so no wait is needed to see that the near one did not.
     set_status(cluster, APPROVALS_API, "approvalpolicies", name, {"phase": "Denied"})
-    time.sleep(2)  # a policy of a near name decides nothing
-    assert step_table(wait_run(cluster, name, waiting("gate"), "still waiting", 5)) == {
-        "gate": ("Running", None), "after": ("Pending", None)}
     set_status(cluster, APPROVALS_API, "approvalpolicies", gate, {"phase": "Denied"})
     done = wait_run(cluster, name, run_done, "decided", 30)
     assert step_table(done) == {"gate": ("Failed", "FailureIgnored"),
@@ -136,10 +134,11 @@ def test_decisions_and_timeouts_while_the_controller_was_down(
     set_status(cluster, APPROVALS_API, "approvalpolicies", names["denied"], {"phase": "Denied"})
     set_status(cluster, APPROVALS_API, "approvalpolicies", names["approved"],
                {"phase": "Approved"})
-    time.sleep(4)  # the 3 s timeouts pass while nobody watches
+    time.sleep(4)  # the 3 s timeouts pass while nobody watches (the scenario, not a check)
     controller.start().wait_ready()
     wait_for(controller.is_leader, "the restarted controller to lead", 20, 0.1)
-    t0 = time.monotonic()
+    # Decided from the relist alone: no further event comes for these runs, so a
+    # controller that waited for one would never decide them (the waits' guards).
     done = {what: wait_run(cluster, name, run_done, f"decided after the restart ({what})", 30)
             for what, name in names.items() if what != "denied-after"}
     later = names["denied-after"]  # the index rebuilt from the relist: an event wakes it
@@ -152,4 +151,3 @@ def test_decisions_and_timeouts_while_the_controller_was_down(
     assert step_table(done["approved"]) == {"gate": ("Succeeded", None)}
     assert step_table(done["undecided"]) == {"gate": ("Failed", "StepTimedOut")}
     assert WAIT_TIMED_OUT in step_status(done["undecided"], "gate")["message"]
-    assert time.monotonic() - t0 < 20  # prompt: no wait for another event

@@ -3,7 +3,8 @@
 Why a marker of its own (`gotools`): they need the built tools (so `make unit`
 leaves them out) but no apiserver, and `make test` runs them. When the tools
 are neither built nor buildable (no Go toolchain), they skip with the build's
-own error, never pass.
+own error, never pass; under CI=true that skip is a failure
+(tests/support/ci_skips.py).
 """
 
 from __future__ import annotations

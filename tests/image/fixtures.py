@@ -1,6 +1,7 @@
 """The built image for the tests: built once per session (or reused from an
 earlier build of the same inputs on this machine, e.g. `make image` earlier in
-the same CI run), skipped with the reason when the builders are not installed.
+the same CI run), skipped with the reason when the builders are not installed
+(a failure under CI=true: tests/support/ci_skips.py).
 
 Why a module imported by the test modules rather than a conftest: the image tests
 live beside the e2e tests (they need the session's cluster), and their build is

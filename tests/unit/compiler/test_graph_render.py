@@ -4,7 +4,9 @@ DOT is parsed by Graphviz's own `dot` (Debian package `graphviz`; `.ci/run`
 installs it) and read back as JSON, so every node name and edge must survive.
 Mermaid is parsed by Mermaid's own parser (`mermaid.parse` under node with jsdom,
 in tests/js/mermaid: `npm ci --prefix tests/js/mermaid`); a strict line grammar of
-what `graph_mermaid` emits is checked too, with no tool needed.
+what `graph_mermaid` emits is checked too, with no tool needed. Without either tool
+the test skips, and under CI=true fails (tests/support/ci_skips.py; .ci/run
+installs both).
 """
 
 from __future__ import annotations

@@ -6,22 +6,29 @@ reference system's pass-through keys, the run's name and parameters) gets
 random text from a hostile alphabet: braces, dollars, parentheses, quotes, line
 breaks (U+0085 too) and expression words. Either the input is refused with a
 reason, or the compiled Workflow holds no `{{` but the compiler's own fixed tags
-(an explicit allow-list)."""
+(an explicit allow-list). Neither side may pass by default: enough examples
+compile, carrying braces, for the Workflows to be judged (a bound measured below),
+and every refusal is one the contract names for the slot written and the text
+written into it (a table of the slots' rules, from contract §2 and §3)."""
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.diagnostics import Collector, Reason
+from compiler.diagnostics import Collector, Diagnostic, FieldPath, Reason
 from compiler.emit import emit_workflow
 from compiler.inputs import namespace_of, pair_runs, parse_text
+from compiler.kinds.container import BRACE_VAR
 from compiler.podpolicy import OPEN_POLICY
 from compiler.pods import PodSettings
 
@@ -202,7 +209,20 @@ def test_values_carry_hostile_text() -> None:
     assert len(CARRIERS) >= 15
 
 
-CHANGE = st.tuples(st.sampled_from(CARRIERS) | st.sampled_from(range(len(SLOTS))), HOSTILE)
+# Half the texts hold a whole `{{...}}` tag, what the property is about (of the
+# texts HOSTILE draws alone, few compiled examples carried one: 22 of 300).
+TAGGED = HOSTILE | st.builds(lambda a, b: f"{a}{{{{{b}}}}}", HOSTILE, HOSTILE)
+CHANGE = st.tuples(st.sampled_from(CARRIERS) | st.sampled_from(range(len(SLOTS))), TAGGED)
+
+
+def changed(changes: list[tuple[int, str]]) -> list[Any]:
+    docs = copy.deepcopy(base())
+    for index, text in changes:
+        try:
+            replaced(docs, SLOTS[index], text)
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier change renamed this slot's parent key
+    return docs
 
 
 @settings(max_examples=2000, deadline=None,
@@ -210,14 +230,8 @@ CHANGE = st.tuples(st.sampled_from(CARRIERS) | st.sampled_from(range(len(SLOTS))
 @given(st.lists(CHANGE, min_size=1, max_size=6))
 def test_no_user_text_reaches_argos_expression_engine(
         changes: list[tuple[int, str]]) -> None:
-    docs = copy.deepcopy(base())
-    for index, text in changes:
-        try:
-            replaced(docs, SLOTS[index], text)
-        except (KeyError, IndexError, TypeError):
-            continue  # an earlier change renamed this slot's parent key
-    workflows, errors = compile_all(docs)
-    if errors:
+    workflows, errors = compile_all(changed(changes))
+    if errors:  # judged one change at a time: test_every_refusal_is_one_the_contract_names
         assert all(isinstance(d.reason, Reason) and d.message for d in errors)
         return
     for workflow in workflows:
@@ -225,3 +239,186 @@ def test_no_user_text_reaches_argos_expression_engine(
             tags = TAG.findall(text)
             allowed = {ENCODED_BRACES} | (FIXED_TAGS if is_fixed_place(path) else set())
             assert set(tags) <= allowed and "{{" not in TAG.sub("", text), (path, text)
+
+
+# --- the property above judges only what compiles: how much does ----------------------------
+
+# How a user's `{{` travels in a Workflow: as an expression that writes it, as JSON
+# escapes inside a resource manifest, or through a container variable (§3).
+ENCODINGS = (ENCODED_BRACES, "\\u007b\\u007b", f"{{$({BRACE_VAR})")
+
+
+def encodes_braces(workflow: dict[str, Any]) -> bool:
+    return any(e in text for _, text in strings(workflow) for e in ENCODINGS)
+
+
+def test_most_examples_compile_and_carry_braces() -> None:
+    """The property above passes vacuously for a compiler that refuses everything,
+    so the share of its examples that compile, and of those whose Workflow carries
+    a user's `{{` (encoded), is bounded from below. Measured on this sample,
+    derandomized (hypothesis 6.170.27): of 300 examples, 143 compile and 90 carry
+    braces; over 12 seeds of the same strategy, at least 96 and 36 (means 121 and
+    64). The bounds, a quarter and a tenth, sit under every seed measured; a
+    compiler that refused every step whose text holds `{{`, instead of encoding
+    it, carries braces in 7."""
+    outcomes: Counter[str] = Counter()
+
+    @settings(max_examples=300, derandomize=True, database=None, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.lists(CHANGE, min_size=1, max_size=6))
+    def sample(changes: list[tuple[int, str]]) -> None:
+        workflows, errors = compile_all(changed(changes))
+        outcomes["examples"] += 1
+        if not errors:
+            outcomes["compiled"] += 1
+            outcomes["carried braces"] += any(encodes_braces(w) for w in workflows)
+
+    sample()
+    assert outcomes["compiled"] >= outcomes["examples"] // 4, outcomes
+    assert outcomes["carried braces"] >= outcomes["examples"] // 10, outcomes
+
+
+# --- every refusal is one the contract names, for the slot and text that caused it --------
+
+# A lowercase letter, then lowercase letters and digits, and no expression keyword:
+# a valid name in every grammar the contract names (§2: DAG task names, object
+# names and namespaces, environment variable, Argo parameter and template names,
+# image references). Its characters cannot be why a name is refused.
+CLEAN = re.compile(r"[a-z][a-z0-9]{0,30}")
+KEYWORDS = frozenset({  # §2, InvalidStepName
+    "in", "not", "and", "or", "matches", "contains", "startsWith", "endsWith", "let", "if",
+    "else", "true", "false", "nil"})
+# What in the text causes a refusal, by rule: a character or shape a name's grammar
+# excludes; `{{` where no encoding survives (§2: names, values that reach a Template
+# step; §3: a field Kubernetes does not expand $(VAR) in); a `{{...}}` tag in a
+# Tool's text that is not one orch renders (§2, ToolRun); an empty required value;
+# or any change at all of a name something else refers to.
+CAUSES: dict[str, Callable[[str], bool]] = {
+    "grammar": lambda t: not (CLEAN.fullmatch(t) and t not in KEYWORDS),
+    "braces": lambda t: "{{" in t,
+    "tag": lambda t: re.search(r"\{\{[^}]+\}\}", t) is not None,
+    "empty": lambda t: t == "",
+    "any": lambda t: True,
+}
+Ref = tuple[str, int, tuple[Any, ...]]  # (reason, document, path) of a referring field
+RUN_REF: Ref = ("OrchestrationNotFound", 1, ("spec", "orchestrationRef", "name"))
+# The ToolRun step: its Tool's text is judged there, and the Tool's {{parameters.k}}
+# and {{parameters.target}} come from its `with` and the run's parameters.
+TOOL_STEP = ("spec", "steps", 1, "toolRef")
+TOOL_PARAMS: Ref = ("MissingStepField", 0, ("spec", "steps", 1, "with"))
+TOOL_GONE: Ref = ("ToolNotFound", 0, (*TOOL_STEP, "name"))
+NAME = {"InvalidField": "grammar", "MissingStepField": "empty"}
+NO_REFUSAL: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What the contract refuses for a slot: reasons at the slot itself, each with
+    its cause in the text, and the fields elsewhere that stop resolving when the
+    slot's name changes."""
+
+    own: dict[str, str]
+    refs: tuple[Ref, ...] = ()
+
+
+def rule(slot: Slot) -> Rule:
+    (doc, *path), is_key = slot
+    # the slot's path with list indices and user-named keys as `*`
+    where = ".".join("*" if isinstance(p, int) or (i and path[i - 1] in ("with", "parameters"))
+                     else p for i, p in enumerate(path))
+    step = path[2] if where.startswith("spec.steps.*") else None
+    if doc == 0 and where == "metadata.name":
+        return Rule({"InvalidField": "grammar"}, (RUN_REF, TOOL_PARAMS))
+    if doc == 0 and where == "metadata.namespace":
+        return Rule({"InvalidField": "grammar"}, (RUN_REF, TOOL_PARAMS, TOOL_GONE))
+    if where == "spec.entrypoint":
+        return Rule({"EntrypointMissing": "grammar"})
+    if where == "spec.steps.*.name":
+        old = base()[0]["spec"]["steps"][step]["name"]
+        steps = base()[0]["spec"]["steps"]
+        refs: list[Ref] = [("MissingDependency", 0, ("spec", "steps", j, "dependsOn", k))
+                for j, s in enumerate(steps) for k, d in enumerate(s.get("dependsOn", ()))
+                if d == old]
+        refs += [("DuplicateStep", 0, ("spec", "steps", j, "name")) for j in range(len(steps))]
+        return Rule({"InvalidStepName": "grammar", "StepMissingName": "empty"}, tuple(refs))
+    if where == "spec.steps.*.dependsOn.*":
+        return Rule(dict.fromkeys(("MissingDependency", "InvalidDependency",
+                                   "DependencyCycle"), "any"))
+    if where in ("spec.steps.*.with.*", "spec.parameters.*") and is_key:
+        return Rule({"InvalidField": "grammar"}, (TOOL_PARAMS,))
+    if where == "spec.steps.*.with.*":  # a value: carried, but not into a Template
+        kind = base()[0]["spec"]["steps"][step]["kind"]
+        return Rule({"InvalidField": "braces"} if kind == "Template" else NO_REFUSAL)
+    if where == "spec.parameters.*":  # reaches the Template step
+        return Rule({"InvalidField": "braces"})
+    if is_key:  # a key the kind reads, renamed: what it names is missing
+        return Rule({"InvalidField": "any", "MissingStepField": "any"})
+    if where.endswith(("deliveryId", ".command.*", ".args.*", ".env.*.value")):
+        if doc == 2:
+            return Rule({"InvalidField": "tag"})
+        return Rule({"InvalidField": "empty"} if where.endswith("deliveryId") else NO_REFUSAL)
+    if where.endswith(("workingDir", "mountPath", "subPathExpr")):
+        return Rule({"InvalidField": "braces"})
+    if doc == 1 and where == "metadata.namespace":
+        return Rule(NAME, (RUN_REF, TOOL_PARAMS))
+    if doc == 1 and where == "spec.orchestrationRef.name":
+        return Rule({"OrchestrationNotFound": "any", **NAME}, (TOOL_PARAMS,))
+    if (doc == 2 and where.startswith("metadata.")) or where == "spec.steps.*.toolRef.name":
+        return Rule(NAME, (TOOL_GONE,))
+    return Rule(NAME)  # a name: an object's, a reference's, an image, a variable's
+
+
+def as_read(text: str) -> str:
+    """`text` as the compiler reads it from the YAML `compile_all` writes (a raw
+    U+0085 inside a quoted scalar is a YAML 1.1 line break, read back folded)."""
+    read: str = next(iter(yaml.safe_load(yaml.safe_dump({text: 0}, allow_unicode=True))))
+    return read
+
+
+def explained(slot: Slot, text: str, error: Diagnostic) -> bool:
+    """`error` is one the contract names for `text` in `slot`: at the slot (or the
+    object holding it; a renamed key at its new or old name), for a reason whose
+    cause the text holds; or at a field that referred to the slot's old name."""
+    (doc, *path), is_key = slot
+    reason, at = str(error.reason), error.path.parts
+    text = as_read(text)
+    this = rule(slot)
+    if any((reason, at) == (r, p) for r, _, p in this.refs):
+        return True
+    cause = this.own.get(reason)
+    if cause is None or not CAUSES[cause](text):
+        return False
+    if doc == 2 and path[0] == "spec" and not is_key:  # a Tool's field, judged at its step
+        return at == TOOL_STEP and error.message.startswith('Tool "lint" ') and \
+            f"{FieldPath(tuple(path))}" in error.message
+    if error.span is not None and error.document != doc:
+        return False
+    places = {tuple(path), tuple(path[:-1])} | ({(*path[:-1], text)} if is_key else set())
+    return at in places
+
+
+def unexplained(index: int, text: str) -> list[tuple[str, str, str]]:
+    """The refusals of `text` written into slot `index` that the contract does not name."""
+    docs = copy.deepcopy(base())
+    replaced(docs, SLOTS[index], text)
+    return [(str(e.reason), str(e.path), e.message)
+            for e in compile_all(docs)[1] if not explained(SLOTS[index], text, e)]
+
+
+# Every slot, with a clean name, an empty text, a digit first, an Argo tag, and the
+# other hostile characters: every rule above is met at least once.
+SWEEP = ["a0", "", "0", "{{workflow.name}}", "$(x) '\"\n\x85"]
+
+
+@pytest.mark.parametrize("index", range(len(SLOTS)),
+                         ids=[".".join(map(str, SLOTS[i][0])) + ("=key" if SLOTS[i][1] else "")
+                              for i in range(len(SLOTS))])
+def test_every_refusal_is_one_the_contract_names_in_each_slot(index: int) -> None:
+    for text in SWEEP:
+        assert not unexplained(index, text), text
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(range(len(SLOTS))), HOSTILE)
+def test_every_refusal_is_one_the_contract_names(index: int, text: str) -> None:
+    assert not unexplained(index, text), SLOTS[index]

@@ -9,20 +9,9 @@ from pathlib import Path
 import pytest
 
 from compiler.cli import main
+from tests.unit.compiler.release import release_pipeline
 
-RELEASE = """\
-apiVersion: orchestration.proompteng.ai/v1alpha1
-kind: Orchestration
-metadata: {name: release, generation: 3}
-spec:
-  steps:
-    - {name: checkout, kind: Container, image: busybox}
-    - {name: build, kind: Container, image: busybox, dependsOn: [checkout]}
-    - {name: lint, kind: Container, image: busybox, dependsOn: [checkout], continueOnFailure: true}
-    - {name: docs, kind: Container, image: busybox, dependsOn: [lint]}
-    - {name: test, kind: Container, image: busybox, dependsOn: [build]}
-    - {name: publish, kind: Container, image: busybox, dependsOn: [test, docs]}
-"""
+RELEASE = release_pipeline("{name: release, generation: 3}")
 OLD = """\
 apiVersion: orchestration.proompteng.ai/v1alpha1
 kind: OrchestrationRun

@@ -220,8 +220,11 @@ def test_never_submit_twice_even_when_the_workflow_is_gone() -> None:
 
 
 def test_never_submit_from_a_cache_read() -> None:
-    assert decide(observed(run(), orchestration=ORCH, submission=Submission(BODY))) == \
-        Fetch(Need.RUN)
+    # everything known and compiled, but one object only from the cache: it is read
+    # live before anything is created (the rows above have no submission yet)
+    assert decide(observed(run(), **{**READY, "run_live": False})) == Fetch(Need.RUN)
+    assert decide(observed(run(), **{**READY, "orchestration_live": False})) == \
+        Fetch(Need.ORCHESTRATION)
 
 
 def test_never_adopt_a_workflow_we_do_not_own() -> None:
@@ -238,8 +241,12 @@ def test_never_adopt_a_workflow_we_do_not_own() -> None:
 
 
 def test_a_run_being_deleted_is_never_submitted() -> None:
-    o = observed(run(deletionTimestamp="2026-01-01T00:00:00Z"), **READY)
-    assert not isinstance(decide(o), Create)
+    # facts that create a Workflow for a live run, its absence confirmed live (the
+    # row above has READY alone)
+    facts = {**READY, "workflow_live": True}
+    assert isinstance(decide(observed(run(), **facts)), Create)
+    deleting = run(deletionTimestamp="2026-01-01T00:00:00Z")
+    assert decide(observed(deleting, **facts)) == Done("being deleted: never submitted")
 
 
 def test_a_refused_create_is_shown_and_retried_with_backoff() -> None:

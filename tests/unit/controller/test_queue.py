@@ -4,7 +4,6 @@ Delays are driven by a fake clock, never by wall time."""
 from __future__ import annotations
 
 import threading
-import time
 
 from controller.metrics import Metrics
 from controller.queue import WorkQueue
@@ -114,13 +113,41 @@ def test_backoff_base_can_be_set_per_call() -> None:
     assert q.add_rate_limited("b") == 0.005
 
 
-def test_add_after_delivers_once_due() -> None:
-    q: WorkQueue[str] = WorkQueue("t")
-    start = time.monotonic()
-    q.add_after("a", 0.1)
-    assert q.get(0.01) is None
-    assert q.get(1.0) == "a"
-    assert time.monotonic() - start >= 0.1
+class WatchedClock(FakeClock):
+    """A fake clock that tells when another thread has read it `n` times: a getter
+    reads it twice per pass before it waits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._reads = threading.Condition()
+        self.other_reads = 0
+
+    def __call__(self) -> float:
+        if threading.current_thread() is not threading.main_thread():
+            with self._reads:
+                self.other_reads += 1
+                self._reads.notify_all()
+        return self.now
+
+    def read_by_another(self, n: int) -> bool:
+        with self._reads:
+            return self._reads.wait_for(lambda: self.other_reads >= n, timeout=30)
+
+
+def test_a_blocked_get_wakes_when_a_delayed_key_falls_due() -> None:
+    """No other add wakes the getter: its own wait ends when the key is due."""
+    clock = WatchedClock()
+    q: WorkQueue[str] = WorkQueue("t", clock=clock)
+    q.add_after("a", 0.05)
+    assert q.get(0) is None  # not due yet
+    got: list[str | None] = []
+    getter = threading.Thread(target=lambda: got.append(q.get()), daemon=True)
+    getter.start()
+    assert clock.read_by_another(2)  # it looked, found nothing due, and waits
+    assert got == []
+    clock.now += 0.05
+    getter.join(30)  # a hang guard: a getter that waits for another add never returns
+    assert got == ["a"]
 
 
 def test_shutdown_wakes_blocked_getters_and_depth_metric() -> None:

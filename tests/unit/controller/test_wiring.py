@@ -7,7 +7,6 @@ they did)."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -122,35 +121,61 @@ def test_healthz_follows_the_watches() -> None:
 
 class Elector:
     def __init__(self) -> None:
-        self.released_at: float | None = None
+        self.released = threading.Event()
 
     def release(self, timeout: float) -> None:
-        self.released_at = time.monotonic()
+        self.released.set()
+
+
+class InFlight(threading.Thread):
+    """An in-flight reconcile that records, while the shutdown waits for it, whether
+    the Lease was still renewed and not yet released: no sleep, no timing."""
+
+    def __init__(self, c: Controller, elector: Elector) -> None:
+        super().__init__(target=self._reconcile, daemon=True)
+        self.c, self.elector = c, elector
+        self.waited_for = threading.Event()  # the shutdown is joining this thread
+        self.go = threading.Event()
+        self.seen: list[tuple[bool, bool]] = []  # (elector stopped, Lease released)
+
+    def _reconcile(self) -> None:
+        self.go.wait()
+        self.seen.append((self.c._elector_stop.is_set(), self.elector.released.is_set()))
+
+    def join(self, timeout: float | None = None) -> None:
+        if threading.current_thread() is not threading.main_thread():  # the shutdown's
+            self.seen.append((self.c._elector_stop.is_set(), self.elector.released.is_set()))
+            self.waited_for.set()
+        super().join(timeout)
 
 
 @pytest.mark.parametrize("finishes", [True, False], ids=["finishes", "outlives-the-grace"])
 def test_shutdown_renews_until_reconciles_end_then_releases_only_if_they_did(
         monkeypatch: pytest.MonkeyPatch, finishes: bool) -> None:
-    monkeypatch.setattr(main_module, "SHUTDOWN_GRACE", 2.0 if finishes else 0.3)
+    # The grace is a deadline the shutdown computes; 0 makes "outlives" immediate.
+    monkeypatch.setattr(main_module, "SHUTDOWN_GRACE", 3600.0 if finishes else 0.0)
     c = Controller(load_config([], {}))
-    go = threading.Event()
-    worker = threading.Thread(target=go.wait, daemon=True)  # an in-flight reconcile
+    elector = Elector()
+    worker = InFlight(c, elector)
     worker.start()
     c.workers = [worker]
     renewing = threading.Thread(target=c._elector_stop.wait, daemon=True)  # the elector
     renewing.start()
     c._elector_thread = renewing
-    elector = Elector()
     shutdown = threading.Thread(target=c._shutdown, args=(elector,))
     shutdown.start()
-    time.sleep(0.1)
-    assert not c._elector_stop.is_set() and elector.released_at is None
+    assert worker.waited_for.wait(30)  # a hang guard; nothing here is timed
     if finishes:
-        go.set()
-        shutdown.join(5)
-        assert elector.released_at is not None
+        worker.go.set()
+        shutdown.join(30)
+        assert elector.released.is_set()
+        # still renewed and held while the shutdown waited, and when the reconcile ended
+        assert worker.seen == [(False, False), (False, False)]
     else:
-        shutdown.join(5)
-        assert elector.released_at is None  # left to expire: a reconcile may still write
-        go.set()
+        shutdown.join(30)
+        assert not elector.released.is_set()  # left to expire: a reconcile may still write
+        worker.go.set()
+        worker.join(30)
+        assert worker.seen == [(False, False), (True, False)]
+    assert not shutdown.is_alive()
     assert c._elector_stop.is_set()
