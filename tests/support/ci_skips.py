@@ -21,10 +21,12 @@ from collections.abc import Generator
 import pytest
 
 from tests.support.argo import SHARED_ABSENT
+from tests.support.reference import MIRROR_ABSENT
 
 # The reasons a test skips with when an input from outside the repository is
-# absent; matched as substrings of the skip's reason.
-OUTSIDE_INPUTS: tuple[str, ...] = (SHARED_ABSENT,)
+# absent (../shared, the reference system's mirror beside it); matched as
+# substrings of the skip's reason.
+OUTSIDE_INPUTS: tuple[str, ...] = (SHARED_ABSENT, MIRROR_ABSENT)
 
 
 def in_ci() -> bool:
