@@ -169,6 +169,23 @@ def load_api_client(kubeconfig: str | None, in_cluster: bool, pool: int = 16) ->
     return client.ApiClient(cfg)
 
 
+# The type of a watch event whose line could not be parsed (not JSON, nested deeper
+# than Python's parser goes): the informer logs and skips it.
+UNREADABLE = "UNREADABLE"
+
+
+def parse_event(line: bytes) -> Obj:
+    """One watch event line as a dict; a line that is not a JSON object is an
+    `UNREADABLE` event carrying the error, never an exception that ends the watch."""
+    try:
+        event = json.loads(line)
+    except (ValueError, RecursionError, MemoryError) as e:
+        return {"type": UNREADABLE, "object": {}, "error": f"{type(e).__name__}: {e}"[:300]}
+    if not isinstance(event, dict):
+        return {"type": UNREADABLE, "object": {}, "error": "not a JSON object"}
+    return event
+
+
 class WatchStream:
     """One watch request's events as dicts; `close()` ends it from another thread."""
 
@@ -176,15 +193,20 @@ class WatchStream:
         self._response = response
 
     def __iter__(self) -> Iterator[Obj]:
-        buffer = b""
+        parts: list[bytes] = []  # the line so far, in pieces (a long line is not re-copied)
         for chunk in self._response.stream(amt=None, decode_content=True):
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
+            while chunk:
+                head, newline, chunk = chunk.partition(b"\n")
+                parts.append(head)
+                if not newline:
+                    break
+                line = b"".join(parts)
+                parts = []
                 if line.strip():
-                    yield json.loads(line)
-        if buffer.strip():
-            yield json.loads(buffer)
+                    yield parse_event(line)
+        line = b"".join(parts)
+        if line.strip():
+            yield parse_event(line)
 
     def close(self) -> None:
         """Ends a read blocked in another thread at once (urllib3's `shutdown`),
