@@ -98,6 +98,8 @@ class SubmitReason(enum.StrEnum):
 
 class NodeStatusReason(enum.StrEnum):
     NODE_STATUS_OFFLOADED = "NodeStatusOffloaded"
+    # compressedNodes corrupt, or larger than the controller decodes (issue 22)
+    NODE_STATUS_UNREADABLE = "NodeStatusUnreadable"
     NODE_STATUS_IN_WORKFLOW = "NodeStatusInWorkflow"  # readable again after an offload
 
 
