@@ -65,7 +65,6 @@ from controller.waitindex import (
     delivery_view,
     policy_targets,
     policy_view,
-    workflow_targets,
 )
 from controller.watch import Informer
 
@@ -182,7 +181,8 @@ class Controller:
             self._deleted_workflow, self._forget_deleted_workflow, self._lookup(POLICY),
             self.waits.deliveries_for),
             Recorder(kube), c.workflow_service_account, c.workflow_pods,
-            Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds))
+            Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds),
+            waits=self.waits.set_workflow)
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
         # Runs (and Orchestrations) first: a Workflow's event is judged by its run's
         # cached state (a settled run's Workflow wakes nothing), so that state must
@@ -279,11 +279,11 @@ class Controller:
     def _handler(self, kind: str, reconciler: Reconciler) -> Callable[[str, Obj], None]:
         def on_event(event_type: str, obj: Obj) -> None:
             mine = own_key(kind, obj)
-            if kind == WORKFLOW:  # which runs wait on what (before any filter below)
-                owners = keys_for(kind, obj)
-                self.waits.set_workflow(mine.namespace, mine.name,
-                                        owners[0] if owners and event_type != "DELETED"
-                                        else None, workflow_targets(obj))
+            if kind == WORKFLOW and event_type == "DELETED":
+                # What it waited on is forgotten here; what a Workflow waits on is
+                # read by the worker that reconciles the run owning it, never here
+                # (the node status may be compressed: issue 22).
+                self.waits.set_workflow(mine.namespace, mine.name, None, ())
             if event_type == "DELETED":
                 reconciler.forget(mine)  # `written` never outlives its object
             elif is_own_write(mine, obj, reconciler.written):

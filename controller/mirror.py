@@ -82,7 +82,7 @@ _NODE_KEYS = ("id", "name", "displayName", "type", "templateName", "phase", "mes
               "boundaryID", "children", "startedAt", "finishedAt", "nodeFlag")
 
 
-def _node_view(node: Mapping[str, Any]) -> Obj:
+def node_view(node: Mapping[str, Any]) -> Obj:
     """A node's own fields; a suspend node keeps the `wait` input an ApprovalGate or
     SignalWait carries (what the controller decides it by), and no other input."""
     out = _pick(node, _NODE_KEYS)
@@ -118,7 +118,7 @@ def workflow_view(workflow: Mapping[str, Any]) -> Obj:
             break
     status = _pick(workflow.get("status"), _STATUS_KEYS)
     if isinstance(status.get("nodes"), Mapping):
-        status["nodes"] = {k: _node_view(n) for k, n in status["nodes"].items()}
+        status["nodes"] = {k: node_view(n) for k, n in status["nodes"].items()}
     out: Obj = {"metadata": _pick(workflow.get("metadata"), _META_KEYS), "spec": view_spec,
                 "status": status}
     for k in ("apiVersion", "kind"):

@@ -63,12 +63,14 @@ from controller.kube import (
     retry_on_conflict,
 )
 from controller.mapping import ORCHESTRATION, Key, controller_owner
+from controller.mirror import node_view
 from controller.orchestrations import reconcile_orchestration
 from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
 from controller.resuming import Refused as ResumeRefused
 from controller.resuming import plan_resumption, resume_from
-from controller.suspend import NodeUpdateError
+from controller.suspend import NodeUpdateError, hydrated_nodes
 from controller.validation import check_orchestration_object, check_tool_object, compile_run
+from controller.waitindex import Target, workflow_targets
 
 log = logging.getLogger("orch.reconcile")
 JUDGED_CACHE = 256
@@ -80,6 +82,28 @@ REFUSED_CODES = frozenset({400, 403, 404, 413, 422})
 NODE_UPDATE_RECHECK = 60.0  # s: a wait whose Workflow cannot be written (offloaded)
 
 Lookup = Callable[[str, str], Obj | None]
+# What the wait index is told about a run's Workflow: (namespace, workflow name,
+# the run's key or None when no run of ours waits there, what its waits wait on).
+WaitsSink = Callable[[str, str, Key | None, list[Target]], None]
+
+
+def hydrated(workflow: Obj | None, run_uid: str) -> Obj | None:
+    """The Workflow with Argo's compressed node status decoded, once per reconcile
+    (the mirror and the waits then read `status.nodes`), and only for the run that
+    owns it: a Workflow that merely carries the run's label is never decoded
+    (issue 22). Decoding is bounded (`compiler.compressed`); what cannot be decoded
+    is left as it is, for the mirror to say so."""
+    status = (workflow or {}).get("status") or {}
+    owner = controller_owner(workflow) if workflow is not None else None
+    if workflow is None or status.get("nodes") or not status.get("compressedNodes") \
+            or owner is None or owner.get("uid") != run_uid:
+        return workflow
+    try:
+        nodes = hydrated_nodes(status)
+    except NodeUpdateError:
+        return workflow
+    rest = {k: v for k, v in status.items() if k != "compressedNodes"}
+    return {**workflow, "status": {**rest, "nodes": {k: node_view(n) for k, n in nodes.items()}}}
 
 
 @dataclass(frozen=True)
@@ -106,10 +130,11 @@ class Caches:
 class Reconciler:
     def __init__(self, kube: Kube, caches: Caches, recorder: Recorder,
                  service_account: str | None = None, pods: PodSettings = DEFAULT_PODS,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, waits: WaitsSink | None = None) -> None:
         self.kube, self.caches, self.recorder = kube, caches, recorder
         self.service_account, self.pods = service_account, pods
         self.limits = limits or Limits()
+        self.waits = waits
         # key -> resourceVersion of our last write (a run's status, or a Workflow we
         # created), so the watch's echo of it is not reconciled again.
         self.written: dict[Key, str] = {}
@@ -134,10 +159,14 @@ class Reconciler:
         run = self.kube.get(RUNS, ns, key.name) if live else self.caches.run(ns, key.name)
         wf_name = workflow_name(key.name)
         if run is None:
+            self._index_waits(key, None, "")
             return self._collect_orphan(key, self.caches.workflow(ns, wf_name))
         ref = ((run.get("spec") or {}).get("orchestrationRef") or {}).get("name") or ""
+        uid = str(run["metadata"].get("uid") or "")
+        workflow = hydrated(self.caches.workflow(ns, wf_name), uid)
+        self._index_waits(key, workflow, uid)
         o = Observed(run=run, now=conds.now_rfc3339(), run_live=live,
-                     workflow=self.caches.workflow(ns, wf_name),
+                     workflow=workflow,
                      last_seen=self.caches.deleted_workflow(ns, wf_name),
                      orchestration=self.caches.orchestration(ns, ref) if ref else None)
         for _ in range(MAX_STEPS):
@@ -176,12 +205,26 @@ class Reconciler:
                     log.warning("cannot release a wait", extra={
                         "run": f"{ns}/{key.name}", "error": str(e)})
                     return Result(NODE_UPDATE_RECHECK)
-                o = replace(o, workflow=released or self.kube.get(WORKFLOWS, ns, wf_name),
-                            workflow_live=True, waits=None)
+                now_seen = hydrated(released or self.kube.get(WORKFLOWS, ns, wf_name), uid)
+                self._index_waits(key, now_seen, uid)
+                o = replace(o, workflow=now_seen, workflow_live=True, waits=None)
             else:
                 assert isinstance(action, Done)
                 return Result.of(action.requeue)
         raise RuntimeError(f"{key}: no decision after {MAX_STEPS} steps")
+
+    def _index_waits(self, key: Key, workflow: Obj | None, run_uid: str) -> None:
+        """Tell the wait index what the run's Workflow waits on (nothing, when the
+        run does not own it): read here, by a worker, from a Workflow this run
+        owns, never by the watch from whatever carries the run label (issue 22)."""
+        if self.waits is None:
+            return
+        name = workflow_name(key.name)
+        owner = controller_owner(workflow) if workflow is not None else None
+        if workflow is None or owner is None or owner.get("uid") != run_uid:
+            self.waits(key.namespace, name, None, [])
+            return
+        self.waits(key.namespace, name, key, workflow_targets(workflow))
 
     def _fetch(self, o: Observed, need: Need, wf_name: str, ref: str) -> Observed | None:
         meta = o.run["metadata"]
@@ -192,8 +235,8 @@ class Reconciler:
                 return None
             return replace(o, run=live, run_live=True)
         if need is Need.WORKFLOW:
-            return replace(o, workflow=self.kube.get(WORKFLOWS, ns, wf_name),
-                           workflow_live=True)
+            return replace(o, workflow=hydrated(self.kube.get(WORKFLOWS, ns, wf_name),
+                                                str(meta["uid"])), workflow_live=True)
         if need is Need.OWNER:
             owner = controller_owner(o.workflow) if o.workflow is not None else None
             return replace(o, owner=self._owner_state(ns, owner))
