@@ -124,7 +124,9 @@ class Controller:
         self.ready = threading.Event()
         self.leading = threading.Event()  # workers take keys only while set
         self.exit_code = 0
-        self.queue: WorkQueue[Key] = WorkQueue(CONTROLLER, self.metrics)
+        # Namespaces take turns: a tenant's backlog never holds up another's runs.
+        self.queue: WorkQueue[Key] = WorkQueue(CONTROLLER, self.metrics,
+                                               shard=lambda key: key.namespace)
         self.informers: dict[str, dict[str | None, Informer]] = {}
         self.workers: list[threading.Thread] = []
         self.servers: list[ThreadingHTTPServer] = []
