@@ -10,15 +10,16 @@ magic. The same rule is applied here.
 And why bounded: anyone who may edit Workflows in a namespace can write this field,
 and 816 KB of gzip can be 600 MB of JSON (issue 22). So a decode stops at
 `MAX_NODES_JSON` bytes of JSON, refuses JSON whose Python objects would cost more
-than `MAX_NODES_COST` (`estimated_cost`, from the text, before parsing it), and
-runs one at a time in a process, so the controller's workers cannot add their
-decodes up. Legitimate node status fits with room to spare: Argo compresses only a
-Workflow over 1 MiB and offloads one still over 1 MiB compressed, and node JSON
-compresses 18-22x (20,000 nodes: 9.4 MB of JSON, 0.44-0.52 MB compressed), so a
-Workflow holds at most about 16 MB of node JSON. The cost bound admits about 9 MB
-of it (19,000 nodes; orch's own Workflows, split under a 1 MiB spec, have a few
-thousand): past that the run says the node status cannot be read, as it does for
-an offloaded one, rather than risk the controller's memory limit.
+than `MAX_NODES_COST` (`compiler.jsoncost`, from the text, before parsing it),
+and decompresses one at a time in a process and parses within the process's parse
+budget, so the controller's workers cannot add their decodes up. Legitimate
+node status fits with room to spare: Argo compresses only a Workflow over 1 MiB
+and offloads one still over 1 MiB compressed, and node JSON compresses 18-22x
+(20,000 nodes: 9.4 MB of JSON, 0.44-0.52 MB compressed), so a Workflow holds at
+most about 16 MB of node JSON. The cost bound admits about 9 MB of it (19,000
+nodes; orch's own Workflows, split under a 1 MiB spec, have a few thousand): past
+that the run says the node status cannot be read, as it does for an offloaded
+one, rather than risk the controller's memory limit.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import json
 import threading
 import zlib
 from typing import Any
+
+from compiler.jsoncost import GATE, estimated_cost
 
 MAX_NODES_JSON = 64 * 1024 * 1024  # bytes of decompressed JSON
 MAX_NODES_COST = 96 * 1024 * 1024  # bytes of Python objects, as `estimated_cost` counts
@@ -51,20 +54,6 @@ def algorithm_of(data: bytes) -> str:
     if data.startswith(GZIP_MAGIC):
         return "gzip"
     return "brotli"
-
-
-def estimated_cost(text: bytes) -> int:
-    """An upper bound of the memory `json.loads(text)` takes, in bytes, from counts
-    of the text's bytes (one C pass each), so a text can be refused before it is
-    parsed. Measured with tracemalloc on CPython 3.11 for each shape that costs most
-    per byte (empty objects and lists, one-key objects, unique keys, unique and
-    non-ASCII strings, numbers) and for Argo node maps; it is 1.0-3.3x the measured
-    peak for those shapes and about 2.3x for real node JSON
-    (`tests/unit/compiler/test_compressed.py` checks it stays above)."""
-    size = len(text)
-    chars = size if text.isascii() else 4 * size  # json decodes to str first, then parses
-    return (4096 + 2 * chars + 192 * text.count(b"{") + 96 * text.count(b"[")
-            + 28 * text.count(b'"') + 48 * text.count(b":") + 36 * (text.count(b",") + 1))
 
 
 def decompress(data: bytes, limit: int = MAX_NODES_JSON) -> bytes:
@@ -169,7 +158,8 @@ def decode_compressed_nodes(text: Any, max_json: int = MAX_NODES_JSON,
                 f"its {len(raw)} bytes of JSON would take about {cost >> 20} MiB to read, "
                 f"more than this controller reads ({max_cost >> 20} MiB)")
         try:
-            nodes = json.loads(raw)
+            with GATE.reserve(cost):
+                nodes = json.loads(raw)
         except (ValueError, RecursionError) as e:
             raise UnreadableNodesError(f"its JSON is invalid: {e}") from None
         del raw

@@ -10,6 +10,12 @@ of the controller handles plain dicts, so it can be read and tested without the
 client's generated models. Threads, not asyncio: the official client is
 synchronous (its asyncio twin is a separate package with a different API), and a
 controller's work is a handful of blocking HTTP calls per reconcile.
+
+Bodies are read here, not by the client, and parsed within the process's parse
+budget (`compiler.jsoncost`): a tenant's object at the apiserver's size limit can
+be 25x larger as Python objects, and many arriving together must not add up
+(issue 22). A list page whose body grows past `PAGE_BYTES` is dropped unread and
+asked for again in smaller pages, down to one object a page.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from compiler import jsoncost
 from compiler.api import (
     APPROVAL_POLICY_KIND,
     APPROVALS_API_VERSION,
@@ -46,6 +53,8 @@ T = TypeVar("T")
 log = logging.getLogger("orch.kube")
 DEFAULT_REQUEST_TIMEOUT = 30.0
 CONFLICT_ATTEMPTS = 5
+PAGE_BYTES = 8 * 1024 * 1024  # a list page's body, at most; past it, smaller pages
+_READ_CHUNK = 256 * 1024
 
 
 class ApiError(Exception):
@@ -174,11 +183,36 @@ def load_api_client(kubeconfig: str | None, in_cluster: bool, pool: int = 16) ->
 UNREADABLE = "UNREADABLE"
 
 
+class PageTooLargeError(Exception):
+    """A list page's body passed `PAGE_BYTES`: it was not read to the end."""
+
+
+def read_body(response: Any, limit: int | None = None) -> bytes:
+    """The body of a response the client did not read (`_preload_content=False`),
+    at most `limit` bytes (more: PageTooLargeError, the connection dropped)."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.stream(_READ_CHUNK, decode_content=True):
+            parts.append(chunk)
+            size += len(chunk)
+            if limit is not None and size > limit:
+                response.close()  # unread bytes left: the connection cannot be reused
+                raise PageTooLargeError(f"more than {limit} bytes")
+    finally:
+        response.release_conn()
+    return b"".join(parts)
+
+
+def parse_body(data: bytes) -> Any:
+    return jsoncost.loads(data)
+
+
 def parse_event(line: bytes) -> Obj:
     """One watch event line as a dict; a line that is not a JSON object is an
     `UNREADABLE` event carrying the error, never an exception that ends the watch."""
     try:
-        event = json.loads(line)
+        event = parse_body(line)
     except (ValueError, RecursionError, MemoryError) as e:
         return {"type": UNREADABLE, "object": {}, "error": f"{type(e).__name__}: {e}"[:300]}
     if not isinstance(event, dict):
@@ -259,25 +293,39 @@ class Kube:
 
     # -- custom resources ----------------------------------------------------------
     def list_pages(self, res: Resource, namespace: str | None, label_selector: str = "",
-                   limit: int = 100) -> Iterator[tuple[list[Obj], str]]:
+                   limit: int = 100, page_bytes: int = PAGE_BYTES
+                   ) -> Iterator[tuple[list[Obj], str]]:
         """The objects in pages of at most `limit` (one consistent snapshot; a page
         is let go before the next is read, so memory holds one page, not the whole
-        list), each with the list's resourceVersion (to start a watch from)."""
+        list), each with the list's resourceVersion (to start a watch from). A page
+        whose body passes `page_bytes` is asked for again with a quarter of the
+        limit (the continue token stays valid), down to one object."""
         token = ""
+        size = limit
         while True:
-            kwargs: dict[str, Any] = {"limit": limit, "_request_timeout": self.request_timeout}
+            kwargs: dict[str, Any] = {"limit": size, "_request_timeout": self.request_timeout,
+                                      "_preload_content": False}
             if label_selector:
                 kwargs["label_selector"] = label_selector
             if token:
                 kwargs["_continue"] = token
 
-            def call(kwargs: dict[str, Any] = kwargs) -> Any:
+            def call(kwargs: dict[str, Any] = kwargs, cap: int | None = (
+                    page_bytes if size > 1 else None)) -> Any:
                 if namespace is None:
-                    return self.custom.list_cluster_custom_object(
+                    response = self.custom.list_cluster_custom_object(
                         res.group, res.version, res.plural, **kwargs)
-                return self.custom.list_namespaced_custom_object(
-                    res.group, res.version, namespace, res.plural, **kwargs)
-            body = self._call("LIST", call)
+                else:
+                    response = self.custom.list_namespaced_custom_object(
+                        res.group, res.version, namespace, res.plural, **kwargs)
+                return read_body(response, cap)
+            try:
+                body = parse_body(self._call("LIST", call))
+            except PageTooLargeError:
+                size = max(1, size // 4)
+                log.info("list page too large; asking for smaller pages", extra={
+                    "resource": res.plural, "limit": size})
+                continue
             items = body.get("items") or []
             for item in items:
                 item.setdefault("apiVersion", res.api_version)
@@ -287,6 +335,7 @@ class Kube:
             token = meta.get("continue") or ""
             if not token:
                 return
+            size = limit  # the next page starts at the full size again
 
     def watch(self, res: Resource, namespace: str | None, resource_version: str,
               timeout_seconds: int, idle_timeout: float, label_selector: str = "") -> WatchStream:
@@ -312,11 +361,12 @@ class Kube:
 
     def get(self, res: Resource, namespace: str, name: str) -> Obj | None:
         try:
-            obj: Obj = self._call("GET", lambda: self.custom.get_namespaced_custom_object(
+            data = self._call("GET", lambda: read_body(self.custom.get_namespaced_custom_object(
                 res.group, res.version, namespace, res.plural, name,
-                _request_timeout=self.request_timeout))
+                _request_timeout=self.request_timeout, _preload_content=False)))
         except NotFoundError:
             return None
+        obj: Obj = parse_body(data)
         return obj
 
     def create(self, res: Resource, namespace: str, body: Obj) -> Obj:

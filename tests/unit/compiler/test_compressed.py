@@ -31,8 +31,8 @@ from compiler.compressed import (
     algorithm_of,
     decode_compressed_nodes,
     decompress,
-    estimated_cost,
 )
+from compiler.jsoncost import CostGate, estimated_cost
 
 DATA = Path(__file__).parent / "testdata" / "compressed_nodes"
 NODES = json.loads((DATA / "nodes.json").read_text())
@@ -216,3 +216,29 @@ json_values: Any = st.recursive(
 def test_the_estimate_bounds_any_json(value: Any) -> None:
     text = json.dumps(value, ensure_ascii=bool(len(str(value)) % 2)).encode()
     assert estimated_cost(text) >= measured(text)
+
+
+def test_the_gate_lets_small_parses_pass_and_large_ones_take_turns() -> None:
+    import threading
+
+    gate = CostGate(capacity=100, free_below=10)
+    order: list[str] = []
+    with gate.reserve(5):  # small: not counted
+        assert gate.used == 0
+    big_in = threading.Event()
+    with gate.reserve(60):
+        order.append("first")
+
+        def second() -> None:
+            with gate.reserve(60):  # does not fit beside the first
+                order.append("second")
+                big_in.set()
+        t = threading.Thread(target=second)
+        t.start()
+        assert not big_in.wait(0.2)
+        with gate.reserve(30):  # fits beside the first
+            order.append("third")
+    t.join(5)
+    assert order == ["first", "third", "second"] and gate.used == 0
+    with gate.reserve(500):  # larger than the capacity: runs, alone
+        assert gate.used == 500
