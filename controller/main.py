@@ -54,7 +54,7 @@ from controller.mapping import (
 )
 from controller.metrics import Metrics
 from controller.mirror import workflow_view
-from controller.orchestrations import is_judged
+from controller.orchestrations import is_judged, orchestration_view
 from controller.queue import WorkQueue
 from controller.reconcile import Caches, Reconciler
 from controller.server import Endpoints, serve
@@ -89,18 +89,27 @@ OPTIONAL = frozenset({POLICY, DELIVERY})
 
 
 def stores() -> dict[str, Store]:
-    """One cache per kind, each keeping what its readers need: a run whole (its
-    status is written back whole) but compressed once settled; a Workflow cut to
-    the mirror's view, compressed once ended, its last state kept when deleted; an
-    ApprovalPolicy's name and phase; a SignalDelivery's name and what it matches."""
+    """One cache per kind, each keeping what its readers need: an Orchestration's
+    view (whether it is judged, its graph, its calls; the rest is read live); a
+    run whole (its status is written back whole) but compressed once settled; a
+    Workflow cut to the mirror's view, compressed once ended, its last state kept
+    when deleted; an ApprovalPolicy's name and phase; a SignalDelivery's name and
+    what it matches. Whatever is large is kept compressed (`PACK_OVER`)."""
     return {
-        ORCHESTRATION: Store(summarize=is_judged),
-        RUN: Store(is_cold=is_settled, summarize=run_summary),
-        WORKFLOW: Store(view=workflow_view, is_cold=has_ended, keep_deleted=True),
+        ORCHESTRATION: Store(view=orchestration_view, summarize=is_judged,
+                             pack_over=PACK_OVER),
+        RUN: Store(is_cold=is_settled, summarize=run_summary, pack_over=PACK_OVER),
+        WORKFLOW: Store(view=workflow_view, is_cold=has_ended, keep_deleted=True,
+                        pack_over=PACK_OVER),
         POLICY: Store(view=policy_view),
         DELIVERY: Store(view=delivery_view),
     }
 
+
+# A cached view larger than this (bytes of JSON) is kept compressed, hot or not:
+# about a 40-step run's status. A waiting run of 200 steps then costs its
+# compressed size (a few KB), decoded when it is reconciled (issue 22).
+PACK_OVER = 16 * 1024
 
 # Only this project's Workflows are listed and watched: the compiler labels each
 # with its run (contract §4), so the cache never holds anyone else's.

@@ -23,6 +23,7 @@ from compiler.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION, WORKFLOW_
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
 from compiler.graph import build_graph
+from compiler.jsoncost import estimated_cost
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
 from compiler.tools import Tool
@@ -74,6 +75,10 @@ from controller.waitindex import Target, workflow_targets
 
 log = logging.getLogger("orch.reconcile")
 JUDGED_CACHE = 256
+# What the judgments kept may weigh together (bytes, as `jsoncost.estimated_cost`
+# puts the Orchestration): a model keeps its steps' unknown keys, so one
+# Orchestration full of empty objects would otherwise stay 35 MiB (issue 22).
+JUDGED_WEIGHT = 48 * 1024 * 1024
 MAX_STEPS = 12  # decide -> fetch -> decide ...: a handful per reconcile
 # A create refused with one of these is the run's problem to show (quota, RBAC,
 # admission, invalid): Submitted=False and backoff. Others (5xx, 429, timeouts) are
@@ -138,7 +143,8 @@ class Reconciler:
         # key -> resourceVersion of our last write (a run's status, or a Workflow we
         # created), so the watch's echo of it is not reconciled again.
         self.written: dict[Key, str] = {}
-        self._judged: OrderedDict[tuple[str, int], tuple[list[Any], Any]] = OrderedDict()
+        self._judged: OrderedDict[tuple[str, int], tuple[list[Any], Any, int]] = OrderedDict()
+        self._judged_weight = 0
         self._judged_lock = threading.Lock()
 
     def reconcile(self, key: Key) -> Result:
@@ -334,16 +340,21 @@ class Reconciler:
         meta = orch["metadata"]
         key = (str(meta.get("uid")), int(meta.get("generation") or 0))
         with self._judged_lock:
-            found = self._judged.get(key)
-            if found is not None:
+            hit = self._judged.get(key)
+            if hit is not None:
                 self._judged.move_to_end(key)
-                return found
-        found = check_orchestration_object(orch)
+                return hit[0], hit[1]
+        problems, model = check_orchestration_object(orch)
+        weight = estimated_cost(json.dumps(orch, separators=(",", ":")).encode())
+        if weight > JUDGED_WEIGHT // 4:
+            return problems, model  # too heavy to keep: judged again for its next run
         with self._judged_lock:
-            self._judged[key] = found
-            while len(self._judged) > JUDGED_CACHE:
-                self._judged.popitem(last=False)
-        return found
+            if key not in self._judged:
+                self._judged[key] = (problems, model, weight)
+                self._judged_weight += weight
+            while len(self._judged) > JUDGED_CACHE or self._judged_weight > JUDGED_WEIGHT:
+                self._judged_weight -= self._judged.popitem(last=False)[1][2]
+        return problems, model
 
     # -- cancel ---------------------------------------------------------------------------
     def _created(self, workflow: Obj) -> Created:
