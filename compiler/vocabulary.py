@@ -94,6 +94,9 @@ class SubmitReason(enum.StrEnum):
     SUB_ORCHESTRATION_TOO_DEEP = "SubOrchestrationTooDeep"
     STEP_KIND_NOT_ALLOWED = "StepKindNotAllowed"
     TOOL_INVALID = "ToolInvalid"  # a ToolRun step's Tool, read from the cluster
+    # The namespace has as many active runs as the install allows
+    # (maxActiveRunsPerNamespace, contract §6): the run waits for one to end.
+    ACTIVE_RUN_LIMIT = "ActiveRunLimit"
 
 
 class NodeStatusReason(enum.StrEnum):

@@ -51,6 +51,7 @@ class Config:
     workflow_pods: PodSettings = DEFAULT_PODS  # see pod_settings below
     max_sub_orchestration_depth: int = DEFAULT_MAX_DEPTH  # see step_kind_settings below
     allowed_step_kinds: frozenset[str] | None = None  # None: every kind
+    max_active_runs_per_namespace: int | None = None  # None: unlimited
 
 
 def parse_bool(value: str) -> bool:
@@ -190,7 +191,9 @@ def load_config(argv: Sequence[str] | None = None,
         watch_idle_timeout=args.watch_idle_timeout, health_window=args.health_window,
         workflow_pods=_pods_or_exit(parser, env),
         max_sub_orchestration_depth=_or_exit(parser, parse_depth, env.get(MAX_DEPTH, "")),
-        allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")))
+        allowed_step_kinds=_or_exit(parser, parse_kinds, env.get(ALLOWED_KINDS, "")),
+        max_active_runs_per_namespace=_or_exit(parser, parse_max_active,
+                                               env.get(MAX_ACTIVE_RUNS, "")))
 
 
 # --- How the submitted Workflows' pods run (contract §4) --------------------------
@@ -243,6 +246,22 @@ def parse_kinds(value: str) -> frozenset[str] | None:
         raise ValueError(f"${ALLOWED_KINDS}: {', '.join(unknown)} is not a step kind (one "
                          f"of {', '.join(KINDS)})")
     return kinds or None
+
+
+# The chart's orchestrationController.maxActiveRunsPerNamespace (issue 22).
+MAX_ACTIVE_RUNS = "ORCH_MAX_ACTIVE_RUNS_PER_NAMESPACE"
+
+
+def parse_max_active(value: str) -> int | None:
+    """$ORCH_MAX_ACTIVE_RUNS_PER_NAMESPACE: runs of one namespace active at once
+    (empty: unlimited); a run past it waits for one to end."""
+    text = value.strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"${MAX_ACTIVE_RUNS}: {value!r} is not a whole number of at least 1 "
+                         "(leave it empty for no limit)")
+    return int(text)
 
 
 T = TypeVar("T")

@@ -24,6 +24,7 @@ from types import FrameType
 from compiler.api import APPROVAL_POLICY_KIND, RUN_LABEL, SIGNAL_DELIVERY_KIND
 from compiler.vocabulary import RunPhase
 from controller.admission import Limits
+from controller.capacity import ActiveRuns
 from controller.config import Config, kubeconfig_problem, load_config
 from controller.election import LeaderElector
 from controller.events import Recorder
@@ -140,6 +141,8 @@ class Controller:
         self.workers: list[threading.Thread] = []
         self.servers: list[ThreadingHTTPServer] = []
         self.waits = WaitIndex()  # which runs wait on which ApprovalPolicy / Signal
+        # Which runs hold one of their namespace's slots (maxActiveRunsPerNamespace).
+        self.active_runs = ActiveRuns(config.max_active_runs_per_namespace, self.queue.add)
         self._elector_stop = threading.Event()
         self._elector_thread = threading.Thread()
 
@@ -193,7 +196,7 @@ class Controller:
             self.waits.deliveries_for),
             Recorder(kube), c.workflow_service_account, c.workflow_pods,
             Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds),
-            waits=self.waits.set_workflow)
+            waits=self.waits.set_workflow, capacity=self.active_runs)
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
         # Runs (and Orchestrations) first: a Workflow's event is judged by its run's
         # cached state (a settled run's Workflow wakes nothing), so that state must
@@ -290,6 +293,8 @@ class Controller:
     def _handler(self, kind: str, reconciler: Reconciler) -> Callable[[str, Obj], None]:
         def on_event(event_type: str, obj: Obj) -> None:
             mine = own_key(kind, obj)
+            if kind == RUN:  # who holds a slot (before any filter below)
+                self.active_runs.observe(mine, None if event_type == "DELETED" else obj)
             if kind == WORKFLOW and event_type == "DELETED":
                 # What it waited on is forgotten here; what a Workflow waits on is
                 # read by the worker that reconciles the run owning it, never here

@@ -29,8 +29,10 @@ from compiler.render import condition_message
 from compiler.tools import Tool
 from compiler.vocabulary import RUN_DONE, SubmitReason
 from controller import conditions as conds
+from controller import status as st
 from controller.admission import Limits, refusal
 from controller.cancel import ARGO_WORKFLOW_LABEL, cancel_patch, stop_patch
+from controller.capacity import ActiveRuns, limit_message
 from controller.decide import (
     Cancel,
     Create,
@@ -85,6 +87,7 @@ MAX_STEPS = 12  # decide -> fetch -> decide ...: a handful per reconcile
 # the cluster's: the reconcile fails and is retried like any error.
 REFUSED_CODES = frozenset({400, 403, 404, 413, 422})
 NODE_UPDATE_RECHECK = 60.0  # s: a wait whose Workflow cannot be written (offloaded)
+CAPACITY_RECHECK = 300.0  # s: a run waiting for a slot looks again (it is woken sooner)
 
 Lookup = Callable[[str, str], Obj | None]
 # What the wait index is told about a run's Workflow: (namespace, workflow name,
@@ -135,11 +138,13 @@ class Caches:
 class Reconciler:
     def __init__(self, kube: Kube, caches: Caches, recorder: Recorder,
                  service_account: str | None = None, pods: PodSettings = DEFAULT_PODS,
-                 limits: Limits | None = None, waits: WaitsSink | None = None) -> None:
+                 limits: Limits | None = None, waits: WaitsSink | None = None,
+                 capacity: ActiveRuns | None = None) -> None:
         self.kube, self.caches, self.recorder = kube, caches, recorder
         self.service_account, self.pods = service_account, pods
         self.limits = limits or Limits()
         self.waits = waits
+        self.capacity = capacity
         # key -> resourceVersion of our last write (a run's status, or a Workflow we
         # created), so the watch's echo of it is not reconciled again.
         self.written: dict[Key, str] = {}
@@ -189,6 +194,8 @@ class Reconciler:
                     return Result()  # the run is gone or was re-created: its own event
                 o = fetched
             elif isinstance(action, Create):
+                if self.capacity is not None and not self.capacity.admit(key, o.run):
+                    return self._wait_for_slot(key, o)
                 o = self._create(o, action.workflow)
             elif isinstance(action, WriteStatus):
                 written = self._write(o.run, action.status)
@@ -218,6 +225,18 @@ class Reconciler:
                 assert isinstance(action, Done)
                 return Result.of(action.requeue)
         raise RuntimeError(f"{key}: no decision after {MAX_STEPS} steps")
+
+    def _wait_for_slot(self, key: Key, o: Observed) -> Result:
+        """The namespace has as many active runs as the install allows: the run
+        waits, saying so, until a slot frees (`ActiveRuns` wakes it; the recheck
+        is a safety net, not the mechanism)."""
+        assert self.capacity is not None and self.capacity.limit is not None
+        status = o.run.get("status") or {}
+        self._write(o.run, st.waiting(
+            status, SubmitReason.ACTIVE_RUN_LIMIT,
+            limit_message(key.namespace, self.capacity.limit),
+            o.run["metadata"].get("generation"), o.now))
+        return Result(CAPACITY_RECHECK)
 
     def _index_waits(self, key: Key, workflow: Obj | None, run_uid: str) -> None:
         """Tell the wait index what the run's Workflow waits on (nothing, when the

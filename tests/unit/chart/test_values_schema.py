@@ -35,6 +35,10 @@ def test_schema_is_valid_and_accepts_the_defaults() -> None:
     pytest.param({"orchestrationController": {"maxSubOrchestrationDepth": 0,
                                               "allowedStepKinds": ["AgentRun", "ToolRun"]}},
                  id="step-kinds"),
+    pytest.param({"orchestrationController": {"maxActiveRunsPerNamespace": 50}},
+                 id="max-active-runs"),
+    pytest.param({"orchestrationController": {"maxActiveRunsPerNamespace": None}},
+                 id="max-active-runs-unlimited"),
 ])
 def test_accepted(values: dict[str, Any]) -> None:
     VALIDATOR.validate(values)
@@ -63,6 +67,9 @@ def test_accepted(values: dict[str, Any]) -> None:
     pytest.param({"orchestrationController": {"maxSubOrchestrationDepth": -1}},
                  ["orchestrationController", "maxSubOrchestrationDepth"],
                  "less than the minimum of 0", id="negative-depth"),
+    pytest.param({"orchestrationController": {"maxActiveRunsPerNamespace": 0}},
+                 ["orchestrationController", "maxActiveRunsPerNamespace"],
+                 "less than the minimum of 1", id="max-active-runs-zero"),
     pytest.param({"orchestrationController": {"healthWindowSeconds": 0}},
                  ["orchestrationController", "healthWindowSeconds"],
                  "less than or equal to the minimum of 0", id="health-window-zero"),
