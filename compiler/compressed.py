@@ -157,10 +157,11 @@ def decode_compressed_nodes(text: Any, max_json: int = MAX_NODES_JSON,
             raise UnreadableNodesError(
                 f"its {len(raw)} bytes of JSON would take about {cost >> 20} MiB to read, "
                 f"more than this controller reads ({max_cost >> 20} MiB)")
+        taken = GATE.take(cost)  # held by the reader's thread while it uses the nodes
         try:
-            with GATE.reserve(cost):
-                nodes = json.loads(raw)
+            nodes = json.loads(raw)
         except (ValueError, RecursionError) as e:
+            GATE.give(taken)
             raise UnreadableNodesError(f"its JSON is invalid: {e}") from None
         del raw
     if not isinstance(nodes, dict):

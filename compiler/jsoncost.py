@@ -5,12 +5,12 @@ Why: a controller that serves many tenants parses what they write (every object
 it lists, watches or reads, every compressed node status it decodes), and JSON
 grows up to 25-30x as Python objects: an Orchestration of 1.3 MB whose unknown
 key holds 440,000 empty objects is 35 MiB once parsed (issue 22). One such parse
-is affordable; eight workers and ten watches doing them at once are not. So a
+is affordable; eight workers and ten watches holding them at once are not. So a
 parse first estimates its cost from the text (`estimated_cost`, a bound from byte
-counts, one C pass each) and reserves it from `GATE`: small parses pass at once;
-large ones wait until what is reserved leaves room, and one larger than the whole
-budget runs alone. The peak of the process is then bounded by the budget, not by
-how many large objects arrive together.
+counts, one C pass each) and takes it from `GATE` until the objects are let go:
+small parses pass at once; large ones wait until what is held leaves room, and one
+larger than the whole budget runs alone. The peak of the process is then bounded
+by the budget, not by how many large objects arrive together.
 """
 
 from __future__ import annotations
@@ -37,31 +37,57 @@ def estimated_cost(text: bytes) -> int:
 
 
 class CostGate:
-    """A semaphore counted in bytes of estimated cost. `reserve(cost)` blocks while
-    `cost` does not fit beside what is reserved, unless nothing is (so one parse
-    larger than the capacity still runs, alone); costs up to `free_below` pass
-    without counting (a page of small objects never waits)."""
+    """A semaphore counted in bytes of estimated cost. A thread takes cost for a
+    parse and gives it back once the objects parsed are let go: at the end of a
+    `reserve` block, or, for what it `hold`s, at `release_held` (a worker after
+    its reconcile, a watch after the event or page). Taking blocks while the cost
+    does not fit beside what others hold, unless nothing is held (so one parse
+    larger than the capacity still runs, alone). A thread that already holds cost
+    never blocks (it would wait for itself, or two threads for each other); it
+    reads a handful of objects per reconcile. Costs up to `free_below` are not
+    counted: a small object never waits."""
 
     def __init__(self, capacity: int, free_below: int) -> None:
         self.capacity, self.free_below = capacity, free_below
         self._used = 0
         self._cond = threading.Condition()
+        self._local = threading.local()
+
+    def _mine(self) -> int:
+        held: int = getattr(self._local, "held", 0)
+        return held
+
+    def take(self, cost: int) -> int:
+        """Take `cost` (blocking as above); returns what was counted (0 when small)."""
+        if cost <= self.free_below:
+            return 0
+        mine = self._mine()
+        with self._cond:
+            while not mine and self._used and self._used + cost > self.capacity:
+                self._cond.wait()
+            self._used += cost
+        self._local.held = mine + cost
+        return cost
+
+    def give(self, cost: int) -> None:
+        if not cost:
+            return
+        self._local.held = max(0, self._mine() - cost)
+        with self._cond:
+            self._used -= cost
+            self._cond.notify_all()
+
+    def release_held(self) -> None:
+        """Give back everything this thread holds."""
+        self.give(self._mine())
 
     @contextmanager
     def reserve(self, cost: int) -> Iterator[None]:
-        if cost <= self.free_below:
-            yield
-            return
-        with self._cond:
-            while self._used and self._used + cost > self.capacity:
-                self._cond.wait()
-            self._used += cost
+        taken = self.take(cost)
         try:
             yield
         finally:
-            with self._cond:
-                self._used -= cost
-                self._cond.notify_all()
+            self.give(taken)
 
     @property
     def used(self) -> int:
@@ -69,14 +95,18 @@ class CostGate:
             return self._used
 
 
-# The process's gate: 64 MiB of estimated cost in flight (the estimate is 1-3x the
-# real cost), parses under 1 MiB free. A 1.5 MiB object of the worst shape is
-# estimated at about 100 MiB and so is parsed alone.
+# The process's gate: 64 MiB of estimated cost held at once (the estimate is 1-3x
+# the real cost), parses under 1 MiB free. A 1.5 MiB object of the worst shape is
+# estimated at about 100 MiB and so is parsed, and held, alone.
 GATE = CostGate(capacity=64 * 1024 * 1024, free_below=1024 * 1024)
 
 
-def loads(text: bytes | str, gate: CostGate = GATE) -> Any:
-    """`json.loads`, after reserving its estimated cost from `gate`."""
+def loads(text: bytes | str, gate: CostGate = GATE, hold: bool = False) -> Any:
+    """`json.loads`, after taking its estimated cost from `gate`; given back when
+    it returns, or with `hold`, at the thread's `release_held`."""
     data = text.encode() if isinstance(text, str) else text
+    if hold:
+        gate.take(estimated_cost(data))
+        return json.loads(data)
     with gate.reserve(estimated_cost(data)):
         return json.loads(data)

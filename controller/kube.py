@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -205,19 +206,60 @@ def read_body(response: Any, limit: int | None = None) -> bytes:
 
 
 def parse_body(data: bytes) -> Any:
-    return jsoncost.loads(data)
+    """The body parsed, its cost held by this thread until `jsoncost.GATE.
+    release_held()` (a worker after its reconcile, a watch after the event)."""
+    return jsoncost.loads(data, hold=True)
 
 
-def parse_event(line: bytes) -> Obj:
+def parse_event(line: bytes, hold: bool = True) -> Obj:
     """One watch event line as a dict; a line that is not a JSON object is an
-    `UNREADABLE` event carrying the error, never an exception that ends the watch."""
+    `UNREADABLE` event carrying the error, never an exception that ends the watch.
+    (`hold`: its cost is held by the thread; else the caller accounts for it.)"""
     try:
-        event = parse_body(line)
+        event = jsoncost.loads(line, hold=True) if hold else json.loads(line)
     except (ValueError, RecursionError, MemoryError) as e:
         return {"type": UNREADABLE, "object": {}, "error": f"{type(e).__name__}: {e}"[:300]}
     if not isinstance(event, dict):
         return {"type": UNREADABLE, "object": {}, "error": "not a JSON object"}
     return event
+
+
+def _held(line: bytes) -> Iterator[Obj]:
+    taken = jsoncost.GATE.take(jsoncost.estimated_cost(line))
+    try:
+        event = parse_event(line, hold=False)
+        del line
+        yield event
+    finally:
+        jsoncost.GATE.give(taken)
+
+
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]')
+
+
+def list_meta(data: bytes) -> Obj:
+    """The `metadata` of a list body that json cannot parse (an item nested deeper
+    than Python's parser goes): found by the list's top-level key, whatever the
+    items hold, so its continue token is not lost. {} when it is not there."""
+    depth, key, start = 0, b"", -1
+    for m in _TOKEN.finditer(data):
+        token = m.group()
+        if token[:1] == b'"':
+            if depth == 1:
+                key = token
+            continue
+        if token in (b"{", b"["):
+            depth += 1
+            if depth == 2 and key == b'"metadata"' and token == b"{":
+                start = m.start()
+        else:
+            depth -= 1
+            if depth == 1 and start >= 0:
+                found = json.loads(data[start:m.end()])
+                return {"metadata": found} if isinstance(found, dict) else {}
+            if depth == 1:
+                key = b""
+    return {}
 
 
 class WatchStream:
@@ -227,6 +269,7 @@ class WatchStream:
         self._response = response
 
     def __iter__(self) -> Iterator[Obj]:
+        """Each event, its cost held until the consumer asks for the next one."""
         parts: list[bytes] = []  # the line so far, in pieces (a long line is not re-copied)
         for chunk in self._response.stream(amt=None, decode_content=True):
             while chunk:
@@ -237,10 +280,10 @@ class WatchStream:
                 line = b"".join(parts)
                 parts = []
                 if line.strip():
-                    yield parse_event(line)
+                    yield from _held(line)
         line = b"".join(parts)
         if line.strip():
-            yield parse_event(line)
+            yield from _held(line)
 
     def close(self) -> None:
         """Ends a read blocked in another thread at once (urllib3's `shutdown`),
@@ -302,6 +345,7 @@ class Kube:
         limit (the continue token stays valid), down to one object."""
         token = ""
         size = limit
+        narrow = 0  # pages still read one object at a time (after one failed to parse)
         while True:
             kwargs: dict[str, Any] = {"limit": size, "_request_timeout": self.request_timeout,
                                       "_preload_content": False}
@@ -320,22 +364,44 @@ class Kube:
                         res.group, res.version, namespace, res.plural, **kwargs)
                 return read_body(response, cap)
             try:
-                body = parse_body(self._call("LIST", call))
-            except PageTooLargeError:
+                data = self._call("LIST", call)
+                cost = jsoncost.estimated_cost(data)
+                if size > 1 and cost > jsoncost.GATE.capacity:
+                    raise PageTooLargeError(f"its objects would cost about {cost >> 20} MiB")
+            except PageTooLargeError as e:
                 size = max(1, size // 4)
                 log.info("list page too large; asking for smaller pages", extra={
-                    "resource": res.plural, "limit": size})
+                    "resource": res.plural, "limit": size, "why": str(e)})
                 continue
+            taken = jsoncost.GATE.take(cost)  # given back once the page is let go
+            try:
+                body = json.loads(data)
+            except (ValueError, RecursionError) as e:
+                jsoncost.GATE.give(taken)
+                taken = 0
+                if size > 1:  # find the one object Python cannot read
+                    narrow, size = size, 1
+                    continue
+                # One object Python cannot parse (nested deeper than its parser
+                # goes): skipped, the list goes on from the page's continue token.
+                body = {**list_meta(data), "items": []}
+                log.warning("object skipped: it cannot be read", extra={
+                    "resource": res.plural, "error": f"{type(e).__name__}: {e}"[:300]})
+            del data
             items = body.get("items") or []
             for item in items:
                 item.setdefault("apiVersion", res.api_version)
                 item.setdefault("kind", res.kind)
             meta = body.get("metadata") or {}
+            del body
             yield items, str(meta.get("resourceVersion") or "")
+            del items
+            jsoncost.GATE.give(taken)
             token = meta.get("continue") or ""
             if not token:
                 return
-            size = limit  # the next page starts at the full size again
+            narrow = max(0, narrow - 1)
+            size = 1 if narrow else limit  # the next page starts at the full size again
 
     def watch(self, res: Resource, namespace: str | None, resource_version: str,
               timeout_seconds: int, idle_timeout: float, label_selector: str = "") -> WatchStream:

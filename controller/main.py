@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from http.server import ThreadingHTTPServer
 from types import FrameType
 
+from compiler import jsoncost
 from compiler.api import APPROVAL_POLICY_KIND, RUN_LABEL, SIGNAL_DELIVERY_KIND
 from compiler.vocabulary import RunPhase
 from controller.admission import Limits
@@ -372,6 +373,7 @@ class Controller:
                     self.queue.forget(key)
                     m.reconcile_total.labels(CONTROLLER, "success").inc()
             finally:
+                jsoncost.GATE.release_held()  # what the reconcile parsed is let go
                 elapsed = time.monotonic() - start
                 m.reconcile_time.labels(CONTROLLER).observe(elapsed)
                 m.work_duration.labels(CONTROLLER).observe(elapsed)

@@ -23,7 +23,7 @@ from compiler.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION, WORKFLOW_
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
 from compiler.graph import build_graph
-from compiler.jsoncost import estimated_cost
+from compiler.jsoncost import GATE, estimated_cost
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
 from compiler.tools import Tool
@@ -153,12 +153,15 @@ class Reconciler:
         self._judged_lock = threading.Lock()
 
     def reconcile(self, key: Key) -> Result:
-        if key.kind == ORCHESTRATION:
-            rv = reconcile_orchestration(self.kube, self.caches.orchestration, key)
-            if rv:
-                self.written[key] = rv
-            return Result()
-        return retry_on_conflict(lambda attempt: self._reconcile_run(key, live=attempt > 0))
+        try:
+            if key.kind == ORCHESTRATION:
+                rv = reconcile_orchestration(self.kube, self.caches.orchestration, key)
+                if rv:
+                    self.written[key] = rv
+                return Result()
+            return retry_on_conflict(lambda attempt: self._reconcile_run(key, live=attempt > 0))
+        finally:
+            GATE.release_held()  # what this reconcile read is let go with it
 
     def forget(self, key: Key) -> None:
         """The object was deleted: its last write need not be remembered."""

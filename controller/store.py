@@ -72,7 +72,7 @@ def _pack(obj: Obj) -> bytes:
 
 
 def _unpack(data: bytes) -> Obj:
-    obj: Obj = jsoncost.loads(zlib.decompress(data))
+    obj: Obj = jsoncost.loads(zlib.decompress(data), hold=True)
     return obj
 
 

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from compiler import jsoncost
 from controller.kube import (
     UNREADABLE,
     ApiError,
@@ -158,6 +159,7 @@ class Informer:
                 key = key_of(raw)
                 seen.add(key)  # even when skipped: a bad version is no reason to forget it
                 self._take(None, raw)
+                jsoncost.GATE.release_held()  # what reading the cache's old copy took
             del page
         for key in before - seen:
             last = self.store.delete(key)
@@ -178,7 +180,10 @@ class Informer:
                 self._touch()
                 if self._stop.is_set():
                     return
-                self._apply(event)
+                try:
+                    self._apply(event)
+                finally:
+                    jsoncost.GATE.release_held()  # what the event brought is let go
         finally:
             self._stream = None
             stream.close()

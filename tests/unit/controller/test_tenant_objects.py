@@ -101,3 +101,95 @@ def test_a_body_past_its_limit_is_not_read_to_the_end() -> None:
     assert r.closed and r.released and r.read < 2 * 1024 * 1024
     small = Response(1000)
     assert read_body(small, 1024 * 1024) == b" " * 1000 and small.released
+
+
+# -- list pages: too large, or an object Python cannot parse ---------------------------
+class Body:
+    """A list response the client did not read."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, amt: int, decode_content: bool = True) -> Iterator[bytes]:
+        for i in range(0, len(self.data), amt):
+            yield self.data[i:i + amt]
+
+    def close(self) -> None:
+        pass
+
+    def release_conn(self) -> None:
+        pass
+
+
+class Lister:
+    """The apiserver's paged list of `objects` (a continue token is the index)."""
+
+    def __init__(self, objects: list[bytes]) -> None:
+        self.objects, self.asked = objects, []  # type: tuple[list[bytes], list[int]]
+
+    def list_namespaced_custom_object(self, *_: Any, limit: int, _continue: str = "",
+                                      **__: Any) -> Body:
+        self.asked.append(limit)
+        start = int(_continue or 0)
+        page = self.objects[start:start + limit]
+        rest = start + limit < len(self.objects)
+        meta = {"resourceVersion": "7", **({"continue": str(start + limit)} if rest else {})}
+        return Body(b'{"apiVersion":"x/v1","items":[' + b",".join(page)
+                    + b'],"kind":"L","metadata":' + json.dumps(meta).encode() + b"}")
+
+
+def small(i: int) -> bytes:
+    return json.dumps({"metadata": {"name": f"o{i}"}}).encode()
+
+
+def large(i: int) -> bytes:  # 0.75 MB of empty objects: 56 MiB estimated, 18 MiB parsed
+    return json.dumps({"metadata": {"name": f"big{i}"}, "junk": [{}] * 250_000}).encode()
+
+
+def listed(objects: list[bytes], limit: int = 50) -> tuple[list[str], list[int], int]:
+    from compiler.jsoncost import GATE
+    from controller.kube import RUNS, Kube
+
+    kube = Kube.__new__(Kube)
+    lister = Lister(objects)
+    kube.custom, kube.metrics, kube.request_timeout = lister, None, 1.0  # type: ignore[assignment]
+    peak, names = 0, []
+    for page, _ in kube.list_pages(RUNS, "ns", limit=limit):
+        peak = max(peak, GATE.used)
+        names += [o["metadata"]["name"] for o in page]
+    assert GATE.used == 0  # every page's cost given back
+    return names, lister.asked, peak
+
+
+def test_pages_whose_objects_cost_too_much_are_asked_for_in_smaller_pages() -> None:
+    from compiler.jsoncost import GATE
+
+    objects = [small(i) for i in range(40)] + [large(i) for i in range(4)] + [small(40)]
+    names, asked, peak = listed(objects)
+    assert names == [f"o{i}" for i in range(40)] + [f"big{i}" for i in range(4)] + ["o40"]
+    assert min(asked) < 50 and peak <= GATE.capacity  # never two large objects at once
+
+
+def test_an_object_python_cannot_parse_is_skipped_and_the_list_goes_on() -> None:
+    deep = b'{"metadata":{"name":"deep"},"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    names, asked, _ = listed([small(0), deep, small(1), small(2)], limit=3)
+    assert names == ["o0", "o1", "o2"]
+    assert asked == [3, 1, 1, 1, 3]  # one at a time over the page that failed, then full
+
+
+def test_a_thread_holding_parsed_objects_never_waits_for_itself() -> None:
+    import threading
+
+    from compiler.jsoncost import CostGate
+
+    gate = CostGate(capacity=100, free_below=10)
+    gate.take(80)
+    gate.take(80)  # the same thread (one reconcile reading two objects): no deadlock
+    assert gate.used == 160
+    other = threading.Thread(target=lambda: gate.take(50))
+    other.start()
+    other.join(0.2)
+    assert other.is_alive()  # another thread waits for room
+    gate.release_held()
+    other.join(5)
+    assert not other.is_alive() and gate.used == 50
