@@ -341,8 +341,10 @@ class Kube:
         """The objects in pages of at most `limit` (one consistent snapshot; a page
         is let go before the next is read, so memory holds one page, not the whole
         list), each with the list's resourceVersion (to start a watch from). A page
-        whose body passes `page_bytes` is asked for again with a quarter of the
-        limit (the continue token stays valid), down to one object."""
+        whose body passes `page_bytes`, or whose objects would cost more than the
+        parse budget, is asked for again with a quarter of the limit (the continue
+        token stays valid), down to one object; the pages after grow back by
+        doubling."""
         token = ""
         size = limit
         narrow = 0  # pages still read one object at a time (after one failed to parse)
@@ -401,7 +403,9 @@ class Kube:
             if not token:
                 return
             narrow = max(0, narrow - 1)
-            size = 1 if narrow else limit  # the next page starts at the full size again
+            # After a page had to be made smaller, the next ones grow back a step at a
+            # time (a namespace of large objects is not asked for whole each page).
+            size = 1 if narrow else min(limit, size * 2)
 
     def watch(self, res: Resource, namespace: str | None, resource_version: str,
               timeout_seconds: int, idle_timeout: float, label_selector: str = "") -> WatchStream:
