@@ -15,6 +15,7 @@ by the budget, not by how many large objects arrive together.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -52,13 +53,17 @@ class CostGate:
         self._used = 0
         self._cond = threading.Condition()
         self._local = threading.local()
+        self._tickets = itertools.count(1)
 
-    def _mine(self) -> int:
-        held: int = getattr(self._local, "held", 0)
+    def _mine(self) -> dict[int, int]:
+        held: dict[int, int] | None = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = {}
         return held
 
     def take(self, cost: int) -> int:
-        """Take `cost` (blocking as above); returns what was counted (0 when small)."""
+        """Take `cost` (blocking as above); returns a ticket for `give` (0 when the
+        cost is small and nothing was counted)."""
         if cost <= self.free_below:
             return 0
         mine = self._mine()
@@ -66,28 +71,36 @@ class CostGate:
             while not mine and self._used and self._used + cost > self.capacity:
                 self._cond.wait()
             self._used += cost
-        self._local.held = mine + cost
-        return cost
+            ticket = next(self._tickets)
+        mine[ticket] = cost
+        return ticket
 
-    def give(self, cost: int) -> None:
-        if not cost:
-            return
-        self._local.held = max(0, self._mine() - cost)
-        with self._cond:
-            self._used -= cost
-            self._cond.notify_all()
+    def give(self, ticket: int) -> None:
+        """Give back what `ticket` took; nothing when it was given back already (by
+        `release_held`) or counted nothing."""
+        cost = self._mine().pop(ticket, 0) if ticket else 0
+        if cost:
+            with self._cond:
+                self._used -= cost
+                self._cond.notify_all()
 
     def release_held(self) -> None:
         """Give back everything this thread holds."""
-        self.give(self._mine())
+        mine = self._mine()
+        cost = sum(mine.values())
+        mine.clear()
+        if cost:
+            with self._cond:
+                self._used -= cost
+                self._cond.notify_all()
 
     @contextmanager
     def reserve(self, cost: int) -> Iterator[None]:
-        taken = self.take(cost)
+        ticket = self.take(cost)
         try:
             yield
         finally:
-            self.give(taken)
+            self.give(ticket)
 
     @property
     def used(self) -> int:

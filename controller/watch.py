@@ -159,8 +159,8 @@ class Informer:
                 key = key_of(raw)
                 seen.add(key)  # even when skipped: a bad version is no reason to forget it
                 self._take(None, raw)
-                jsoncost.GATE.release_held()  # what reading the cache's old copy took
             del page
+            jsoncost.GATE.release_held()  # the page, and what reading the cache took
         for key in before - seen:
             last = self.store.delete(key)
             if last is not None:

@@ -193,3 +193,19 @@ def test_a_thread_holding_parsed_objects_never_waits_for_itself() -> None:
     gate.release_held()
     other.join(5)
     assert not other.is_alive() and gate.used == 50
+
+
+def test_what_was_given_back_is_never_given_back_twice() -> None:
+    """A page or event's cost is given back by whichever comes first, the reader
+    letting go of everything it holds or the list moving on: never both (the
+    count went below zero, and a large parse then waited for ever)."""
+    from compiler.jsoncost import CostGate
+
+    gate = CostGate(capacity=100, free_below=10)
+    ticket = gate.take(60)
+    gate.release_held()
+    gate.give(ticket)
+    assert gate.used == 0
+    with gate.reserve(200):  # larger than the capacity: runs, since nothing is held
+        assert gate.used == 200
+    assert gate.used == 0
