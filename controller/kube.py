@@ -54,7 +54,7 @@ T = TypeVar("T")
 log = logging.getLogger("orch.kube")
 DEFAULT_REQUEST_TIMEOUT = 30.0
 CONFLICT_ATTEMPTS = 5
-PAGE_BYTES = 8 * 1024 * 1024  # a list page's body, at most; past it, smaller pages
+PAGE_BYTES = 2 * 1024 * 1024  # a list page's body, at most; past it, smaller pages
 _READ_CHUNK = 256 * 1024
 
 
@@ -191,18 +191,16 @@ class PageTooLargeError(Exception):
 def read_body(response: Any, limit: int | None = None) -> bytes:
     """The body of a response the client did not read (`_preload_content=False`),
     at most `limit` bytes (more: PageTooLargeError, the connection dropped)."""
-    parts: list[bytes] = []
-    size = 0
+    body = bytearray()  # grown in place: no second copy of a large body
     try:
         for chunk in response.stream(_READ_CHUNK, decode_content=True):
-            parts.append(chunk)
-            size += len(chunk)
-            if limit is not None and size > limit:
+            body += chunk
+            if limit is not None and len(body) > limit:
                 response.close()  # unread bytes left: the connection cannot be reused
                 raise PageTooLargeError(f"more than {limit} bytes")
     finally:
         response.release_conn()
-    return b"".join(parts)
+    return body  # type: ignore[return-value]  # bytes-like: json and the counts take it
 
 
 def parse_body(data: bytes) -> Any:
@@ -488,11 +486,14 @@ class Kube:
 
     def replace_status(self, res: Resource, namespace: str, name: str, body: Obj) -> Obj:
         """PUT the status subresource; `body` carries metadata.resourceVersion, so a
-        concurrent change is a `ConflictError`, never a lost update."""
+        concurrent change is a `ConflictError`, never a lost update. The answer (the
+        whole object) is parsed within the parse budget."""
         self._check_fence(f"update {res.plural}/status")
-        obj: Obj = self._call("PUT", lambda: self.custom.replace_namespaced_custom_object_status(
-            res.group, res.version, namespace, res.plural, name, body,
-            _request_timeout=self.request_timeout))
+        data = self._call("PUT", lambda: read_body(
+            self.custom.replace_namespaced_custom_object_status(
+                res.group, res.version, namespace, res.plural, name, body,
+                _request_timeout=self.request_timeout, _preload_content=False)))
+        obj: Obj = parse_body(data)
         return obj
 
     # -- events and leases -----------------------------------------------------------

@@ -106,7 +106,10 @@ def reconcile_orchestration(kube: Kube, lookup: Lookup, key: Key) -> str | None:
         new = orchestration_status(obj, conds.now_rfc3339())
         if new == status:
             return None
+        # The status subresource takes only the status: the spec (which a tenant
+        # may have filled to the size limit) is not sent back.
+        body: Obj = {k: obj[k] for k in ("apiVersion", "kind", "metadata") if k in obj}
         written = kube.replace_status(ORCHESTRATIONS, key.namespace, key.name,
-                                      {**obj, "status": new})
+                                      {**body, "status": new})
         return str(written["metadata"]["resourceVersion"])
     return retry_on_conflict(attempt)

@@ -55,6 +55,10 @@ PAGE_SIZE = 100
 ABSENT_RECHECK = 30.0
 BACKOFF_BASE, BACKOFF_MAX = 0.2, 5.0
 HEALTHY_PERIOD = 30.0  # a watch that lasted this long resets the backoff
+# The informers of a process list one at a time: a list holds a page and builds
+# the views of its objects, and ten lists of a tenant's largest objects at once
+# (a restart) must not add up (issue 22).
+_ONE_LIST_AT_A_TIME = threading.Lock()
 
 
 class Informer:
@@ -97,7 +101,8 @@ class Informer:
             started = self.clock()
             try:
                 if not self.resource_version:
-                    self._relist()
+                    with _ONE_LIST_AT_A_TIME:
+                        self._relist()
                 self._watch_once()
                 backoff = BACKOFF_BASE
             except GoneError:
