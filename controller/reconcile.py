@@ -192,6 +192,10 @@ class Reconciler:
                     "workflow_seen": o.workflow is not None, "last_seen": o.last_seen is not None,
                     "run_live": o.run_live})
             if isinstance(action, Fetch):
+                if action.need is Need.SUBMISSION and self.capacity is not None \
+                        and not self.capacity.admit(key, o.run):
+                    # Before compiling: a run that waits for a slot costs no compile.
+                    return self._wait_for_slot(key, o)
                 fetched = self._fetch(o, action.need, wf_name, ref)
                 if fetched is None:
                     return Result()  # the run is gone or was re-created: its own event
