@@ -9,13 +9,12 @@ its Workflow (editing the Orchestration later does not change a submitted run).
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from compiler.api import STEP_INDEXES_ANNOTATION, STEP_KINDS_ANNOTATION
+from compiler.compressed import UnreadableNodesError, decode_compressed_nodes
 from compiler.gates import is_gate_task, sources_of_task
 from compiler.graph import Graph, Node
 from compiler.outcome import is_outcome_task
@@ -59,15 +58,18 @@ def reused_steps(workflow: Mapping[str, Any]) -> frozenset[str]:
 
 
 def decode_nodes(status: Mapping[str, Any]) -> dict[str, Obj] | None:
-    """Argo's `status.nodes`, or `status.compressedNodes` (base64 of gzipped JSON)
-    decoded; None when Argo offloaded them to its database
-    (`offloadNodeStatusVersion`)."""
-    if status.get("nodes"):
-        return dict(status["nodes"])
+    """Argo's `status.nodes`, or `status.compressedNodes` decoded (base64 of gzip,
+    zstd or brotli JSON, within bounds: `compiler.compressed`); None when Argo
+    offloaded them to its database (`offloadNodeStatusVersion`). Nodes that
+    cannot be read (corrupt, too large) are UnreadableNodesError."""
+    nodes = status.get("nodes")
+    if nodes:
+        if not isinstance(nodes, Mapping):
+            raise UnreadableNodesError("status.nodes is not a map of nodes")
+        return {k: v for k, v in nodes.items() if isinstance(v, dict)}
     if status.get("compressedNodes"):
-        raw = gzip.decompress(base64.b64decode(status["compressedNodes"]))
-        nodes: dict[str, Obj] = json.loads(raw)
-        return nodes
+        decoded = decode_compressed_nodes(status["compressedNodes"])
+        return {k: v for k, v in decoded.items() if isinstance(v, dict)}
     if status.get("offloadNodeStatusVersion"):
         return None
     return {}

@@ -402,15 +402,17 @@ def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> Condition:
         "argo-workflows#13498)")
 
 
-def outcome_from_argo(argo_phase: str, why: str) -> tuple[RunPhase, Condition]:
+def outcome_from_argo(argo_phase: str, why: str,
+                      reason: str = NodeStatusReason.NODE_STATUS_OFFLOADED
+                      ) -> tuple[RunPhase, Condition]:
     """The end of a run whose steps cannot be read (Argo offloaded its node status
-    to its database): Argo's own Workflow phase is all that is known, and the
-    condition says so rather than naming steps it cannot see."""
+    to its database, or it cannot be decoded): Argo's own Workflow phase is all
+    that is known, and the condition says so rather than naming steps it cannot
+    see."""
     succeeded = argo_phase == ArgoPhase.SUCCEEDED
     return (RunPhase.SUCCEEDED if succeeded else RunPhase.FAILED), Condition(
         ConditionType.SUCCEEDED, ConditionStatus.TRUE if succeeded else ConditionStatus.FALSE,
-        NodeStatusReason.NODE_STATUS_OFFLOADED,
-        f"Argo reports the Workflow {argo_phase}; {why}")
+        reason, f"Argo reports the Workflow {argo_phase}; {why}")
 
 
 _MAX_NAMES = 5

@@ -110,10 +110,15 @@ class SubmitReason(enum.StrEnum):
     # Another run of the Orchestration holds the run's spec.deliveryId (contract §5):
     # terminal once that one was submitted or ended; until then the run waits.
     DUPLICATE_DELIVERY = "DuplicateDelivery"
+    # The namespace has as many active runs as the install allows
+    # (maxActiveRunsPerNamespace, contract §6): the run waits for one to end.
+    ACTIVE_RUN_LIMIT = "ActiveRunLimit"
 
 
 class NodeStatusReason(enum.StrEnum):
     NODE_STATUS_OFFLOADED = "NodeStatusOffloaded"
+    # compressedNodes corrupt, or larger than the controller decodes (issue 22)
+    NODE_STATUS_UNREADABLE = "NodeStatusUnreadable"
     NODE_STATUS_IN_WORKFLOW = "NodeStatusInWorkflow"  # readable again after an offload
 
 

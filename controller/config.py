@@ -60,6 +60,7 @@ class Config:
     # Argo's workflow-controller ConfigMap (namespace, name), whose workflowDefaults
     # the controller judges at submission (compiler.argo_defaults); None: not read.
     argo_config_map: tuple[str, str] | None = ("argo", "workflow-controller-configmap")
+    max_active_runs_per_namespace: int | None = None  # None: unlimited
 
 
 def parse_bool(value: str) -> bool:
@@ -208,7 +209,9 @@ def load_config(argv: Sequence[str] | None = None,
         seal_secret=args.seal_secret,
         max_descendants=_or_exit(parser, parse_descendants, env.get(MAX_DESCENDANTS, "")),
         argo_config_map=_or_exit(parser, parse_config_map,
-                                 env.get(ARGO_CONFIG_MAP, "argo/workflow-controller-configmap")))
+                                 env.get(ARGO_CONFIG_MAP, "argo/workflow-controller-configmap")),
+        max_active_runs_per_namespace=_or_exit(parser, parse_max_active,
+                                               env.get(MAX_ACTIVE_RUNS, "")))
 
 
 # --- How the submitted Workflows' pods run, and what a step may ask (contract §4, §6) -
@@ -313,6 +316,22 @@ def parse_max_steps(value: str) -> int:
     if not text.isascii() or not text.isdigit() or int(text) < 1:
         raise ValueError(f"${MAX_STEPS_ENV}: {value!r} is not a whole number of at least 1 "
                          f"(default {MAX_STEPS})")
+    return int(text)
+
+
+# The chart's orchestrationController.maxActiveRunsPerNamespace (issue 22).
+MAX_ACTIVE_RUNS = "ORCH_MAX_ACTIVE_RUNS_PER_NAMESPACE"
+
+
+def parse_max_active(value: str) -> int | None:
+    """$ORCH_MAX_ACTIVE_RUNS_PER_NAMESPACE: runs of one namespace active at once
+    (empty: unlimited); a run past it waits for one to end."""
+    text = value.strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"${MAX_ACTIVE_RUNS}: {value!r} is not a whole number of at least 1 "
+                         "(leave it empty for no limit)")
     return int(text)
 
 

@@ -10,12 +10,19 @@ of the controller handles plain dicts, so it can be read and tested without the
 client's generated models. Threads, not asyncio: the official client is
 synchronous (its asyncio twin is a separate package with a different API), and a
 controller's work is a handful of blocking HTTP calls per reconcile.
+
+Bodies are read here, not by the client, and parsed within the process's parse
+budget (`compiler.jsoncost`): a tenant's object at the apiserver's size limit can
+be 25x larger as Python objects, and many arriving together must not add up
+(issue 22). A list page whose body grows past `PAGE_BYTES` is dropped unread and
+asked for again in smaller pages, down to one object a page.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +33,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from compiler import jsoncost
 from compiler.api import (
     APPROVAL_POLICY_KIND,
     APPROVALS_API_VERSION,
@@ -47,6 +55,8 @@ T = TypeVar("T")
 log = logging.getLogger("orch.kube")
 DEFAULT_REQUEST_TIMEOUT = 30.0
 CONFLICT_ATTEMPTS = 5
+PAGE_BYTES = 2 * 1024 * 1024  # a list page's body, at most; past it, smaller pages
+_READ_CHUNK = 256 * 1024
 
 
 class ApiError(Exception):
@@ -187,6 +197,87 @@ def load_api_client(kubeconfig: str | None, in_cluster: bool, pool: int = 16) ->
     return client.ApiClient(cfg)
 
 
+# The type of a watch event whose line could not be parsed (not JSON, nested deeper
+# than Python's parser goes): the informer logs and skips it.
+UNREADABLE = "UNREADABLE"
+
+
+class PageTooLargeError(Exception):
+    """A list page's body passed `PAGE_BYTES`: it was not read to the end."""
+
+
+def read_body(response: Any, limit: int | None = None) -> bytes:
+    """The body of a response the client did not read (`_preload_content=False`),
+    at most `limit` bytes (more: PageTooLargeError, the connection dropped)."""
+    body = bytearray()  # grown in place: no second copy of a large body
+    try:
+        for chunk in response.stream(_READ_CHUNK, decode_content=True):
+            body += chunk
+            if limit is not None and len(body) > limit:
+                response.close()  # unread bytes left: the connection cannot be reused
+                raise PageTooLargeError(f"more than {limit} bytes")
+    finally:
+        response.release_conn()
+    return body  # type: ignore[return-value]  # bytes-like: json and the counts take it
+
+
+def parse_body(data: bytes) -> Any:
+    """The body parsed, its cost held by this thread until `jsoncost.GATE.
+    release_held()` (a worker after its reconcile, a watch after the event)."""
+    return jsoncost.loads(data, hold=True)
+
+
+def parse_event(line: bytes, hold: bool = True) -> Obj:
+    """One watch event line as a dict; a line that is not a JSON object is an
+    `UNREADABLE` event carrying the error, never an exception that ends the watch.
+    (`hold`: its cost is held by the thread; else the caller accounts for it.)"""
+    try:
+        event = jsoncost.loads(line, hold=True) if hold else json.loads(line)
+    except (ValueError, RecursionError, MemoryError) as e:
+        return {"type": UNREADABLE, "object": {}, "error": f"{type(e).__name__}: {e}"[:300]}
+    if not isinstance(event, dict):
+        return {"type": UNREADABLE, "object": {}, "error": "not a JSON object"}
+    return event
+
+
+def _held(line: bytes) -> Iterator[Obj]:
+    taken = jsoncost.GATE.take(jsoncost.estimated_cost(line))
+    try:
+        event = parse_event(line, hold=False)
+        del line
+        yield event
+    finally:
+        jsoncost.GATE.give(taken)
+
+
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]')
+
+
+def list_meta(data: bytes) -> Obj:
+    """The `metadata` of a list body that json cannot parse (an item nested deeper
+    than Python's parser goes): found by the list's top-level key, whatever the
+    items hold, so its continue token is not lost. {} when it is not there."""
+    depth, key, start = 0, b"", -1
+    for m in _TOKEN.finditer(data):
+        token = m.group()
+        if token[:1] == b'"':
+            if depth == 1:
+                key = token
+            continue
+        if token in (b"{", b"["):
+            depth += 1
+            if depth == 2 and key == b'"metadata"' and token == b"{":
+                start = m.start()
+        else:
+            depth -= 1
+            if depth == 1 and start >= 0:
+                found = json.loads(data[start:m.end()])
+                return {"metadata": found} if isinstance(found, dict) else {}
+            if depth == 1:
+                key = b""
+    return {}
+
+
 class WatchStream:
     """One watch request's events as dicts; `close()` ends it from another thread."""
 
@@ -194,15 +285,21 @@ class WatchStream:
         self._response = response
 
     def __iter__(self) -> Iterator[Obj]:
-        buffer = b""
+        """Each event, its cost held until the consumer asks for the next one."""
+        parts: list[bytes] = []  # the line so far, in pieces (a long line is not re-copied)
         for chunk in self._response.stream(amt=None, decode_content=True):
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
+            while chunk:
+                head, newline, chunk = chunk.partition(b"\n")
+                parts.append(head)
+                if not newline:
+                    break
+                line = b"".join(parts)
+                parts = []
                 if line.strip():
-                    yield json.loads(line)
-        if buffer.strip():
-            yield json.loads(buffer)
+                    yield from _held(line)
+        line = b"".join(parts)
+        if line.strip():
+            yield from _held(line)
 
     def close(self) -> None:
         """Ends a read blocked in another thread at once (urllib3's `shutdown`),
@@ -255,14 +352,22 @@ class Kube:
 
     # -- custom resources ----------------------------------------------------------
     def list_pages(self, res: Resource, namespace: str | None, label_selector: str = "",
-                   limit: int = 100, field_selector: str = ""
+                   limit: int = 100, field_selector: str = "",
+                   page_bytes: int = PAGE_BYTES
                    ) -> Iterator[tuple[list[Obj], str]]:
         """The objects in pages of at most `limit` (one consistent snapshot; a page
         is let go before the next is read, so memory holds one page, not the whole
-        list), each with the list's resourceVersion (to start a watch from)."""
+        list), each with the list's resourceVersion (to start a watch from). A page
+        whose body passes `page_bytes`, or whose objects would cost more than the
+        parse budget, is asked for again with a quarter of the limit (the continue
+        token stays valid), down to one object; the pages after grow back by
+        doubling."""
         token = ""
+        size = limit
+        narrow = 0  # pages still read one object at a time (after one failed to parse)
         while True:
-            kwargs: dict[str, Any] = {"limit": limit, "_request_timeout": self.request_timeout}
+            kwargs: dict[str, Any] = {"limit": size, "_request_timeout": self.request_timeout,
+                                      "_preload_content": False}
             if label_selector:
                 kwargs["label_selector"] = label_selector
             if field_selector:
@@ -270,22 +375,56 @@ class Kube:
             if token:
                 kwargs["_continue"] = token
 
-            def call(kwargs: dict[str, Any] = kwargs) -> Any:
+            def call(kwargs: dict[str, Any] = kwargs, cap: int | None = (
+                    page_bytes if size > 1 else None)) -> Any:
                 if namespace is None:
-                    return self.custom.list_cluster_custom_object(
+                    response = self.custom.list_cluster_custom_object(
                         res.group, res.version, res.plural, **kwargs)
-                return self.custom.list_namespaced_custom_object(
-                    res.group, res.version, namespace, res.plural, **kwargs)
-            body = self._call("LIST", call)
+                else:
+                    response = self.custom.list_namespaced_custom_object(
+                        res.group, res.version, namespace, res.plural, **kwargs)
+                return read_body(response, cap)
+            try:
+                data = self._call("LIST", call)
+                cost = jsoncost.estimated_cost(data)
+                if size > 1 and cost > jsoncost.GATE.capacity:
+                    raise PageTooLargeError(f"its objects would cost about {cost >> 20} MiB")
+            except PageTooLargeError as e:
+                size = max(1, size // 4)
+                log.info("list page too large; asking for smaller pages", extra={
+                    "resource": res.plural, "limit": size, "why": str(e)})
+                continue
+            taken = jsoncost.GATE.take(cost)  # given back once the page is let go
+            try:
+                body = json.loads(data)
+            except (ValueError, RecursionError) as e:
+                jsoncost.GATE.give(taken)
+                taken = 0
+                if size > 1:  # find the one object Python cannot read
+                    narrow, size = size, 1
+                    continue
+                # One object Python cannot parse (nested deeper than its parser
+                # goes): skipped, the list goes on from the page's continue token.
+                body = {**list_meta(data), "items": []}
+                log.warning("object skipped: it cannot be read", extra={
+                    "resource": res.plural, "error": f"{type(e).__name__}: {e}"[:300]})
+            del data
             items = body.get("items") or []
             for item in items:
                 item.setdefault("apiVersion", res.api_version)
                 item.setdefault("kind", res.kind)
             meta = body.get("metadata") or {}
+            del body
             yield items, str(meta.get("resourceVersion") or "")
+            del items
+            jsoncost.GATE.give(taken)
             token = meta.get("continue") or ""
             if not token:
                 return
+            narrow = max(0, narrow - 1)
+            # After a page had to be made smaller, the next ones grow back a step at a
+            # time (a namespace of large objects is not asked for whole each page).
+            size = 1 if narrow else min(limit, size * 2)
 
     def watch(self, res: Resource, namespace: str | None, resource_version: str,
               timeout_seconds: int, idle_timeout: float, label_selector: str = "") -> WatchStream:
@@ -315,11 +454,12 @@ class Kube:
         if not is_object_name(namespace, name):
             return None
         try:
-            obj: Obj = self._call("GET", lambda: self.custom.get_namespaced_custom_object(
+            data = self._call("GET", lambda: read_body(self.custom.get_namespaced_custom_object(
                 res.group, res.version, namespace, res.plural, name,
-                _request_timeout=self.request_timeout))
+                _request_timeout=self.request_timeout, _preload_content=False)))
         except NotFoundError:
             return None
+        obj: Obj = parse_body(data)
         return obj
 
     def create(self, res: Resource, namespace: str, body: Obj) -> Obj:
@@ -374,12 +514,15 @@ class Kube:
 
     def replace_status(self, res: Resource, namespace: str, name: str, body: Obj) -> Obj:
         """PUT the status subresource; `body` carries metadata.resourceVersion, so a
-        concurrent change is a `ConflictError`, never a lost update."""
+        concurrent change is a `ConflictError`, never a lost update. The answer (the
+        whole object) is parsed within the parse budget."""
         _object_path(res, namespace, name)
         self._check_fence(f"update {res.plural}/status")
-        obj: Obj = self._call("PUT", lambda: self.custom.replace_namespaced_custom_object_status(
-            res.group, res.version, namespace, res.plural, name, body,
-            _request_timeout=self.request_timeout))
+        data = self._call("PUT", lambda: read_body(
+            self.custom.replace_namespaced_custom_object_status(
+                res.group, res.version, namespace, res.plural, name, body,
+                _request_timeout=self.request_timeout, _preload_content=False)))
+        obj: Obj = parse_body(data)
         return obj
 
     # -- the seal key (controller.sealkey) --------------------------------------------

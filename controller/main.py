@@ -21,10 +21,12 @@ from collections.abc import Callable, Sequence
 from http.server import ThreadingHTTPServer
 from types import FrameType
 
+from compiler import jsoncost
 from compiler.api import APPROVAL_POLICY_KIND, RUN_LABEL, SIGNAL_DELIVERY_KIND
 from compiler.vocabulary import RunPhase
 from controller.admission import Limits
 from controller.argo_config import ArgoDefaults
+from controller.capacity import ActiveRuns
 from controller.config import Config, kubeconfig_problem, load_config
 from controller.election import LeaderElector
 from controller.events import Recorder
@@ -56,7 +58,7 @@ from controller.mapping import (
 )
 from controller.metrics import Metrics
 from controller.mirror import workflow_view
-from controller.orchestrations import is_judged
+from controller.orchestrations import is_judged, orchestration_view
 from controller.queue import WorkQueue
 from controller.reconcile import Caches, Reconciler
 from controller.seal import Sealer
@@ -69,7 +71,6 @@ from controller.waitindex import (
     delivery_view,
     policy_targets,
     policy_view,
-    workflow_targets,
 )
 from controller.watch import Informer
 
@@ -105,18 +106,28 @@ OPTIONAL = frozenset({POLICY, DELIVERY})
 
 
 def stores(settled: Settled = is_settled) -> dict[str, Store]:
-    """One cache per kind, each keeping what its readers need: a run whole (its
-    status is written back whole) but compressed once settled; a Workflow cut to
-    the mirror's view, compressed once ended, its last state kept when deleted; an
-    ApprovalPolicy's name and phase; a SignalDelivery's name and what it matches."""
+    """One cache per kind, each keeping what its readers need: an Orchestration's
+    view (whether it is judged, its graph, its calls; the rest is read live); a
+    run whole (its status is written back whole) but compressed once settled; a
+    Workflow cut to the mirror's view, compressed once ended, its last state kept
+    when deleted; an ApprovalPolicy's name and phase; a SignalDelivery's name and
+    what it matches. Whatever is large is kept compressed (`PACK_OVER`)."""
     return {
-        ORCHESTRATION: Store(summarize=is_judged),
-        RUN: Store(is_cold=settled, summarize=lambda run: run_summary(run, settled)),
-        WORKFLOW: Store(view=workflow_view, is_cold=has_ended, keep_deleted=True),
+        ORCHESTRATION: Store(view=orchestration_view, summarize=is_judged,
+                             pack_over=PACK_OVER),
+        RUN: Store(is_cold=settled, summarize=lambda run: run_summary(run, settled),
+                   pack_over=PACK_OVER),
+        WORKFLOW: Store(view=workflow_view, is_cold=has_ended, keep_deleted=True,
+                        pack_over=PACK_OVER),
         POLICY: Store(view=policy_view),
         DELIVERY: Store(view=delivery_view),
     }
 
+
+# A cached view larger than this (bytes of JSON) is kept compressed, hot or not:
+# about a 40-step run's status. A waiting run of 200 steps then costs its
+# compressed size (a few KB), decoded when it is reconciled (issue 22).
+PACK_OVER = 16 * 1024
 
 # Only this project's Workflows are listed and watched: the compiler labels each
 # with its run (contract §4), so the cache never holds anyone else's.
@@ -140,11 +151,15 @@ class Controller:
         self.ready = threading.Event()
         self.leading = threading.Event()  # workers take keys only while set
         self.exit_code = 0
-        self.queue: WorkQueue[Key] = WorkQueue(CONTROLLER, self.metrics)
+        # Namespaces take turns: a tenant's backlog never holds up another's runs.
+        self.queue: WorkQueue[Key] = WorkQueue(CONTROLLER, self.metrics,
+                                               shard=lambda key: key.namespace)
         self.informers: dict[str, dict[str | None, Informer]] = {}
         self.workers: list[threading.Thread] = []
         self.servers: list[ThreadingHTTPServer] = []
         self.waits = WaitIndex()  # which runs wait on which ApprovalPolicy / Signal
+        # Which runs hold one of their namespace's slots (maxActiveRunsPerNamespace).
+        self.active_runs = ActiveRuns(config.max_active_runs_per_namespace, self.queue.add)
         self._elector_stop = threading.Event()
         self._elector_thread = threading.Thread()
         self.settled: Settled = is_settled  # sealed_settled once the key is loaded
@@ -204,7 +219,8 @@ class Controller:
             Recorder(kube), c.workflow_service_account, c.workflow_pods,
             Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds, c.max_steps,
                    c.max_descendants), sealer,
-            ArgoDefaults(kube, *c.argo_config_map).judgement if c.argo_config_map else None)
+            ArgoDefaults(kube, *c.argo_config_map).judgement if c.argo_config_map else None,
+            waits=self.waits.set_workflow, capacity=self.active_runs)
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
         # Runs (and Orchestrations) first: a Workflow's event is judged by its run's
         # cached state (a settled run's Workflow wakes nothing), so that state must
@@ -325,11 +341,13 @@ class Controller:
     def _handler(self, kind: str, reconciler: Reconciler) -> Callable[[str, Obj], None]:
         def on_event(event_type: str, obj: Obj) -> None:
             mine = own_key(kind, obj)
-            if kind == WORKFLOW:  # which runs wait on what (before any filter below)
-                owners = keys_for(kind, obj)
-                self.waits.set_workflow(mine.namespace, mine.name,
-                                        owners[0] if owners and event_type != "DELETED"
-                                        else None, workflow_targets(obj))
+            if kind == RUN:  # who holds a slot (before any filter below)
+                self.active_runs.observe(mine, None if event_type == "DELETED" else obj)
+            if kind == WORKFLOW and event_type == "DELETED":
+                # What it waited on is forgotten here; what a Workflow waits on is
+                # read by the worker that reconciles the run owning it, never here
+                # (the node status may be compressed: issue 22).
+                self.waits.set_workflow(mine.namespace, mine.name, None, ())
             if event_type == "DELETED":
                 reconciler.forget(mine)  # `written` never outlives its object
             elif is_own_write(mine, obj, reconciler.written):
@@ -402,6 +420,7 @@ class Controller:
                     self.queue.forget(key)
                     m.reconcile_total.labels(CONTROLLER, "success").inc()
             finally:
+                jsoncost.GATE.release_held()  # what the reconcile parsed is let go
                 elapsed = time.monotonic() - start
                 m.reconcile_time.labels(CONTROLLER).observe(elapsed)
                 m.work_duration.labels(CONTROLLER).observe(elapsed)

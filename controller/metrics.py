@@ -61,6 +61,10 @@ class Metrics:
         self.watch_restarts = Counter(
             "orch_watch_restarts_total", "Watches restarted, by resource and reason",
             ["resource", "reason"], registry=r)
+        self.skipped_objects = Counter(
+            "orch_watch_skipped_objects_total", "Objects or watch events skipped because "
+            "they could not be read (logged with the object's name)", ["resource"],
+            registry=r)
         self.api_requests = Counter(
             "rest_client_requests_total", "Number of HTTP requests, partitioned by method "
             "and status code", ["code", "method"], registry=r)

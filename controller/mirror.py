@@ -25,6 +25,7 @@ from typing import Any
 from compiler.api import RESUMED_FROM_ANNOTATION, UNBOUNDED_TIMEOUT
 from compiler.argo_defaults import judgement_of
 from compiler.compiled import decode_nodes, graph_from_workflow, reused_steps, step_tasks
+from compiler.compressed import UnreadableNodesError
 from compiler.graph import Graph, Node
 from compiler.kinds.wait import WAIT_PARAM
 from compiler.resume import reused_note
@@ -84,7 +85,7 @@ _NODE_KEYS = ("id", "name", "displayName", "type", "templateName", "phase", "mes
               "failedPodRestarts")
 
 
-def _node_view(node: Mapping[str, Any]) -> Obj:
+def node_view(node: Mapping[str, Any]) -> Obj:
     """A node's own fields; a suspend node keeps the `wait` input an ApprovalGate or
     SignalWait carries (what the controller decides it by), and no other input."""
     out = _pick(node, _NODE_KEYS)
@@ -120,7 +121,7 @@ def workflow_view(workflow: Mapping[str, Any]) -> Obj:
             break
     status = _pick(workflow.get("status"), _STATUS_KEYS)
     if isinstance(status.get("nodes"), Mapping):
-        status["nodes"] = {k: _node_view(n) for k, n in status["nodes"].items()}
+        status["nodes"] = {k: node_view(n) for k, n in status["nodes"].items()}
     out: Obj = {"metadata": _pick(workflow.get("metadata"), _META_KEYS), "spec": view_spec,
                 "status": status}
     for k in ("apiVersion", "kind"):
@@ -250,10 +251,19 @@ def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
     workflow = workflow_view(workflow)
     graph = graph_from_workflow(workflow)
     status = workflow.get("status") or {}
-    nodes = decode_nodes(status)
+    try:
+        nodes = decode_nodes(status)
+    except UnreadableNodesError as e:
+        return _unavailable(graph, status, previous, now,
+                            NodeStatusReason.NODE_STATUS_UNREADABLE,
+                            f"the Workflow's node status cannot be read: {e}")
     ended = status.get("phase") in ARGO_DONE
     if nodes is None:
-        return _offloaded(graph, status, previous, now)
+        version = status.get("offloadNodeStatusVersion")
+        return _unavailable(graph, status, previous, now,
+                            NodeStatusReason.NODE_STATUS_OFFLOADED,
+                            f"Argo offloaded the node status to its database "
+                            f"(offloadNodeStatusVersion {version})")
     found = step_nodes(nodes, entry_node_id(workflow, nodes), graph.names)
     ending, timed = Ending.of(workflow, now), timed_steps(workflow)
     known = {name: observe(node, nodes, ending, name in timed)
@@ -401,18 +411,17 @@ def _stopped_finished(statuses: list[Obj], previous: Mapping[str, Any], run_end:
 _ENDED_STEP = frozenset({StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED})
 
 
-def _offloaded(graph: Graph, status: Mapping[str, Any], previous: Mapping[str, Any],
-               now: str) -> Mirror:
-    """Argo moved the node status to its database, which the controller does not
-    read: the step statuses stay as last seen (never guessed), a condition says
-    why, and once the Workflow has ended the run ends with Argo's own phase, the
-    one thing known (the compiler's outcome task makes it the run's, §3)."""
+def _unavailable(graph: Graph, status: Mapping[str, Any], previous: Mapping[str, Any],
+                 now: str, reason: str, why: str) -> Mirror:
+    """The node status cannot be read here: Argo moved it to its database, which
+    the controller does not read, or it is corrupt or larger than the controller
+    decodes (issue 22). The step statuses stay as last seen (never guessed), a
+    condition says why, and once the Workflow has ended the run ends with Argo's
+    own phase, the one thing known (the compiler's outcome task makes it the
+    run's, §3)."""
     statuses = list(previous.get("stepStatuses") or ()) or pending_statuses(graph)
-    version = status.get("offloadNodeStatusVersion")
-    why = (f"Argo offloaded the node status to its database (offloadNodeStatusVersion "
-           f"{version}); step statuses are as last seen, not guessed")
     offloaded = Condition(ConditionType.NODE_STATUS_AVAILABLE, ConditionStatus.FALSE,
-                          NodeStatusReason.NODE_STATUS_OFFLOADED, why)
+                          reason, f"{why}; step statuses are as last seen, not guessed")
     submitted = Condition(ConditionType.SUBMITTED, ConditionStatus.TRUE,
                           SubmitReason.WORKFLOW_CREATED, "the Workflow exists")
     ended = (StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED)
@@ -420,14 +429,16 @@ def _offloaded(graph: Graph, status: Mapping[str, Any], previous: Mapping[str, A
     started = status.get("startedAt") or previous.get("startedAt")
     progress = f"{done}/{len(statuses)}"
     if status.get("phase") not in ARGO_DONE:
-        unknown = Condition(ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN,
-                            NodeStatusReason.NODE_STATUS_OFFLOADED,
+        unknown = Condition(ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN, reason,
                             "the outcome cannot be read from the Workflow until it ends")
         return Mirror(str(previous.get("phase") or RunPhase.RUNNING), statuses,
                       (submitted, unknown, offloaded), progress, started, None)
     phase, succeeded = outcome_from_argo(
-        status["phase"], "its node status is offloaded, so which steps failed is not known"
-        + (f"; Argo: {status['message']}" if status.get("message") else ""))
+        status["phase"], ("its node status is offloaded" if reason ==
+                          NodeStatusReason.NODE_STATUS_OFFLOADED else
+                          "its node status cannot be read")
+        + ", so which steps failed is not known"
+        + (f"; Argo: {status['message']}" if status.get("message") else ""), reason)
     finished = previous.get("finishedAt") or status.get("finishedAt") or now
     return Mirror(str(phase), statuses, (submitted, succeeded, offloaded), progress, started,
                   finished)

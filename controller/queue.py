@@ -10,6 +10,11 @@ reset by `forget` on success; (4) delayed adds. This is client-go's
 Delayed adds keep one waiting entry per key, the earliest (client-go's delaying
 queue): a key requeued after 30 s by twenty events is reconciled once, not twenty
 times. Time comes from an injectable clock, so the tests drive it by hand.
+
+Fair across shards (the controller's: namespaces): with `shard`, each shard has
+its own FIFO and `get` takes from the shards in turn, so one tenant's backlog of
+a thousand runs delays another namespace's first reconcile by at most one key per
+busy namespace, not by the backlog (issue 22; client-go's queue is one FIFO).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from controller.metrics import Metrics
 
@@ -30,13 +35,17 @@ K = TypeVar("K", bound=Hashable)
 class WorkQueue(Generic[K]):
     def __init__(self, name: str, metrics: Metrics | None = None,
                  base_delay: float = 0.005, max_delay: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 shard: Callable[[K], Hashable] | None = None) -> None:
         self.name = name
         self.base_delay, self.max_delay = base_delay, max_delay
         self._metrics = metrics
         self._clock = clock
         self._cond = threading.Condition()
-        self._queue: deque[K] = deque()
+        self._shard = shard or cast(Callable[[K], Hashable], lambda _key: None)
+        self._queues: dict[Hashable, deque[K]] = {}  # shard -> its FIFO of ready keys
+        self._turns: deque[Hashable] = deque()  # shards with ready keys, whose turn is next
+        self._ready = 0
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
         self._added_at: dict[K, float] = {}
@@ -59,9 +68,29 @@ class WorkQueue(Generic[K]):
         if self._metrics:
             self._metrics.adds.labels(self.name).inc()
         if key not in self._processing:
-            self._queue.append(key)
-            self._set_depth()
+            self._push(key)
         self._cond.notify()
+
+    def _push(self, key: K) -> None:
+        shard = self._shard(key)
+        fifo = self._queues.get(shard)
+        if fifo is None:
+            fifo = self._queues[shard] = deque()
+            self._turns.append(shard)
+        fifo.append(key)
+        self._ready += 1
+        self._set_depth()
+
+    def _pop(self) -> K:
+        shard = self._turns.popleft()
+        fifo = self._queues[shard]
+        key = fifo.popleft()
+        if fifo:
+            self._turns.append(shard)  # its next key waits for the others' turns
+        else:
+            del self._queues[shard]
+        self._ready -= 1
+        return key
 
     def add_after(self, key: K, delay: float) -> None:
         """Add once `delay` has passed; a key already waiting keeps the earlier time."""
@@ -107,8 +136,8 @@ class WorkQueue(Generic[K]):
         with self._cond:
             while True:
                 self._promote_due()
-                if self._queue:
-                    key = self._queue.popleft()
+                if self._ready:
+                    key = self._pop()
                     self._processing.add(key)
                     self._dirty.discard(key)
                     added = self._added_at.pop(key, None)
@@ -141,14 +170,13 @@ class WorkQueue(Generic[K]):
         with self._cond:
             self._processing.discard(key)
             if key in self._dirty:
-                self._queue.append(key)
-                self._set_depth()
+                self._push(key)
                 self._cond.notify()
 
     # -- state -------------------------------------------------------------------
     def __len__(self) -> int:
         with self._cond:
-            return len(self._queue)
+            return self._ready
 
     def shutdown(self) -> None:
         with self._cond:
@@ -161,4 +189,4 @@ class WorkQueue(Generic[K]):
 
     def _set_depth(self) -> None:
         if self._metrics:
-            self._metrics.depth.labels(self.name).set(len(self._queue))
+            self._metrics.depth.labels(self.name).set(self._ready)

@@ -25,6 +25,7 @@ from compiler.argo_defaults import Judgement, pin_retries
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
 from compiler.graph import build_graph
+from compiler.jsoncost import GATE, estimated_cost
 from compiler.kinds.tool_run import KIND as TOOL_RUN_KIND
 from compiler.names import label_value
 from compiler.pods import DEFAULT_PODS, PodSettings
@@ -33,6 +34,7 @@ from compiler.step_fields import ref_of
 from compiler.tools import Tool
 from compiler.vocabulary import RUN_DONE, SubmitReason
 from controller import conditions as conds
+from controller import status as st
 from controller.admission import (
     Limits,
     child_slots,
@@ -42,6 +44,7 @@ from controller.admission import (
     share_budget,
 )
 from controller.cancel import ARGO_WORKFLOW_LABEL, cancel_patch, stop_patch
+from controller.capacity import ActiveRuns, limit_message
 from controller.decide import (
     Cancel,
     Create,
@@ -76,16 +79,22 @@ from controller.kube import (
     retry_on_conflict,
 )
 from controller.mapping import ORCHESTRATION, Key, controller_owner
+from controller.mirror import node_view
 from controller.orchestrations import reconcile_orchestration
 from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
 from controller.resuming import Refused as ResumeRefused
 from controller.resuming import plan_resumption, resume_from
 from controller.seal import Sealer, untrusted_view
-from controller.suspend import NodeUpdateError
+from controller.suspend import NodeUpdateError, hydrated_nodes
 from controller.validation import check_orchestration_object, check_tool_object, compile_run
+from controller.waitindex import Target, workflow_targets
 
 log = logging.getLogger("orch.reconcile")
 JUDGED_CACHE = 256
+# What the judgments kept may weigh together (bytes, as `jsoncost.estimated_cost`
+# puts the Orchestration): a model keeps its steps' unknown keys, so one
+# Orchestration full of empty objects would otherwise stay 35 MiB (issue 22).
+JUDGED_WEIGHT = 48 * 1024 * 1024
 MAX_STEPS = 12  # decide -> fetch -> decide ...: a handful per reconcile
 # A create refused with one of these is the run's problem to show (quota, RBAC,
 # admission, invalid): Submitted=False and backoff. Others (5xx, 429, timeouts) are
@@ -105,8 +114,31 @@ def escape_field(value: str) -> str:
 def forbidden_message(kind: str, name: str, namespace: str, e: ApiError) -> str:
     return (f'the controller may not read {kind} "{name}" in namespace "{namespace}" '
             f"({e.status} {e.reason}): {e.message}")
+CAPACITY_RECHECK = 300.0  # s: a run waiting for a slot looks again (it is woken sooner)
 
 Lookup = Callable[[str, str], Obj | None]
+# What the wait index is told about a run's Workflow: (namespace, workflow name,
+# the run's key or None when no run of ours waits there, what its waits wait on).
+WaitsSink = Callable[[str, str, Key | None, list[Target]], None]
+
+
+def hydrated(workflow: Obj | None, run_uid: str) -> Obj | None:
+    """The Workflow with Argo's compressed node status decoded, once per reconcile
+    (the mirror and the waits then read `status.nodes`), and only for the run that
+    owns it: a Workflow that merely carries the run's label is never decoded
+    (issue 22). Decoding is bounded (`compiler.compressed`); what cannot be decoded
+    is left as it is, for the mirror to say so."""
+    status = (workflow or {}).get("status") or {}
+    owner = controller_owner(workflow) if workflow is not None else None
+    if workflow is None or status.get("nodes") or not status.get("compressedNodes") \
+            or owner is None or owner.get("uid") != run_uid:
+        return workflow
+    try:
+        nodes = hydrated_nodes(status)
+    except NodeUpdateError:
+        return workflow
+    rest = {k: v for k, v in status.items() if k != "compressedNodes"}
+    return {**workflow, "status": {**rest, "nodes": {k: node_view(n) for k, n in nodes.items()}}}
 
 
 @dataclass(frozen=True)
@@ -134,10 +166,13 @@ class Reconciler:
     def __init__(self, kube: Kube, caches: Caches, recorder: Recorder,
                  service_account: str | None = None, pods: PodSettings = DEFAULT_PODS,
                  limits: Limits | None = None, sealer: Sealer | None = None,
-                 argo_defaults: Callable[[], Judgement] | None = None) -> None:
+                 argo_defaults: Callable[[], Judgement] | None = None,
+                 waits: WaitsSink | None = None, capacity: ActiveRuns | None = None) -> None:
         self.kube, self.caches, self.recorder = kube, caches, recorder
         self.service_account, self.pods = service_account, pods
         self.limits = limits or Limits()
+        self.waits = waits
+        self.capacity = capacity
         # The cluster's Argo defaults, judged (compiler.argo_defaults); None: not read.
         self.argo_defaults = argo_defaults
         # The install's key (controller.sealkey); a key of its own when none is given
@@ -151,17 +186,21 @@ class Reconciler:
         # key -> resourceVersion of our last write (a run's status, or a Workflow we
         # created), so the watch's echo of it is not reconciled again.
         self.written: dict[Key, str] = {}
-        self._judged: OrderedDict[tuple[str, int], tuple[list[Any], Any]] = OrderedDict()
+        self._judged: OrderedDict[tuple[str, int], tuple[list[Any], Any, int]] = OrderedDict()
+        self._judged_weight = 0
         self._judged_lock = threading.Lock()
 
     def reconcile(self, key: Key) -> Result:
-        if key.kind == ORCHESTRATION:
-            rv = reconcile_orchestration(self.kube, self.caches.orchestration, key,
-                                         self.limits.max_steps)
-            if rv:
-                self.written[key] = rv
-            return Result()
-        return retry_on_conflict(lambda attempt: self._reconcile_run(key, live=attempt > 0))
+        try:
+            if key.kind == ORCHESTRATION:
+                rv = reconcile_orchestration(self.kube, self.caches.orchestration, key,
+                                             self.limits.max_steps)
+                if rv:
+                    self.written[key] = rv
+                return Result()
+            return retry_on_conflict(lambda attempt: self._reconcile_run(key, live=attempt > 0))
+        finally:
+            GATE.release_held()  # what this reconcile read is let go with it
 
     def forget(self, key: Key) -> None:
         """The object was deleted: its last write need not be remembered."""
@@ -181,11 +220,14 @@ class Reconciler:
         run = self.kube.get(RUNS, ns, key.name) if live else self.caches.run(ns, key.name)
         wf_name = workflow_name(key.name)
         if run is None:
+            self._index_waits(key, None, "")
             return self._collect_orphan(key, self.caches.workflow(ns, wf_name))
         ref = ((run.get("spec") or {}).get("orchestrationRef") or {}).get("name") or ""
+        uid = str(run["metadata"].get("uid") or "")
+        workflow = hydrated(self.caches.workflow(ns, wf_name), uid)
+        self._index_waits(key, workflow, uid)
         o = self._trusted(Observed(
-            run=run, now=conds.now_rfc3339(), run_live=live,
-            workflow=self.caches.workflow(ns, wf_name),
+            run=run, now=conds.now_rfc3339(), run_live=live, workflow=workflow,
             last_seen=self.caches.deleted_workflow(ns, wf_name),
             orchestration=self.caches.orchestration(ns, ref) if ref else None))
         # Locks a decision takes (a delivery's), held until this reconcile ends.
@@ -200,17 +242,23 @@ class Reconciler:
                         "workflow_seen": o.workflow is not None,
                         "last_seen": o.last_seen is not None, "run_live": o.run_live})
                 if isinstance(action, Fetch):
+                    if action.need is Need.SUBMISSION and self.capacity is not None \
+                            and not self.capacity.admit(key, o.run):
+                        # Before compiling: a run that waits for a slot costs no compile.
+                        return self._wait_for_slot(key, o)
                     fetched = self._fetch(o, action.need, wf_name, ref, held)
                     if fetched is None:
                         return Result()  # the run is gone or was re-created: its own event
                     o = fetched
                 elif isinstance(action, Create):
+                    if self.capacity is not None and not self.capacity.admit(key, o.run):
+                        return self._wait_for_slot(key, o)
                     o = self._create(o, action.workflow)
                 elif isinstance(action, WriteStatus):
                     written = self._write(o.run, action.status)
                     if action.status.get("phase") in RUN_DONE and o.last_seen is not None:
-                        uid = str(o.last_seen["metadata"].get("uid") or "")
-                        self.caches.forget_deleted_workflow(ns, wf_name, uid)
+                        last_uid = str(o.last_seen["metadata"].get("uid") or "")
+                        self.caches.forget_deleted_workflow(ns, wf_name, last_uid)
                     if written:
                         log.debug("status written", extra={"run": f"{ns}/{key.name}"})
                     return Result.of(action.requeue)
@@ -227,12 +275,38 @@ class Reconciler:
                         log.warning("cannot release a wait", extra={
                             "run": f"{ns}/{key.name}", "error": str(e)})
                         return Result(NODE_UPDATE_RECHECK)
-                    o = replace(o, workflow=released or self.kube.get(WORKFLOWS, ns, wf_name),
-                                workflow_live=True, waits=None)
+                    now_seen = hydrated(released or self.kube.get(WORKFLOWS, ns, wf_name), uid)
+                    self._index_waits(key, now_seen, uid)
+                    o = replace(o, workflow=now_seen, workflow_live=True, waits=None)
                 else:
                     assert isinstance(action, Done)
                     return Result.of(action.requeue)
             raise RuntimeError(f"{key}: no decision after {MAX_STEPS} steps")
+
+    def _wait_for_slot(self, key: Key, o: Observed) -> Result:
+        """The namespace has as many active runs as the install allows: the run
+        waits, saying so, until a slot frees (`ActiveRuns` wakes it; the recheck
+        is a safety net, not the mechanism)."""
+        assert self.capacity is not None and self.capacity.limit is not None
+        status = o.run.get("status") or {}
+        self._write(o.run, st.waiting(
+            status, SubmitReason.ACTIVE_RUN_LIMIT,
+            limit_message(key.namespace, self.capacity.limit),
+            o.run["metadata"].get("generation"), o.now))
+        return Result(CAPACITY_RECHECK)
+
+    def _index_waits(self, key: Key, workflow: Obj | None, run_uid: str) -> None:
+        """Tell the wait index what the run's Workflow waits on (nothing, when the
+        run does not own it): read here, by a worker, from a Workflow this run
+        owns, never by the watch from whatever carries the run label (issue 22)."""
+        if self.waits is None:
+            return
+        name = workflow_name(key.name)
+        owner = controller_owner(workflow) if workflow is not None else None
+        if workflow is None or owner is None or owner.get("uid") != run_uid:
+            self.waits(key.namespace, name, None, [])
+            return
+        self.waits(key.namespace, name, key, workflow_targets(workflow))
 
     def _fetch(self, o: Observed, need: Need, wf_name: str, ref: str,
                held: ExitStack) -> Observed | None:
@@ -255,8 +329,8 @@ class Reconciler:
                 return None
             return self._trusted(replace(o, run=live, run_live=True))
         if need is Need.WORKFLOW:
-            return replace(o, workflow=self.kube.get(WORKFLOWS, ns, wf_name),
-                           workflow_live=True)
+            return replace(o, workflow=hydrated(self.kube.get(WORKFLOWS, ns, wf_name),
+                                                str(meta["uid"])), workflow_live=True)
         if need is Need.OWNER:
             owner = controller_owner(o.workflow) if o.workflow is not None else None
             return replace(o, owner=self._owner_state(ns, owner))
@@ -437,16 +511,21 @@ class Reconciler:
         meta = orch["metadata"]
         key = (str(meta.get("uid")), int(meta.get("generation") or 0))
         with self._judged_lock:
-            found = self._judged.get(key)
-            if found is not None:
+            hit = self._judged.get(key)
+            if hit is not None:
                 self._judged.move_to_end(key)
-                return found
-        found = check_orchestration_object(orch, self.limits.max_steps)
+                return hit[0], hit[1]
+        problems, model = check_orchestration_object(orch, self.limits.max_steps)
+        weight = estimated_cost(json.dumps(orch, separators=(",", ":")).encode())
+        if weight > JUDGED_WEIGHT // 4:
+            return problems, model  # too heavy to keep: judged again for its next run
         with self._judged_lock:
-            self._judged[key] = found
-            while len(self._judged) > JUDGED_CACHE:
-                self._judged.popitem(last=False)
-        return found
+            if key not in self._judged:
+                self._judged[key] = (problems, model, weight)
+                self._judged_weight += weight
+            while len(self._judged) > JUDGED_CACHE or self._judged_weight > JUDGED_WEIGHT:
+                self._judged_weight -= self._judged.popitem(last=False)[1][2]
+        return problems, model
 
     # -- cancel ---------------------------------------------------------------------------
     def _created(self, workflow: Obj) -> Created:

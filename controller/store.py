@@ -7,7 +7,11 @@ Workflow is about 0.6 MB (0.27 MB trimmed to what the mirror reads). So:
   `controller.mirror.workflow_view` lists, any object without `managedFields`);
 - a *cold* object (`is_cold`: a settled run, an ended Workflow), which the
   controller will rarely read again, is kept as compressed JSON (about 7 KB for
-  that Workflow) and decoded on the rare read; a hot one stays a dict;
+  that Workflow) and decoded on the rare read; so is any object whose view is
+  larger than `pack_over` bytes of JSON, hot or not: a tenant's thousand waiting
+  runs of 200 steps, or an object at the apiserver's size limit, then cost their
+  compressed size, not 10-25x their JSON (issue 22); a small hot one stays a dict;
+  a decode is parsed within the process's parse budget (`compiler.jsoncost`);
 - a *summary* (`summarize`: a run's phase, say) is kept beside each object, so
   the metrics and the event filters never decode anything;
 - with `keep_deleted`, the last state of a deleted object is kept for a while
@@ -26,6 +30,8 @@ import zlib
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
+
+from compiler import jsoncost
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name)
@@ -57,12 +63,16 @@ def version_of(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
+def _text(obj: Obj) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
 def _pack(obj: Obj) -> bytes:
-    return zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 1)
+    return zlib.compress(_text(obj), 1)
 
 
 def _unpack(data: bytes) -> Obj:
-    obj: Obj = json.loads(zlib.decompress(data))
+    obj: Obj = jsoncost.loads(zlib.decompress(data), hold=True)
     return obj
 
 
@@ -85,8 +95,9 @@ class Store:
                  summarize: Callable[[Obj], Hashable] | None = None,
                  keep_deleted: bool = False, clock: Callable[[], float] = time.monotonic,
                  tombstone_ttl: float = TOMBSTONE_TTL,
-                 tombstone_max: int = TOMBSTONE_MAX) -> None:
+                 tombstone_max: int = TOMBSTONE_MAX, pack_over: int | None = None) -> None:
         self.view, self.is_cold, self.summarize = view, is_cold, summarize
+        self.pack_over = pack_over
         self.keep_deleted, self.clock = keep_deleted, clock
         self.tombstone_ttl, self.tombstone_max = tombstone_ttl, tombstone_max
         self._lock = threading.Lock()
@@ -94,7 +105,13 @@ class Store:
         self._deleted: dict[Key, tuple[float, _Entry]] = {}  # insertion order = age
 
     def _entry(self, obj: Obj) -> _Entry:
-        data: Obj | bytes = _pack(obj) if self.is_cold and self.is_cold(obj) else obj
+        data: Obj | bytes = obj
+        if self.is_cold and self.is_cold(obj):
+            data = _pack(obj)
+        elif self.pack_over is not None:
+            text = _text(obj)
+            if len(text) > self.pack_over:
+                data = zlib.compress(text, 1)
         summary = self.summarize(obj) if self.summarize else None
         uid = str((obj.get("metadata") or {}).get("uid") or "")
         return _Entry(version_of(obj), uid, summary, data)

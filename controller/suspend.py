@@ -9,9 +9,10 @@ exactly what its own CLI would have written. The steps, from argo-workflows v4.0
 through `server/workflow/workflow_server.go` (ResumeWorkflow l.551, SetWorkflow
 l.652), and `workflow/hydrator/hydrator.go`:
 
-1. hydrate: `status.compressedNodes` (base64 of gzipped JSON, `packer.
-   DecompressWorkflow`) becomes `status.nodes`; node status offloaded to Argo's
-   database (`offloadNodeStatusVersion`) cannot be read without that database;
+1. hydrate: `status.compressedNodes` (base64 of gzip, zstd or brotli JSON,
+   `packer.DecompressWorkflow`, `compiler.compressed`) becomes `status.nodes`;
+   node status offloaded to Argo's database (`offloadNodeStatusVersion`) cannot
+   be read without that database;
 2. only an active suspend node (`type: Suspend`, `phase: Running`,
    `IsActiveSuspendNode`) is changed: its `phase`; `finishedAt` (now, UTC, whole
    seconds as metav1.Time writes it) when the phase is fulfilled (`Fulfilled`:
@@ -37,6 +38,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from compiler.compiled import decode_nodes
+from compiler.compressed import UnreadableNodesError
 from compiler.vocabulary import ArgoNodeType, ArgoPhase
 
 Obj = dict[str, Any]
@@ -66,17 +69,19 @@ def is_active_suspend(node: Mapping[str, Any]) -> bool:
 
 
 def hydrated_nodes(status: Mapping[str, Any]) -> dict[str, Obj]:
-    """`packer.DecompressWorkflow`: the nodes, decompressed when Argo compressed them."""
-    if not status.get("nodes") and status.get("compressedNodes"):
-        nodes: dict[str, Obj] = json.loads(
-            gzip.decompress(base64.b64decode(status["compressedNodes"])))
-        return nodes
-    if status.get("offloadNodeStatusVersion"):
+    """`packer.DecompressWorkflow`: the nodes, decompressed when Argo compressed them
+    (compressed nodes are read first, then an offload is refused, as Argo's
+    hydrator orders them)."""
+    compressed = not status.get("nodes") and status.get("compressedNodes")
+    if status.get("offloadNodeStatusVersion") and not compressed:
         raise NodeUpdateError(
             "Argo offloaded the Workflow's node status to its database "
             f"(offloadNodeStatusVersion {status['offloadNodeStatusVersion']}); "
             "only the Argo Server can change it (argo resume with ARGO_SERVER)")
-    return dict(status.get("nodes") or {})
+    try:
+        return decode_nodes(status) or {}
+    except UnreadableNodesError as e:
+        raise NodeUpdateError(f"the Workflow's node status cannot be read: {e}") from None
 
 
 def _size(workflow: Mapping[str, Any]) -> int:

@@ -13,7 +13,11 @@ This is client-go's reflector, reduced to what the controller needs:
   synthetic events for every difference, so no change is missed across a gap;
 - no byte for `idle_timeout` ends the watch (the apiserver sends a bookmark about
   once a minute), which is how a half-open connection is noticed;
-- connection errors (an apiserver restart) are retried with capped backoff;
+- connection errors (an apiserver restart) are retried with capped backoff, which
+  starts again from its base once a watch has been healthy for `HEALTHY_PERIOD`;
+- an object the handler or the cache cannot take (a malformed Workflow a tenant
+  wrote, an event line that is not JSON) is logged, counted and skipped: it never
+  ends a watch, so one bad object cannot stall what the watch serves (issue 22);
 - `is_healthy(window)`: the last sign of life (a page, an opened watch, an event)
   is at most `window` old, which `/healthz` reports;
 - `optional`: a resource the cluster may not serve (the reference system's CRDs,
@@ -30,7 +34,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from controller.kube import ApiError, GoneError, Kube, NotFoundError, Obj, Resource, WatchStream
+from compiler import jsoncost
+from controller.kube import (
+    UNREADABLE,
+    ApiError,
+    GoneError,
+    Kube,
+    NotFoundError,
+    Obj,
+    Resource,
+    WatchStream,
+)
 from controller.metrics import Metrics
 from controller.store import Store, key_of, version_of
 
@@ -39,6 +53,12 @@ log = logging.getLogger("orch.watch")
 DEFAULT_IDLE_TIMEOUT = 90.0
 PAGE_SIZE = 100
 ABSENT_RECHECK = 30.0
+BACKOFF_BASE, BACKOFF_MAX = 0.2, 5.0
+HEALTHY_PERIOD = 30.0  # a watch that lasted this long resets the backoff
+# The informers of a process list one at a time: a list holds a page and builds
+# the views of its objects, and ten lists of a tenant's largest objects at once
+# (a restart) must not add up (issue 22).
+_ONE_LIST_AT_A_TIME = threading.Lock()
 
 
 class Informer:
@@ -76,13 +96,15 @@ class Informer:
 
     # -- the loop --------------------------------------------------------------------
     def run(self) -> None:
-        backoff = 0.2
+        backoff = BACKOFF_BASE
         while not self._stop.is_set():
+            started = self.clock()
             try:
                 if not self.resource_version:
-                    self._relist()
+                    with _ONE_LIST_AT_A_TIME:
+                        self._relist()
                 self._watch_once()
-                backoff = 0.2
+                backoff = BACKOFF_BASE
             except GoneError:
                 self._restarted("gone")
                 self.resource_version = ""
@@ -93,11 +115,13 @@ class Informer:
                 if self._stop.is_set():
                     break
                 self._restarted("error")
+                if self.clock() - started >= HEALTHY_PERIOD:
+                    backoff = BACKOFF_BASE  # it worked for a while: a new failure, not the same
                 log.warning("watch failed; retrying", extra={
                     "resource": self.resource.plural, "namespace": self.namespace or "*",
                     "error": repr(e), "retry_in": round(backoff, 2)})
                 self._stop.wait(backoff * (1 + random.random() / 2))
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, BACKOFF_MAX)
 
     def stop(self) -> None:
         self._stop.set()
@@ -116,7 +140,7 @@ class Informer:
         for key in list(self.store.keys()):
             last = self.store.delete(key)
             if last is not None:
-                self.handler("DELETED", last)
+                self._handle("DELETED", last)
         self.resource_version = ""
         if not self.synced.is_set():
             log.info("resource not served; its cache stays empty", extra={
@@ -137,18 +161,15 @@ class Informer:
             self._touch()
             rv = page_rv
             for raw in page:
-                obj, old_version = self.store.put(raw)
-                key = key_of(obj)
-                seen.add(key)
-                if old_version is None:
-                    self.handler("ADDED", obj)
-                elif old_version != version_of(obj):
-                    self.handler("MODIFIED", obj)
+                key = key_of(raw)
+                seen.add(key)  # even when skipped: a bad version is no reason to forget it
+                self._take(None, raw)
             del page
+            jsoncost.GATE.release_held()  # the page, and what reading the cache took
         for key in before - seen:
             last = self.store.delete(key)
             if last is not None:
-                self.handler("DELETED", last)
+                self._handle("DELETED", last)
         self.relists += 1
         self.resource_version = rv
         self.synced.set()
@@ -164,7 +185,10 @@ class Informer:
                 self._touch()
                 if self._stop.is_set():
                     return
-                self._apply(event)
+                try:
+                    self._apply(event)
+                finally:
+                    jsoncost.GATE.release_held()  # what the event brought is let go
         finally:
             self._stream = None
             stream.close()
@@ -176,17 +200,47 @@ class Informer:
             if code == 410:
                 raise GoneError(410, str(raw.get("reason") or "Expired"), str(raw.get("message")))
             raise ApiError(code, str(raw.get("reason") or ""), str(raw.get("message") or ""))
-        rv = version_of(raw)
-        if kind == "BOOKMARK":
-            if rv:
-                self.resource_version = rv
+        if kind == UNREADABLE:  # a line the stream could not parse: nothing to store
+            self._skipped(raw, str(event.get("error") or ""))
             return
-        raw.setdefault("apiVersion", self.resource.api_version)
-        raw.setdefault("kind", self.resource.kind)
-        if kind == "DELETED":
-            obj = self.store.delete(key_of(raw), raw) or raw
-        else:
-            obj, _ = self.store.put(raw)
+        rv = version_of(raw) if isinstance(raw, dict) else ""
         if rv:
-            self.resource_version = rv
-        self.handler(str(kind), obj)
+            self.resource_version = rv  # a bad object still moves the watch on
+        if kind != "BOOKMARK":
+            self._take(str(kind), raw)
+
+    def _take(self, kind: str | None, raw: Any) -> None:
+        """Store one object and tell the handler (`kind` None: from a list, which
+        says ADDED or MODIFIED by what the cache held). An object that the view,
+        the cache or the handler cannot take is logged and skipped: it is a
+        tenant's to fix, and must not stop the watch for everyone else."""
+        try:
+            raw.setdefault("apiVersion", self.resource.api_version)
+            raw.setdefault("kind", self.resource.kind)
+            if kind == "DELETED":
+                obj = self.store.delete(key_of(raw), raw) or raw
+            else:
+                obj, old_version = self.store.put(raw)
+                if kind is None:
+                    if old_version == version_of(obj):
+                        return
+                    kind = "ADDED" if old_version is None else "MODIFIED"
+        except Exception as e:
+            self._skipped(raw, repr(e))
+            return
+        self._handle(kind, obj)
+
+    def _handle(self, kind: str, obj: Obj) -> None:
+        try:
+            self.handler(kind, obj)
+        except Exception as e:
+            self._skipped(obj, repr(e))
+
+    def _skipped(self, raw: Any, error: str) -> None:
+        meta = raw.get("metadata") if isinstance(raw, dict) else None
+        name = (f"{meta.get('namespace') or ''}/{meta.get('name')}"
+                if isinstance(meta, dict) and meta.get("name") else "?")
+        if self.metrics:
+            self.metrics.skipped_objects.labels(self.resource.plural).inc()
+        log.warning("object skipped: it cannot be read", extra={
+            "resource": self.resource.plural, "object": name, "error": error[:300]})

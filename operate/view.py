@@ -219,11 +219,15 @@ def created_by_step(workflow: Mapping[str, Any],
     (kind, metadata), found by the compiler's step label and Argo's workflow label;
     `label_of` maps a step's label value back to its name. Oldest first."""
     from compiler.compiled import decode_nodes
+    from compiler.compressed import UnreadableNodesError
 
     meta = workflow.get("metadata") or {}
     wf = str(meta.get("name") or "")
     version = str((meta.get("annotations") or {}).get(POD_NAME_FORMAT) or POD_NAMES_V2)
-    nodes = decode_nodes(workflow.get("status") or {}) or {}
+    try:
+        nodes = decode_nodes(workflow.get("status") or {}) or {}
+    except UnreadableNodesError:  # the run's own status still says what is known
+        nodes = {}
     out: dict[str, list[tuple[str, str]]] = {}
     prefix = f"{wf}."
     for node in nodes.values():

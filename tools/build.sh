@@ -38,7 +38,7 @@ CACHE_ROOT=${ORCH_TOOLS_CACHE:-$HOME/.cache/orch-tools}
 BIN_DIR="$CACHE_ROOT/$KEY/bin"
 SHARE_DIR="$CACHE_ROOT/$KEY/share"   # manifests taken from the same modules
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd etcdctl kwok
-  workflow-controller argo argo-v3.6 helm yamlread)
+  workflow-controller argo argo-v3.6 helm yamlread nodecompress)
 
 log() { printf '[build.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -47,10 +47,16 @@ yamlread_stamp() { # changes whenever yamlread's source or the pinned modules do
     "$(cat "$TOOLS_DIR/yamlread/main.go" "$TOOLS_DIR/go.sum" | sha256sum | cut -c1-16)"
 }
 
+nodecompress_stamp() { # changes whenever nodecompress's source or its pins do
+  printf '%s/.nodecompress-%s' "$BIN_DIR" \
+    "$(cat "$TOOLS_DIR/nodecompress/main.go" "$TOOLS_DIR/nodecompress/go.sum" \
+      | sha256sum | cut -c1-16)"
+}
+
 all_present() {
   local b
   for b in "${BINARIES[@]}"; do [[ -x "$BIN_DIR/$b" ]] || return 1; done
-  [[ -f "$(yamlread_stamp)" && -f "$SHARE_DIR/versions.env" ]]
+  [[ -f "$(yamlread_stamp)" && -f "$(nodecompress_stamp)" && -f "$SHARE_DIR/versions.env" ]]
 }
 
 module_dir() { # module@version -> its directory in the module cache
@@ -159,6 +165,19 @@ build_yamlread() {
   rm -f "$BIN_DIR"/.yamlread-* && touch "$stamp"
 }
 
+# nodecompress (tools/nodecompress, ours, its own small module): Argo v4.1's
+# node status compression (gzip, zstd, brotli) as a filter, for the tests that
+# decode what a v4.1 cluster writes. Rebuilt whenever its source changes.
+build_nodecompress() {
+  local stamp
+  stamp=$(nodecompress_stamp)
+  [[ -x "$BIN_DIR/nodecompress" && -f "$stamp" ]] && return 0
+  log "building nodecompress"
+  (cd "$TOOLS_DIR/nodecompress" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
+    -o "$BIN_DIR/nodecompress" .)
+  rm -f "$BIN_DIR"/.nodecompress-* && touch "$stamp"
+}
+
 # etcd's server and etcdctl modules replace their sibling modules with ../api
 # etc.; as dependencies of a wrapper those replaces are ignored and the
 # published siblings they require are used, so the wrapper needs no replaces.
@@ -244,6 +263,7 @@ build_all() {
   go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$hv"
   build_argo_cli argo-v3.6 github.com/argoproj/argo-workflows/v3 "$ARGO_V3_VERSION"
   build_yamlread
+  build_nodecompress
   [[ -f "$SHARE_DIR/versions.env" ]] || collect_manifests
   log "all tools in $BIN_DIR (built in $((SECONDS - t0)) s)"
 }

@@ -120,7 +120,8 @@ class ControllerProcess:
 @contextmanager
 def leading_controller(cluster: Cluster, work: Path, name: str,
                        env: dict[str, str] | None = None,
-                       namespaces: Sequence[str] = ()) -> Iterator[ControllerProcess]:
+                       namespaces: Sequence[str] = (),
+                       ready_timeout: float = 30) -> Iterator[ControllerProcess]:
     """A controller for `namespaces` (default: the cluster's namespace) under the
     chart's RBAC (as ServiceAccount orch-e2e-NAME), yielded once it holds its Lease;
     stopped after, with its log's tail printed for the test report."""
@@ -130,7 +131,7 @@ def leading_controller(cluster: Cluster, work: Path, name: str,
     proc = ControllerProcess(kubeconfig, ",".join(watched), work, f"{name}-0",
                              cluster.namespace, f"orch-e2e-{name}", env=env).start()
     try:
-        proc.wait_ready()
+        proc.wait_ready(ready_timeout)
         wait_for(proc.is_leader, "the controller to hold its Lease", 20, 0.1)
         yield proc
     finally:

@@ -14,13 +14,22 @@ does (the executor's Role, the token Secret Argo mounts when automounting is off
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
 
 from tests.cluster import Cluster
 from tests.cluster.argo import controller_objects
 from tests.cluster.kube import Kube, Obj, api_client
-from tests.e2e.orch_controller import token_kubeconfig
+from tests.e2e.orch_controller import CHART_NAMESPACE, CHART_SA, chart_rules, token_kubeconfig
 
 RBAC = "rbac.authorization.k8s.io/v1"
 TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
@@ -83,3 +92,117 @@ def make_tenant(cluster: Cluster, namespace: str, work: Path, account: str = "te
     path = token_kubeconfig(cluster, namespace, account,
                             work / f"{namespace}-{account}.kubeconfig")
     return Tenant(namespace, account, path, Kube(api_client(path)))
+
+
+# -- what the attacks need beyond a tenant -------------------------------------------------
+CHART_MEMORY_LIMIT = 256 * 1024 * 1024  # the chart's default resources.limits.memory
+
+
+class MemoryLimit:
+    """The controller process held to a memory limit as a kubelet holds a pod: its
+    resident memory is sampled every 10 ms and the process is SIGKILLed once it
+    passes `limit` (what the OOM killer does to the container). `peak` is its
+    high-water mark (VmHWM, the kernel's own, so a spike between samples counts)."""
+
+    def __init__(self, pid: int, limit: int = CHART_MEMORY_LIMIT) -> None:
+        self.pid, self.limit = pid, limit
+        self.killed = False
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _status(self, field: str) -> int:
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self._status("VmHWM"))
+            if self.peak > self.limit and not self.killed:
+                self.killed = True
+                with contextlib.suppress(OSError):
+                    os.kill(self.pid, signal.SIGKILL)
+
+    def rss(self) -> int:
+        return self._status("VmRSS")
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join(5)
+        return self.peak
+
+
+def cluster_wide_kubeconfig(cluster: Cluster, name: str, path: Path) -> Path:
+    """The chart's ServiceAccount with its rules granted cluster-wide (what the
+    chart renders for `namespaces: ["*"]`: one ClusterRole) and its Lease Role in
+    the cluster's namespace; a kubeconfig with a real token."""
+    controller, lease = chart_rules(name)
+    subject = [{"kind": "ServiceAccount", "name": CHART_SA, "namespace": CHART_NAMESPACE}]
+    for obj in (
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CHART_NAMESPACE}},
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": CHART_SA, "namespace": CHART_NAMESPACE}},
+        {"apiVersion": RBAC, "kind": "ClusterRole", "metadata": {"name": name},
+         "rules": controller},
+        {"apiVersion": RBAC, "kind": "ClusterRoleBinding", "metadata": {"name": name},
+         "subjects": subject, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                          "kind": "ClusterRole", "name": name}},
+        {"apiVersion": RBAC, "kind": "Role",
+         "metadata": {"name": f"{name}-lease", "namespace": cluster.namespace},
+         "rules": lease},
+        {"apiVersion": RBAC, "kind": "RoleBinding",
+         "metadata": {"name": f"{name}-lease", "namespace": cluster.namespace},
+         "subjects": subject, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                          "kind": "Role", "name": f"{name}-lease"}},
+    ):
+        cluster.kube.apply(obj)
+    return token_kubeconfig(cluster, CHART_NAMESPACE, CHART_SA, path, "orch-sa")
+
+
+def send(kube: Kube, method: str, path: str, body: bytes | str,
+         content_type: str = "application/json") -> Obj:
+    """One request with a body already serialized (an object of a megabyte or
+    more is sent as the text it is: the client would encode a string body again),
+    authenticated as `kube`'s user; raises ApiException with the apiserver's
+    answer."""
+    cfg = kube.api.configuration
+    headers = {"Content-Type": content_type, "Accept": "application/json"}
+    token = cfg.auth_settings().get("BearerToken")
+    if token:
+        headers[token["key"]] = token["value"]
+    response = kube.api.rest_client.pool_manager.request(
+        method, cfg.host + path, body=body.encode() if isinstance(body, str) else body,
+        headers=headers, preload_content=True, timeout=60)
+    if not 200 <= response.status < 300:
+        raise _api_error(response)
+    out: Obj = json.loads(response.data or b"{}")
+    return out
+
+
+def _api_error(response: Any) -> ApiException:
+    e = ApiException(status=response.status, reason=response.reason)
+    e.body = response.data
+    return e
+
+
+def at_size_limit(make: Callable[[int], bytes], create: Callable[[bytes], Obj],
+                  start: int = 1_600_000) -> int:
+    """The largest size of a shape the apiserver (and its etcd) accepts: `make(n)`
+    is the text of one object about n bytes long; sizes are tried from `start`
+    down, 3% at a time, until one is created. Returns that n."""
+    size = start
+    while size > 100_000:
+        try:
+            create(make(size))
+            return size
+        except ApiException as e:
+            if e.status not in (413, 500):  # request too large (apiserver, etcd)
+                raise
+        size = int(size * 0.97)
+    raise AssertionError("no object of this shape was accepted")

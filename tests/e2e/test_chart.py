@@ -269,6 +269,7 @@ def test_servicemonitor_and_customized_values_reach_the_objects(tools_bin: Path)
         "3", "AgentRun,ToolRun,SubOrchestration,ApprovalGate,SignalWait")
     assert env["ORCH_MAX_STEPS"] == "500"
     assert env["ORCH_MAX_DESCENDANTS"] == "50"
+    assert env["ORCH_MAX_ACTIVE_RUNS_PER_NAMESPACE"] == "20"
     assert pod["imagePullSecrets"] == [{"name": "registry-credentials"}]
     assert pod["serviceAccountName"] == "orchestrator-sa"
     assert pod["tolerations"][0]["key"] == "dedicated"

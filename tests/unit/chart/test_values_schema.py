@@ -46,6 +46,10 @@ def test_schema_is_valid_and_accepts_the_defaults() -> None:
                  id="step-kinds"),
     pytest.param({"orchestrationController": {"maxSteps": 500}}, id="max-steps"),
     pytest.param({"orchestrationController": {"maxDescendants": 0}}, id="no-child-runs"),
+    pytest.param({"orchestrationController": {"maxActiveRunsPerNamespace": 50}},
+                 id="max-active-runs"),
+    pytest.param({"orchestrationController": {"maxActiveRunsPerNamespace": None}},
+                 id="max-active-runs-unlimited"),
 ])
 def test_accepted(values: dict[str, Any]) -> None:
     VALIDATOR.validate(values)
@@ -83,6 +87,9 @@ def test_accepted(values: dict[str, Any]) -> None:
     pytest.param({"orchestrationController": {"maxDescendants": "1000"}},
                  ["orchestrationController", "maxDescendants"], "not of type 'integer'",
                  id="descendants-as-string"),
+    pytest.param({"orchestrationController": {"maxActiveRunsPerNamespace": 0}},
+                 ["orchestrationController", "maxActiveRunsPerNamespace"],
+                 "less than the minimum of 1", id="max-active-runs-zero"),
     pytest.param({"orchestrationController": {"healthWindowSeconds": 0}},
                  ["orchestrationController", "healthWindowSeconds"],
                  "less than or equal to the minimum of 0", id="health-window-zero"),

@@ -183,3 +183,22 @@ def test_an_argo_config_map_without_a_namespace_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as e:
         load_config([], {"ORCH_ARGO_CONFIGMAP": "workflow-controller-configmap"})
     assert e.value.code == 2
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    pytest.param(None, None, id="unset: no limit"),
+    pytest.param("", None, id="empty: no limit"),
+    pytest.param(" 25 ", 25, id="a limit"),
+])
+def test_max_active_runs_per_namespace(value: str | None, expected: int | None) -> None:
+    env = {} if value is None else {"ORCH_MAX_ACTIVE_RUNS_PER_NAMESPACE": value}
+    assert load_config([], env).max_active_runs_per_namespace == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "ten", "2.5"])
+def test_a_bad_max_active_runs_is_a_usage_error(value: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        load_config([], {"ORCH_MAX_ACTIVE_RUNS_PER_NAMESPACE": value})
+    assert e.value.code == 2
+    assert "ORCH_MAX_ACTIVE_RUNS_PER_NAMESPACE" in capsys.readouterr().err

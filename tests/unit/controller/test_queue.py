@@ -165,3 +165,52 @@ def test_shutdown_wakes_blocked_getters_and_depth_metric() -> None:
     t.join(2)
     assert got == [None]
     assert b'workqueue_adds_total{name="t"} 2.0' in m.render()
+
+
+# -- fairness across shards (namespaces), issue 22 --------------------------------
+def by_namespace(key: str) -> str:
+    return key.split("/")[0]
+
+
+def test_a_backlog_in_one_namespace_does_not_hold_up_another() -> None:
+    """1,000 keys of a flooding tenant, then one of a victim: the victim's key is
+    the second handed out, not the 1,001st."""
+    q: WorkQueue[str] = WorkQueue("t", shard=by_namespace)
+    for i in range(1000):
+        q.add(f"tenant/run-{i}")
+    q.add("victim/run")
+    assert [q.get(0), q.get(0)] == ["tenant/run-0", "victim/run"]
+    assert len(q) == 999
+
+
+def test_namespaces_take_turns_and_each_keeps_its_order() -> None:
+    q: WorkQueue[str] = WorkQueue("t", shard=by_namespace)
+    for key in ["a/1", "a/2", "a/3", "b/1", "c/1", "b/2"]:
+        q.add(key)
+    assert drain(q) == ["a/1", "b/1", "c/1", "a/2", "b/2", "a/3"]
+
+
+def test_a_key_requeued_after_processing_waits_for_the_other_namespaces() -> None:
+    q: WorkQueue[str] = WorkQueue("t", shard=by_namespace)
+    q.add("a/1")
+    assert q.get(0) == "a/1"
+    q.add("a/1")  # changed while processed
+    q.add("b/1")
+    q.done("a/1")
+    assert drain(q) == ["b/1", "a/1"]
+
+
+def test_fairness_keeps_the_queue_guarantees() -> None:
+    """Dedupe and per-key serialization hold with shards too."""
+    q: WorkQueue[str] = WorkQueue("t", shard=by_namespace)
+    for _ in range(3):
+        q.add("a/1")
+        q.add("b/1")
+    assert len(q) == 2
+    assert q.get(0) == "a/1"
+    q.add("a/1")
+    assert q.get(0) == "b/1"
+    assert q.get(0) is None  # a/1 is being processed
+    q.done("a/1")
+    q.done("b/1")
+    assert drain(q) == ["a/1"]

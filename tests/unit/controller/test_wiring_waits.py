@@ -16,11 +16,11 @@ from controller.events import Recorder
 from controller.kube import APPROVAL_POLICIES, RUNS, SIGNAL_DELIVERIES, WORKFLOWS
 from controller.main import DELIVERY, POLICY, Controller, stores
 from controller.mapping import RUN, WORKFLOW, Key
-from controller.reconcile import Caches, Reconciler
+from controller.reconcile import Caches, Reconciler, hydrated
 from controller.release import wait_facts
 from controller.watch import Informer
 from tests.unit.controller.helpers import compiled, with_status
-from tests.unit.controller.test_decide import SUBMITTED, owned, run, trust_of
+from tests.unit.controller.test_decide import RUN_UID, SUBMITTED, owned, run, trust_of
 from tests.unit.controller.test_decide_waits import STEPS, waiting
 from tests.unit.controller.test_wiring import NS, event, queued
 
@@ -30,7 +30,8 @@ Obj = dict[str, Any]
 def controller() -> Controller:
     c = Controller(load_config(["--namespaces", NS], {}))
     reconciler = Reconciler(None, Caches(*(c._lookup(k) for k in (RUN, RUN, WORKFLOW))),  # type: ignore[arg-type]
-                            Recorder(None))  # type: ignore[arg-type]
+                            Recorder(None), waits=c.waits.set_workflow)  # type: ignore[arg-type]
+    RECONCILERS[id(c)] = reconciler
     for kind, res in ((RUN, RUNS), (WORKFLOW, WORKFLOWS)):
         c.informers[kind] = {NS: Informer(None, res, NS, c._handler(kind, reconciler),  # type: ignore[arg-type]
                                           store=stores()[kind])}
@@ -38,6 +39,19 @@ def controller() -> Controller:
         c.informers[kind] = {NS: Informer(None, res, NS, c._wait_handler(kind),  # type: ignore[arg-type]
                                           store=stores()[kind])}
     return c
+
+
+RECONCILERS: dict[int, Reconciler] = {}
+
+
+def woken(c: Controller) -> list[Key]:
+    """The keys the events queued; each run's reconcile then reads what its
+    Workflow waits on into the index, as the worker does (never the watch)."""
+    keys = queued(c)
+    for key in keys:
+        wf = c._lookup(WORKFLOW)(NS, key.name)
+        RECONCILERS[id(c)]._index_waits(key, hydrated(wf, RUN_UID), RUN_UID)
+    return keys
 
 
 def obj(kind: str, name: str, rv: str, **body: Any) -> Obj:
@@ -50,17 +64,17 @@ def test_policy_and_delivery_events_wake_only_the_runs_that_wait_on_them() -> No
     wf = waiting()  # run-1: a gate on policy "deploy", a wait on signal "ready"
     wf["metadata"]["namespace"], wf["metadata"]["resourceVersion"] = NS, "1"
     event(c, WORKFLOW, "ADDED", wf)
-    assert queued(c) == [Key(RUN, NS, "run-1")]
+    assert woken(c) == [Key(RUN, NS, "run-1")]
     event(c, POLICY, "ADDED", obj("ApprovalPolicy", "other", "2"))
     event(c, DELIVERY, "ADDED", obj("SignalDelivery", "d0", "3",
                                      spec={"signalRef": {"name": "elsewhere"}}))
-    assert queued(c) == []  # nobody waits on those
+    assert woken(c) == []  # nobody waits on those
     event(c, POLICY, "MODIFIED", obj("ApprovalPolicy", "deploy", "4",
                                      status={"phase": "Approved"}))
-    assert queued(c) == [Key(RUN, NS, "run-1")]
+    assert woken(c) == [Key(RUN, NS, "run-1")]
     event(c, DELIVERY, "ADDED", obj("SignalDelivery", "d1", "5",
                                      spec={"signalRef": {"name": "ready"}, "payload": {}}))
-    assert queued(c) == [Key(RUN, NS, "run-1")]
+    assert woken(c) == [Key(RUN, NS, "run-1")]
     assert [d["metadata"]["name"] for d in c.waits.deliveries_for(
         NS, next(iter(_specs(wf))))] == ["d1"]
 
@@ -70,13 +84,13 @@ def test_a_workflow_that_waits_no_more_is_forgotten() -> None:
     wf = waiting()
     wf["metadata"]["namespace"], wf["metadata"]["resourceVersion"] = NS, "1"
     event(c, WORKFLOW, "ADDED", wf)
-    queued(c)
+    woken(c)
     done = owned(waiting(gate="Succeeded", signal="Succeeded"))
     done["metadata"]["namespace"], done["metadata"]["resourceVersion"] = NS, "2"
     event(c, WORKFLOW, "MODIFIED", done)
-    queued(c)
+    woken(c)
     event(c, POLICY, "MODIFIED", obj("ApprovalPolicy", "deploy", "3"))
-    assert queued(c) == [] and c.waits.waiting_count() == 0
+    assert woken(c) == [] and c.waits.waiting_count() == 0
 
 
 def _specs(wf: Obj) -> list[Any]:
@@ -151,14 +165,14 @@ def test_a_delivery_that_came_first_releases_the_wait_as_soon_as_it_starts() -> 
     c = controller()
     before = in_ns(owned(with_status(compiled(STEPS), "Running", [])), "1")
     event(c, WORKFLOW, "ADDED", before)
-    assert queued(c) == [Key(RUN, NS, "run-1")]
+    assert woken(c) == [Key(RUN, NS, "run-1")]
     event(c, DELIVERY, "ADDED", obj("SignalDelivery", "early", "2",
                                      spec={"signalRef": {"name": "ready"}, "deliveryId": "d-1"}))
     event(c, POLICY, "ADDED", obj("ApprovalPolicy", "deploy", "3",
                                    status={"phase": "Approved"}))
-    assert queued(c) == []  # nothing waits yet
+    assert woken(c) == []  # nothing waits yet
     event(c, WORKFLOW, "MODIFIED", in_ns(waiting(), "4"))
-    assert queued(c) == [Key(RUN, NS, "run-1")]
+    assert woken(c) == [Key(RUN, NS, "run-1")]
     assert released(decided(c)) == {
         "gate": ("Succeeded", "approval policy deploy is approved"),
         "signal": ("Succeeded", "signal ready delivered (SignalDelivery early)")}
@@ -172,7 +186,7 @@ def test_after_a_restart_decisions_made_meanwhile_are_found_in_the_caches() -> N
     event(c, POLICY, "ADDED", obj("ApprovalPolicy", "deploy", "1",
                                    status={"phase": "dEnIeD"}))
     event(c, WORKFLOW, "ADDED", in_ns(waiting(), "2"))
-    assert queued(c) == [Key(RUN, NS, "run-1")]
+    assert woken(c) == [Key(RUN, NS, "run-1")]
     late = "2026-01-01T01:00:00Z"  # the gate's 60 s passed long ago; the signal has none
     assert released(decided(c, late)) == {
         "gate": ("Failed", "approval policy deploy is denied")}
@@ -183,3 +197,57 @@ def test_after_a_restart_decisions_made_meanwhile_are_found_in_the_caches() -> N
     due = decided(c, "2026-01-01T00:00:59Z")  # not yet: mirrored, looked at again at 60 s
     assert isinstance(due, WriteStatus) and due.requeue is not None
     assert due.requeue.after == pytest.approx(1 + DUE_MARGIN)
+
+
+# -- a Workflow's node status is decoded by a worker, for the run that owns it -------
+def compressed_waiting(owner_uid: str | None) -> Obj:
+    """The waiting Workflow with its nodes gzip-compressed, owned by `owner_uid`
+    (None: no owner, only the run label, as anyone who edits Workflows can make)."""
+    import base64
+    import gzip
+    import json
+
+    wf = in_ns(waiting(), "7")
+    text = json.dumps(wf["status"].pop("nodes")).encode()
+    wf["status"]["compressedNodes"] = base64.b64encode(gzip.compress(text)).decode()
+    if owner_uid is None:
+        del wf["metadata"]["ownerReferences"]
+    else:
+        wf["metadata"]["ownerReferences"][0]["uid"] = owner_uid
+    return wf
+
+
+def test_the_wait_index_reads_compressed_nodes_of_the_runs_own_workflow() -> None:
+    c = controller()
+    event(c, WORKFLOW, "ADDED", compressed_waiting(RUN_UID))
+    assert woken(c) == [Key(RUN, NS, "run-1")]
+    event(c, POLICY, "MODIFIED", obj("ApprovalPolicy", "deploy", "8"))
+    assert woken(c) == [Key(RUN, NS, "run-1")]
+
+
+@pytest.mark.parametrize("owner", [None, "someone-else"], ids=["label-only", "other-owner"])
+def test_a_bomb_in_a_workflow_the_run_does_not_own_is_never_decoded(
+        owner: str | None) -> None:
+    """Issue 22: the watch handler decoded `compressedNodes` of any Workflow with
+    the run label, before any ownership check: 816 KB of gzip, 600 MB of JSON. Now
+    the watch decodes nothing, and the worker only the run's own Workflow. (The bomb
+    here is 64 MB of whitespace, not JSON: enough to see, small enough to survive
+    the code before this change.)"""
+    import base64
+    import gzip
+    import tracemalloc
+
+    c = controller()
+    wf = compressed_waiting(owner)
+    bomb = gzip.compress(b" " * (64 * 1024 * 1024) + b"x", 9)
+    wf["status"]["compressedNodes"] = base64.b64encode(bomb).decode()
+    tracemalloc.start()
+    try:
+        event(c, WORKFLOW, "ADDED", wf)
+        keys = woken(c)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert keys == [Key(RUN, NS, "run-1")]  # the run is told (WorkflowNotOwned)
+    assert peak < 16 * 1024 * 1024, peak  # nothing was decompressed
+    assert c.waits.waiting_count() == 0

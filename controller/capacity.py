@@ -1,0 +1,110 @@
+"""How many runs of one namespace may be active at once (contract §6,
+`maxActiveRunsPerNamespace`): which runs hold a slot, and which wait for one.
+
+Why: one controller serves every tenant, and a tenant that creates a thousand
+runs at once must not take the cluster's Argo, or the controller, from the others
+(issue 22). An install may cap the active runs of a namespace; a run past the cap
+is not submitted: it waits, `Submitted=False` with reason `ActiveRunLimit`, and
+starts when one ends, oldest first (creation time, then name).
+
+A run holds a slot from the moment a worker is about to create its Workflow until
+it is seen ended or deleted. Slots are taken under one lock, so workers submitting
+at once never pass the cap; the holders are learnt again from the run watch after
+a restart (a run with a Workflow that has not ended holds one). When a slot frees,
+the oldest waiting run is woken (`wake`), so no waiting run is polled.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from compiler.vocabulary import RUN_DONE
+from controller.mapping import Key
+
+Order = tuple[str, str]  # (creationTimestamp, name): who waited first
+
+
+def is_active(run: Mapping[str, Any]) -> bool:
+    """Submitted (its Workflow is recorded) and not ended."""
+    status = run.get("status") or {}
+    return bool(status.get("workflowRef")) and status.get("phase") not in RUN_DONE
+
+
+def is_over(run: Mapping[str, Any]) -> bool:
+    """Ended, or being deleted: it needs no slot any more."""
+    status = run.get("status") or {}
+    return status.get("phase") in RUN_DONE or bool(
+        (run.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def order_of(run: Mapping[str, Any]) -> Order:
+    meta = run.get("metadata") or {}
+    return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
+
+
+def limit_message(namespace: str, limit: int) -> str:
+    return (f"{limit} runs of namespace {namespace} are active, as many as this install "
+            "allows at once (maxActiveRunsPerNamespace); this run starts when one ends")
+
+
+class ActiveRuns:
+    """Thread-safe: the run watch calls `observe`, the workers `admit`."""
+
+    def __init__(self, limit: int | None, wake: Callable[[Key], None]) -> None:
+        self.limit, self.wake = limit, wake
+        self._lock = threading.Lock()
+        self._holders: dict[str, set[Key]] = {}
+        self._waiting: dict[str, dict[Key, Order]] = {}
+
+    def observe(self, key: Key, run: Mapping[str, Any] | None) -> None:
+        """A run's current state (None: deleted), from the watch."""
+        if self.limit is None:
+            return
+        with self._lock:
+            held = self._holders.setdefault(key.namespace, set())
+            waiting = self._waiting.setdefault(key.namespace, {})
+            if run is not None and is_active(run):
+                held.add(key)
+                waiting.pop(key, None)
+            elif run is None or is_over(run):
+                held.discard(key)
+                waiting.pop(key, None)
+            woken = self._next_locked(key.namespace)
+        for k in woken:
+            self.wake(k)
+
+    def admit(self, key: Key, run: Mapping[str, Any]) -> bool:
+        """May the run create its Workflow now? True takes (or keeps) its slot;
+        False puts it in line."""
+        if self.limit is None:
+            return True
+        with self._lock:
+            held = self._holders.setdefault(key.namespace, set())
+            waiting = self._waiting.setdefault(key.namespace, {})
+            if key in held:
+                return True
+            mine = order_of(run)
+            ahead = sum(1 for k, o in waiting.items() if k != key and o < mine)
+            if len(held) + ahead < self.limit:
+                held.add(key)
+                waiting.pop(key, None)
+                return True
+            waiting[key] = mine
+            return False
+
+    def _next_locked(self, namespace: str) -> list[Key]:
+        """The waiting runs that may now take the free slots, oldest first."""
+        assert self.limit is not None
+        free = self.limit - len(self._holders.get(namespace, ()))
+        waiting = self._waiting.get(namespace) or {}
+        if free <= 0 or not waiting:
+            return []
+        return [k for k, _ in sorted(waiting.items(), key=lambda item: item[1])[:free]]
+
+    def counts(self, namespace: str) -> tuple[int, int]:
+        """(active, waiting) runs of the namespace."""
+        with self._lock:
+            return (len(self._holders.get(namespace, ())),
+                    len(self._waiting.get(namespace, ())))
