@@ -27,6 +27,7 @@ RUN python3 -m venv --without-pip /opt/orch \
  && python3 -m pip --python /opt/orch/bin/python3 uninstall --yes aiohttp aiohttp-retry \
       aiohappyeyeballs aiosignal attrs frozenlist multidict propcache yarl \
  && rm -rf /opt/orch/lib/python3*/site-packages/kubernetes/aio
+COPY orchapi ./orchapi
 COPY compiler ./compiler
 COPY controller ./controller
 COPY operate ./operate

@@ -22,7 +22,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from compiler.graph import Graph, Node
 from compiler.partition import (
     ARGO_LIMITS,
     StepCost,
@@ -30,6 +29,7 @@ from compiler.partition import (
     gates_of,
     partition_steps,
 )
+from orchapi.graph import Graph, Node
 
 Shape = Callable[[], Graph]
 

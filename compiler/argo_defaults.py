@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from compiler.api import GROUP
+from orchapi.api import GROUP
 
 DEFAULTS_ANNOTATION = f"{GROUP}/argo-defaults"
 NO_RETRIES: dict[str, str] = {"limit": "0"}

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.api import ORCHESTRATION_KIND
 from compiler.diagnostics import Collector, Diagnostic, Span
 from compiler.emit_run import emit_run
 from compiler.gcpause import paused_gc
@@ -34,7 +33,6 @@ from compiler.inputs import (
     namespace_of,
     tools_by_name,
 )
-from compiler.models import MAX_STEPS, Orchestration, OrchestrationRun
 from compiler.pods import PodSettings
 from compiler.salvage import compile_problems, salvage
 from compiler.source import Document, Origin, normalize, reparse
@@ -45,6 +43,8 @@ from compiler.suborchestrations import (
 )
 from compiler.tools import Tool, ToolSource
 from compiler.validate import check_tool
+from orchapi.api import ORCHESTRATION_KIND
+from orchapi.models import MAX_STEPS, Orchestration, OrchestrationRun
 
 TOOL_RUN = "ToolRun"
 

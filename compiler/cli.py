@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from compiler.batch import Batch
     from compiler.diagnostics import Diagnostic
-    from compiler.graph import Graph
     from compiler.inputs import Inputs
-    from compiler.models import Orchestration
     from compiler.pods import PodSettings
-    from compiler.semantics import RunResult
+    from orchapi.graph import Graph
+    from orchapi.models import Orchestration
+    from orchapi.semantics import RunResult
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 STDIN = "<stdin>"
@@ -85,7 +85,7 @@ def load_inputs(paths: Sequence[str], args: argparse.Namespace | None = None,
 
 def _max_steps(args: argparse.Namespace | None) -> int:
     """`--max-steps` where the command has it, else the default (contract §8)."""
-    from compiler.api import MAX_STEPS
+    from orchapi.api import MAX_STEPS
 
     return getattr(args, "max_steps", None) or MAX_STEPS
 
@@ -214,7 +214,7 @@ def _write(text: str) -> None:
 
 def _check_service_account(name: str | None) -> None:
     """A ServiceAccount's name is an object name (IsDNS1123Subdomain)."""
-    from compiler.names import DNS_SUBDOMAIN_NAME, quote
+    from orchapi.names import DNS_SUBDOMAIN_NAME, quote
 
     problem = DNS_SUBDOMAIN_NAME.problem(name) if name is not None else None
     if name is not None and problem:
@@ -230,8 +230,8 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     """The one Orchestration of the input (or `--orchestration [NAMESPACE/]NAME`),
     its graph and, when steps are named to fail or error, the plan. An int is an
     exit code."""
-    from compiler.graph import build_graph
-    from compiler.names import quote, suggest
+    from orchapi.graph import build_graph
+    from orchapi.names import quote, suggest
 
     if getattr(args, "rerun", None) and not getattr(args, "resume_from", None):
         raise UsageError("--rerun needs --resume-from RUN.yaml: it names steps of the run "
@@ -299,7 +299,7 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
         return _resumed(args, orch, graph, failed, errored)
     result = None
     if failed or errored or args.command == "plan":
-        from compiler.semantics import plan
+        from orchapi.semantics import plan
 
         result = plan(graph, failed, errored, during)
     return orch.metadata.name or "orchestration", graph, result
@@ -311,8 +311,8 @@ def _resumed(args: argparse.Namespace, orch: Orchestration, graph: Graph,
     for a run resuming the saved run (`kubectl get orchestrationrun NAME -o yaml`)."""
     import yaml
 
-    from compiler.names import quote
     from compiler.resume import decide_resume, old_steps, plan_resume, resume_problem
+    from orchapi.names import quote
 
     ((name, text),) = read_sources([args.resume_from])
     if not isinstance(text, str):
@@ -353,7 +353,7 @@ def _one_run(data: Any, file: str, orchestration: str) -> dict[str, Any]:
     orchestrationruns -o yaml` prints) its one OrchestrationRun, or the one of
     `orchestration` among several."""
     from compiler.inputs import LIST_KINDS
-    from compiler.names import quote
+    from orchapi.names import quote
 
     def is_run(obj: Any) -> bool:
         return isinstance(obj, dict) and obj.get("kind") == "OrchestrationRun"
@@ -505,7 +505,7 @@ def _positive(text: str) -> int:
 
 
 def _add_max_steps(p: argparse.ArgumentParser) -> None:
-    from compiler.api import MAX_STEPS
+    from orchapi.api import MAX_STEPS
 
     p.add_argument("--max-steps", type=_positive, default=MAX_STEPS, metavar="N",
                    help=f"most steps an Orchestration may have (default {MAX_STEPS:,}; "

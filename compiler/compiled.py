@@ -13,12 +13,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compiler.api import STEP_INDEXES_ANNOTATION, STEP_KINDS_ANNOTATION
 from compiler.compressed import UnreadableNodesError, decode_compressed_nodes
 from compiler.gates import is_gate_task, sources_of_task
-from compiler.graph import Graph, Node
 from compiler.outcome import is_outcome_task
 from compiler.resume import is_reused_task
+from orchapi.api import STEP_INDEXES_ANNOTATION, STEP_KINDS_ANNOTATION
+from orchapi.graph import Graph, Node
 
 Obj = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""The CRDs of `Orchestration` and `OrchestrationRun`, generated from `compiler.models`.
+"""The CRDs of `Orchestration` and `OrchestrationRun`, generated from `orchapi.models`.
 
 Why: the CRDs the chart ships and the models the compiler parses with must never
 disagree, so the CRDs are derived from the models (as controller-gen derives them
@@ -48,9 +48,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from compiler.api import GENERATED_BY_ANNOTATION, ORCHESTRATION_KIND, RUN_KIND
-from compiler.api import GROUP as API_GROUP
-from compiler.models import (
+from orchapi.api import GENERATED_BY_ANNOTATION, ORCHESTRATION_KIND, RUN_KIND
+from orchapi.api import GROUP as API_GROUP
+from orchapi.models import (
     MAX_NAME_LENGTH,
     MAX_STEPS,
     MUTABLE_RUN_SPEC_FIELDS,
@@ -59,7 +59,7 @@ from compiler.models import (
     OrchestrationSpec,
     OrchestrationStatus,
 )
-from compiler.names import (
+from orchapi.names import (
     DNS_SUBDOMAIN_NAME,
     ENV_VAR_NAME,
     IMAGE,
@@ -237,7 +237,7 @@ def immutable_field_rules(spec: Schema, mutable: frozenset[str]) -> list[Schema]
 
 
 # --- Names a user writes into Argo and Kubernetes name fields (issue 9) -----------
-# Each is held to its field's grammar (compiler.names): a `pattern` where the name
+# Each is held to its field's grammar (orchapi.names): a `pattern` where the name
 # is a value (no CEL cost), a CEL rule where it is a map key. A step's `with` keys
 # are Argo parameter names, a Container's environment variable names; bounding the
 # map is what lets the rule's estimated cost fit 200 steps. A Template step's

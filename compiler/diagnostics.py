@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from compiler.vocabulary import SubmitReason
+from orchapi.vocabulary import SubmitReason
 
 
 class Reason(enum.StrEnum):

@@ -13,21 +13,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import (
-    ARGO_API_VERSION,
-    DEPTH_ANNOTATION,
-    ORCHESTRATION_LABEL,
-    RUN_LABEL,
-    UNBOUNDED_SECONDS,
-    UNBOUNDED_TIMEOUT,
-    WORKFLOW_KIND,
-)
 from compiler.diagnostics import Collector, FieldPath, Reason, Severity
-from compiler.graph import Graph, build_graph
 from compiler.kinds import KINDS, Emitted, StepContext
 from compiler.kinds.base import argo_literal, article
-from compiler.models import Orchestration, OrchestrationRun, Step
-from compiler.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
 from compiler.outcome import MAX_TASKS, OUTCOME_TEMPLATE, outcome_task
 from compiler.partition import MAX_TEMPLATES as MAX_TEMPLATES  # (re-exported)
 from compiler.partition import MAX_WORKFLOW_BYTES
@@ -37,6 +25,18 @@ from compiler.resume import NO_OP, REUSED_TEMPLATE
 from compiler.step_fields import step_parameters
 from compiler.tools import Tool
 from compiler.validate import check_run_parameters
+from orchapi.api import (
+    ARGO_API_VERSION,
+    DEPTH_ANNOTATION,
+    ORCHESTRATION_LABEL,
+    RUN_LABEL,
+    UNBOUNDED_SECONDS,
+    UNBOUNDED_TIMEOUT,
+    WORKFLOW_KIND,
+)
+from orchapi.graph import Graph, build_graph
+from orchapi.models import Orchestration, OrchestrationRun, Step
+from orchapi.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
 
 MAX_BYTES = MAX_WORKFLOW_BYTES
 WARN_BYTES = 512 * 1024

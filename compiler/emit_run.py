@@ -28,7 +28,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import PART_ANNOTATION, STEP_INDEXES_ANNOTATION
 from compiler.compiled import steps_of
 from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.emit import (
@@ -43,9 +42,6 @@ from compiler.emit import (
 )
 from compiler.gates import GATE_TASK, GATE_TEMPLATE, gate_task
 from compiler.gates import TEMPLATE as GATE
-from compiler.graph import Graph, Node, build_graph
-from compiler.models import Orchestration, OrchestrationRun
-from compiler.names import MAX_WORKFLOW_NAME, shorten
 from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
 from compiler.outcome import TEMPLATE as OUTCOME
 from compiler.partition import ARGO_LIMITS, Limits, Part, Plan, StepCost, TooLargeError, plan_parts
@@ -53,6 +49,10 @@ from compiler.pods import PodSettings
 from compiler.policies import read_policies
 from compiler.tools import Tool
 from compiler.validate import check_run_parameters
+from orchapi.api import PART_ANNOTATION, STEP_INDEXES_ANNOTATION
+from orchapi.graph import Graph, Node, build_graph
+from orchapi.models import Orchestration, OrchestrationRun
+from orchapi.names import MAX_WORKFLOW_NAME, shorten
 
 Obj = dict[str, Any]
 PART_TEMPLATE = "orch-part"  # part DAG templates: orch-part-1, orch-part-2, ...

@@ -31,8 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.semantics import StepResult
-from compiler.vocabulary import ArgoPhase, StepReason
+from orchapi.semantics import StepResult
+from orchapi.vocabulary import ArgoPhase, StepReason
 
 GATE_TEMPLATE = "orch-gate"
 GATE_TASK = "orch-gate"  # task names: orch-gate-1, orch-gate-2, ... within a part
@@ -100,7 +100,7 @@ class GateRelease:
 
 def decide_gate(sources: Sequence[StepResult]) -> GateRelease | None:
     """What the controller does with a waiting gate, from its sources' results
-    (`compiler.semantics.evaluate` over the whole run): fail it once a source
+    (`orchapi.semantics.evaluate` over the whole run): fail it once a source
     blocks its dependents, pass it once every source lets them run, else wait
     (None). A source the run's own end stopped releases nothing: stopping the run
     stops its Workflows, and Argo fails their waiting gates itself."""

@@ -19,15 +19,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND
 from compiler.diagnostics import ROOT, Collector, Diagnostic, FieldPath, Reason, Span
 from compiler.gcpause import paused_gc
-from compiler.models import MAX_STEPS, Orchestration, OrchestrationRun
-from compiler.names import suggest
 from compiler.source import Document, empty_file_message, iter_documents
 from compiler.suborchestrations import check_sub_orchestration_cycles
 from compiler.tools import Tool
 from compiler.validate import check_document_kind, check_orchestration, check_run, check_tool
+from orchapi.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND
+from orchapi.models import MAX_STEPS, Orchestration, OrchestrationRun
+from orchapi.names import suggest
 
 Key = tuple[str, str]  # (namespace, name)
 NAME = FieldPath(("metadata", "name"))

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from compiler.graph import Graph
+from orchapi.graph import Graph
 
 OUTCOME_TEMPLATE = "orch-outcome"
 OUTCOME_TASK = "orch-outcome"

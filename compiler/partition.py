@@ -32,8 +32,8 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from compiler.graph import Graph, topological_order
 from compiler.outcome import MAX_TASKS
+from orchapi.graph import Graph, topological_order
 
 # Argo v4's full CRDs: spec.templates maxItems 200 (as templates[].dag.tasks,
 # compiler.outcome.MAX_TASKS; argoproj.io_workflows.yaml, v4.0.5 and v4.1.2).
@@ -142,7 +142,7 @@ class TooLargeError(ValueError):
 
 def breadth_first_order(graph: Graph) -> list[str]:
     """A topological order, layer by layer (Kahn's algorithm, ties by declaration
-    order: compiler.graph.topological_order)."""
+    order: orchapi.graph.topological_order)."""
     return topological_order(graph)
 
 

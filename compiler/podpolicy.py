@@ -42,7 +42,6 @@ from functools import lru_cache
 from typing import Any, Final
 
 from compiler.diagnostics import Diagnostic, FieldPath, Reason
-from compiler.names import quote, suggest
 from compiler.pod_security import (
     RESTRICTED_POD,
     Violation,
@@ -50,6 +49,7 @@ from compiler.pod_security import (
     restricted_container,
     volume_type,
 )
+from orchapi.names import quote, suggest
 
 RESTRICTED: Final = "restricted"
 NONE: Final = "none"

@@ -3,7 +3,7 @@ proompteng/lab @6b69af37 docs/agents/primitives/orchestration.md): `retries.limi
 is the `retries` of every step that gives none, and `timeouts.totalSeconds` the
 run's deadline, the Workflow's `activeDeadlineSeconds`. When it passes, running
 steps end `Failed` and steps not started `Skipped`, both `RunTimedOut`, and the run
-`Failed` with reason `RunTimedOut` (`compiler.semantics`). The reference controller
+`Failed` with reason `RunTimedOut` (`orchapi.semantics`). The reference controller
 reads neither (its CRD keeps `policies` as unknown fields), so these are the
 documented meaning, not a port.
 
@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import DEADLINE_ANNOTATION
 from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.unknown_keys import check_keys
+from orchapi.api import DEADLINE_ANNOTATION
 
 INT32 = 2**31 - 1
 PATH = FieldPath(("spec", "policies"))

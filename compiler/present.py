@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from compiler.graph import Graph
-from compiler.vocabulary import StepPhase
+from orchapi.graph import Graph
+from orchapi.vocabulary import StepPhase
 
 if TYPE_CHECKING:  # `orch graph` without a plan never loads the semantics
     from compiler.policies import Policies
-    from compiler.semantics import RunResult
+    from orchapi.semantics import RunResult
 
 _DASH = "-"
 

@@ -5,7 +5,7 @@ The decision is pure and made once, when the new run is submitted: every step
 that did not end `Succeeded` in the old run reruns, so does every step named in
 `rerun`, and so does every step downstream of one that reruns (its inputs may
 change). The others are reused: compiled as no-op tasks (`compiler.emit`), they
-end `Succeeded`, reason `Reused` (`Observed.REUSED` in `compiler.semantics`), with
+end `Succeeded`, reason `Reused` (`Observed.REUSED` in `orchapi.semantics`), with
 the old run's step record. Since what reruns is closed downstream, what is reused
 is closed upstream: a reused step never waits on a step that runs again.
 
@@ -19,9 +19,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from compiler.graph import Graph, topological_order
-from compiler.semantics import Observation, Observed, RunResult, WhatIf, evaluate
-from compiler.vocabulary import RUN_DONE, StepPhase, StepReason
+from orchapi.graph import Graph, topological_order
+from orchapi.semantics import Observation, Observed, RunResult, WhatIf, evaluate
+from orchapi.vocabulary import RUN_DONE, StepPhase, StepReason
 
 Obj = dict[str, Any]
 # The template of a reused step's task: a zero-length suspend (no pod, succeeds at
@@ -43,7 +43,7 @@ class ResumeDecision:
     why: Mapping[str, str]  # each rerun step -> why it runs again
 
     def known(self) -> dict[str, Observation]:
-        """What `compiler.semantics.evaluate` knows of the reused steps."""
+        """What `orchapi.semantics.evaluate` knows of the reused steps."""
         note = reused_note(self.resumed_from)
         return {name: Observation(Observed.REUSED, note) for name in self.reused}
 
@@ -115,7 +115,7 @@ def resume_problem(old_run: Mapping[str, Any] | None, resumed_from: str, orchest
                 "nothing to resume (submit a new run instead)")
     for name in rerun:
         if name not in graph.by_name:
-            from compiler.names import suggest  # (the models with it: only when needed)
+            from orchapi.names import suggest  # (the models with it: only when needed)
 
             near = suggest(name, graph.names)
             hint = f'; did you mean "{near}"?' if near else ""

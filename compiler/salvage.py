@@ -28,9 +28,9 @@ from pydantic import ValidationError
 from compiler.diagnostics import Collector, Diagnostic, FieldPath, Reason
 from compiler.kinds import KINDS
 from compiler.kinds.base import check_with_keys
-from compiler.models import Orchestration, Step
-from compiler.names import DNS_SUBDOMAIN_NAME, NAMESPACE, TEMPLATE
 from compiler.outcome import OUTCOME_TEMPLATE
+from orchapi.models import Orchestration, Step
+from orchapi.names import DNS_SUBDOMAIN_NAME, NAMESPACE, TEMPLATE
 
 STEPS = FieldPath(("spec", "steps"))
 _STAND_IN_KIND = "Checkpoint"  # a no-op: it compiles to nothing that can be wrong

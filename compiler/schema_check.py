@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath, Reason
-from compiler.names import quote, suggest
+from orchapi.names import quote, suggest
 
 SCHEMA_PATH = str(Path(__file__).with_name("schemas") / "k8s-container.json")
 Schema = dict[str, Any]

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from compiler.diagnostics import Collector, FieldPath, PathPart, Reason
-from compiler.models import Step
-from compiler.names import quote
+from orchapi.models import Step
+from orchapi.names import quote
 
 REFERENCE = "proompteng/lab@6b69af37 services/agents/src/server/orchestration-controller.ts"
 # JavaScript's WhiteSpace and LineTerminator: what String.prototype.trim removes.

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from compiler.diagnostics import Diagnostic, FieldPath, Reason
-from compiler.graph import find_cycles
-from compiler.models import Orchestration
 from compiler.source import Document
 from compiler.step_fields import reader_of, ref_of
+from orchapi.graph import find_cycles
+from orchapi.models import Orchestration
 
 SUB_ORCHESTRATION = "SubOrchestration"
 

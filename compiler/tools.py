@@ -21,8 +21,8 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from compiler.api import TOOL_KIND, TOOLS_API_VERSION
-from compiler.models import ObjectMeta
+from orchapi.api import TOOL_KIND, TOOLS_API_VERSION
+from orchapi.models import ObjectMeta
 
 # `format: int32` in the CRD: any int32, negative ones included.
 Int32 = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]

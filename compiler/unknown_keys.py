@@ -21,10 +21,10 @@ from pydantic import BaseModel
 
 from compiler.diagnostics import Collector, FieldPath, Reason, Severity
 from compiler.kinds import KINDS
-from compiler.models import NameRef, OrchestrationRunSpec, OrchestrationSpec, Step, TemplateRef
-from compiler.names import quote
 from compiler.step_fields import COMMON_KEYS
 from compiler.tools import ToolEnvVar, ToolSpec
+from orchapi.models import NameRef, OrchestrationRunSpec, OrchestrationSpec, Step, TemplateRef
+from orchapi.names import quote
 
 TOP = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
 

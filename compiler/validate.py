@@ -14,20 +14,24 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from compiler.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND, TOOLS_API_VERSION
 from compiler.diagnostics import ROOT, Collector, FieldPath, Reason
 from compiler.gates import GATE_TEMPLATE
-from compiler.graph import find_cycles
 from compiler.kinds import KINDS
 from compiler.kinds.base import check_name, check_with_keys
 from compiler.kinds.template import KIND as TEMPLATE_STEP
 from compiler.kinds.template import VALUE_EXPANDED, VALUE_HINT
-from compiler.models import (
+from compiler.outcome import OUTCOME_TEMPLATE
+from compiler.policies import check_policies
+from compiler.tools import Tool
+from compiler.unknown_keys import check_orchestration_keys, check_run_keys, check_tool_keys
+from orchapi.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND, TOOLS_API_VERSION
+from orchapi.graph import find_cycles
+from orchapi.models import (
     MAX_STEPS,
     Orchestration,
     OrchestrationRun,
 )
-from compiler.names import (
+from orchapi.names import (
     DNS_SUBDOMAIN_NAME,
     NAMESPACE,
     PARAMETER,
@@ -37,10 +41,6 @@ from compiler.names import (
     suggest,
     task_name_problem,
 )
-from compiler.outcome import OUTCOME_TEMPLATE
-from compiler.policies import check_policies
-from compiler.tools import Tool
-from compiler.unknown_keys import check_orchestration_keys, check_run_keys, check_tool_keys
 
 DOCUMENT_KINDS = (ORCHESTRATION_KIND, RUN_KIND)
 # The reference system's documents orch reads besides its own: a ToolRun step

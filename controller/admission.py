@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, MAX_STEPS
 from compiler.diagnostics import Reason
-from compiler.names import DNS_SUBDOMAIN_NAME, quote
 from compiler.suborchestrations import SUB_ORCHESTRATION, find_call_cycles
-from compiler.vocabulary import SubmitReason
+from orchapi.api import DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, MAX_STEPS
+from orchapi.names import DNS_SUBDOMAIN_NAME, quote
+from orchapi.vocabulary import SubmitReason
 
 DEFAULT_MAX_DEPTH = 8
 DEFAULT_MAX_DESCENDANTS = 1000

@@ -11,7 +11,7 @@ run whose `spec.cancel` is true.
   Ended ones are left as they are (their steps ended before the cancel).
 - A run that had ended before the cancel changes nothing: no plan at all.
 
-The step phases and the run's `Cancelled` come from `compiler.semantics.evaluate`
+The step phases and the run's `Cancelled` come from `orchapi.semantics.evaluate`
 (`cancelled=True`), through the mirror; this module only says what to change in
 the cluster. Every part is idempotent, so a reconcile that fails halfway is simply
 run again.
@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.vocabulary import RUN_DONE, ArgoShutdown
+from orchapi.vocabulary import RUN_DONE, ArgoShutdown
 
 Obj = dict[str, Any]
 ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"

@@ -20,8 +20,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from compiler.vocabulary import RUN_DONE
 from controller.mapping import Key
+from orchapi.vocabulary import RUN_DONE
 
 Order = tuple[str, str]  # (creationTimestamp, name): who waited first
 

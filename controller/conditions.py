@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from compiler.semantics import Condition
+from orchapi.semantics import Condition
 
 ConditionDict = dict[str, Any]
 

@@ -15,11 +15,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from compiler.api import MAX_STEPS
 from compiler.kinds import KINDS
 from compiler.podpolicy import POD_SECURITY_PROFILES, parse_pod_policy
 from compiler.pods import DEFAULT_PODS, PodSettings
 from controller.admission import DEFAULT_MAX_DEPTH, DEFAULT_MAX_DESCENDANTS
+from orchapi.api import MAX_STEPS
 
 ENABLED = "JANGAR_ORCHESTRATION_CONTROLLER_ENABLED"
 NAMESPACES = "JANGAR_ORCHESTRATION_CONTROLLER_NAMESPACES"

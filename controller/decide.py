@@ -49,10 +49,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import parse_time
 from compiler.compiled import graph_from_orchestration
 from compiler.diagnostics import Reason
-from compiler.vocabulary import ARGO_DONE, RUN_DONE, RunPhase, SubmitReason
 from controller import status as st
 from controller.admission import reference_refusal
 from controller.cancel import CancelPlan, is_cancel_requested, plan_cancel
@@ -66,6 +64,8 @@ from controller.mirror import (
 )
 from controller.seal import NOTHING, Trust, untrusted_view
 from controller.waits import Release, WaitFacts, WaitingNode, plan_waits, workflow_waits
+from orchapi.api import parse_time
+from orchapi.vocabulary import ARGO_DONE, RUN_DONE, RunPhase, SubmitReason
 
 Obj = dict[str, Any]
 NOT_OWNED_RECHECK = 30.0  # s: a Workflow we do not own is looked at again after this

@@ -26,8 +26,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.vocabulary import RUN_DONE, ConditionType, SubmitReason
 from controller.conditions import find_condition
+from orchapi.vocabulary import RUN_DONE, ConditionType, SubmitReason
 
 Obj = dict[str, Any]
 

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.vocabulary import (
+from controller.conditions import find_condition, now_rfc3339
+from controller.kube import Kube
+from orchapi.vocabulary import (
     ConditionStatus,
     ConditionType,
     EventReason,
@@ -25,8 +27,6 @@ from compiler.vocabulary import (
     StepReason,
     SubmitReason,
 )
-from controller.conditions import find_condition, now_rfc3339
-from controller.kube import Kube
 
 log = logging.getLogger("orch.events")
 COMPONENT = "orch-controller"

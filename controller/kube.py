@@ -34,7 +34,8 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from compiler import jsoncost
-from compiler.api import (
+from controller.metrics import Metrics
+from orchapi.api import (
     APPROVAL_POLICY_KIND,
     APPROVALS_API_VERSION,
     GROUP,
@@ -47,8 +48,7 @@ from compiler.api import (
     VERSION,
     WORKFLOW_KIND,
 )
-from compiler.names import DNS_SUBDOMAIN_NAME, NAMESPACE
-from controller.metrics import Metrics
+from orchapi.names import DNS_SUBDOMAIN_NAME, NAMESPACE
 
 Obj = dict[str, Any]
 T = TypeVar("T")

@@ -22,8 +22,6 @@ from http.server import ThreadingHTTPServer
 from types import FrameType
 
 from compiler import jsoncost
-from compiler.api import APPROVAL_POLICY_KIND, RUN_LABEL, SIGNAL_DELIVERY_KIND
-from compiler.vocabulary import RunPhase
 from controller.admission import Limits
 from controller.argo_config import ArgoDefaults
 from controller.capacity import ActiveRuns
@@ -73,6 +71,8 @@ from controller.waitindex import (
     policy_view,
 )
 from controller.watch import Informer
+from orchapi.api import APPROVAL_POLICY_KIND, RUN_LABEL, SIGNAL_DELIVERY_KIND
+from orchapi.vocabulary import RunPhase
 
 log = logging.getLogger("orch.main")
 CONTROLLER = "orchestration"

@@ -7,7 +7,7 @@ with hand-written node maps, and the e2e tests with real ones.
 
 How: each step's node is found by `displayName` among the nodes whose
 `boundaryID` is the entry DAG node (never by recomputing Argo's node IDs); its
-phase becomes an `Observation`, and `compiler.semantics.evaluate` (the one
+phase becomes an `Observation`, and `orchapi.semantics.evaluate` (the one
 implementation of §3) decides every step's phase and reason and the run's phase.
 The step graph is read from the Workflow itself (its entry DAG's tasks, less the
 compiler's final outcome task), because a submitted run does not change when its
@@ -22,14 +22,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import RESUMED_FROM_ANNOTATION, UNBOUNDED_TIMEOUT
 from compiler.argo_defaults import judgement_of
 from compiler.compiled import decode_nodes, graph_from_workflow, reused_steps, step_tasks
 from compiler.compressed import UnreadableNodesError
-from compiler.graph import Graph, Node
 from compiler.kinds.wait import WAIT_PARAM
 from compiler.resume import reused_note
-from compiler.semantics import (
+from controller.observe import Ending, last_attempt, observe
+from controller.resuming import reused_records_of
+from orchapi.api import RESUMED_FROM_ANNOTATION, UNBOUNDED_TIMEOUT
+from orchapi.graph import Graph, Node
+from orchapi.semantics import (
     Condition,
     Observation,
     Observed,
@@ -39,7 +41,7 @@ from compiler.semantics import (
     evaluate,
     outcome_from_argo,
 )
-from compiler.vocabulary import (
+from orchapi.vocabulary import (
     ARGO_DONE,
     RUN_DONE,
     ArgoDefaultsReason,
@@ -53,8 +55,6 @@ from compiler.vocabulary import (
     StepReason,
     SubmitReason,
 )
-from controller.observe import Ending, last_attempt, observe
-from controller.resuming import reused_records_of
 
 Obj = dict[str, Any]
 

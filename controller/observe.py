@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from compiler.api import DEADLINE_ANNOTATION, parse_time
 from compiler.kinds.wait import wait_of_node
-from compiler.semantics import Observation, Observed
-from compiler.vocabulary import ARGO_DONE, ArgoNodeType, ArgoPhase
 from controller import argo_messages
+from orchapi.api import DEADLINE_ANNOTATION, parse_time
+from orchapi.semantics import Observation, Observed
+from orchapi.vocabulary import ARGO_DONE, ArgoNodeType, ArgoPhase
 
 Obj = dict[str, Any]
 

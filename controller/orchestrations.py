@@ -18,20 +18,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from compiler.api import MAX_STEPS
 from compiler.render import condition_message
-from compiler.semantics import Condition
 from compiler.suborchestrations import SUB_ORCHESTRATION
-from compiler.vocabulary import (
+from controller import conditions as conds
+from controller.kube import ORCHESTRATIONS, Kube, Obj, retry_on_conflict
+from controller.mapping import Key
+from controller.validation import check_orchestration_object
+from orchapi.api import MAX_STEPS
+from orchapi.semantics import Condition
+from orchapi.vocabulary import (
     VALID,
     ConditionStatus,
     ConditionType,
     OrchestrationPhase,
 )
-from controller import conditions as conds
-from controller.kube import ORCHESTRATIONS, Kube, Obj, retry_on_conflict
-from controller.mapping import Key
-from controller.validation import check_orchestration_object
 
 Lookup = Callable[[str, str], Obj | None]
 

@@ -20,19 +20,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any
 
-from compiler.api import GENERATION_ANNOTATION, RUN_LABEL, STEP_KINDS_ANNOTATION, WORKFLOW_KIND
 from compiler.argo_defaults import Judgement, pin_retries
 from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
-from compiler.graph import build_graph
 from compiler.jsoncost import GATE, estimated_cost
 from compiler.kinds.tool_run import KIND as TOOL_RUN_KIND
-from compiler.names import label_value
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
 from compiler.step_fields import ref_of
 from compiler.tools import Tool
-from compiler.vocabulary import RUN_DONE, SubmitReason
 from controller import conditions as conds
 from controller import status as st
 from controller.admission import (
@@ -88,6 +84,10 @@ from controller.seal import Sealer, untrusted_view
 from controller.suspend import NodeUpdateError, hydrated_nodes
 from controller.validation import check_orchestration_object, check_tool_object, compile_run
 from controller.waitindex import Target, workflow_targets
+from orchapi.api import GENERATION_ANNOTATION, RUN_LABEL, STEP_KINDS_ANNOTATION, WORKFLOW_KIND
+from orchapi.graph import build_graph
+from orchapi.names import label_value
+from orchapi.vocabulary import RUN_DONE, SubmitReason
 
 log = logging.getLogger("orch.reconcile")
 JUDGED_CACHE = 256

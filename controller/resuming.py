@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import RESUMED_FROM_ANNOTATION, REUSED_RECORDS_ANNOTATION
-from compiler.graph import Graph
 from compiler.resume import decide_resume, old_steps, resume_problem, reused_records
-from compiler.vocabulary import SubmitReason
+from orchapi.api import RESUMED_FROM_ANNOTATION, REUSED_RECORDS_ANNOTATION
+from orchapi.graph import Graph
+from orchapi.vocabulary import SubmitReason
 
 Obj = dict[str, Any]
 

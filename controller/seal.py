@@ -40,9 +40,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.api import parse_time
-from compiler.vocabulary import ConditionType
 from controller.status import OWN_KEYS, OWN_STEP_KEYS
+from orchapi.api import parse_time
+from orchapi.vocabulary import ConditionType
 
 Obj = dict[str, Any]
 SEAL = "seal"  # the status field

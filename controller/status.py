@@ -19,9 +19,11 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from compiler.api import GENERATION_ANNOTATION
-from compiler.semantics import Condition
-from compiler.vocabulary import (
+from controller import conditions as conds
+from controller.mirror import Mirror
+from orchapi.api import GENERATION_ANNOTATION
+from orchapi.semantics import Condition
+from orchapi.vocabulary import (
     ConditionStatus,
     ConditionType,
     NodeStatusReason,
@@ -29,8 +31,6 @@ from compiler.vocabulary import (
     RunReason,
     SubmitReason,
 )
-from controller import conditions as conds
-from controller.mirror import Mirror
 
 Obj = dict[str, Any]
 OWN_KEYS = ("observedGeneration", "orchestrationGeneration", "workflowRef", "phase",

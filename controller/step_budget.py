@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.vocabulary import StepPhase
+from orchapi.vocabulary import StepPhase
 
 Obj = dict[str, Any]
 STEP_STATUS_BUDGET = 256 * 1024  # bytes of `status.stepStatuses` as compact JSON

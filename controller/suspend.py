@@ -40,7 +40,7 @@ from typing import Any
 
 from compiler.compiled import decode_nodes
 from compiler.compressed import UnreadableNodesError
-from compiler.vocabulary import ArgoNodeType, ArgoPhase
+from orchapi.vocabulary import ArgoNodeType, ArgoPhase
 
 Obj = dict[str, Any]
 

@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from compiler.api import MAX_STEPS, ORCHESTRATION_KIND
 from compiler.diagnostics import Collector, Diagnostic
 from compiler.emit import Compiled, emit_workflow
 from compiler.emit_run import emit_run
-from compiler.models import Orchestration
 from compiler.podpolicy import OPEN_POLICY
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.salvage import compile_problems, salvage
 from compiler.tools import Tool
 from compiler.validate import check_document_kind, check_orchestration, check_run, check_tool
+from orchapi.api import MAX_STEPS, ORCHESTRATION_KIND
+from orchapi.models import Orchestration
 
 _TOP = {"apiVersion": 0, "kind": 1, "metadata": 2, "spec": 3}
 _META_KEYS = ("name", "namespace", "labels", "annotations", "generation", "uid")

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from compiler.api import parse_time
 from compiler.kinds.wait import APPROVAL_GATE, WaitSpec, wait_of_node
-from compiler.vocabulary import ARGO_DONE, ArgoPhase
 from controller.argo_messages import WAIT_TIMED_OUT
 from controller.suspend import NodeUpdateError, hydrated_nodes, is_active_suspend
+from orchapi.api import parse_time
+from orchapi.vocabulary import ARGO_DONE, ArgoPhase
 
 Obj = dict[str, Any]
 

@@ -43,7 +43,7 @@ DEBIAN = "debian"  # the base made by image/base.py
 OFFICIAL = "python:3.11-slim"  # the Dockerfile's default
 # What the Dockerfile COPYs, and what decides how: a change to any is a new image.
 INPUTS = ("Dockerfile", "pyproject.toml", "README.md", "image/constraints.txt",
-          "compiler", "controller", "operate")
+          "orchapi", "compiler", "controller", "operate")
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 
 

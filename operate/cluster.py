@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from compiler.api import API_VERSION, RUN_KIND
-from compiler.names import DNS_SUBDOMAIN_NAME, NAMESPACE, Grammar, quote
 from operate.client import METADATA_LIST, ApiError, Client, NotFoundError
+from orchapi.api import API_VERSION, RUN_KIND
+from orchapi.names import DNS_SUBDOMAIN_NAME, NAMESPACE, Grammar, quote
 
 if TYPE_CHECKING:
     from operate.view import RunView
@@ -87,7 +87,7 @@ def get_run(client: Client, namespace: str, name: str) -> Obj:
         hint = ""
         try:
             names = [i["metadata"]["name"] for i in list_metadata(client, RUNS, namespace)]
-            from compiler.names import suggest
+            from orchapi.names import suggest
 
             near = suggest(name, names)
             hint = f'; did you mean "{near}"?' if near else ""
@@ -153,8 +153,8 @@ def created_resources(workflow: Mapping[str, Any] | None) -> list[Resource]:
 def gathered_view(client: Client, namespace: str, name: str) -> RunView:
     """The run's `operate.view.RunView` with what each step created (its pods, the
     objects of resource steps), as `orch get` shows it and `orch watch` ends with."""
-    from compiler.names import label_value
     from operate.view import build_view, created_by_step, graph_of_workflow
+    from orchapi.names import label_value
 
     found = gather(client, namespace, name)
     created = None

@@ -267,9 +267,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _cancel_one(client: Any, name: str) -> None:
-    from compiler.vocabulary import RUN_DONE
     from operate.client import MERGE_PATCH
     from operate.cluster import RUNS, get_run
+    from orchapi.vocabulary import RUN_DONE
 
     run = get_run(client, client.namespace, name)
     phase = (run.get("status") or {}).get("phase")

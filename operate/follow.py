@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from compiler.vocabulary import RUN_DONE
 from operate.client import ApiError, Client, NotFoundError, Unreachable
 from operate.cluster import ORCHESTRATIONS, RUNS, WORKFLOWS, gathered_view, get_run
 from operate.live import changes, exit_code, final, frame, unobserved_line
 from operate.render import UNOBSERVED_AFTER
 from operate.terminal import Screen, height, is_terminal, style_for
 from operate.view import RunView, build_view
+from orchapi.vocabulary import RUN_DONE
 
 Obj = dict[str, Any]
 WATCH_SECONDS = 290  # the server ends each watch after this; the reader re-watches

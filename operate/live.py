@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from compiler.api import WAIT_KINDS
-from compiler.vocabulary import RUN_DONE, RunPhase, StepPhase, StepReason
 from operate.render import (
     GLYPHS,
     UNOBSERVED_AFTER,
@@ -32,6 +30,8 @@ from operate.render import (
     unobserved,
 )
 from operate.view import RunView, StepRow
+from orchapi.api import WAIT_KINDS
+from orchapi.vocabulary import RUN_DONE, RunPhase, StepPhase, StepReason
 
 MAX_NAME_PAD = 40
 _NEEDS_ATTENTION = (StepPhase.RUNNING, StepPhase.FAILED)

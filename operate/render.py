@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from compiler.api import parse_time
-from compiler.vocabulary import RUN_DONE, RunPhase, StepPhase, StepReason
 from operate.view import RunView, StepRow
+from orchapi.api import parse_time
+from orchapi.vocabulary import RUN_DONE, RunPhase, StepPhase, StepReason
 
 _DASH = ""
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -18,12 +18,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from compiler.api import API_VERSION, DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, RUN_KIND
 from compiler.cli import UsageError
-from compiler.vocabulary import RUN_DONE, ConditionType, SubmitReason
 from operate.client import APPLY_PATCH, ApiError, Client
 from operate.cluster import ORCHESTRATIONS, RUNS, get_run
 from operate.commands import EXIT_INVALID, EXIT_OK, Refused, watch
+from orchapi.api import API_VERSION, DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, RUN_KIND
+from orchapi.vocabulary import RUN_DONE, ConditionType, SubmitReason
 
 Obj = dict[str, Any]
 Connect = Callable[[argparse.Namespace], Client]
@@ -44,7 +44,7 @@ def parse_params(values: Sequence[str]) -> dict[str, str]:
 
 
 def _check_name(name: str | None, flag: str = "--name") -> None:
-    from compiler.names import DNS_SUBDOMAIN_NAME, quote
+    from orchapi.names import DNS_SUBDOMAIN_NAME, quote
 
     problem = DNS_SUBDOMAIN_NAME.problem(name) if name is not None else None
     if name is not None and problem is not None:
@@ -248,7 +248,7 @@ def resume(args: argparse.Namespace, connect: Connect, rerun: Sequence[str]) -> 
              if s.get("name")]
     for step in rerun:
         if steps and step not in steps:
-            from compiler.names import suggest
+            from orchapi.names import suggest
 
             near = suggest(step, steps)
             hint = f'; did you mean "{near}"?' if near else ""

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from compiler.api import STEP_LABEL, parse_time
 from compiler.compiled import WorkflowShapeError, graph_from_workflow
 from compiler.compiled import graph_from_orchestration as graph_of_orchestration
-from compiler.graph import Graph, Node, topological_order
-from compiler.semantics import StepResult, first_blocking
-from compiler.vocabulary import ConditionType, StepPhase, StepReason
+from orchapi.api import STEP_LABEL, parse_time
+from orchapi.graph import Graph, Node, topological_order
+from orchapi.semantics import StepResult, first_blocking
+from orchapi.vocabulary import ConditionType, StepPhase, StepReason
 
 Obj = dict[str, Any]
 ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"  # Argo's label on what it creates
@@ -167,7 +167,7 @@ def _row(node: Node, status: Mapping[str, Any] | None, created: Sequence[str],
 
 
 def blocking_dependency(dependencies: Sequence[StepRow]) -> str | None:
-    """The dependency that kept the step from starting, as `compiler.semantics`
+    """The dependency that kept the step from starting, as `orchapi.semantics`
     decides it (`first_blocking`), from the dependencies' recorded results."""
     results = [r for r in map(_as_result, dependencies) if r is not None]
     found = first_blocking(results)

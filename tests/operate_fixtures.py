@@ -1,6 +1,6 @@
 """200-step runs for the terminal views' golden files and tests: the Workflow the
 real compiler emits, and a run status whose phases and reasons the contract's
-function (`compiler.semantics.evaluate`) decided, with every phase and every
+function (`orchapi.semantics.evaluate`) decided, with every phase and every
 step reason among the three scenarios:
 
 - `running`: a resumed run in flight: Reused, Succeeded, Running, Pending,
@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from compiler.api import STEP_KINDS_ANNOTATION, STEP_LABEL
 from compiler.emit import emit_workflow
-from compiler.graph import topological_order
-from compiler.models import Orchestration, OrchestrationRun
-from compiler.names import label_value
-from compiler.semantics import Observation, Observed, RunResult, evaluate
 from compiler.tools import Tool
-from compiler.vocabulary import StepPhase
+from orchapi.api import STEP_KINDS_ANNOTATION, STEP_LABEL
+from orchapi.graph import topological_order
+from orchapi.models import Orchestration, OrchestrationRun
+from orchapi.names import label_value
+from orchapi.semantics import Observation, Observed, RunResult, evaluate
+from orchapi.vocabulary import StepPhase
 
 Obj = dict[str, Any]
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
@@ -107,8 +107,8 @@ def refused(n: int = 200) -> tuple[Obj, Obj]:
     """A run the controller refused before submission (a ToolRun step's Tool is not
     in the namespace): its Orchestration, and the run with every step resolved
     `Skipped`/`NotSubmitted`, as `controller.decide` writes it."""
-    from compiler.graph import build_graph
     from controller.mirror import refused_statuses
+    from orchapi.graph import build_graph
 
     orch_obj: Obj = {"apiVersion": "orchestration.proompteng.ai/v1alpha1",
                      "kind": "Orchestration",
@@ -141,7 +141,7 @@ def scenario(which: str, n: int = 200) -> Fixture:
     run_name = {"running": "nightly-train-r2", "cancelled": "nightly-train-c7",
                 "ended": "nightly-train-d3", "timed-out": "nightly-train-t5"}[which]
     orch, wf = _compiled(run_name, all_steps)
-    from compiler.graph import build_graph
+    from orchapi.graph import build_graph
 
     graph = build_graph(orch.spec.steps)
     order = topological_order(graph)

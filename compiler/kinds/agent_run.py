@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.api import AGENTS_API_VERSION
 from compiler.diagnostics import Collector, FieldPath, Reason, Severity
 from compiler.kinds.base import Emitted, Kind, StepContext, check_name, no_expansion_json
 from compiler.kinds.resource import create_template, resource_step
-from compiler.models import Step
-from compiler.names import DNS_SUBDOMAIN_NAME, quote
 from compiler.step_fields import WITH, Reader, agent_run_spec, keys_read
+from orchapi.api import AGENTS_API_VERSION
+from orchapi.models import Step
+from orchapi.names import DNS_SUBDOMAIN_NAME, quote
 
 TEMPLATE = create_template(
     AGENTS_API_VERSION,

@@ -12,9 +12,9 @@ from typing import Any
 from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.kinds.base import Emitted, Kind, StepContext, check_name
 from compiler.kinds.wait import APPROVAL_GATE, WaitSpec, wait_step
-from compiler.models import Step
-from compiler.names import DNS_SUBDOMAIN_NAME
 from compiler.step_fields import Reader, keys_read, reader_of
+from orchapi.models import Step
+from orchapi.names import DNS_SUBDOMAIN_NAME
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:

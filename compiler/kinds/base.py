@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath, Reason
-from compiler.models import Step
-from compiler.names import PARAMETER, Grammar, quote
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.tools import Tool
+from orchapi.models import Step
+from orchapi.names import PARAMETER, Grammar, quote
 
 Template = dict[str, Any]
 STEP_PARAM = "step"

@@ -20,7 +20,6 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from compiler.api import STEP_LABEL
 from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.kinds.base import (
     STEP_PARAM,
@@ -31,11 +30,12 @@ from compiler.kinds.base import (
     parameter,
     require,
 )
-from compiler.models import Step
-from compiler.names import ENV_VAR_NAME, IMAGE, quote, suggest
 from compiler.podpolicy import Asked, PodAsks, judge_pod
 from compiler.pods import container_security_context, executor_patch
 from compiler.schema_check import check_value, definition, load_schema, normalized
+from orchapi.api import STEP_LABEL
+from orchapi.models import Step
+from orchapi.names import ENV_VAR_NAME, IMAGE, quote, suggest
 
 # The kubelet, not Argo, writes the `{{` of user values: Argo substitutes a pod's
 # template more than once (the output of an expression is re-read by the pass

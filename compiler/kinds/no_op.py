@@ -8,8 +8,8 @@ from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import Emitted, Kind, StepContext
-from compiler.models import Step
 from compiler.step_fields import keys_read
+from orchapi.models import Step
 
 TEMPLATE: dict[str, Any] = {"suspend": {"duration": "0"}}
 

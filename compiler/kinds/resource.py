@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.api import ARGO_API_VERSION, STEP_LABEL, WORKFLOW_KIND
 from compiler.kinds.base import STEP_PARAM, Emitted, Template, parameter
+from orchapi.api import ARGO_API_VERSION, STEP_LABEL, WORKFLOW_KIND
 
 
 def create_template(api_version: str, kind: str, success: str, failure: str,

@@ -14,9 +14,9 @@ from typing import Any
 from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.kinds.base import Emitted, Kind, StepContext, check_name
 from compiler.kinds.wait import SIGNAL_WAIT, WaitSpec, wait_step
-from compiler.models import Step
-from compiler.names import DNS_SUBDOMAIN_NAME, quote
 from compiler.step_fields import Reader, keys_read, reader_of
+from orchapi.models import Step
+from orchapi.names import DNS_SUBDOMAIN_NAME, quote
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:

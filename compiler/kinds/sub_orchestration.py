@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.api import API_VERSION, DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, RUN_KIND
 from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.kinds.base import (
     Emitted,
@@ -22,9 +21,10 @@ from compiler.kinds.base import (
     no_expansion_json,
 )
 from compiler.kinds.resource import create_template, resource_step
-from compiler.models import Step
-from compiler.names import DNS_SUBDOMAIN_NAME
 from compiler.step_fields import Reader, keys_read, sub_orchestration_spec
+from orchapi.api import API_VERSION, DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, RUN_KIND
+from orchapi.models import Step
+from orchapi.names import DNS_SUBDOMAIN_NAME
 
 BUDGET_PARAM = "descendants"
 

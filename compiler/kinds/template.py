@@ -21,9 +21,9 @@ from compiler.kinds.base import (
     check_name,
     parameter,
 )
-from compiler.models import Step
-from compiler.names import TEMPLATE, WORKFLOW_TEMPLATE_NAME
 from compiler.podpolicy import PodAsks, judge_pod
+from orchapi.models import Step
+from orchapi.names import TEMPLATE, WORKFLOW_TEMPLATE_NAME
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:

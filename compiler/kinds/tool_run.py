@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.api import STEP_LABEL
 from compiler.diagnostics import Collector, FieldPath, Reason
 from compiler.kinds.base import (
     STEP_PARAM,
@@ -38,13 +37,14 @@ from compiler.kinds.base import (
     parameter,
 )
 from compiler.kinds.container import BRACE_VAR, ENV_NAME, check_carried, needs_brace, written
-from compiler.models import Step
-from compiler.names import DNS_SUBDOMAIN_NAME, IMAGE, Grammar, quote, suggest
 from compiler.podpolicy import Asked, PodAsks, judge_pod
 from compiler.pods import container_security_context, executor_patch
 from compiler.schema_check import definition, normalized
 from compiler.step_fields import Reader, keys_read, reader_of
 from compiler.tools import Tool, render_tool
+from orchapi.api import STEP_LABEL
+from orchapi.models import Step
+from orchapi.names import DNS_SUBDOMAIN_NAME, IMAGE, Grammar, quote, suggest
 
 # A `with` key only names a `{{parameters.NAME}}` of the Tool: it lands in no
 # Argo or Kubernetes field, so any key without braces or dots will do.

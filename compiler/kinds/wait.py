@@ -19,10 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.api import APPROVAL_GATE as APPROVAL_GATE  # (re-exported: the kinds' home)
-from compiler.api import SIGNAL_WAIT as SIGNAL_WAIT
-from compiler.api import WAIT_KINDS as WAIT_KINDS
 from compiler.kinds.base import Emitted, no_expansion_json, parameter
+from orchapi.api import APPROVAL_GATE as APPROVAL_GATE  # (re-exported: the kinds' home)
+from orchapi.api import SIGNAL_WAIT as SIGNAL_WAIT
+from orchapi.api import WAIT_KINDS as WAIT_KINDS
 
 WAIT_PARAM = "wait"
 

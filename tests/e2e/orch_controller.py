@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from compiler.vocabulary import RUN_DONE
+from orchapi.vocabulary import RUN_DONE
 from tests.cluster import Cluster
 from tests.cluster.kube import Obj, wait_for
 from tests.cluster.procs import free_port

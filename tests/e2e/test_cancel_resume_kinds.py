@@ -31,8 +31,8 @@ from typing import Any
 
 import pytest
 
-from compiler.api import DEPTH_ANNOTATION
 from controller.argo_messages import STOPPED_WITH_STRATEGY, WAIT_TIMED_OUT
+from orchapi.api import DEPTH_ANNOTATION
 from tests.cluster import Cluster
 from tests.cluster.cluster import TOOL_CRD
 from tests.cluster.kwok import Failures

@@ -3,7 +3,7 @@ as a subprocess running with only the chart's RBAC (a ServiceAccount token bound
 to the Roles read from charts/orch/templates/rbac.yaml), so every test here is
 also the RBAC test.
 
-Expected step phases come from `compiler.semantics.plan` (contract §3), the same
+Expected step phases come from `orchapi.semantics.plan` (contract §3), the same
 function `orch plan` uses; the random DAGs compare the mirror to it exactly.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from compiler.emit import emit_workflow
-from compiler.graph import build_graph
-from compiler.models import Orchestration, OrchestrationRun, Step
 from compiler.outcome import is_outcome_task
-from compiler.semantics import plan
-from compiler.vocabulary import RunPhase
+from orchapi.graph import build_graph
+from orchapi.models import Orchestration, OrchestrationRun, Step
+from orchapi.semantics import plan
+from orchapi.vocabulary import RunPhase
 from tests.cluster import Cluster
 from tests.cluster.kube import Obj, wait_for
 from tests.cluster.kwok import Failures

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler.graph import build_graph
-from compiler.models import Step
-from compiler.semantics import plan
+from orchapi.graph import build_graph
+from orchapi.models import Step
+from orchapi.semantics import plan
 from tests.cluster import Cluster
 from tests.cluster.kube import Obj, wait_for
 from tests.cluster.kwok import Failures

@@ -19,8 +19,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from compiler.api import MAX_STEPS
 from compiler.crd import CEL_STEPS, generate_crds
+from orchapi.api import MAX_STEPS
 from tests.cluster import Cluster
 from tests.support.crds import installed, renamed
 

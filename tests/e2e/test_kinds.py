@@ -32,8 +32,8 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.api import DEPTH_ANNOTATION
 from controller.argo_messages import WAIT_TIMED_OUT
+from orchapi.api import DEPTH_ANNOTATION
 from tests.cluster import Cluster
 from tests.cluster.cluster import TOOL_CRD
 from tests.cluster.kube import Obj, wait_for

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.api import GENERATION_ANNOTATION
+from orchapi.api import GENERATION_ANNOTATION
 from tests.cluster import Cluster
 from tests.cluster.kube import Obj, wait_for
 from tests.cluster.kwok import Failures

@@ -20,7 +20,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from compiler.emit import emit_workflow, workflow_name
-from compiler.models import Orchestration, OrchestrationRun
+from orchapi.models import Orchestration, OrchestrationRun
 from tests.cluster import Cluster
 from tests.cluster.kube import Obj, wait_for
 from tests.e2e.orch_controller import (

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from compiler.api import RUN_LABEL
+from orchapi.api import RUN_LABEL
 from tests.cluster import Cluster
 from tests.cluster.kube import Obj, wait_for
 from tests.e2e.orch_controller import API, WF_API, leading_controller

@@ -24,7 +24,7 @@ from tests.e2e.tenancy import Tenant, make_tenant, workflow_namespace
 pytestmark = [pytest.mark.e2e, pytest.mark.security]
 NS = "width-tenant"
 MAX_DESCENDANTS = 10
-# What the compiled step writes on the child (compiler.api.DESCENDANTS_ANNOTATION).
+# What the compiled step writes on the child (orchapi.api.DESCENDANTS_ANNOTATION).
 DESCENDANTS_ANNOTATION = "orchestration.proompteng.ai/descendants"
 
 

@@ -55,10 +55,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.gates import GATE_TEMPLATE, GateRelease, decide_gate, sources_of_task
-from compiler.graph import Graph
 from compiler.outcome import OUTCOME_TEMPLATE
 from compiler.resume import REUSED_TEMPLATE
-from compiler.semantics import Observation, Observed, RunResult, evaluate
+from orchapi.graph import Graph
+from orchapi.semantics import Observation, Observed, RunResult, evaluate
 
 Obj = dict[str, Any]
 Path = tuple[str, ...]  # task names from the entry DAG down to the node

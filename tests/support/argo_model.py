@@ -1,6 +1,6 @@
 """An independent model of how Argo evaluates the compiler's DAGs: which task
 nodes get which phase, and the Workflow's own phase. The unit properties compare
-it with `compiler.semantics`; the e2e suite uses it to show that its random cases
+it with `orchapi.semantics`; the e2e suite uses it to show that its random cases
 include the graphs where Argo's phase would be wrong without the outcome task.
 
 Why a model and the real Argo both: the model runs thousands of random graphs in

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from compiler.models import Orchestration, OrchestrationRun
+from orchapi.models import Orchestration, OrchestrationRun
 
 # The kinds whose steps need nothing but the step itself (a ToolRun needs its Tool in
 # the input, a Template step its WorkflowTemplate to lint against); a SignalWait

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.api import UNBOUNDED_SECONDS, UNBOUNDED_TIMEOUT
 from compiler.argo_defaults import (
     DEFAULTS_ANNOTATION,
     NO_RETRIES,
@@ -22,6 +21,7 @@ from compiler.argo_defaults import (
     read_defaults,
 )
 from controller.mirror import mirror_workflow
+from orchapi.api import UNBOUNDED_SECONDS, UNBOUNDED_TIMEOUT
 from tests.support.built import build, documents
 from tests.unit.controller.helpers import WF, compiled, container, node, with_status
 

@@ -31,14 +31,14 @@ from compiler.crd import (
     orchestration_run_crd,
     structural_schema,
 )
-from compiler.models import (
+from compiler.render import to_yaml
+from orchapi.models import (
     MAX_NAME_LENGTH,
     MAX_STEPS,
     MUTABLE_RUN_SPEC_FIELDS,
     OrchestrationRunSpec,
     Step,
 )
-from compiler.render import to_yaml
 
 REPO = Path(__file__).resolve().parents[3]
 CHART_CRDS = REPO / "charts" / "orch" / "crds"

@@ -15,9 +15,9 @@ from compiler.gates import (
     sources_of_node,
     sources_of_task,
 )
-from compiler.semantics import StepResult
 from compiler.validate import check_entrypoint
-from compiler.vocabulary import StepPhase, StepReason
+from orchapi.semantics import StepResult
+from orchapi.vocabulary import StepPhase, StepReason
 
 OK = StepResult("a", StepPhase.SUCCEEDED, None, "succeeded")
 REUSED = StepResult("r", StepPhase.SUCCEEDED, StepReason.REUSED, "reused")

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler.graph import Graph, Node
 from compiler.present import graph_dot, graph_mermaid, mermaid_label
-from compiler.semantics import RunResult, plan
+from orchapi.graph import Graph, Node
+from orchapi.semantics import RunResult, plan
 
 MERMAID_DIR = Path(__file__).resolve().parents[2] / "js" / "mermaid"
 

@@ -93,7 +93,7 @@ def test_every_kind_case_covers_every_kind() -> None:
 
 
 def test_label_values_are_valid(tmp_path: Path) -> None:
-    from compiler.names import LABEL_VALUE
+    from orchapi.names import LABEL_VALUE
 
     for case in inputs(VALID):
         for workflow in yaml.safe_load_all(expected_output(case).read_text()):

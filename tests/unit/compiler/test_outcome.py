@@ -8,9 +8,9 @@ from typing import Any
 
 from compiler.diagnostics import Collector, Reason
 from compiler.emit import emit_workflow
-from compiler.models import Orchestration
 from compiler.outcome import OUTCOME_TEMPLATE, is_outcome_task
 from compiler.validate import check_entrypoint
+from orchapi.models import Orchestration
 
 
 def compile_steps(steps: list[dict[str, Any]]) -> dict[str, Any]:

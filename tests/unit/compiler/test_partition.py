@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.graph import Graph, Node
 from compiler.partition import (
     RESERVED_TASKS,
     RESERVED_TEMPLATES,
@@ -21,6 +20,7 @@ from compiler.partition import (
     TooLargeError,
     plan_parts,
 )
+from orchapi.graph import Graph, Node
 
 
 def graph(edges: Sequence[tuple[str, Sequence[str]]]) -> Graph:

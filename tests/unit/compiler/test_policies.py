@@ -2,7 +2,7 @@
 `retries.limit` is the retries of every step that gives none; `timeouts.totalSeconds`
 is the Workflow's `activeDeadlineSeconds`, and when it passes running steps end
 `Failed` and steps not started `Skipped`, both `RunTimedOut`, the run `Failed` with
-reason `RunTimedOut`: in the one §3 function (`compiler.semantics`), the mirror and
+reason `RunTimedOut`: in the one §3 function (`orchapi.semantics`), the mirror and
 `orch plan`. Before, the policies were parsed and ignored."""
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.api import DEADLINE_ANNOTATION, UNBOUNDED_SECONDS
 from compiler.cli import main
-from compiler.graph import build_graph
-from compiler.models import Step
-from compiler.semantics import Observation, Observed, evaluate, plan
-from compiler.vocabulary import RunPhase, RunReason, StepPhase, StepReason
 from controller.mirror import mirror_workflow
+from orchapi.api import DEADLINE_ANNOTATION, UNBOUNDED_SECONDS
+from orchapi.graph import build_graph
+from orchapi.models import Step
+from orchapi.semantics import Observation, Observed, evaluate, plan
+from orchapi.vocabulary import RunPhase, RunReason, StepPhase, StepReason
 from tests.support.built import build, documents
 from tests.unit.compiler.strategies import dags
-from tests.unit.compiler.test_semantics import dag, outcome
 from tests.unit.controller.helpers import compiled, container, node, with_status
+from tests.unit.orchapi.test_semantics import dag, outcome
 
 P, R = StepPhase, StepReason
 TIMED_OUT_RAN = (P.FAILED, R.RUN_TIMED_OUT)

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from compiler.kinds import agent_run, sub_orchestration
-from compiler.vocabulary import RUN_DONE, RunPhase
 from controller.cancel import AGENT_RUN_DONE
+from orchapi.vocabulary import RUN_DONE, RunPhase
 
 _REQUIREMENT = re.compile(r"^\s*([\w.]+)\s*(?:(==|=)\s*([\w-]+)|in\s*\(([^)]*)\))\s*$")
 

@@ -14,17 +14,17 @@ from hypothesis import strategies as st
 
 from compiler.compiled import graph_from_workflow, reused_steps
 from compiler.emit import emit_workflow
-from compiler.graph import Graph, Node
 from compiler.resume import (
     decide_resume,
     plan_resume,
     resume_problem,
     reused_records,
 )
-from compiler.semantics import Observation, Observed, RunResult, evaluate, plan
-from compiler.vocabulary import RunPhase, StepPhase, StepReason
+from orchapi.graph import Graph, Node
+from orchapi.semantics import Observation, Observed, RunResult, evaluate, plan
+from orchapi.vocabulary import RunPhase, StepPhase, StepReason
 from tests.support.argo_model import argo_phases
-from tests.unit.compiler.test_semantics_properties import (
+from tests.unit.orchapi.test_semantics_properties import (
     Scenario,
     ancestors,
     argo_to_steps,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.api import MAX_STEPS, PART_ANNOTATION
 from compiler.cli import main
+from orchapi.api import MAX_STEPS, PART_ANNOTATION
 
 
 def write(tmp_path: Path, n: int, name: str = "big") -> Path:

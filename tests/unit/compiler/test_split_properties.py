@@ -3,7 +3,7 @@ random failures, errors and best-effort steps, some of them resumed runs reusing
 steps (across parts), the compiler's split Workflows, run
 by a simulator of Argo's DAG engine (tests/support/argo_dag.py, read from Argo
 v4.0.5's dag.go) with the gates released as the controller releases them, give
-every step the phase and reason of `compiler.semantics`, start no step before each
+every step the phase and reason of `orchapi.semantics`, start no step before each
 of its dependencies has ended, and end each Workflow in a phase that agrees with
 the run's.
 
@@ -26,12 +26,12 @@ from compiler.compiled import graph_from_workflows
 from compiler.diagnostics import Collector
 from compiler.emit_run import CompiledRun, emit_run
 from compiler.gates import GATE_TEMPLATE
-from compiler.graph import Graph, build_graph, topological_order
-from compiler.models import Orchestration
 from compiler.partition import Limits
 from compiler.resume import REUSED_TEMPLATE
-from compiler.semantics import Observation, Observed, WhatIf, evaluate
-from compiler.vocabulary import RunPhase, StepPhase, StepReason
+from orchapi.graph import Graph, build_graph, topological_order
+from orchapi.models import Orchestration
+from orchapi.semantics import Observation, Observed, WhatIf, evaluate
+from orchapi.vocabulary import RunPhase, StepPhase, StepReason
 from tests.support.argo_dag import ERROR, FAILED, OMITTED, SUCCEEDED, Simulation, simulate
 
 IMAGES = ("alpine:1", "alpine:2", "alpine:3", "busybox:1")

@@ -74,7 +74,7 @@ def test_each_child_carries_its_steps_share_of_the_descendant_budget() -> None:
     share a task argument, the child's annotation read from it; `orch compile`
     (no budget known) emits neither, as before."""
     from compiler.emit import emit_workflow
-    from compiler.models import Orchestration
+    from orchapi.models import Orchestration
 
     orch = Orchestration.model_validate({
         "apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "Orchestration",

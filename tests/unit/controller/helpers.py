@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
-from compiler.api import STEP_KINDS_ANNOTATION
 from compiler.emit import emit_workflow
-from compiler.models import Orchestration, OrchestrationRun
+from orchapi.api import STEP_KINDS_ANNOTATION
+from orchapi.models import Orchestration, OrchestrationRun
 
 Obj = dict[str, Any]
 WF = "run-1"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from compiler.semantics import Condition
-from compiler.vocabulary import ConditionStatus
 from controller.conditions import find_condition, is_true, set_condition, set_conditions
+from orchapi.semantics import Condition
+from orchapi.vocabulary import ConditionStatus
 
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
 RUNNING = Condition("Succeeded", ConditionStatus.UNKNOWN, "Running", "0 of 2 steps done")

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from compiler.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION
 from compiler.emit import workflow_name
 from controller.cancel import ARGO_WORKFLOW_LABEL
 from controller.decide import SUBMIT_RETRY_BASE
@@ -31,6 +30,7 @@ from controller.kube import (
 )
 from controller.mapping import ORCHESTRATION, RUN, WORKFLOW, Key
 from controller.reconcile import Caches, Reconciler, Result
+from orchapi.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION
 from tests.unit.controller.fake_api import FakeApi
 
 Obj = dict[str, Any]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.api import RESUMED_FROM_ANNOTATION
 from compiler.emit import emit_workflow
-from compiler.models import OrchestrationRun
-from compiler.semantics import argo_phase_agreement
-from compiler.vocabulary import ConditionStatus, RunPhase
 from controller.mirror import mirror_deleted, mirror_workflow
+from orchapi.api import RESUMED_FROM_ANNOTATION
+from orchapi.models import OrchestrationRun
+from orchapi.semantics import argo_phase_agreement
+from orchapi.vocabulary import ConditionStatus, RunPhase
 from tests.unit.controller.helpers import (
     WF,
     compiled,

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.kinds.wait import WaitSpec
-from compiler.semantics import Observed
 from controller.argo_messages import KUBELET_ACTIVE_DEADLINE, WAIT_TIMED_OUT
 from controller.observe import Ending, last_attempt, observe
+from orchapi.semantics import Observed
 
 NOW = "2026-01-01T00:00:30Z"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from compiler.api import RESUMED_FROM_ANNOTATION, REUSED_RECORDS_ANNOTATION
-from compiler.graph import Graph, Node
 from controller.resuming import Refused, Resumed, plan_resumption, resume_from, reused_records_of
+from orchapi.api import RESUMED_FROM_ANNOTATION, REUSED_RECORDS_ANNOTATION
+from orchapi.graph import Graph, Node
 
 Obj = dict[str, Any]
 GRAPH = Graph((Node("a", "Container", ()), Node("b", "Container", ("a",))))

@@ -27,7 +27,7 @@ def test_view_matches_golden(name: str, make: Callable[[], str]) -> None:
 def test_goldens_cover_every_phase_and_reason() -> None:
     """Among the four 200-step scenarios, every step phase and every step reason of
     the contract appears in a golden file (so each has a pinned rendering)."""
-    from compiler.vocabulary import StepPhase, StepReason
+    from orchapi.vocabulary import StepPhase, StepReason
     from tests.operate_golden import view
 
     scenarios = ("running", "cancelled", "ended", "refused", "timed-out")

@@ -12,7 +12,7 @@ def test_the_get_and_watch_paths_load_no_models_and_no_kubernetes_client() -> No
     probe = ("import sys, operate.main, operate.commands, operate.cluster, operate.client, "
              "operate.kubeconfig, operate.view, operate.render, operate.live, "
              "operate.terminal, operate.follow, compiler.compiled; "
-             "print(sorted(m for m in ('pydantic', 'compiler.models', 'kubernetes', "
+             "print(sorted(m for m in ('pydantic', 'orchapi.models', 'kubernetes', "
              "'controller') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True)

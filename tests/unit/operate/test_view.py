@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.api import STEP_LABEL
 from compiler.compiled import graph_from_orchestration as graph_of_orchestration
 from operate.view import build_view, created_by_step
+from orchapi.api import STEP_LABEL
 
 Obj = dict[str, Any]
 

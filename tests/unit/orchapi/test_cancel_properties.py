@@ -7,9 +7,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.semantics import Observation, Observed, evaluate, plan
-from compiler.vocabulary import RunPhase, StepPhase, StepReason
-from tests.unit.compiler.test_semantics_properties import Scenario, scenarios
+from orchapi.semantics import Observation, Observed, evaluate, plan
+from orchapi.vocabulary import RunPhase, StepPhase, StepReason
+from tests.unit.orchapi.test_semantics_properties import Scenario, scenarios
 
 
 @st.composite

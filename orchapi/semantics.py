@@ -18,8 +18,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from compiler.graph import Graph, Node, topological_order
-from compiler.vocabulary import (
+from orchapi.graph import Graph, Node, topological_order
+from orchapi.vocabulary import (
     ArgoPhase,
     ArgoPhaseReason,
     ConditionStatus,

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from compiler.graph import Graph, Node
-from compiler.semantics import (
+from orchapi.graph import Graph, Node
+from orchapi.semantics import (
     Observation,
     Observed,
     RunResult,
@@ -22,7 +22,7 @@ from compiler.semantics import (
     outcome_from_argo,
     plan,
 )
-from compiler.vocabulary import ConditionStatus, RunPhase, RunReason, StepPhase, StepReason
+from orchapi.vocabulary import ConditionStatus, RunPhase, RunReason, StepPhase, StepReason
 
 P, R = StepPhase, StepReason
 OK = (P.SUCCEEDED, None)

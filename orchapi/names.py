@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-# Step names (Argo's template field limit): here, not in compiler.models, so that the
+# Step names (Argo's template field limit): here, not in orchapi.models, so that the
 # terminal commands check names without loading pydantic (0.5 s of their budget).
 MAX_NAME_LENGTH = 128
 

@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the models (pydantic) load only where steps are parsed: a graph
-    from compiler.models import Step  # read back from a Workflow needs neither
+    from orchapi.models import Step  # read back from a Workflow needs neither
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.emit import emit_workflow
-from compiler.graph import Graph, build_graph
-from compiler.models import Orchestration
-from compiler.names import EXPRESSION_KEYWORDS
 from compiler.outcome import is_outcome_task, needs_outcome_task
-from compiler.semantics import RunResult, plan
-from compiler.vocabulary import RunPhase, StepPhase, StepReason
+from orchapi.graph import Graph, build_graph
+from orchapi.models import Orchestration
+from orchapi.names import EXPRESSION_KEYWORDS
+from orchapi.semantics import RunResult, plan
+from orchapi.vocabulary import RunPhase, StepPhase, StepReason
 from tests.support.argo_model import argo_phases, argo_workflow_phase
 
 NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True).filter(

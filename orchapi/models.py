@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from compiler.api import MAX_STEPS as MAX_STEPS  # (re-exported: the models' bound)
-from compiler.names import MAX_NAME_LENGTH as MAX_NAME_LENGTH
+from orchapi.api import MAX_STEPS as MAX_STEPS  # (re-exported: the models' bound)
+from orchapi.names import MAX_NAME_LENGTH as MAX_NAME_LENGTH
 
 # A step's parameters: a bound the CRD states (compiler.crd).
 MAX_PARAMETERS = 1000
@@ -121,9 +121,9 @@ class OrchestrationSpec(_Model):
 
 class Condition(_Model):
     """A condition as stored (the CRD's schema, and parsing). The semantics compute
-    `compiler.semantics.Condition` (type, status, reason, message) and the
+    `orchapi.semantics.Condition` (type, status, reason, message) and the
     controller stamps it into this shape (`controller.conditions.to_dict`): two
-    classes for two jobs, one set of words (`compiler.vocabulary`)."""
+    classes for two jobs, one set of words (`orchapi.vocabulary`)."""
 
     type: StrictStr
     status: Literal["True", "False", "Unknown"]

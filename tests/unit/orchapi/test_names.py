@@ -1,4 +1,4 @@
-"""The name grammars (compiler.names), each against its source's own examples,
+"""The name grammars (orchapi.names), each against its source's own examples,
 and every user-written name field refused with `InvalidField` and its grammar
 (issue 9 §1). Each row names the field and what would have reached Argo."""
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from compiler.diagnostics import Collector, Reason
 from compiler.emit import emit_workflow
 from compiler.inputs import pair_runs, parse_text
-from compiler.names import (
+from orchapi.names import (
     DNS_SUBDOMAIN_NAME,
     ENV_VAR_NAME,
     IMAGE,
@@ -182,7 +182,7 @@ CYRILLIC_I = "\u0456"  # looks exactly like "i"
 
 
 def test_a_step_name_with_a_lookalike_says_it_is_a_non_ascii_lookalike() -> None:
-    from compiler.names import task_name_problem
+    from orchapi.names import task_name_problem
 
     assert task_name_problem(f"bu{CYRILLIC_I}ld") == (
         f'holds "{CYRILLIC_I}" (U+0456 CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I), '
