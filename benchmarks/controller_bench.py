@@ -30,9 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from controller.kube import RUNS, WORKFLOWS, Kube
+from controller.kube import Kube
 from controller.mirror import mirror_workflow
 from controller.watch import Informer
+from orchapi.api import RUNS, WORKFLOWS
 from tests.cluster import Cluster, ensure_tools
 from tests.cluster.kube import wait_for
 from tests.cluster.tools import share_dir

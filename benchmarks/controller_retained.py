@@ -36,9 +36,10 @@ from typing import Any
 
 from benchmarks.controller_bench import rss_kib
 from controller.events import Recorder
-from controller.kube import ORCHESTRATIONS, RUNS, WORKFLOWS, Kube
+from controller.kube import Kube
 from controller.reconcile import Caches, Reconciler
 from controller.watch import Informer
+from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS
 from tests.cluster import Cluster, ensure_tools
 from tests.cluster.kube import wait_for
 from tests.cluster.procs import stop_group

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.controller_bench import pct
-from controller.kube import RUNS, Kube
+from controller.kube import Kube
 from controller.watch import Informer
+from orchapi.api import RUNS
 from tests.chart import rbac
 from tests.cluster import Cluster, ensure_tools
 from tests.cluster.kube import wait_for

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from orchapi.api import InvalidNameError
+
 if TYPE_CHECKING:
     from compiler.batch import Batch
     from compiler.diagnostics import Diagnostic
@@ -615,7 +617,7 @@ def main(argv: Sequence[str] | None = None, extensions: Sequence[Any] = ()) -> i
         with paused_gc():  # one-shot commands; the controller is exec'ed
             code: int = args.func(args)
         sys.stdout.flush()
-    except UsageError as exc:
+    except (UsageError, InvalidNameError) as exc:  # a name no object can have: never sent
         sys.stderr.write(f"orch: error: {exc}\n")
         return EXIT_USAGE
     except BrokenPipeError:  # `orch compile x | head`: the reader has all it wanted

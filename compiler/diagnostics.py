@@ -13,41 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from orchapi.vocabulary import SubmitReason
-
-
-class Reason(enum.StrEnum):
-    """The contract's reason strings (semantics.md §2). The first seven are the
-    reference controller's own and must not change."""
-
-    MISSING_STEPS = "MissingSteps"
-    STEP_MISSING_NAME = "StepMissingName"
-    STEP_MISSING_KIND = "StepMissingKind"
-    DUPLICATE_STEP = "DuplicateStep"
-    MISSING_DEPENDENCY = "MissingDependency"
-    INVALID_DEPENDENCY = "InvalidDependency"
-    DEPENDENCY_CYCLE = "DependencyCycle"
-    ENTRYPOINT_MISSING = "EntrypointMissing"
-    INVALID_STEP_NAME = "InvalidStepName"
-    UNSUPPORTED_STEP_KIND = "UnsupportedStepKind"
-    MISSING_STEP_FIELD = "MissingStepField"
-    INVALID_FIELD = "InvalidField"
-    # A key the step's kind does not read (`image` on a ToolRun): a warning, an
-    # error under --strict (contract §2).
-    IGNORED_FIELD = "IgnoredField"
-    INVALID_YAML = "InvalidYAML"
-    UNSUPPORTED_DOCUMENT_KIND = "UnsupportedDocumentKind"
-    TOO_MANY_STEPS = "TooManySteps"
-    WORKFLOW_TOO_LARGE = "WorkflowTooLarge"
-    ORCHESTRATION_NOT_FOUND = "OrchestrationNotFound"
-    TOOL_NOT_FOUND = "ToolNotFound"
-    SUB_ORCHESTRATION_CYCLE = "SubOrchestrationCycle"
-    # A run whose Orchestration is in the input but invalid: the word the
-    # controller's Submitted=False condition uses for the same case.
-    ORCHESTRATION_INVALID = SubmitReason.ORCHESTRATION_INVALID.value
-    # Two Orchestrations, or two runs, of one namespace and name in the input
-    # (kubectl apply would silently keep the last; the contract is silent).
-    DUPLICATE_RESOURCE = "DuplicateResource"
+from orchapi.vocabulary import Reason
 
 
 class Severity(enum.StrEnum):

@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.diagnostics import Collector, FieldPath, Reason, Severity
+from compiler.diagnostics import Collector, FieldPath, Severity
 from compiler.kinds import KINDS, Emitted, StepContext
 from compiler.kinds.base import argo_literal, article
 from compiler.outcome import MAX_TASKS, OUTCOME_TEMPLATE, outcome_task
@@ -25,18 +25,12 @@ from compiler.resume import NO_OP, REUSED_TEMPLATE
 from compiler.step_fields import step_parameters
 from compiler.tools import Tool
 from compiler.validate import check_run_parameters
-from orchapi.api import (
-    ARGO_API_VERSION,
-    DEPTH_ANNOTATION,
-    ORCHESTRATION_LABEL,
-    RUN_LABEL,
-    UNBOUNDED_SECONDS,
-    UNBOUNDED_TIMEOUT,
-    WORKFLOW_KIND,
-)
+from orchapi.api import DEPTH_ANNOTATION, ORCHESTRATION_LABEL, RUN_LABEL
+from orchapi.argo import ARGO_API_VERSION, UNBOUNDED_SECONDS, UNBOUNDED_TIMEOUT, WORKFLOW_KIND
 from orchapi.graph import Graph, build_graph
 from orchapi.models import Orchestration, OrchestrationRun, Step
 from orchapi.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
+from orchapi.vocabulary import Reason
 
 MAX_BYTES = MAX_WORKFLOW_BYTES
 WARN_BYTES = 512 * 1024

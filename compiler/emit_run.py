@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.compiled import steps_of
-from compiler.diagnostics import Collector, FieldPath, Reason
+from compiler.diagnostics import Collector, FieldPath
 from compiler.emit import (
     DEFAULT_ENTRYPOINT,
     MAX_BYTES,
@@ -53,6 +53,7 @@ from orchapi.api import PART_ANNOTATION, STEP_INDEXES_ANNOTATION
 from orchapi.graph import Graph, Node, build_graph
 from orchapi.models import Orchestration, OrchestrationRun
 from orchapi.names import MAX_WORKFLOW_NAME, shorten
+from orchapi.vocabulary import Reason
 
 Obj = dict[str, Any]
 PART_TEMPLATE = "orch-part"  # part DAG templates: orch-part-1, orch-part-2, ...

@@ -31,8 +31,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orchapi.argo import ArgoPhase
 from orchapi.semantics import StepResult
-from orchapi.vocabulary import ArgoPhase, StepReason
+from orchapi.vocabulary import StepReason
 
 GATE_TEMPLATE = "orch-gate"
 GATE_TASK = "orch-gate"  # task names: orch-gate-1, orch-gate-2, ... within a part

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.diagnostics import ROOT, Collector, Diagnostic, FieldPath, Reason, Span
+from compiler.diagnostics import ROOT, Collector, Diagnostic, FieldPath, Span
 from compiler.gcpause import paused_gc
 from compiler.source import Document, empty_file_message, iter_documents
 from compiler.suborchestrations import check_sub_orchestration_cycles
@@ -28,6 +28,7 @@ from compiler.validate import check_document_kind, check_orchestration, check_ru
 from orchapi.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND
 from orchapi.models import MAX_STEPS, Orchestration, OrchestrationRun
 from orchapi.names import suggest
+from orchapi.vocabulary import Reason
 
 Key = tuple[str, str]  # (namespace, name)
 NAME = FieldPath(("metadata", "name"))

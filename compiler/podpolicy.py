@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from typing import Any, Final
 
-from compiler.diagnostics import Diagnostic, FieldPath, Reason
+from compiler.diagnostics import Diagnostic, FieldPath
 from compiler.pod_security import (
     RESTRICTED_POD,
     Violation,
@@ -50,6 +50,7 @@ from compiler.pod_security import (
     volume_type,
 )
 from orchapi.names import quote, suggest
+from orchapi.vocabulary import Reason
 
 RESTRICTED: Final = "restricted"
 NONE: Final = "none"

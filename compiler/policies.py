@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.diagnostics import Collector, FieldPath, Reason
+from compiler.diagnostics import Collector, FieldPath
 from compiler.unknown_keys import check_keys
 from orchapi.api import DEADLINE_ANNOTATION
+from orchapi.vocabulary import Reason
 
 INT32 = 2**31 - 1
 PATH = FieldPath(("spec", "policies"))

@@ -25,12 +25,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from compiler.diagnostics import Collector, Diagnostic, FieldPath, Reason
+from compiler.diagnostics import Collector, Diagnostic, FieldPath
 from compiler.kinds import KINDS
 from compiler.kinds.base import check_with_keys
 from compiler.outcome import OUTCOME_TEMPLATE
 from orchapi.models import Orchestration, Step
 from orchapi.names import DNS_SUBDOMAIN_NAME, NAMESPACE, TEMPLATE
+from orchapi.vocabulary import Reason
 
 STEPS = FieldPath(("spec", "steps"))
 _STAND_IN_KIND = "Checkpoint"  # a no-op: it compiles to nothing that can be wrong

@@ -17,8 +17,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from compiler.diagnostics import Collector, FieldPath, Reason
+from compiler.diagnostics import Collector, FieldPath
 from orchapi.names import quote, suggest
+from orchapi.vocabulary import Reason
 
 SCHEMA_PATH = str(Path(__file__).with_name("schemas") / "k8s-container.json")
 Schema = dict[str, Any]

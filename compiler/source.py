@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from compiler.diagnostics import ROOT, Diagnostic, FieldPath, Reason, Span
+from compiler.diagnostics import ROOT, Diagnostic, FieldPath, Span
+from orchapi.vocabulary import Reason
 
 try:
     _Base: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]

@@ -29,9 +29,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from compiler.diagnostics import Collector, FieldPath, PathPart, Reason
+from compiler.diagnostics import Collector, FieldPath, PathPart
 from orchapi.models import Step
 from orchapi.names import quote
+from orchapi.vocabulary import Reason
 
 REFERENCE = "proompteng/lab@6b69af37 services/agents/src/server/orchestration-controller.ts"
 # JavaScript's WhiteSpace and LineTerminator: what String.prototype.trim removes.

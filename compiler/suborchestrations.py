@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from compiler.diagnostics import Diagnostic, FieldPath, Reason
+from compiler.diagnostics import Diagnostic, FieldPath
 from compiler.source import Document
 from compiler.step_fields import reader_of, ref_of
 from orchapi.graph import find_cycles
 from orchapi.models import Orchestration
+from orchapi.vocabulary import Reason
 
 SUB_ORCHESTRATION = "SubOrchestration"
 

@@ -19,12 +19,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from compiler.diagnostics import Collector, FieldPath, Reason, Severity
+from compiler.diagnostics import Collector, FieldPath, Severity
 from compiler.kinds import KINDS
 from compiler.step_fields import COMMON_KEYS
 from compiler.tools import ToolEnvVar, ToolSpec
 from orchapi.models import NameRef, OrchestrationRunSpec, OrchestrationSpec, Step, TemplateRef
 from orchapi.names import quote
+from orchapi.vocabulary import Reason
 
 TOP = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
 

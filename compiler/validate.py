@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from compiler.diagnostics import ROOT, Collector, FieldPath, Reason
+from compiler.diagnostics import ROOT, Collector, FieldPath
 from compiler.gates import GATE_TEMPLATE
 from compiler.kinds import KINDS
 from compiler.kinds.base import check_name, check_with_keys
@@ -41,6 +41,7 @@ from orchapi.names import (
     suggest,
     task_name_problem,
 )
+from orchapi.vocabulary import Reason
 
 DOCUMENT_KINDS = (ORCHESTRATION_KIND, RUN_KIND)
 # The reference system's documents orch reads besides its own: a ToolRun step

@@ -28,11 +28,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.diagnostics import Reason
 from compiler.suborchestrations import SUB_ORCHESTRATION, find_call_cycles
 from orchapi.api import DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, MAX_STEPS
 from orchapi.names import DNS_SUBDOMAIN_NAME, quote
-from orchapi.vocabulary import SubmitReason
+from orchapi.vocabulary import Reason, SubmitReason
 
 DEFAULT_MAX_DEPTH = 8
 DEFAULT_MAX_DESCENDANTS = 1000

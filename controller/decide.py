@@ -50,7 +50,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.compiled import graph_from_orchestration
-from compiler.diagnostics import Reason
 from controller import status as st
 from controller.admission import reference_refusal
 from controller.cancel import CancelPlan, is_cancel_requested, plan_cancel
@@ -65,7 +64,8 @@ from controller.mirror import (
 from controller.seal import NOTHING, Trust, untrusted_view
 from controller.waits import Release, WaitFacts, WaitingNode, plan_waits, workflow_waits
 from orchapi.api import parse_time
-from orchapi.vocabulary import ARGO_DONE, RUN_DONE, RunPhase, SubmitReason
+from orchapi.argo import ARGO_DONE
+from orchapi.vocabulary import RUN_DONE, Reason, RunPhase, SubmitReason
 
 Obj = dict[str, Any]
 NOT_OWNED_RECHECK = 30.0  # s: a Workflow we do not own is looked at again after this

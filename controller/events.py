@@ -10,6 +10,7 @@ the last write make one Event that names at most `STEPS_NAMED` of them, so a
 
 from __future__ import annotations
 
+import enum
 import logging
 import secrets
 from collections.abc import Mapping
@@ -21,7 +22,6 @@ from controller.kube import Kube
 from orchapi.vocabulary import (
     ConditionStatus,
     ConditionType,
-    EventReason,
     RunPhase,
     StepPhase,
     StepReason,
@@ -32,6 +32,16 @@ log = logging.getLogger("orch.events")
 COMPONENT = "orch-controller"
 STEPS_NAMED = 5
 MAX_MESSAGE = 1024
+
+
+class EventReason(enum.StrEnum):
+    """Reasons of the Kubernetes Events recorded on a run (besides the `Submitted`
+    condition's reasons, which are recorded as they are)."""
+
+    STEP_FAILED = "StepFailed"
+    RUN_SUCCEEDED = "RunSucceeded"
+    RUN_FAILED = "RunFailed"
+    RUN_CANCELLED = "RunCancelled"
 
 
 @dataclass(frozen=True)

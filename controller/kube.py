@@ -25,7 +25,6 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import urllib3
@@ -36,17 +35,7 @@ from kubernetes.client.exceptions import ApiException
 from compiler import jsoncost
 from controller.metrics import Metrics
 from orchapi.api import (
-    APPROVAL_POLICY_KIND,
-    APPROVALS_API_VERSION,
-    GROUP,
-    ORCHESTRATION_KIND,
-    RUN_KIND,
-    SIGNAL_DELIVERY_KIND,
-    SIGNALS_API_VERSION,
-    TOOL_KIND,
-    TOOLS_API_VERSION,
-    VERSION,
-    WORKFLOW_KIND,
+    Resource,
 )
 from orchapi.names import DNS_SUBDOMAIN_NAME, NAMESPACE
 
@@ -85,21 +74,10 @@ class FencedError(Exception):
     """A write refused locally: this replica does not hold the Lease (any more)."""
 
 
-class InvalidNameError(ValueError):
-    """A name no object can have, refused before any request (contract §6): in a
-    URL path `.` is the list of the namespace and `a/b` a subresource of `a`."""
-
-
 def is_object_name(namespace: str, name: str) -> bool:
     """Both are names a namespaced custom object can have (the apiserver holds a
     custom resource's name to a DNS subdomain)."""
     return NAMESPACE.problem(namespace) is None and DNS_SUBDOMAIN_NAME.problem(name) is None
-
-
-def _object_path(res: Resource, namespace: str, name: str) -> None:
-    if not is_object_name(namespace, name):
-        raise InvalidNameError(f"{res.plural} {namespace!r}/{name!r}: not an object name; "
-                               "no request sent")
 
 
 def retry_on_conflict(attempt: Callable[[int], T], attempts: int = CONFLICT_ATTEMPTS,
@@ -116,36 +94,6 @@ def retry_on_conflict(attempt: Callable[[int], T], attempts: int = CONFLICT_ATTE
             log.info("conflict; retrying with a fresh read", extra={"attempt": n + 1})
             time.sleep(delay * (n + 1))
     raise AssertionError("unreachable")
-
-
-@dataclass(frozen=True)
-class Resource:
-    group: str
-    version: str
-    plural: str
-    kind: str
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}"
-
-
-ORCHESTRATIONS = Resource(GROUP, VERSION, "orchestrations", ORCHESTRATION_KIND)
-RUNS = Resource(GROUP, VERSION, "orchestrationruns", RUN_KIND)
-WORKFLOWS = Resource("argoproj.io", "v1alpha1", "workflows", WORKFLOW_KIND)
-# The reference system's AgentRuns, which a cancelled run's running steps created.
-AGENT_RUNS = Resource("agents.proompteng.ai", "v1alpha1", "agentruns", "AgentRun")
-
-
-def _foreign(api_version: str, plural: str, kind: str) -> Resource:
-    group, version = api_version.split("/")
-    return Resource(group, version, plural, kind)
-
-
-# The reference system's resources the step kinds read (issue 11).
-TOOLS = _foreign(TOOLS_API_VERSION, "tools", TOOL_KIND)
-APPROVAL_POLICIES = _foreign(APPROVALS_API_VERSION, "approvalpolicies", APPROVAL_POLICY_KIND)
-SIGNAL_DELIVERIES = _foreign(SIGNALS_API_VERSION, "signaldeliveries", SIGNAL_DELIVERY_KIND)
 
 
 def _translate(e: ApiException) -> ApiError:
@@ -478,7 +426,7 @@ class Kube:
                          if v}
         if preconditions:
             body["preconditions"] = preconditions
-        _object_path(res, namespace, name)
+        res.path(namespace, name)  # refused before any request
         self._check_fence(f"delete {res.plural}")
         try:
             self._call("DELETE", lambda: self.custom.delete_namespaced_custom_object(
@@ -492,7 +440,7 @@ class Kube:
         """PUT the whole object (a Workflow: Argo's CRD has no status subresource, so
         `argo resume` writes a node this way); `body` carries metadata.resourceVersion,
         so a concurrent change is a `ConflictError`."""
-        _object_path(res, namespace, name)
+        res.path(namespace, name)  # refused before any request
         self._check_fence(f"update {res.plural}")
         replaced: Obj = self._call("PUT", lambda: self.custom.replace_namespaced_custom_object(
             res.group, res.version, namespace, res.plural, name, body,
@@ -501,7 +449,7 @@ class Kube:
 
     def patch(self, res: Resource, namespace: str, name: str, body: Obj) -> Obj | None:
         """A JSON merge patch (RFC 7386) of the object; None when it is gone."""
-        _object_path(res, namespace, name)
+        res.path(namespace, name)  # refused before any request
         self._check_fence(f"patch {res.plural}")
         try:
             obj: Obj = self._call("PATCH", lambda: self.custom.patch_namespaced_custom_object(
@@ -516,7 +464,7 @@ class Kube:
         """PUT the status subresource; `body` carries metadata.resourceVersion, so a
         concurrent change is a `ConflictError`, never a lost update. The answer (the
         whole object) is parsed within the parse budget."""
-        _object_path(res, namespace, name)
+        res.path(namespace, name)  # refused before any request
         self._check_fence(f"update {res.plural}/status")
         data = self._call("PUT", lambda: read_body(
             self.custom.replace_namespaced_custom_object_status(

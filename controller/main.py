@@ -28,20 +28,7 @@ from controller.capacity import ActiveRuns
 from controller.config import Config, kubeconfig_problem, load_config
 from controller.election import LeaderElector
 from controller.events import Recorder
-from controller.kube import (
-    APPROVAL_POLICIES,
-    ORCHESTRATIONS,
-    RUNS,
-    SIGNAL_DELIVERIES,
-    WORKFLOWS,
-    ApiClient,
-    ApiError,
-    ClusterConfigError,
-    Kube,
-    Obj,
-    Resource,
-    load_api_client,
-)
+from controller.kube import ApiClient, ApiError, ClusterConfigError, Kube, Obj, load_api_client
 from controller.logs import setup_logging
 from controller.mapping import (
     ORCHESTRATION,
@@ -71,7 +58,17 @@ from controller.waitindex import (
     policy_view,
 )
 from controller.watch import Informer
-from orchapi.api import APPROVAL_POLICY_KIND, RUN_LABEL, SIGNAL_DELIVERY_KIND
+from orchapi.api import (
+    APPROVAL_POLICIES,
+    APPROVAL_POLICY_KIND,
+    ORCHESTRATIONS,
+    RUN_LABEL,
+    RUNS,
+    SIGNAL_DELIVERIES,
+    SIGNAL_DELIVERY_KIND,
+    WORKFLOWS,
+    Resource,
+)
 from orchapi.vocabulary import RunPhase
 
 log = logging.getLogger("orch.main")

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orchapi.api import GROUP, ORCHESTRATION_KIND, RUN_KIND, RUN_LABEL, WORKFLOW_KIND
-from orchapi.vocabulary import ARGO_DONE, RUN_DONE
+from orchapi.api import GROUP, ORCHESTRATION_KIND, RUN_KIND, RUN_LABEL
+from orchapi.argo import ARGO_DONE, WORKFLOW_KIND
+from orchapi.vocabulary import RUN_DONE
 
 ORCHESTRATION = ORCHESTRATION_KIND
 RUN = RUN_KIND

@@ -29,7 +29,8 @@ from compiler.kinds.wait import WAIT_PARAM
 from compiler.resume import reused_note
 from controller.observe import Ending, last_attempt, observe
 from controller.resuming import reused_records_of
-from orchapi.api import RESUMED_FROM_ANNOTATION, UNBOUNDED_TIMEOUT
+from orchapi.api import RESUMED_FROM_ANNOTATION
+from orchapi.argo import ARGO_DONE, UNBOUNDED_TIMEOUT, ArgoNodeType, ArgoPhase
 from orchapi.graph import Graph, Node
 from orchapi.semantics import (
     Condition,
@@ -42,11 +43,8 @@ from orchapi.semantics import (
     outcome_from_argo,
 )
 from orchapi.vocabulary import (
-    ARGO_DONE,
     RUN_DONE,
     ArgoDefaultsReason,
-    ArgoNodeType,
-    ArgoPhase,
     ConditionStatus,
     ConditionType,
     NodeStatusReason,

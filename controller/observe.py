@@ -34,8 +34,8 @@ from typing import Any
 from compiler.kinds.wait import wait_of_node
 from controller import argo_messages
 from orchapi.api import DEADLINE_ANNOTATION, parse_time
+from orchapi.argo import ARGO_DONE, ArgoNodeType, ArgoPhase
 from orchapi.semantics import Observation, Observed
-from orchapi.vocabulary import ARGO_DONE, ArgoNodeType, ArgoPhase
 
 Obj = dict[str, Any]
 

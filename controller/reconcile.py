@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from compiler.argo_defaults import Judgement, pin_retries
-from compiler.diagnostics import Reason
 from compiler.emit import workflow_name
 from compiler.jsoncost import GATE, estimated_cost
 from compiler.kinds.tool_run import KIND as TOOL_RUN_KIND
@@ -39,7 +38,7 @@ from controller.admission import (
     run_budget,
     share_budget,
 )
-from controller.cancel import ARGO_WORKFLOW_LABEL, cancel_patch, stop_patch
+from controller.cancel import cancel_patch, stop_patch
 from controller.capacity import ActiveRuns, limit_message
 from controller.decide import (
     Cancel,
@@ -62,11 +61,6 @@ from controller.decide import (
 from controller.deliveries import delivery_holder, delivery_key
 from controller.events import Recorder, events_for
 from controller.kube import (
-    AGENT_RUNS,
-    ORCHESTRATIONS,
-    RUNS,
-    TOOLS,
-    WORKFLOWS,
     AlreadyExistsError,
     ApiError,
     Kube,
@@ -84,10 +78,20 @@ from controller.seal import Sealer, untrusted_view
 from controller.suspend import NodeUpdateError, hydrated_nodes
 from controller.validation import check_orchestration_object, check_tool_object, compile_run
 from controller.waitindex import Target, workflow_targets
-from orchapi.api import GENERATION_ANNOTATION, RUN_LABEL, STEP_KINDS_ANNOTATION, WORKFLOW_KIND
+from orchapi.api import (
+    AGENT_RUNS,
+    GENERATION_ANNOTATION,
+    ORCHESTRATIONS,
+    RUN_LABEL,
+    RUNS,
+    STEP_KINDS_ANNOTATION,
+    TOOLS,
+    WORKFLOWS,
+)
+from orchapi.argo import ARGO_WORKFLOW_LABEL, WORKFLOW_KIND
 from orchapi.graph import build_graph
 from orchapi.names import label_value
-from orchapi.vocabulary import RUN_DONE, SubmitReason
+from orchapi.vocabulary import RUN_DONE, Reason, SubmitReason
 
 log = logging.getLogger("orch.reconcile")
 JUDGED_CACHE = 256

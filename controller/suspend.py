@@ -40,16 +40,11 @@ from typing import Any
 
 from compiler.compiled import decode_nodes
 from compiler.compressed import UnreadableNodesError
-from orchapi.vocabulary import ArgoNodeType, ArgoPhase
+from orchapi.argo import ACTOR_LABELS, ArgoNodeType, ArgoPhase
 
 Obj = dict[str, Any]
 
 MAX_WORKFLOW_SIZE = 1024 * 1024  # packer.getMaxWorkflowSize, without MAX_WORKFLOW_SIZE set
-_ARGO = "workflows.argoproj.io"
-# workflow/common/common.go LabelKeyActor, ...ActorEmail, ...ActorPreferredUsername,
-# LabelKeyAction (v4.0.5 l.78-81).
-ACTOR_LABELS = (f"{_ARGO}/actor", f"{_ARGO}/actor-email",
-                f"{_ARGO}/actor-preferred-username", f"{_ARGO}/action")
 # The phases `argo node set --phase` accepts (workflow_server.go SetWorkflow l.664).
 SETTABLE = frozenset({ArgoPhase.SUCCEEDED, ArgoPhase.FAILED, ArgoPhase.ERROR})
 _COMPLETED = frozenset({ArgoPhase.SUCCEEDED, ArgoPhase.FAILED, ArgoPhase.ERROR})

@@ -34,7 +34,7 @@ from compiler.kinds.wait import APPROVAL_GATE, WaitSpec, wait_of_node
 from controller.argo_messages import WAIT_TIMED_OUT
 from controller.suspend import NodeUpdateError, hydrated_nodes, is_active_suspend
 from orchapi.api import parse_time
-from orchapi.vocabulary import ARGO_DONE, ArgoPhase
+from orchapi.argo import ARGO_DONE, ArgoPhase
 
 Obj = dict[str, Any]
 

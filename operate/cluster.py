@@ -8,14 +8,13 @@ speed and its RBAC depend on, so they are listed in one place.
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from operate.client import METADATA_LIST, ApiError, Client, NotFoundError
-from orchapi.api import API_VERSION, RUN_KIND
-from orchapi.names import DNS_SUBDOMAIN_NAME, NAMESPACE, Grammar, quote
+from orchapi.api import AGENT_RUNS, ORCHESTRATIONS, RUNS, WORKFLOWS, Resource
+from orchapi.argo import ARGO_WORKFLOW_LABEL
 
 if TYPE_CHECKING:
     from operate.view import RunView
@@ -23,51 +22,9 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Resource:
-    api_version: str  # "group/version", or "v1" for the core group
-    plural: str
-    kind: str
-
-    def path(self, namespace: str | None, name: str | None = None) -> str:
-        """The URL path; a namespace or name no object can have is a usage error, never
-        sent (`.` would address the list, `a/b` a subresource: contract §6)."""
-        _check_name("namespace", namespace, NAMESPACE)
-        _check_name(f"{self.kind} name", name, DNS_SUBDOMAIN_NAME)
-        root = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        out = root
-        if namespace is not None:
-            out += f"/namespaces/{_q(namespace)}"
-        out += f"/{self.plural}"
-        if name is not None:
-            out += f"/{_q(name)}"
-        return out
-
-
-RUNS = Resource(API_VERSION, "orchestrationruns", RUN_KIND)
-ORCHESTRATIONS = Resource(API_VERSION, "orchestrations", "Orchestration")
-WORKFLOWS = Resource("argoproj.io/v1alpha1", "workflows", "Workflow")
-TOOLS = Resource("tools.proompteng.ai/v1alpha1", "tools", "Tool")  # `--tools-from-cluster`
 # What a step of each kind creates through a resource template (compiler.kinds; a
 # ToolRun step runs its Tool's container, a pod, since issue 11).
-CREATED_BY_KIND = {
-    "AgentRun": Resource("agents.proompteng.ai/v1alpha1", "agentruns", "AgentRun"),
-    "SubOrchestration": RUNS,
-}
-ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
-
-
-def _q(part: str) -> str:
-    return urllib.parse.quote(part, safe="")
-
-
-def _check_name(what: str, value: str | None, grammar: Grammar) -> None:
-    problem = grammar.problem(value) if value is not None else None
-    if problem is not None:
-        from compiler.cli import UsageError
-
-        assert value is not None
-        raise UsageError(f"{what} {quote(value)} {problem}")
+CREATED_BY_KIND = {"AgentRun": AGENT_RUNS, "SubOrchestration": RUNS}
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ def unobserved_after() -> float:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from operate.cluster import RUNS
+    from orchapi.api import RUNS
 
     client = _connect(args)
     namespace = None if args.all_namespaces else client.namespace
@@ -251,7 +251,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     cannot be cancelled (not found, forbidden, ...) is one line on stderr, the
     others are still cancelled, and the exit code says that one failed."""
     from operate.client import ApiError
-    from operate.cluster import RUNS
+    from orchapi.api import RUNS
 
     for name in args.runs:  # every name checked before the first request (usage, exit 2)
         RUNS.path(None, name)
@@ -268,7 +268,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def _cancel_one(client: Any, name: str) -> None:
     from operate.client import MERGE_PATCH
-    from operate.cluster import RUNS, get_run
+    from operate.cluster import get_run
+    from orchapi.api import RUNS
     from orchapi.vocabulary import RUN_DONE
 
     run = get_run(client, client.namespace, name)

@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from operate.client import ApiError, Client, NotFoundError, Unreachable
-from operate.cluster import ORCHESTRATIONS, RUNS, WORKFLOWS, gathered_view, get_run
+from operate.cluster import gathered_view, get_run
 from operate.live import changes, exit_code, final, frame, unobserved_line
 from operate.render import UNOBSERVED_AFTER
 from operate.terminal import Screen, height, is_terminal, style_for
 from operate.view import RunView, build_view
+from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS
 from orchapi.vocabulary import RUN_DONE
 
 Obj = dict[str, Any]

@@ -20,9 +20,16 @@ from typing import Any
 
 from compiler.cli import UsageError
 from operate.client import APPLY_PATCH, ApiError, Client
-from operate.cluster import ORCHESTRATIONS, RUNS, get_run
+from operate.cluster import get_run
 from operate.commands import EXIT_INVALID, EXIT_OK, Refused, watch
-from orchapi.api import API_VERSION, DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, RUN_KIND
+from orchapi.api import (
+    API_VERSION,
+    DEPTH_ANNOTATION,
+    DESCENDANTS_ANNOTATION,
+    ORCHESTRATIONS,
+    RUN_KIND,
+    RUNS,
+)
 from orchapi.vocabulary import RUN_DONE, ConditionType, SubmitReason
 
 Obj = dict[str, Any]

@@ -42,7 +42,7 @@ class ClusterTools:
 
     def fetch(self, namespace: str, names: Sequence[str]) -> dict[str, dict[str, Any]]:
         from operate.client import ApiError, Unreachable
-        from operate.cluster import TOOLS
+        from orchapi.api import TOOLS
 
         client = self._connect()
         ns = namespace or client.conn.namespace

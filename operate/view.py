@@ -18,13 +18,12 @@ from typing import Any
 from compiler.compiled import WorkflowShapeError, graph_from_workflow
 from compiler.compiled import graph_from_orchestration as graph_of_orchestration
 from orchapi.api import STEP_LABEL, parse_time
+from orchapi.argo import ARGO_WORKFLOW_LABEL, POD_NAME_FORMAT
 from orchapi.graph import Graph, Node, topological_order
 from orchapi.semantics import StepResult, first_blocking
 from orchapi.vocabulary import ConditionType, StepPhase, StepReason
 
 Obj = dict[str, Any]
-ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"  # Argo's label on what it creates
-POD_NAME_FORMAT = "workflows.argoproj.io/pod-name-format"  # Argo's, on the Workflow
 POD_NAMES_V1, POD_NAMES_V2 = "v1", "v2"
 POD_NODE = "Pod"
 _MAX_POD_PREFIX = 253 - 10 - 1  # pod_name.go: maxK8sResourceNameLength - hash length - 1

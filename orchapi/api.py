@@ -3,13 +3,23 @@ kinds it reads and writes, and the labels and annotations it puts on objects.
 
 Why one module: these strings are a wire contract (the CRDs, the chart's RBAC,
 the labels a person selects on); a second copy drifts. Everything else imports
-them from here, the compiler and the controller alike.
+them from here: the compiler, the controller and the terminal commands alike.
+The resources (`RUNS`, `WORKFLOWS`, ...) are the REST names of each kind, one
+table for the controller's client and the terminal's.
 """
 
 from __future__ import annotations
 
+import urllib.parse
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+
+from orchapi.argo import ARGO_GROUP, ARGO_VERSION, WORKFLOW_KIND
+from orchapi.names import DNS_SUBDOMAIN_NAME, NAMESPACE, Grammar, quote
+
+# A Kubernetes object, or a part of one, as the apiserver sends it: plain JSON data.
+Obj = dict[str, Any]
 
 GROUP: Final = "orchestration.proompteng.ai"
 VERSION: Final = "v1alpha1"
@@ -49,18 +59,9 @@ DEPTH_ANNOTATION: Final = f"{GROUP}/depth"
 # run's `maxDescendants` (controller.admission); a run without it is a root.
 DESCENDANTS_ANNOTATION: Final = f"{GROUP}/descendants"
 
-# Argo.
-ARGO_API_VERSION: Final = "argoproj.io/v1alpha1"
-# "No deadline", written where a cluster's Argo defaults would otherwise set one
-# (compiler.argo_defaults): the most a pod's activeDeadlineSeconds may be
-# (Kubernetes ValidatePodSpec, 1..MaxInt32), which Argo derives from the Workflow's
-# and the template's deadlines; 68 years.
-UNBOUNDED_SECONDS: Final = 2**31 - 1
-UNBOUNDED_TIMEOUT: Final = f"{UNBOUNDED_SECONDS}s"
-WORKFLOW_KIND: Final = "Workflow"
-
 # The reference system's resources that steps create or wait on.
 AGENTS_API_VERSION: Final = "agents.proompteng.ai/v1alpha1"
+AGENT_RUN_KIND: Final = "AgentRun"
 TOOLS_API_VERSION: Final = "tools.proompteng.ai/v1alpha1"
 TOOL_KIND: Final = "Tool"
 APPROVALS_API_VERSION: Final = "approvals.proompteng.ai/v1alpha1"
@@ -71,6 +72,64 @@ SIGNAL_DELIVERY_KIND: Final = "SignalDelivery"
 APPROVAL_GATE: Final = "ApprovalGate"
 SIGNAL_WAIT: Final = "SignalWait"
 WAIT_KINDS: Final = (APPROVAL_GATE, SIGNAL_WAIT)
+
+
+class InvalidNameError(ValueError):
+    """A name no object can have, refused before any request (contract §6): in a
+    URL path `.` is the list of the namespace and `a/b` a subresource of `a`."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A kind as the apiserver serves it."""
+
+    group: str  # "" for the core group
+    version: str
+    plural: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None, name: str | None = None) -> str:
+        """The URL path of the list (of a namespace, or of all) or of one object;
+        a namespace or name no object can have raises `InvalidNameError`, so it is
+        never sent."""
+        _check_name("namespace", namespace, NAMESPACE)
+        _check_name(f"{self.kind} name", name, DNS_SUBDOMAIN_NAME)
+        out = f"/apis/{self.api_version}" if self.group else f"/api/{self.version}"
+        if namespace is not None:
+            out += f"/namespaces/{_quote_part(namespace)}"
+        out += f"/{self.plural}"
+        if name is not None:
+            out += f"/{_quote_part(name)}"
+        return out
+
+
+def _check_name(what: str, value: str | None, grammar: Grammar) -> None:
+    problem = grammar.problem(value) if value is not None else None
+    if value is not None and problem is not None:
+        raise InvalidNameError(f"{what} {quote(value)} {problem}")
+
+
+def _quote_part(part: str) -> str:
+    return urllib.parse.quote(part, safe="")
+
+
+def _foreign(api_version: str, plural: str, kind: str) -> Resource:
+    group, version = api_version.split("/")
+    return Resource(group, version, plural, kind)
+
+
+ORCHESTRATIONS = Resource(GROUP, VERSION, "orchestrations", ORCHESTRATION_KIND)
+RUNS = Resource(GROUP, VERSION, "orchestrationruns", RUN_KIND)
+WORKFLOWS = Resource(ARGO_GROUP, ARGO_VERSION, "workflows", WORKFLOW_KIND)
+# The reference system's resources the step kinds create or read (issue 11).
+AGENT_RUNS = _foreign(AGENTS_API_VERSION, "agentruns", AGENT_RUN_KIND)
+TOOLS = _foreign(TOOLS_API_VERSION, "tools", TOOL_KIND)
+APPROVAL_POLICIES = _foreign(APPROVALS_API_VERSION, "approvalpolicies", APPROVAL_POLICY_KIND)
+SIGNAL_DELIVERIES = _foreign(SIGNALS_API_VERSION, "signaldeliveries", SIGNAL_DELIVERY_KIND)
 
 
 def parse_time(value: Any) -> datetime | None:

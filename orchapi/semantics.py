@@ -18,9 +18,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from orchapi.argo import ArgoPhase
 from orchapi.graph import Graph, Node, topological_order
 from orchapi.vocabulary import (
-    ArgoPhase,
     ArgoPhaseReason,
     ConditionStatus,
     ConditionType,

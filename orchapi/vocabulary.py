@@ -1,11 +1,10 @@
-"""Phases, reasons and condition types: the words of the contract's §3 and §5.
+"""Phases, reasons and condition types: the words of the contract's §2, §3 and §5.
 
 Why one module: they are read by people (`kubectl get`), by scripts (`kubectl
 wait --for=condition=Succeeded`) and by the other half of this project, so each
 word is typed once, here, and imported by the semantics, the mirror, the
 reconciler, the events and the CLI (as Tekton keeps its reasons as typed
-constants in its API package). Argo's own words, which the mirror reads, are
-here too, kept apart from ours.
+constants in its API package). Argo's own words are in `orchapi.argo`.
 """
 
 from __future__ import annotations
@@ -122,16 +121,6 @@ class NodeStatusReason(enum.StrEnum):
     NODE_STATUS_IN_WORKFLOW = "NodeStatusInWorkflow"  # readable again after an offload
 
 
-class EventReason(enum.StrEnum):
-    """Reasons of the Kubernetes Events recorded on a run (besides the `Submitted`
-    condition's reasons, which are recorded as they are)."""
-
-    STEP_FAILED = "StepFailed"
-    RUN_SUCCEEDED = "RunSucceeded"
-    RUN_FAILED = "RunFailed"
-    RUN_CANCELLED = "RunCancelled"
-
-
 class ArgoDefaultsReason(enum.StrEnum):
     """Reasons of the run's `ArgoDefaultsPinned` condition, set when the cluster's
     Argo has workflowDefaults."""
@@ -150,34 +139,35 @@ class ArgoPhaseReason(enum.StrEnum):
 VALID = "Valid"  # reason of an Orchestration's Ready=True
 
 
-class ArgoPhase(enum.StrEnum):
-    """Argo's node and Workflow phases (`wfv1.NodePhase`, `WorkflowPhase`)."""
+class Reason(enum.StrEnum):
+    """The contract's reason strings (semantics.md §2). The first seven are the
+    reference controller's own and must not change."""
 
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    ERROR = "Error"
-    SKIPPED = "Skipped"
-    OMITTED = "Omitted"
-
-
-ARGO_DONE = frozenset({ArgoPhase.SUCCEEDED, ArgoPhase.FAILED, ArgoPhase.ERROR})
-
-
-class ArgoShutdown(enum.StrEnum):
-    """Argo's `spec.shutdown` values (ShutdownStrategy, workflow_types.go v4.0.5): the
-    controller writes `Stop` to cancel a run, as `argo stop` does."""
-
-    STOP = "Stop"
-    TERMINATE = "Terminate"
-
-
-class ArgoNodeType(enum.StrEnum):
-    """Argo's node types (`wfv1.NodeType`) that the mirror reads."""
-
-    POD = "Pod"
-    DAG = "DAG"
-    RETRY = "Retry"
-    SUSPEND = "Suspend"
-    SKIPPED = "Skipped"
+    MISSING_STEPS = "MissingSteps"
+    STEP_MISSING_NAME = "StepMissingName"
+    STEP_MISSING_KIND = "StepMissingKind"
+    DUPLICATE_STEP = "DuplicateStep"
+    MISSING_DEPENDENCY = "MissingDependency"
+    INVALID_DEPENDENCY = "InvalidDependency"
+    DEPENDENCY_CYCLE = "DependencyCycle"
+    ENTRYPOINT_MISSING = "EntrypointMissing"
+    INVALID_STEP_NAME = "InvalidStepName"
+    UNSUPPORTED_STEP_KIND = "UnsupportedStepKind"
+    MISSING_STEP_FIELD = "MissingStepField"
+    INVALID_FIELD = "InvalidField"
+    # A key the step's kind does not read (`image` on a ToolRun): a warning, an
+    # error under --strict (contract §2).
+    IGNORED_FIELD = "IgnoredField"
+    INVALID_YAML = "InvalidYAML"
+    UNSUPPORTED_DOCUMENT_KIND = "UnsupportedDocumentKind"
+    TOO_MANY_STEPS = "TooManySteps"
+    WORKFLOW_TOO_LARGE = "WorkflowTooLarge"
+    ORCHESTRATION_NOT_FOUND = "OrchestrationNotFound"
+    TOOL_NOT_FOUND = "ToolNotFound"
+    SUB_ORCHESTRATION_CYCLE = "SubOrchestrationCycle"
+    # A run whose Orchestration is in the input but invalid: the word the
+    # controller's Submitted=False condition uses for the same case.
+    ORCHESTRATION_INVALID = SubmitReason.ORCHESTRATION_INVALID.value
+    # Two Orchestrations, or two runs, of one namespace and name in the input
+    # (kubectl apply would silently keep the last; the contract is silent).
+    DUPLICATE_RESOURCE = "DuplicateResource"

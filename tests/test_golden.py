@@ -10,7 +10,7 @@ import pytest
 import yaml
 from deepdiff import DeepDiff
 
-from compiler.diagnostics import Reason
+from orchapi.vocabulary import Reason
 from tests.golden import (
     INVALID,
     VALID,

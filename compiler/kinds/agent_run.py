@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.diagnostics import Collector, FieldPath, Reason, Severity
+from compiler.diagnostics import Collector, FieldPath, Severity
 from compiler.kinds.base import Emitted, Kind, StepContext, check_name, no_expansion_json
 from compiler.kinds.resource import create_template, resource_step
 from compiler.step_fields import WITH, Reader, agent_run_spec, keys_read
 from orchapi.api import AGENTS_API_VERSION
 from orchapi.models import Step
 from orchapi.names import DNS_SUBDOMAIN_NAME, quote
+from orchapi.vocabulary import Reason
 
 TEMPLATE = create_template(
     AGENTS_API_VERSION,

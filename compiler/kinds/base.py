@@ -9,11 +9,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.diagnostics import Collector, FieldPath, Reason
+from compiler.diagnostics import Collector, FieldPath
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.tools import Tool
 from orchapi.models import Step
 from orchapi.names import PARAMETER, Grammar, quote
+from orchapi.vocabulary import Reason
 
 Template = dict[str, Any]
 STEP_PARAM = "step"

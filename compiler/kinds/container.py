@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from compiler.diagnostics import Collector, FieldPath, Reason
+from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import (
     STEP_PARAM,
     Emitted,
@@ -36,6 +36,7 @@ from compiler.schema_check import check_value, definition, load_schema, normaliz
 from orchapi.api import STEP_LABEL
 from orchapi.models import Step
 from orchapi.names import ENV_VAR_NAME, IMAGE, quote, suggest
+from orchapi.vocabulary import Reason
 
 # The kubelet, not Argo, writes the `{{` of user values: Argo substitutes a pod's
 # template more than once (the output of an expression is re-read by the pass

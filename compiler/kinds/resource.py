@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.kinds.base import STEP_PARAM, Emitted, Template, parameter
-from orchapi.api import ARGO_API_VERSION, STEP_LABEL, WORKFLOW_KIND
+from orchapi.api import STEP_LABEL
+from orchapi.argo import ARGO_API_VERSION, WORKFLOW_KIND
 
 
 def create_template(api_version: str, kind: str, success: str, failure: str,

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.diagnostics import Collector, FieldPath, Reason
+from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import Emitted, Kind, StepContext, check_name
 from compiler.kinds.wait import SIGNAL_WAIT, WaitSpec, wait_step
 from compiler.step_fields import Reader, keys_read, reader_of
 from orchapi.models import Step
 from orchapi.names import DNS_SUBDOMAIN_NAME, quote
+from orchapi.vocabulary import Reason
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.diagnostics import Collector, FieldPath, Reason
+from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import (
     Emitted,
     Kind,
@@ -25,6 +25,7 @@ from compiler.step_fields import Reader, keys_read, sub_orchestration_spec
 from orchapi.api import API_VERSION, DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, RUN_KIND
 from orchapi.models import Step
 from orchapi.names import DNS_SUBDOMAIN_NAME
+from orchapi.vocabulary import Reason
 
 BUDGET_PARAM = "descendants"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.diagnostics import Collector, FieldPath, Reason
+from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import (
     Emitted,
     Kind,
@@ -24,6 +24,7 @@ from compiler.kinds.base import (
 from compiler.podpolicy import PodAsks, judge_pod
 from orchapi.models import Step
 from orchapi.names import TEMPLATE, WORKFLOW_TEMPLATE_NAME
+from orchapi.vocabulary import Reason
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.diagnostics import Collector, FieldPath, Reason
+from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import (
     STEP_PARAM,
     Emitted,
@@ -45,6 +45,7 @@ from compiler.tools import Tool, render_tool
 from orchapi.api import STEP_LABEL
 from orchapi.models import Step
 from orchapi.names import DNS_SUBDOMAIN_NAME, IMAGE, Grammar, quote, suggest
+from orchapi.vocabulary import Reason
 
 # A `with` key only names a `{{parameters.NAME}}` of the Tool: it lands in no
 # Argo or Kubernetes field, so any key without braces or dots will do.

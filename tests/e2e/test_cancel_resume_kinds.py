@@ -263,10 +263,11 @@ def test_a_wait_decided_before_a_stop_is_not_released_once_the_workflow_is_stopp
     v4.0.5 l.44) and its status is written here as Argo writes a waiting gate."""
     import copy
 
-    from controller.kube import WORKFLOWS, Kube
+    from controller.kube import Kube
     from controller.metrics import Metrics
     from controller.release import release
     from controller.waits import Release, workflow_waits
+    from orchapi.api import WORKFLOWS
     from tests.unit.controller.test_decide_waits import waiting as waiting_workflow
 
     body = waiting_workflow()

@@ -26,8 +26,9 @@ from pathlib import Path
 import pytest
 
 from controller.events import Recorder
-from controller.kube import ORCHESTRATIONS, RUNS, WORKFLOWS, Kube, load_api_client
+from controller.kube import Kube, load_api_client
 from controller.reconcile import Caches, Reconciler
+from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS
 from tests.cluster import Cluster
 from tests.cluster.argo import CONFIGMAP, CONTROLLER_NAMESPACE, IMAGES
 from tests.cluster.kube import Obj, wait_for

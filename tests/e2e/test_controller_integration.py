@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 
 from controller.events import Recorder
-from controller.kube import ORCHESTRATIONS, RUNS, WORKFLOWS, Kube
+from controller.kube import Kube
 from controller.mapping import RUN, Key
 from controller.metrics import Metrics
 from controller.reconcile import Caches, Reconciler
 from controller.watch import Informer
+from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS
 from tests.cluster import Cluster
 from tests.cluster.kube import Obj, wait_for
 from tests.e2e.orch_controller import (

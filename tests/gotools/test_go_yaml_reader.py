@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.batch import Batch
-from compiler.diagnostics import Reason
 from compiler.render import to_yaml
 from compiler.source import Document, decode, iter_documents
 from compiler.tools import PLACEHOLDER
+from orchapi.vocabulary import Reason
 
 MIN_READ_BACK = 2000  # Orchestrations compiled and read back by Go in one run
 

@@ -21,7 +21,7 @@ from compiler.argo_defaults import (
     read_defaults,
 )
 from controller.mirror import mirror_workflow
-from orchapi.api import UNBOUNDED_SECONDS, UNBOUNDED_TIMEOUT
+from orchapi.argo import UNBOUNDED_SECONDS, UNBOUNDED_TIMEOUT
 from tests.support.built import build, documents
 from tests.unit.controller.helpers import WF, compiled, container, node, with_status
 

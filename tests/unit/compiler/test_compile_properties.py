@@ -10,12 +10,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.diagnostics import Collector, Reason
+from compiler.diagnostics import Collector
 from compiler.emit import emit_workflow
 from compiler.inputs import parse_text
 from compiler.outcome import is_outcome_task
 from compiler.render import to_yaml
 from compiler.tools import Tool
+from orchapi.vocabulary import Reason
 from tests.unit.compiler.strategies import NAME, dags, orchestration
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.diagnostics import Collector, Reason
+from compiler.diagnostics import Collector
 from compiler.gates import (
     GATE_TEMPLATE,
     decide_gate,
@@ -17,7 +17,7 @@ from compiler.gates import (
 )
 from compiler.validate import check_entrypoint
 from orchapi.semantics import StepResult
-from orchapi.vocabulary import StepPhase, StepReason
+from orchapi.vocabulary import Reason, StepPhase, StepReason
 
 OK = StepResult("a", StepPhase.SUCCEEDED, None, "succeeded")
 REUSED = StepResult("r", StepPhase.SUCCEEDED, StepReason.REUSED, "reused")

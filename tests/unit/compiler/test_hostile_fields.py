@@ -25,12 +25,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.diagnostics import Collector, Diagnostic, FieldPath, Reason
+from compiler.diagnostics import Collector, Diagnostic, FieldPath
 from compiler.emit import emit_workflow
 from compiler.inputs import namespace_of, pair_runs, parse_text
 from compiler.kinds.container import BRACE_VAR
 from compiler.podpolicy import OPEN_POLICY
 from compiler.pods import PodSettings
+from orchapi.vocabulary import Reason
 
 # Every field carried, whatever an install's pod policy would say of it (a Secret,
 # a Tool's ServiceAccount): what is judged here is the text, not the policy.

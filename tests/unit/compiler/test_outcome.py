@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.diagnostics import Collector, Reason
+from compiler.diagnostics import Collector
 from compiler.emit import emit_workflow
 from compiler.outcome import OUTCOME_TEMPLATE, is_outcome_task
 from compiler.validate import check_entrypoint
 from orchapi.models import Orchestration
+from orchapi.vocabulary import Reason
 
 
 def compile_steps(steps: list[dict[str, Any]]) -> dict[str, Any]:

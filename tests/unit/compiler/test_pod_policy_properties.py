@@ -27,12 +27,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.diagnostics import Collector, Reason
+from compiler.diagnostics import Collector
 from compiler.emit import emit_workflow
 from compiler.inputs import parse_text
 from compiler.pod_security import check_restricted, merged
 from compiler.podpolicy import DEFAULT_POLICY, OPEN_POLICY, PodPolicy
 from compiler.pods import PodSettings
+from orchapi.vocabulary import Reason
 
 # workflow/common/security_context.go MinimalCtrSC (Argo v4.0.5)
 MINIMAL_CTR_SC = {"capabilities": {"drop": ["ALL"]}, "privileged": False, "runAsNonRoot": True,

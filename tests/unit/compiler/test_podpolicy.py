@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from compiler.diagnostics import FieldPath, Reason
+from compiler.diagnostics import FieldPath
 from compiler.podpolicy import (
     DEFAULT_POLICY,
     DEFAULT_VOLUME_TYPES,
@@ -22,6 +22,7 @@ from compiler.podpolicy import (
     parse_pod_policy,
     to_json,
 )
+from orchapi.vocabulary import Reason
 
 STEP = FieldPath(("spec", "steps", 0))
 

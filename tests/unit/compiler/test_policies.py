@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from compiler.cli import main
 from controller.mirror import mirror_workflow
-from orchapi.api import DEADLINE_ANNOTATION, UNBOUNDED_SECONDS
+from orchapi.api import DEADLINE_ANNOTATION
+from orchapi.argo import UNBOUNDED_SECONDS
 from orchapi.graph import build_graph
 from orchapi.models import Step
 from orchapi.semantics import Observation, Observed, evaluate, plan

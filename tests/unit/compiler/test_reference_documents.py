@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.diagnostics import Reason
 from compiler.inputs import parse_text
+from orchapi.vocabulary import Reason
 from tests.support.argo import SHARED, SHARED_ABSENT
 
 JANGAR = SHARED / "reference/jangar"

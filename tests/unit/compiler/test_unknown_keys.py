@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from compiler.cli import main
-from compiler.diagnostics import Reason
 from compiler.emit import emit_workflow
 from compiler.inputs import parse_text
 from compiler.unknown_keys import STEP_KEYS, distance, meant
+from orchapi.vocabulary import Reason
 from tests.support.argo import SHARED_ABSENT, jangar_documents
 
 

@@ -18,13 +18,8 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from controller.kube import (
-    AlreadyExistsError,
-    ApiError,
-    ConflictError,
-    NotFoundError,
-    Resource,
-)
+from controller.kube import AlreadyExistsError, ApiError, ConflictError, NotFoundError
+from orchapi.api import Resource
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (plural, namespace, name)

@@ -13,9 +13,9 @@ import pytest
 
 from controller.capacity import ActiveRuns
 from controller.events import Recorder
-from controller.kube import ORCHESTRATIONS, RUNS, WORKFLOWS
 from controller.mapping import RUN, Key
 from controller.reconcile import CAPACITY_RECHECK, Caches, Reconciler
+from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS
 from tests.unit.controller.test_reconcile_live_orchestration import (
     API,
     NS,

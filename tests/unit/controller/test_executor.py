@@ -16,21 +16,21 @@ from typing import Any
 import pytest
 
 from compiler.emit import workflow_name
-from controller.cancel import ARGO_WORKFLOW_LABEL
 from controller.decide import SUBMIT_RETRY_BASE
 from controller.events import Recorder
-from controller.kube import (
-    AGENT_RUNS,
-    ORCHESTRATIONS,
-    RUNS,
-    WORKFLOWS,
-    ApiError,
-    ConflictError,
-    Resource,
-)
+from controller.kube import ApiError, ConflictError
 from controller.mapping import ORCHESTRATION, RUN, WORKFLOW, Key
 from controller.reconcile import Caches, Reconciler, Result
-from orchapi.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION
+from orchapi.api import (
+    AGENT_RUNS,
+    GENERATION_ANNOTATION,
+    ORCHESTRATIONS,
+    RUNS,
+    STEP_KINDS_ANNOTATION,
+    WORKFLOWS,
+    Resource,
+)
+from orchapi.argo import ARGO_WORKFLOW_LABEL
 from tests.unit.controller.fake_api import FakeApi
 
 Obj = dict[str, Any]

@@ -46,8 +46,9 @@ MALFORMED = [".", "..", "victim/release", "a/b/c", "", "Upper", "x" * 254, "a b"
 def test_a_malformed_name_is_never_sent(name: str) -> None:
     from kubernetes import client
 
-    from controller.kube import RUNS, WORKFLOWS, InvalidNameError, Kube
+    from controller.kube import Kube
     from controller.metrics import Metrics
+    from orchapi.api import RUNS, WORKFLOWS, InvalidNameError
 
     cfg = client.Configuration()
     cfg.host = "http://127.0.0.1:9"  # discard: any request sent would fail to connect

@@ -16,9 +16,9 @@ import copy
 from typing import Any
 
 from controller.events import Recorder
-from controller.kube import ORCHESTRATIONS, RUNS, TOOLS, WORKFLOWS, Resource
 from controller.mapping import RUN, Key
 from controller.reconcile import Caches, Reconciler
+from orchapi.api import ORCHESTRATIONS, RUNS, TOOLS, WORKFLOWS, Resource
 
 Obj = dict[str, Any]
 API = "orchestration.proompteng.ai/v1alpha1"

@@ -175,8 +175,8 @@ def test_summaries_and_settledness() -> None:
 def test_an_informer_keeps_the_last_state_of_a_workflow_deleted_right_after_it_ended() -> None:
     """Watch events as the apiserver sends them (no cluster: the events are applied
     directly): the DELETED event's object is the Workflow's final state."""
-    from controller.kube import WORKFLOWS
     from controller.watch import Informer
+    from orchapi.api import WORKFLOWS
 
     seen: list[tuple[str, str | None]] = []
     informer = Informer(None, WORKFLOWS, "ns",  # type: ignore[arg-type]

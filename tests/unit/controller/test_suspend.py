@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from controller.suspend import (
-    ACTOR_LABELS,
     NodeUpdateError,
     NotSuspendedError,
     hydrated_nodes,
     set_suspend_node,
     whole_seconds,
 )
+from orchapi.argo import ACTOR_LABELS
 
 NOW = "2026-01-01T00:00:05.123456Z"
 

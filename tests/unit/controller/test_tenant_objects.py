@@ -148,7 +148,8 @@ def large(i: int) -> bytes:  # 0.75 MB of empty objects: 56 MiB estimated, 18 Mi
 
 def listed(objects: list[bytes], limit: int = 50) -> tuple[list[str], list[int], int]:
     from compiler.jsoncost import GATE
-    from controller.kube import RUNS, Kube
+    from controller.kube import Kube
+    from orchapi.api import RUNS
 
     kube = Kube.__new__(Kube)
     lister = Lister(objects)

@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 
 from controller import watch
-from controller.kube import RUNS, WORKFLOWS, ApiError, GoneError, WatchStream, parse_event
+from controller.kube import ApiError, GoneError, WatchStream, parse_event
 from controller.metrics import Metrics
 from controller.mirror import workflow_view
 from controller.store import Store
 from controller.watch import Informer
+from orchapi.api import RUNS, WORKFLOWS
 
 Obj = dict[str, Any]
 NS = "ns"

@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 from controller import watch
-from controller.kube import RUNS, GoneError, Resource
+from controller.kube import GoneError
 from controller.metrics import Metrics
 from controller.watch import Informer
+from orchapi.api import RUNS, Resource
 from tests.unit.controller.fake_api import FakeApi
 
 Obj = dict[str, Any]

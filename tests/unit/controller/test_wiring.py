@@ -14,11 +14,11 @@ import pytest
 from controller import main as main_module
 from controller.config import load_config
 from controller.events import Recorder
-from controller.kube import ORCHESTRATIONS, RUNS, WORKFLOWS
 from controller.main import Controller, stores
 from controller.mapping import ORCHESTRATION, RUN, WORKFLOW, Key
 from controller.reconcile import Caches, Reconciler
 from controller.watch import Informer
+from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS
 
 Obj = dict[str, Any]
 NS = "ns"

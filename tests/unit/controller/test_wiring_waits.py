@@ -13,12 +13,12 @@ from controller.argo_messages import WAIT_TIMED_OUT
 from controller.config import load_config
 from controller.decide import DUE_MARGIN, Observed, ReleaseWaits, WriteStatus, decide
 from controller.events import Recorder
-from controller.kube import APPROVAL_POLICIES, RUNS, SIGNAL_DELIVERIES, WORKFLOWS
 from controller.main import DELIVERY, POLICY, Controller, stores
 from controller.mapping import RUN, WORKFLOW, Key
 from controller.reconcile import Caches, Reconciler, hydrated
 from controller.release import wait_facts
 from controller.watch import Informer
+from orchapi.api import APPROVAL_POLICIES, RUNS, SIGNAL_DELIVERIES, WORKFLOWS
 from tests.unit.controller.helpers import compiled, with_status
 from tests.unit.controller.test_decide import RUN_UID, SUBMITTED, owned, run, trust_of
 from tests.unit.controller.test_decide_waits import STEPS, waiting

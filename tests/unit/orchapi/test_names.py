@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.diagnostics import Collector, Reason
+from compiler.diagnostics import Collector
 from compiler.emit import emit_workflow
 from compiler.inputs import pair_runs, parse_text
 from orchapi.names import (
@@ -26,6 +26,7 @@ from orchapi.names import (
     label_value,
     quote,
 )
+from orchapi.vocabulary import Reason
 
 # (grammar, accepted, refused): the accepted ones include the examples in the
 # source's own error messages (IsEnvVarName: "my.env-name", "MY_ENV.NAME",
