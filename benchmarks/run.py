@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.inputs import alias_bomb, dag_steps, many_documents, orchestration_yaml
 
-ORCH = [sys.executable, "-m", "compiler.cli"]
+ORCH = [sys.executable, "-m", "operate"]
 COMMANDS = ("compile", "validate", "plan", "graph", "crds")
 
 
@@ -94,7 +94,7 @@ def bench_cli_validate(tmp: Path) -> float:
 
 
 def bench_vs_hera(n: int = 200) -> tuple[float, float]:
-    import compiler.cli  # noqa: F401  (its import cost stays outside the timing)
+    import operate.cli  # noqa: F401  (its import cost stays outside the timing)
     from compiler.emit import emit_workflow
     from compiler.inputs import parse_text
     from compiler.render import to_yaml

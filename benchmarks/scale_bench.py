@@ -46,7 +46,7 @@ def compile_stages(text: str) -> tuple[float, float, float]:
 
 def bench_compile_ratio(rounds: int = 5) -> dict[int, tuple[float, float, float]]:
     """The fastest (parse, compile, render) CPU seconds of each size, interleaved."""
-    import compiler.cli  # noqa: F401  (imports stay outside the timing)
+    import operate.cli  # noqa: F401  (imports stay outside the timing)
 
     texts = {n: orchestration_yaml(n) for n in (SMALL, LARGE)}
     best: dict[int, tuple[float, float, float]] = {}

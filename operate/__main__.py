@@ -2,6 +2,6 @@
 
 import sys
 
-from operate.main import main
+from operate.cli import main
 
 sys.exit(main())

@@ -27,6 +27,14 @@ Obj = dict[str, Any]
 CREATED_BY_KIND = {"AgentRun": AGENT_RUNS, "SubOrchestration": RUNS}
 
 
+def connect(args: Any) -> Client:
+    """A client for the cluster the command's `--kubeconfig`, `--context` and
+    `--namespace` name (as kubectl reads them)."""
+    from operate.kubeconfig import load
+
+    return Client(load(args.kubeconfig, args.context, args.namespace))
+
+
 @dataclass(frozen=True)
 class Gathered:
     run: Obj

@@ -10,7 +10,9 @@ that version has been compacted away (410 Gone), as client-go's reflector does.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from typing import Any, TextIO
 
 from operate.client import ApiError, Client, NotFoundError, Unreachable
 from operate.cluster import gathered_view, get_run
+from operate.errors import UsageError
 from operate.live import changes, exit_code, final, frame, unobserved_line
 from operate.render import UNOBSERVED_AFTER
 from operate.terminal import Screen, height, is_terminal, style_for
@@ -246,3 +249,28 @@ def follow(make_client: Callable[[], Client], namespace: str, name: str, out: Te
     except BaseException:
         follower.abort()
         raise
+
+
+def watch(client: Any, name: str, show_all: bool) -> int:
+    """Follow `name` in the client's namespace; the reader thread gets a client of
+    its own on the same connection settings."""
+    first = [client]
+
+    def make() -> Any:
+        return first.pop() if first else Client(client.conn)
+    return follow(make, client.namespace, name, sys.stdout, show_all, unobserved_after())
+
+
+def unobserved_after() -> float:
+    """Seconds a run may go unobserved by any controller before `get` and `watch`
+    say so: `ORCH_UNOBSERVED_AFTER`, else `operate.render.UNOBSERVED_AFTER`."""
+    text = os.environ.get("ORCH_UNOBSERVED_AFTER")
+    if text is None:
+        return UNOBSERVED_AFTER
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise UsageError(f"ORCH_UNOBSERVED_AFTER={text!r}: expected a number of seconds >= 0")
+    return value

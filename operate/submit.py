@@ -18,10 +18,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from compiler.cli import UsageError
 from operate.client import APPLY_PATCH, ApiError, Client
 from operate.cluster import get_run
-from operate.commands import EXIT_INVALID, EXIT_OK, Refused, watch
+from operate.errors import EXIT_INVALID, EXIT_OK, Refused, UsageError
+from operate.follow import watch
+from operate.reading import in_file_order, load_inputs, report
 from orchapi.api import (
     API_VERSION,
     DEPTH_ANNOTATION,
@@ -61,12 +62,10 @@ def _check_name(name: str | None, flag: str = "--name") -> None:
 def submit(args: argparse.Namespace, connect: Connect) -> int:
     params = parse_params(args.param)
     _check_name(args.name)
-    from compiler.cli import load_inputs
-
     # Every problem compile finds, but the Tools: the controller reads them from
     # the cluster at submission.
     inputs = load_inputs([args.file], judge_tools=False)
-    _report(inputs.diagnostics)
+    report(in_file_order(inputs.diagnostics))
     if not inputs.ok:
         return EXIT_INVALID
     if inputs.runs:
@@ -221,13 +220,6 @@ def _compiles(orch: Any, run: Obj, file: str) -> bool:
                  and len(parts) > 2 else f"{file}: {d.path}")
         sys.stderr.write(f"{where}: {d.text} [{d.reason}]\n")
     return not errors
-
-
-def _report(diagnostics: Sequence[Any]) -> None:
-    from compiler.cli import report
-
-    report(sorted(diagnostics, key=lambda d: (d.span.file if d.span else "", d.document,
-                                              (d.span.line or 0) if d.span else 0)))
 
 
 def carried_annotations(old: Obj) -> dict[str, str]:

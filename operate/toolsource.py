@@ -4,9 +4,8 @@ controller reads them when it submits a run.
 
 Why here: the compiler must never talk to a cluster (.importlinter), and the
 terminal already has a client that needs no kubernetes package (`operate.client`).
-The flag is added to the compiler's commands by `operate.commands.register`, so
-`orch` run as `python -m compiler.cli` has no such flag; the compiler sees only a
-`compiler.tools.ToolSource`.
+The flag is added to the file commands by `operate.cli` (with the cluster
+commands); the compiler sees only a `compiler.tools.ToolSource`.
 """
 
 from __future__ import annotations
@@ -14,8 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from compiler.cli import UsageError
-from operate.commands import TOOLS_FLAG as FLAG
+from operate.errors import UsageError
+
+TOOLS_FLAG = "--tools-from-cluster"
+# Appended to the compiler's "add the Tool ... to the input" of a ToolNotFound.
+TOOLS_HINT = f"or pass {TOOLS_FLAG} to read it from the current kube context's cluster"
+
+
+def cluster_tools(args: Any) -> ClusterTools | None:
+    """The `compiler.tools.ToolSource` of `--tools-from-cluster`, None without it;
+    the client loads only when a Tool is asked for."""
+    return ClusterTools() if args.tools_from_cluster else None
 
 
 class ClusterTools:
@@ -33,7 +41,7 @@ class ClusterTools:
             try:
                 self._client = Client(load())
             except ConfigError as exc:
-                raise UsageError(f"{FLAG}: kubeconfig: {exc}") from None
+                raise UsageError(f"{TOOLS_FLAG}: kubeconfig: {exc}") from None
         return self._client
 
     def where(self, namespace: str) -> str:
@@ -51,7 +59,7 @@ class ClusterTools:
             try:
                 tool = client.get_or_none(TOOLS.path(ns, name))
             except (ApiError, Unreachable) as exc:
-                raise UsageError(f'{FLAG}: cannot read Tool "{name}" in namespace "{ns}": '
+                raise UsageError(f'{TOOLS_FLAG}: cannot read Tool "{name}" in namespace "{ns}": '
                                  f"{exc}") from None
             if tool is not None:
                 found[name] = tool

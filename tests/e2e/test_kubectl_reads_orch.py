@@ -31,7 +31,7 @@ def kubectl_create_dry_run(cluster: Cluster, manifest: str) -> list[str]:
 def test_kubectl_creates_every_compiled_workflow(cluster: Cluster, fmt: str) -> None:
     files = [VALID / "go-yaml-scalars.yaml", VALID / "diamond.yaml"]
     compiled = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", "compile", "-o", fmt, *map(str, files)],
+        [sys.executable, "-m", "operate", "compile", "-o", fmt, *map(str, files)],
         capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2])
     names = kubectl_create_dry_run(cluster, compiled.stdout)
     assert len(names) == 2 and all(n.startswith("workflow.argoproj.io/") for n in names), names

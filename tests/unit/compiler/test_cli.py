@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.cli import main
+from operate.cli import main
 from tests.golden import INVALID, VALID, inputs, policy_flags
 
 DIAMOND = VALID / "diamond.yaml"
@@ -168,7 +168,7 @@ def test_real_process_never_shows_a_traceback(tmp_path: Path) -> None:
         (INVALID / "empty.yaml", 1),
     ):
         proc = subprocess.run(
-            [sys.executable, "-m", "compiler.cli", "compile", str(path)],
+            [sys.executable, "-m", "operate", "compile", str(path)],
             capture_output=True,
             text=True,
             check=False,

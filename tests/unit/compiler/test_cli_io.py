@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.cli import main
 from compiler.render import LIST_HEAD
+from operate.cli import main
 from tests.golden import ROOT, VALID
 
 DIAMOND = VALID / "diamond.yaml"
-ORCH = [sys.executable, "-m", "compiler.cli"]
+ORCH = [sys.executable, "-m", "operate"]
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -327,7 +327,7 @@ def test_every_shipped_container_step_names_its_command(path: Path) -> None:
 
 
 def _imported(argv: list[str]) -> set[str]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "compiler.cli", *argv],
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "operate", *argv],
                           capture_output=True, text=True, check=False, cwd=ROOT)
     return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
             if line.startswith("import time:") and "|" in line} - {"package"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
+from operate.cli import main
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -20,7 +20,6 @@ import pytest
 import yaml
 from pydantic import BaseModel, Field
 
-from compiler.cli import main
 from compiler.crd import (
     CEL_STEPS,
     PRESERVE,
@@ -32,6 +31,7 @@ from compiler.crd import (
     structural_schema,
 )
 from compiler.render import to_yaml
+from operate.cli import main
 from orchapi.models import (
     MAX_NAME_LENGTH,
     MAX_STEPS,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.cli import main
+from operate.cli import main
 
 API = "orchestration.proompteng.ai/v1alpha1"
 Obj = dict[str, Any]

@@ -1,4 +1,4 @@
-"""`orch plan` and `orch graph` through `compiler.cli.main`: exit codes 0/1/2,
+"""`orch plan` and `orch graph` through `operate.cli.main`: exit codes 0/1/2,
 the exact JSON shape, and the text a person reads."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
+from operate.cli import main
 from tests.unit.compiler.release import release_pipeline
 
 RELEASE = release_pipeline()
@@ -195,7 +195,7 @@ def test_a_missing_tool_is_refused_by_every_command(
     `orch compile` refused it: they judge the input as compile does."""
     path = tmp_path / "lint.yaml"
     path.write_text(TOOL_RUN)
-    assert main([*command, str(path)]) == 1
+    assert main([*command, str(path)], cluster=False) == 1  # the compiler's own words
     out = capsys.readouterr()
     assert out.out == ""
     assert out.err == (f'{path}:7: spec.steps[1].toolRef.name: Tool "linter" is not in the '
@@ -207,7 +207,7 @@ def test_the_missing_tool_names_the_flag_that_reads_it_from_the_cluster(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Through `orch` (with the cluster commands), the hint names
     `--tools-from-cluster`."""
-    from operate.main import main as orch
+    from operate.cli import main as orch
 
     path = tmp_path / "lint.yaml"
     path.write_text(TOOL_RUN)

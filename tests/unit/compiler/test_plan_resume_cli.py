@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
+from operate.cli import main
 from tests.unit.compiler.release import release_pipeline
 
 RELEASE = release_pipeline("{name: release, generation: 3}")

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.cli import main
 from compiler.diagnostics import Collector
 from compiler.emit import emit_workflow
 from compiler.inputs import parse_text
@@ -26,6 +25,7 @@ from compiler.pods import (
     executor_patch,
     merged,
 )
+from operate.cli import main
 from tests.golden import VALID
 
 

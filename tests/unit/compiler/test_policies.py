@@ -16,8 +16,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.cli import main
 from controller.mirror import mirror_workflow
+from operate.cli import main
 from orchapi.api import DEADLINE_ANNOTATION
 from orchapi.argo import UNBOUNDED_SECONDS
 from orchapi.graph import build_graph

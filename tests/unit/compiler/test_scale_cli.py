@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.cli import main
+from operate.cli import main
 from orchapi.api import MAX_STEPS, PART_ANNOTATION
 
 

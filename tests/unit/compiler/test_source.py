@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.batch import compile_texts
-from compiler.cli import main
 from compiler.diagnostics import Diagnostic, FieldPath, Span
 from compiler.emit import emit_workflow
 from compiler.inputs import pair_runs, parse_text
@@ -30,6 +29,7 @@ from compiler.source import (
     load_documents,
     reparse,
 )
+from operate.cli import main
 from tests.unit.compiler.strategies import dags
 
 

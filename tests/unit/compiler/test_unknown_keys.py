@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.cli import main
 from compiler.emit import emit_workflow
 from compiler.inputs import parse_text
 from compiler.unknown_keys import STEP_KEYS, distance, meant
+from operate.cli import main
 from orchapi.vocabulary import Reason
 from tests.support.argo import SHARED_ABSENT, jangar_documents
 

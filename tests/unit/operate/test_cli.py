@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from operate.main import main
+from operate.cli import main
 
 GOOD = """\
 apiVersion: orchestration.proompteng.ai/v1alpha1
@@ -135,13 +135,16 @@ def test_no_kubeconfig_exits_4_saying_what_to_do(tmp_path: Path,
 def test_compile_loads_no_cluster_code(good: str) -> None:
     """`orch compile` (through the same entry point) imports none of the modules the
     cluster commands need: its cold start is the compiler's."""
-    probe = ("import sys; from operate.main import main; main(['compile', sys.argv[1]]); "
+    probe = ("import sys; from operate.cli import main; main(['compile', sys.argv[1]]); "
              "print(sorted(m for m in sys.modules if m.startswith('operate') "
              "or m in ('ssl', 'http.client', 'kubernetes')), file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", probe, good], capture_output=True, text=True,
                           check=True)
     assert done.stdout.startswith("apiVersion: argoproj.io/v1alpha1")
-    assert done.stderr.strip() == "['operate', 'operate.commands', 'operate.main']"
+    # the entry and the file commands; no client, kubeconfig, cluster reads or views
+    assert done.stderr.strip() == str(sorted([
+        "operate", "operate.cli", "operate.errors", "operate.reading", "operate.compiling",
+        "operate.planning", "operate.commands", "operate.toolsource"]))
 
 
 @pytest.mark.parametrize("argv", [
@@ -163,7 +166,7 @@ def test_cluster_flags_before_the_command_are_read_as_kubectl_reads_them(
 
 
 def test_hoisting_moves_only_the_leading_cluster_flags() -> None:
-    from operate.main import hoist_cluster_flags
+    from operate.cli import hoist_cluster_flags
 
     assert hoist_cluster_flags(["-n", "a", "get", "r", "-o", "wide"]) == [
         "get", "-n", "a", "r", "-o", "wide"]

@@ -9,7 +9,7 @@ import sys
 
 
 def test_the_get_and_watch_paths_load_no_models_and_no_kubernetes_client() -> None:
-    probe = ("import sys, operate.main, operate.commands, operate.cluster, operate.client, "
+    probe = ("import sys, operate.cli, operate.commands, operate.cluster, operate.client, "
              "operate.kubeconfig, operate.view, operate.render, operate.live, "
              "operate.terminal, operate.follow, compiler.compiled; "
              "print(sorted(m for m in ('pydantic', 'orchapi.models', 'kubernetes', "
