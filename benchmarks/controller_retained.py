@@ -88,7 +88,8 @@ def create_retained(cluster: Cluster, kube: Kube, names: list[str]) -> None:
     ns = cluster.namespace
     def nothing(_ns: str, _name: str) -> Obj | None:
         return None
-    reconciler = Reconciler(kube, Caches(nothing, nothing, nothing), Recorder(kube))
+    reconciler = Reconciler(kube, Caches(orchestration=nothing, run=nothing, workflow=nothing),
+                            Recorder(kube))
     orch = kube.get(ORCHESTRATIONS, ns, "bench")
     assert orch is not None
 

@@ -44,7 +44,15 @@ from compiler.gates import GATE_TASK, GATE_TEMPLATE, gate_task
 from compiler.gates import TEMPLATE as GATE
 from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
 from compiler.outcome import TEMPLATE as OUTCOME
-from compiler.partition import ARGO_LIMITS, Limits, Part, Plan, StepCost, TooLargeError, plan_parts
+from compiler.partition import (
+    ARGO_LIMITS,
+    ArgoLimits,
+    Part,
+    Plan,
+    StepCost,
+    TooLargeError,
+    plan_parts,
+)
 from compiler.pods import PodSettings
 from compiler.policies import read_policies
 from compiler.tools import Tool
@@ -84,7 +92,7 @@ def emit_run(
     tools_where: str = "in the input",
     tools_hint: str | None = None,
     descendants: Mapping[str, int] | None = None,
-    limits: Limits = ARGO_LIMITS,
+    limits: ArgoLimits = ARGO_LIMITS,
 ) -> CompiledRun:
     """The run's Workflows (arguments as `compiler.emit.emit_workflow`'s; `limits`
     are Argo's unless a test shrinks them). Problems go to `out`."""
@@ -102,7 +110,7 @@ def emit_run(
                        reused, tools, tools_where, tools_hint, descendants, limits)
 
 
-def _fits(workflow: Obj, size: int, limits: Limits) -> bool:
+def _fits(workflow: Obj, size: int, limits: ArgoLimits) -> bool:
     templates = workflow["spec"]["templates"]
     tasks = len(templates[0]["dag"]["tasks"])
     return (len(templates) <= limits.templates and tasks <= limits.tasks
@@ -113,7 +121,7 @@ def _emit_split(orchestration: Orchestration, run: OrchestrationRun | None, out:
                 service_account: str | None, pods: PodSettings, reused: Collection[str],
                 tools: Mapping[str, Tool] | None, tools_where: str,
                 tools_hint: str | None, descendants: Mapping[str, int] | None,
-                limits: Limits) -> CompiledRun:
+                limits: ArgoLimits) -> CompiledRun:
     depth = 0
     if run is not None:
         check_run_parameters(orchestration, run, out)

@@ -76,14 +76,16 @@ class StepCost:
 
 
 @dataclass(frozen=True)
-class Limits:
+class ArgoLimits:
+    """What one Argo Workflow may hold (contract §8): tasks per DAG, templates, bytes."""
+
     tasks: int = MAX_TASKS
     templates: int = MAX_TEMPLATES
     bytes: int = WORKFLOW_BUDGET
     node_bytes: int = NODE_STATUS_BYTES
 
 
-ARGO_LIMITS = Limits()
+ARGO_LIMITS = ArgoLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +154,7 @@ class _Growing:
     member depends on, the signature (the members depending on it, as an interned
     id) that decides which gate it shares; running totals of what it weighs."""
 
-    limits: Limits
+    limits: ArgoLimits
     costs: Mapping[str, StepCost]
     steps: list[str] = field(default_factory=list)
     members: set[str] = field(default_factory=set)
@@ -254,7 +256,7 @@ def _try_add(part: _Growing, name: str, graph: Graph, sigs: _Signatures) -> bool
     return True
 
 
-def partition_steps(graph: Graph, costs: Mapping[str, StepCost], limits: Limits = ARGO_LIMITS,
+def partition_steps(graph: Graph, costs: Mapping[str, StepCost], limits: ArgoLimits = ARGO_LIMITS,
                     order: Sequence[str] | None = None, grow: bool = True) -> list[list[str]]:
     """Steps grouped into parts (greedy graph growing; see the module's docstring),
     each part's steps in the order they joined it. `order` (default: breadth-first
@@ -314,7 +316,7 @@ def gates_of(steps: Sequence[str], graph: Graph,
 
 
 def pack_workflows(parts: Sequence[Part], costs: Mapping[str, StepCost],
-                   limits: Limits = ARGO_LIMITS) -> tuple[tuple[Part, ...], ...]:
+                   limits: ArgoLimits = ARGO_LIMITS) -> tuple[tuple[Part, ...], ...]:
     """Parts into Workflows, in order, each Workflow as full as Argo's template
     limit and the byte budget allow (a Workflow of one part needs no entry DAG of
     its own: the part is its entry)."""
@@ -342,7 +344,7 @@ def pack_workflows(parts: Sequence[Part], costs: Mapping[str, StepCost],
     return tuple(out)
 
 
-def _part_bytes(part: Part, costs: Mapping[str, StepCost], limits: Limits) -> int:
+def _part_bytes(part: Part, costs: Mapping[str, StepCost], limits: ArgoLimits) -> int:
     sources = sum(len(s) + GATE_SOURCE_BYTES for g in part.gates for s in g.sources)
     gated = sum(len(g.targets) for g in part.gates)
     nodes = sum(costs[s].nodes for s in part.steps) + len(part.gates) + 2
@@ -351,7 +353,8 @@ def _part_bytes(part: Part, costs: Mapping[str, StepCost], limits: Limits) -> in
             + gated * GATE_DEPENDENCY_BYTES + nodes * limits.node_bytes)
 
 
-def plan_parts(graph: Graph, costs: Mapping[str, StepCost], limits: Limits = ARGO_LIMITS) -> Plan:
+def plan_parts(graph: Graph, costs: Mapping[str, StepCost],
+               limits: ArgoLimits = ARGO_LIMITS) -> Plan:
     """The whole split: parts (each its steps in declaration order, and its gates)
     packed into Workflows. Raises TooLargeError when one step alone is too large."""
     index = {n.name: i for i, n in enumerate(graph.nodes)}

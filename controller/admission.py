@@ -39,7 +39,7 @@ Lookup = Callable[[str, str], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
-class Limits:
+class InstallLimits:
     """What an install allows runs (contract §6)."""
 
     max_depth: int = DEFAULT_MAX_DEPTH
@@ -48,7 +48,8 @@ class Limits:
     max_descendants: int = DEFAULT_MAX_DESCENDANTS
 
 
-def refusal(orchestration: Mapping[str, Any], run: Mapping[str, Any], limits: Limits,
+def install_refusal(orchestration: Mapping[str, Any], run: Mapping[str, Any],
+                    limits: InstallLimits,
             lookup: Lookup) -> tuple[str, str] | None:
     """Why the run may not be submitted (reason, message), or None: a chain of child
     runs too deep, a step kind the install does not allow, a cycle of

@@ -22,7 +22,7 @@ from http.server import ThreadingHTTPServer
 from types import FrameType
 
 from compiler import jsoncost
-from controller.admission import Limits
+from controller.admission import InstallLimits
 from controller.argo_config import ArgoDefaults
 from controller.capacity import ActiveRuns
 from controller.config import Config, kubeconfig_problem, load_config
@@ -209,14 +209,20 @@ class Controller:
         if sealer is None:
             return self._shutdown(None, kube)
         self.settled = sealed_settled(sealer)
-        reconciler = Reconciler(kube, Caches(
-            self._lookup(ORCHESTRATION), self._lookup(RUN), self._lookup(WORKFLOW),
-            self._deleted_workflow, self._forget_deleted_workflow, self._lookup(POLICY),
-            self.waits.deliveries_for),
-            Recorder(kube), c.workflow_service_account, c.workflow_pods,
-            Limits(c.max_sub_orchestration_depth, c.allowed_step_kinds, c.max_steps,
-                   c.max_descendants), sealer,
-            ArgoDefaults(kube, *c.argo_config_map).judgement if c.argo_config_map else None,
+        caches = Caches(
+            orchestration=self._lookup(ORCHESTRATION), run=self._lookup(RUN),
+            workflow=self._lookup(WORKFLOW), deleted_workflow=self._deleted_workflow,
+            forget_deleted_workflow=self._forget_deleted_workflow,
+            policy=self._lookup(POLICY), deliveries=self.waits.deliveries_for)
+        reconciler = Reconciler(
+            kube, caches, Recorder(kube), service_account=c.workflow_service_account,
+            pods=c.workflow_pods,
+            limits=InstallLimits(max_depth=c.max_sub_orchestration_depth,
+                                 allowed_kinds=c.allowed_step_kinds, max_steps=c.max_steps,
+                                 max_descendants=c.max_descendants),
+            sealer=sealer,
+            argo_defaults=(ArgoDefaults(kube, *c.argo_config_map).judgement
+                           if c.argo_config_map else None),
             waits=self.waits.set_workflow, capacity=self.active_runs)
         self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
         # Runs (and Orchestrations) first: a Workflow's event is judged by its run's

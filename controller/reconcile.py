@@ -11,33 +11,22 @@ over from a live read (`retry_on_conflict`).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any
 
-from compiler.argo_defaults import Judgement, pin_retries
+from compiler.argo_defaults import Judgement
 from compiler.emit import workflow_name
-from compiler.jsoncost import GATE, estimated_cost
-from compiler.kinds.tool_run import KIND as TOOL_RUN_KIND
+from compiler.jsoncost import GATE
 from compiler.pods import DEFAULT_PODS, PodSettings
-from compiler.render import condition_message
-from compiler.step_fields import ref_of
 from compiler.tools import Tool
 from controller import conditions as conds
 from controller import status as st
-from controller.admission import (
-    Limits,
-    child_slots,
-    descendant_need,
-    refusal,
-    run_budget,
-    share_budget,
-)
+from controller import submission as sub
+from controller.admission import InstallLimits
 from controller.cancel import cancel_patch, stop_patch
 from controller.capacity import ActiveRuns, limit_message
 from controller.decide import (
@@ -60,38 +49,29 @@ from controller.decide import (
 )
 from controller.deliveries import delivery_holder, delivery_key
 from controller.events import Recorder, events_for
-from controller.kube import (
-    AlreadyExistsError,
-    ApiError,
-    Kube,
-    NotFoundError,
-    Obj,
-    retry_on_conflict,
-)
+from controller.judged import Judgements
+from controller.kube import AlreadyExistsError, ApiError, Kube, NotFoundError, retry_on_conflict
 from controller.mapping import ORCHESTRATION, Key, controller_owner
-from controller.mirror import node_view
 from controller.orchestrations import reconcile_orchestration
 from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
-from controller.resuming import Refused as ResumeRefused
-from controller.resuming import plan_resumption, resume_from
+from controller.resuming import resume_from
 from controller.seal import Sealer, untrusted_view
-from controller.suspend import NodeUpdateError, hydrated_nodes
-from controller.validation import check_orchestration_object, check_tool_object, compile_run
+from controller.suspend import NodeUpdateError, hydrated
 from controller.waitindex import Target, workflow_targets
 from orchapi.api import (
     AGENT_RUNS,
-    GENERATION_ANNOTATION,
     ORCHESTRATIONS,
     RUN_LABEL,
     RUNS,
-    STEP_KINDS_ANNOTATION,
     TOOLS,
     WORKFLOWS,
+    Obj,
+    Resource,
+    delivery_selector,
 )
 from orchapi.argo import ARGO_WORKFLOW_LABEL, WORKFLOW_KIND
-from orchapi.graph import build_graph
 from orchapi.names import label_value
-from orchapi.vocabulary import RUN_DONE, Reason, SubmitReason
+from orchapi.vocabulary import RUN_DONE, SubmitReason
 
 log = logging.getLogger("orch.reconcile")
 JUDGED_CACHE = 256
@@ -110,39 +90,12 @@ BAD_REQUEST = 400
 DELIVERY_LOCKS = 64  # striped: one per delivery key, few enough to keep for good
 
 
-def escape_field(value: str) -> str:
-    """A field selector value, escaped as `fields.EscapeValue` does."""
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
-
-
-def forbidden_message(kind: str, name: str, namespace: str, e: ApiError) -> str:
-    return (f'the controller may not read {kind} "{name}" in namespace "{namespace}" '
-            f"({e.status} {e.reason}): {e.message}")
 CAPACITY_RECHECK = 300.0  # s: a run waiting for a slot looks again (it is woken sooner)
 
 Lookup = Callable[[str, str], Obj | None]
 # What the wait index is told about a run's Workflow: (namespace, workflow name,
 # the run's key or None when no run of ours waits there, what its waits wait on).
 WaitsSink = Callable[[str, str, Key | None, list[Target]], None]
-
-
-def hydrated(workflow: Obj | None, run_uid: str) -> Obj | None:
-    """The Workflow with Argo's compressed node status decoded, once per reconcile
-    (the mirror and the waits then read `status.nodes`), and only for the run that
-    owns it: a Workflow that merely carries the run's label is never decoded
-    (issue 22). Decoding is bounded (`compiler.compressed`); what cannot be decoded
-    is left as it is, for the mirror to say so."""
-    status = (workflow or {}).get("status") or {}
-    owner = controller_owner(workflow) if workflow is not None else None
-    if workflow is None or status.get("nodes") or not status.get("compressedNodes") \
-            or owner is None or owner.get("uid") != run_uid:
-        return workflow
-    try:
-        nodes = hydrated_nodes(status)
-    except NodeUpdateError:
-        return workflow
-    rest = {k: v for k, v in status.items() if k != "compressedNodes"}
-    return {**workflow, "status": {**rest, "nodes": {k: node_view(n) for k, n in nodes.items()}}}
 
 
 @dataclass(frozen=True)
@@ -155,8 +108,12 @@ class Result:
         return Result() if requeue is None else Result(requeue.after, requeue.backoff)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Caches:
+    """What the informers hold, by kind: each lookup is (namespace, name) -> the
+    object or None. Named, never positional: they are of one type, and two swapped
+    would still type-check."""
+
     orchestration: Lookup
     run: Lookup
     workflow: Lookup
@@ -169,12 +126,13 @@ class Caches:
 class Reconciler:
     def __init__(self, kube: Kube, caches: Caches, recorder: Recorder,
                  service_account: str | None = None, pods: PodSettings = DEFAULT_PODS,
-                 limits: Limits | None = None, sealer: Sealer | None = None,
+                 limits: InstallLimits | None = None, sealer: Sealer | None = None,
                  argo_defaults: Callable[[], Judgement] | None = None,
                  waits: WaitsSink | None = None, capacity: ActiveRuns | None = None) -> None:
         self.kube, self.caches, self.recorder = kube, caches, recorder
-        self.service_account, self.pods = service_account, pods
-        self.limits = limits or Limits()
+        self.settings = sub.Settings(service_account, pods, limits or InstallLimits())
+        # Each Orchestration generation is validated once for all its runs.
+        self.judgements = Judgements(self.settings.limits.max_steps)
         self.waits = waits
         self.capacity = capacity
         # The cluster's Argo defaults, judged (compiler.argo_defaults); None: not read.
@@ -190,15 +148,12 @@ class Reconciler:
         # key -> resourceVersion of our last write (a run's status, or a Workflow we
         # created), so the watch's echo of it is not reconciled again.
         self.written: dict[Key, str] = {}
-        self._judged: OrderedDict[tuple[str, int], tuple[list[Any], Any, int]] = OrderedDict()
-        self._judged_weight = 0
-        self._judged_lock = threading.Lock()
 
     def reconcile(self, key: Key) -> Result:
         try:
             if key.kind == ORCHESTRATION:
                 rv = reconcile_orchestration(self.kube, self.caches.orchestration, key,
-                                             self.limits.max_steps)
+                                             self.settings.limits.max_steps)
                 if rv:
                     self.written[key] = rv
                 return Result()
@@ -348,7 +303,8 @@ class Reconciler:
                 if e.status != FORBIDDEN:
                     raise
                 return replace(o, orchestration_live=True, unreadable=CreateRefused(
-                    e.status, e.reason, forbidden_message("Orchestration", ref, ns, e)))
+                    e.status, e.reason, sub.forbidden_message(
+                        "Orchestration", ref, ns, e.status, e.reason, e.message)))
             return replace(o, orchestration=found, orchestration_live=True)
         if need is Need.WAITS:
             assert o.workflow is not None
@@ -384,100 +340,52 @@ class Reconciler:
         return self._trusted(replace(o, workflow=wf, workflow_live=True))
 
     def submission(self, orch: Obj, run: Obj) -> Submission:
-        """The Workflow for this run, or why there is none (terminal)."""
-        ref = orch["metadata"]["name"]
-        problems, model = self._judge(orch)
-        if model is None:
-            return Submission(None, SubmitReason.ORCHESTRATION_INVALID,
-                              f'Orchestration "{ref}" is invalid: '
-                              + condition_message(problems))
-        refused = refusal(orch, run, self.limits, self.caches.orchestration)
-        if refused is not None:
-            return Submission(None, *refused)
-        reused: frozenset[str] = frozenset()
-        annotations: dict[str, str] = {}
-        resuming = resume_from(run)
-        if resuming is not None:  # contract §3: reuse what the old run did (read live)
-            ns = run["metadata"]["namespace"]
-            try:
-                old = self.kube.get(RUNS, ns, resuming[0])
-            except ApiError as e:
-                if e.status != FORBIDDEN:
-                    raise
-                return Submission(None, SubmitReason.REFERENCE_FORBIDDEN,
-                                  forbidden_message("OrchestrationRun", resuming[0], ns, e))
-            if old is not None and not self.sealer.trusts_status(old):
-                # Its steps' results would be reused as they stand: only as the
-                # controller recorded them (a status written by anyone else is not).
-                return Submission(None, SubmitReason.RESUME_REFUSED,
-                                  f'run "{resuming[0]}" has a status this controller did not '
-                                  "write; its results cannot be reused (submit a new run)")
-            resumed = plan_resumption(run, orch, build_graph(model.spec.steps), old)
-            if isinstance(resumed, ResumeRefused):
-                return Submission(None, resumed.reason, resumed.message)
-            reused, annotations = resumed.reused, resumed.annotations
+        """The Workflow for this run, or why there is none (terminal): the reads
+        `controller.submission` asks for, in its order, and its answer."""
+        ns = run["metadata"]["namespace"]
+        judged = self.judgements.judge(orch)
+        refused = sub.refusal(orch, run, judged, self.settings.limits,
+                              self.caches.orchestration)
+        if refused is not None or judged.model is None:
+            return refused or Submission(None)
+        resumed = sub.NOT_RESUMED
+        old_name = resume_from(run)
+        if old_name is not None:  # contract §3: reuse what the old run did (read live)
+            old = self._read(RUNS, ns, old_name[0])
+            resumed_or_refused = sub.resumption(
+                run, orch, judged.model, old,
+                old.found is not None and self.sealer.trusts_status(old.found))
+            if isinstance(resumed_or_refused, Submission):
+                return resumed_or_refused
+            resumed = resumed_or_refused
         tools: dict[str, Tool] = {}
-        for name in sorted({n for s in model.spec.steps if s.kind == TOOL_RUN_KIND.name
-                            and s.name not in reused and (n := ref_of(s, "toolRef"))}):
-            try:
-                found = self.kube.get(TOOLS, run["metadata"]["namespace"], name)
-            except ApiError as e:
-                if e.status != FORBIDDEN:
-                    raise
-                return Submission(None, SubmitReason.REFERENCE_FORBIDDEN, forbidden_message(
-                    "Tool", name, run["metadata"]["namespace"], e))
-            if found is not None:  # a missing one is ToolNotFound, from the compiler
-                tool_problems, tool = check_tool_object(found)
-                if tool is None:
-                    return Submission(None, SubmitReason.TOOL_INVALID,
-                                      f'Tool "{name}" is invalid: '
-                                      + condition_message(tool_problems))
+        for name in sub.tools_to_read(judged.model, resumed.reused):
+            tool = sub.judge_tool(name, self._read(TOOLS, ns, name))
+            if isinstance(tool, Submission):
+                return tool
+            if tool is not None:
                 tools[name] = tool
-        problems, compiled = compile_run(model, run, self.service_account, self.pods, reused,
-                                         tools, self._budgets(orch, run))
-        if compiled is None:
-            reason = (str(Reason.WORKFLOW_TOO_LARGE)
-                      if any(p.reason is Reason.WORKFLOW_TOO_LARGE for p in problems)
-                      else str(problems[0].reason))
-            return Submission(None, reason, condition_message(problems))
-        body = compiled.workflow
         defaults = self.argo_defaults() if self.argo_defaults is not None else Judgement()
-        if defaults.pin_retries:  # a default retryStrategy: no step, wait or run retried by it
-            pin_retries(body)
-        meta = run["metadata"]
-        body["metadata"]["ownerReferences"] = [{
-            "apiVersion": run["apiVersion"], "kind": run["kind"], "name": meta["name"],
-            "uid": meta["uid"], "controller": True}]
-        body["metadata"]["annotations"] = {
-            **(body["metadata"].get("annotations") or {}),  # the compiler's (a deadline)
-            STEP_KINDS_ANNOTATION: json.dumps({n.name: n.kind for n in compiled.graph.nodes},
-                                              separators=(",", ":")),
-            GENERATION_ANNOTATION: str(orch["metadata"].get("generation") or 0),
-            **defaults.annotation(),
-            **annotations,
-        }
-        return Submission(body)
+        return sub.assemble(orch, run, judged.model, resumed, tools, self.settings, defaults,
+                            self.caches.orchestration)
 
-    def _budgets(self, orch: Obj, run: Obj) -> dict[str, int]:
-        """Each SubOrchestration step's share of the run's descendant budget, split by
-        what the Orchestrations it calls need now (as the cache holds them; refusal()
-        has made sure the run's own children fit)."""
-        budget = run_budget(run, self.limits.max_descendants) or 0
-        meta = orch["metadata"]
-        ns, name = meta["namespace"], meta["name"]
-
-        def lookup(other: str) -> Obj | None:
-            return orch if other == name else self.caches.orchestration(ns, other)
-        needs = descendant_need(orch, lookup, budget)
-        return share_budget(budget, child_slots(orch), needs) or {}
+    def _read(self, res: Resource, namespace: str, name: str) -> sub.Read:
+        """An object the run names, read live; a 403 is a refusal the run shows,
+        never retried (contract §6)."""
+        try:
+            return sub.Read(self.kube.get(res, namespace, name))
+        except ApiError as e:
+            if e.status != FORBIDDEN:
+                raise
+            return sub.Read(None, sub.forbidden_message(res.kind, name, namespace, e.status,
+                                                         e.reason, e.message))
 
     def _delivery_runs(self, key: tuple[str, str, str]) -> list[Obj]:
         """The runs with this delivery key, read live: by field selector (the CRD
         declares both fields selectable), else the namespace's runs, filtered."""
         ns, orchestration, delivery = key
         if self._field_selectors:
-            selector = (f"spec.orchestrationRef.name={escape_field(orchestration)},"
-                        f"spec.deliveryId={escape_field(delivery)}")
+            selector = delivery_selector(orchestration, delivery)
             try:
                 return [r for page, _ in self.kube.list_pages(RUNS, ns,
                                                                field_selector=selector)
@@ -507,29 +415,6 @@ class Reconciler:
                     if owner is not None and str(owner.get("uid")) in uids:
                         out.add(uids[str(owner.get("uid"))])
         return out
-
-    def _judge(self, orch: Obj) -> tuple[list[Any], Any]:
-        """Validation of one Orchestration generation, computed once for all its runs
-        (200 runs submitted at once validate it once, not 200 times); least recently
-        used first out, under a lock (workers share it)."""
-        meta = orch["metadata"]
-        key = (str(meta.get("uid")), int(meta.get("generation") or 0))
-        with self._judged_lock:
-            hit = self._judged.get(key)
-            if hit is not None:
-                self._judged.move_to_end(key)
-                return hit[0], hit[1]
-        problems, model = check_orchestration_object(orch, self.limits.max_steps)
-        weight = estimated_cost(json.dumps(orch, separators=(",", ":")).encode())
-        if weight > JUDGED_WEIGHT // 4:
-            return problems, model  # too heavy to keep: judged again for its next run
-        with self._judged_lock:
-            if key not in self._judged:
-                self._judged[key] = (problems, model, weight)
-                self._judged_weight += weight
-            while len(self._judged) > JUDGED_CACHE or self._judged_weight > JUDGED_WEIGHT:
-                self._judged_weight -= self._judged.popitem(last=False)[1][2]
-        return problems, model
 
     # -- cancel ---------------------------------------------------------------------------
     def _created(self, workflow: Obj) -> Created:

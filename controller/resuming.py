@@ -31,7 +31,7 @@ class Resumed:
 
 
 @dataclass(frozen=True)
-class Refused:
+class NotResumable:
     reason: str
     message: str
 
@@ -45,7 +45,7 @@ def resume_from(run: Mapping[str, Any]) -> tuple[str, list[str]] | None:
 
 
 def plan_resumption(run: Mapping[str, Any], orchestration: Mapping[str, Any], graph: Graph,
-                    old_run: Mapping[str, Any] | None) -> Resumed | Refused:
+                    old_run: Mapping[str, Any] | None) -> Resumed | NotResumable:
     """What a run with `spec.resumeFrom` reuses, or why it cannot resume (terminal:
     the run fails with `Submitted=False`, reason `ResumeRefused`, nothing submitted)."""
     found = resume_from(run)
@@ -55,7 +55,7 @@ def plan_resumption(run: Mapping[str, Any], orchestration: Mapping[str, Any], gr
     problem = resume_problem(old_run, name, str(meta.get("name") or ""),
                              meta.get("generation"), graph, rerun)
     if problem is not None:
-        return Refused(SubmitReason.RESUME_REFUSED, problem)
+        return NotResumable(SubmitReason.RESUME_REFUSED, problem)
     assert old_run is not None
     steps = old_steps(old_run)
     decision = decide_resume(graph, name, steps, rerun)

@@ -40,6 +40,8 @@ from typing import Any
 
 from compiler.compiled import decode_nodes
 from compiler.compressed import UnreadableNodesError
+from controller.mapping import controller_owner
+from controller.mirror import node_view
 from orchapi.argo import ACTOR_LABELS, ArgoNodeType, ArgoPhase
 
 Obj = dict[str, Any]
@@ -137,3 +139,22 @@ def whole_seconds(rfc3339: str) -> str:
     if "." in head:
         head = head.split(".", 1)[0] + "Z"
     return head
+
+
+def hydrated(workflow: Obj | None, run_uid: str) -> Obj | None:
+    """The Workflow with Argo's compressed node status decoded, once per reconcile
+    (the mirror and the waits then read `status.nodes`), and only for the run that
+    owns it: a Workflow that merely carries the run's label is never decoded
+    (issue 22). Decoding is bounded (`compiler.compressed`); what cannot be decoded
+    is left as it is, for the mirror to say so."""
+    status = (workflow or {}).get("status") or {}
+    owner = controller_owner(workflow) if workflow is not None else None
+    if workflow is None or status.get("nodes") or not status.get("compressedNodes") \
+            or owner is None or owner.get("uid") != run_uid:
+        return workflow
+    try:
+        nodes = hydrated_nodes(status)
+    except NodeUpdateError:
+        return workflow
+    rest = {k: v for k, v in status.items() if k != "compressedNodes"}
+    return {**workflow, "status": {**rest, "nodes": {k: node_view(n) for k, n in nodes.items()}}}

@@ -30,6 +30,7 @@ from orchapi.api import (
     ORCHESTRATIONS,
     RUN_KIND,
     RUNS,
+    delivery_selector,
 )
 from orchapi.vocabulary import RUN_DONE, ConditionType, SubmitReason
 
@@ -121,8 +122,7 @@ def delivery_holder(client: Client, namespace: str, orchestration: str,
     one whose Workflow was submitted or that ended (but as a duplicate), else the
     oldest (creationTimestamp, then name); None when there is no run of it. Listed
     by the CRD's selectable fields, else the namespace's runs, filtered."""
-    selector = (f"spec.orchestrationRef.name={_escape(orchestration)},"
-                f"spec.deliveryId={_escape(delivery)}")
+    selector = delivery_selector(orchestration, delivery)
     try:
         items = client.get(RUNS.path(namespace), {"fieldSelector": selector}).get("items")
     except ApiError as exc:
@@ -148,11 +148,6 @@ def _is_duplicate(run: Obj) -> bool:
         c.get("type") == ConditionType.SUBMITTED
         and c.get("reason") == SubmitReason.DUPLICATE_DELIVERY
         for c in status.get("conditions") or ())
-
-
-def _escape(value: str) -> str:
-    """A field selector value, escaped as `fields.EscapeValue` does."""
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
 
 
 def _print_run(client: Client, run_name: str, args: argparse.Namespace) -> int:

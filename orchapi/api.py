@@ -132,6 +132,15 @@ APPROVAL_POLICIES = _foreign(APPROVALS_API_VERSION, "approvalpolicies", APPROVAL
 SIGNAL_DELIVERIES = _foreign(SIGNALS_API_VERSION, "signaldeliveries", SIGNAL_DELIVERY_KIND)
 
 
+def delivery_selector(orchestration: str, delivery: str) -> str:
+    """The field selector of the runs of `orchestration` holding `delivery` (the
+    run CRD declares both fields selectable: compiler.crd), each value escaped as
+    `fields.EscapeValue` does."""
+    def escape(value: str) -> str:
+        return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
+    return f"spec.orchestrationRef.name={escape(orchestration)},spec.deliveryId={escape(delivery)}"
+
+
 def parse_time(value: Any) -> datetime | None:
     """A time as the apiserver and Argo write it (RFC 3339, `...Z`), or None."""
     if not isinstance(value, str) or not value:

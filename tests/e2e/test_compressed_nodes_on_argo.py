@@ -89,8 +89,9 @@ def test_argos_gzip_node_status_is_mirrored_and_its_wait_released(
     kube = Kube(load_api_client(str(cluster.kubeconfig), False))
     orch, live = kube.get(ORCHESTRATIONS, ns, name), kube.get(RUNS, ns, f"{name}-1")
     assert orch is not None and live is not None
-    body = Reconciler(kube, Caches(*(lambda _ns, _n: None,) * 3),
-                      Recorder(kube)).submission(orch, live).workflow
+    nothing = lambda _ns, _n: None  # noqa: E731
+    caches = Caches(orchestration=nothing, run=nothing, workflow=nothing)
+    body = Reconciler(kube, caches, Recorder(kube)).submission(orch, live).workflow
     assert body is not None
     body["metadata"]["labels"]["workflows.argoproj.io/controller-instanceid"] = instance(
         implementation)

@@ -46,8 +46,9 @@ def kube(cluster: Cluster) -> Kube:
 def live_reconciler(kube: Kube, run_lookup: Any = None) -> Reconciler:
     def get(res: Any) -> Any:
         return lambda ns, name: kube.get(res, ns, name)
-    return Reconciler(kube, Caches(get(ORCHESTRATIONS), run_lookup or get(RUNS),
-                                   get(WORKFLOWS)), Recorder(kube))
+    return Reconciler(kube, Caches(orchestration=get(ORCHESTRATIONS),
+                                   run=run_lookup or get(RUNS), workflow=get(WORKFLOWS)),
+                      Recorder(kube))
 
 
 def test_status_conflict_is_retried_without_losing_the_other_write(

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from compiler.partition import (
     RESERVED_TASKS,
     RESERVED_TEMPLATES,
-    Limits,
+    ArgoLimits,
     Plan,
     StepCost,
     TooLargeError,
@@ -49,7 +49,7 @@ def chains(count: int, length: int) -> Graph:
                   for i in range(length) for c in range(count)])
 
 
-def check_plan(g: Graph, plan: Plan, limits: Limits) -> None:
+def check_plan(g: Graph, plan: Plan, limits: ArgoLimits) -> None:
     """Every step in exactly one part; each part and Workflow within the limits;
     each gate's targets depend on each of its sources, which stand outside the
     part; every edge that crosses parts is behind exactly one gate."""
@@ -88,7 +88,7 @@ def check_plan(g: Graph, plan: Plan, limits: Limits) -> None:
     pytest.param(chains(10, 100), 6, 5, id="parallel-chains"),
 ])
 def test_few_gates_on_common_shapes(g: Graph, parts: int, gates: int) -> None:
-    limits = Limits()
+    limits = ArgoLimits()
     plan = plan_parts(g, costs(g), limits)
     check_plan(g, plan, limits)
     assert (len(plan.parts), plan.gates) == (parts, gates)
@@ -112,8 +112,8 @@ def test_parallel_chains_are_not_cut_where_layers_would() -> None:
     from compiler.partition import partition_steps
 
     g = chains(10, 100)
-    layered = partition_steps(g, costs(g), Limits(), order=list(g.names), grow=False)
-    grown = partition_steps(g, costs(g), Limits())
+    layered = partition_steps(g, costs(g), ArgoLimits(), order=list(g.names), grow=False)
+    grown = partition_steps(g, costs(g), ArgoLimits())
     crossing = [sum(1 for s in part for d in g.by_name[s].dependencies if d not in part)
                 for part in map(set, (*layered, *grown))]
     assert (sum(crossing[:len(layered)]), sum(crossing[len(layered):])) == (50, 5)
@@ -134,7 +134,7 @@ def test_bytes_bound_a_workflow() -> None:
     g = chain(400)
     plan = plan_parts(g, {n: StepCost("t", 20_000, 100) for n in g.names})
     assert len(plan.workflows) > 1
-    assert all(sum(len(p.steps) for p in w) * 20_000 <= Limits().bytes for w in plan.workflows)
+    assert all(sum(len(p.steps) for p in w) * 20_000 <= ArgoLimits().bytes for w in plan.workflows)
 
 
 def test_a_step_too_large_alone_is_refused() -> None:
@@ -149,7 +149,7 @@ def test_parts_grow_along_chains_declared_interleaved() -> None:
     """3 chains of 3 declared c0-0 c1-0 c2-0 c0-1 ...; parts of 3 steps (and an
     outcome task): each part is one chain."""
     g = chains(3, 3)
-    plan = plan_parts(g, costs(g), Limits(tasks=4, templates=200))
+    plan = plan_parts(g, costs(g), ArgoLimits(tasks=4, templates=200))
     assert [set(p.steps) for p in plan.parts] == [{f"c{c}-{i}" for i in range(3)}
                                                   for c in range(3)]
     assert plan.gates == 0
@@ -168,7 +168,7 @@ def random_graphs(draw: st.DrawFn) -> Graph:
 @given(random_graphs(), st.integers(3, 12), st.integers(5, 12), st.integers(1, 4))
 def test_any_graph_splits_within_any_limits(g: Graph, tasks: int, templates: int,
                                             kinds: int) -> None:
-    limits = Limits(tasks=tasks, templates=templates)
+    limits = ArgoLimits(tasks=tasks, templates=templates)
     step_costs = {n: StepCost(f"t{i % kinds}", 100, 100) for i, n in enumerate(g.names)}
     plan = plan_parts(g, step_costs, limits)
     check_plan(g, plan, limits)

@@ -26,7 +26,7 @@ from compiler.compiled import graph_from_workflows
 from compiler.diagnostics import Collector
 from compiler.emit_run import CompiledRun, emit_run
 from compiler.gates import GATE_TEMPLATE
-from compiler.partition import Limits
+from compiler.partition import ArgoLimits
 from compiler.resume import REUSED_TEMPLATE
 from orchapi.graph import Graph, build_graph, topological_order
 from orchapi.models import Orchestration
@@ -41,7 +41,7 @@ IMAGES = ("alpine:1", "alpine:2", "alpine:3", "busybox:1")
 class Case:
     steps: list[dict[str, Any]]
     fates: dict[str, str]  # what each step does when it runs
-    limits: Limits
+    limits: ArgoLimits
     reused: frozenset[str] = frozenset()  # a resumed run's (compiler.resume)
 
     @property
@@ -71,7 +71,7 @@ def cases(draw: st.DrawFn, max_steps: int = 40) -> Case:
         steps = draw(st.permutations(steps))
     fates = {name: draw(st.sampled_from((SUCCEEDED, SUCCEEDED, SUCCEEDED, FAILED, ERROR)))
              for name in names}
-    limits = Limits(tasks=draw(st.integers(3, 9)), templates=draw(st.integers(5, 9)))
+    limits = ArgoLimits(tasks=draw(st.integers(3, 9)), templates=draw(st.integers(5, 9)))
     reused: set[str] = set()
     if draw(st.integers(0, 3)) == 0:  # a resumed run: what it reuses is closed upstream
         graph = build_graph(Case(steps, fates, limits).orchestration.spec.steps)
@@ -173,7 +173,7 @@ def chain(n: int) -> list[dict[str, Any]]:
                  id="fan-out-and-join"),
 ])
 def test_shapes(steps: list[dict[str, Any]], failing: dict[str, str], why: str) -> None:
-    case = Case(steps, failing, Limits(tasks=4, templates=6))
+    case = Case(steps, failing, ArgoLimits(tasks=4, templates=6))
     compiled, _ = compile_case(case)
     assert compiled.is_split, why
     for seed in range(20):
@@ -182,7 +182,7 @@ def test_shapes(steps: list[dict[str, Any]], failing: dict[str, str], why: str) 
 
 @settings(max_examples=60, deadline=None)
 @given(cases(), st.integers(0, 2**32))
-@example(Case(chain(5), {}, Limits(tasks=3, templates=5)), 0)
+@example(Case(chain(5), {}, ArgoLimits(tasks=3, templates=5)), 0)
 def test_a_gate_waits_for_a_dependency_still_running(case: Case, seed: int) -> None:
     """Whenever the controller passes a gate, every one of its sources has ended:
     checked at every tick of the simulation, not only at its end."""

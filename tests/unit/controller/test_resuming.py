@@ -6,7 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from controller.resuming import Refused, Resumed, plan_resumption, resume_from, reused_records_of
+from controller.resuming import (
+    NotResumable,
+    Resumed,
+    plan_resumption,
+    resume_from,
+    reused_records_of,
+)
 from orchapi.api import RESUMED_FROM_ANNOTATION, REUSED_RECORDS_ANNOTATION
 from orchapi.graph import Graph, Node
 
@@ -43,11 +49,11 @@ def test_a_resume_of_an_ended_run_of_the_same_generation() -> None:
 
 
 def test_refusals_are_terminal_with_the_reason() -> None:
-    assert plan_resumption(new_run(), ORCH, GRAPH, None) == Refused(
+    assert plan_resumption(new_run(), ORCH, GRAPH, None) == NotResumable(
         "ResumeRefused", 'the run to resume from, "old", does not exist in this namespace')
     newer = {"metadata": {"name": "o", "generation": 3}}
     refused = plan_resumption(new_run(), newer, GRAPH, OLD)
-    assert isinstance(refused, Refused) and "now at generation 3" in refused.message
+    assert isinstance(refused, NotResumable) and "now at generation 3" in refused.message
 
 
 def test_rerun_and_a_new_run() -> None:

@@ -15,11 +15,11 @@ import pytest
 
 from compiler.compiled import graph_from_orchestration
 from controller.admission import calls_of_object
+from controller.judged import JUDGED_WEIGHT, Judgements
 from controller.kube import PageTooLargeError, read_body
 from controller.main import stores
 from controller.mapping import ORCHESTRATION
 from controller.orchestrations import is_judged, orchestration_view
-from controller.reconcile import JUDGED_WEIGHT, Caches, Reconciler
 
 Obj = dict[str, Any]
 
@@ -64,15 +64,14 @@ def test_ten_orchestrations_at_the_size_limit_cost_the_cache_little() -> None:
 
 
 def test_a_heavy_orchestrations_judgment_is_not_kept() -> None:
-    reconciler = Reconciler(None, Caches(*(lambda _ns, _n: None,) * 3),  # type: ignore[arg-type]
-                            None)  # type: ignore[arg-type]
+    judgements = Judgements()
     heavy = json.loads(json.dumps(bomb_orchestration()))
-    problems, model = reconciler._judge(heavy)
-    assert model is not None and not problems
-    assert len(reconciler._judged) == 0  # its model holds the 440,000 objects
+    judged = judgements.judge(heavy)
+    assert judged.model is not None and not judged.problems
+    assert len(judgements) == 0  # its model holds the 440,000 objects
     light = bomb_orchestration("light", empties=10)
-    reconciler._judge(light)
-    assert len(reconciler._judged) == 1 and reconciler._judged_weight < JUDGED_WEIGHT
+    judgements.judge(light)
+    assert len(judgements) == 1 and judgements.weight < JUDGED_WEIGHT
 
 
 class Response:

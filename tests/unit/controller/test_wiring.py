@@ -26,9 +26,9 @@ NS = "ns"
 
 def controller_with_caches() -> tuple[Controller, Reconciler]:
     c = Controller(load_config(["--namespaces", NS], {}))
-    reconciler = Reconciler(None, Caches(*(c._lookup(k) for k in (ORCHESTRATION, RUN,  # type: ignore[arg-type]
-                                                                 WORKFLOW))),
-                            Recorder(None))  # type: ignore[arg-type]
+    caches = Caches(orchestration=c._lookup(ORCHESTRATION), run=c._lookup(RUN),
+                    workflow=c._lookup(WORKFLOW))
+    reconciler = Reconciler(None, caches, Recorder(None))  # type: ignore[arg-type]
     for kind, res in ((ORCHESTRATION, ORCHESTRATIONS), (RUN, RUNS), (WORKFLOW, WORKFLOWS)):
         c.informers[kind] = {NS: Informer(None, res, NS, c._handler(kind, reconciler),  # type: ignore[arg-type]
                                           store=stores()[kind])}

@@ -14,9 +14,10 @@ from controller.config import load_config
 from controller.decide import DUE_MARGIN, Observed, ReleaseWaits, WriteStatus, decide
 from controller.events import Recorder
 from controller.main import DELIVERY, POLICY, Controller, stores
-from controller.mapping import RUN, WORKFLOW, Key
-from controller.reconcile import Caches, Reconciler, hydrated
+from controller.mapping import ORCHESTRATION, RUN, WORKFLOW, Key
+from controller.reconcile import Caches, Reconciler
 from controller.release import wait_facts
+from controller.suspend import hydrated
 from controller.watch import Informer
 from orchapi.api import APPROVAL_POLICIES, RUNS, SIGNAL_DELIVERIES, WORKFLOWS
 from tests.unit.controller.helpers import compiled, with_status
@@ -29,8 +30,10 @@ Obj = dict[str, Any]
 
 def controller() -> Controller:
     c = Controller(load_config(["--namespaces", NS], {}))
-    reconciler = Reconciler(None, Caches(*(c._lookup(k) for k in (RUN, RUN, WORKFLOW))),  # type: ignore[arg-type]
-                            Recorder(None), waits=c.waits.set_workflow)  # type: ignore[arg-type]
+    caches = Caches(orchestration=c._lookup(ORCHESTRATION), run=c._lookup(RUN),
+                    workflow=c._lookup(WORKFLOW))
+    reconciler = Reconciler(None, caches, Recorder(None),  # type: ignore[arg-type]
+                            waits=c.waits.set_workflow)
     RECONCILERS[id(c)] = reconciler
     for kind, res in ((RUN, RUNS), (WORKFLOW, WORKFLOWS)):
         c.informers[kind] = {NS: Informer(None, res, NS, c._handler(kind, reconciler),  # type: ignore[arg-type]
