@@ -17,10 +17,8 @@ from compiler.compressed import UnreadableNodesError, decode_compressed_nodes
 from compiler.gates import is_gate_task, sources_of_task
 from compiler.outcome import is_outcome_task
 from compiler.resume import is_reused_task
-from orchapi.api import STEP_INDEXES_ANNOTATION, STEP_KINDS_ANNOTATION
+from orchapi.api import STEP_INDEXES_ANNOTATION, STEP_KINDS_ANNOTATION, Obj
 from orchapi.graph import Graph, Node
-
-Obj = dict[str, Any]
 
 
 class WorkflowShapeError(ValueError):

@@ -26,7 +26,6 @@ import copy
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from compiler.compiled import steps_of
 from compiler.diagnostics import Collector, FieldPath
@@ -57,13 +56,12 @@ from compiler.pods import PodSettings
 from compiler.policies import read_policies
 from compiler.tools import Tool
 from compiler.validate import check_run_parameters
-from orchapi.api import PART_ANNOTATION, STEP_INDEXES_ANNOTATION
+from orchapi.api import PART_ANNOTATION, STEP_INDEXES_ANNOTATION, Obj
 from orchapi.graph import Graph, Node, build_graph
 from orchapi.models import Orchestration, OrchestrationRun
 from orchapi.names import MAX_WORKFLOW_NAME, shorten
 from orchapi.vocabulary import Reason
 
-Obj = dict[str, Any]
 PART_TEMPLATE = "orch-part"  # part DAG templates: orch-part-1, orch-part-2, ...
 PART_TASK = "part"  # their tasks in a Workflow's entry DAG: part-1, part-2, ...
 

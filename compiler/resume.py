@@ -19,11 +19,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from orchapi.api import Obj
 from orchapi.graph import Graph, topological_order
 from orchapi.semantics import Observation, Observed, RunResult, WhatIf, evaluate
 from orchapi.vocabulary import RUN_DONE, StepPhase, StepReason
 
-Obj = dict[str, Any]
 # The template of a reused step's task: a zero-length suspend (no pod, succeeds at
 # once, as compiler.outcome's task); its reserved name tells the mirror which steps
 # are reused, from the Workflow's structure alone.

@@ -23,10 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchapi.api import Obj
 from orchapi.argo import ARGO_WORKFLOW_LABEL, ArgoShutdown
 from orchapi.vocabulary import RUN_DONE
 
-Obj = dict[str, Any]
 # The AgentRun phases after which it does nothing more (the reference system's, as
 # the compiled resource step reads them: succeeded / failed / cancelled).
 AGENT_RUN_DONE = frozenset({"Succeeded", "Failed", "Cancelled"})

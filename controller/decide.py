@@ -63,11 +63,10 @@ from controller.mirror import (
 )
 from controller.seal import NOTHING, Trust, untrusted_view
 from controller.waits import Release, WaitFacts, WaitingNode, plan_waits, workflow_waits
-from orchapi.api import parse_time
+from orchapi.api import Obj, parse_time
 from orchapi.argo import ARGO_DONE
 from orchapi.vocabulary import RUN_DONE, Reason, RunPhase, SubmitReason
 
-Obj = dict[str, Any]
 NOT_OWNED_RECHECK = 30.0  # s: a Workflow we do not own is looked at again after this
 SUBMIT_RETRY_BASE = 1.0  # s: a refused create backs off 1, 2, 4, ... (capped by the queue)
 FOREGROUND_WAIT_BASE = 1.0  # s: the same for waiting on an old Workflow's deletion

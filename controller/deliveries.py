@@ -29,8 +29,6 @@ from typing import Any
 from controller.conditions import find_condition
 from orchapi.vocabulary import RUN_DONE, ConditionType, SubmitReason
 
-Obj = dict[str, Any]
-
 
 def delivery_key(run: Mapping[str, Any]) -> tuple[str, str, str] | None:
     """(namespace, Orchestration, deliveryId) of a run that has a delivery id."""

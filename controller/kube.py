@@ -35,11 +35,11 @@ from kubernetes.client.exceptions import ApiException
 from compiler import jsoncost
 from controller.metrics import Metrics
 from orchapi.api import (
+    Obj,
     Resource,
 )
 from orchapi.names import DNS_SUBDOMAIN_NAME, NAMESPACE
 
-Obj = dict[str, Any]
 T = TypeVar("T")
 log = logging.getLogger("orch.kube")
 DEFAULT_REQUEST_TIMEOUT = 30.0

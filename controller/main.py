@@ -28,7 +28,7 @@ from controller.capacity import ActiveRuns
 from controller.config import Config, kubeconfig_problem, load_config
 from controller.election import LeaderElector
 from controller.events import Recorder
-from controller.kube import ApiClient, ApiError, ClusterConfigError, Kube, Obj, load_api_client
+from controller.kube import ApiClient, ApiError, ClusterConfigError, Kube, load_api_client
 from controller.logs import setup_logging
 from controller.mapping import (
     ORCHESTRATION,
@@ -67,6 +67,7 @@ from orchapi.api import (
     SIGNAL_DELIVERIES,
     SIGNAL_DELIVERY_KIND,
     WORKFLOWS,
+    Obj,
     Resource,
 )
 from orchapi.vocabulary import RunPhase

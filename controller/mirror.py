@@ -29,7 +29,7 @@ from compiler.kinds.wait import WAIT_PARAM
 from compiler.resume import reused_note
 from controller.observe import Ending, last_attempt, observe
 from controller.resuming import reused_records_of
-from orchapi.api import RESUMED_FROM_ANNOTATION
+from orchapi.api import RESUMED_FROM_ANNOTATION, Obj
 from orchapi.argo import ARGO_DONE, UNBOUNDED_TIMEOUT, ArgoNodeType, ArgoPhase
 from orchapi.graph import Graph, Node
 from orchapi.semantics import (
@@ -53,8 +53,6 @@ from orchapi.vocabulary import (
     StepReason,
     SubmitReason,
 )
-
-Obj = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,9 @@ from typing import Any
 
 from compiler.kinds.wait import wait_of_node
 from controller import argo_messages
-from orchapi.api import DEADLINE_ANNOTATION, parse_time
+from orchapi.api import DEADLINE_ANNOTATION, Obj, parse_time
 from orchapi.argo import ARGO_DONE, ArgoNodeType, ArgoPhase
 from orchapi.semantics import Observation, Observed
-
-Obj = dict[str, Any]
 
 # Argo gives a pod what is left of the Workflow's deadline as its
 # activeDeadlineSeconds, truncated to whole seconds (workflowpod.go, v4.0.5 l.180),

@@ -21,10 +21,10 @@ from typing import Any
 from compiler.render import condition_message
 from compiler.suborchestrations import SUB_ORCHESTRATION
 from controller import conditions as conds
-from controller.kube import Kube, Obj, retry_on_conflict
+from controller.kube import Kube, retry_on_conflict
 from controller.mapping import Key
 from controller.validation import check_orchestration_object
-from orchapi.api import MAX_STEPS, ORCHESTRATIONS
+from orchapi.api import MAX_STEPS, ORCHESTRATIONS, Obj
 from orchapi.semantics import Condition
 from orchapi.vocabulary import (
     VALID,

@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 
 from compiler.kinds.wait import WaitSpec
 from controller import conditions as conds
-from controller.kube import Kube, Obj, retry_on_conflict
+from controller.kube import Kube, retry_on_conflict
 from controller.suspend import NotSuspendedError, set_suspend_node
 from controller.waits import Release, WaitFacts, WaitingNode, workflow_waits
-from orchapi.api import APPROVAL_POLICIES, WORKFLOWS
+from orchapi.api import APPROVAL_POLICIES, WORKFLOWS, Obj
 
 log = logging.getLogger("orch.waits")
 

@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.resume import decide_resume, old_steps, resume_problem, reused_records
-from orchapi.api import RESUMED_FROM_ANNOTATION, REUSED_RECORDS_ANNOTATION
+from orchapi.api import RESUMED_FROM_ANNOTATION, REUSED_RECORDS_ANNOTATION, Obj
 from orchapi.graph import Graph
 from orchapi.vocabulary import SubmitReason
-
-Obj = dict[str, Any]
 
 
 @dataclass(frozen=True)

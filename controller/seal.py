@@ -41,10 +41,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.status import OWN_KEYS, OWN_STEP_KEYS
-from orchapi.api import parse_time
+from orchapi.api import Obj, parse_time
 from orchapi.vocabulary import ConditionType
 
-Obj = dict[str, Any]
 SEAL = "seal"  # the status field
 VERSION = "v1"
 KEY_BYTES = 32

@@ -15,8 +15,9 @@ import base64
 import binascii
 import logging
 
-from controller.kube import AlreadyExistsError, Kube, Obj
+from controller.kube import AlreadyExistsError, Kube
 from controller.seal import KEY_BYTES, Sealer
+from orchapi.api import Obj
 
 log = logging.getLogger("orch.seal")
 KEY = "key"

@@ -21,7 +21,7 @@ from typing import Any
 
 from controller import conditions as conds
 from controller.mirror import Mirror
-from orchapi.api import GENERATION_ANNOTATION
+from orchapi.api import GENERATION_ANNOTATION, Obj
 from orchapi.semantics import Condition
 from orchapi.vocabulary import (
     ConditionStatus,
@@ -32,7 +32,6 @@ from orchapi.vocabulary import (
     SubmitReason,
 )
 
-Obj = dict[str, Any]
 OWN_KEYS = ("observedGeneration", "orchestrationGeneration", "workflowRef", "phase",
             "progress", "startedAt", "finishedAt", "stepStatuses", "conditions",
             "seal")  # `seal`: controller.seal, added to every write by the executor

@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orchapi.api import Obj
 from orchapi.vocabulary import StepPhase
 
-Obj = dict[str, Any]
 STEP_STATUS_BUDGET = 256 * 1024  # bytes of `status.stepStatuses` as compact JSON
 # The order phases are counted in, and kept in when the budget is short.
 _PHASES = (StepPhase.PENDING, StepPhase.RUNNING, StepPhase.SUCCEEDED, StepPhase.FAILED,

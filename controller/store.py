@@ -29,11 +29,10 @@ import time
 import zlib
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
 
 from compiler import jsoncost
+from orchapi.api import Obj
 
-Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name)
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 TOMBSTONE_TTL = 600.0  # seconds a deleted object's last state is kept

@@ -42,9 +42,8 @@ from compiler.compiled import decode_nodes
 from compiler.compressed import UnreadableNodesError
 from controller.mapping import controller_owner
 from controller.mirror import node_view
+from orchapi.api import Obj
 from orchapi.argo import ACTOR_LABELS, ArgoNodeType, ArgoPhase
-
-Obj = dict[str, Any]
 
 MAX_WORKFLOW_SIZE = 1024 * 1024  # packer.getMaxWorkflowSize, without MAX_WORKFLOW_SIZE set
 # The phases `argo node set --phase` accepts (workflow_server.go SetWorkflow l.664).

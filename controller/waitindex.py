@@ -22,8 +22,8 @@ from typing import Any
 
 from compiler.kinds.wait import APPROVAL_GATE, WaitSpec
 from controller.waits import workflow_waits
+from orchapi.api import Obj
 
-Obj = dict[str, Any]
 Target = tuple[str, str]
 POLICY, SIGNAL, DELIVERY = "policy", "signal", "delivery"
 

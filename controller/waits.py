@@ -36,8 +36,6 @@ from controller.suspend import NodeUpdateError, hydrated_nodes, is_active_suspen
 from orchapi.api import parse_time
 from orchapi.argo import ARGO_DONE, ArgoPhase
 
-Obj = dict[str, Any]
-
 APPROVING = frozenset({"approved", "allowed", "ready", "succeeded"})
 DENYING = frozenset({"denied", "rejected", "blocked", "failed"})
 

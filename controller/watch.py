@@ -35,10 +35,10 @@ from collections.abc import Callable
 from typing import Any
 
 from compiler import jsoncost
-from controller.kube import UNREADABLE, ApiError, GoneError, Kube, NotFoundError, Obj, WatchStream
+from controller.kube import UNREADABLE, ApiError, GoneError, Kube, NotFoundError, WatchStream
 from controller.metrics import Metrics
 from controller.store import Store, key_of, version_of
-from orchapi.api import Resource
+from orchapi.api import Obj, Resource
 
 EventHandler = Callable[[str, Obj], None]
 log = logging.getLogger("orch.watch")

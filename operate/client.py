@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from operate.kubeconfig import ConfigError, Connection, ExecPlugin
+from orchapi.api import Obj
 
-Obj = dict[str, Any]
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"

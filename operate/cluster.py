@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from operate.client import METADATA_LIST, ApiError, Client, NotFoundError
-from orchapi.api import AGENT_RUNS, ORCHESTRATIONS, RUNS, WORKFLOWS, Resource
+from orchapi.api import AGENT_RUNS, ORCHESTRATIONS, RUNS, WORKFLOWS, Obj, Resource
 from orchapi.argo import ARGO_WORKFLOW_LABEL
 
 if TYPE_CHECKING:
     from operate.view import RunView
 
-Obj = dict[str, Any]
 
 
 # What a step of each kind creates through a resource template (compiler.kinds; a

@@ -27,10 +27,9 @@ from operate.live import changes, exit_code, final, frame, unobserved_line
 from operate.render import UNOBSERVED_AFTER
 from operate.terminal import Screen, height, is_terminal, style_for
 from operate.view import RunView, build_view
-from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS
+from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS, Obj
 from orchapi.vocabulary import RUN_DONE
 
-Obj = dict[str, Any]
 WATCH_SECONDS = 290  # the server ends each watch after this; the reader re-watches
 TICK = 1.0
 RETRIES = 5

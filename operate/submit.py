@@ -30,11 +30,11 @@ from orchapi.api import (
     ORCHESTRATIONS,
     RUN_KIND,
     RUNS,
+    Obj,
     delivery_selector,
 )
 from orchapi.vocabulary import RUN_DONE, ConditionType, SubmitReason
 
-Obj = dict[str, Any]
 Connect = Callable[[argparse.Namespace], Client]
 FIELD_MANAGER = "orch"
 HTTP_BAD_REQUEST = 400

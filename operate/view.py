@@ -23,7 +23,6 @@ from orchapi.graph import Graph, Node, topological_order
 from orchapi.semantics import StepResult, first_blocking
 from orchapi.vocabulary import ConditionType, StepPhase, StepReason
 
-Obj = dict[str, Any]
 POD_NAMES_V1, POD_NAMES_V2 = "v1", "v2"
 POD_NODE = "Pod"
 _MAX_POD_PREFIX = 253 - 10 - 1  # pod_name.go: maxK8sResourceNameLength - hash length - 1

@@ -25,14 +25,13 @@ from typing import Any
 
 from compiler.emit import emit_workflow
 from compiler.tools import Tool
-from orchapi.api import STEP_KINDS_ANNOTATION, STEP_LABEL
+from orchapi.api import STEP_KINDS_ANNOTATION, STEP_LABEL, Obj
 from orchapi.graph import topological_order
 from orchapi.models import Orchestration, OrchestrationRun
 from orchapi.names import label_value
 from orchapi.semantics import Observation, Observed, RunResult, evaluate
 from orchapi.vocabulary import StepPhase
 
-Obj = dict[str, Any]
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 STARTED = NOW - timedelta(minutes=14, seconds=5)
 NAMESPACE = "ml"

@@ -25,7 +25,8 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from tests.cluster.kube import Kube, Obj
+from orchapi.api import Obj
+from tests.cluster.kube import Kube
 
 FIELD_MANAGER = "orch-chart-check"
 PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator@v0.85.0"

@@ -11,10 +11,10 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from orchapi.api import Obj
 from tests.cluster.tools import REPO
 
 CHART = REPO / "charts" / "orch"
@@ -24,7 +24,6 @@ EXAMPLES = CHART / "examples"
 EXAMPLE_ARGO_OBJECTS = EXAMPLES / "argo"
 RELEASE = "orch"
 RELEASE_NAMESPACE = "orch-system"
-Obj = dict[str, Any]
 
 
 # Values the schema (or a template's `fail`) must refuse, and the words of the

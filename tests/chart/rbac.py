@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.cluster.kube import Obj
+from orchapi.api import Obj
 
 ANY_NAMESPACE = "*"
 

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import yaml
 
+from orchapi.api import Obj
 from tests.chart import helm
 from tests.cluster.tools import REPO, ToolsUnavailableError, ensure_tools
 
@@ -153,7 +154,7 @@ def check_template(bin_dir: Path, values: helm.ValueSet) -> str:
     return ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
 
 
-def check_refused(bin_dir: Path, values: helm.Obj, says: str) -> str:
+def check_refused(bin_dir: Path, values: Obj, says: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "values.yaml"
         path.write_text(yaml.safe_dump(values))

@@ -13,7 +13,8 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.cluster.kube import Kube, Obj, wait_for
+from orchapi.api import Obj
+from tests.cluster.kube import Kube, wait_for
 from tests.cluster.procs import Proc, Supervisor
 
 WF_API = "argoproj.io/v1alpha1"

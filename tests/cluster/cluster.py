@@ -24,8 +24,9 @@ from typing import Any
 
 from kubernetes import client
 
+from orchapi.api import Obj
 from tests.cluster import argo, control_plane, kwok
-from tests.cluster.kube import Kube, Obj, api_client, wait_for
+from tests.cluster.kube import Kube, api_client, wait_for
 from tests.cluster.pki import make_pki
 from tests.cluster.procs import Supervisor, sweep_stale_dirs
 from tests.cluster.tools import REPO

@@ -18,7 +18,8 @@ import yaml
 from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
 
-Obj = dict[str, Any]
+from orchapi.api import Obj
+
 # libyaml parses the ~1 MB of CRDs in a fraction of the pure-Python time
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 HTTP_NOT_FOUND, HTTP_CONFLICT = 404, 409

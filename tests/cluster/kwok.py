@@ -17,7 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.cluster.kube import Kube, Obj, load_documents
+from orchapi.api import Obj
+from tests.cluster.kube import Kube, load_documents
 from tests.cluster.procs import Proc, Supervisor
 
 STAGE_API = "kwok.x-k8s.io/v1alpha1"

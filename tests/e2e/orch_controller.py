@@ -22,9 +22,10 @@ from typing import Any
 
 import yaml
 
+from orchapi.api import Obj
 from orchapi.vocabulary import RUN_DONE
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.cluster.procs import free_port
 from tests.cluster.tools import REPO
 

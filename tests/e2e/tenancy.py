@@ -26,9 +26,10 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from orchapi.api import Obj
 from tests.cluster import Cluster
 from tests.cluster.argo import controller_objects
-from tests.cluster.kube import Kube, Obj, api_client
+from tests.cluster.kube import Kube, api_client
 from tests.e2e.orch_controller import CHART_NAMESPACE, CHART_SA, chart_rules, token_kubeconfig
 
 RBAC = "rbac.authorization.k8s.io/v1"

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from kubernetes import client
 
+from orchapi.api import Obj
 from tests.cluster import Cluster
 from tests.cluster.argo import CONFIGMAP, CONTROLLER_NAMESPACE, WF_API, wait_for_workflow
-from tests.cluster.kube import Obj
 from tests.cluster.kwok import Failures
 from tests.e2e.orch_controller import (
     ControllerProcess,

@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from controller.argo_messages import STOPPED_WITH_STRATEGY, WAIT_TIMED_OUT
-from orchapi.api import DEPTH_ANNOTATION
+from orchapi.api import DEPTH_ANNOTATION, Obj
 from tests.cluster import Cluster
 from tests.cluster.cluster import TOOL_CRD
 from tests.cluster.kwok import Failures
@@ -57,7 +57,6 @@ BIN = Path(sys.executable).parent
 TOOLS_API = "tools.proompteng.ai/v1alpha1"
 APPROVALS_API = "approvals.proompteng.ai/v1alpha1"
 WF_API = "argoproj.io/v1alpha1"
-Obj = dict[str, Any]
 
 
 @pytest.fixture(scope="module")

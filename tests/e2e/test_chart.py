@@ -38,11 +38,12 @@ from kubernetes import client
 from compiler.emit import workflow_name
 from compiler.podpolicy import PodPolicy
 from controller.config import pod_settings
+from orchapi.api import Obj
 from tests.chart import apiserver, helm, rbac, validate
 from tests.chart.helm import ValueSet, by_kind, container_env
 from tests.cluster import Cluster
 from tests.cluster.cluster import AGENT_RUN_CRD, TOOL_CRD
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.cluster.procs import free_port
 from tests.e2e.orch_controller import execute_resource_step, token_kubeconfig
 

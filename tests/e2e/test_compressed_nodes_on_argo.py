@@ -28,10 +28,10 @@ import pytest
 from controller.events import Recorder
 from controller.kube import Kube, load_api_client
 from controller.reconcile import Caches, Reconciler
-from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS
+from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS, Obj
 from tests.cluster import Cluster
 from tests.cluster.argo import CONFIGMAP, CONTROLLER_NAMESPACE, IMAGES
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.cluster.procs import Proc
 from tests.e2e.orch_controller import (
     API,

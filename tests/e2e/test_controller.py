@@ -17,12 +17,13 @@ import pytest
 
 from compiler.emit import emit_workflow
 from compiler.outcome import is_outcome_task
+from orchapi.api import Obj
 from orchapi.graph import build_graph
 from orchapi.models import Orchestration, OrchestrationRun, Step
 from orchapi.semantics import plan
 from orchapi.vocabulary import RunPhase
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.cluster.kwok import Failures
 from tests.e2e.orch_controller import (
     API,

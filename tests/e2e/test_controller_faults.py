@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from orchapi.api import Obj
 from orchapi.graph import build_graph
 from orchapi.models import Step
 from orchapi.semantics import plan
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.cluster.kwok import Failures
 from tests.cluster.procs import stop_group
 from tests.e2e.orch_controller import (

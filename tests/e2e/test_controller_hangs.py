@@ -19,8 +19,9 @@ from urllib.parse import urlparse
 
 import pytest
 
+from orchapi.api import Obj
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.cluster.tcpproxy import TcpProxy, proxied_kubeconfig
 from tests.e2e.orch_controller import ControllerProcess, orchestration, run, run_done, wait_run
 

@@ -21,9 +21,9 @@ from controller.mapping import RUN, Key
 from controller.metrics import Metrics
 from controller.reconcile import Caches, Reconciler
 from controller.watch import Informer
-from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS
+from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS, Obj
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.e2e.orch_controller import (
     API,
     WF_API,

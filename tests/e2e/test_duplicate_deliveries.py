@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from orchapi.api import Obj
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.e2e.orch_controller import (
     API,
     WF_API,

@@ -36,10 +36,11 @@ from kubernetes import client
 
 from image.build import Built
 from image.buildah import Buildah
+from orchapi.api import Obj
 from tests.chart import apiserver, helm, rbac
 from tests.chart.helm import by_kind, container_env
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.cluster.procs import free_port
 from tests.image.fixtures import built_image
 from tests.image.runtime import (

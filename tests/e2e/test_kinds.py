@@ -33,10 +33,10 @@ import pytest
 import yaml
 
 from controller.argo_messages import WAIT_TIMED_OUT
-from orchapi.api import DEPTH_ANNOTATION
+from orchapi.api import DEPTH_ANNOTATION, Obj
 from tests.cluster import Cluster
 from tests.cluster.cluster import TOOL_CRD
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.e2e.orch_controller import (
     ControllerProcess,
     apply,

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from orchapi.api import Obj
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj
 from tests.cluster.kwok import Failures
 from tests.e2e.orch_controller import (
     WF_API,

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchapi.api import GENERATION_ANNOTATION
+from orchapi.api import GENERATION_ANNOTATION, Obj
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.cluster.kwok import Failures
 from tests.e2e.orch_controller import (
     API,

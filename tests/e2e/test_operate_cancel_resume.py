@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 import yaml
 
+from orchapi.api import Obj
 from tests.cluster import Cluster
 from tests.cluster.cluster import AGENT_RUN_CRD
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.cluster.kwok import Failures
 from tests.e2e.orch_controller import (
     API,

@@ -29,9 +29,10 @@ import pytest
 import yaml
 from kubernetes import client
 
+from orchapi.api import Obj
 from tests.cluster import Cluster
 from tests.cluster.cluster import AGENT_RUN_CRD, TOOL_CRD
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.cluster.kwok import Failures
 from tests.e2e.orch_controller import (
     ControllerProcess,

@@ -20,9 +20,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from compiler.emit import emit_workflow, workflow_name
+from orchapi.api import Obj
 from orchapi.models import Orchestration, OrchestrationRun
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.e2e.orch_controller import (
     API,
     WF_API,

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from orchapi.api import RUN_LABEL
+from orchapi.api import RUN_LABEL, Obj
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.e2e.orch_controller import API, WF_API, leading_controller
 from tests.e2e.tenancy import Tenant, make_tenant, workflow_namespace
 

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from orchapi.api import Obj
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 from tests.e2e.orch_controller import API, WF_API, ControllerProcess, leading_controller, run
 from tests.e2e.tenancy import Tenant, make_tenant, workflow_namespace
 

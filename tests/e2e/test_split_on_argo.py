@@ -18,7 +18,6 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -26,6 +25,7 @@ from kubernetes import client
 
 from compiler.diagnostics import Collector
 from compiler.emit_run import CompiledRun, emit_run
+from orchapi.api import Obj
 from tests.cluster import Cluster
 from tests.cluster.tools import share_dir
 from tests.support.big import big_orchestration, big_run
@@ -36,7 +36,6 @@ pytestmark = pytest.mark.e2e
 REFERENCE_FULL = Path(__file__).resolve().parents[3] / "shared" / "reference" / "argo" / \
     "manifests" / "base" / "crds" / "full" / "argoproj.io_workflows.yaml"
 SIZES = (500, 2000, 10_000)
-Obj = dict[str, Any]
 
 
 @pytest.fixture(scope="module", params=SIZES, ids=[f"{n}-steps" for n in SIZES])

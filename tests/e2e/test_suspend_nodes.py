@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from controller.suspend import set_suspend_node
+from orchapi.api import Obj
 from tests.cluster import Cluster
-from tests.cluster.kube import Obj, wait_for
+from tests.cluster.kube import wait_for
 
 pytestmark = pytest.mark.e2e
 WF_API = "argoproj.io/v1alpha1"

@@ -52,15 +52,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from compiler.gates import GATE_TEMPLATE, GateRelease, decide_gate, sources_of_task
 from compiler.outcome import OUTCOME_TEMPLATE
 from compiler.resume import REUSED_TEMPLATE
+from orchapi.api import Obj
 from orchapi.graph import Graph
 from orchapi.semantics import Observation, Observed, RunResult, evaluate
 
-Obj = dict[str, Any]
 Path = tuple[str, ...]  # task names from the entry DAG down to the node
 SUCCEEDED, FAILED, ERROR, OMITTED, RUNNING = "Succeeded", "Failed", "Error", "Omitted", "Running"
 FULFILLED = frozenset({SUCCEEDED, FAILED, ERROR, "Skipped", OMITTED})

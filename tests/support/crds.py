@@ -13,9 +13,8 @@ from typing import Any
 
 from kubernetes import client
 
+from orchapi.api import Obj
 from tests.cluster.kube import wait_for
-
-Obj = dict[str, Any]
 
 
 def renamed(crd: Obj, group: str) -> Obj:

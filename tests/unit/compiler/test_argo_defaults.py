@@ -8,7 +8,6 @@ submission and says so on the run (`ArgoDefaultsPinned`)."""
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import pytest
 import yaml
@@ -21,11 +20,11 @@ from compiler.argo_defaults import (
     read_defaults,
 )
 from controller.mirror import mirror_workflow
+from orchapi.api import Obj
 from orchapi.argo import UNBOUNDED_SECONDS, UNBOUNDED_TIMEOUT
 from tests.support.built import build, documents
 from tests.unit.controller.helpers import WF, compiled, container, node, with_status
 
-Obj = dict[str, Any]
 LEAF = ("container", "resource")
 
 

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from compiler.batch import compile_texts
 from compiler.diagnostics import Diagnostic
+from orchapi.api import Obj
 
-Obj = dict[str, Any]
 API = "orchestration.proompteng.ai/v1alpha1"
 
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from operate.cli import main
+from orchapi.api import Obj
 
 API = "orchestration.proompteng.ai/v1alpha1"
-Obj = dict[str, Any]
 TOOL: Obj = {"apiVersion": "tools.proompteng.ai/v1alpha1", "kind": "Tool",
              "metadata": {"name": "linter"},
              "spec": {"image": "alpine:3.20", "command": ["lint"], "timeoutSeconds": 60}}

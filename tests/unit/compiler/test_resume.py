@@ -20,6 +20,7 @@ from compiler.resume import (
     resume_problem,
     reused_records,
 )
+from orchapi.api import Obj
 from orchapi.graph import Graph, Node
 from orchapi.semantics import Observation, Observed, RunResult, evaluate, plan
 from orchapi.vocabulary import RunPhase, StepPhase, StepReason
@@ -30,8 +31,6 @@ from tests.unit.orchapi.test_semantics_properties import (
     argo_to_steps,
     scenarios,
 )
-
-Obj = dict[str, Any]
 
 
 @st.composite

@@ -19,9 +19,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from controller.kube import AlreadyExistsError, ApiError, ConflictError, NotFoundError
-from orchapi.api import Resource
+from orchapi.api import Obj, Resource
 
-Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (plural, namespace, name)
 
 

@@ -11,10 +11,9 @@ from typing import Any
 import yaml
 
 from compiler.emit import emit_workflow
-from orchapi.api import STEP_KINDS_ANNOTATION
+from orchapi.api import STEP_KINDS_ANNOTATION, Obj
 from orchapi.models import Orchestration, OrchestrationRun
 
-Obj = dict[str, Any]
 WF = "run-1"
 
 

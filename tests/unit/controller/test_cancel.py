@@ -5,13 +5,11 @@ ended before the cancel."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from controller.cancel import CancelPlan, cancel_patch, plan_cancel, stop_patch
+from orchapi.api import Obj
 
-Obj = dict[str, Any]
 WF_UID = "wf-uid-1"
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any
 
 import pytest
 
@@ -15,15 +14,13 @@ from controller.capacity import ActiveRuns
 from controller.events import Recorder
 from controller.mapping import RUN, Key
 from controller.reconcile import CAPACITY_RECHECK, Caches, Reconciler
-from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS
+from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS, Obj
 from tests.unit.controller.test_reconcile_live_orchestration import (
     API,
     NS,
     Apiserver,
     orchestration,
 )
-
-Obj = dict[str, Any]
 
 
 def run(name: str, created: str = "2026-01-01T00:00:00Z", phase: str | None = None,

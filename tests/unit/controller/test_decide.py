@@ -39,12 +39,12 @@ from controller.decide import (
 from controller.mapping import controller_owner
 from controller.seal import Sealer, Trust
 from controller.status import MAX_STEP_MESSAGE
+from orchapi.api import Obj
 from tests.unit.controller.helpers import WF, compiled, container, node, with_status
 
 NOW = "2026-01-01T00:02:00Z"
 RUN_UID = "run-uid"
 API = "orchestration.proompteng.ai/v1alpha1"
-Obj = dict[str, Any]
 
 #   a
 #  / \

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 
 from controller.cancel import CancelPlan
 from controller.decide import Cancel, Create, Created, Fetch, Need, Observed, WriteStatus, decide
+from orchapi.api import Obj
 from tests.unit.controller.helpers import compiled, node, with_status
 from tests.unit.controller.test_decide import (
     DIAMOND,
@@ -29,8 +29,6 @@ from tests.unit.controller.test_decide import (
     run,
     table,
 )
-
-Obj = dict[str, Any]
 
 
 def cancelled(r: Obj) -> Obj:

@@ -21,9 +21,8 @@ from controller.decide import (
     decide,
 )
 from controller.deliveries import Holder, delivery_holder, delivery_key
+from orchapi.api import Obj
 from tests.unit.controller.test_decide import READY, SEALER, cond, observed, run
-
-Obj = dict[str, Any]
 
 
 def delivered(name: str, created: str, status: Obj | None = None, sealed: bool = True,

@@ -25,6 +25,7 @@ from controller.decide import (
     decide,
 )
 from controller.seal import Sealer
+from orchapi.api import Obj
 from tests.unit.controller.test_decide import (
     FINAL,
     READY,
@@ -38,7 +39,6 @@ from tests.unit.controller.test_decide import (
     trust_of,
 )
 
-Obj = dict[str, Any]
 # A run as the controller last mirrored it: running, one step done.
 MIRRORED: Obj = {**SUBMITTED, "progress": "1/4", "stepStatuses": [
     {"name": n, "kind": "Container", "phase": p, "message": ""}

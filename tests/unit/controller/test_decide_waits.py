@@ -23,10 +23,10 @@ from controller.decide import (
     decide,
 )
 from controller.waits import Release, WaitFacts, plan_waits, workflow_waits
+from orchapi.api import Obj
 from tests.unit.controller.helpers import compiled, node, with_status
 from tests.unit.controller.test_decide import SUBMITTED, owned, run, trust_of
 
-Obj = dict[str, Any]
 STEPS: list[Obj] = [
     {"name": "gate", "kind": "ApprovalGate", "policyRef": "deploy", "timeoutSeconds": 60},
     {"name": "signal", "kind": "SignalWait", "signalRef": "ready", "deliveryId": "d-1",

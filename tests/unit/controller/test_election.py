@@ -9,11 +9,8 @@ what they would have taken, so the elector runs in this thread, with no sleep.""
 
 from __future__ import annotations
 
-from typing import Any
-
 from controller.election import LeaderElector
-
-Obj = dict[str, Any]
+from orchapi.api import Obj
 
 
 class Clock:

@@ -3,11 +3,8 @@ whose 200 steps fail records one StepFailed Event, not 200."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from controller.events import STEPS_NAMED, Event, events_for
-
-Obj = dict[str, Any]
+from orchapi.api import Obj
 
 
 def steps(**phases: tuple[str, str | None]) -> list[Obj]:

@@ -28,12 +28,12 @@ from orchapi.api import (
     RUNS,
     STEP_KINDS_ANNOTATION,
     WORKFLOWS,
+    Obj,
     Resource,
 )
 from orchapi.argo import ARGO_WORKFLOW_LABEL
 from tests.unit.controller.fake_api import FakeApi
 
-Obj = dict[str, Any]
 NS = "ns"
 API = "orchestration.proompteng.ai/v1alpha1"
 WF = workflow_name("r")

@@ -20,7 +20,6 @@ from tests.unit.controller.helpers import (
     with_status,
 )
 
-Obj = dict[str, Any]
 NOW = "2026-01-01T00:02:00Z"
 
 

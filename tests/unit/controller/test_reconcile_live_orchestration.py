@@ -13,14 +13,12 @@ Reconciler against a real apiserver.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from controller.events import Recorder
 from controller.mapping import RUN, Key
 from controller.reconcile import Caches, Reconciler
-from orchapi.api import ORCHESTRATIONS, RUNS, TOOLS, WORKFLOWS, Resource
+from orchapi.api import ORCHESTRATIONS, RUNS, TOOLS, WORKFLOWS, Obj, Resource
 
-Obj = dict[str, Any]
 API = "orchestration.proompteng.ai/v1alpha1"
 NS = "ns"
 

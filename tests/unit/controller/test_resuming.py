@@ -4,7 +4,6 @@ reused steps and the annotations that carry the old records to the mirror."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from controller.resuming import (
     NotResumable,
@@ -13,10 +12,9 @@ from controller.resuming import (
     resume_from,
     reused_records_of,
 )
-from orchapi.api import RESUMED_FROM_ANNOTATION, REUSED_RECORDS_ANNOTATION
+from orchapi.api import RESUMED_FROM_ANNOTATION, REUSED_RECORDS_ANNOTATION, Obj
 from orchapi.graph import Graph, Node
 
-Obj = dict[str, Any]
 GRAPH = Graph((Node("a", "Container", ()), Node("b", "Container", ("a",))))
 ORCH: Obj = {"metadata": {"name": "o", "generation": 2}}
 

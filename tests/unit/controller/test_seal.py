@@ -14,8 +14,8 @@ from hypothesis import strategies as hs
 from controller.main import run_summary, sealed_settled
 from controller.seal import SEAL, Sealer, Trust, sealed_part, untrusted_view
 from controller.sealkey import SealKeyError, sealer_of
+from orchapi.api import Obj
 
-Obj = dict[str, Any]
 SEALER = Sealer(b"\x07" * 32)
 STATUS: Obj = {
     "observedGeneration": 2, "orchestrationGeneration": 3, "phase": "Succeeded",

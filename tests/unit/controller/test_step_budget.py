@@ -5,7 +5,6 @@ phase and reason, then the most useful of those; sizes at the budget's edge."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -19,8 +18,7 @@ from controller.step_budget import (
     list_size,
     record_size,
 )
-
-Obj = dict[str, Any]
+from orchapi.api import Obj
 
 
 def record(i: int, phase: str, reason: str | None = None, message: str = "") -> Obj:

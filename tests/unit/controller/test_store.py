@@ -7,15 +7,14 @@ import copy
 import json
 import sys
 import tracemalloc
-from typing import Any
 
 from controller.main import run_summary, stores
 from controller.mapping import RUN, WORKFLOW, has_ended, is_settled
 from controller.mirror import mirror_workflow, workflow_view
 from controller.store import LAST_APPLIED, Store, without_bookkeeping
+from orchapi.api import Obj
 from tests.unit.controller.helpers import compiled, container, node, with_status
 
-Obj = dict[str, Any]
 NOW = "2026-01-01T00:02:00Z"
 
 

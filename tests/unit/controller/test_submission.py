@@ -31,10 +31,10 @@ from orchapi.api import (
     GENERATION_ANNOTATION,
     RESUMED_FROM_ANNOTATION,
     STEP_KINDS_ANNOTATION,
+    Obj,
 )
 from orchapi.models import Orchestration
 
-Obj = dict[str, Any]
 NS = "ns"
 API = "orchestration.proompteng.ai/v1alpha1"
 FORBIDDEN = 'the controller may not read Tool "t" in namespace "ns" (403 Forbidden): no'

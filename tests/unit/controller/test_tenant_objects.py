@@ -20,8 +20,7 @@ from controller.kube import PageTooLargeError, read_body
 from controller.main import stores
 from controller.mapping import ORCHESTRATION
 from controller.orchestrations import is_judged, orchestration_view
-
-Obj = dict[str, Any]
+from orchapi.api import Obj
 
 
 def bomb_orchestration(name: str = "bomb", empties: int = 440_000) -> Obj:

@@ -22,9 +22,8 @@ from controller.metrics import Metrics
 from controller.mirror import workflow_view
 from controller.store import Store
 from controller.watch import Informer
-from orchapi.api import RUNS, WORKFLOWS
+from orchapi.api import RUNS, WORKFLOWS, Obj
 
-Obj = dict[str, Any]
 NS = "ns"
 
 

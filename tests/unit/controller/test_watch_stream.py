@@ -21,10 +21,9 @@ from controller import watch
 from controller.kube import GoneError
 from controller.metrics import Metrics
 from controller.watch import Informer
-from orchapi.api import RUNS, Resource
+from orchapi.api import RUNS, Obj, Resource
 from tests.unit.controller.fake_api import FakeApi
 
-Obj = dict[str, Any]
 NS = "ns"
 
 

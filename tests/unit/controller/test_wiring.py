@@ -7,7 +7,6 @@ they did)."""
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import pytest
 
@@ -18,9 +17,8 @@ from controller.main import Controller, stores
 from controller.mapping import ORCHESTRATION, RUN, WORKFLOW, Key
 from controller.reconcile import Caches, Reconciler
 from controller.watch import Informer
-from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS
+from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS, Obj
 
-Obj = dict[str, Any]
 NS = "ns"
 
 

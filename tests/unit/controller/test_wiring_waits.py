@@ -19,13 +19,11 @@ from controller.reconcile import Caches, Reconciler
 from controller.release import wait_facts
 from controller.suspend import hydrated
 from controller.watch import Informer
-from orchapi.api import APPROVAL_POLICIES, RUNS, SIGNAL_DELIVERIES, WORKFLOWS
+from orchapi.api import APPROVAL_POLICIES, RUNS, SIGNAL_DELIVERIES, WORKFLOWS, Obj
 from tests.unit.controller.helpers import compiled, with_status
 from tests.unit.controller.test_decide import RUN_UID, SUBMITTED, owned, run, trust_of
 from tests.unit.controller.test_decide_waits import STEPS, waiting
 from tests.unit.controller.test_wiring import NS, event, queued
-
-Obj = dict[str, Any]
 
 
 def controller() -> Controller:

@@ -15,8 +15,7 @@ import yaml
 
 from operate.client import run_exec_plugin
 from operate.kubeconfig import ConfigError, ExecPlugin, load
-
-Obj = dict[str, Any]
+from orchapi.api import Obj
 
 
 def config(path: Path, *, current: str = "", clusters: list[Obj] | None = None,

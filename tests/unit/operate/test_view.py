@@ -4,13 +4,9 @@ which pod or object each step created."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from compiler.compiled import graph_from_orchestration as graph_of_orchestration
 from operate.view import build_view, created_by_step
-from orchapi.api import STEP_LABEL
-
-Obj = dict[str, Any]
+from orchapi.api import STEP_LABEL, Obj
 
 
 def workflow(tasks: list[Obj], name: str = "wf") -> Obj:
