@@ -26,9 +26,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from compiler.diagnostics import Collector, Diagnostic, FieldPath
-from compiler.kinds import KINDS
+from compiler.kinds import KINDS, RESERVED_TEMPLATE_NAMES
 from compiler.kinds.base import check_with_keys
-from compiler.outcome import OUTCOME_TEMPLATE
 from orchapi.models import Orchestration, Step
 from orchapi.names import DNS_SUBDOMAIN_NAME, NAMESPACE, TEMPLATE
 from orchapi.vocabulary import Reason
@@ -96,7 +95,8 @@ def salvage(data: Any) -> Orchestration | None:
         else (None, None)
     new_spec: dict[str, Any] = {"steps": kept}
     entry = spec.get("entrypoint")
-    if isinstance(entry, str) and TEMPLATE.problem(entry) is None and entry != OUTCOME_TEMPLATE:
+    if isinstance(entry, str) and TEMPLATE.problem(entry) is None \
+            and entry not in RESERVED_TEMPLATE_NAMES:
         new_spec["entrypoint"] = entry
     body = {
         "apiVersion": data.get("apiVersion"), "kind": data.get("kind"),

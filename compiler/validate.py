@@ -15,12 +15,10 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from compiler.diagnostics import ROOT, Collector, FieldPath
-from compiler.gates import GATE_TEMPLATE
-from compiler.kinds import KINDS
+from compiler.kinds import COMPILER_TEMPLATES, KINDS, RESERVED_TEMPLATE_NAMES
 from compiler.kinds.base import check_name, check_with_keys
 from compiler.kinds.template import KIND as TEMPLATE_STEP
 from compiler.kinds.template import VALUE_EXPANDED, VALUE_HINT
-from compiler.outcome import OUTCOME_TEMPLATE
 from compiler.policies import check_policies
 from compiler.tools import Tool
 from compiler.unknown_keys import check_orchestration_keys, check_run_keys, check_tool_keys
@@ -374,9 +372,9 @@ def check_cycles(
 def check_entrypoint(spec: Any, out: Collector) -> None:
     """A valid template name. The step templates yield to it (`emit._intern`
     renames one that would take it), and so do a split run's part templates, so it
-    never collides with them; only the outcome and gate templates' names are
-    reserved, because the status mirror and the controller recognise those
-    templates by their names (compiler.outcome, compiler.gates)."""
+    never collides with them; the compiler's own templates' names are reserved
+    (`compiler.kinds.RESERVED_TEMPLATE_NAMES`), because the status mirror and the
+    controller recognise those templates by their names."""
     if not isinstance(spec, dict) or "entrypoint" not in spec:
         return
     entry = spec["entrypoint"]
@@ -391,13 +389,12 @@ def check_entrypoint(spec: Any, out: Collector) -> None:
             f"entrypoint {quote(entry)} {problem}",
             hint="the default is main",
         )
-    elif entry in (OUTCOME_TEMPLATE, GATE_TEMPLATE):
+    elif entry in RESERVED_TEMPLATE_NAMES:
         out.add(
             Reason.ENTRYPOINT_MISSING,
             path,
             f"entrypoint {quote(entry)} is reserved: orch gives its "
-            f"{'outcome' if entry == OUTCOME_TEMPLATE else 'gate'} template that "
-            "name, and reads run status by it",
+            f"{COMPILER_TEMPLATES[entry]} template that name, and reads run status by it",
             hint="choose another name, e.g. main",
         )
 

@@ -1,7 +1,9 @@
-"""One module per step kind; the registry maps the `kind` string to it."""
+"""One module per step kind; the registry maps the `kind` string to it, and
+declares every template name a compiled Workflow holds."""
 
 from __future__ import annotations
 
+from compiler.gates import GATE_TEMPLATE
 from compiler.kinds import (
     agent_run,
     approval_gate,
@@ -30,9 +32,15 @@ KINDS: dict[str, Kind] = {
         template.KIND,
     )
 }
-RESERVED_TEMPLATE_NAMES = frozenset(
-    {"agent-run", "tool-run", "sub-orchestration", "approval-gate", "signal-wait", "no-op",
-     OUTCOME_TEMPLATE, REUSED_TEMPLATE}
-)
+# The templates the compiler adds beside its steps' (what each is, for a person).
+# The controller and the status mirror recognise them by their names
+# (compiler.outcome, compiler.gates, compiler.resume), so no entrypoint may take one.
+COMPILER_TEMPLATES = {OUTCOME_TEMPLATE: "outcome", GATE_TEMPLATE: "gate",
+                      REUSED_TEMPLATE: "reused-step"}
+# How every step's template name begins, by kind (`Kind.template`). None is read by
+# name: one that would take the entrypoint's name takes a digest (`emit._intern`).
+STEP_TEMPLATES = frozenset(k.template for k in KINDS.values() if k.template)
+RESERVED_TEMPLATE_NAMES = frozenset(COMPILER_TEMPLATES)
 
-__all__ = ["KINDS", "RESERVED_TEMPLATE_NAMES", "Emitted", "Kind", "StepContext"]
+__all__ = ["COMPILER_TEMPLATES", "KINDS", "RESERVED_TEMPLATE_NAMES", "STEP_TEMPLATES", "Emitted",
+           "Kind", "StepContext"]

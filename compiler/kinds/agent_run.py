@@ -33,6 +33,8 @@ TEMPLATE = create_template(
     "status.phase == Succeeded",
     "status.phase in (Failed,Cancelled)",
 )
+
+TEMPLATE_NAME = "agent-run"
 _REFS = ("agentRef", "implementationSpecRef", "memoryRef", "vcsRef")
 # The AgentRun CRD's enums and bounds (charts/agents/crds/agents.proompteng.ai_agentruns.yaml).
 RUNTIME_TYPES = ("workflow", "job", "temporal", "custom")
@@ -122,7 +124,7 @@ def build(step: Step, ctx: StepContext) -> Emitted:
                     "the run's parameter 'prompt' reaches this AgentRun's parameters: "
                     + _CRD_REFUSES, severity=Severity.WARNING, names=("prompt",),
                     hint="put the text in the ImplementationSpec")
-    return resource_step("agent-run", TEMPLATE, ctx.step_label, spec=no_expansion_json(spec))
+    return resource_step(TEMPLATE_NAME, TEMPLATE, ctx.step_label, spec=no_expansion_json(spec))
 
 
-KIND = Kind("AgentRun", build, check, extra_keys=keys_read("AgentRun"))
+KIND = Kind("AgentRun", build, check, template=TEMPLATE_NAME, extra_keys=keys_read("AgentRun"))

@@ -11,7 +11,7 @@ from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import Emitted, Kind, StepContext, check_name
-from compiler.kinds.wait import APPROVAL_GATE, WaitSpec, wait_step
+from compiler.kinds.wait import APPROVAL_GATE, TEMPLATE_NAME, WaitSpec, wait_step
 from compiler.step_fields import Reader, keys_read, reader_of
 from orchapi.models import Step
 from orchapi.names import DNS_SUBDOMAIN_NAME
@@ -36,4 +36,5 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     return wait_step(spec)
 
 
-KIND = Kind(APPROVAL_GATE, build, check, extra_keys=keys_read(APPROVAL_GATE))
+KIND = Kind(APPROVAL_GATE, build, check, template=TEMPLATE_NAME,
+            extra_keys=keys_read(APPROVAL_GATE))

@@ -80,6 +80,9 @@ class Kind:
     # Step keys beyond the models' that this kind reads (the reference system's
     # own, such as implementationSpecRef): known, never reported as unknown.
     extra_keys: tuple[str, ...] = ()
+    # How the names of the templates its steps run begin ("": it emits none, a
+    # templateRef); `emit._intern` may add a settings suffix and a digest.
+    template: str = ""
 
 
 def require(step: dict[str, Any], key: str, path: FieldPath, out: Collector, what: str) -> None:

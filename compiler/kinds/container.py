@@ -50,6 +50,8 @@ CARRIED_FIELDS = (
     "volumeDevices", "terminationMessagePath", "terminationMessagePolicy", "imagePullPolicy",
     "securityContext",
 )
+
+TEMPLATE_NAME = "container-"  # + the step's name
 # Fields of the Argo template beside the container: the volumes its mounts name.
 TEMPLATE_FIELDS = ("volumes",)
 # Container fields a step may not set, and why (a step's `name` is its own: Argo
@@ -267,8 +269,8 @@ def build(step: Step, ctx: StepContext) -> Emitted:
         images=[Asked(step.image, ctx.path.child("image"), f"image {quote(step.image)}")],
     ), ctx.pods.policy))
     task = {"arguments": {"parameters": [parameter(STEP_PARAM, ctx.step_label)]}}
-    return Emitted(f"container-{step.name.lower()}", template, task)
+    return Emitted(f"{TEMPLATE_NAME}{step.name.lower()}", template, task)
 
 
-KIND = Kind("Container", build, check, parameter_name=ENV_NAME,
+KIND = Kind("Container", build, check, template=TEMPLATE_NAME, parameter_name=ENV_NAME,
             extra_keys=(*CARRIED_FIELDS, *TEMPLATE_FIELDS, *REFUSED_FIELDS))

@@ -8,10 +8,12 @@ from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import Emitted, Kind, StepContext
+from compiler.resume import NO_OP
 from compiler.step_fields import keys_read
 from orchapi.models import Step
 
-TEMPLATE: dict[str, Any] = {"suspend": {"duration": "0"}}
+TEMPLATE_NAME = "no-op"
+
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
@@ -19,9 +21,12 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:
-    return Emitted("no-op", dict(TEMPLATE), honours_timeout=False, honours_retries=False)
+    return Emitted(TEMPLATE_NAME, {"suspend": dict(NO_OP["suspend"])}, honours_timeout=False,
+                   honours_retries=False)
 
 
 # The reference system's examples name the memory these steps touch (read by nothing).
-CHECKPOINT = Kind("Checkpoint", build, check, extra_keys=keys_read("Checkpoint"))
-MEMORY_OP = Kind("MemoryOp", build, check, extra_keys=keys_read("MemoryOp"))
+CHECKPOINT = Kind("Checkpoint", build, check, template=TEMPLATE_NAME,
+                  extra_keys=keys_read("Checkpoint"))
+MEMORY_OP = Kind("MemoryOp", build, check, template=TEMPLATE_NAME,
+                 extra_keys=keys_read("MemoryOp"))

@@ -13,7 +13,7 @@ from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath
 from compiler.kinds.base import Emitted, Kind, StepContext, check_name
-from compiler.kinds.wait import SIGNAL_WAIT, WaitSpec, wait_step
+from compiler.kinds.wait import SIGNAL_WAIT, TEMPLATE_NAME, WaitSpec, wait_step
 from compiler.step_fields import Reader, keys_read, reader_of
 from orchapi.models import Step
 from orchapi.names import DNS_SUBDOMAIN_NAME, quote
@@ -48,4 +48,5 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     return wait_step(spec)
 
 
-KIND = Kind(SIGNAL_WAIT, build, check, extra_keys=keys_read(SIGNAL_WAIT))
+KIND = Kind(SIGNAL_WAIT, build, check, template=TEMPLATE_NAME,
+            extra_keys=keys_read(SIGNAL_WAIT))

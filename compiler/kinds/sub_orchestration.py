@@ -27,6 +27,8 @@ from orchapi.models import Step
 from orchapi.names import DNS_SUBDOMAIN_NAME
 from orchapi.vocabulary import Reason
 
+TEMPLATE_NAME = "sub-orchestration"
+
 BUDGET_PARAM = "descendants"
 
 
@@ -60,8 +62,9 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     spec = sub_orchestration_spec(Reader(step.model_dump(by_alias=True, exclude_none=True)),
                                   ctx.parameters)
     budget = {} if ctx.descendants is None else {BUDGET_PARAM: str(ctx.descendants)}
-    return resource_step("sub-orchestration", template(ctx.depth + 1, bool(budget)),
+    return resource_step(TEMPLATE_NAME, template(ctx.depth + 1, bool(budget)),
                          ctx.step_label, spec=no_expansion_json(spec), **budget)
 
 
-KIND = Kind("SubOrchestration", build, check, extra_keys=keys_read("SubOrchestration"))
+KIND = Kind("SubOrchestration", build, check, template=TEMPLATE_NAME,
+            extra_keys=keys_read("SubOrchestration"))

@@ -47,6 +47,8 @@ from orchapi.models import Step
 from orchapi.names import DNS_SUBDOMAIN_NAME, IMAGE, Grammar, quote, suggest
 from orchapi.vocabulary import Reason
 
+TEMPLATE_NAME = "tool-"  # + the Tool's name
+
 # A `with` key only names a `{{parameters.NAME}}` of the Tool: it lands in no
 # Argo or Kubernetes field, so any key without braces or dots will do.
 WITH_KEY = Grammar("ToolRun parameter name", r"[^{}.]+", 253, "orch",
@@ -97,14 +99,14 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     own = _security_context(step)
     if ctx.tools is None:  # its Tool is judged when a run is submitted
         ctx.out.items.extend(judge_pod(PodAsks(ctx.path, own), ctx.pods.policy))
-        return Emitted(f"tool-{name}", {"container": {"image": f"tool:{name}"}})
+        return Emitted(f"{TEMPLATE_NAME}{name}", {"container": {"image": f"tool:{name}"}})
     tool = ctx.tools.get(name)
     if tool is None:
         near = suggest(name, ctx.tools)
         ctx.out.add(Reason.TOOL_NOT_FOUND, ctx.path.child(*reader.where["toolRef"]),
                     f"Tool {quote(name)} is not {ctx.tools_where}", names=(name,),
                     hint=f'did you mean "{near}"?' if near else ctx.tools_hint or ADD_TOOL)
-        return Emitted("tool-run", None)
+        return Emitted(f"{TEMPLATE_NAME}run", None)
     container = _container(step, tool, ctx)
     template: dict[str, Any] = {
         "inputs": {"parameters": [{"name": STEP_PARAM}]},
@@ -128,7 +130,7 @@ def build(step: Step, ctx: StepContext) -> Emitted:
                                    ctx.pods.policy))
     timeout = tool.spec.timeout_seconds
     task = {"arguments": {"parameters": [parameter(STEP_PARAM, ctx.step_label)]}}
-    return Emitted(f"tool-{name}", template, task,
+    return Emitted(f"{TEMPLATE_NAME}{name}", template, task,
                    default_timeout=timeout if timeout and timeout > 0 else None)
 
 
@@ -188,5 +190,5 @@ def _refuse(ctx: StepContext, tool: str, field: str, what: str) -> None:
 
 
 # securityContext is orch's own key (contract §4), read by no reference controller.
-KIND = Kind("ToolRun", build, check, parameter_name=WITH_KEY,
+KIND = Kind("ToolRun", build, check, template=TEMPLATE_NAME, parameter_name=WITH_KEY,
             extra_keys=(*keys_read("ToolRun"), SECURITY_CONTEXT))

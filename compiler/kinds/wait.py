@@ -25,6 +25,7 @@ from orchapi.api import SIGNAL_WAIT as SIGNAL_WAIT
 from orchapi.api import WAIT_KINDS as WAIT_KINDS
 
 WAIT_PARAM = "wait"
+TEMPLATE_NAME = "wait"  # one template for both wait kinds
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,6 @@ def wait_step(spec: WaitSpec) -> Emitted:
     would only be asked again. Both kinds share the one template `wait`:
     what differs is in the task's argument."""
     task = {"arguments": {"parameters": [parameter(WAIT_PARAM, spec.encode())]}}
-    return Emitted("wait", dict(TEMPLATE), task, honours_retries=False,
+    return Emitted(TEMPLATE_NAME, dict(TEMPLATE), task, honours_retries=False,
                    why_no_retries="is a wait the controller decides once",
                    honours_timeout=False, timeout_by_controller=True)
