@@ -25,7 +25,7 @@ from compiler.resume import NO_OP, REUSED_TEMPLATE
 from compiler.step_fields import step_parameters
 from compiler.tools import Tool
 from compiler.validate import check_run_parameters
-from orchapi.api import DEPTH_ANNOTATION, ORCHESTRATION_LABEL, RUN_LABEL
+from orchapi.api import DEPTH_ANNOTATION, ORCHESTRATION_LABEL, RUN_LABEL, depth_of
 from orchapi.argo import ARGO_API_VERSION, UNBOUNDED_SECONDS, UNBOUNDED_TIMEOUT, WORKFLOW_KIND
 from orchapi.graph import Graph, build_graph
 from orchapi.models import Orchestration, OrchestrationRun, Step
@@ -72,7 +72,7 @@ def emit_workflow(
     depth = 0
     if run is not None:
         check_run_parameters(orchestration, run, out)
-        depth = run_depth(run, out)
+        depth = checked_depth(run, out)
     graph = build_graph(orchestration.spec.steps)
     policies = read_policies(orchestration.spec.policies)
     not_retried: list[str] = []  # Template steps the policies' retries cannot reach
@@ -246,18 +246,18 @@ def emit_tasks(
     return tasks
 
 
-def run_depth(run: OrchestrationRun, out: Collector) -> int:
+def checked_depth(run: OrchestrationRun, out: Collector) -> int:
     """The run's place in a chain of SubOrchestration runs: its depth annotation
-    (written by its parent's step), 0 without one."""
-    value = (run.metadata.annotations or {}).get(DEPTH_ANNOTATION)
-    if value is None:
-        return 0
-    if not value.isascii() or not value.isdigit() or len(value) > 9:
+    (written by its parent's step), 0 without one; a value that is not a whole
+    number is `InvalidField` (the controller refuses it before: admission)."""
+    depth = depth_of(run.metadata.annotations)
+    if depth is None:
+        value = (run.metadata.annotations or {}).get(DEPTH_ANNOTATION)
         out.add(Reason.INVALID_FIELD, FieldPath(("metadata", "annotations", DEPTH_ANNOTATION)),
                 f"the depth annotation must be a whole number, got {value!r}",
                 hint="orch writes it on child runs; a run a person creates has none")
         return 0
-    return int(value)
+    return depth
 
 
 def workflow_name(run_name: str) -> str:

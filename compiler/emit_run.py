@@ -32,10 +32,10 @@ from compiler.diagnostics import Collector, FieldPath
 from compiler.emit import (
     DEFAULT_ENTRYPOINT,
     MAX_BYTES,
+    checked_depth,
     emit_tasks,
     emit_workflow,
     ordered_task,
-    run_depth,
     workflow_name,
     workflow_object,
 )
@@ -123,7 +123,7 @@ def _emit_split(orchestration: Orchestration, run: OrchestrationRun | None, out:
     depth = 0
     if run is not None:
         check_run_parameters(orchestration, run, out)
-        depth = run_depth(run, out)
+        depth = checked_depth(run, out)
     graph = build_graph(orchestration.spec.steps)
     run_params = dict(run.spec.parameters or {}) if run else {}
     entry = orchestration.spec.entrypoint or DEFAULT_ENTRYPOINT

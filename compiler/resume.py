@@ -5,7 +5,7 @@ The decision is pure and made once, when the new run is submitted: every step
 that did not end `Succeeded` in the old run reruns, so does every step named in
 `rerun`, and so does every step downstream of one that reruns (its inputs may
 change). The others are reused: compiled as no-op tasks (`compiler.emit`), they
-end `Succeeded`, reason `Reused` (`Observed.REUSED` in `orchapi.semantics`), with
+end `Succeeded`, reason `Reused` (`Seen.REUSED` in `orchapi.semantics`), with
 the old run's step record. Since what reruns is closed downstream, what is reused
 is closed upstream: a reused step never waits on a step that runs again.
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from orchapi.api import Obj
 from orchapi.graph import Graph, topological_order
-from orchapi.semantics import Observation, Observed, RunResult, WhatIf, evaluate
+from orchapi.semantics import Observation, RunResult, Seen, WhatIf, evaluate
 from orchapi.vocabulary import RUN_DONE, StepPhase, StepReason
 
 # The template of a reused step's task: a zero-length suspend (no pod, succeeds at
@@ -45,7 +45,7 @@ class ResumeDecision:
     def known(self) -> dict[str, Observation]:
         """What `orchapi.semantics.evaluate` knows of the reused steps."""
         note = reused_note(self.resumed_from)
-        return {name: Observation(Observed.REUSED, note) for name in self.reused}
+        return {name: Observation(Seen.REUSED, note) for name in self.reused}
 
 
 def reused_note(resumed_from: str) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.suborchestrations import SUB_ORCHESTRATION, find_call_cycles
-from orchapi.api import DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, MAX_STEPS
+from orchapi.api import DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, MAX_STEPS, depth_of, whole_number
 from orchapi.names import DNS_SUBDOMAIN_NAME, quote
 from orchapi.vocabulary import Reason, SubmitReason
 
@@ -127,13 +127,7 @@ def cycle_message(cycle: Sequence[str]) -> str:
 def run_depth(run: Mapping[str, Any]) -> int | None:
     """The run's depth (0 for a run a person created); None when the annotation
     is not a whole number."""
-    value = ((run.get("metadata") or {}).get("annotations") or {}).get(DEPTH_ANNOTATION)
-    if value is None:
-        return 0
-    if not isinstance(value, str) or not value.isascii() or not value.isdigit() \
-            or len(value) > 9:
-        return None
-    return int(value)
+    return depth_of((run.get("metadata") or {}).get("annotations"))
 
 
 def depth_refusal(run: Mapping[str, Any], max_depth: int) -> str | None:
@@ -217,10 +211,8 @@ def run_budget(run: Mapping[str, Any], max_descendants: int) -> int | None:
     value = ((run.get("metadata") or {}).get("annotations") or {}).get(DESCENDANTS_ANNOTATION)
     if value is None:
         return max_descendants
-    if not isinstance(value, str) or not value.isascii() or not value.isdigit() \
-            or len(value) > 9:
-        return None
-    return min(int(value), max_descendants)
+    budget = whole_number(value)
+    return None if budget is None else min(budget, max_descendants)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from orchapi.semantics import Condition
+from orchapi.semantics import Verdict
 
 ConditionDict = dict[str, Any]
 
@@ -23,7 +23,7 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def to_dict(condition: Condition, generation: int | None, now: str) -> ConditionDict:
+def to_dict(condition: Verdict, generation: int | None, now: str) -> ConditionDict:
     out: ConditionDict = {
         "type": str(condition.type),
         "status": str(condition.status),
@@ -37,7 +37,7 @@ def to_dict(condition: Condition, generation: int | None, now: str) -> Condition
 
 
 def set_condition(
-    existing: Sequence[Mapping[str, Any]], condition: Condition, generation: int | None, now: str
+    existing: Sequence[Mapping[str, Any]], condition: Verdict, generation: int | None, now: str
 ) -> list[ConditionDict]:
     """`existing` with `condition` put in its place (same type replaced, else appended);
     the old `lastTransitionTime` is kept when the status did not change."""
@@ -59,7 +59,7 @@ def set_condition(
 
 def set_conditions(
     existing: Sequence[Mapping[str, Any]] | None,
-    conditions: Iterable[Condition],
+    conditions: Iterable[Verdict],
     generation: int | None,
     now: str,
 ) -> list[ConditionDict]:

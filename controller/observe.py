@@ -35,7 +35,7 @@ from compiler.kinds.wait import wait_of_node
 from controller import argo_messages
 from orchapi.api import DEADLINE_ANNOTATION, Obj, parse_time
 from orchapi.argo import ARGO_DONE, ArgoNodeType, ArgoPhase
-from orchapi.semantics import Observation, Observed
+from orchapi.semantics import Observation, Seen
 
 # Argo gives a pod what is left of the Workflow's deadline as its
 # activeDeadlineSeconds, truncated to whole seconds (workflowpod.go, v4.0.5 l.180),
@@ -124,29 +124,29 @@ def observe(node: Mapping[str, Any], nodes: Mapping[str, Obj], ending: Ending,
     inner = last_attempt(node, nodes)
     wait = wait_of_node(inner) if inner.get("type") == ArgoNodeType.SUSPEND else None
     if phase == ArgoPhase.RUNNING:
-        return Observation(Observed.RUNNING, wait.waiting_message if wait else message)
+        return Observation(Seen.RUNNING, wait.waiting_message if wait else message)
     if phase == ArgoPhase.SUCCEEDED:
-        return Observation(Observed.SUCCEEDED, message)
+        return Observation(Seen.SUCCEEDED, message)
     if phase == ArgoPhase.SKIPPED:
-        return Observation(Observed.SKIPPED, message)
+        return Observation(Seen.SKIPPED, message)
     if phase in (ArgoPhase.FAILED, ArgoPhase.ERROR):
         last = last_attempt(node, nodes)
         note = _note(node, last)
         if ending.early and ending.interrupted(node, last):
-            return Observation(Observed.INTERRUPTED, note)
+            return Observation(Seen.INTERRUPTED, note)
         if phase == ArgoPhase.ERROR:  # never covered by continueOn.failed (§3)
-            return Observation(Observed.ERRORED, note)
+            return Observation(Seen.ERRORED, note)
         if has_timeout and argo_messages.says_template_timed_out(last.get("message")):
-            return Observation(Observed.TIMED_OUT, note)
+            return Observation(Seen.TIMED_OUT, note)
         if wait is not None and wait.timeout_seconds \
                 and argo_messages.says_wait_timed_out(message):
-            return Observation(Observed.TIMED_OUT, note)
-        return Observation(Observed.FAILED, note)
+            return Observation(Seen.TIMED_OUT, note)
+        return Observation(Seen.FAILED, note)
     # Pending: nothing ran yet (a pod Argo recreates after it failed before its main
     # container started is Pending again: Argo's message says so). Omitted: Argo will
     # never run it (§3 derives why).
     restarting = phase == ArgoPhase.PENDING and node.get("failedPodRestarts")
-    return Observation(Observed.NOT_STARTED, message if restarting else None)
+    return Observation(Seen.NOT_STARTED, message if restarting else None)
 
 
 def _note(node: Mapping[str, Any], last: Mapping[str, Any]) -> str | None:

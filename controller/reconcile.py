@@ -79,7 +79,7 @@ JUDGED_CACHE = 256
 # puts the Orchestration): a model keeps its steps' unknown keys, so one
 # Orchestration full of empty objects would otherwise stay 35 MiB (issue 22).
 JUDGED_WEIGHT = 48 * 1024 * 1024
-MAX_STEPS = 12  # decide -> fetch -> decide ...: a handful per reconcile
+MAX_DECISIONS = 12  # decide -> fetch -> decide ...: a handful per reconcile
 # A create refused with one of these is the run's problem to show (quota, RBAC,
 # admission, invalid): Submitted=False and backoff. Others (5xx, 429, timeouts) are
 # the cluster's: the reconcile fails and is retried like any error.
@@ -191,7 +191,7 @@ class Reconciler:
             orchestration=self.caches.orchestration(ns, ref) if ref else None))
         # Locks a decision takes (a delivery's), held until this reconcile ends.
         with ExitStack() as held:
-            for _ in range(MAX_STEPS):
+            for _ in range(MAX_DECISIONS):
                 action = decide(o)
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("decided", extra={
@@ -240,7 +240,7 @@ class Reconciler:
                 else:
                     assert isinstance(action, Done)
                     return Result.of(action.requeue)
-            raise RuntimeError(f"{key}: no decision after {MAX_STEPS} steps")
+            raise RuntimeError(f"{key}: no decision after {MAX_DECISIONS} rounds")
 
     def _wait_for_slot(self, key: Key, o: Observed) -> Result:
         """The namespace has as many active runs as the install allows: the run

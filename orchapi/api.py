@@ -11,6 +11,7 @@ table for the controller's client and the terminal's.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -130,6 +131,22 @@ AGENT_RUNS = _foreign(AGENTS_API_VERSION, "agentruns", AGENT_RUN_KIND)
 TOOLS = _foreign(TOOLS_API_VERSION, "tools", TOOL_KIND)
 APPROVAL_POLICIES = _foreign(APPROVALS_API_VERSION, "approvalpolicies", APPROVAL_POLICY_KIND)
 SIGNAL_DELIVERIES = _foreign(SIGNALS_API_VERSION, "signaldeliveries", SIGNAL_DELIVERY_KIND)
+
+
+def whole_number(value: object) -> int | None:
+    """An annotation's whole number as orch writes it (ASCII digits, at most 9 of
+    them), or None."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() \
+            or len(value) > 9:
+        return None
+    return int(value)
+
+
+def depth_of(annotations: Mapping[str, Any] | None) -> int | None:
+    """A run's depth in a chain of SubOrchestration runs (`DEPTH_ANNOTATION`): 0 for
+    a run a person created (it has none); None when it is not a whole number."""
+    value = (annotations or {}).get(DEPTH_ANNOTATION)
+    return 0 if value is None else whole_number(value)
 
 
 def delivery_selector(orchestration: str, delivery: str) -> str:

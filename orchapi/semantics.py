@@ -1,6 +1,6 @@
 """The contract's §3 as one pure function: a graph + what is known of each step ->
 every step's phase, reason and message, and the run's phase and conditions,
-cancel (`spec.cancel`) and resume (steps `Observed.REUSED`) included.
+cancel (`spec.cancel`) and resume (steps `Seen.REUSED`) included.
 
 `orch plan` (what-if), the status mirror of the controller and the tests all call
 `evaluate`, so there is one answer to "what happens to this step". Why a step ends
@@ -32,8 +32,9 @@ from orchapi.vocabulary import (
 )
 
 
-class Observed(enum.StrEnum):
-    """What is known of one step (the status mirror reads it from Argo's nodes)."""
+class Seen(enum.StrEnum):
+    """What is seen of one step (the status mirror reads it from Argo's nodes).
+    Not `controller.decide.Observed`, which is everything known of one run."""
 
     NOT_STARTED = "NotStarted"  # no node yet (or Argo's Pending/Omitted: nothing ran)
     RUNNING = "Running"
@@ -47,8 +48,8 @@ class Observed(enum.StrEnum):
 
 
 _FINAL_OBSERVATIONS = frozenset(
-    {Observed.SUCCEEDED, Observed.FAILED, Observed.TIMED_OUT, Observed.ERRORED,
-     Observed.INTERRUPTED, Observed.SKIPPED, Observed.REUSED}
+    {Seen.SUCCEEDED, Seen.FAILED, Seen.TIMED_OUT, Seen.ERRORED,
+     Seen.INTERRUPTED, Seen.SKIPPED, Seen.REUSED}
 )
 _FINAL_PHASES = frozenset({StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED})
 _LETS_DEPENDENTS_RUN = frozenset({StepReason.FAILURE_IGNORED, StepReason.SKIPPED_BY_ARGO})
@@ -62,7 +63,7 @@ _STOPPED_BY_THE_END = frozenset({StepReason.CANCELLED, StepReason.WORKFLOW_ENDED
 class Observation:
     """One step's known state; `message` is Argo's, carried into the result."""
 
-    state: Observed = Observed.NOT_STARTED
+    state: Seen = Seen.NOT_STARTED
     message: str | None = None
 
 
@@ -91,9 +92,10 @@ class StepResult:
 
 
 @dataclass(frozen=True, slots=True)
-class Condition:
-    """A Kubernetes condition without the fields the controller stamps
-    (`observedGeneration`, `lastTransitionTime`)."""
+class Verdict:
+    """A condition as the semantics decide it: a Kubernetes condition without the
+    fields the controller stamps (`observedGeneration`, `lastTransitionTime`:
+    `controller.conditions.to_dict`), which then is an `orchapi.models.Condition`."""
 
     type: str
     status: ConditionStatus
@@ -105,7 +107,7 @@ class Condition:
 class RunResult:
     phase: RunPhase
     steps: tuple[StepResult, ...]  # declaration order
-    conditions: tuple[Condition, ...]
+    conditions: tuple[Verdict, ...]
 
     @cached_property
     def by_name(self) -> dict[str, StepResult]:
@@ -136,14 +138,14 @@ class WhatIf:
 
     def outcome(self, name: str) -> Observation:
         if name in self.deadline:
-            return Observation(Observed.RUNNING, "assumed: --timeout-during")
+            return Observation(Seen.RUNNING, "assumed: --timeout-during")
         if self.before is not None and name not in self.before:
             return Observation()
         if name in self.errored:
-            return Observation(Observed.ERRORED, "assumed: --error")
+            return Observation(Seen.ERRORED, "assumed: --error")
         if name in self.failed:
-            return Observation(Observed.FAILED, "assumed: --fail")
-        return Observation(Observed.SUCCEEDED)
+            return Observation(Seen.FAILED, "assumed: --fail")
+        return Observation(Seen.SUCCEEDED)
 
 
 def first_blocking(dependencies: Sequence[StepResult]) -> StepResult | None:
@@ -175,15 +177,15 @@ def decide_step(
     #    failed while stopping the Workflow for the cancel was cancelled, at the run's
     #    deadline it timed out with the run.
     if seen.state in _FINAL_OBSERVATIONS:
-        if cancelled and seen.state is Observed.INTERRUPTED:
+        if cancelled and seen.state is Seen.INTERRUPTED:
             return StepResult(name, StepPhase.FAILED, StepReason.CANCELLED,
                               _join("the run was cancelled while the step ran", seen.message))
-        if timed_out and seen.state is Observed.INTERRUPTED:
+        if timed_out and seen.state is Seen.INTERRUPTED:
             return StepResult(name, StepPhase.FAILED, StepReason.RUN_TIMED_OUT,
                               _join(_RAN_PAST_DEADLINE, seen.message))
         return _ended(node, seen)
     # 2. It was running when the run was cancelled or the Workflow ended: it is stopped.
-    if seen.state is Observed.RUNNING:
+    if seen.state is Seen.RUNNING:
         if cancelled:
             return StepResult(name, StepPhase.FAILED, StepReason.CANCELLED,
                               _join("the run was cancelled while the step ran", seen.message))
@@ -226,26 +228,26 @@ _RAN_PAST_DEADLINE = "the run passed its deadline (timeouts.totalSeconds) while 
 
 def _ended(node: Node, seen: Observation) -> StepResult:
     name, state, note = node.name, seen.state, seen.message
-    if state is Observed.SUCCEEDED:
+    if state is Seen.SUCCEEDED:
         return StepResult(name, StepPhase.SUCCEEDED, None, note or "succeeded")
-    if state is Observed.REUSED:
+    if state is Seen.REUSED:
         return StepResult(name, StepPhase.SUCCEEDED, StepReason.REUSED,
                           note or "reused from the resumed run")
-    if state is Observed.ERRORED:
+    if state is Seen.ERRORED:
         return StepResult(name, StepPhase.FAILED, StepReason.STEP_ERROR,
                           _join("infrastructure error; continueOnFailure does not cover it",
                                 note))
-    if state is Observed.INTERRUPTED:
+    if state is Seen.INTERRUPTED:
         return StepResult(name, StepPhase.FAILED, StepReason.WORKFLOW_ENDED,
                           _join("the Workflow ended while the step ran", note))
-    if state is Observed.SKIPPED:
+    if state is Seen.SKIPPED:
         return StepResult(name, StepPhase.SKIPPED, StepReason.SKIPPED_BY_ARGO,
                           note or "skipped by Argo")
-    what = "timed out" if state is Observed.TIMED_OUT else "failed"
+    what = "timed out" if state is Seen.TIMED_OUT else "failed"
     if node.continue_on_failure:
         return StepResult(name, StepPhase.FAILED, StepReason.FAILURE_IGNORED,
                           _join(f"{what}; continueOnFailure lets its dependents run", note))
-    reason = StepReason.STEP_TIMED_OUT if state is Observed.TIMED_OUT else StepReason.STEP_FAILED
+    reason = StepReason.STEP_TIMED_OUT if state is Seen.TIMED_OUT else StepReason.STEP_FAILED
     return StepResult(name, StepPhase.FAILED, reason, _join(what, note))
 
 
@@ -259,7 +261,7 @@ def evaluate(
     timed_out: bool = False,
 ) -> RunResult:
     """Every step's result and the run's. `known` holds what is known per step
-    (a step missing from it has not started; a reused one is `Observed.REUSED`);
+    (a step missing from it has not started; a reused one is `Seen.REUSED`);
     `workflow_ended` says the Workflow was stopped, terminated, passed its deadline
     or was deleted; `timed_out` that it ended because the run's own deadline
     (`spec.policies.timeouts.totalSeconds`) passed; `cancelled` that the run was
@@ -312,7 +314,7 @@ def _ancestors(graph: Graph, names: Collection[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
+def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Verdict]:
     """The run's phase and `Succeeded` condition, from the step results alone
     (never from Argo's workflow phase: contract §3)."""
     def named(pred: set[StepReason | None], phase: StepPhase | None = None) -> list[str]:
@@ -323,7 +325,7 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
         running = sum(s.phase is StepPhase.RUNNING for s in steps)
         ready = sum(s.runnable for s in steps)
         done = sum(s.is_done for s in steps)
-        return RunPhase.RUNNING, Condition(
+        return RunPhase.RUNNING, Verdict(
             ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN, RunReason.RUNNING,
             f"{done} of {len(steps)} steps done, {running} running, {ready} ready to start")
     ended = named({StepReason.WORKFLOW_ENDED})
@@ -342,7 +344,7 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
                  + (f"; {_count(not_begun, 'step')} never started" if not_begun else "")]
         if failed:
             parts.append(f"{_count(failed, 'step')} failed before")
-        return RunPhase.CANCELLED, Condition(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
+        return RunPhase.CANCELLED, Verdict(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
                                              RunReason.CANCELLED, "; ".join(parts))
     if timed_out:
         stopped = named({StepReason.RUN_TIMED_OUT}, StepPhase.FAILED)
@@ -352,7 +354,7 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
                  + (f"; {_count(never, 'step')} never started" if never else "")]
         if failed:
             parts.append(f"{_count(failed, 'step')} failed before")
-        return RunPhase.FAILED, Condition(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
+        return RunPhase.FAILED, Verdict(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
                                           RunReason.RUN_TIMED_OUT, "; ".join(parts))
     if ended or failed:
         parts = []
@@ -367,22 +369,22 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Condition]:
         if skipped:
             parts.append(f"{_count(skipped, 'step')} skipped")
         reason = RunReason.WORKFLOW_ENDED if ended else RunReason.STEPS_FAILED
-        return RunPhase.FAILED, Condition(ConditionType.SUCCEEDED, ConditionStatus.FALSE, reason,
+        return RunPhase.FAILED, Verdict(ConditionType.SUCCEEDED, ConditionStatus.FALSE, reason,
                                           "; ".join(parts))
     if ignored:
-        return RunPhase.SUCCEEDED, Condition(
+        return RunPhase.SUCCEEDED, Verdict(
             ConditionType.SUCCEEDED, ConditionStatus.TRUE, RunReason.FAILURES_IGNORED,
             f"{_count(ignored, 'failure')} ignored (continueOnFailure); "
             f"{succeeded} of {len(steps)} steps succeeded{also}")
     reused = named({StepReason.REUSED})
     kept = f" ({len(reused)} reused from the resumed run)" if reused else ""
-    return RunPhase.SUCCEEDED, Condition(
+    return RunPhase.SUCCEEDED, Verdict(
         ConditionType.SUCCEEDED, ConditionStatus.TRUE, RunReason.ALL_STEPS_SUCCEEDED,
         f"{succeeded} of {len(steps)} steps succeeded{kept}{also}" if by_argo
         else f"all {len(steps)} steps succeeded{kept}")
 
 
-def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> Condition:
+def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> Verdict:
     """Contract §3: whether Argo's own phase of the ended Workflow says what the
     run's steps say. Argo calls an infrastructure failure `Error`; a run has no such
     phase, so `Error` agrees with `Failed`; nor a cancel, so `Cancelled` agrees
@@ -391,10 +393,10 @@ def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> Condition:
     # A cancelled run's Workflow was stopped: Argo reports that as Failed.
     steps_say = RunPhase.FAILED if run_phase is RunPhase.CANCELLED else run_phase
     if argo_says is steps_say:
-        return Condition(ConditionType.ARGO_PHASE_AGREES, ConditionStatus.TRUE,
+        return Verdict(ConditionType.ARGO_PHASE_AGREES, ConditionStatus.TRUE,
                          ArgoPhaseReason.SAME_PHASE,
                          f"Argo reports the Workflow {argo_phase}, as the steps say")
-    return Condition(
+    return Verdict(
         ConditionType.ARGO_PHASE_AGREES, ConditionStatus.FALSE,
         ArgoPhaseReason.ARGO_PHASE_DIFFERS,
         f"Argo reports the Workflow {argo_phase}, but the steps make the run {run_phase}; "
@@ -404,13 +406,13 @@ def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> Condition:
 
 def outcome_from_argo(argo_phase: str, why: str,
                       reason: str = NodeStatusReason.NODE_STATUS_OFFLOADED
-                      ) -> tuple[RunPhase, Condition]:
+                      ) -> tuple[RunPhase, Verdict]:
     """The end of a run whose steps cannot be read (Argo offloaded its node status
     to its database, or it cannot be decoded): Argo's own Workflow phase is all
     that is known, and the condition says so rather than naming steps it cannot
     see."""
     succeeded = argo_phase == ArgoPhase.SUCCEEDED
-    return (RunPhase.SUCCEEDED if succeeded else RunPhase.FAILED), Condition(
+    return (RunPhase.SUCCEEDED if succeeded else RunPhase.FAILED), Verdict(
         ConditionType.SUCCEEDED, ConditionStatus.TRUE if succeeded else ConditionStatus.FALSE,
         reason, f"Argo reports the Workflow {argo_phase}; {why}")
 

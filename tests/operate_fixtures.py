@@ -29,7 +29,7 @@ from orchapi.api import STEP_KINDS_ANNOTATION, STEP_LABEL, Obj
 from orchapi.graph import topological_order
 from orchapi.models import Orchestration, OrchestrationRun
 from orchapi.names import label_value
-from orchapi.semantics import Observation, Observed, RunResult, evaluate
+from orchapi.semantics import Observation, RunResult, Seen, evaluate
 from orchapi.vocabulary import StepPhase
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
@@ -149,22 +149,22 @@ def scenario(which: str, n: int = 200) -> Fixture:
     reused: set[str] = set()
     cut = int(len(order) * (0.45 if which == "running" else 0.35))
     for name in order[:cut]:
-        known[name] = Observation(Observed.SUCCEEDED)
+        known[name] = Observation(Seen.SUCCEEDED)
     # Failures of every kind among the ended steps; their dependents are skipped by §3.
     # ... on steps whose failure skips a few others (not half the graph).
     small = [n for n in order[5:cut] if 0 < len(_downstream(graph, n)) <= 8]
     picks = rng.sample(small, 6)
-    for name, state in zip(picks, (Observed.FAILED, Observed.TIMED_OUT, Observed.ERRORED,
-                                   Observed.FAILED, Observed.FAILED, Observed.FAILED),
+    for name, state in zip(picks, (Seen.FAILED, Seen.TIMED_OUT, Seen.ERRORED,
+                                   Seen.FAILED, Seen.FAILED, Seen.FAILED),
                            strict=True):
         known[name] = Observation(state, {
-            Observed.FAILED: "main: Error (exit code 1)",
-            Observed.TIMED_OUT: "Step exceeded its deadline",
-            Observed.ERRORED: "pod deleted"}[state])
+            Seen.FAILED: "main: Error (exit code 1)",
+            Seen.TIMED_OUT: "Step exceeded its deadline",
+            Seen.ERRORED: "pod deleted"}[state])
     best_effort = [s["name"] for s in all_steps if s.get("continueOnFailure")
                    and s["name"] in order[:cut]]
     for name in best_effort[:2]:
-        known[name] = Observation(Observed.FAILED, "main: Error (exit code 2)")
+        known[name] = Observation(Seen.FAILED, "main: Error (exit code 2)")
     # What depends on a real failure never ran: §3 decides it, not the fixture.
     blocked = [p for p in picks if p not in best_effort[:2]]
     while blocked:
@@ -173,14 +173,14 @@ def scenario(which: str, n: int = 200) -> Fixture:
                 del known[child]
                 blocked.append(child)
     if which == "running":  # a resumed run: its first steps reused (compiler.resume)
-        reused = {name for name in order[:cut // 3] if known[name].state is Observed.SUCCEEDED}
-        known.update({n: Observation(Observed.REUSED, 'reused from run "nightly-train-r1"')
+        reused = {name for name in order[:cut // 3] if known[name].state is Seen.SUCCEEDED}
+        known.update({n: Observation(Seen.REUSED, 'reused from run "nightly-train-r1"')
                       for n in reused})
         # A step Argo skipped (a `when` of a hand-made Workflow): its dependents run.
-        known[order[cut // 2]] = Observation(Observed.SKIPPED, "when 'false' evaluated false")
+        known[order[cut // 2]] = Observation(Seen.SKIPPED, "when 'false' evaluated false")
     first = evaluate(graph, known)
     for name in [s.name for s in first.steps if s.runnable][:9]:
-        known[name] = Observation(Observed.RUNNING)
+        known[name] = Observation(Seen.RUNNING)
     result = evaluate(graph, known, workflow_ended=which == "ended",
                       cancelled=which == "cancelled", timed_out=which == "timed-out")
     by_name = {s["name"]: s for s in all_steps}

@@ -58,7 +58,7 @@ from compiler.outcome import OUTCOME_TEMPLATE
 from compiler.resume import REUSED_TEMPLATE
 from orchapi.api import Obj
 from orchapi.graph import Graph
-from orchapi.semantics import Observation, Observed, RunResult, evaluate
+from orchapi.semantics import Observation, RunResult, Seen, evaluate
 
 Path = tuple[str, ...]  # task names from the entry DAG down to the node
 SUCCEEDED, FAILED, ERROR, OMITTED, RUNNING = "Succeeded", "Failed", "Error", "Omitted", "Running"
@@ -230,9 +230,9 @@ class Simulation:
         for step, (w, path) in self.steps.items():
             node = self.workflows[w].nodes[path]
             if node.template == REUSED_TEMPLATE and node.phase == SUCCEEDED:
-                known[step] = Observation(Observed.REUSED)
+                known[step] = Observation(Seen.REUSED)
             else:
-                known[step] = Observation(_OBSERVED.get(node.phase, Observed.NOT_STARTED))
+                known[step] = Observation(_OBSERVED.get(node.phase, Seen.NOT_STARTED))
         return evaluate(self.graph, known)
 
     def release_gates(self) -> list[tuple[Path, GateRelease]]:
@@ -280,8 +280,8 @@ class Simulation:
                    for wf in self.workflows for n in wf.nodes.values())
 
 
-_OBSERVED = {RUNNING: Observed.RUNNING, SUCCEEDED: Observed.SUCCEEDED,
-             FAILED: Observed.FAILED, ERROR: Observed.ERRORED}
+_OBSERVED = {RUNNING: Seen.RUNNING, SUCCEEDED: Seen.SUCCEEDED,
+             FAILED: Seen.FAILED, ERROR: Seen.ERRORED}
 
 
 def _satisfies(phase: str, dependency: Obj) -> bool:

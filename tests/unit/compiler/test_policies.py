@@ -22,7 +22,7 @@ from orchapi.api import DEADLINE_ANNOTATION
 from orchapi.argo import UNBOUNDED_SECONDS
 from orchapi.graph import build_graph
 from orchapi.models import Step
-from orchapi.semantics import Observation, Observed, evaluate, plan
+from orchapi.semantics import Observation, Seen, evaluate, plan
 from orchapi.vocabulary import RunPhase, RunReason, StepPhase, StepReason
 from tests.support.built import build, documents
 from tests.unit.compiler.strategies import dags
@@ -40,26 +40,26 @@ TIMED_OUT_NEVER = (P.SKIPPED, R.RUN_TIMED_OUT)
         # a -> b -> d      the deadline passes while b runs: c had ended, d never started
         # a -> c
         dag("a", "b <- a", "c <- a", "d <- b, c"),
-        {"a": Observed.SUCCEEDED, "b": Observed.RUNNING, "c": Observed.SUCCEEDED},
+        {"a": Seen.SUCCEEDED, "b": Seen.RUNNING, "c": Seen.SUCCEEDED},
         {"a": (P.SUCCEEDED, None), "b": TIMED_OUT_RAN, "c": (P.SUCCEEDED, None),
          "d": TIMED_OUT_NEVER}, id="running-stopped-rest-never-started"),
     pytest.param(
         # a -> b           Argo failed b in the shutdown (its node is Failed)
-        dag("a", "b <- a"), {"a": Observed.SUCCEEDED, "b": Observed.INTERRUPTED},
+        dag("a", "b <- a"), {"a": Seen.SUCCEEDED, "b": Seen.INTERRUPTED},
         {"a": (P.SUCCEEDED, None), "b": TIMED_OUT_RAN}, id="interrupted-by-the-deadline"),
     pytest.param(
         # a -> b           a failed before the deadline: b is skipped for it, not the deadline
         # c                c was running
-        dag("a", "b <- a", "c"), {"a": Observed.FAILED, "c": Observed.RUNNING},
+        dag("a", "b <- a", "c"), {"a": Seen.FAILED, "c": Seen.RUNNING},
         {"a": (P.FAILED, R.STEP_FAILED), "b": (P.SKIPPED, R.DEPENDENCY_FAILED),
          "c": TIMED_OUT_RAN}, id="a-failure-before-the-deadline-keeps-its-reason"),
     pytest.param(
         # a -> b -> c      b timed out with the run: c never started, for the deadline
-        dag("a", "b <- a", "c <- b"), {"a": Observed.SUCCEEDED, "b": Observed.INTERRUPTED},
+        dag("a", "b <- a", "c <- b"), {"a": Seen.SUCCEEDED, "b": Seen.INTERRUPTED},
         {"a": (P.SUCCEEDED, None), "b": TIMED_OUT_RAN, "c": TIMED_OUT_NEVER},
         id="below-a-timed-out-step"),
 ])
-def test_the_run_s_deadline(graph: Any, known: dict[str, Observed],
+def test_the_run_s_deadline(graph: Any, known: dict[str, Seen],
                             expected: dict[str, tuple[StepPhase, StepReason | None]]) -> None:
     result = evaluate(graph, {k: Observation(v) for k, v in known.items()}, timed_out=True)
     assert outcome(result) == expected
@@ -68,7 +68,7 @@ def test_the_run_s_deadline(graph: Any, known: dict[str, Observed],
 
 
 def test_a_cancel_wins_over_the_deadline() -> None:
-    result = evaluate(dag("a", "b <- a"), {"a": Observation(Observed.RUNNING)},
+    result = evaluate(dag("a", "b <- a"), {"a": Observation(Seen.RUNNING)},
                       timed_out=True, cancelled=True)
     assert result.phase is RunPhase.CANCELLED
 
@@ -78,15 +78,15 @@ def test_a_cancel_wins_over_the_deadline() -> None:
 def test_at_the_deadline_every_step_not_ended_ends_for_it_or_for_a_dependency(
         doc: dict[str, Any], data: st.DataObject) -> None:
     graph = build_graph([Step.model_validate(s) for s in doc["spec"]["steps"]])
-    states = st.sampled_from([Observed.SUCCEEDED, Observed.FAILED, Observed.RUNNING,
-                              Observed.NOT_STARTED])
+    states = st.sampled_from([Seen.SUCCEEDED, Seen.FAILED, Seen.RUNNING,
+                              Seen.NOT_STARTED])
     known = {n: Observation(data.draw(states)) for n in graph.names}
     result = evaluate(graph, known, timed_out=True)
     assert all(s.is_done for s in result.steps)
     for s in result.steps:
-        if known[s.name].state is Observed.RUNNING:
+        if known[s.name].state is Seen.RUNNING:
             assert (s.phase, s.reason) == TIMED_OUT_RAN
-        elif known[s.name].state is Observed.NOT_STARTED:
+        elif known[s.name].state is Seen.NOT_STARTED:
             assert s.reason in (R.RUN_TIMED_OUT, R.DEPENDENCY_FAILED), s
     if any(s.reason is R.RUN_TIMED_OUT for s in result.steps):
         assert result.conditions[0].reason is RunReason.RUN_TIMED_OUT

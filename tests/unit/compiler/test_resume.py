@@ -22,7 +22,7 @@ from compiler.resume import (
 )
 from orchapi.api import Obj
 from orchapi.graph import Graph, Node
-from orchapi.semantics import Observation, Observed, RunResult, evaluate, plan
+from orchapi.semantics import Observation, RunResult, Seen, evaluate, plan
 from orchapi.vocabulary import RunPhase, StepPhase, StepReason
 from tests.support.argo_model import argo_phases
 from tests.unit.orchapi.test_semantics_properties import (
@@ -44,10 +44,10 @@ def old_runs(draw: st.DrawFn) -> tuple[Scenario, RunResult, frozenset[str]]:
         old = scenario.run()
     else:
         first = plan(graph, scenario.failed, scenario.errored)
-        known = {s.name: Observation(Observed.SUCCEEDED) for s in first.steps
+        known = {s.name: Observation(Seen.SUCCEEDED) for s in first.steps
                  if s.phase is StepPhase.SUCCEEDED and draw(st.booleans())}
         running = {n for n in graph.names if n not in known and draw(st.booleans())}
-        known.update({n: Observation(Observed.RUNNING) for n in running})
+        known.update({n: Observation(Seen.RUNNING) for n in running})
         old = evaluate(graph, known, cancelled=how == "cancelled",
                        workflow_ended=how == "ended")
     rerun = draw(st.sets(st.sampled_from(graph.names)))

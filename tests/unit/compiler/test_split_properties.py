@@ -30,7 +30,7 @@ from compiler.partition import ArgoLimits
 from compiler.resume import REUSED_TEMPLATE
 from orchapi.graph import Graph, build_graph, topological_order
 from orchapi.models import Orchestration
-from orchapi.semantics import Observation, Observed, WhatIf, evaluate
+from orchapi.semantics import Observation, Seen, WhatIf, evaluate
 from orchapi.vocabulary import RunPhase, StepPhase, StepReason
 from tests.support.argo_dag import ERROR, FAILED, OMITTED, SUCCEEDED, Simulation, simulate
 
@@ -125,7 +125,7 @@ def check_exact(case: Case, seed: int) -> Simulation:
 
     failed = frozenset(s for s, f in case.fates.items() if f == FAILED)
     errored = frozenset(s for s, f in case.fates.items() if f == ERROR)
-    known = {s: Observation(Observed.REUSED) for s in case.reused}
+    known = {s: Observation(Seen.REUSED) for s in case.reused}
     expected = evaluate(graph, known, what_if=WhatIf(failed, errored))
     argo = step_phases(sim, graph)
     assert argo == {s.name: (s.phase, s.reason) for s in expected.steps}

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from compiler.kinds.wait import WaitSpec
 from controller.argo_messages import KUBELET_ACTIVE_DEADLINE, WAIT_TIMED_OUT
 from controller.observe import Ending, last_attempt, observe
-from orchapi.semantics import Observed
+from orchapi.semantics import Seen
 
 NOW = "2026-01-01T00:00:30Z"
 
@@ -62,11 +62,11 @@ def test_retry_attempts_are_the_children_argo_flags_retried() -> None:
 
 
 @pytest.mark.parametrize(("phase", "state"), [
-    ("Pending", Observed.NOT_STARTED), ("Omitted", Observed.NOT_STARTED),
-    ("Running", Observed.RUNNING), ("Succeeded", Observed.SUCCEEDED),
-    ("Skipped", Observed.SKIPPED), ("Failed", Observed.FAILED), ("Error", Observed.ERRORED),
+    ("Pending", Seen.NOT_STARTED), ("Omitted", Seen.NOT_STARTED),
+    ("Running", Seen.RUNNING), ("Succeeded", Seen.SUCCEEDED),
+    ("Skipped", Seen.SKIPPED), ("Failed", Seen.FAILED), ("Error", Seen.ERRORED),
 ])
-def test_phase_alone(phase: str, state: Observed) -> None:
+def test_phase_alone(phase: str, state: Seen) -> None:
     assert observe({"phase": phase}, {}, Ending(), has_timeout=False).state is state
 
 
@@ -88,7 +88,7 @@ def test_a_termination_message_never_changes_the_classification(
         phase: str, words: str, ending: Ending, has_timeout: bool, retry: bool) -> None:
     # Whatever a program writes as its termination message reaches the node as
     # "main: <reason> (exit code N): <message>" (operator.go inferFailedReason).
-    def classify(message: str) -> Observed:
+    def classify(message: str) -> Seen:
         node: dict[str, Any] = {"phase": phase, "message": message,
                                 "finishedAt": "2026-01-01T00:00:05Z"}
         nodes: dict[str, dict[str, Any]] = {}
@@ -109,11 +109,11 @@ def test_without_shutdown_deadline_or_timeout_a_message_is_never_read(
     # a step with a timeout and one of the two fixed messages), whatever it says.
     state = observe({"phase": phase, "message": words}, {}, Ending(), has_timeout).state
     if phase == "Error":
-        assert state is Observed.ERRORED
+        assert state is Seen.ERRORED
     elif has_timeout and words in ("timeout", KUBELET_ACTIVE_DEADLINE):
-        assert state is Observed.TIMED_OUT
+        assert state is Seen.TIMED_OUT
     else:
-        assert state is Observed.FAILED
+        assert state is Seen.FAILED
 
 
 # -- ApprovalGate and SignalWait: suspend nodes the controller decides ----------------
@@ -132,27 +132,27 @@ def wait_node(phase: str, message: str | None = None, timeout: int | None = 30,
 ])
 def test_a_waiting_wait_says_what_it_waits_for(kind: str, says: str) -> None:
     seen = observe(wait_node("Running", kind=kind), {}, Ending(), has_timeout=False)
-    assert (seen.state, seen.message) == (Observed.RUNNING, says)
+    assert (seen.state, seen.message) == (Seen.RUNNING, says)
 
 
 @pytest.mark.parametrize(("node", "state"), [
-    pytest.param(wait_node("Failed", WAIT_TIMED_OUT), Observed.TIMED_OUT, id="orch-timed-out"),
-    pytest.param(wait_node("Failed", WAIT_TIMED_OUT, timeout=None), Observed.FAILED,
+    pytest.param(wait_node("Failed", WAIT_TIMED_OUT), Seen.TIMED_OUT, id="orch-timed-out"),
+    pytest.param(wait_node("Failed", WAIT_TIMED_OUT, timeout=None), Seen.FAILED,
                  id="no-timeout-so-not-a-timeout"),
-    pytest.param(wait_node("Failed", "approval policy deploy is denied"), Observed.FAILED,
+    pytest.param(wait_node("Failed", "approval policy deploy is denied"), Seen.FAILED,
                  id="denied"),
-    pytest.param(wait_node("Failed", f"{WAIT_TIMED_OUT} "), Observed.FAILED,
+    pytest.param(wait_node("Failed", f"{WAIT_TIMED_OUT} "), Seen.FAILED,
                  id="only-the-whole-message"),
-    pytest.param({**wait_node("Failed", WAIT_TIMED_OUT), "type": "Pod"}, Observed.FAILED,
+    pytest.param({**wait_node("Failed", WAIT_TIMED_OUT), "type": "Pod"}, Seen.FAILED,
                  id="only-a-suspend-node"),
     pytest.param(wait_node("Succeeded", "approval policy deploy is approved"),
-                 Observed.SUCCEEDED, id="approved"),
+                 Seen.SUCCEEDED, id="approved"),
 ])
 def test_a_failed_wait_is_a_timeout_only_by_orchs_own_message(node: dict[str, Any],
-                                                                state: Observed) -> None:
+                                                                state: Seen) -> None:
     assert observe(node, {}, Ending(), has_timeout=False).state is state
 
 
 def test_a_stopped_workflow_interrupts_a_wait() -> None:
     node = wait_node("Failed", "Stopped with strategy 'Stop'")
-    assert observe(node, {}, Ending("Stop"), has_timeout=False).state is Observed.INTERRUPTED
+    assert observe(node, {}, Ending("Stop"), has_timeout=False).state is Seen.INTERRUPTED

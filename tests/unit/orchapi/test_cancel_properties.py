@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchapi.semantics import Observation, Observed, evaluate, plan
+from orchapi.semantics import Observation, Seen, evaluate, plan
 from orchapi.vocabulary import RunPhase, StepPhase, StepReason
 from tests.unit.orchapi.test_semantics_properties import Scenario, scenarios
 
@@ -18,17 +18,17 @@ def moments(draw: st.DrawFn) -> tuple[Scenario, dict[str, Observation]]:
     ended as planned, some of the rest running."""
     scenario = draw(scenarios())
     planned = plan(scenario.graph, scenario.failed, scenario.errored)
-    state = {StepPhase.SUCCEEDED: Observed.SUCCEEDED, StepPhase.FAILED: Observed.FAILED}
+    state = {StepPhase.SUCCEEDED: Seen.SUCCEEDED, StepPhase.FAILED: Seen.FAILED}
     known: dict[str, Observation] = {}
     for step in planned.steps:
         if step.phase in state and draw(st.booleans()):
             errored = step.reason is StepReason.STEP_ERROR
-            known[step.name] = Observation(Observed.ERRORED if errored else state[step.phase])
+            known[step.name] = Observation(Seen.ERRORED if errored else state[step.phase])
     # Running steps must be able to run: their dependencies are known to satisfy them.
     now = evaluate(scenario.graph, known)
     for step in now.steps:
         if step.runnable and draw(st.booleans()):
-            known[step.name] = Observation(Observed.RUNNING)
+            known[step.name] = Observation(Seen.RUNNING)
     return scenario, known
 
 

@@ -14,8 +14,8 @@ import pytest
 from orchapi.graph import Graph, Node
 from orchapi.semantics import (
     Observation,
-    Observed,
     RunResult,
+    Seen,
     WhatIf,
     argo_phase_agreement,
     evaluate,
@@ -145,21 +145,21 @@ def test_sequential_mode_failure_skips_the_rest() -> None:
     assert outcome(plan(graph, {"b"})) == {"a": OK, "b": FAILED, "c": SKIP}
 
 
-def _seen(**states: Observed) -> Mapping[str, Observation]:
+def _seen(**states: Seen) -> Mapping[str, Observation]:
     return {name: Observation(state) for name, state in states.items()}
 
 
 KNOWN_CASES = [
     pytest.param(
         # a -> b      a timed out
-        dag("a", "b <- a"), _seen(a=Observed.TIMED_OUT), False,
+        dag("a", "b <- a"), _seen(a=Seen.TIMED_OUT), False,
         {"a": (P.FAILED, R.STEP_TIMED_OUT), "b": SKIP},
         RunPhase.FAILED, RunReason.STEPS_FAILED,
         id="timeout-is-step-timed-out",
     ),
     pytest.param(
         # a* -> b     a timed out, best-effort: a timeout is the step's own failure
-        dag("a*", "b <- a"), _seen(a=Observed.TIMED_OUT, b=Observed.SUCCEEDED), False,
+        dag("a*", "b <- a"), _seen(a=Seen.TIMED_OUT, b=Seen.SUCCEEDED), False,
         {"a": IGNORED, "b": OK},
         RunPhase.SUCCEEDED, RunReason.FAILURES_IGNORED,
         id="timeout-with-continue-on-failure-is-ignored",
@@ -168,7 +168,7 @@ KNOWN_CASES = [
         # a -> b -> c
         # x               stopped while b ran: b interrupted, c never started, x done
         dag("a", "b <- a", "c <- b", "x"),
-        _seen(a=Observed.SUCCEEDED, b=Observed.RUNNING, x=Observed.SUCCEEDED), True,
+        _seen(a=Seen.SUCCEEDED, b=Seen.RUNNING, x=Seen.SUCCEEDED), True,
         {"a": OK, "b": (P.FAILED, R.WORKFLOW_ENDED), "c": (P.SKIPPED, R.WORKFLOW_ENDED),
          "x": OK},
         RunPhase.FAILED, RunReason.WORKFLOW_ENDED,
@@ -177,7 +177,7 @@ KNOWN_CASES = [
     pytest.param(
         # a -> b      a failed in the shutdown (Argo's shutdown message): b never
         # c           started, for the same reason; neither did the root c
-        dag("a", "b <- a", "c"), _seen(a=Observed.INTERRUPTED), True,
+        dag("a", "b <- a", "c"), _seen(a=Seen.INTERRUPTED), True,
         {"a": (P.FAILED, R.WORKFLOW_ENDED), "b": (P.SKIPPED, R.WORKFLOW_ENDED),
          "c": (P.SKIPPED, R.WORKFLOW_ENDED)},
         RunPhase.FAILED, RunReason.WORKFLOW_ENDED,
@@ -185,28 +185,28 @@ KNOWN_CASES = [
     ),
     pytest.param(
         # a -> b      a failed before the Workflow was stopped: b is skipped for a
-        dag("a", "b <- a"), _seen(a=Observed.FAILED), True,
+        dag("a", "b <- a"), _seen(a=Seen.FAILED), True,
         {"a": FAILED, "b": SKIP},
         RunPhase.FAILED, RunReason.STEPS_FAILED,
         id="workflow-ended-after-failure-dependency-failed-first",
     ),
     pytest.param(
         # a -> b      Argo skipped a (a `when`): b may run, as Argo's `a.Skipped` lets it
-        dag("a", "b <- a"), _seen(a=Observed.SKIPPED), False,
+        dag("a", "b <- a"), _seen(a=Seen.SKIPPED), False,
         {"a": (P.SKIPPED, R.SKIPPED_BY_ARGO), "b": (P.PENDING, None)},
         RunPhase.RUNNING, RunReason.RUNNING,
         id="skipped-by-argo-lets-dependents-run",
     ),
     pytest.param(
         # a -> b      ... and it is no failure of the run
-        dag("a", "b <- a"), _seen(a=Observed.SKIPPED, b=Observed.SUCCEEDED), True,
+        dag("a", "b <- a"), _seen(a=Seen.SKIPPED, b=Seen.SUCCEEDED), True,
         {"a": (P.SKIPPED, R.SKIPPED_BY_ARGO), "b": OK},
         RunPhase.SUCCEEDED, RunReason.ALL_STEPS_SUCCEEDED,
         id="skipped-by-argo-is-no-failure",
     ),
     pytest.param(
         # a -> b      stopped after every step had ended: nothing was cut short
-        dag("a", "b <- a"), _seen(a=Observed.SUCCEEDED, b=Observed.SUCCEEDED), True,
+        dag("a", "b <- a"), _seen(a=Seen.SUCCEEDED, b=Seen.SUCCEEDED), True,
         {"a": OK, "b": OK},
         RunPhase.SUCCEEDED, RunReason.ALL_STEPS_SUCCEEDED,
         id="workflow-ended-after-all-done",
@@ -222,7 +222,7 @@ CANCEL_CASES = [
         # a -> b -> c     cancelled while b ran: b stopped, c never starts, a keeps
         # x -> y          its result, and so does the failed x and what it skipped
         dag("a", "b <- a", "c <- b", "x", "y <- x"),
-        _seen(a=Observed.SUCCEEDED, b=Observed.RUNNING, x=Observed.FAILED), False,
+        _seen(a=Seen.SUCCEEDED, b=Seen.RUNNING, x=Seen.FAILED), False,
         {"a": OK, "b": CANCELLED_RAN, "c": CANCELLED_NEVER, "x": FAILED, "y": SKIP},
         RunPhase.CANCELLED, RunReason.CANCELLED,
         id="cancel-running-and-pending-steps",
@@ -230,28 +230,28 @@ CANCEL_CASES = [
     pytest.param(
         # a -> b          the Workflow stopped for the cancel: Argo failed a in the
         # c               shutdown; the cancel, not the Workflow's end, is the reason
-        dag("a", "b <- a", "c"), _seen(a=Observed.INTERRUPTED), True,
+        dag("a", "b <- a", "c"), _seen(a=Seen.INTERRUPTED), True,
         {"a": CANCELLED_RAN, "b": CANCELLED_NEVER, "c": CANCELLED_NEVER},
         RunPhase.CANCELLED, RunReason.CANCELLED,
         id="cancel-wins-over-workflow-ended",
     ),
     pytest.param(
         # a -> b          cancelled after every step had ended: the cancel changes nothing
-        dag("a", "b <- a"), _seen(a=Observed.SUCCEEDED, b=Observed.FAILED), True,
+        dag("a", "b <- a"), _seen(a=Seen.SUCCEEDED, b=Seen.FAILED), True,
         {"a": OK, "b": FAILED},
         RunPhase.FAILED, RunReason.STEPS_FAILED,
         id="cancel-after-the-end-changes-nothing",
     ),
     pytest.param(
         # a -> b -> c     a reused (a resumed run), b runs, c waits; nothing cancelled
-        dag("a", "b <- a", "c <- b"), _seen(a=Observed.REUSED, b=Observed.RUNNING), None,
+        dag("a", "b <- a", "c <- b"), _seen(a=Seen.REUSED, b=Seen.RUNNING), None,
         {"a": (P.SUCCEEDED, R.REUSED), "b": (P.RUNNING, None), "c": (P.PENDING, None)},
         RunPhase.RUNNING, RunReason.RUNNING,
         id="reused-step-lets-its-dependents-run",
     ),
     pytest.param(
         # a -> b          a reused, b succeeded: the run succeeded
-        dag("a", "b <- a"), _seen(a=Observed.REUSED, b=Observed.SUCCEEDED), None,
+        dag("a", "b <- a"), _seen(a=Seen.REUSED, b=Seen.SUCCEEDED), None,
         {"a": (P.SUCCEEDED, R.REUSED), "b": OK},
         RunPhase.SUCCEEDED, RunReason.ALL_STEPS_SUCCEEDED,
         id="reused-and-rerun-steps-succeed",
@@ -281,7 +281,7 @@ def test_cancel_and_reuse(
 
 def test_the_cancel_message_counts_stopped_and_never_started_steps() -> None:
     result = evaluate(dag("a", "b <- a", "c", "d"),
-                      _seen(a=Observed.RUNNING, c=Observed.RUNNING, d=Observed.FAILED),
+                      _seen(a=Seen.RUNNING, c=Seen.RUNNING, d=Seen.FAILED),
                       cancelled=True)
     assert result.conditions[0].message == (
         "cancelled (spec.cancel); 2 steps (a, c) stopped; 1 step (b) never started; "
@@ -309,7 +309,7 @@ def test_partial_knowledge_of_a_running_run() -> None:
     # f -> e          f failed: e can no longer run
     # g               not started root: can start now
     graph = dag("a", "b", "c <- a", "d <- b", "f", "e <- f", "g")
-    result = evaluate(graph, _seen(a=Observed.SUCCEEDED, b=Observed.RUNNING, f=Observed.FAILED))
+    result = evaluate(graph, _seen(a=Seen.SUCCEEDED, b=Seen.RUNNING, f=Seen.FAILED))
     assert outcome(result) == {
         "a": OK, "b": (P.RUNNING, None), "c": (P.PENDING, None), "d": (P.PENDING, None),
         "f": FAILED, "e": SKIP, "g": (P.PENDING, None),
@@ -324,24 +324,24 @@ def test_partial_knowledge_of_a_running_run() -> None:
 def test_what_if_on_a_running_run_keeps_the_facts() -> None:
     # a -> b -> c     a already failed (best-effort); assume the rest succeeds
     graph = dag("a*", "b <- a", "c <- b")
-    running = evaluate(graph, _seen(a=Observed.FAILED))
+    running = evaluate(graph, _seen(a=Seen.FAILED))
     assert outcome(running)["b"] == (P.PENDING, None)
     assert running.runnable == ("b",)
-    finished = evaluate(graph, _seen(a=Observed.FAILED), what_if=WhatIf(frozenset({"c"})))
+    finished = evaluate(graph, _seen(a=Seen.FAILED), what_if=WhatIf(frozenset({"c"})))
     assert outcome(finished) == {"a": IGNORED, "b": OK, "c": FAILED}
 
 
 def test_facts_win_over_derivation() -> None:
     # a -> b      the mirror saw b succeed (e.g. a when-skipped a in Argo): keep it
     graph = dag("a", "b <- a")
-    result = evaluate(graph, _seen(a=Observed.FAILED, b=Observed.SUCCEEDED))
+    result = evaluate(graph, _seen(a=Seen.FAILED, b=Seen.SUCCEEDED))
     assert outcome(result) == {"a": FAILED, "b": OK}
 
 
 def test_messages_name_the_cause_and_carry_argo_text() -> None:
     graph = dag("a", "b <- a", "c*")
-    result = evaluate(graph, {"a": Observation(Observed.FAILED, "exit code 2"),
-                              "c": Observation(Observed.FAILED)})
+    result = evaluate(graph, {"a": Observation(Seen.FAILED, "exit code 2"),
+                              "c": Observation(Seen.FAILED)})
     assert result.by_name["a"].message == "failed (exit code 2)"
     assert result.by_name["b"].message == 'dependency "a" failed'
     assert result.conditions[0].message == "1 step (a) failed; 1 step (b) skipped"
@@ -387,5 +387,5 @@ def test_outcome_from_argo_names_argos_phase_only() -> None:
 
 
 def test_skipped_by_argo_is_counted_in_the_message() -> None:
-    result = evaluate(dag("a", "b"), _seen(a=Observed.SKIPPED, b=Observed.SUCCEEDED))
+    result = evaluate(dag("a", "b"), _seen(a=Seen.SKIPPED, b=Seen.SUCCEEDED))
     assert result.conditions[0].message == "1 of 2 steps succeeded; 1 step (a) skipped by Argo"
