@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from orchapi.semantics import Verdict
+from orchapi.semantics import DecidedCondition
 
 ConditionDict = dict[str, Any]
 
@@ -23,7 +23,7 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def to_dict(condition: Verdict, generation: int | None, now: str) -> ConditionDict:
+def to_dict(condition: DecidedCondition, generation: int | None, now: str) -> ConditionDict:
     out: ConditionDict = {
         "type": str(condition.type),
         "status": str(condition.status),
@@ -37,7 +37,8 @@ def to_dict(condition: Verdict, generation: int | None, now: str) -> ConditionDi
 
 
 def set_condition(
-    existing: Sequence[Mapping[str, Any]], condition: Verdict, generation: int | None, now: str
+    existing: Sequence[Mapping[str, Any]], condition: DecidedCondition, generation: int | None,
+    now: str,
 ) -> list[ConditionDict]:
     """`existing` with `condition` put in its place (same type replaced, else appended);
     the old `lastTransitionTime` is kept when the status did not change."""
@@ -59,7 +60,7 @@ def set_condition(
 
 def set_conditions(
     existing: Sequence[Mapping[str, Any]] | None,
-    conditions: Iterable[Verdict],
+    conditions: Iterable[DecidedCondition],
     generation: int | None,
     now: str,
 ) -> list[ConditionDict]:

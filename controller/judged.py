@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 
 from compiler.jsoncost import estimated_cost
-from controller.submission import Judged
+from controller.submission import Validated
 from controller.validation import check_orchestration_object
 from orchapi.api import MAX_STEPS, Obj
 
@@ -25,11 +25,11 @@ JUDGED_WEIGHT = 48 * 1024 * 1024  # bytes, what the judgements kept may weigh to
 
 
 class Judgements:
-    """Orchestration (uid, generation) -> its `Judged`, least recently used first out."""
+    """Orchestration (uid, generation) -> its `Validated`, least recently used first out."""
 
     def __init__(self, max_steps: int = MAX_STEPS) -> None:
         self.max_steps = max_steps
-        self._kept: OrderedDict[tuple[str, int], tuple[Judged, int]] = OrderedDict()
+        self._kept: OrderedDict[tuple[str, int], tuple[Validated, int]] = OrderedDict()
         self._weight = 0
         self._lock = threading.Lock()
 
@@ -40,7 +40,7 @@ class Judgements:
     def weight(self) -> int:
         return self._weight
 
-    def judge(self, orchestration: Obj) -> Judged:
+    def judge(self, orchestration: Obj) -> Validated:
         meta = orchestration["metadata"]
         key = (str(meta.get("uid")), int(meta.get("generation") or 0))
         with self._lock:
@@ -48,7 +48,7 @@ class Judgements:
             if hit is not None:
                 self._kept.move_to_end(key)
                 return hit[0]
-        judged = Judged(*check_orchestration_object(orchestration, self.max_steps))
+        judged = Validated(*check_orchestration_object(orchestration, self.max_steps))
         weight = estimated_cost(json.dumps(orchestration, separators=(",", ":")).encode())
         if weight > JUDGED_WEIGHT // 4:
             return judged  # too heavy to keep: judged again for its next run

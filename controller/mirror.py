@@ -33,11 +33,11 @@ from orchapi.api import RESUMED_FROM_ANNOTATION, Obj
 from orchapi.argo import ARGO_DONE, UNBOUNDED_TIMEOUT, ArgoNodeType, ArgoPhase
 from orchapi.graph import Graph, Node
 from orchapi.semantics import (
+    DecidedCondition,
     Observation,
     RunResult,
     Seen,
     StepResult,
-    Verdict,
     argo_phase_agreement,
     evaluate,
     outcome_from_argo,
@@ -61,7 +61,7 @@ class Mirror:
 
     phase: str
     step_statuses: list[Obj]
-    conditions: tuple[Verdict, ...]
+    conditions: tuple[DecidedCondition, ...]
     progress: str
     started_at: str | None = None
     finished_at: str | None = None
@@ -286,26 +286,27 @@ def mirror_workflow(workflow: Mapping[str, Any], previous: Mapping[str, Any],
                             *defaults)
 
 
-def defaults_condition(workflow: Mapping[str, Any]) -> tuple[Verdict, ...]:
+def defaults_condition(workflow: Mapping[str, Any]) -> tuple[DecidedCondition, ...]:
     """`ArgoDefaultsPinned` when the controller found Argo defaults at submission:
     True when the Workflow overrides each one, False naming those that apply."""
     found = judgement_of((workflow.get("metadata") or {}).get("annotations"))
     if found is None:
         return ()
     if found.apply:
-        return (Verdict(ConditionType.ARGO_DEFAULTS_PINNED, ConditionStatus.FALSE,
-                          ArgoDefaultsReason.DEFAULTS_APPLY,
-                          "the cluster's Argo workflowDefaults change this run: "
-                          + "; ".join(found.apply)
-                          + ("; pinned: " + "; ".join(found.pinned) if found.pinned else "")),)
-    return (Verdict(ConditionType.ARGO_DEFAULTS_PINNED, ConditionStatus.TRUE,
-                      ArgoDefaultsReason.DEFAULTS_PINNED,
-                      "the cluster's Argo workflowDefaults change nothing here: "
-                      + "; ".join(found.pinned)),)
+        return (DecidedCondition(ConditionType.ARGO_DEFAULTS_PINNED, ConditionStatus.FALSE,
+                                 ArgoDefaultsReason.DEFAULTS_APPLY,
+                                 "the cluster's Argo workflowDefaults change this run: "
+                                 + "; ".join(found.apply)
+                                 + ("; pinned: " + "; ".join(found.pinned)
+                                    if found.pinned else "")),)
+    return (DecidedCondition(ConditionType.ARGO_DEFAULTS_PINNED, ConditionStatus.TRUE,
+                             ArgoDefaultsReason.DEFAULTS_PINNED,
+                             "the cluster's Argo workflowDefaults change nothing here: "
+                             + "; ".join(found.pinned)),)
 
 
-def _explained(conditions: Sequence[Verdict], ending: Ending,
-               status: Mapping[str, Any]) -> list[Verdict]:
+def _explained(conditions: Sequence[DecidedCondition], ending: Ending,
+               status: Mapping[str, Any]) -> list[DecidedCondition]:
     """The `Succeeded` condition's message says why an early end happened (from
     structure) and carries Argo's own `status.message` (contract §5)."""
     notes = [n for n in (ending.describe() if ending.early else None,
@@ -313,12 +314,12 @@ def _explained(conditions: Sequence[Verdict], ending: Ending,
              if n]
     if not notes:
         return list(conditions)
-    return [Verdict(c.type, c.status, c.reason, "; ".join([c.message, *notes]))
+    return [DecidedCondition(c.type, c.status, c.reason, "; ".join([c.message, *notes]))
             if c.type == ConditionType.SUCCEEDED else c for c in conditions]
 
 
-def _with_conditions(mirror: Mirror, conditions: Sequence[Verdict],
-                     *extra: Verdict) -> Mirror:
+def _with_conditions(mirror: Mirror, conditions: Sequence[DecidedCondition],
+                     *extra: DecidedCondition) -> Mirror:
     return Mirror(mirror.phase, mirror.step_statuses, (*conditions, *extra), mirror.progress,
                   mirror.started_at, mirror.finished_at)
 
@@ -352,7 +353,7 @@ def mirror_deleted(previous: Mapping[str, Any], now: str) -> Mirror:
     mirror = _finish(result, statuses, previous.get("startedAt"), None, previous, now)
     message = "the Workflow was deleted before the run finished; it is not re-submitted"
     return _with_conditions(mirror, [
-        Verdict(c.type, ConditionStatus.FALSE, SubmitReason.WORKFLOW_DELETED, message)
+        DecidedCondition(c.type, ConditionStatus.FALSE, SubmitReason.WORKFLOW_DELETED, message)
         if c.type == ConditionType.SUBMITTED else c for c in mirror.conditions])
 
 
@@ -381,8 +382,8 @@ def _finish(result: RunResult, statuses: list[Obj], started: str | None,
     finished_at = (previous.get("finishedAt") or finished or now) if done else None
     if finished_at is not None:
         statuses = _stopped_finished(statuses, previous, finished_at)
-    submitted = Verdict(ConditionType.SUBMITTED, ConditionStatus.TRUE,
-                          SubmitReason.WORKFLOW_CREATED, "the Workflow exists")
+    submitted = DecidedCondition(ConditionType.SUBMITTED, ConditionStatus.TRUE,
+                                 SubmitReason.WORKFLOW_CREATED, "the Workflow exists")
     return Mirror(str(result.phase), statuses, (submitted, *result.conditions),
                   result.progress, previous.get("startedAt") or started, finished_at)
 
@@ -416,17 +417,17 @@ def _unavailable(graph: Graph, status: Mapping[str, Any], previous: Mapping[str,
     own phase, the one thing known (the compiler's outcome task makes it the
     run's, §3)."""
     statuses = list(previous.get("stepStatuses") or ()) or pending_statuses(graph)
-    offloaded = Verdict(ConditionType.NODE_STATUS_AVAILABLE, ConditionStatus.FALSE,
-                          reason, f"{why}; step statuses are as last seen, not guessed")
-    submitted = Verdict(ConditionType.SUBMITTED, ConditionStatus.TRUE,
-                          SubmitReason.WORKFLOW_CREATED, "the Workflow exists")
+    offloaded = DecidedCondition(ConditionType.NODE_STATUS_AVAILABLE, ConditionStatus.FALSE,
+                                 reason, f"{why}; step statuses are as last seen, not guessed")
+    submitted = DecidedCondition(ConditionType.SUBMITTED, ConditionStatus.TRUE,
+                                 SubmitReason.WORKFLOW_CREATED, "the Workflow exists")
     ended = (StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.SKIPPED)
     done = sum(s.get("phase") in ended for s in statuses)
     started = status.get("startedAt") or previous.get("startedAt")
     progress = f"{done}/{len(statuses)}"
     if status.get("phase") not in ARGO_DONE:
-        unknown = Verdict(ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN, reason,
-                            "the outcome cannot be read from the Workflow until it ends")
+        unknown = DecidedCondition(ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN, reason,
+                                   "the outcome cannot be read from the Workflow until it ends")
         return Mirror(str(previous.get("phase") or RunPhase.RUNNING), statuses,
                       (submitted, unknown, offloaded), progress, started, None)
     phase, succeeded = outcome_from_argo(

@@ -25,7 +25,7 @@ from controller.kube import Kube, retry_on_conflict
 from controller.mapping import Key
 from controller.validation import check_orchestration_object
 from orchapi.api import MAX_STEPS, ORCHESTRATIONS, Obj
-from orchapi.semantics import Verdict
+from orchapi.semantics import DecidedCondition
 from orchapi.vocabulary import (
     VALID,
     ConditionStatus,
@@ -43,12 +43,12 @@ def orchestration_status(obj: Obj, now: str, max_steps: int = MAX_STEPS) -> dict
     problems, _ = check_orchestration_object(obj, max_steps)
     if problems:
         phase = OrchestrationPhase.INVALID
-        ready = Verdict(ConditionType.READY, ConditionStatus.FALSE, str(problems[0].reason),
-                          condition_message(problems))
+        ready = DecidedCondition(ConditionType.READY, ConditionStatus.FALSE,
+                                 str(problems[0].reason), condition_message(problems))
     else:
         phase = OrchestrationPhase.READY
-        ready = Verdict(ConditionType.READY, ConditionStatus.TRUE, VALID,
-                          f"{len(obj['spec']['steps'])} steps, valid")
+        ready = DecidedCondition(ConditionType.READY, ConditionStatus.TRUE, VALID,
+                                 f"{len(obj['spec']['steps'])} steps, valid")
     return {**old, "observedGeneration": gen, "phase": str(phase),
             "conditions": conds.set_conditions(old.get("conditions"), (ready,), gen, now)}
 

@@ -74,11 +74,6 @@ from orchapi.names import label_value
 from orchapi.vocabulary import RUN_DONE, SubmitReason
 
 log = logging.getLogger("orch.reconcile")
-JUDGED_CACHE = 256
-# What the judgments kept may weigh together (bytes, as `jsoncost.estimated_cost`
-# puts the Orchestration): a model keeps its steps' unknown keys, so one
-# Orchestration full of empty objects would otherwise stay 35 MiB (issue 22).
-JUDGED_WEIGHT = 48 * 1024 * 1024
 MAX_DECISIONS = 12  # decide -> fetch -> decide ...: a handful per reconcile
 # A create refused with one of these is the run's problem to show (quota, RBAC,
 # admission, invalid): Submitted=False and backoff. Others (5xx, 429, timeouts) are

@@ -22,7 +22,7 @@ from typing import Any
 from controller import conditions as conds
 from controller.mirror import Mirror
 from orchapi.api import GENERATION_ANNOTATION, Obj
-from orchapi.semantics import Verdict
+from orchapi.semantics import DecidedCondition
 from orchapi.vocabulary import (
     ConditionStatus,
     ConditionType,
@@ -58,8 +58,8 @@ def cap(text: str, limit: int) -> str:
     return cut + _ELLIPSIS
 
 
-def _capped(conditions: Iterable[Verdict]) -> list[Verdict]:
-    return [Verdict(c.type, c.status, c.reason, cap(c.message, MAX_CONDITION_MESSAGE))
+def _capped(conditions: Iterable[DecidedCondition]) -> list[DecidedCondition]:
+    return [DecidedCondition(c.type, c.status, c.reason, cap(c.message, MAX_CONDITION_MESSAGE))
             for c in conditions]
 
 
@@ -82,16 +82,16 @@ def _steps(old: Iterable[Mapping[str, Any]] | None, new: Iterable[Mapping[str, A
     return out
 
 
-def _conditions(old: Mapping[str, Any], new: Iterable[Verdict], generation: int | None,
+def _conditions(old: Mapping[str, Any], new: Iterable[DecidedCondition], generation: int | None,
                 now: str) -> list[Obj]:
     wanted = _capped(new)
     types = {c.type for c in wanted}
     offloaded = conds.find_condition(old.get("conditions"), ConditionType.NODE_STATUS_AVAILABLE)
     if ConditionType.NODE_STATUS_AVAILABLE not in types and offloaded is not None \
             and offloaded.get("status") != ConditionStatus.TRUE:
-        wanted.append(Verdict(ConditionType.NODE_STATUS_AVAILABLE, ConditionStatus.TRUE,
-                                NodeStatusReason.NODE_STATUS_IN_WORKFLOW,
-                                "Argo's node status is in the Workflow again"))
+        wanted.append(DecidedCondition(ConditionType.NODE_STATUS_AVAILABLE, ConditionStatus.TRUE,
+                                       NodeStatusReason.NODE_STATUS_IN_WORKFLOW,
+                                       "Argo's node status is in the Workflow again"))
     return conds.set_conditions(old.get("conditions"), wanted, generation, now)
 
 
@@ -132,9 +132,9 @@ def refused(old: Mapping[str, Any], reason: str, message: str, generation: int |
             "phase": str(RunPhase.FAILED), "finishedAt": old.get("finishedAt") or now,
             **resolved,
             "conditions": _conditions(old, (
-                Verdict(ConditionType.SUBMITTED, ConditionStatus.FALSE, reason, message),
-                Verdict(ConditionType.SUCCEEDED, ConditionStatus.FALSE, reason,
-                          "nothing was submitted")), generation, now)}
+                DecidedCondition(ConditionType.SUBMITTED, ConditionStatus.FALSE, reason, message),
+                DecidedCondition(ConditionType.SUCCEEDED, ConditionStatus.FALSE, reason,
+                                 "nothing was submitted")), generation, now)}
 
 
 def cancelled_unsubmitted(old: Mapping[str, Any], steps: list[Obj], generation: int | None,
@@ -147,10 +147,12 @@ def cancelled_unsubmitted(old: Mapping[str, Any], steps: list[Obj], generation: 
             "finishedAt": old.get("finishedAt") or now,
             "stepStatuses": _steps(old.get("stepStatuses"), steps),
             "conditions": _conditions(old, (
-                Verdict(ConditionType.SUBMITTED, ConditionStatus.FALSE, SubmitReason.CANCELLED,
-                          "cancelled (spec.cancel) before its Workflow was submitted"),
-                Verdict(ConditionType.SUCCEEDED, ConditionStatus.FALSE, RunReason.CANCELLED,
-                          "cancelled (spec.cancel) before it started; nothing ran")),
+                DecidedCondition(ConditionType.SUBMITTED, ConditionStatus.FALSE,
+                                 SubmitReason.CANCELLED,
+                                 "cancelled (spec.cancel) before its Workflow was submitted"),
+                DecidedCondition(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
+                                 RunReason.CANCELLED,
+                                 "cancelled (spec.cancel) before it started; nothing ran")),
                 generation, now)}
 
 
@@ -160,7 +162,7 @@ def waiting(old: Mapping[str, Any], reason: str, message: str, generation: int |
     (`WorkflowNotOwned`, `WorkflowCreateFailed`); everything else kept."""
     return {**old, "observedGeneration": generation, "phase": str(RunPhase.PENDING),
             "conditions": _conditions(old, (
-                Verdict(ConditionType.SUBMITTED, ConditionStatus.FALSE, reason, message),),
+                DecidedCondition(ConditionType.SUBMITTED, ConditionStatus.FALSE, reason, message),),
                 generation, now)}
 
 

@@ -60,7 +60,7 @@ class Settings:
 
 
 @dataclass(frozen=True)
-class Judged:
+class Validated:
     """An Orchestration's validation: its problems, and its model when it has none."""
 
     problems: Sequence[Diagnostic]
@@ -85,7 +85,7 @@ def forbidden_message(kind: str, name: str, namespace: str, status: int, reason:
             f"({status} {reason}): {message}")
 
 
-def refusal(orchestration: Obj, run: Obj, judged: Judged, limits: InstallLimits,
+def refusal(orchestration: Obj, run: Obj, judged: Validated, limits: InstallLimits,
             lookup: Lookup) -> Submission | None:
     """Why the run is refused before anything else is read: its Orchestration is
     invalid, or the install does not allow it (`controller.admission`)."""

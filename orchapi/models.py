@@ -121,7 +121,7 @@ class OrchestrationSpec(_Model):
 
 class Condition(_Model):
     """A condition as stored (the CRD's schema, and parsing). The semantics compute
-    `orchapi.semantics.Verdict` (type, status, reason, message) and the
+    `orchapi.semantics.DecidedCondition` (type, status, reason, message) and the
     controller stamps it into this shape (`controller.conditions.to_dict`): two
     classes for two jobs, one set of words (`orchapi.vocabulary`)."""
 

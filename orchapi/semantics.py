@@ -92,7 +92,7 @@ class StepResult:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class DecidedCondition:
     """A condition as the semantics decide it: a Kubernetes condition without the
     fields the controller stamps (`observedGeneration`, `lastTransitionTime`:
     `controller.conditions.to_dict`), which then is an `orchapi.models.Condition`."""
@@ -107,7 +107,7 @@ class Verdict:
 class RunResult:
     phase: RunPhase
     steps: tuple[StepResult, ...]  # declaration order
-    conditions: tuple[Verdict, ...]
+    conditions: tuple[DecidedCondition, ...]
 
     @cached_property
     def by_name(self) -> dict[str, StepResult]:
@@ -314,7 +314,7 @@ def _ancestors(graph: Graph, names: Collection[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Verdict]:
+def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, DecidedCondition]:
     """The run's phase and `Succeeded` condition, from the step results alone
     (never from Argo's workflow phase: contract §3)."""
     def named(pred: set[StepReason | None], phase: StepPhase | None = None) -> list[str]:
@@ -325,7 +325,7 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Verdict]:
         running = sum(s.phase is StepPhase.RUNNING for s in steps)
         ready = sum(s.runnable for s in steps)
         done = sum(s.is_done for s in steps)
-        return RunPhase.RUNNING, Verdict(
+        return RunPhase.RUNNING, DecidedCondition(
             ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN, RunReason.RUNNING,
             f"{done} of {len(steps)} steps done, {running} running, {ready} ready to start")
     ended = named({StepReason.WORKFLOW_ENDED})
@@ -344,8 +344,8 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Verdict]:
                  + (f"; {_count(not_begun, 'step')} never started" if not_begun else "")]
         if failed:
             parts.append(f"{_count(failed, 'step')} failed before")
-        return RunPhase.CANCELLED, Verdict(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
-                                             RunReason.CANCELLED, "; ".join(parts))
+        return RunPhase.CANCELLED, DecidedCondition(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
+                                                    RunReason.CANCELLED, "; ".join(parts))
     if timed_out:
         stopped = named({StepReason.RUN_TIMED_OUT}, StepPhase.FAILED)
         never = named({StepReason.RUN_TIMED_OUT}, StepPhase.SKIPPED)
@@ -354,8 +354,8 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Verdict]:
                  + (f"; {_count(never, 'step')} never started" if never else "")]
         if failed:
             parts.append(f"{_count(failed, 'step')} failed before")
-        return RunPhase.FAILED, Verdict(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
-                                          RunReason.RUN_TIMED_OUT, "; ".join(parts))
+        return RunPhase.FAILED, DecidedCondition(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
+                                                 RunReason.RUN_TIMED_OUT, "; ".join(parts))
     if ended or failed:
         parts = []
         if ended:
@@ -369,22 +369,22 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, Verdict]:
         if skipped:
             parts.append(f"{_count(skipped, 'step')} skipped")
         reason = RunReason.WORKFLOW_ENDED if ended else RunReason.STEPS_FAILED
-        return RunPhase.FAILED, Verdict(ConditionType.SUCCEEDED, ConditionStatus.FALSE, reason,
-                                          "; ".join(parts))
+        return RunPhase.FAILED, DecidedCondition(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
+                                                 reason, "; ".join(parts))
     if ignored:
-        return RunPhase.SUCCEEDED, Verdict(
+        return RunPhase.SUCCEEDED, DecidedCondition(
             ConditionType.SUCCEEDED, ConditionStatus.TRUE, RunReason.FAILURES_IGNORED,
             f"{_count(ignored, 'failure')} ignored (continueOnFailure); "
             f"{succeeded} of {len(steps)} steps succeeded{also}")
     reused = named({StepReason.REUSED})
     kept = f" ({len(reused)} reused from the resumed run)" if reused else ""
-    return RunPhase.SUCCEEDED, Verdict(
+    return RunPhase.SUCCEEDED, DecidedCondition(
         ConditionType.SUCCEEDED, ConditionStatus.TRUE, RunReason.ALL_STEPS_SUCCEEDED,
         f"{succeeded} of {len(steps)} steps succeeded{kept}{also}" if by_argo
         else f"all {len(steps)} steps succeeded{kept}")
 
 
-def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> Verdict:
+def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> DecidedCondition:
     """Contract §3: whether Argo's own phase of the ended Workflow says what the
     run's steps say. Argo calls an infrastructure failure `Error`; a run has no such
     phase, so `Error` agrees with `Failed`; nor a cancel, so `Cancelled` agrees
@@ -393,10 +393,10 @@ def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> Verdict:
     # A cancelled run's Workflow was stopped: Argo reports that as Failed.
     steps_say = RunPhase.FAILED if run_phase is RunPhase.CANCELLED else run_phase
     if argo_says is steps_say:
-        return Verdict(ConditionType.ARGO_PHASE_AGREES, ConditionStatus.TRUE,
-                         ArgoPhaseReason.SAME_PHASE,
-                         f"Argo reports the Workflow {argo_phase}, as the steps say")
-    return Verdict(
+        return DecidedCondition(ConditionType.ARGO_PHASE_AGREES, ConditionStatus.TRUE,
+                                ArgoPhaseReason.SAME_PHASE,
+                                f"Argo reports the Workflow {argo_phase}, as the steps say")
+    return DecidedCondition(
         ConditionType.ARGO_PHASE_AGREES, ConditionStatus.FALSE,
         ArgoPhaseReason.ARGO_PHASE_DIFFERS,
         f"Argo reports the Workflow {argo_phase}, but the steps make the run {run_phase}; "
@@ -406,13 +406,13 @@ def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> Verdict:
 
 def outcome_from_argo(argo_phase: str, why: str,
                       reason: str = NodeStatusReason.NODE_STATUS_OFFLOADED
-                      ) -> tuple[RunPhase, Verdict]:
+                      ) -> tuple[RunPhase, DecidedCondition]:
     """The end of a run whose steps cannot be read (Argo offloaded its node status
     to its database, or it cannot be decoded): Argo's own Workflow phase is all
     that is known, and the condition says so rather than naming steps it cannot
     see."""
     succeeded = argo_phase == ArgoPhase.SUCCEEDED
-    return (RunPhase.SUCCEEDED if succeeded else RunPhase.FAILED), Verdict(
+    return (RunPhase.SUCCEEDED if succeeded else RunPhase.FAILED), DecidedCondition(
         ConditionType.SUCCEEDED, ConditionStatus.TRUE if succeeded else ConditionStatus.FALSE,
         reason, f"Argo reports the Workflow {argo_phase}; {why}")
 

@@ -17,9 +17,9 @@ from controller.judged import Judgements
 from controller.resuming import Resumed
 from controller.submission import (
     NOT_RESUMED,
-    Judged,
     Read,
     Settings,
+    Validated,
     assemble,
     judge_tool,
     refusal,
@@ -64,7 +64,7 @@ def a_run(annotations: dict[str, str] | None = None, **spec: Any) -> Obj:
             "spec": {"orchestrationRef": {"name": "o"}, **spec}}
 
 
-def judged(orch: Obj) -> Judged:
+def judged(orch: Obj) -> Validated:
     return Judgements().judge(orch)
 
 
