@@ -43,8 +43,8 @@ from compiler.suborchestrations import (
 )
 from compiler.tools import Tool, ToolSource
 from compiler.validate import check_tool
-from orchapi.api import ORCHESTRATION_KIND
-from orchapi.models import MAX_STEPS, Orchestration, OrchestrationRun
+from orchapi.api import MAX_STEPS, ORCHESTRATION_KIND
+from orchapi.models import Orchestration, OrchestrationRun
 
 TOOL_RUN = "ToolRun"
 

@@ -48,11 +48,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from orchapi.api import GENERATED_BY_ANNOTATION, ORCHESTRATION_KIND, RUN_KIND
+from orchapi.api import GENERATED_BY_ANNOTATION, INT32_MAX, MAX_STEPS, ORCHESTRATION_KIND, RUN_KIND
 from orchapi.api import GROUP as API_GROUP
 from orchapi.models import (
     MAX_NAME_LENGTH,
-    MAX_STEPS,
     MUTABLE_RUN_SPEC_FIELDS,
     OrchestrationRunSpec,
     OrchestrationRunStatus,
@@ -71,7 +70,6 @@ from orchapi.names import (
 
 Schema = dict[str, Any]
 VERSION = "v1alpha1"
-INT32_MAX = 2**31 - 1
 PRESERVE = "x-kubernetes-preserve-unknown-fields"
 
 # JSON Schema keys carried over unchanged; any other key is a construct this

@@ -25,8 +25,8 @@ from compiler.source import Document, empty_file_message, iter_documents
 from compiler.suborchestrations import check_sub_orchestration_cycles
 from compiler.tools import Tool
 from compiler.validate import check_document_kind, check_orchestration, check_run, check_tool
-from orchapi.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND
-from orchapi.models import MAX_STEPS, Orchestration, OrchestrationRun
+from orchapi.api import API_VERSION, MAX_STEPS, ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND
+from orchapi.models import Orchestration, OrchestrationRun
 from orchapi.names import suggest
 from orchapi.vocabulary import Reason
 

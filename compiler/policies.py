@@ -20,10 +20,9 @@ from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath
 from compiler.unknown_keys import check_keys
-from orchapi.api import DEADLINE_ANNOTATION
+from orchapi.api import DEADLINE_ANNOTATION, INT32_MAX
 from orchapi.vocabulary import Reason
 
-INT32 = 2**31 - 1
 PATH = FieldPath(("spec", "policies"))
 # What orch reads of each level of spec.policies.
 KEYS = {(): frozenset({"retries", "timeouts"}), ("retries",): frozenset({"limit"}),
@@ -45,7 +44,7 @@ class Policies:
 
 def _int(value: Any, low: int) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) \
-        and low <= value <= INT32 else None
+        and low <= value <= INT32_MAX else None
 
 
 def read_policies(policies: Mapping[str, Any] | None) -> Policies:
@@ -79,5 +78,5 @@ def check_policies(spec: Any, out: Collector, *, strict: bool = False) -> None:
         value = level.get(field)
         if value is not None and _int(value, low) is None:
             out.add(Reason.INVALID_FIELD, PATH.child(key, field),
-                    f"{key}.{field} must be {what} from {low} to {INT32}, got {value!r}",
+                    f"{key}.{field} must be {what} from {low} to {INT32_MAX}, got {value!r}",
                     names=(field,))

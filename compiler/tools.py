@@ -21,11 +21,11 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from orchapi.api import TOOL_KIND, TOOLS_API_VERSION
+from orchapi.api import INT32_MAX, TOOL_KIND, TOOLS_API_VERSION
 from orchapi.models import ObjectMeta
 
 # `format: int32` in the CRD: any int32, negative ones included.
-Int32 = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
+SignedInt32 = Annotated[StrictInt, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
 
 
 class _Model(BaseModel):
@@ -46,9 +46,9 @@ class ToolSpec(_Model):
     env: list[ToolEnvVar] | None = None
     service_account: StrictStr | None = Field(None, alias="serviceAccount")
     working_dir: StrictStr | None = Field(None, alias="workingDir")
-    timeout_seconds: Int32 | None = Field(None, alias="timeoutSeconds")
+    timeout_seconds: SignedInt32 | None = Field(None, alias="timeoutSeconds")
     # A Job's TTL in the reference system; Argo's pods have no per-pod TTL.
-    ttl_seconds_after_finished: Int32 | None = Field(None, alias="ttlSecondsAfterFinished")
+    ttl_seconds_after_finished: SignedInt32 | None = Field(None, alias="ttlSecondsAfterFinished")
 
 
 class Tool(_Model):

@@ -22,13 +22,16 @@ from compiler.kinds.template import VALUE_EXPANDED, VALUE_HINT
 from compiler.policies import check_policies
 from compiler.tools import Tool
 from compiler.unknown_keys import check_orchestration_keys, check_run_keys, check_tool_keys
-from orchapi.api import API_VERSION, ORCHESTRATION_KIND, RUN_KIND, TOOL_KIND, TOOLS_API_VERSION
-from orchapi.graph import find_cycles
-from orchapi.models import (
+from orchapi.api import (
+    API_VERSION,
     MAX_STEPS,
-    Orchestration,
-    OrchestrationRun,
+    ORCHESTRATION_KIND,
+    RUN_KIND,
+    TOOL_KIND,
+    TOOLS_API_VERSION,
 )
+from orchapi.graph import find_cycles
+from orchapi.models import Orchestration, OrchestrationRun
 from orchapi.names import (
     DNS_SUBDOMAIN_NAME,
     NAMESPACE,

@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.suborchestrations import SUB_ORCHESTRATION, find_call_cycles
+from controller.mapping import Lookup
 from orchapi.api import DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, MAX_STEPS, depth_of, whole_number
 from orchapi.names import DNS_SUBDOMAIN_NAME, quote
 from orchapi.vocabulary import Reason, SubmitReason
 
 DEFAULT_MAX_DEPTH = 8
 DEFAULT_MAX_DESCENDANTS = 1000
-Lookup = Callable[[str, str], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)

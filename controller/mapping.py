@@ -10,17 +10,21 @@ and does not change when its Orchestration does (§5).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orchapi.api import GROUP, ORCHESTRATION_KIND, RUN_KIND, RUN_LABEL
+from orchapi.api import GROUP, ORCHESTRATION_KIND, RUN_KIND, RUN_LABEL, Obj
 from orchapi.argo import ARGO_DONE, WORKFLOW_KIND
 from orchapi.vocabulary import RUN_DONE
 
 ORCHESTRATION = ORCHESTRATION_KIND
 RUN = RUN_KIND
 WORKFLOW = WORKFLOW_KIND
+
+
+# A read of the informers' cache: (namespace, name) -> the object, or None.
+Lookup = Callable[[str, str], Obj | None]
 
 
 @dataclass(frozen=True, order=True, slots=True)

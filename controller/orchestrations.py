@@ -15,14 +15,13 @@ empty objects (kept by the CRD), costs the cache a few hundred bytes instead of
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from compiler.render import condition_message
 from compiler.suborchestrations import SUB_ORCHESTRATION
 from controller import conditions as conds
 from controller.kube import Kube, retry_on_conflict
-from controller.mapping import Key
+from controller.mapping import Key, Lookup
 from controller.validation import check_orchestration_object
 from orchapi.api import MAX_STEPS, ORCHESTRATIONS, Obj
 from orchapi.semantics import DecidedCondition
@@ -32,8 +31,6 @@ from orchapi.vocabulary import (
     ConditionType,
     OrchestrationPhase,
 )
-
-Lookup = Callable[[str, str], Obj | None]
 
 
 def orchestration_status(obj: Obj, now: str, max_steps: int = MAX_STEPS) -> dict[str, Any]:

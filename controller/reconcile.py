@@ -51,7 +51,7 @@ from controller.deliveries import delivery_holder, delivery_key
 from controller.events import Recorder, events_for
 from controller.judged import Judgements
 from controller.kube import AlreadyExistsError, ApiError, Kube, NotFoundError, retry_on_conflict
-from controller.mapping import ORCHESTRATION, Key, controller_owner
+from controller.mapping import ORCHESTRATION, Key, Lookup, controller_owner
 from controller.orchestrations import reconcile_orchestration
 from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
 from controller.resuming import resume_from
@@ -87,7 +87,6 @@ DELIVERY_LOCKS = 64  # striped: one per delivery key, few enough to keep for goo
 
 CAPACITY_RECHECK = 300.0  # s: a run waiting for a slot looks again (it is woken sooner)
 
-Lookup = Callable[[str, str], Obj | None]
 # What the wait index is told about a run's Workflow: (namespace, workflow name,
 # the run's key or None when no run of ours waits there, what its waits wait on).
 WaitsSink = Callable[[str, str, Key | None, list[Target]], None]

@@ -20,7 +20,7 @@ refusal (`ReferenceForbidden`), never a retry (contract §6).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from compiler.argo_defaults import Judgement, pin_retries
@@ -39,15 +39,13 @@ from controller.admission import (
     share_budget,
 )
 from controller.decide import Submission
+from controller.mapping import Lookup
 from controller.resuming import NotResumable, Resumed, plan_resumption, resume_from
 from controller.validation import check_tool_object, compile_run
 from orchapi.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION, Obj
 from orchapi.graph import build_graph
 from orchapi.models import Orchestration
 from orchapi.vocabulary import Reason, SubmitReason
-
-# An Orchestration of the run's namespace, as the controller's cache holds it.
-Lookup = Callable[[str, str], Obj | None]
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ RUN_KIND: Final = "OrchestrationRun"
 # orchestrationController.maxSteps, `orch --max-steps`); the CRDs are generated
 # with it (compiler.crd). More than 200 are split into several DAGs and Workflows.
 MAX_STEPS: Final = 10_000
+# The most a Kubernetes int32 field holds (the CRDs' `format: int32`).
+INT32_MAX: Final = 2**31 - 1
 
 # Labels on the Workflow and its pods (contract §4).
 ORCHESTRATION_LABEL: Final = f"{GROUP}/orchestration"

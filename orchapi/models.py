@@ -13,13 +13,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from orchapi.api import MAX_STEPS as MAX_STEPS  # (re-exported: the models' bound)
+from orchapi.api import INT32_MAX, MAX_STEPS
 from orchapi.names import MAX_NAME_LENGTH as MAX_NAME_LENGTH
 
 # A step's parameters: a bound the CRD states (compiler.crd).
 MAX_PARAMETERS = 1000
 
-Int32 = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
+Int32 = Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]
 
 
 class _Model(BaseModel):

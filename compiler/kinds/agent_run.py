@@ -22,7 +22,7 @@ from compiler.diagnostics import Collector, FieldPath, Severity
 from compiler.kinds.base import Emitted, Kind, StepContext, check_name, no_expansion_json
 from compiler.kinds.resource import create_template, resource_step
 from compiler.step_fields import WITH, Reader, agent_run_spec, keys_read
-from orchapi.api import AGENTS_API_VERSION
+from orchapi.api import AGENTS_API_VERSION, INT32_MAX
 from orchapi.models import Step
 from orchapi.names import DNS_SUBDOMAIN_NAME, quote
 from orchapi.vocabulary import Reason
@@ -39,8 +39,7 @@ _REFS = ("agentRef", "implementationSpecRef", "memoryRef", "vcsRef")
 # The AgentRun CRD's enums and bounds (charts/agents/crds/agents.proompteng.ai_agentruns.yaml).
 RUNTIME_TYPES = ("workflow", "job", "temporal", "custom")
 VCS_MODES = ("read-write", "read-only", "none")
-MAX_PARAMETERS = 100
-INT32 = 2**31 - 1
+MAX_AGENT_PARAMETERS = 100  # the AgentRun CRD's bound on spec.parameters
 _CRD_REFUSES = "the AgentRun CRD refuses it, so the step fails when it runs"
 
 
@@ -103,9 +102,9 @@ def crd_problems(spec: dict[str, Any], reader: Reader) -> list[tuple[tuple[Any, 
                       f"vcsPolicy.mode {quote(str(mode))} is not one of {', '.join(VCS_MODES)}: "
                       + _CRD_REFUSES))
     ttl = spec.get("ttlSecondsAfterFinished")
-    if ttl is not None and not (isinstance(ttl, int) and 0 <= ttl <= INT32):
+    if ttl is not None and not (isinstance(ttl, int) and 0 <= ttl <= INT32_MAX):
         found.append((reader.where["ttlSecondsAfterFinished"],
-                      f"ttlSecondsAfterFinished {ttl} is not a whole number from 0 to {INT32}: "
+                      f"ttlSecondsAfterFinished {ttl} is not a whole number from 0 to {INT32_MAX}: "
                       + _CRD_REFUSES))
     return found
 
@@ -114,10 +113,10 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     spec = agent_run_spec(Reader(step.model_dump(by_alias=True, exclude_none=True)),
                           ctx.parameters)
     # What the run's parameters bring (the step's own `with` is judged by `check`).
-    if len(ctx.parameters) > MAX_PARAMETERS:
+    if len(ctx.parameters) > MAX_AGENT_PARAMETERS:
         ctx.out.add(Reason.INVALID_FIELD, ctx.path.child(WITH),
                     f"the AgentRun gets {len(ctx.parameters)} parameters (the run's and the "
-                    f"step's with): the AgentRun CRD takes at most {MAX_PARAMETERS}, so "
+                    f"step's with): the AgentRun CRD takes at most {MAX_AGENT_PARAMETERS}, so "
                     + _CRD_REFUSES, severity=Severity.WARNING, names=(step.name,))
     if "prompt" in ctx.parameters and "prompt" not in (step.with_ or {}):
         ctx.out.add(Reason.INVALID_FIELD, ctx.path.child(WITH),
