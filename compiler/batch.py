@@ -43,10 +43,8 @@ from compiler.suborchestrations import (
 )
 from compiler.tools import Tool, ToolSource
 from compiler.validate import check_tool
-from orchapi.api import MAX_STEPS, ORCHESTRATION_KIND
+from orchapi.api import MAX_STEPS, ORCHESTRATION_KIND, TOOL_RUN
 from orchapi.models import Orchestration, OrchestrationRun
-
-TOOL_RUN = "ToolRun"
 
 Render = Callable[[dict[str, Any]], str]
 Order = tuple[int, int, tuple[Any, ...], int]

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from compiler.diagnostics import Collector, FieldPath, PathPart
+from orchapi.api import AGENT_RUN, SUB_ORCHESTRATION, TOOL_RUN
 from orchapi.models import Step
 from orchapi.names import quote
 from orchapi.vocabulary import Reason
@@ -143,7 +144,7 @@ COMMON_KEYS = frozenset({"name", "kind", "dependsOn", "continueOnFailure", "retr
 _AGENT = "AgentRun spec"
 NOTHING = "nothing: the step is a no-op that succeeds, as in the reference"
 READS: dict[str, tuple[Field, ...]] = {
-    "AgentRun": (
+    AGENT_RUN: (
         Field("agentRef", Shape.REF, "942-945, 993", f"{_AGENT}.agentRef {{name}}"),
         Field("implementationSpecRef", Shape.REF, "950-953, 994",
               f"{_AGENT}.implementationSpecRef {{name}}"),
@@ -166,7 +167,7 @@ READS: dict[str, tuple[Field, ...]] = {
         Field("ttlSecondsAfterFinished", Shape.NUMBER, "977-979, 1011",
               f"{_AGENT}.ttlSecondsAfterFinished"),
     ),
-    "ToolRun": (
+    TOOL_RUN: (
         Field("toolRef", Shape.REF, "1049-1052",
               "the Tool whose container the step runs (its image, command, args, env, "
               "workingDir, serviceAccount, timeoutSeconds)"),
@@ -174,7 +175,7 @@ READS: dict[str, tuple[Field, ...]] = {
               "the Tool's {{parameters.NAME}}: the run's parameters overlaid by with",
               in_with=False),
     ),
-    "SubOrchestration": (
+    SUB_ORCHESTRATION: (
         Field("orchestrationRef", Shape.REF, "1108-1111, 1128",
               "child OrchestrationRun spec.orchestrationRef {name}"),
         Field(WITH, Shape.PARAMETERS, "1778, 1129",

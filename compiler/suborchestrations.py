@@ -15,11 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from compiler.diagnostics import Diagnostic, FieldPath
 from compiler.source import Document
 from compiler.step_fields import reader_of, ref_of
+from orchapi.api import SUB_ORCHESTRATION
 from orchapi.graph import find_cycles
 from orchapi.models import Orchestration
 from orchapi.vocabulary import Reason
-
-SUB_ORCHESTRATION = "SubOrchestration"
 
 
 def find_call_cycles(calls: Mapping[str, Sequence[str]]) -> list[list[str]]:

@@ -28,9 +28,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.suborchestrations import SUB_ORCHESTRATION, find_call_cycles
+from compiler.suborchestrations import find_call_cycles
 from controller.mapping import Lookup
-from orchapi.api import DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, MAX_STEPS, depth_of, whole_number
+from orchapi.api import (
+    DEPTH_ANNOTATION,
+    DESCENDANTS_ANNOTATION,
+    MAX_STEPS,
+    SUB_ORCHESTRATION,
+    depth_of,
+    whole_number,
+)
 from orchapi.names import DNS_SUBDOMAIN_NAME, quote
 from orchapi.vocabulary import Reason, SubmitReason
 

@@ -18,12 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.render import condition_message
-from compiler.suborchestrations import SUB_ORCHESTRATION
 from controller import conditions as conds
 from controller.kube import Kube, retry_on_conflict
 from controller.mapping import Key, Lookup
 from controller.validation import check_orchestration_object
-from orchapi.api import MAX_STEPS, ORCHESTRATIONS, Obj
+from orchapi.api import MAX_STEPS, ORCHESTRATIONS, SUB_ORCHESTRATION, Obj
 from orchapi.semantics import DecidedCondition
 from orchapi.vocabulary import (
     VALID,

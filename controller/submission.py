@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 from compiler.argo_defaults import Judgement, pin_retries
 from compiler.diagnostics import Diagnostic
-from compiler.kinds.tool_run import KIND as TOOL_RUN
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
 from compiler.step_fields import ref_of
@@ -42,7 +41,7 @@ from controller.decide import Submission
 from controller.mapping import Lookup
 from controller.resuming import NotResumable, Resumed, plan_resumption, resume_from
 from controller.validation import check_tool_object, compile_run
-from orchapi.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION, Obj
+from orchapi.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION, TOOL_RUN, Obj
 from orchapi.graph import build_graph
 from orchapi.models import Orchestration
 from orchapi.vocabulary import Reason, SubmitReason
@@ -115,7 +114,7 @@ def resumption(run: Obj, orchestration: Obj, model: Orchestration, old: Read,
 
 def tools_to_read(model: Orchestration, reused: frozenset[str]) -> list[str]:
     """The Tools the run's ToolRun steps name, but those of reused steps, sorted."""
-    return sorted({n for s in model.spec.steps if s.kind == TOOL_RUN.name
+    return sorted({n for s in model.spec.steps if s.kind == TOOL_RUN
                    and s.name not in reused and (n := ref_of(s, "toolRef"))})
 
 

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from operate.client import METADATA_LIST, ApiError, Client, NotFoundError
-from orchapi.api import AGENT_RUNS, ORCHESTRATIONS, RUNS, WORKFLOWS, Obj, Resource
+from orchapi.api import (
+    AGENT_RUN,
+    AGENT_RUNS,
+    ORCHESTRATIONS,
+    RUNS,
+    SUB_ORCHESTRATION,
+    WORKFLOWS,
+    Obj,
+    Resource,
+)
 from orchapi.argo import ARGO_WORKFLOW_LABEL
 
 if TYPE_CHECKING:
@@ -23,7 +32,7 @@ if TYPE_CHECKING:
 
 # What a step of each kind creates through a resource template (compiler.kinds; a
 # ToolRun step runs its Tool's container, a pod, since issue 11).
-CREATED_BY_KIND = {"AgentRun": AGENT_RUNS, "SubOrchestration": RUNS}
+CREATED_BY_KIND = {AGENT_RUN: AGENT_RUNS, SUB_ORCHESTRATION: RUNS}
 
 
 def connect(args: Any) -> Client:

@@ -71,7 +71,12 @@ APPROVALS_API_VERSION: Final = "approvals.proompteng.ai/v1alpha1"
 APPROVAL_POLICY_KIND: Final = "ApprovalPolicy"
 SIGNALS_API_VERSION: Final = "signals.proompteng.ai/v1alpha1"
 SIGNAL_DELIVERY_KIND: Final = "SignalDelivery"
-# The step kinds that wait in a suspend node (no pod): their message says on what.
+# Step kinds (contract §4) more than the kind's own module names: the ones that
+# create an object (what `orch get` lists, what a cancel stops, what is budgeted)...
+AGENT_RUN: Final = "AgentRun"
+TOOL_RUN: Final = "ToolRun"
+SUB_ORCHESTRATION: Final = "SubOrchestration"
+# ... and those that wait in a suspend node (no pod): their message says on what.
 APPROVAL_GATE: Final = "ApprovalGate"
 SIGNAL_WAIT: Final = "SignalWait"
 WAIT_KINDS: Final = (APPROVAL_GATE, SIGNAL_WAIT)

@@ -22,14 +22,14 @@ from compiler.diagnostics import Collector, FieldPath, Severity
 from compiler.kinds.base import Emitted, Kind, StepContext, check_name, no_expansion_json
 from compiler.kinds.resource import create_template, resource_step
 from compiler.step_fields import WITH, Reader, agent_run_spec, keys_read
-from orchapi.api import AGENTS_API_VERSION, INT32_MAX
+from orchapi.api import AGENT_RUN, AGENT_RUN_KIND, AGENTS_API_VERSION, INT32_MAX
 from orchapi.models import Step
 from orchapi.names import DNS_SUBDOMAIN_NAME, quote
 from orchapi.vocabulary import Reason
 
 TEMPLATE = create_template(
     AGENTS_API_VERSION,
-    "AgentRun",
+    AGENT_RUN_KIND,
     "status.phase == Succeeded",
     "status.phase in (Failed,Cancelled)",
 )
@@ -126,4 +126,4 @@ def build(step: Step, ctx: StepContext) -> Emitted:
     return resource_step(TEMPLATE_NAME, TEMPLATE, ctx.step_label, spec=no_expansion_json(spec))
 
 
-KIND = Kind("AgentRun", build, check, template=TEMPLATE_NAME, extra_keys=keys_read("AgentRun"))
+KIND = Kind(AGENT_RUN, build, check, template=TEMPLATE_NAME, extra_keys=keys_read(AGENT_RUN))

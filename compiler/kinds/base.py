@@ -11,9 +11,10 @@ from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath
 from compiler.pods import DEFAULT_PODS, PodSettings
+from compiler.step_fields import Reader
 from compiler.tools import Tool
 from orchapi.models import Step
-from orchapi.names import PARAMETER, Grammar, quote
+from orchapi.names import DNS_SUBDOMAIN_NAME, PARAMETER, Grammar, quote
 from orchapi.vocabulary import Reason
 
 Template = dict[str, Any]
@@ -120,6 +121,19 @@ def check_with_keys(step: dict[str, Any], path: FieldPath, out: Collector,
     if isinstance(with_, dict):
         for key in with_:
             check_name(key, grammar, path.child("with", str(key)), out)
+
+
+def check_reference(reader: Reader, kind: str, key: str, what: str, path: FieldPath,
+                    out: Collector) -> None:
+    """The object a step of `kind` must name by `key` (on the step or in `with`):
+    `MissingStepField` without one, `InvalidField` for a name no object can have."""
+    name = reader.ref(key, typed=True)
+    if name is None:
+        out.add(Reason.MISSING_STEP_FIELD, path.child(key),
+                f"{article(kind)} step needs {key} ({what}, {{name: ...}}), on the step "
+                "or in with", names=(key,))
+    else:
+        check_name(name, DNS_SUBDOMAIN_NAME, path.child(*reader.where[key]), out)
 
 
 def article(word: str) -> str:

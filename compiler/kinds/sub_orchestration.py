@@ -17,15 +17,19 @@ from compiler.kinds.base import (
     Kind,
     StepContext,
     Template,
-    check_name,
+    check_reference,
     no_expansion_json,
 )
 from compiler.kinds.resource import create_template, resource_step
 from compiler.step_fields import Reader, keys_read, sub_orchestration_spec
-from orchapi.api import API_VERSION, DEPTH_ANNOTATION, DESCENDANTS_ANNOTATION, RUN_KIND
+from orchapi.api import (
+    API_VERSION,
+    DEPTH_ANNOTATION,
+    DESCENDANTS_ANNOTATION,
+    RUN_KIND,
+    SUB_ORCHESTRATION,
+)
 from orchapi.models import Step
-from orchapi.names import DNS_SUBDOMAIN_NAME
-from orchapi.vocabulary import Reason
 
 TEMPLATE_NAME = "sub-orchestration"
 
@@ -44,14 +48,8 @@ def template(child_depth: int, budgeted: bool = False) -> Template:
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
-    reader = Reader(step, path, out)
-    name = reader.ref("orchestrationRef", typed=True)
-    if name is None:
-        out.add(Reason.MISSING_STEP_FIELD, path.child("orchestrationRef"),
-                "a SubOrchestration step needs orchestrationRef (the child Orchestration, "
-                "{name: ...}), on the step or in with", names=("orchestrationRef",))
-    else:
-        check_name(name, DNS_SUBDOMAIN_NAME, path.child(*reader.where["orchestrationRef"]), out)
+    check_reference(Reader(step, path, out), SUB_ORCHESTRATION, "orchestrationRef",
+                    "the child Orchestration", path, out)
 
 
 def build(step: Step, ctx: StepContext) -> Emitted:
@@ -66,5 +64,5 @@ def build(step: Step, ctx: StepContext) -> Emitted:
                          ctx.step_label, spec=no_expansion_json(spec), **budget)
 
 
-KIND = Kind("SubOrchestration", build, check, template=TEMPLATE_NAME,
-            extra_keys=keys_read("SubOrchestration"))
+KIND = Kind(SUB_ORCHESTRATION, build, check, template=TEMPLATE_NAME,
+            extra_keys=keys_read(SUB_ORCHESTRATION))

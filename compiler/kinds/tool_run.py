@@ -33,7 +33,7 @@ from compiler.kinds.base import (
     Emitted,
     Kind,
     StepContext,
-    check_name,
+    check_reference,
     parameter,
 )
 from compiler.kinds.container import BRACE_VAR, ENV_NAME, check_carried, needs_brace, written
@@ -42,7 +42,7 @@ from compiler.pods import container_security_context, executor_patch
 from compiler.schema_check import definition, normalized
 from compiler.step_fields import Reader, keys_read, reader_of
 from compiler.tools import Tool, render_tool
-from orchapi.api import STEP_LABEL
+from orchapi.api import STEP_LABEL, TOOL_RUN
 from orchapi.models import Step
 from orchapi.names import DNS_SUBDOMAIN_NAME, IMAGE, Grammar, quote, suggest
 from orchapi.vocabulary import Reason
@@ -58,14 +58,7 @@ ADD_TOOL = "add the Tool (tools.proompteng.ai/v1alpha1) to the input"
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
-    reader = Reader(step, path, out)
-    name = reader.ref("toolRef", typed=True)
-    if name is None:
-        out.add(Reason.MISSING_STEP_FIELD, path.child("toolRef"),
-                "a ToolRun step needs toolRef (the Tool to run, {name: ...}), on the step "
-                "or in with", names=("toolRef",))
-    else:
-        check_name(name, DNS_SUBDOMAIN_NAME, path.child(*reader.where["toolRef"]), out)
+    check_reference(Reader(step, path, out), TOOL_RUN, "toolRef", "the Tool to run", path, out)
     if SECURITY_CONTEXT in step:
         check_carried(step, SECURITY_CONTEXT, path, out)
 
@@ -190,5 +183,5 @@ def _refuse(ctx: StepContext, tool: str, field: str, what: str) -> None:
 
 
 # securityContext is orch's own key (contract §4), read by no reference controller.
-KIND = Kind("ToolRun", build, check, template=TEMPLATE_NAME, parameter_name=WITH_KEY,
-            extra_keys=(*keys_read("ToolRun"), SECURITY_CONTEXT))
+KIND = Kind(TOOL_RUN, build, check, template=TEMPLATE_NAME, parameter_name=WITH_KEY,
+            extra_keys=(*keys_read(TOOL_RUN), SECURITY_CONTEXT))
