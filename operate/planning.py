@@ -67,12 +67,7 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
     graph = build_graph(orch.spec.steps)
     failed, errored = step_list(args.fail), step_list(args.error)
     for flag, chosen in (("--fail", failed), ("--error", errored)):
-        for name in chosen:
-            if name not in graph.by_name:
-                near = suggest(name, graph.names)
-                hint = f"; did you mean {quote(near)}?" if near else ""
-                raise UsageError(f'{flag}: orchestration "{orch.metadata.name}" has no step '
-                                 f"{quote(name)}{hint}")
+        _check_steps(flag, chosen, graph, orch)
     both = sorted(set(failed) & set(errored))
     if both:
         raise UsageError(f"step {quote(both[0])} is named by both --fail and --error")
@@ -83,12 +78,7 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
         if read_policies(orch.spec.policies).total_seconds is None:
             raise UsageError(f'--timeout-during: orchestration "{orch.metadata.name}" has no '
                              "spec.policies.timeouts.totalSeconds, so its run has no deadline")
-        for name in during:
-            if name not in graph.by_name:
-                near = suggest(name, graph.names)
-                hint = f"; did you mean {quote(near)}?" if near else ""
-                raise UsageError(f'--timeout-during: orchestration "{orch.metadata.name}" has '
-                                 f"no step {quote(name)}{hint}")
+        _check_steps("--timeout-during", during, graph, orch)
     if getattr(args, "resume_from", None):
         if during:
             raise UsageError("--timeout-during cannot be used with --resume-from")
@@ -99,6 +89,19 @@ def _load_planned(args: argparse.Namespace) -> tuple[str, Graph, RunResult | Non
 
         result = plan(graph, failed, errored, during)
     return orch.metadata.name or "orchestration", graph, result
+
+
+def _check_steps(flag: str, names: Sequence[str], graph: Graph, orch: Orchestration) -> None:
+    """Every step `flag` names is one of the Orchestration's (else a usage error,
+    with the closest name)."""
+    from orchapi.names import quote, suggest
+
+    for name in names:
+        if name not in graph.by_name:
+            near = suggest(name, graph.names)
+            hint = f"; did you mean {quote(near)}?" if near else ""
+            raise UsageError(f'{flag}: orchestration "{orch.metadata.name}" has no step '
+                             f"{quote(name)}{hint}")
 
 
 def _resumed(args: argparse.Namespace, orch: Orchestration, graph: Graph,

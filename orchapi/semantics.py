@@ -339,23 +339,15 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, DecidedConditio
     succeeded = sum(s.phase is StepPhase.SUCCEEDED for s in steps)
     also = f"; {_count(by_argo, 'step')} skipped by Argo" if by_argo else ""
     if cut_short or not_begun:  # a cancel after every step had ended changed nothing
-        parts = ["cancelled (spec.cancel)"
-                 + (f"; {_count(cut_short, 'step')} stopped" if cut_short else "")
-                 + (f"; {_count(not_begun, 'step')} never started" if not_begun else "")]
-        if failed:
-            parts.append(f"{_count(failed, 'step')} failed before")
-        return RunPhase.CANCELLED, DecidedCondition(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
-                                                    RunReason.CANCELLED, "; ".join(parts))
+        return RunPhase.CANCELLED, DecidedCondition(
+            ConditionType.SUCCEEDED, ConditionStatus.FALSE, RunReason.CANCELLED,
+            _stopped_early("cancelled (spec.cancel)", cut_short, not_begun, failed))
     if timed_out:
-        stopped = named({StepReason.RUN_TIMED_OUT}, StepPhase.FAILED)
-        never = named({StepReason.RUN_TIMED_OUT}, StepPhase.SKIPPED)
-        parts = ["the run passed its deadline (spec.policies.timeouts.totalSeconds)"
-                 + (f"; {_count(stopped, 'step')} stopped" if stopped else "")
-                 + (f"; {_count(never, 'step')} never started" if never else "")]
-        if failed:
-            parts.append(f"{_count(failed, 'step')} failed before")
-        return RunPhase.FAILED, DecidedCondition(ConditionType.SUCCEEDED, ConditionStatus.FALSE,
-                                                 RunReason.RUN_TIMED_OUT, "; ".join(parts))
+        return RunPhase.FAILED, DecidedCondition(
+            ConditionType.SUCCEEDED, ConditionStatus.FALSE, RunReason.RUN_TIMED_OUT,
+            _stopped_early("the run passed its deadline (spec.policies.timeouts.totalSeconds)",
+                           named({StepReason.RUN_TIMED_OUT}, StepPhase.FAILED),
+                           named({StepReason.RUN_TIMED_OUT}, StepPhase.SKIPPED), failed))
     if ended or failed:
         parts = []
         if ended:
@@ -382,6 +374,17 @@ def _run_outcome(steps: Sequence[StepResult]) -> tuple[RunPhase, DecidedConditio
         ConditionType.SUCCEEDED, ConditionStatus.TRUE, RunReason.ALL_STEPS_SUCCEEDED,
         f"{succeeded} of {len(steps)} steps succeeded{kept}{also}" if by_argo
         else f"all {len(steps)} steps succeeded{kept}")
+
+
+def _stopped_early(why: str, stopped: Sequence[str], never: Sequence[str],
+                   failed: Sequence[str]) -> str:
+    """The message of a run its cancel or its deadline ended: what it stopped, what
+    never started, what had failed before."""
+    parts = [why + (f"; {_count(stopped, 'step')} stopped" if stopped else "")
+             + (f"; {_count(never, 'step')} never started" if never else "")]
+    if failed:
+        parts.append(f"{_count(failed, 'step')} failed before")
+    return "; ".join(parts)
 
 
 def argo_phase_agreement(run_phase: RunPhase, argo_phase: str) -> DecidedCondition:
