@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from typing import Any
 
 from compiler.argo_defaults import Judgement
 from compiler.emit import workflow_name
@@ -24,33 +23,30 @@ from compiler.jsoncost import GATE
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.tools import Tool
 from controller import conditions as conds
+from controller import effects
 from controller import status as st
 from controller import submission as sub
 from controller.admission import InstallLimits
-from controller.cancel import cancel_patch, stop_patch
 from controller.capacity import ActiveRuns, limit_message
 from controller.decide import (
     Cancel,
     Create,
-    Created,
     CreateRefused,
     DeleteWorkflow,
     Done,
     Fetch,
     Need,
     Observed,
-    OwnerState,
     ReleaseWaits,
     Requeue,
     Submission,
     WriteStatus,
     decide,
-    decide_orphan,
 )
 from controller.deliveries import delivery_holder, delivery_key
 from controller.events import Recorder, events_for
 from controller.judged import Judgements
-from controller.kube import AlreadyExistsError, ApiError, Kube, NotFoundError, retry_on_conflict
+from controller.kube import AlreadyExistsError, ApiError, Kube, retry_on_conflict
 from controller.mapping import ORCHESTRATION, Key, Lookup, controller_owner
 from controller.orchestrations import reconcile_orchestration
 from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
@@ -59,7 +55,6 @@ from controller.seal import Sealer, untrusted_view
 from controller.suspend import NodeUpdateError, hydrated
 from controller.waitindex import Target, workflow_targets
 from orchapi.api import (
-    AGENT_RUNS,
     ORCHESTRATIONS,
     RUN_LABEL,
     RUNS,
@@ -69,7 +64,7 @@ from orchapi.api import (
     Resource,
     delivery_selector,
 )
-from orchapi.argo import ARGO_WORKFLOW_LABEL, WORKFLOW_KIND
+from orchapi.argo import WORKFLOW_KIND
 from orchapi.names import label_value
 from orchapi.vocabulary import RUN_DONE, SubmitReason
 
@@ -174,7 +169,8 @@ class Reconciler:
         wf_name = workflow_name(key.name)
         if run is None:
             self._index_waits(key, None, "")
-            return self._collect_orphan(key, self.caches.workflow(ns, wf_name))
+            return Result.of(effects.collect_orphan(self.kube, key,
+                                                    self.caches.workflow(ns, wf_name)))
         ref = ((run.get("spec") or {}).get("orchestrationRef") or {}).get("name") or ""
         uid = str(run["metadata"].get("uid") or "")
         workflow = hydrated(self.caches.workflow(ns, wf_name), uid)
@@ -216,10 +212,10 @@ class Reconciler:
                         log.debug("status written", extra={"run": f"{ns}/{key.name}"})
                     return Result.of(action.requeue)
                 elif isinstance(action, DeleteWorkflow):
-                    self._delete(action.workflow, action.propagation)
+                    effects.delete_if_still_owned(self.kube, action.workflow, action.propagation)
                     return Result.of(action.requeue)
                 elif isinstance(action, Cancel):
-                    self._cancel(action)
+                    effects.cancel(self.kube, action.workflow, action.plan)
                     o = replace(o, cancel_applied=True)
                 elif isinstance(action, ReleaseWaits):
                     try:
@@ -286,10 +282,10 @@ class Reconciler:
                                                 str(meta["uid"])), workflow_live=True)
         if need is Need.OWNER:
             owner = controller_owner(o.workflow) if o.workflow is not None else None
-            return replace(o, owner=self._owner_state(ns, owner))
+            return replace(o, owner=effects.owner_state(self.kube, ns, owner))
         if need is Need.CREATED:
             assert o.workflow is not None
-            return replace(o, created=self._created(o.workflow))
+            return replace(o, created=effects.created_by(self.kube, o.workflow))
         if need is Need.ORCHESTRATION:  # (no name: nothing to read, it is not found)
             try:
                 found = self.kube.get(ORCHESTRATIONS, ns, ref) if ref else None
@@ -410,36 +406,6 @@ class Reconciler:
                         out.add(uids[str(owner.get("uid"))])
         return out
 
-    # -- cancel ---------------------------------------------------------------------------
-    def _created(self, workflow: Obj) -> Created:
-        """The child runs and AgentRuns the Workflow's resource steps created (by
-        Argo's workflow label; `controller.cancel` checks the owner reference)."""
-        meta = workflow["metadata"]
-        selector = f"{ARGO_WORKFLOW_LABEL}={meta['name']}"
-        runs = [i for page, _ in self.kube.list_pages(RUNS, meta["namespace"], selector)
-                for i in page]
-        try:
-            agents = [i for page, _ in self.kube.list_pages(AGENT_RUNS, meta["namespace"],
-                                                             selector) for i in page]
-        except NotFoundError:  # no AgentRun CRD in this cluster: nothing to delete
-            agents = []
-        return Created(tuple(runs), tuple(agents))
-
-    def _cancel(self, action: Cancel) -> None:
-        """Stop the Workflow, cancel the child runs, delete the AgentRuns (each
-        idempotent: a reconcile that fails halfway does it again)."""
-        meta = action.workflow["metadata"]
-        ns, plan = meta["namespace"], action.plan
-        if plan.stop_workflow:
-            self.kube.patch(WORKFLOWS, ns, meta["name"], stop_patch())
-            log.info("workflow stopped for a cancel", extra={"workflow": f"{ns}/{meta['name']}"})
-        for name in plan.cancel_runs:
-            self.kube.patch(RUNS, ns, name, cancel_patch())
-            log.info("child run cancelled", extra={"run": f"{ns}/{name}"})
-        for name, uid in plan.delete_agent_runs:
-            self.kube.delete(AGENT_RUNS, ns, name, uid=uid)
-            log.info("AgentRun deleted for a cancel", extra={"agentrun": f"{ns}/{name}"})
-
     # -- writes ---------------------------------------------------------------------------
     def _write(self, run: Obj, new: Obj) -> bool:
         old = run.get("status") or {}
@@ -460,45 +426,3 @@ class Reconciler:
                                           "phase": new.get("phase"),
                                           "progress": new.get("progress")})
         return True
-
-    # -- garbage ----------------------------------------------------------------------------
-    def _owner_state(self, namespace: str, owner: Mapping[str, Any] | None) -> OwnerState:
-        if owner is None:
-            return OwnerState.GONE
-        live = self.kube.get(RUNS, namespace, str(owner.get("name")))
-        gone = live is None or live["metadata"]["uid"] != owner.get("uid")
-        return OwnerState.GONE if gone else OwnerState.EXISTS
-
-    def _collect_orphan(self, key: Key, workflow: Obj | None) -> Result:
-        owner = OwnerState.UNKNOWN
-        for _ in range(3):
-            action = decide_orphan(key.name, workflow, owner)
-            if isinstance(action, Fetch):
-                assert workflow is not None
-                owner = self._owner_state(key.namespace, controller_owner(workflow))
-            elif isinstance(action, DeleteWorkflow):
-                self._delete(action.workflow, action.propagation)
-                return Result.of(action.requeue)
-            else:
-                return Result()
-        return Result()
-
-    def _delete(self, cached: Obj, propagation: str) -> None:
-        """Delete it only if, read live, it is still controlled by the same run: the
-        cache may predate the garbage collector orphaning it (`propagationPolicy:
-        Orphan` strips the ownerReference before the run goes); the resourceVersion
-        precondition makes the check and the delete one step."""
-        meta = cached["metadata"]
-        wf = self.kube.get(WORKFLOWS, meta["namespace"], meta["name"])
-        owner = controller_owner(wf) if wf is not None else None
-        old_owner = controller_owner(cached)
-        if wf is None or owner is None or old_owner is None \
-                or owner.get("uid") != old_owner.get("uid") \
-                or wf["metadata"].get("deletionTimestamp"):
-            return
-        meta = wf["metadata"]
-        if self.kube.delete(WORKFLOWS, meta["namespace"], meta["name"], uid=meta["uid"],
-                            resource_version=meta["resourceVersion"],
-                            propagation=propagation):
-            log.info("deleted the Workflow of a deleted run",
-                     extra={"workflow": f"{meta['namespace']}/{meta['name']}"})
