@@ -133,10 +133,7 @@ class Batch:
 
     def _add(self, judged: Judged, file_no: int) -> None:
         self.documents += 1
-        self.diagnostics.extend(judged.diagnostics)
-        duplicate = self.index.add(judged)
-        if duplicate is not None:
-            self.diagnostics.append(duplicate)
+        if not self.index.admit(judged, self.diagnostics):
             return
         doc, model = judged.doc, judged.model
         if model is None and judged.kind == ORCHESTRATION_KIND and judged.key is not None:

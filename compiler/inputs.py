@@ -129,6 +129,15 @@ class Index:
     runs: dict[Key, Place] = field(default_factory=dict)
     tools: dict[Key, Place] = field(default_factory=dict)
 
+    def admit(self, judged: Judged, diagnostics: list[Diagnostic]) -> bool:
+        """Take in one judged document: its diagnostics go to `diagnostics`, and
+        so does a `DuplicateResource` (then False: the document goes no further)."""
+        diagnostics.extend(judged.diagnostics)
+        duplicate = self.add(judged)
+        if duplicate is not None:
+            diagnostics.append(duplicate)
+        return duplicate is None
+
     def add(self, judged: Judged) -> Diagnostic | None:
         """Record `judged`; a `DuplicateResource` error when its kind, namespace
         and name were seen before (the earlier place is named)."""
@@ -267,10 +276,7 @@ def _parse_into(inputs: Inputs, text: str, file: str, strict: bool, max_steps: i
             inputs.diagnostics.append(item)
             continue
         inputs.documents += 1
-        inputs.diagnostics.extend(item.diagnostics)
-        duplicate = inputs.index.add(item)
-        if duplicate is not None:
-            inputs.diagnostics.append(duplicate)
+        if not inputs.index.admit(item, inputs.diagnostics):
             continue
         if isinstance(item.model, Orchestration):
             inputs.orchestrations.append((item.doc, item.model))

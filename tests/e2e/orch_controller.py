@@ -22,15 +22,16 @@ from typing import Any
 
 import yaml
 
-from orchapi.api import Obj
+from orchapi.api import API_VERSION, Obj
+from orchapi.argo import ARGO_API_VERSION
 from orchapi.vocabulary import RUN_DONE
 from tests.cluster import Cluster
 from tests.cluster.kube import wait_for
 from tests.cluster.procs import free_port
 from tests.cluster.tools import REPO
 
-API = "orchestration.proompteng.ai/v1alpha1"
-WF_API = "argoproj.io/v1alpha1"
+API = API_VERSION
+WF_API = ARGO_API_VERSION
 RBAC_TEMPLATE = REPO / "charts" / "orch" / "templates" / "rbac.yaml"
 CHART_SA = "orch"
 CHART_NAMESPACE = "orch-system"
@@ -277,6 +278,18 @@ def condition(obj: Obj, type_: str) -> Obj:
 def workflows_of(cluster: Cluster, run_name: str) -> list[Obj]:
     return cluster.kube.list_objects(WF_API, "Workflow", cluster.namespace,
                                      f"orchestration.proompteng.ai/run={run_name}")
+
+
+def resource_manifest(pods: Sequence[Obj]) -> Obj | None:
+    """The object a resource step's executor would create: Argo's final manifest,
+    from the executor pod's ARGO_TEMPLATE; None while no such pod exists."""
+    for pod in pods:
+        for c in pod["spec"].get("containers", []) + pod["spec"].get("initContainers", []):
+            for e in c.get("env") or []:
+                if e["name"] == "ARGO_TEMPLATE":
+                    manifest: Obj = yaml.safe_load(json.loads(e["value"])["resource"]["manifest"])
+                    return manifest
+    return None
 
 
 def execute_resource_step(cluster: Cluster, namespace: str, run_name: str,

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from orchapi.api import Obj
+from orchapi.api import APPROVALS_API_VERSION, Obj
 from tests.cluster import Cluster
 from tests.cluster.argo import CONFIGMAP, CONTROLLER_NAMESPACE, WF_API, wait_for_workflow
 from tests.cluster.kwok import Failures
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.e2e
 DEFAULTS = {"spec": {"activeDeadlineSeconds": 6,
                      "templateDefaults": {"timeout": "4s", "retryStrategy": {"limit": 2}}}}
 POLICY_CRD = "approvalpolicies.approvals.proompteng.ai"
-APPROVALS_API = "approvals.proompteng.ai/v1alpha1"
+APPROVALS_API = APPROVALS_API_VERSION
 
 
 def _probe(cluster: Cluster, failures: Failures) -> Obj:

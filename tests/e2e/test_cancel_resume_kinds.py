@@ -32,7 +32,8 @@ from typing import Any
 import pytest
 
 from controller.argo_messages import STOPPED_WITH_STRATEGY, WAIT_TIMED_OUT
-from orchapi.api import DEPTH_ANNOTATION, Obj
+from orchapi.api import APPROVALS_API_VERSION, DEPTH_ANNOTATION, TOOLS_API_VERSION, Obj
+from orchapi.argo import ARGO_API_VERSION
 from tests.cluster import Cluster
 from tests.cluster.cluster import TOOL_CRD
 from tests.cluster.kwok import Failures
@@ -54,9 +55,9 @@ from tests.support.argo import SHARED_ABSENT
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
-TOOLS_API = "tools.proompteng.ai/v1alpha1"
-APPROVALS_API = "approvals.proompteng.ai/v1alpha1"
-WF_API = "argoproj.io/v1alpha1"
+TOOLS_API = TOOLS_API_VERSION
+APPROVALS_API = APPROVALS_API_VERSION
+WF_API = ARGO_API_VERSION
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,8 @@ from kubernetes import client
 from compiler.emit import workflow_name
 from compiler.podpolicy import PodPolicy
 from controller.config import pod_settings
-from orchapi.api import Obj
+from orchapi.api import API_VERSION, Obj
+from orchapi.argo import ARGO_API_VERSION
 from tests.chart import apiserver, helm, rbac, validate
 from tests.chart.helm import ValueSet, by_kind, container_env
 from tests.cluster import Cluster
@@ -49,8 +50,8 @@ from tests.e2e.orch_controller import execute_resource_step, token_kubeconfig
 
 pytestmark = pytest.mark.e2e
 
-API = "orchestration.proompteng.ai/v1alpha1"
-WF_API = "argoproj.io/v1alpha1"
+API = API_VERSION
+WF_API = ARGO_API_VERSION
 VALUE_SETS = helm.value_sets()
 CONTROLLER_RULES = {
     ("orchestration.proompteng.ai", "orchestrations"), ("orchestration.proompteng.ai",

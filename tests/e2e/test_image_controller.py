@@ -36,7 +36,7 @@ from kubernetes import client
 
 from image.build import Built
 from image.buildah import Buildah
-from orchapi.api import Obj
+from orchapi.api import API_VERSION, Obj
 from tests.chart import apiserver, helm, rbac
 from tests.chart.helm import by_kind, container_env
 from tests.cluster import Cluster
@@ -57,7 +57,7 @@ from tests.image.runtime import (
 pytestmark = [pytest.mark.e2e, pytest.mark.image]
 __all__ = ["built_image"]  # a fixture, imported to be found by pytest
 
-API = "orchestration.proompteng.ai/v1alpha1"
+API = API_VERSION
 SA_NAME = "orch"  # the chart's ServiceAccount (its full name for release "orch")
 
 

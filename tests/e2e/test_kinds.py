@@ -18,7 +18,6 @@ as the executor would.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -33,7 +32,13 @@ import pytest
 import yaml
 
 from controller.argo_messages import WAIT_TIMED_OUT
-from orchapi.api import DEPTH_ANNOTATION, Obj
+from orchapi.api import (
+    APPROVALS_API_VERSION,
+    DEPTH_ANNOTATION,
+    SIGNALS_API_VERSION,
+    TOOLS_API_VERSION,
+    Obj,
+)
 from tests.cluster import Cluster
 from tests.cluster.cluster import TOOL_CRD
 from tests.cluster.kube import wait_for
@@ -43,6 +48,7 @@ from tests.e2e.orch_controller import (
     condition,
     leading_controller,
     orchestration,
+    resource_manifest,
     run,
     run_done,
     step_table,
@@ -54,9 +60,9 @@ from tests.unit.compiler.test_literals import k8s_expand
 pytestmark = pytest.mark.e2e
 
 JANGAR_EXAMPLES = SHARED / "reference" / "jangar" / "charts" / "agents" / "examples"
-TOOLS_API = "tools.proompteng.ai/v1alpha1"
-APPROVALS_API = "approvals.proompteng.ai/v1alpha1"
-SIGNALS_API = "signals.proompteng.ai/v1alpha1"
+TOOLS_API = TOOLS_API_VERSION
+APPROVALS_API = APPROVALS_API_VERSION
+SIGNALS_API = SIGNALS_API_VERSION
 MAX_DEPTH = 2  # the controller's ORCH_MAX_SUBORCHESTRATION_DEPTH here (default 8)
 
 
@@ -258,15 +264,7 @@ def child_manifest(cluster: Cluster, run_name: str) -> Obj:
     """The child run the SubOrchestration step's executor would create: Argo's final
     manifest, from the executor pod's ARGO_TEMPLATE."""
     def found() -> Obj | None:
-        pods = pods_of(cluster, run_name, "child")
-        for pod in pods:
-            for c in pod["spec"].get("containers", []) + pod["spec"].get("initContainers", []):
-                for e in c.get("env") or []:
-                    if e["name"] == "ARGO_TEMPLATE":
-                        manifest: Obj = yaml.safe_load(
-                            json.loads(e["value"])["resource"]["manifest"])
-                        return manifest
-        return None
+        return resource_manifest(pods_of(cluster, run_name, "child"))
     manifest: Obj = wait_for(found, f"{run_name}: the child's manifest", 30, 0.2)
     return manifest
 

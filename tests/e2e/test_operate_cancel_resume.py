@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from orchapi.api import Obj
+from orchapi.api import AGENTS_API_VERSION, Obj
 from tests.cluster import Cluster
 from tests.cluster.cluster import AGENT_RUN_CRD
 from tests.cluster.kube import wait_for
@@ -43,7 +43,7 @@ from tests.support.argo import SHARED_ABSENT
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
-AGENTS_API = "agents.proompteng.ai/v1alpha1"
+AGENTS_API = AGENTS_API_VERSION
 
 
 @pytest.fixture(scope="module")

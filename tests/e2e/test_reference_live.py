@@ -29,7 +29,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from orchapi.api import Obj
+from orchapi.api import API_VERSION, APPROVALS_API_VERSION, Obj
 from tests.cluster import Cluster
 from tests.cluster.cluster import AGENT_RUN_CRD, TOOL_CRD
 from tests.cluster.kube import wait_for
@@ -38,6 +38,7 @@ from tests.e2e.orch_controller import (
     ControllerProcess,
     apply,
     leading_controller,
+    resource_manifest,
     run,
     run_done,
     step_table,
@@ -60,8 +61,8 @@ from tests.unit.compiler.test_reference_orchestrations import crd_problems
 pytestmark = pytest.mark.e2e
 
 AGENTS = "agents.proompteng.ai"
-ORCH_API = "orchestration.proompteng.ai/v1alpha1"
-APPROVALS_API = "approvals.proompteng.ai/v1alpha1"
+ORCH_API = API_VERSION
+APPROVALS_API = APPROVALS_API_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -126,14 +127,8 @@ def executor_manifest(cluster: Cluster, run_name: str, step: str, timeout: float
                 f"orchestration.proompteng.ai/step={step}")
 
     def found() -> Obj | None:
-        for pod in cluster.kube.list_objects("v1", "Pod", cluster.namespace, selector):
-            for c in pod["spec"].get("containers", []) + pod["spec"].get("initContainers", []):
-                for e in c.get("env") or []:
-                    if e["name"] == "ARGO_TEMPLATE":
-                        manifest: Obj = yaml.safe_load(
-                            json.loads(e["value"])["resource"]["manifest"])
-                        return manifest
-        return None
+        return resource_manifest(cluster.kube.list_objects("v1", "Pod", cluster.namespace,
+                                                           selector))
     manifest: Obj = wait_for(found, f"{run_name}/{step}: the executor's manifest", timeout, 0.2)
     return manifest
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from orchapi.api import RUN_LABEL, Obj
+from orchapi.api import RUN_LABEL, TOOLS_API_VERSION, Obj
 from tests.cluster import Cluster
 from tests.cluster.kube import wait_for
 from tests.e2e.orch_controller import API, WF_API, leading_controller
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.security]
 NAMESPACE = "sec-pod-policy"
 # The install: the default policy, but Tools and Containers only from one registry.
 POLICY = {"images": ["alpine:*"]}
-TOOLS_API = "tools.proompteng.ai/v1alpha1"
+TOOLS_API = TOOLS_API_VERSION
 
 
 @dataclass(frozen=True)

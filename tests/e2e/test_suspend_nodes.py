@@ -21,11 +21,12 @@ import pytest
 
 from controller.suspend import set_suspend_node
 from orchapi.api import Obj
+from orchapi.argo import ARGO_API_VERSION
 from tests.cluster import Cluster
 from tests.cluster.kube import wait_for
 
 pytestmark = pytest.mark.e2e
-WF_API = "argoproj.io/v1alpha1"
+WF_API = ARGO_API_VERSION
 VOLATILE = ("id", "name", "startedAt", "finishedAt", "boundaryID", "children",
             "outboundNodes", "resourcesDuration", "progress", "estimatedDuration",
             "templateScope")
