@@ -97,8 +97,9 @@ def emit_run(
     out = out if out is not None else Collector()
     if len(orchestration.spec.steps) <= limits.tasks:
         scratch = Collector()
-        single = emit_workflow(orchestration, run, scratch, service_account, pods, reused,
-                               tools, tools_where, tools_hint, descendants)
+        single = emit_workflow(orchestration, run, scratch, service_account=service_account,
+                               pods=pods, reused=reused, tools=tools, tools_where=tools_where,
+                               tools_hint=tools_hint, descendants=descendants)
         if _fits(single.workflow, single.size, limits) or any(
                 d.is_error and d.reason is not Reason.WORKFLOW_TOO_LARGE
                 for d in scratch.items):
