@@ -19,7 +19,7 @@ cannot be added when the run already has Argo's maximum of 200 tasks; there, and
 wherever else the phases differ, the run's `ArgoPhaseAgrees` condition says so.
 
 The task is told apart from the steps by its template, whose name no step template
-and no entrypoint can take (`RESERVED_TEMPLATE_NAMES`); its own name is the first of
+and no entrypoint can take (`compiler.kinds.RESERVED_TEMPLATE_NAMES`); its own name is the first of
 `orch-outcome`, `orch-outcome-2`, ... that no step has.
 """
 

@@ -1,9 +1,12 @@
 """Reconcile one key: the thin executor of `controller.decide`.
 
-Why thin: every choice is made by `decide` (pure, table-tested); this module only
-gathers what it asks for (from the caches first, from the apiserver when it must),
-performs the one action it returns, and feeds the outcome back (a refused create,
-a Workflow that already exists). Reconciliation is level-based: it reads the
+Why thin: every choice is made by `decide` (pure, table-tested), and a run's Workflow
+is assembled by `controller.submission` (pure, table-tested); this module only
+gathers what they ask for (from the caches first, from the apiserver when it must),
+performs the one action `decide` returns (a cancel, a guarded delete: the requests
+are `controller.effects`'), and feeds the outcome back (a refused create, a Workflow
+that already exists). A new run: Fetch(RUN), Fetch(ORCHESTRATION), [Fetch(DELIVERY)],
+Fetch(SUBMISSION), Create, WriteStatus. Reconciliation is level-based: it reads the
 current state and ignores which event woke it, so a missed or duplicated event
 cannot change the outcome. A status write that meets a newer version (409) starts
 over from a live read (`retry_on_conflict`).

@@ -193,7 +193,7 @@ def _fail(message: str) -> int:
     return EXIT_CLUSTER
 
 
-# The cluster flags every cluster command takes (operate.commands.register), each
+# The cluster flags every cluster command takes (_add_cluster_commands), each
 # with a value: kubectl takes them before its subcommand too.
 _CLUSTER_FLAGS = ("-n", "--namespace", "--context", "--kubeconfig")
 
