@@ -21,7 +21,7 @@ from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.salvage import compile_problems, salvage
 from compiler.tools import Tool
 from compiler.validate import check_document_kind, check_orchestration, check_run, check_tool
-from orchapi.api import MAX_STEPS, ORCHESTRATION_KIND
+from orchapi.api import MAX_STEPS, ORCHESTRATION_KIND, TOOLS_API_VERSION
 from orchapi.models import Orchestration
 
 _TOP = {"apiVersion": 0, "kind": 1, "metadata": 2, "spec": 3}
@@ -103,7 +103,7 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
     out = Collector()
     ns = run.metadata.namespace
     # In the cluster's words: the CLI's "add the Tool to the input" means nothing here.
-    hint = (f'create the Tool (tools.proompteng.ai/v1alpha1) in namespace "{ns}", or fix '
+    hint = (f'create the Tool ({TOOLS_API_VERSION}) in namespace "{ns}", or fix '
             "the step's toolRef")
     compiled = emit_workflow(orchestration, run, out, service_account=service_account, pods=pods,
                              reused=reused, tools=dict(tools or {}),

@@ -52,7 +52,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from operate.cluster import connect
-    from orchapi.api import RUNS
+    from orchapi.api import GROUP, RUN_KIND, RUNS
 
     client = connect(args)
     namespace = None if args.all_namespaces else client.namespace
@@ -66,8 +66,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.output == "name":
         for item in sorted(items, key=lambda i: i["metadata"]["name"]):
-            sys.stdout.write(f"orchestrationrun.orchestration.proompteng.ai/"
-                             f"{item['metadata']['name']}\n")
+            sys.stdout.write(f"{RUN_KIND.lower()}.{GROUP}/{item['metadata']['name']}\n")
         return EXIT_OK
     if not items:
         where = "any namespace" if namespace is None else f'namespace "{namespace}"'

@@ -8,7 +8,7 @@ from typing import Any
 
 from compiler.kinds.base import STEP_PARAM, Emitted, Template, parameter
 from orchapi.api import STEP_LABEL
-from orchapi.argo import ARGO_API_VERSION, WORKFLOW_KIND
+from orchapi.argo import ARGO_API_VERSION, ARGO_WORKFLOW_LABEL, WORKFLOW_KIND
 
 
 def create_template(api_version: str, kind: str, success: str, failure: str,
@@ -30,7 +30,7 @@ def create_template(api_version: str, kind: str, success: str, failure: str,
         "  generateName: '{{workflow.name}}-{{=sprig.lower(inputs.parameters.step)}}-'\n"
         "  labels:\n"
         f"    {STEP_LABEL}: '{{{{inputs.parameters.step}}}}'\n"
-        "    workflows.argoproj.io/workflow: '{{workflow.name}}'\n"
+        f"    {ARGO_WORKFLOW_LABEL}: '{{{{workflow.name}}}}'\n"
         + (f"  annotations:\n{annotated}" if annotated else "")
         + "  ownerReferences:\n"
         f"  - apiVersion: {ARGO_API_VERSION}\n"

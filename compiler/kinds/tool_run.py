@@ -42,7 +42,7 @@ from compiler.pods import container_security_context, executor_patch
 from compiler.schema_check import definition, normalized
 from compiler.step_fields import Reader, keys_read, reader_of
 from compiler.tools import Tool, render_tool
-from orchapi.api import STEP_LABEL, TOOL_RUN
+from orchapi.api import STEP_LABEL, TOOL_RUN, TOOLS_API_VERSION
 from orchapi.models import Step
 from orchapi.names import DNS_SUBDOMAIN_NAME, IMAGE, Grammar, quote, suggest
 from orchapi.vocabulary import Reason
@@ -54,7 +54,7 @@ TEMPLATE_NAME = "tool-"  # + the Tool's name
 WITH_KEY = Grammar("ToolRun parameter name", r"[^{}.]+", 253, "orch",
                    "any text without '{', '}' or '.'")
 SECURITY_CONTEXT = "securityContext"  # the step's, for the Tool's container
-ADD_TOOL = "add the Tool (tools.proompteng.ai/v1alpha1) to the input"
+ADD_TOOL = f"add the Tool ({TOOLS_API_VERSION}) to the input"
 
 
 def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
