@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install lock test unit e2e golden bench validate lint typecheck crds k8s-schema tools clean image image-test image-lock
+.PHONY: install lock test unit e2e golden bench validate lint typecheck crds k8s-schema tools reference clean image image-test image-lock
 
 $(BIN)/orch: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,22 @@ lock: install  ## re-resolve the newest versions pyproject.toml allows; rewrite 
 
 tools:  ## build (or reuse) kube-apiserver, etcd, kwok, Argo, helm into ~/.cache/orch-tools
 	tools/build.sh
+
+# The reference system the tests compare against (tests/support/reference.py), a
+# bare clone cached outside the repo and keyed by its commit; without it those
+# tests skip with the reason. REFERENCE_URL may name a local mirror.
+REFERENCE_COMMIT := 6b69af37f6
+REFERENCE_URL ?= https://github.com/proompteng/lab.git
+REFERENCE_DIR := $(HOME)/.cache/orch-reference/proompteng+lab-$(REFERENCE_COMMIT)
+reference:  ## clone proompteng/lab (the reference system) into ~/.cache/orch-reference, once
+	@if git -C $(REFERENCE_DIR) cat-file -e $(REFERENCE_COMMIT)^{commit} 2>/dev/null; then \
+	  echo "reference: $(REFERENCE_DIR) holds $(REFERENCE_COMMIT)"; \
+	else \
+	  rm -rf $(REFERENCE_DIR).tmp && \
+	  timeout 600 git clone --quiet --bare $(REFERENCE_URL) $(REFERENCE_DIR).tmp && \
+	  git -C $(REFERENCE_DIR).tmp cat-file -e $(REFERENCE_COMMIT)^{commit} && \
+	  mv $(REFERENCE_DIR).tmp $(REFERENCE_DIR); \
+	fi
 
 test: install tools lint  ## everything: lint, types, unit, golden, property, e2e
 	$(PY) -m pytest -q

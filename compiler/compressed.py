@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import json
 import threading
 import zlib
+from types import ModuleType
 from typing import Any
 
 from compiler.jsoncost import GATE, estimated_cost
@@ -38,7 +40,6 @@ MAX_NODES_COST = 96 * 1024 * 1024  # bytes of Python objects, as `estimated_cost
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1024 * 1024
-_ZSTD_FEED = 256
 _one_at_a_time = threading.Lock()
 
 
@@ -99,25 +100,31 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
-def _unzstd(data: bytes, limit: int) -> bytes:
-    import zstandard  # loaded only when a zstd payload is met
+def zstd_module() -> ModuleType:
+    """Python's compression.zstd (3.14+), else its backport (pyproject.toml)."""
+    try:
+        return importlib.import_module("compression.zstd")
+    except ImportError:
+        return importlib.import_module("backports.zstd")
 
-    # Input is fed a little at a time: zstd's output per call is unbounded (a few
-    # bytes of RLE blocks are megabytes), its input per call is what bounds it
-    # (256 bytes: at most a few MiB). Frames are read in turn, as Go's DecodeAll.
+
+def _unzstd(data: bytes, limit: int) -> bytes:
+    # PEP 784's decompressor (Python 3.14's compression.zstd, backported): its output
+    # per call is bounded by max_length, so a bomb stops at `limit`. Frames are read
+    # in turn, as Go's DecodeAll reads them.
+    zstd = zstd_module()  # loaded only when a zstd payload is met
     out = bytearray()
     rest = data
     while rest:
-        d = zstandard.ZstdDecompressor().decompressobj()
-        pos = 0
-        while not d.eof:
-            if pos >= len(rest):
+        d = zstd.ZstdDecompressor()
+        out += d.decompress(rest, max_length=limit + 1 - len(out))
+        while not d.eof and len(out) <= limit:
+            if d.needs_input:
                 raise UnreadableNodesError("zstd data is truncated")
-            out += d.decompress(rest[pos:pos + _ZSTD_FEED])
-            pos += _ZSTD_FEED
-            if len(out) > limit:
-                raise _too_large(limit)
-        rest = d.unused_data + rest[pos:]
+            out += d.decompress(b"", max_length=limit + 1 - len(out))
+        if len(out) > limit:
+            raise _too_large(limit)
+        rest = d.unused_data
     return bytes(out)
 
 

@@ -18,8 +18,10 @@ import pytest
 from tests.support.built import build
 from tests.support.reference import (
     agentrun_crds,
+    expected_agent_runs,
     mirror_orchestrations,
     oracle,
+    require_mirror,
     shared_orchestrations,
     skip_without_inputs,
 )
@@ -60,7 +62,7 @@ def test_every_reference_orchestration_compiles_to_the_reference_s_agent_runs() 
             built_specs.append((origin, i, spec, built))
             for name, crd in crds:
                 verdicts[(origin, i, name)] = crd_problems(crd, spec)
-    assert len(built_specs) >= 4  # two codex, two primitives
+    assert len(built_specs) >= expected_agent_runs()
     for (origin, i, spec, built), result in zip(built_specs, oracle(cases), strict=True):
         warned = {str(d.path) for d in built.diagnostics
                   if not d.is_error and str(d.reason) in ("MissingStepField", "InvalidField")
@@ -104,7 +106,7 @@ def test_what_the_crd_says_of_the_reference_s_own_orchestrations() -> None:
 
 @pytest.mark.parametrize("name", ["codex-rerun", "codex-system-improvement"])
 def test_the_live_codex_orchestrations_carry_every_field_of_with(name: str) -> None:
-    skip_without_inputs()
+    require_mirror()
     docs = [d for _, d in mirror_orchestrations() if d["metadata"]["name"] == name]
     if not docs:
         pytest.skip("the mirror lacks argocd/applications/agents/codex-orchestrations.yaml")
