@@ -226,3 +226,25 @@ def test_a_tool_env_entry_without_a_name_is_refused_at_submission() -> None:
     assert compiled is None
     assert (str(problem.reason), str(problem.path)) == ("InvalidField", "spec.steps[0].toolRef")
     assert problem.message.startswith('Tool "linter" spec.env[0].name: "" is empty')
+
+
+def test_an_invalid_run_is_refused_with_what_compiling_it_finds() -> None:
+    """Every problem at once (contract §2, issue 21): a run with a problem of its
+    own is compiled salvaged, so a parameter that no step can take is reported
+    beside it, not after it is fixed."""
+    from compiler.diagnostics import Collector
+    from compiler.validate import check_orchestration
+    from controller.validation import compile_run
+
+    orch = cluster_object([{"name": "t", "kind": "Template",
+                            "templateRef": {"name": "shared", "template": "notify"}}])
+    model = check_orchestration(orch, Collector())
+    assert model is not None
+    run = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+           "metadata": {"name": "r", "namespace": "ns"},
+           "spec": {"orchestrationRef": {"name": "o"},
+                    "parameters": {"x": "{{workflow.uid}}", "a.b": "v"}}}
+    problems, compiled = compile_run(model, run, None)
+    assert compiled is None
+    assert [(str(p.reason), str(p.path)) for p in problems] == [
+        ("InvalidField", 'spec.parameters["a.b"]'), ("InvalidField", "spec.parameters.x")]
