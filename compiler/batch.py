@@ -11,7 +11,8 @@ both are then parsed again from their place in the text, which is kept. The
 input's Tools are kept as models (they are small); an Orchestration with a
 ToolRun step is compiled at the end, when every Tool of the input is known. An
 invalid Orchestration is compiled at the end too, salvaged (`compiler.salvage`),
-for the problems only compiling finds: every problem of every document at once.
+for the problems only compiling finds, and so is an invalid run with its
+Orchestration: every problem of every document at once.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from compiler.inputs import (
     tools_by_name,
 )
 from compiler.pods import PodSettings
-from compiler.salvage import compile_problems, salvage
+from compiler.salvage import compile_problems, salvage, salvage_run
 from compiler.source import Document, Origin, normalize, reparse
 from compiler.suborchestrations import (
     calls_of,
@@ -43,7 +44,7 @@ from compiler.suborchestrations import (
 )
 from compiler.tools import Tool, ToolSource
 from compiler.validate import check_tool
-from orchapi.api import MAX_STEPS, ORCHESTRATION_KIND, TOOL_RUN
+from orchapi.api import MAX_STEPS, ORCHESTRATION_KIND, RUN_KIND, TOOL_RUN
 from orchapi.models import Orchestration, OrchestrationRun
 
 Render = Callable[[dict[str, Any]], str]
@@ -91,6 +92,9 @@ class Batch:
     alone: dict[Key, Unit] = field(default_factory=dict)
     orchestrations: dict[Key, Entry] = field(default_factory=dict)
     runs: list[Entry] = field(default_factory=list)
+    # The runs among them with errors of their own (by order): compiled salvaged
+    # (`compiler.salvage.salvage_run`), for the problems only pairing finds.
+    invalid_runs: set[tuple[int, int, tuple[Any, ...]]] = field(default_factory=set)
     units: list[Unit] = field(default_factory=list)
     # namespace -> name -> the Orchestrations its SubOrchestration steps call
     calls: dict[str, dict[str, list[str]]] = field(default_factory=dict)
@@ -138,6 +142,12 @@ class Batch:
         doc, model = judged.doc, judged.model
         if model is None and judged.kind == ORCHESTRATION_KIND and judged.key is not None:
             self._add_invalid(judged, file_no)
+            return
+        if model is None and judged.kind == RUN_KIND and doc.origin is not None \
+                and not any(p.is_error for p in doc.problems):
+            entry = Entry(file_no, doc.index, doc.prefix, doc.origin)
+            self.runs.append(entry)
+            self.invalid_runs.add(entry.order)
             return
         if model is None or judged.key is None:
             return
@@ -271,9 +281,15 @@ class Batch:
             self.diagnostics.extend(self._cycles())
             for entry in self.runs:
                 run_doc = self._reread(entry)
-                (judged,) = judge(run_doc, self.strict, self.max_steps)
-                run = judged.model
-                assert isinstance(run, OrchestrationRun)
+                invalid = entry.order in self.invalid_runs
+                if invalid:  # its own problems are reported; these are the pairing's
+                    run = salvage_run(run_doc.data)
+                    if run is None:
+                        continue
+                else:
+                    (judged,) = judge(run_doc, self.strict, self.max_steps)
+                    assert isinstance(judged.model, OrchestrationRun)
+                    run = judged.model
                 found = self.index.find(run_doc, run)
                 if isinstance(found, Diagnostic):
                     self.diagnostics.append(found)
@@ -290,7 +306,7 @@ class Batch:
                 (orch_judged,) = judge(orch_doc, self.strict, self.max_steps)
                 assert isinstance(orch_judged.model, Orchestration)
                 self.units.append(self._compile(orch_doc, orch_judged.model, run,
-                                                (*entry.order, 1), run_doc))
+                                                (*entry.order, 1), run_doc, salvaged=invalid))
             for k, entry in self.later.items():
                 if k not in used:
                     orch_doc = self._reread(entry)

@@ -363,6 +363,18 @@ def _refuse_settings(step: Step, path: FieldPath, out: Collector) -> None:
                 "WorkflowTemplate; it cannot be set here",
                 hint="set retryStrategy/timeout on the template in the WorkflowTemplate",
             )
+        elif value == 0:
+            # 0 reads as "none" (no retries, no timeout), which the step cannot give
+            # either: the referenced template's own setting applies. Said, not dropped.
+            out.add(
+                Reason.INVALID_FIELD,
+                path.child(key),
+                f"{key} 0 has no effect on {article(step.kind)} step: Argo takes {key} "
+                "from the referenced WorkflowTemplate, whose own setting applies",
+                hint="remove it; to change it, set retryStrategy/timeout on the template "
+                     "in the WorkflowTemplate",
+                severity=Severity.WARNING,
+            )
 
 
 def _intern(

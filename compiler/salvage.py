@@ -13,6 +13,13 @@ inert stand-in where a step is not, and drops what only the graph needs
 (`dependsOn`, which the graph checks have judged already), so the compile checks
 run on every document and report at the step's own path.
 
+An invalid OrchestrationRun is salvaged the same way (`salvage_run`): what its
+Workflow is compiled from (its Orchestration's name, its namespace, the parameters
+whose names and values are usable) is kept, the rest dropped (its own checks have
+judged it), so the problems only its pairing finds (its Orchestration not in the
+input, a parameter a step cannot take, a Tool's parameter it does not give) are
+reported beside its own.
+
 What the salvaged model compiles to is never output: it is not the user's
 Orchestration. Problems of the Workflow as a whole (`WorkflowTooLarge`) are not
 taken from it: they are the real Workflow's to report.
@@ -28,13 +35,15 @@ from pydantic import ValidationError
 from compiler.diagnostics import Collector, Diagnostic, FieldPath
 from compiler.kinds import KINDS, RESERVED_TEMPLATE_NAMES
 from compiler.kinds.base import check_with_keys
-from orchapi.models import Orchestration, Step
-from orchapi.names import DNS_SUBDOMAIN_NAME, NAMESPACE, TEMPLATE
+from orchapi.api import API_VERSION, RUN_KIND
+from orchapi.models import Orchestration, OrchestrationRun, Step
+from orchapi.names import DNS_SUBDOMAIN_NAME, NAMESPACE, PARAMETER, TEMPLATE
 from orchapi.vocabulary import Reason
 
 STEPS = FieldPath(("spec", "steps"))
 _STAND_IN_KIND = "Checkpoint"  # a no-op: it compiles to nothing that can be wrong
 _PLACEHOLDER_NAME = "orchestration"
+_PLACEHOLDER_RUN = "run"
 # Whole-Workflow problems: judged on the real Workflow only.
 WHOLE_WORKFLOW = frozenset({Reason.WORKFLOW_TOO_LARGE})
 
@@ -118,6 +127,38 @@ def salvage(data: Any) -> Orchestration | None:
         except ValidationError:
             continue
     return None
+
+
+def salvage_run(data: Any) -> OrchestrationRun | None:
+    """The usable part of an OrchestrationRun document (see the module's docstring);
+    None when it names no Orchestration it could be paired with."""
+    spec = data.get("spec") if isinstance(data, dict) else None
+    if not isinstance(spec, dict):
+        return None
+    ref = spec.get("orchestrationRef")
+    called = ref.get("name") if isinstance(ref, dict) else None
+    if not isinstance(called, str) or DNS_SUBDOMAIN_NAME.problem(called) is not None:
+        return None
+    params = spec.get("parameters")
+    kept = {k: v for k, v in params.items() if isinstance(k, str) and isinstance(v, str)
+            and PARAMETER.problem(k) is None} if isinstance(params, dict) else {}
+    meta = data.get("metadata")
+    name, namespace = (meta.get("name"), meta.get("namespace")) if isinstance(meta, dict) \
+        else (None, None)
+    body = {
+        "apiVersion": API_VERSION, "kind": RUN_KIND,
+        "metadata": {
+            "name": name if isinstance(name, str) and DNS_SUBDOMAIN_NAME.problem(name) is None
+            else _PLACEHOLDER_RUN,
+            **({"namespace": namespace} if isinstance(namespace, str)
+               and NAMESPACE.problem(namespace) is None else {}),
+        },
+        "spec": {"orchestrationRef": {"name": called}, **({"parameters": kept} if kept else {})},
+    }
+    try:
+        return OrchestrationRun.model_validate(body)
+    except ValidationError:
+        return None
 
 
 def _free_name(base: str, taken: set[str]) -> str:

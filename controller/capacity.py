@@ -94,6 +94,24 @@ class ActiveRuns:
             waiting[key] = mine
             return False
 
+    def must_wait(self, key: Key, run: Mapping[str, Any]) -> bool:
+        """Whether the run would wait if it asked now (then it is put in line), taking
+        no slot when it would not: a worker asks before it reads anything for a run
+        not yet submitted, and `admit` still decides at the create."""
+        if self.limit is None:
+            return False
+        with self._lock:
+            held = self._holders.setdefault(key.namespace, set())
+            if key in held:
+                return False
+            waiting = self._waiting.setdefault(key.namespace, {})
+            mine = order_of(run)
+            ahead = sum(1 for k, o in waiting.items() if k != key and o < mine)
+            if len(held) + ahead < self.limit:
+                return False
+            waiting[key] = mine
+            return True
+
     def _next_locked(self, namespace: str) -> list[Key]:
         """The waiting runs that may now take the free slots, oldest first."""
         assert self.limit is not None

@@ -149,9 +149,12 @@ class Controller:
         self.ready = threading.Event()
         self.leading = threading.Event()  # workers take keys only while set
         self.exit_code = 0
-        # Namespaces take turns: a tenant's backlog never holds up another's runs.
+        # Namespaces take turns, and one worker more than `--workers` is kept for a
+        # namespace with nothing running: a tenant's backlog never holds up another's
+        # runs, neither in the queue nor waiting for a worker.
         self.queue: WorkQueue[Key] = WorkQueue(CONTROLLER, self.metrics,
-                                               shard=lambda key: key.namespace)
+                                               shard=lambda key: key.namespace,
+                                               workers=config.workers + 1)
         self.informers: dict[str, dict[str | None, Informer]] = {}
         self.workers: list[threading.Thread] = []
         self.servers: list[ThreadingHTTPServer] = []
@@ -225,7 +228,7 @@ class Controller:
             argo_defaults=(ArgoDefaults(kube, *c.argo_config_map).judgement
                            if c.argo_config_map else None),
             waits=self.waits.set_workflow, capacity=self.active_runs)
-        self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers)
+        self.metrics.max_workers.labels(CONTROLLER).set(self.config.workers + 1)
         # Runs (and Orchestrations) first: a Workflow's event is judged by its run's
         # cached state (a settled run's Workflow wakes nothing), so that state must
         # be there when the Workflows are listed.
@@ -381,13 +384,13 @@ class Controller:
                         return
 
     def _start_workers(self, reconciler: Reconciler) -> None:
-        for i in range(self.config.workers):
+        for i in range(self.config.workers + 1):  # one kept for idle namespaces
             t = threading.Thread(target=self._work, args=(reconciler,), name=f"worker-{i}",
                                  daemon=True)
             t.start()
             self.workers.append(t)
         log.info("workers started (they reconcile while this replica leads)",
-                 extra={"workers": self.config.workers})
+                 extra={"workers": self.config.workers + 1})
 
     def _work(self, reconciler: Reconciler) -> None:
         m = self.metrics

@@ -15,6 +15,15 @@ Fair across shards (the controller's: namespaces): with `shard`, each shard has
 its own FIFO and `get` takes from the shards in turn, so one tenant's backlog of
 a thousand runs delays another namespace's first reconcile by at most one key per
 busy namespace, not by the backlog (issue 22; client-go's queue is one FIFO).
+
+Turns order the keys, not the workers: when every worker is busy with one
+tenant's reconciles (each a few calls to an apiserver that tenant keeps busy), a
+victim's key is next in line and still waits for one of them to finish. So with
+`workers` (the number of consumers), the last idle worker is never given to the
+shard running the most keys: a lone busy shard runs on at most `workers - 1` at
+once, and another namespace's key is taken at once, also while that namespace has
+a reconcile of its own running (the controller starts one worker more than its
+`--workers`, so a lone namespace keeps that many).
 """
 
 from __future__ import annotations
@@ -36,7 +45,8 @@ class WorkQueue(Generic[K]):
     def __init__(self, name: str, metrics: Metrics | None = None,
                  base_delay: float = 0.005, max_delay: float = 300.0,
                  clock: Callable[[], float] = time.monotonic,
-                 shard: Callable[[K], Hashable] | None = None) -> None:
+                 shard: Callable[[K], Hashable] | None = None,
+                 workers: int | None = None) -> None:
         self.name = name
         self.base_delay, self.max_delay = base_delay, max_delay
         self._metrics = metrics
@@ -48,6 +58,8 @@ class WorkQueue(Generic[K]):
         self._ready = 0
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
+        self._workers = workers  # consumers; None: no worker is kept for idle shards
+        self._busy: dict[Hashable, int] = {}  # shard -> its keys in processing
         self._added_at: dict[K, float] = {}
         self._waiting: list[tuple[float, int, K]] = []  # (due, seq, key) heap
         self._due: dict[K, float] = {}  # key -> its one waiting entry's due time
@@ -81,16 +93,26 @@ class WorkQueue(Generic[K]):
         self._ready += 1
         self._set_depth()
 
-    def _pop(self) -> K:
-        shard = self._turns.popleft()
-        fifo = self._queues[shard]
-        key = fifo.popleft()
-        if fifo:
-            self._turns.append(shard)  # its next key waits for the others' turns
-        else:
-            del self._queues[shard]
-        self._ready -= 1
-        return key
+    def _pop(self) -> K | None:
+        """The next key in turn that an idle worker may take (None: none may). The
+        last idle worker is not for the shard (or shards) running the most keys."""
+        last_worker = self._workers is not None and \
+            len(self._processing) >= self._workers - 1
+        most = max(self._busy.values(), default=0) if last_worker else 0
+        for _ in range(len(self._turns)):
+            shard = self._turns.popleft()
+            if most and self._busy.get(shard, 0) >= most:
+                self._turns.append(shard)  # kept for a shard running fewer
+                continue
+            fifo = self._queues[shard]
+            key = fifo.popleft()
+            if fifo:
+                self._turns.append(shard)  # its next key waits for the others' turns
+            else:
+                del self._queues[shard]
+            self._ready -= 1
+            return key
+        return None
 
     def add_after(self, key: K, delay: float) -> None:
         """Add once `delay` has passed; a key already waiting keeps the earlier time."""
@@ -136,9 +158,11 @@ class WorkQueue(Generic[K]):
         with self._cond:
             while True:
                 self._promote_due()
-                if self._ready:
-                    key = self._pop()
+                key = self._pop() if self._ready else None
+                if key is not None:
                     self._processing.add(key)
+                    shard = self._shard(key)
+                    self._busy[shard] = self._busy.get(shard, 0) + 1
                     self._dirty.discard(key)
                     added = self._added_at.pop(key, None)
                     if self._metrics and added is not None:
@@ -168,7 +192,15 @@ class WorkQueue(Generic[K]):
 
     def done(self, key: K) -> None:
         with self._cond:
-            self._processing.discard(key)
+            if key in self._processing:
+                self._processing.discard(key)
+                shard = self._shard(key)
+                left = self._busy.pop(shard, 1) - 1
+                if left:
+                    self._busy[shard] = left
+                if self._workers is not None:
+                    # A worker is free: one kept for idle shards may now take any key.
+                    self._cond.notify_all()
             if key in self._dirty:
                 self._push(key)
                 self._cond.notify()

@@ -29,7 +29,7 @@ from controller import conditions as conds
 from controller import effects
 from controller import status as st
 from controller import submission as sub
-from controller.admission import InstallLimits
+from controller.admission import InstallLimits, name_problem
 from controller.capacity import ActiveRuns, limit_message
 from controller.decide import (
     Cancel,
@@ -52,6 +52,7 @@ from controller.judged import Judgements
 from controller.kube import AlreadyExistsError, ApiError, Kube, retry_on_conflict
 from controller.mapping import ORCHESTRATION, Key, Lookup, controller_owner
 from controller.orchestrations import reconcile_orchestration
+from controller.readahead import in_background, is_unsubmitted, waits_for_a_slot_unread
 from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
 from controller.resuming import resume_from
 from controller.seal import Sealer, untrusted_view
@@ -198,6 +199,14 @@ class Reconciler:
                             and not self.capacity.admit(key, o.run):
                         # Before compiling: a run that waits for a slot costs no compile.
                         return self._wait_for_slot(key, o)
+                    if action.need in (Need.RUN, Need.ORCHESTRATION) \
+                            and self.capacity is not None and waits_for_a_slot_unread(o) \
+                            and self.capacity.must_wait(key, o.run):
+                        # Before the live reads too: a waiting run costs one status
+                        # write (none once it says so), not two reads of an apiserver
+                        # its tenant keeps busy (issue 22). From the cached run: a stale
+                        # one fails the write's resourceVersion check and is read again.
+                        return self._wait_for_slot(key, o)
                     fetched = self._fetch(o, action.need, wf_name, ref, held)
                     if fetched is None:
                         return Result()  # the run is gone or was re-created: its own event
@@ -276,10 +285,17 @@ class Reconciler:
             return replace(o, delivery=delivery_holder(o.run, others,
                                                        self._holding(ns, others), trusted))
         if need is Need.RUN:
+            # A run not yet submitted reads its Orchestration live right after: both
+            # at once, one round trip to an apiserver a tenant may keep busy (issue
+            # 22); only with a reference that is a name (nothing is read with one that
+            # is not, contract §6).
+            ahead = in_background(lambda: self._read_orchestration(ns, ref)) \
+                if is_unsubmitted(o) and ref and name_problem("", ref) is None else None
             live = self.kube.get(RUNS, ns, meta["name"])
             if live is None or live["metadata"]["uid"] != meta["uid"]:
                 return None
-            return self._trusted(replace(o, run=live, run_live=True))
+            o = self._trusted(replace(o, run=live, run_live=True))
+            return ahead()(o) if ahead is not None else o
         if need is Need.WORKFLOW:
             return replace(o, workflow=hydrated(self.kube.get(WORKFLOWS, ns, wf_name),
                                                 str(meta["uid"])), workflow_live=True)
@@ -289,16 +305,8 @@ class Reconciler:
         if need is Need.CREATED:
             assert o.workflow is not None
             return replace(o, created=effects.created_by(self.kube, o.workflow))
-        if need is Need.ORCHESTRATION:  # (no name: nothing to read, it is not found)
-            try:
-                found = self.kube.get(ORCHESTRATIONS, ns, ref) if ref else None
-            except ApiError as e:
-                if e.status != FORBIDDEN:
-                    raise
-                return replace(o, orchestration_live=True, unreadable=CreateRefused(
-                    e.status, e.reason, sub.forbidden_message(
-                        "Orchestration", ref, ns, e.status, e.reason, e.message)))
-            return replace(o, orchestration=found, orchestration_live=True)
+        if need is Need.ORCHESTRATION:
+            return self._read_orchestration(ns, ref)(o)
         if need is Need.WAITS:
             assert o.workflow is not None
             return replace(o, waits=wait_facts(o.workflow, self.caches.policy,
@@ -308,6 +316,19 @@ class Reconciler:
             return replace(o, waits=confirm_policies(self.kube, ns, o.waits))
         assert o.orchestration is not None
         return replace(o, submission=self.submission(o.orchestration, o.run))
+
+    def _read_orchestration(self, ns: str, ref: str) -> Callable[[Observed], Observed]:
+        """The run's Orchestration read live, as what it adds to an Observed (no
+        name: nothing to read, it is not found; a 403 makes it unreadable)."""
+        try:
+            found = self.kube.get(ORCHESTRATIONS, ns, ref) if ref else None
+        except ApiError as e:
+            if e.status != FORBIDDEN:
+                raise
+            unreadable = CreateRefused(e.status, e.reason, sub.forbidden_message(
+                "Orchestration", ref, ns, e.status, e.reason, e.message))
+            return lambda seen: replace(seen, orchestration_live=True, unreadable=unreadable)
+        return lambda seen: replace(seen, orchestration=found, orchestration_live=True)
 
     def _create(self, o: Observed, body: Obj) -> Observed:
         ns, name = body["metadata"]["namespace"], body["metadata"]["name"]

@@ -18,11 +18,11 @@ from compiler.emit import Compiled, emit_workflow
 from compiler.emit_run import emit_run
 from compiler.podpolicy import OPEN_POLICY
 from compiler.pods import DEFAULT_PODS, PodSettings
-from compiler.salvage import compile_problems, salvage
+from compiler.salvage import compile_problems, salvage, salvage_run
 from compiler.tools import Tool
 from compiler.validate import check_document_kind, check_orchestration, check_run, check_tool
 from orchapi.api import MAX_STEPS, ORCHESTRATION_KIND, TOOLS_API_VERSION
-from orchapi.models import Orchestration
+from orchapi.models import Orchestration, OrchestrationRun
 
 _TOP = {"apiVersion": 0, "kind": 1, "metadata": 2, "spec": 3}
 _META_KEYS = ("name", "namespace", "labels", "annotations", "generation", "uid")
@@ -99,7 +99,22 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
     run = check_run(doc, out)
     errors = [d for d in out.items if d.is_error]
     if errors or run is None:
+        # Every problem at once (contract §2): what only compiling the run finds, from
+        # its usable part (compiler.salvage), beside its own.
+        salvaged = salvage_run(doc)
+        if salvaged is not None:
+            more, _ = _compile(orchestration, salvaged, service_account, pods, reused,
+                               tools, descendants)
+            errors += compile_problems(more)
         return in_document_order(errors), None
+    errors, compiled = _compile(orchestration, run, service_account, pods, reused, tools,
+                                descendants)
+    return in_document_order(errors), (None if errors else compiled)
+
+
+def _compile(orchestration: Orchestration, run: OrchestrationRun, service_account: str | None,
+             pods: PodSettings, reused: Collection[str], tools: Mapping[str, Tool] | None,
+             descendants: Mapping[str, int] | None) -> tuple[list[Diagnostic], Compiled]:
     out = Collector()
     ns = run.metadata.namespace
     # In the cluster's words: the CLI's "add the Tool to the input" means nothing here.
@@ -109,8 +124,7 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
                              reused=reused, tools=dict(tools or {}),
                              tools_where=f'in namespace "{ns}"', tools_hint=hint,
                              descendants=descendants)
-    errors = [d for d in out.items if d.is_error]
-    return in_document_order(errors), (None if errors else compiled)
+    return [d for d in out.items if d.is_error], compiled
 
 
 def check_tool_object(obj: Mapping[str, Any]) -> tuple[list[Diagnostic], Tool | None]:

@@ -95,6 +95,33 @@ TEMPLATE = Grammar(
 DNS_SUBDOMAIN_NAME = Grammar(
     "Kubernetes object name", r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*",
     253, "Kubernetes", "lowercase letters, digits, '-' and '.', alphanumeric at both ends")
+# The objects a container's env and envFrom name (k8s.io/kubernetes v1.36.3
+# pkg/apis/core/validation/validation.go: ValidateSecretName, ValidateConfigMapName,
+# both apimachineryvalidation.NameIsDNSSubdomain).
+SECRET_NAME = Grammar("Secret name", DNS_SUBDOMAIN_NAME.pattern, 253, "Kubernetes",
+                      DNS_SUBDOMAIN_NAME.rule)
+CONFIG_MAP_NAME = Grammar("ConfigMap name", DNS_SUBDOMAIN_NAME.pattern, 253, "Kubernetes",
+                          DNS_SUBDOMAIN_NAME.rule)
+
+
+def _not_a_parent(value: str) -> str | None:
+    # apimachinery v0.36.3 validation.go hasChDirPrefix.
+    if value in (".", "..") or value.startswith(".."):
+        return "must not be '.' or '..' or start with '..', says Kubernetes IsConfigMapKey"
+    return None
+
+
+# The key of a Secret or ConfigMap an env var reads (apimachinery v0.36.3
+# pkg/util/validation/validation.go IsConfigMapKey: configMapKeyFmt, at most 253
+# characters, hasChDirPrefix).
+CONFIG_KEY = Grammar(
+    "Secret or ConfigMap key", r"[-._a-zA-Z0-9]+", 253, "Kubernetes IsConfigMapKey",
+    "letters, digits, '-', '_' and '.'", _not_a_parent)
+# A pod's volume names (validation.go ValidateVolumes: ValidateDNS1123Label), which
+# its containers' volumeMounts name.
+VOLUME_NAME = Grammar(
+    "volume name", r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", 63, "Kubernetes",
+    "lowercase letters, digits and '-', alphanumeric at both ends")
 # A WorkflowTemplate's name: an object name that Argo also limits to 63
 # (argo-workflows v4.0.5 workflow/validate/validate.go maxCharsInObjectName).
 WORKFLOW_TEMPLATE_NAME = Grammar(

@@ -19,12 +19,19 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.diagnostics import Collector, FieldPath, Severity
-from compiler.kinds.base import Emitted, Kind, StepContext, check_name, no_expansion_json
+from compiler.kinds.base import (
+    EXPANDED_HINT,
+    Emitted,
+    Kind,
+    StepContext,
+    check_name,
+    no_expansion_json,
+)
 from compiler.kinds.resource import create_template, resource_step
-from compiler.step_fields import WITH, Reader, agent_run_spec, keys_read
+from compiler.step_fields import WITH, Reader, agent_run_spec, js_trim, keys_read
 from orchapi.api import AGENT_RUN, AGENT_RUN_KIND, AGENTS_API_VERSION, INT32_MAX
 from orchapi.models import Step
-from orchapi.names import DNS_SUBDOMAIN_NAME, quote
+from orchapi.names import DNS_SUBDOMAIN_NAME, SECRET_NAME, quote
 from orchapi.vocabulary import Reason
 
 TEMPLATE = create_template(
@@ -53,6 +60,7 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
     for key in _REFS:
         if key in spec:
             check_name(spec[key]["name"], DNS_SUBDOMAIN_NAME, path.child(*reader.where[key]), out)
+    _check_secrets(step, spec, reader, path, out)
     with_ = step.get(WITH)
     with_keys = with_ if isinstance(with_, dict) else {}
     keys = ("implementationSpecRef", "implementation")
@@ -80,6 +88,32 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
             "AgentRun parameters may not hold 'prompt' (the AgentRun CRD refuses it)",
             hint="put the text in the ImplementationSpec",
         )
+
+
+def _check_secrets(step: dict[str, Any], spec: dict[str, Any], reader: Reader, path: FieldPath,
+                   out: Collector) -> None:
+    """Each of `secrets` names a Secret (the agents controller hands them to the
+    AgentRun's workload as Secrets: Kubernetes object names). A list is judged item
+    by item, at its index (a blank item is dropped, as the reference drops it: it
+    names no Secret); text (a JSON array, or names separated by commas or spaces)
+    at the field, naming the item."""
+    where = reader.where.get("secrets")
+    if where is None:
+        return
+    with_ = step.get(WITH)
+    raw = step.get("secrets") if where == ("secrets",) else \
+        (with_ if isinstance(with_, dict) else {}).get("secrets")
+    if isinstance(raw, list):
+        for i, item in enumerate(raw):
+            if isinstance(item, str) and js_trim(item):
+                check_name(item, SECRET_NAME, path.child(*where, i), out)
+        return
+    for name in spec.get("secrets", ()):
+        problem = SECRET_NAME.problem(name)
+        if problem is not None:
+            out.add(Reason.INVALID_FIELD, path.child(*where),
+                    f"secrets names {quote(name)}, which {problem}", names=(name,),
+                    hint=EXPANDED_HINT if "{{" in name else None)
 
 
 def crd_problems(spec: dict[str, Any], reader: Reader) -> list[tuple[tuple[Any, ...], str]]:

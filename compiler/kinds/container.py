@@ -30,6 +30,7 @@ from compiler.kinds.base import (
     parameter,
     require,
 )
+from compiler.kinds.container_names import check_container_names
 from compiler.podpolicy import Asked, PodAsks, judge_pod
 from compiler.pods import container_security_context, executor_patch
 from compiler.schema_check import check_value, definition, load_schema, normalized
@@ -155,6 +156,7 @@ def check(step: dict[str, Any], path: FieldPath, out: Collector) -> None:
         for i, item in enumerate(env):
             if isinstance(item, dict):
                 _check_env(item, path.child("env", i), out)
+    check_container_names(step, path, out)
 
 
 def check_carried(step: dict[str, Any], key: str, path: FieldPath, out: Collector) -> None:

@@ -157,7 +157,9 @@ def _container(step: Step, tool: Tool, ctx: StepContext) -> dict[str, Any]:
                 f"{quote(spec.working_dir)} holds '{{{{': Argo would evaluate it, and "
                 "Kubernetes does not expand $(VAR) in workingDir, so orch cannot carry it")
     for i, entry in enumerate(spec.env or ()):
-        wrong = ENV_NAME.problem(entry.name) if entry.name else None
+        wrong = ENV_NAME.problem(entry.name) if entry.name else (
+            "is empty: an env var needs a name (the reference controller would drop the "
+            "entry without a word)")
         if wrong:
             _refuse(ctx, name, f"spec.env[{i}].name", f"{quote(entry.name)} {wrong}")
     container: dict[str, Any] = {"image": spec.image or ""}

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,8 +172,21 @@ def test_waits_denied_and_timed_out_resume_waiting_again_then_a_cancel_ends_them
         assert stopped[wait]["message"].startswith(STOPPED_WITH_STRATEGY), stopped[wait]
     # The policy approves and the signal's timeout falls due after the cancel: the
     # controller writes no node of the stopped Workflow (Argo's stop message stays).
+    # Until when to look is a probe's to say: a run waiting on the same policy and
+    # signal, started after the cancel. Its gate released, the controller has handled
+    # the approval (one event wakes every run waiting on the policy); its signal
+    # timed out, it has handled every wait deadline due before (the stopped run's
+    # came first).
+    probe = f"{name}-probe"
+    apply(cluster, orchestration(probe, [
+        {"name": "gate", "kind": "ApprovalGate", "policyRef": pol, "dependsOn": []},
+        {"name": "sig", "kind": "SignalWait", "signalRef": {"name": signal},
+         "timeoutSeconds": 3, "dependsOn": []}]), run(probe, probe))
+    wait_run(cluster, probe, waiting("gate", "sig"), "the probe waiting", 60)
     policy(cluster, pol, "approved")
-    time.sleep(4)
+    probed = wait_run(cluster, probe, run_done, "the probe released and timed out", 60)
+    assert step_table(probed) == {"gate": ("Succeeded", None),
+                                  "sig": ("Failed", "StepTimedOut")}
     later = cluster.kube.get(WF_API, "Workflow", wf["metadata"]["name"], cluster.namespace)
     assert later is not None
     assert nodes_by_step(later)["gate"]["message"] == stopped["gate"]["message"]

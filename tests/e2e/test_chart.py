@@ -19,16 +19,17 @@ Why each part:
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -542,6 +543,20 @@ def audited(cluster: Cluster, user: str, verb: str, resource: str) -> bool:
                for r in rbac.observed(cluster.audit_log, user))
 
 
+def lease_updated_since(cluster: Cluster, user: str, since: datetime) -> bool:
+    """The audit log holds, as a whole line, an update of a Lease by `user` that the
+    apiserver received after `since`."""
+    text = cluster.audit_log.read_text()
+    for line in text[:text.rfind("\n") + 1].splitlines():
+        event = json.loads(line)
+        ref = event.get("objectRef") or {}
+        if (event["user"]["username"], event["verb"], ref.get("resource"),
+                event["stage"]) == (user, "update", "leases", "ResponseComplete") and \
+                datetime.fromisoformat(event["requestReceivedTimestamp"]) >= since:
+            return True
+    return False
+
+
 def test_rbac_grants_exactly_what_the_controller_uses(
         cluster: Cluster, install: Install, chart_rbac: list[Obj],
         chart_controller: ChartController) -> None:
@@ -659,10 +674,13 @@ def test_rbac_grants_exactly_what_the_controller_uses(
         wait_phase(cluster, "run-wait", runs_ns, "Failed", chart_controller)
         wait_audited("update", "workflows")
 
-    # The Lease renewed, then released on SIGTERM.
+    # The Lease renewed, then released on SIGTERM: its last request, which the audit
+    # log holds (blocking mode: written before the response) once it is whole.
     wait_audited("update", "leases")
+    terminated_at = datetime.now(UTC)
     assert chart_controller.terminate() == 0, chart_controller.tail()
-    time.sleep(0.5)  # blocking audit mode: written before the response; margin for the file
+    wait_for(lambda: lease_updated_since(cluster, user, terminated_at),
+             "the Lease's release in the audit log", 30, 0.1)
 
     requests = rbac.observed(cluster.audit_log, user)
     refused = [r for r in requests if r.code in (401, 403)]

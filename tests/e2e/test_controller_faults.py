@@ -105,9 +105,13 @@ def test_apiserver_restart_mid_run_is_survived(
     wait_run(cluster, names[0], lambda o: (o.get("status") or {}).get("progress") not in
              (None, "0/6"), "a step done", 30)
     apiserver = next(p for p in cluster.sup.procs if p.name == "kube-apiserver")
+    restarts = proc.metric("orch_watch_restarts_total")
     stop_group(apiserver.popen.pid, 5, apiserver.popen.wait)
     cluster.sup.procs.remove(apiserver)
-    time.sleep(1)  # the controller's watches and lease renewals fail meanwhile
+    # Down until the controller has felt it: its watches failed (its lease renewals
+    # fail meanwhile too).
+    wait_for(lambda: proc.metric("orch_watch_restarts_total") > restarts,
+             "the controller's watches to fail", 30, 0.05)
     cluster.sup.start("kube-apiserver", [str(a) for a in apiserver.popen.args])  # type: ignore[union-attr]
     wait_for(lambda: _answers(cluster), "the apiserver to answer again", 60, 0.2)
     try:
@@ -141,10 +145,15 @@ def test_two_replicas_never_both_reconcile_and_hand_over_on_sigterm(
     apply(cluster, chain("f-rep", 2))
     names = [f"f-rep-{i}" for i in range(4)]
     apply(cluster, *(run(n, "f-rep") for n in names))
-    deadline = time.monotonic() + 4
-    while time.monotonic() < deadline:
+    # Never two leaders while the runs are reconciled: sampled until they have all ended.
+    def ended(name: str) -> bool:
+        found = cluster.kube.get(API, "OrchestrationRun", name, cluster.namespace) or {}
+        return run_done(found)
+    give_up = time.monotonic() + 120  # bounds a failure only
+    while not all(ended(n) for n in names):
         assert not (a.is_leader() and b.is_leader()), "two leaders"
-        time.sleep(0.1)
+        assert time.monotonic() < give_up, "the runs never ended"
+        time.sleep(0.1)  # the sampling period
     all_done_once(cluster, names, 2)
     leader, follower = (a, b) if a.is_leader() else (b, a)
     assert follower.metric("controller_runtime_reconcile_total") == 0

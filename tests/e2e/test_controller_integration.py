@@ -10,8 +10,7 @@ import base64
 import gzip
 import json
 import threading
-import time
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -84,6 +83,21 @@ def test_status_conflict_is_retried_without_losing_the_other_write(
                                          "orchestration.proompteng.ai/run=it-409-1")) == 1
 
 
+class CountedWatches:
+    """A Kube that counts the watches opened through it (each restart opens one)."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube, self.opened = kube, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.kube, name)
+
+    def watch(self, *args: Any, **kwargs: Any) -> Any:
+        self.opened += 1
+        return self.kube.watch(*args, **kwargs)
+
+
+
 def test_informer_survives_watch_restarts_and_410_without_missing_a_change(
         cluster: Cluster, kube: Kube) -> None:
     ns = cluster.namespace
@@ -94,16 +108,24 @@ def test_informer_survives_watch_restarts_and_410_without_missing_a_change(
         with lock:
             seen.append((kind, obj["metadata"]["name"]))
 
-    informer = Informer(kube, ORCHESTRATIONS, ns, on_event, kube.metrics, timeout_range=(1, 1))
+    counted = CountedWatches(kube)
+    informer = Informer(cast(Kube, counted), ORCHESTRATIONS, ns, on_event, kube.metrics,
+                        timeout_range=(1, 1))
     thread = threading.Thread(target=informer.run, daemon=True)
     thread.start()
     try:
         assert informer.synced.wait(10)
-        for i in range(4):  # across several 1 s watch restarts
-            cluster.kube.apply(orchestration(f"it-w-{i}", [step("a")]), ns)
-            time.sleep(0.7)
-        wait_for(lambda: {("ADDED", f"it-w-{i}") for i in range(4)} <= set(seen),
-                 "every ADDED event", 10)
+        for i in range(4):  # each change seen, then the 1 s watch restarted: several watches
+            name = f"it-w-{i}"
+            cluster.kube.apply(orchestration(name, [step("a")]), ns)
+
+            def added(n: str = name) -> bool:
+                return ("ADDED", n) in seen
+            wait_for(added, f"{name} ADDED", 10, 0.02)
+
+            def reopened(before: int = counted.opened) -> bool:  # once it was seen
+                return counted.opened > before
+            wait_for(reopened, "the next watch", 10, 0.02)
     finally:
         informer.stop()
         thread.join(5)

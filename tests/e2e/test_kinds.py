@@ -43,6 +43,7 @@ from tests.cluster import Cluster
 from tests.cluster.cluster import TOOL_CRD
 from tests.cluster.kube import wait_for
 from tests.e2e.orch_controller import (
+    API,
     ControllerProcess,
     apply,
     condition,
@@ -175,23 +176,33 @@ def delivery(name: str, signal: str, delivery_id: str | None) -> Obj:
 
 
 def test_signal_waits(cluster: Cluster, controller: ControllerProcess) -> None:
-    """Three runs at once: one released by a delivery created 5 s after its step
-    started (a delivery for another signal and one for another deliveryId came
-    first and did not release it); one whose delivery never comes fails at its
-    timeoutSeconds; no pod exists for a waiting step."""
+    """Three runs at once: one released by a delivery that comes late, after its
+    step started and after a delivery for another signal and one for another
+    deliveryId were handled without releasing it (each released a probe run of its
+    own: then the controller had seen it); one whose delivery never comes fails at
+    its timeoutSeconds; no pod exists for a waiting step."""
     late, never = unique("sig-late"), unique("sig-never")
     signal, other = unique("signal"), unique("other")
+    by_signal, by_id = unique("sig-probe-signal"), unique("sig-probe-id")
     apply(cluster,
           orchestration(late, [signal_wait("wait", signal, "id-1"),
                                {"name": "after", "kind": "Checkpoint"}]),
           orchestration(never, [signal_wait("wait", signal, "id-never", timeout=4)]),
-          run(late, late), run(never, never))
+          orchestration(by_signal, [signal_wait("wait", other, "id-1")]),
+          orchestration(by_id, [signal_wait("wait", signal, "id-2")]),
+          run(late, late), run(never, never), run(by_signal, by_signal), run(by_id, by_id))
     started = wait_run(cluster, late, waiting("wait"), "waiting", 30)
     assert step_status(started, "wait")["message"] == f"Waiting for signal {signal}"
     assert pods_of(cluster, late, "wait") == [] and pods_of(cluster, never) == []
+    for probe in (by_signal, by_id):
+        wait_run(cluster, probe, waiting("wait"), "the probe waiting", 30)
     apply(cluster, delivery(unique("d-other-signal"), other, "id-1"),
           delivery(unique("d-other-id"), signal, "id-2"))
-    time.sleep(5)  # the matching delivery comes late (the scenario, not a check)
+    for probe in (by_signal, by_id):
+        assert step_table(wait_run(cluster, probe, run_done, "the probe released", 30)) == {
+            "wait": ("Succeeded", None)}
+    still = cluster.kube.get(API, "OrchestrationRun", late, cluster.namespace)
+    assert still is not None and waiting("wait")(still)  # neither released it
     match = unique("d-match")
     apply(cluster, delivery(match, signal, "id-1"))
     done = wait_run(cluster, late, run_done, "released", 30)

@@ -16,6 +16,7 @@ must hold however the decision and the wait are ordered in time.
 
 from __future__ import annotations
 
+import calendar
 import time
 from collections.abc import Iterator
 
@@ -128,13 +129,17 @@ def test_decisions_and_timeouts_while_the_controller_was_down(
         apply(cluster, policy(name), orchestration(name, [
             {"name": "gate", "kind": "ApprovalGate", "policyRef": name,
              "timeoutSeconds": timeout}]), run(name, name))
-    for name in names.values():
-        wait_run(cluster, name, waiting("gate"), "waiting", 30)
+    started = {what: wait_run(cluster, name, waiting("gate"), "waiting", 30)
+               for what, name in names.items()}
     assert controller.terminate() == 0
     set_status(cluster, APPROVALS_API, "approvalpolicies", names["denied"], {"phase": "Denied"})
     set_status(cluster, APPROVALS_API, "approvalpolicies", names["approved"],
                {"phase": "Approved"})
-    time.sleep(4)  # the 3 s timeouts pass while nobody watches (the scenario, not a check)
+    # The 3 s timeouts pass while nobody watches (the scenario): until the later
+    # deadline, from the gates' startedAt (whole seconds, so one more).
+    deadline = max(calendar.timegm(time.strptime(step_status(started[what], "gate")[
+        "startedAt"], "%Y-%m-%dT%H:%M:%SZ")) for what in ("approved", "undecided")) + 3 + 1
+    time.sleep(max(0.0, deadline - time.time()))
     controller.start().wait_ready()
     wait_for(controller.is_leader, "the restarted controller to lead", 20, 0.1)
     # Decided from the relist alone: no further event comes for these runs, so a

@@ -92,9 +92,13 @@ FIELDS: dict[str, Any] = {
 }
 
 
+# What a field needs beside it in the pod: a mount names one of the step's volumes.
+BESIDE = {"volumeMounts": {"volumes": [{"name": "cache", "emptyDir": {}}]}}
+
+
 @pytest.mark.parametrize("field", list(FIELDS))
 def test_a_carried_field_reaches_the_container_unchanged(field: str) -> None:
-    template, errors = compile_one(_doc({field: FIELDS[field]}))
+    template, errors = compile_one(_doc({field: FIELDS[field], **BESIDE.get(field, {})}))
     assert errors == [] and template is not None
     expected = FIELDS[field]
     if field == "securityContext":  # over the restricted defaults (test_pods.py)

@@ -3,7 +3,10 @@ problems, what `orch validate` reports is the union of what it reports for each
 problem alone. Before, a problem only compiling finds (a missing Tool, a Tool
 that fails to render, retries or a timeout on a Template step, a run parameter a
 Template step cannot take) or one found across Orchestrations (a SubOrchestration
-cycle) appeared only once every other error of its Orchestration was fixed.
+cycle) appeared only once every other error of its Orchestration was fixed; and
+a run with a problem of its own (a bad name, a field of the wrong type) hid what
+pairing it finds (its Orchestration not in the input, a parameter a step cannot
+take).
 
 The input is one valid base; each mutation adds one problem at a place of its own
 (a step no other mutation touches), so the problems are independent by
@@ -64,7 +67,9 @@ def base() -> list[Obj]:
                      "args": ["hello {{parameters.who}}"]}}
     run = {"apiVersion": API, "kind": "OrchestrationRun", "metadata": {"name": "r1"},
            "spec": {"orchestrationRef": {"name": "main"}, "parameters": {"p": "v"}}}
-    return [main, child, tool, run]
+    run2 = {"apiVersion": API, "kind": "OrchestrationRun", "metadata": {"name": "r2"},
+            "spec": {"orchestrationRef": {"name": "child"}}}
+    return [main, child, tool, run, run2]
 
 
 def step(docs: list[Obj], name: str) -> Obj:
@@ -88,6 +93,11 @@ MUTATIONS: dict[str, Mutation] = {
     "duplicate-step": lambda d: step(d, "d2").update(name="d1"),
     "invalid-entrypoint": lambda d: d[0]["spec"].update(entrypoint="Not_A_Name"),
     "run-parameter-reaches-template": lambda d: d[3]["spec"]["parameters"].update(p="{{x}}"),
+    # The run's own problems (an invalid run is salvaged: issue 21).
+    "run-name-invalid": lambda d: d[3]["metadata"].update(name="Run_1"),
+    "run-delivery-id-of-the-wrong-type": lambda d: d[3]["spec"].update(deliveryId=5),
+    "orchestration-not-found": lambda d: d[4]["spec"].update(orchestrationRef={"name": "nope"}),
+    "second-run-parameter-name": lambda d: d[4]["spec"].update(parameters={"a.b": "v"}),
 }
 
 

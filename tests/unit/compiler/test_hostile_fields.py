@@ -75,8 +75,10 @@ def base() -> list[dict[str, Any]]:
         {"name": "shell", "kind": "Container", "image": "alpine:3.20",
          "command": ["sh", "-c"], "args": ["echo hi"], "workingDir": "/w",
          "env": [{"name": "E", "value": "v"},
-                 {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
-         "envFrom": [{"configMapRef": {"name": "cm"}, "prefix": "P_"}],
+                 {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+                 {"name": "C", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}}],
+         "envFrom": [{"configMapRef": {"name": "cm"}, "prefix": "P_"},
+                     {"secretRef": {"name": "s"}}],
          "volumeMounts": [{"name": "vol", "mountPath": "/m", "subPathExpr": "$(E)"}],
          "volumes": [{"name": "vol", "emptyDir": {}}],
          "securityContext": {"seLinuxOptions": {"level": "s0"}},
@@ -299,6 +301,7 @@ CAUSES: dict[str, Callable[[str], bool]] = {
     "braces": lambda t: "{{" in t,
     "tag": lambda t: re.search(r"\{\{[^}]+\}\}", t) is not None,
     "empty": lambda t: t == "",
+    "braces or empty": lambda t: "{{" in t or t == "",
     "any": lambda t: True,
 }
 Ref = tuple[str, int, tuple[Any, ...]]  # (reason, document, path) of a referring field
@@ -308,6 +311,7 @@ RUN_REF: Ref = ("OrchestrationNotFound", 1, ("spec", "orchestrationRef", "name")
 TOOL_STEP = ("spec", "steps", 1, "toolRef")
 TOOL_PARAMS: Ref = ("MissingStepField", 0, ("spec", "steps", 1, "with"))
 TOOL_GONE: Ref = ("ToolNotFound", 0, (*TOOL_STEP, "name"))
+MOUNT: Ref = ("InvalidField", 0, ("spec", "steps", 6, "volumeMounts", 0, "name"))
 NAME = {"InvalidField": "grammar", "MissingStepField": "empty"}
 NO_REFUSAL: dict[str, str] = {}
 
@@ -353,13 +357,24 @@ def rule(slot: Slot) -> Rule:
     if where == "spec.parameters.*":  # reaches the Template step
         return Rule({"InvalidField": "braces"})
     if is_key:  # a key the kind reads, renamed: what it names is missing
-        return Rule({"InvalidField": "any", "MissingStepField": "any"})
+        return Rule({"InvalidField": "any", "MissingStepField": "any"},
+                    (MOUNT,) if where.startswith("spec.steps.*.volumes") else ())
     if where.endswith(("deliveryId", ".command.*", ".args.*", ".env.*.value")):
         if doc == 2:
             return Rule({"InvalidField": "tag"})
         return Rule({"InvalidField": "empty"} if where.endswith("deliveryId") else NO_REFUSAL)
-    if where.endswith(("workingDir", "mountPath", "subPathExpr")):
+    if where.endswith("mountPath"):  # Kubernetes requires one
+        return Rule({"InvalidField": "braces or empty"})
+    if where.endswith(("workingDir", "subPathExpr", "seLinuxOptions.level")):  # carried text
         return Rule({"InvalidField": "braces"})
+    if where == "spec.steps.*.volumeMounts.*.name":  # names one of the step's volumes
+        return Rule({"InvalidField": "any"})
+    if where == "spec.steps.*.volumes.*.name":
+        return Rule(NAME, (MOUNT,))
+    if where == "spec.steps.*.runtime.type" or (where == "spec.steps.*.memoryRef" and
+                                                base()[0]["spec"]["steps"][step]["kind"]
+                                                == "Checkpoint"):
+        return Rule(NO_REFUSAL)  # an enum the AgentRun CRD judges (a warning); read by nothing
     if doc == 1 and where == "metadata.namespace":
         return Rule(NAME, (RUN_REF, TOOL_PARAMS))
     if doc == 1 and where == "spec.orchestrationRef.name":
@@ -423,3 +438,44 @@ def test_every_refusal_is_one_the_contract_names_in_each_slot(index: int) -> Non
 @given(st.sampled_from(range(len(SLOTS))), HOSTILE)
 def test_every_refusal_is_one_the_contract_names(index: int, text: str) -> None:
     assert not unexplained(index, text), SLOTS[index]
+
+
+# --- and every name is judged: the converse ------------------------------------------------
+
+# Name slots where an empty text means "not given": the reference reads a blank
+# reference as absent (`asString`; the step then says what is missing, or needs
+# nothing) and drops a blank secret (`parseStringArray`), Kubernetes an empty
+# envFrom prefix as none (ValidateEnvFrom judges a prefix only when
+# `len(prefix) > 0`), and a Tool's serviceAccount is optional.
+EMPTY_IS_ABSENT = frozenset({
+    "spec.steps.0.implementationSpecRef.name", "spec.steps.0.memoryRef", "spec.steps.0.secrets.0",
+    "spec.steps.4.signalRef.name", "spec.steps.6.envFrom.0.prefix", "spec.serviceAccount"})
+# The causes that make a slot a name (or a path Kubernetes requires): its text is
+# judged whole, not carried.
+JUDGED = frozenset({"grammar", "any", "braces or empty"})
+NAME_SLOTS = [i for i, slot in enumerate(SLOTS)
+              if not slot[1] and rule(slot).own.get("InvalidField") in JUDGED]
+
+
+def refusals_at(index: int, text: str) -> list[Diagnostic]:
+    docs = copy.deepcopy(base())
+    replaced(docs, SLOTS[index], text)
+    return [e for e in compile_all(docs)[1] if explained(SLOTS[index], text, e)]
+
+
+@pytest.mark.parametrize("index", NAME_SLOTS,
+                         ids=[".".join(map(str, SLOTS[i][0])) + ("=key" if SLOTS[i][1] else "")
+                              for i in NAME_SLOTS])
+def test_every_name_slot_refuses_a_name_its_grammar_excludes(index: int) -> None:
+    """The sweep above proves no refusal is unfounded; this, that none is missing:
+    every slot whose text is a name (the contract's §2 `InvalidField`: an object's,
+    a reference's, a Secret's or ConfigMap's, a key's, an env var's or its prefix,
+    a volume's) refuses a text its grammar excludes, and an empty one unless empty
+    means "not given" there. A name the compiler carries unjudged fails only at
+    run time, when the apiserver refuses the pod or the object (issues 18, 22)."""
+    cause = CAUSES[rule(SLOTS[index]).own["InvalidField"]]
+    path = ".".join(map(str, SLOTS[index][0][1:]))
+    texts = [t for t in ("Bad Name", "") if cause(t) and not (t == "" and path in EMPTY_IS_ABSENT)]
+    assert texts
+    for text in texts:
+        assert refusals_at(index, text), f"{text!r} accepted"

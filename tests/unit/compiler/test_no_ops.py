@@ -49,6 +49,20 @@ def container(**extra: Any) -> Obj:
                  "timeoutSeconds 0 sets no timeout; the Tool's timeoutSeconds (60) does not "
                  "apply either (remove it for no timeout, or give the seconds the step may "
                  "run (a positive number))", id="timeout-zero-over-the-tools"),
+    pytest.param([orchestration({"name": "t", "kind": "Template", "timeoutSeconds": 0,
+                                 "templateRef": {"name": "shared", "template": "notify"}})],
+                 "spec.steps[0].timeoutSeconds",
+                 "timeoutSeconds 0 has no effect on a Template step: Argo takes timeoutSeconds "
+                 "from the referenced WorkflowTemplate, whose own setting applies (remove it; "
+                 "to change it, set retryStrategy/timeout on the template in the "
+                 "WorkflowTemplate)", id="template-timeout-zero"),
+    pytest.param([orchestration({"name": "t", "kind": "Template", "retries": 0,
+                                 "templateRef": {"name": "shared", "template": "notify"}})],
+                 "spec.steps[0].retries",
+                 "retries 0 has no effect on a Template step: Argo takes retries from the "
+                 "referenced WorkflowTemplate, whose own setting applies (remove it; to change "
+                 "it, set retryStrategy/timeout on the template in the WorkflowTemplate)",
+                 id="template-retries-zero"),
 ])
 def test_a_setting_that_does_nothing_is_a_warning(
         docs: list[Obj], path: str, says: str, tmp_path: Path,

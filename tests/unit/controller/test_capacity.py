@@ -135,3 +135,38 @@ def test_the_reconcile_submits_up_to_the_limit_and_says_why_the_rest_wait(limit:
     assert "maxActiveRunsPerNamespace" in submitted["message"]
     assert "stepStatuses" not in waiting  # a waiting run stays small
     assert results[2].requeue_after == CAPACITY_RECHECK
+
+
+def test_a_run_that_must_wait_for_a_slot_reads_nothing_for_it() -> None:
+    """A run past the limit is told so from what the controller holds, before the
+    live reads of a run on its way to submission (issue 22: a tenant's thousand
+    waiting runs cost a status write each, not two reads of a busy apiserver); a
+    second look at it, still waiting, costs nothing."""
+    runs = {f"r{i}": run(f"r{i}", f"2026-01-01T00:00:0{i}Z") for i in range(2)}
+    missing = run("r9", "2026-01-01T00:00:09Z")
+    missing["spec"]["orchestrationRef"]["name"] = "gone"
+    api = Apiserver((ORCHESTRATIONS, orchestration(1, "build")),
+                    *((RUNS, r) for r in [*runs.values(), missing]))
+    caches = Caches(orchestration=lambda ns, name: copy.deepcopy(api.objects.get(
+                        ("orchestrations", name))),
+                    run=lambda ns, name: copy.deepcopy(api.objects.get(("orchestrationruns",
+                                                                        name))),
+                    workflow=lambda ns, name: None)
+    reconciler = Reconciler(api, caches, Recorder(api),  # type: ignore[arg-type]
+                            capacity=ActiveRuns(1, lambda _k: None))
+    reconciler.reconcile(key("r0"))
+    before, version = len(api.gets), api.rv
+    assert reconciler.reconcile(key("r1")).requeue_after == CAPACITY_RECHECK
+    assert api.gets[before:] == [] and api.rv == version + 1  # one write, no read
+    status = api.objects[("orchestrationruns", "r1")]["status"]
+    assert [c["reason"] for c in status["conditions"] if c["type"] == "Submitted"] == [
+        "ActiveRunLimit"]
+    assert reconciler.reconcile(key("r1")).requeue_after == CAPACITY_RECHECK
+    assert api.gets[before:] == [] and api.rv == version + 1  # unchanged: nothing at all
+    # One whose Orchestration the controller does not hold is read, and refused at
+    # once, not kept waiting for a slot to hear it.
+    reconciler.reconcile(key("r9"))
+    refused = api.objects[("orchestrationruns", "r9")]["status"]
+    assert (refused["phase"], [c["reason"] for c in refused["conditions"]
+                               if c["type"] == "Submitted"]) == ("Failed",
+                                                                 ["OrchestrationNotFound"])

@@ -11,6 +11,7 @@ The caches are read through to the fake's objects unless a test makes them lag.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -102,10 +103,12 @@ def test_a_new_run_is_read_live_compiled_created_once_and_shown() -> None:
     assert annotations[GENERATION_ANNOTATION] == "3"
     assert json.loads(annotations[STEP_KINDS_ANNOTATION]) == {"a": "Container",
                                                             "b": "Container"}
-    # read live before it compiled (never from the caches), created once, then shown
-    assert w.api.calls == [("get", "orchestrationruns", "r"), ("get", "orchestrations", "o"),
-                           ("create", "workflows", WF),
-                           ("replace_status", "orchestrationruns", "r")]
+    # read live before it compiled (never from the caches; the two reads at once),
+    # created once, then shown
+    assert sorted(w.api.calls[:2]) == [("get", "orchestrationruns", "r"),
+                                       ("get", "orchestrations", "o")]
+    assert w.api.calls[2:] == [("create", "workflows", WF),
+                               ("replace_status", "orchestrationruns", "r")]
     status = w.run()["status"]
     assert status["workflowRef"] == {"name": WF, "namespace": NS,
                                      "uid": wf["metadata"]["uid"]}
@@ -115,6 +118,38 @@ def test_a_new_run_is_read_live_compiled_created_once_and_shown() -> None:
     assert w.reconciler.written == {
         Key(WORKFLOW, NS, WF): wf["metadata"]["resourceVersion"],
         Key(RUN, NS, "r"): w.run()["metadata"]["resourceVersion"]}
+
+
+def test_a_new_runs_two_live_reads_go_out_at_once() -> None:
+    """The run and its Orchestration are read together, one round trip (issue 22):
+    the run's read answers only once the Orchestration's has begun, which never
+    happens if the two are read one after the other (then the run's gives up)."""
+    w = World((ORCHESTRATIONS, orchestration(container("a"))), (RUNS, a_run()))
+    orchestration_read = threading.Event()
+    together: list[bool] = []
+    get = w.api.get
+
+    def answering(res: Resource, namespace: str, name: str) -> Obj | None:
+        if res is ORCHESTRATIONS:
+            orchestration_read.set()
+        elif res is RUNS:
+            together.append(orchestration_read.wait(30))  # bounds a failure only
+        return get(res, namespace, name)
+
+    w.api.get = answering  # type: ignore[method-assign]
+    assert w.reconcile() == Result()
+    assert together == [True]
+    assert w.api.stored(WORKFLOWS, NS, WF) is not None
+
+
+def test_an_orchestration_reference_that_is_no_name_is_not_read_ahead() -> None:
+    """Nothing is read with a reference that is not a Kubernetes name (contract §6),
+    ahead of time included: the run is refused, only the run itself read."""
+    w = World((RUNS, a_run(orchestrationRef={"name": "victim/release"})))
+    w.reconcile()
+    assert w.api.calls[0] == ("get", "orchestrationruns", "r")
+    assert not [c for c in w.api.calls if c[1] == "orchestrations"]
+    assert w.condition("Submitted")[0] == "False"
 
 
 def test_a_second_reconcile_of_an_unchanged_run_asks_the_apiserver_nothing() -> None:

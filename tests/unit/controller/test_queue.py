@@ -214,3 +214,71 @@ def test_fairness_keeps_the_queue_guarantees() -> None:
     q.done("a/1")
     q.done("b/1")
     assert drain(q) == ["a/1"]
+
+
+# -- a worker kept for a namespace with nothing running (issue 22) -------------------------
+def test_a_busy_namespace_never_takes_the_last_idle_worker() -> None:
+    """Three workers, a tenant's backlog: the tenant runs on two, and the third
+    stays idle for a namespace with nothing running, whose first key it takes at
+    once, not after one of the tenant's reconciles ends."""
+    q: WorkQueue[str] = WorkQueue("t", shard=by_namespace, workers=3)
+    for i in range(100):
+        q.add(f"tenant/run-{i}")
+    assert [q.get(0), q.get(0)] == ["tenant/run-0", "tenant/run-1"]
+    assert q.get(0) is None  # the last idle worker: not for the tenant
+    q.add("victim/run")
+    assert q.get(0) == "victim/run"
+
+
+def test_the_last_idle_worker_goes_to_a_namespace_running_fewer() -> None:
+    """A victim with one reconcile of its own running (its first run's Workflow
+    being mirrored) still gets the last idle worker for its next run; the tenant,
+    running the most, does not."""
+    q: WorkQueue[str] = WorkQueue("t", shard=by_namespace, workers=4)
+    for i in range(10):
+        q.add(f"tenant/run-{i}")
+    q.add("victim/run-0")
+    assert {q.get(0), q.get(0), q.get(0)} == {"tenant/run-0", "victim/run-0", "tenant/run-1"}
+    q.add("victim/run-1")
+    assert q.get(0) == "victim/run-1"  # the victim runs one, the tenant two: not the most
+
+
+def test_the_kept_worker_goes_back_to_work_when_another_frees() -> None:
+    q: WorkQueue[str] = WorkQueue("t", shard=by_namespace, workers=2)
+    for i in range(3):
+        q.add(f"tenant/run-{i}")
+    assert q.get(0) == "tenant/run-0"
+    assert q.get(0) is None
+    q.done("tenant/run-0")
+    assert q.get(0) == "tenant/run-1"  # two idle again: one may take the tenant's
+
+
+def test_a_worker_kept_waiting_wakes_when_a_reconcile_ends() -> None:
+    """A get() blocked only because its worker is kept (keys are ready) returns
+    as soon as another worker's reconcile ends (done), not at its timeout."""
+    q: WorkQueue[str] = WorkQueue("t", shard=by_namespace, workers=2)
+    q.add("tenant/a")
+    q.add("tenant/b")
+    assert q.get(0) == "tenant/a"
+    got: list[str | None] = []
+
+    def worker() -> None:
+        got.append(q.get(None))  # no timeout: only done() can wake it
+
+    t = threading.Thread(target=worker, daemon=True)
+    t.start()
+    # Until the worker waits on the queue's condition (CPython's Condition keeps its
+    # waiters): then it is blocked for the reason under test, not yet to arrive.
+    while not q._cond._waiters:  # type: ignore[attr-defined]
+        t.join(0.001)
+    assert got == []
+    q.done("tenant/a")
+    t.join(30)
+    assert got == ["tenant/b"]
+
+
+def test_with_one_worker_every_key_is_taken() -> None:
+    q: WorkQueue[str] = WorkQueue("t", shard=by_namespace, workers=1)
+    for key in ["a/1", "a/2", "b/1"]:
+        q.add(key)
+    assert drain(q) == ["a/1", "b/1", "a/2"]

@@ -164,3 +164,87 @@ def test_until_it_runs_split_runs_the_controller_refuses_one_that_needs_a_split(
     assert compiled is None
     assert [str(p.reason) for p in problems] == ["WorkflowTooLarge"]
     assert "201 steps in one DAG" in problems[0].message
+
+
+# The names a step gives Kubernetes, judged by the controller as `orch validate`
+# judges them (one judge: the kinds' checks), so a run of such an Orchestration is
+# refused before its Workflow exists instead of failing when Argo creates the pod.
+@pytest.mark.parametrize(("step", "path"), [
+    pytest.param({"name": "a", "kind": "AgentRun", "agentRef": {"name": "codex"},
+                  "implementationSpecRef": {"name": "impl"}, "secrets": ["Token_1"]},
+                 "spec.steps[0].secrets[0]", id="agent-run-secret"),
+    pytest.param({"name": "a", "kind": "AgentRun", "agentRef": {"name": "codex"},
+                  "implementationSpecRef": {"name": "impl"}, "with": {"secrets": "ok, Bad"}},
+                 "spec.steps[0].with.secrets", id="agent-run-secrets-text"),
+    pytest.param({"name": "c", "kind": "Container", "image": "alpine",
+                  "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "S", "key": "k"}}}]},
+                 "spec.steps[0].env[0].valueFrom.secretKeyRef.name", id="secret-key-ref"),
+    pytest.param({"name": "c", "kind": "Container", "image": "alpine",
+                  "env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "c",
+                                                                          "key": "a b"}}}]},
+                 "spec.steps[0].env[0].valueFrom.configMapKeyRef.key", id="config-map-key"),
+    pytest.param({"name": "c", "kind": "Container", "image": "alpine",
+                  "envFrom": [{"prefix": "1x", "configMapRef": {"name": "c"}}]},
+                 "spec.steps[0].envFrom[0].prefix", id="env-from-prefix"),
+    pytest.param({"name": "c", "kind": "Container", "image": "alpine",
+                  "envFrom": [{"secretRef": {"name": ""}}]},
+                 "spec.steps[0].envFrom[0].secretRef.name", id="env-from-secret"),
+    pytest.param({"name": "c", "kind": "Container", "image": "alpine",
+                  "volumes": [{"name": "data", "emptyDir": {}}],
+                  "volumeMounts": [{"name": "dat", "mountPath": "/d"}]},
+                 "spec.steps[0].volumeMounts[0].name", id="mount-of-no-volume"),
+    pytest.param({"name": "c", "kind": "Container", "image": "alpine",
+                  "volumes": [{"name": "data", "emptyDir": {}}],
+                  "volumeMounts": [{"name": "data", "mountPath": ""}]},
+                 "spec.steps[0].volumeMounts[0].mountPath", id="empty-mount-path"),
+])
+def test_the_controller_refuses_a_name_kubernetes_would_refuse(step: dict[str, Any],
+                                                               path: str) -> None:
+    s = orchestration_status(cluster_object([step]), NOW)
+    (ready,) = s["conditions"]
+    assert (s["phase"], ready["reason"]) == ("Invalid", "InvalidField")
+    assert ready["message"].startswith(f"{path}: ")
+
+
+def test_a_tool_env_entry_without_a_name_is_refused_at_submission() -> None:
+    from compiler.diagnostics import Collector
+    from compiler.validate import check_orchestration
+    from controller.validation import check_tool_object, compile_run
+
+    orch = cluster_object([{"name": "lint", "kind": "ToolRun", "toolRef": {"name": "linter"}}])
+    model = check_orchestration(orch, Collector())
+    assert model is not None
+    problems, tool = check_tool_object({
+        "apiVersion": "tools.proompteng.ai/v1alpha1", "kind": "Tool",
+        "metadata": {"name": "linter", "namespace": "team-a"},
+        "spec": {"image": "alpine", "command": ["lint"], "env": [{"name": "", "value": "v"}]}})
+    assert problems == [] and tool is not None
+    run = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+           "metadata": {"name": "r", "namespace": "team-a"},
+           "spec": {"orchestrationRef": {"name": "o"}}}
+    (problem,), compiled = compile_run(model, run, None, tools={"linter": tool})
+    assert compiled is None
+    assert (str(problem.reason), str(problem.path)) == ("InvalidField", "spec.steps[0].toolRef")
+    assert problem.message.startswith('Tool "linter" spec.env[0].name: "" is empty')
+
+
+def test_an_invalid_run_is_refused_with_what_compiling_it_finds() -> None:
+    """Every problem at once (contract §2, issue 21): a run with a problem of its
+    own is compiled salvaged, so a parameter that no step can take is reported
+    beside it, not after it is fixed."""
+    from compiler.diagnostics import Collector
+    from compiler.validate import check_orchestration
+    from controller.validation import compile_run
+
+    orch = cluster_object([{"name": "t", "kind": "Template",
+                            "templateRef": {"name": "shared", "template": "notify"}}])
+    model = check_orchestration(orch, Collector())
+    assert model is not None
+    run = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
+           "metadata": {"name": "r", "namespace": "ns"},
+           "spec": {"orchestrationRef": {"name": "o"},
+                    "parameters": {"x": "{{workflow.uid}}", "a.b": "v"}}}
+    problems, compiled = compile_run(model, run, None)
+    assert compiled is None
+    assert [(str(p.reason), str(p.path)) for p in problems] == [
+        ("InvalidField", 'spec.parameters["a.b"]'), ("InvalidField", "spec.parameters.x")]

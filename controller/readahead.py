@@ -1,0 +1,65 @@
+"""What a worker does to spend less time waiting on the apiserver for a new run.
+
+Why: under a tenant's flood every request to the apiserver waits its turn (issue 22:
+a victim's run took 1-4 s to reach its Workflow, most of it in the requests of its
+own reconcile and in those the tenant's waiting runs cost). So a new run's two live
+reads (the run, then its Orchestration: `controller.decide` asks both before it
+submits) go out at once (`in_background`), and a run that would only wait for a
+slot (`maxActiveRunsPerNamespace`) is told so before anything is read for it
+(`is_unsubmitted`: nothing the controller sees says it needs more than a slot).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from controller.admission import reference_refusal
+from controller.decide import Observed
+from orchapi.vocabulary import RUN_DONE
+
+T = TypeVar("T")
+
+
+def in_background(call: Callable[[], T]) -> Callable[[], T]:
+    """`call` started on a thread of its own; the returned function waits for its
+    result (raising what it raised)."""
+    box: list[T] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(call())
+        except BaseException as e:  # handed to the caller, who decides
+            error.append(e)
+
+    thread = threading.Thread(target=run, name="read-ahead", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        if error:
+            raise error[0]
+        return box[0]
+    return result
+
+
+def is_unsubmitted(o: Observed) -> bool:
+    """Nothing the controller sees says the run was submitted, or needs more than
+    a submission: no Workflow of its name seen, no workflowRef, not ended,
+    cancelled or being deleted (what a slot is for)."""
+    status = o.run.get("status") or {}
+    return (o.workflow is None and o.last_seen is None and not status.get("workflowRef")
+            and status.get("phase") not in RUN_DONE
+            and not (o.run.get("spec") or {}).get("cancel")
+            and not o.run["metadata"].get("deletionTimestamp"))
+
+
+def waits_for_a_slot_unread(o: Observed) -> bool:
+    """A run not yet submitted that may be told to wait for a slot before anything
+    is read for it: nothing the controller holds would refuse it (its reference is
+    a name, its Orchestration is in the cache), so it is not kept waiting to hear
+    a refusal it would get at once."""
+    return is_unsubmitted(o) and o.orchestration is not None and \
+        reference_refusal(o.run) is None
