@@ -167,7 +167,7 @@ def compile_bytecode() -> None:
     import compileall
 
     root = Path(__file__).resolve().parents[1]
-    for package in ("compiler", "controller"):
+    for package in ("orchapi", "compiler", "controller", "operate"):
         compileall.compile_dir(str(root / package), quiet=1)
 
 
@@ -228,8 +228,12 @@ def main() -> int:
             big <= 0.5 and big <= 12 * small,
         )
     )
+    from benchmarks.cold_start import measure
+    from benchmarks.cold_start import row as cold_start_row
     from benchmarks.partition_cut import table
     from benchmarks.scale_bench import rows as scale_rows
+
+    rows.append(cold_start_row(measure()))
 
     with tempfile.TemporaryDirectory() as tmp_dir:
         rows += scale_rows(Path(tmp_dir), _orch_command())

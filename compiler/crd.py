@@ -50,14 +50,7 @@ from pydantic import BaseModel
 
 from orchapi.api import GENERATED_BY_ANNOTATION, INT32_MAX, MAX_STEPS, ORCHESTRATION_KIND, RUN_KIND
 from orchapi.api import GROUP as API_GROUP
-from orchapi.models import (
-    MAX_NAME_LENGTH,
-    MUTABLE_RUN_SPEC_FIELDS,
-    OrchestrationRunSpec,
-    OrchestrationRunStatus,
-    OrchestrationSpec,
-    OrchestrationStatus,
-)
+from orchapi.models import MAX_NAME_LENGTH, MUTABLE_RUN_SPEC_FIELDS
 from orchapi.names import (
     DNS_SUBDOMAIN_NAME,
     ENV_VAR_NAME,
@@ -66,6 +59,12 @@ from orchapi.names import (
     TEMPLATE,
     WORKFLOW_TEMPLATE_NAME,
     Grammar,
+)
+from orchapi.schema import (
+    OrchestrationRunSpec,
+    OrchestrationRunStatus,
+    OrchestrationSpec,
+    OrchestrationStatus,
 )
 
 Schema = dict[str, Any]

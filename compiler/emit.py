@@ -7,7 +7,6 @@ so a 200-step orchestration stays far below Argo's 200-template and 1 MiB limits
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -16,9 +15,9 @@ from typing import Any
 from compiler.diagnostics import Collector, FieldPath, Severity
 from compiler.kinds import KINDS, Emitted, StepContext
 from compiler.kinds.base import argo_literal, article
+from compiler.limits import MAX_TEMPLATES as MAX_TEMPLATES  # (re-exported)
+from compiler.limits import MAX_WORKFLOW_BYTES
 from compiler.outcome import MAX_TASKS, OUTCOME_TEMPLATE, outcome_task
-from compiler.partition import MAX_TEMPLATES as MAX_TEMPLATES  # (re-exported)
-from compiler.partition import MAX_WORKFLOW_BYTES
 from compiler.pods import PodSettings, workflow_pod_fields
 from compiler.policies import Policies, read_policies
 from compiler.resume import NO_OP, REUSED_TEMPLATE
@@ -29,7 +28,7 @@ from orchapi.api import DEPTH_ANNOTATION, ORCHESTRATION_LABEL, RUN_LABEL, depth_
 from orchapi.argo import ARGO_API_VERSION, UNBOUNDED_SECONDS, UNBOUNDED_TIMEOUT, WORKFLOW_KIND
 from orchapi.graph import Graph, build_graph
 from orchapi.models import Orchestration, OrchestrationRun, Step
-from orchapi.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, shorten
+from orchapi.names import MAX_TEMPLATE_NAME, MAX_WORKFLOW_NAME, label_value, short_hash, shorten
 from orchapi.vocabulary import Reason
 
 MAX_BYTES = MAX_WORKFLOW_BYTES
@@ -391,8 +390,7 @@ def _intern(
         return by_content[key]
     name = shorten(base, MAX_TEMPLATE_NAME)
     if name in templates or name == entry:
-        digest = hashlib.sha256(key.encode()).hexdigest()[:8]
-        name = f"{shorten(base, MAX_TEMPLATE_NAME - 9)}-{digest}"
+        name = f"{shorten(base, MAX_TEMPLATE_NAME - 9)}-{short_hash(key)}"
     templates[name] = template
     by_content[key] = name
     return name

@@ -26,8 +26,8 @@ import copy
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from compiler.compiled import steps_of
 from compiler.diagnostics import Collector, FieldPath
 from compiler.emit import (
     DEFAULT_ENTRYPOINT,
@@ -41,17 +41,9 @@ from compiler.emit import (
 )
 from compiler.gates import GATE_TASK, GATE_TEMPLATE, gate_task
 from compiler.gates import TEMPLATE as GATE
+from compiler.limits import ARGO_LIMITS, ArgoLimits
 from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
 from compiler.outcome import TEMPLATE as OUTCOME
-from compiler.partition import (
-    ARGO_LIMITS,
-    ArgoLimits,
-    Part,
-    Plan,
-    StepCost,
-    TooLargeError,
-    plan_parts,
-)
 from compiler.pods import PodSettings
 from compiler.policies import read_policies
 from compiler.tools import Tool
@@ -61,6 +53,9 @@ from orchapi.graph import Graph, Node, build_graph
 from orchapi.models import Orchestration, OrchestrationRun
 from orchapi.names import MAX_WORKFLOW_NAME, shorten
 from orchapi.vocabulary import Reason
+
+if TYPE_CHECKING:  # a split's: the partitioner loads when a run is split (`_emit_split`)
+    from compiler.partition import Part, Plan, StepCost
 
 PART_TEMPLATE = "orch-part"  # part DAG templates: orch-part-1, orch-part-2, ...
 PART_TASK = "part"  # their tasks in a Workflow's entry DAG: part-1, part-2, ...
@@ -121,6 +116,10 @@ def _emit_split(orchestration: Orchestration, run: OrchestrationRun | None, out:
                 tools: Mapping[str, Tool] | None, tools_where: str,
                 tools_hint: str | None, descendants: Mapping[str, int] | None,
                 limits: ArgoLimits) -> CompiledRun:
+    # Here, not at the top: a run that fits one DAG never loads the partitioner.
+    from compiler.compiled import steps_of
+    from compiler.partition import TooLargeError, plan_parts
+
     depth = 0
     if run is not None:
         check_run_parameters(orchestration, run, out)
@@ -188,6 +187,8 @@ _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 def step_costs(tasks: Sequence[Obj], templates: Mapping[str, Obj]) -> dict[str, StepCost]:
     """What each step's task and template weigh (JSON bytes, never fewer), and its
     Argo nodes."""
+    from compiler.partition import StepCost
+
     sizes = {name: len(_ENCODE({"name": name, **t})) for name, t in templates.items()}
     costs: dict[str, StepCost] = {}
     for task in tasks:
@@ -292,8 +293,8 @@ def _check_limits(workflow: Obj, w: int, estimate: int, out: Collector) -> None:
     """A safety net under the plan's estimates: Argo's hard limits, checked on the
     emitted Workflow (its bytes counted exactly only when the plan's estimate of
     them, which never counts fewer, comes near)."""
+    from compiler.limits import MAX_TEMPLATES
     from compiler.outcome import MAX_TASKS
-    from compiler.partition import MAX_TEMPLATES
 
     templates = workflow["spec"]["templates"]
     biggest = max(len(t["dag"]["tasks"]) for t in templates if "dag" in t)

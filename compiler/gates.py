@@ -29,11 +29,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchapi.argo import ArgoPhase
-from orchapi.semantics import StepResult
 from orchapi.vocabulary import StepReason
+
+if TYPE_CHECKING:  # the compile path emits gates and never decides them
+    from orchapi.semantics import StepResult
 
 GATE_TEMPLATE = "orch-gate"
 GATE_TASK = "orch-gate"  # task names: orch-gate-1, orch-gate-2, ... within a part

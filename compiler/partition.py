@@ -32,34 +32,21 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from compiler.outcome import MAX_TASKS
+# The numbers, in `compiler.limits` (every compile reads them); re-exported here.
+from compiler.limits import ARGO_LIMITS as ARGO_LIMITS
+from compiler.limits import GATE_DEPENDENCY_BYTES as GATE_DEPENDENCY_BYTES
+from compiler.limits import GATE_SOURCE_BYTES as GATE_SOURCE_BYTES
+from compiler.limits import GATE_TASK_BYTES as GATE_TASK_BYTES
+from compiler.limits import MAX_TEMPLATES as MAX_TEMPLATES
+from compiler.limits import MAX_WORKFLOW_BYTES as MAX_WORKFLOW_BYTES
+from compiler.limits import NODE_STATUS_BYTES as NODE_STATUS_BYTES
+from compiler.limits import PART_TASK_BYTES as PART_TASK_BYTES
+from compiler.limits import PART_TEMPLATE_BYTES as PART_TEMPLATE_BYTES
+from compiler.limits import RESERVED_TASKS as RESERVED_TASKS
+from compiler.limits import RESERVED_TEMPLATES as RESERVED_TEMPLATES
+from compiler.limits import WORKFLOW_BUDGET as WORKFLOW_BUDGET
+from compiler.limits import ArgoLimits as ArgoLimits
 from orchapi.graph import Graph, topological_order
-
-# Argo v4's full CRDs: spec.templates maxItems 200 (as templates[].dag.tasks,
-# compiler.outcome.MAX_TASKS; argoproj.io_workflows.yaml, v4.0.5 and v4.1.2).
-MAX_TEMPLATES = 200
-# What one Workflow object may take: Argo refuses a Workflow whose JSON, node status
-# compressed, passes 1 MiB (packer.go getMaxWorkflowSize, v4.0.5 l.17); the budget
-# keeps a quarter of it free for what the estimate below misses.
-MAX_WORKFLOW_BYTES = 1024 * 1024
-WORKFLOW_BUDGET = MAX_WORKFLOW_BYTES * 3 // 4
-# The status one Argo node adds to its Workflow. Measured on the test cluster's Argo
-# (v4.0.5, kwok pods, 199 Container steps): a Pod node is 548 bytes of JSON, 46 once
-# gzipped and base64-encoded as Argo stores `status.compressedNodes` past 1 MiB; a
-# running pod also holds a ~30-byte entry in `status.taskResultsCompletionStatus`,
-# never compressed. 160 leaves room for messages, long names and retries' children.
-NODE_STATUS_BYTES = 160
-# Tasks a part keeps free: its outcome task (compiler.outcome).
-RESERVED_TASKS = 1
-# Templates a Workflow keeps free: its entry DAG, the gate, outcome and reused
-# templates.
-RESERVED_TEMPLATES = 4
-# A gate task's bytes besides its sources' names (name, template, argument).
-GATE_TASK_BYTES = 110
-GATE_SOURCE_BYTES = 3  # per source: quotes and comma around its name
-GATE_DEPENDENCY_BYTES = 18  # per step depending on a gate: `"orch-gate-NN",`
-PART_TASK_BYTES = 60  # a part's task in the entry DAG
-PART_TEMPLATE_BYTES = 60  # a part's DAG template, besides its tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,19 +60,6 @@ class StepCost:
     task_bytes: int = 100
     template_bytes: int = 0
     nodes: int = 1
-
-
-@dataclass(frozen=True)
-class ArgoLimits:
-    """What one Argo Workflow may hold (contract §8): tasks per DAG, templates, bytes."""
-
-    tasks: int = MAX_TASKS
-    templates: int = MAX_TEMPLATES
-    bytes: int = WORKFLOW_BUDGET
-    node_bytes: int = NODE_STATUS_BYTES
-
-
-ARGO_LIMITS = ArgoLimits()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchapi.api import Obj
 from orchapi.graph import Graph, topological_order
-from orchapi.semantics import Observation, RunResult, Seen, WhatIf, evaluate
 from orchapi.vocabulary import RUN_DONE, StepPhase, StepReason
+
+if TYPE_CHECKING:  # loaded where a resumed run is planned: compiling one needs none of it
+    from orchapi.semantics import Observation, RunResult
 
 # The template of a reused step's task: a zero-length suspend (no pod, succeeds at
 # once, as compiler.outcome's task); its reserved name tells the mirror which steps
@@ -44,6 +46,8 @@ class ResumeDecision:
 
     def known(self) -> dict[str, Observation]:
         """What `orchapi.semantics.evaluate` knows of the reused steps."""
+        from orchapi.semantics import Observation, Seen
+
         note = reused_note(self.resumed_from)
         return {name: Observation(Seen.REUSED, note) for name in self.reused}
 
@@ -146,6 +150,8 @@ def plan_resume(graph: Graph, decision: ResumeDecision, failed: Collection[str] 
     """`orch plan --resume-from`: the resumed run when the named steps fail (or
     error) and every other step that reruns succeeds; each rerun step's message
     says why it runs again."""
+    from orchapi.semantics import RunResult, WhatIf, evaluate
+
     result = evaluate(graph, decision.known(),
                       what_if=WhatIf(frozenset(failed), frozenset(errored)))
     steps = tuple(

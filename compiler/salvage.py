@@ -30,8 +30,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import ValidationError
-
 from compiler.diagnostics import Collector, Diagnostic, FieldPath
 from compiler.kinds import KINDS, RESERVED_TEMPLATE_NAMES
 from compiler.kinds.base import check_with_keys
@@ -63,6 +61,8 @@ def is_usable_step(step: Any, index: int) -> bool:
     check_with_keys(body, STEPS.child(index), scratch, KINDS[kind].parameter_name)
     if any(d.is_error for d in scratch.items):
         return False
+    from pydantic import ValidationError  # an invalid document's path: pydantic judges
+
     try:
         Step.model_validate(body)
     except ValidationError:
@@ -117,6 +117,8 @@ def salvage(data: Any) -> Orchestration | None:
         },
         "spec": new_spec,
     }
+    from pydantic import ValidationError  # an invalid document's path: pydantic judges
+
     for policies in (spec.get("policies"), None):  # what the step settings default from
         if policies is not None:
             body["spec"] = {**new_spec, "policies": policies}

@@ -17,46 +17,84 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from typing import Any, Protocol
 
 from orchapi.api import INT32_MAX, TOOL_KIND, TOOLS_API_VERSION
 from orchapi.models import ObjectMeta
+from orchapi.records import (
+    REQUIRED,
+    Factory,
+    FieldSpec,
+    Record,
+    int_between,
+    list_of,
+    literal,
+    optional,
+    record,
+    str_dict,
+    strict_str,
+)
 
-# `format: int32` in the CRD: any int32, negative ones included.
-SignedInt32 = Annotated[StrictInt, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
-
-
-class _Model(BaseModel):
-    # The CRD's spec is not `x-kubernetes-preserve-unknown-fields`: the apiserver
-    # accepts unknown keys and prunes them, so they are accepted and ignored here.
-    model_config = ConfigDict(populate_by_name=True, extra="allow", strict=True)
-
-
-class ToolEnvVar(_Model):
-    name: StrictStr  # both required by the CRD
-    value: StrictStr
-
-
-class ToolSpec(_Model):
-    image: StrictStr | None = None
-    command: list[StrictStr] | None = None
-    args: list[StrictStr] | None = None
-    env: list[ToolEnvVar] | None = None
-    service_account: StrictStr | None = Field(None, alias="serviceAccount")
-    working_dir: StrictStr | None = Field(None, alias="workingDir")
-    timeout_seconds: SignedInt32 | None = Field(None, alias="timeoutSeconds")
-    # A Job's TTL in the reference system; Argo's pods have no per-pod TTL.
-    ttl_seconds_after_finished: SignedInt32 | None = Field(None, alias="ttlSecondsAfterFinished")
+# `format: int32` in the CRD: any int32, negative ones included. The Tool's records,
+# their pydantic twin in `compiler.tool_schema`. The CRD's spec is not
+# `x-kubernetes-preserve-unknown-fields`: the apiserver accepts unknown keys and
+# prunes them, so they are accepted and ignored here; the twin populates a field
+# by its name as well as by its key (`BY_NAME`).
+_SIGNED_INT32 = optional(int_between(-INT32_MAX - 1, INT32_MAX))
+_STR = optional(strict_str)
 
 
-class Tool(_Model):
-    api_version: Literal["tools.proompteng.ai/v1alpha1"] = Field(alias="apiVersion")
-    kind: Literal["Tool"]
+class ToolEnvVar(Record):
+    TWIN = "compiler.tool_schema:ToolEnvVar"
+    BY_NAME = True
+    FIELDS = (  # both required by the CRD
+        FieldSpec("name", "name", strict_str, REQUIRED),
+        FieldSpec("value", "value", strict_str, REQUIRED),
+    )
+    name: str
+    value: str
+
+
+class ToolSpec(Record):
+    TWIN = "compiler.tool_schema:ToolSpec"
+    BY_NAME = True
+    FIELDS = (
+        FieldSpec("image", "image", _STR),
+        FieldSpec("command", "command", optional(list_of(strict_str))),
+        FieldSpec("args", "args", optional(list_of(strict_str))),
+        FieldSpec("env", "env", optional(list_of(record(lambda: ToolEnvVar)))),
+        FieldSpec("service_account", "serviceAccount", _STR),
+        FieldSpec("working_dir", "workingDir", _STR),
+        FieldSpec("timeout_seconds", "timeoutSeconds", _SIGNED_INT32),
+        # A Job's TTL in the reference system; Argo's pods have no per-pod TTL.
+        FieldSpec("ttl_seconds_after_finished", "ttlSecondsAfterFinished", _SIGNED_INT32),
+    )
+    image: str | None
+    command: list[str] | None
+    args: list[str] | None
+    env: list[ToolEnvVar] | None
+    service_account: str | None
+    working_dir: str | None
+    timeout_seconds: int | None
+    ttl_seconds_after_finished: int | None
+
+
+class Tool(Record):
+    TWIN = "compiler.tool_schema:Tool"
+    BY_NAME = True
+    FIELDS = (
+        FieldSpec("api_version", "apiVersion", literal("tools.proompteng.ai/v1alpha1"),
+                  REQUIRED),
+        FieldSpec("kind", "kind", literal("Tool"), REQUIRED),
+        FieldSpec("metadata", "metadata", record(lambda: ObjectMeta), REQUIRED),
+        FieldSpec("spec", "spec", record(lambda: ToolSpec), Factory(lambda: ToolSpec.read({}))),
+        FieldSpec("status", "status", optional(str_dict())),
+    )
+    api_version: str
+    kind: str
     metadata: ObjectMeta
-    spec: ToolSpec = Field(default_factory=ToolSpec)
-    status: dict[str, Any] | None = None
+    spec: ToolSpec
+    status: dict[str, Any] | None
 
 
 assert TOOLS_API_VERSION == "tools.proompteng.ai/v1alpha1" and TOOL_KIND == "Tool"

@@ -17,22 +17,21 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel
-
 from compiler.diagnostics import Collector, FieldPath, Severity
 from compiler.kinds import KINDS
 from compiler.step_fields import COMMON_KEYS
 from compiler.tools import ToolEnvVar, ToolSpec
 from orchapi.models import NameRef, OrchestrationRunSpec, OrchestrationSpec, Step, TemplateRef
 from orchapi.names import quote
+from orchapi.records import Record
 from orchapi.vocabulary import Reason
 
 TOP = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
 
 
-def model_keys(model: type[BaseModel]) -> frozenset[str]:
+def model_keys(model: type[Record]) -> frozenset[str]:
     """The keys a model reads (its aliases): the one spelling."""
-    return frozenset(f.alias or name for name, f in model.model_fields.items())
+    return frozenset(f.alias for f in model.model_fields.values())
 
 
 STEP_KEYS = model_keys(Step) | frozenset(k for kind in KINDS.values() for k in kind.extra_keys)

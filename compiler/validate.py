@@ -12,8 +12,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
-
 from compiler.diagnostics import ROOT, Collector, FieldPath
 from compiler.kinds import COMPILER_TEMPLATES, KINDS, RESERVED_TEMPLATE_NAMES
 from compiler.kinds.base import check_name, check_with_keys
@@ -42,6 +40,7 @@ from orchapi.names import (
     suggest,
     task_name_problem,
 )
+from orchapi.records import UnsureError
 from orchapi.vocabulary import Reason
 
 DOCUMENT_KINDS = (ORCHESTRATION_KIND, RUN_KIND)
@@ -132,7 +131,15 @@ def check_models(data: dict[str, Any], model: type[ModelT], out: Collector) -> M
     """Types and required fields, via the pydantic models (all errors at once);
     the validated model when the types are right."""
     try:
-        return model.model_validate(data)
+        return model.read(data)
+    except UnsureError:
+        pass
+    # Only a document the records cannot accept at a glance loads pydantic
+    # (`orchapi.records`): its twin judges it, and its errors are the diagnostics.
+    from pydantic import ValidationError
+
+    try:
+        return model.judged(data)
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])

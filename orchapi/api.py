@@ -13,11 +13,13 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from orchapi.argo import ARGO_GROUP, ARGO_VERSION, WORKFLOW_KIND
 from orchapi.names import DNS_SUBDOMAIN_NAME, NAMESPACE, Grammar, quote
+
+if TYPE_CHECKING:  # imported where a time is read: the compiler reads none
+    from datetime import datetime
 
 # A Kubernetes object, or a part of one, as the apiserver sends it: plain JSON data.
 Obj = dict[str, Any]
@@ -167,6 +169,8 @@ def delivery_selector(orchestration: str, delivery: str) -> str:
 
 def parse_time(value: Any) -> datetime | None:
     """A time as the apiserver and Argo write it (RFC 3339, `...Z`), or None."""
+    from datetime import datetime
+
     if not isinstance(value, str) or not value:
         return None
     try:

@@ -14,11 +14,10 @@ final newline, which let `"a\\n"` pass as a step name.
 
 from __future__ import annotations
 
-import difflib
-import hashlib
+import functools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Step names (Argo's template field limit): here, not in orchapi.models, so that the
 # terminal commands check names without loading pydantic (0.5 s of their budget).
@@ -36,10 +35,12 @@ class Grammar:
     source: str
     rule: str  # the rule in words, for a person
     extra: Callable[[str], str | None] | None = None
-    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "regex", re.compile(self.pattern))
+    @functools.cached_property
+    def regex(self) -> re.Pattern[str]:
+        # Compiled when first matched: a command uses a few of these grammars, and
+        # compiling all of them was a few ms of every cold start.
+        return re.compile(self.pattern)
 
     @property
     def anchored(self) -> str:
@@ -247,7 +248,7 @@ def label_value(name: str) -> str:
     8 hex digits of its sha256 (contract §4)."""
     if len(name) <= 63 and LABEL_VALUE.fullmatch(name):
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    digest = short_hash(name)
     head = name[:54]
     head = head[: next((i for i, c in enumerate(head) if not _label_char(c)), len(head))]
     head = head.rstrip("-_.")
@@ -262,11 +263,21 @@ def shorten(name: str, limit: int) -> str:
     """`name` itself when it fits in `limit`, else a prefix plus a stable hash."""
     if len(name) <= limit:
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: limit - 9].rstrip('-.')}-{digest}"
+    return f"{name[: limit - 9].rstrip('-.')}-{short_hash(name)}"
+
+
+def short_hash(text: str) -> str:
+    """8 hex digits of the sha256 of `text`: the stable suffix of a shortened name."""
+    # Imported here: hashlib loads OpenSSL, a few ms of every cold start, and a
+    # name needs hashing only when it is too long or not a label value.
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate, for 'did you mean ...?' hints."""
+    import difflib  # here: only a mistake asks for a hint (a cold start need not load it)
+
     matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return matches[0] if matches else None

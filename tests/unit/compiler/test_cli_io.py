@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import yaml
 
 from compiler.render import LIST_HEAD
 from operate.cli import main
-from tests.golden import ROOT, VALID
+from tests.golden import ROOT, VALID, flags, inputs
 
 DIAMOND = VALID / "diamond.yaml"
 ORCH = [sys.executable, "-m", "operate"]
@@ -329,31 +330,73 @@ def test_every_shipped_container_step_names_its_command(path: Path) -> None:
 # --- what the commands load ---------------------------------------------------------
 
 
-def _imported(argv: list[str]) -> set[str]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "operate", *argv],
+def _imported(argv: list[str], expect: int | None = None) -> set[str]:
+    """The modules a fresh `orch ARGV` process imports (`-X importtime`)."""
+    return _imported_by("import sys; from operate.cli import main; "
+                        "sys.exit(main(sys.argv[1:]))", argv, expect)
+
+
+def _imported_by(code: str, argv: Sequence[str] = (), expect: int | None = None) -> set[str]:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *argv],
                           capture_output=True, text=True, check=False, cwd=ROOT)
+    if expect is not None:
+        assert proc.returncode == expect, proc.stderr[-2000:]
     return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
             if line.startswith("import time:") and "|" in line} - {"package"}
 
 
 def test_offline_commands_load_what_compile_loads_and_little_else() -> None:
-    """Start-up is import time: `plan`, `graph`, `validate` and `crds` load at
-    most a few small modules of their own beyond what `orch compile` loads, and
-    none of the heavy libraries (hera, the kubernetes client, jsonschema)."""
+    """Start-up is import time: `plan`, `graph` and `validate` load at most a few
+    small modules of their own beyond what `orch compile` loads; `crds` adds the
+    pydantic schema it is generated from, and nothing else."""
     example = str(ROOT / "docs" / "examples" / "release.yaml")
     compile_ = _imported(["compile", example])
+    schema = _imported_by("import orchapi.schema")
     own = {
         "plan": {"compiler.present", "orchapi.semantics"},
         "graph": {"compiler.present"},
         "validate": set(),
-        "crds": {"compiler.crd", "pydantic._internal._dataclasses", "pydantic.type_adapter"},
+        "crds": {"compiler.crd", "pydantic._internal._dataclasses", "pydantic.type_adapter",
+                 *schema},
     }
     for command, extra in own.items():
         loaded = _imported([command, *([] if command == "crds" else [example])])
         assert loaded - compile_ <= extra, (command, sorted(loaded - compile_ - extra))
-    heavy = {m for m in compile_ if m.split(".")[0] in {"hera", "kubernetes", "jsonschema",
-                                                        "deepdiff", "urllib3", "requests"}}
-    assert heavy == set()
+
+
+# What a cold `orch compile` of a valid file must not load: the cluster side (the
+# controller, the kubernetes client and what it stands on), hera (a test oracle),
+# and pydantic, whose import and model build were half of the command's time: a
+# valid document is read by `orchapi.records`, and pydantic judges only what they
+# cannot accept (issue 19).
+NOT_FOR_COMPILE = {"controller", "kubernetes", "hera", "pydantic", "pydantic_core",
+                   "orchapi.schema", "compiler.tool_schema", "jsonschema", "deepdiff",
+                   "urllib3", "requests"}
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m in NOT_FOR_COMPILE
+                  or m.split(".")[0] in NOT_FOR_COMPILE)
+
+
+@pytest.mark.parametrize("case", inputs(VALID), ids=lambda p: p.stem)
+def test_compiling_a_valid_file_loads_no_pydantic_controller_kubernetes_or_hera(
+        case: Path) -> None:
+    """The real `orch compile` in a fresh process, each valid golden with its
+    flags: what `-X importtime` says it imported."""
+    loaded = _imported(["compile", *flags(case), str(case)], expect=0)
+    assert "compiler.emit" in loaded  # it did compile
+    assert _heavy(loaded) == []
+
+
+def test_an_invalid_document_is_judged_by_pydantic() -> None:
+    """The other side of the records: a type error loads the pydantic twin, whose
+    errors are the diagnostics (the goldens under golden/invalid hold their text)."""
+    case = ROOT / "golden" / "invalid" / "wrong-types.yaml"
+    assert case.exists()
+    loaded = _imported(["compile", str(case)], expect=1)
+    assert {"pydantic", "pydantic._internal._model_construction"} <= loaded  # the twin built
+    assert not any(m.split(".")[0] in {"controller", "kubernetes", "hera"} for m in loaded)
 
 
 def test_hera_is_not_a_runtime_dependency() -> None:

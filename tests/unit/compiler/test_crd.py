@@ -33,7 +33,8 @@ from compiler.crd import (
 from compiler.render import to_yaml
 from operate.cli import main
 from orchapi.api import MAX_STEPS
-from orchapi.models import MAX_NAME_LENGTH, MUTABLE_RUN_SPEC_FIELDS, OrchestrationRunSpec, Step
+from orchapi.models import MAX_NAME_LENGTH, MUTABLE_RUN_SPEC_FIELDS
+from orchapi.schema import OrchestrationRunSpec, Step
 
 REPO = Path(__file__).resolve().parents[3]
 CHART_CRDS = REPO / "charts" / "orch" / "crds"
