@@ -477,9 +477,11 @@ class Reconciler:
         old_name = resume_from(run)
         if old_name is not None:  # contract §3: reuse what the old run did (read live)
             old = self._read(RUNS, ns, old_name[0])
-            resumed_or_refused = sub.resumption(
-                run, orch, judged.model, old,
-                old.found is not None and self.sealer.trusts_status(old.found))
+            trusted = old.found is not None and self.sealer.trusts_status(old.found)
+            # A split old run's Workflows: the records its budgeted status lacks.
+            old_parts = self._old_parts(old.found) if trusted and old.found else []
+            resumed_or_refused = sub.resumption(run, orch, judged.model, old, trusted,
+                                                old_parts)
             if isinstance(resumed_or_refused, Submission):
                 return resumed_or_refused
             resumed = resumed_or_refused
@@ -493,6 +495,14 @@ class Reconciler:
         defaults = self.argo_defaults() if self.argo_defaults is not None else Judgement()
         return sub.assemble(orch, run, judged.model, resumed, tools, self.settings, defaults,
                             self.caches.orchestration)
+
+    def _old_parts(self, old: Obj) -> list[Obj]:
+        """The Workflows of a split old run that it controls, read live."""
+        meta = old["metadata"]
+        found = [self._read(WORKFLOWS, meta["namespace"], n).found
+                 for n in recorded_workflows(old)]
+        return [wf for wf in found if wf is not None
+                and (controller_owner(wf) or {}).get("uid") == meta["uid"]]
 
     def _read(self, res: Resource, namespace: str, name: str) -> sub.Read:
         """An object the run names, read live; a 403 is a refusal the run shows,

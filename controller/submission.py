@@ -44,6 +44,7 @@ from controller.resuming import NotResumable, Resumed, plan_resumption, resume_f
 from controller.validation import check_tool_object, compile_run
 from orchapi.api import (
     GENERATION_ANNOTATION,
+    REUSED_RECORDS_ANNOTATION,
     RUN_ACTIVE_FINALIZER,
     STEP_KINDS_ANNOTATION,
     TOOL_RUN,
@@ -102,7 +103,7 @@ def refusal(orchestration: Obj, run: Obj, judged: Validated, limits: InstallLimi
 
 
 def resumption(run: Obj, orchestration: Obj, model: Orchestration, old: Read,
-               old_trusted: bool) -> Resumed | Submission:
+               old_trusted: bool, old_workflows: Sequence[Obj] = ()) -> Resumed | Submission:
     """What a resumed run reuses of its old run (`old`, read live), or why it is
     refused: the old run may not be read, its status is not the controller's (its
     steps' results would be reused as they stand), or it cannot be resumed."""
@@ -113,7 +114,8 @@ def resumption(run: Obj, orchestration: Obj, model: Orchestration, old: Read,
         return Submission(None, SubmitReason.RESUME_REFUSED,
                           f'run "{name}" has a status this controller did not write; its '
                           "results cannot be reused (submit a new run)")
-    resumed = plan_resumption(run, orchestration, build_graph(model.spec.steps), old.found)
+    resumed = plan_resumption(run, orchestration, build_graph(model.spec.steps), old.found,
+                              old_workflows)
     if isinstance(resumed, NotResumable):
         return Submission(None, resumed.reason, resumed.message)
     return resumed
@@ -169,7 +171,7 @@ def assemble(orchestration: Obj, run: Obj, model: Orchestration, resumed: Resume
                                               separators=(",", ":")),
             GENERATION_ANNOTATION: str(orchestration["metadata"].get("generation") or 0),
             **defaults.annotation(),
-            **resumed.annotations,
+            **(resumed.annotations if own is None else own_records(resumed.annotations, own)),
         }
         if compiled.is_split:  # kept until the run has ended (docs/scale.md, TTL)
             body["metadata"]["finalizers"] = [RUN_ACTIVE_FINALIZER]
@@ -177,6 +179,18 @@ def assemble(orchestration: Obj, run: Obj, model: Orchestration, resumed: Resume
     if compiled.is_split:
         return Submission(bodies[0], split=tuple(bodies))
     return Submission(bodies[0])
+
+
+def own_records(annotations: Mapping[str, str], own: set[str]) -> dict[str, str]:
+    """A resumed split run's annotations for one of its Workflows: the records of
+    its own reused steps only (annotations hold 256 KiB in all)."""
+    out = dict(annotations)
+    if REUSED_RECORDS_ANNOTATION in out:
+        records = json.loads(out[REUSED_RECORDS_ANNOTATION])
+        out[REUSED_RECORDS_ANNOTATION] = json.dumps(
+            [r for r in records if r.get("name") in own], separators=(",", ":"),
+            ensure_ascii=False)
+    return out
 
 
 def budgets(orchestration: Obj, run: Obj, limits: InstallLimits,

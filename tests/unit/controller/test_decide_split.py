@@ -291,3 +291,53 @@ def test_the_finalizers_go_before_the_final_status_and_not_before() -> None:
     done = run({**CREATED, "phase": "Succeeded"})
     assert isinstance(decide(observed(done, parts=finalized(ended))), ReleaseFinalizers)
 
+
+def test_a_resumed_run_reuses_what_a_budgeted_old_status_proves_succeeded() -> None:
+    """Contract §3 resume over §8's budget: the old run lists only the steps that
+    did not succeed; when they add up to its counts, every other step succeeded
+    and is reused (its times from the old run's Workflows while they exist)."""
+    import json
+
+    from controller.resuming import Resumed, plan_resumption
+    from controller.submission import own_records
+    from orchapi.api import REUSED_RECORDS_ANNOTATION
+
+    old: Obj = {"metadata": {"name": "old", "namespace": "ns", "uid": RUN_UID},
+                "spec": {"orchestrationRef": {"name": "o"}},
+                "status": {"phase": "Failed", "orchestrationGeneration": 3,
+                           "stepStatuses": [{"name": "c", "kind": "Container",
+                                             "phase": "Failed", "reason": "StepFailed"},
+                                            {"name": "d", "kind": "Container",
+                                             "phase": "Skipped", "reason": "DependencyFailed"},
+                                            {"name": "e", "kind": "Container",
+                                             "phase": "Skipped", "reason": "DependencyFailed"}],
+                           "stepCounts": [{"phase": "Succeeded", "count": 5},
+                                          {"phase": "Failed", "reason": "StepFailed",
+                                           "count": 1},
+                                          {"phase": "Skipped", "reason": "DependencyFailed",
+                                           "count": 2}]}}
+    new: Obj = {"metadata": {"name": "new", "namespace": "ns"},
+                "spec": {"orchestrationRef": {"name": "o"}, "resumeFrom": {"name": "old"}}}
+    old_workflows = [with_nodes(SPLIT.workflows[0], {"a": "Succeeded", "b": "Succeeded"})]
+    resumed = plan_resumption(new, ORCH, SPLIT.graph, old, old_workflows)
+    assert isinstance(resumed, Resumed)
+    assert resumed.reused == frozenset("abfgh")
+    records = {r["name"]: r for r in json.loads(
+        resumed.annotations[REUSED_RECORDS_ANNOTATION])}
+    assert records["a"]["finishedAt"] == "2026-01-01T00:00:05Z"
+    assert "finishedAt" not in records["f"]  # its Workflow is gone: only its name
+    # Each Workflow carries the records of its own steps only.
+    own = json.loads(own_records(resumed.annotations, {"a", "c"})[REUSED_RECORDS_ANNOTATION])
+    assert [r["name"] for r in own] == ["a"]
+    # A short list (more did not succeed than it lists) proves nothing: all rerun.
+    short = copy.deepcopy(old)
+    short["status"]["stepCounts"][1]["count"] = 2
+    resumed = plan_resumption(new, ORCH, SPLIT.graph, short, old_workflows)
+    assert isinstance(resumed, Resumed) and resumed.reused == frozenset()
+    # Every step succeeded: the status lists none, and the run is still resumable.
+    done = copy.deepcopy(old)
+    done["status"].update(phase="Succeeded", stepStatuses=[],
+                          stepCounts=[{"phase": "Succeeded", "count": 8}])
+    resumed = plan_resumption({**new, "spec": {**new["spec"], "resumeFrom": {
+        "name": "old", "rerun": ["h"]}}}, ORCH, SPLIT.graph, done)
+    assert isinstance(resumed, Resumed) and resumed.reused == frozenset("abcdefg")
