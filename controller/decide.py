@@ -468,14 +468,49 @@ def _decide_split(o: Observed, status: Obj, recorded: list[Mapping[str, Any]], d
     by_name = {p.name: p.workflow for p in parts if p.workflow is not None}
     if seen.stop:
         return StopWorkflows(tuple(by_name[n] for n in seen.stop))
-    if seen.releases:
-        return ReleaseGates(tuple((by_name[n], r) for n, r in seen.releases))
+    releases = {n: list(r) for n, r in seen.releases}
+    due: Requeue | None = None
+    waiting = [] if cancelled else [(p.name, w) for p in parts if p.workflow is not None
+                                    and not p.gone for w in workflow_waits(p.workflow)]
+    if waiting:  # ApprovalGate and SignalWait steps, in any of the Workflows
+        planned = _plan_split_waits(o, waiting)
+        if not isinstance(planned, Requeue | dict | None):
+            return planned
+        if isinstance(planned, dict):
+            for n, r in planned.items():
+                releases.setdefault(n, []).extend(r)
+        else:
+            due = planned
+    if releases:
+        return ReleaseGates(tuple((by_name[n], tuple(r)) for n, r in releases.items()))
     if seen.mirror.phase in RUN_DONE:  # before the final write: after it, no event wakes it
         held = _finalized([p.workflow for p in parts if p.workflow is not None and not p.gone])
         if held:
             return ReleaseFinalizers(held)
     refs = [_ref(ref, o.parts.get(str(ref["name"])), uid, o.trust) for ref in recorded]
-    return WriteStatus(st.mirrored_split(status, seen.mirror, refs, generation, o.now))
+    return WriteStatus(st.mirrored_split(status, seen.mirror, refs, generation, o.now), due)
+
+
+def _plan_split_waits(o: Observed, waiting: list[tuple[str, WaitingNode]]
+                      ) -> Action | dict[str, list[Release]] | Requeue | None:
+    """The waits of a split run's Workflows, decided as one Workflow's are: a fact
+    to fetch, the releases by Workflow, or when to look again (None: never)."""
+    if o.waits is None:
+        return Fetch(Need.WAITS)
+    now = parse_time(o.now)
+    assert now is not None
+    plan = plan_waits([w for _, w in waiting], o.waits, now)
+    if plan.unconfirmed:
+        return Fetch(Need.POLICIES)
+    if plan.releases:
+        holder = {w.node_id: name for name, w in waiting}
+        out: dict[str, list[Release]] = {}
+        for r in plan.releases:
+            out.setdefault(holder[r.node_id], []).append(r)
+        return out
+    if plan.deadline is None:
+        return None
+    return Requeue(max(0.0, (plan.deadline - now).total_seconds()) + DUE_MARGIN)
 
 
 def _finalized(workflows: list[Obj]) -> tuple[Obj, ...]:

@@ -65,6 +65,7 @@ from controller.resuming import resume_from
 from controller.seal import Sealer, untrusted_view
 from controller.suspend import NodeUpdateError, hydrated
 from controller.waitindex import Target, workflow_targets
+from controller.waits import WaitFacts
 from orchapi.api import (
     ORCHESTRATIONS,
     RUN_LABEL,
@@ -207,6 +208,8 @@ class Reconciler:
                  if (wf := hydrated(self.caches.workflow(ns, n), uid)) is not None}
         gone = {n: wf for n in recorded if n not in parts
                 and (wf := hydrated(self.caches.deleted_workflow(ns, n), uid)) is not None}
+        for part in parts.values():  # a split run's waits, in any of its Workflows
+            self._index_waits(key, part, uid)
         o = self._trusted(Observed(
             run=run, now=conds.now_rfc3339(), run_live=live, workflow=workflow,
             last_seen=self.caches.deleted_workflow(ns, wf_name),
@@ -312,7 +315,7 @@ class Reconciler:
         owns, never by the watch from whatever carries the run label (issue 22)."""
         if self.waits is None:
             return
-        name = workflow_name(key.name)
+        name = workflow_name(key.name) if workflow is None else workflow["metadata"]["name"]
         owner = controller_owner(workflow) if workflow is not None else None
         if workflow is None or owner is None or owner.get("uid") != run_uid:
             self.waits(key.namespace, name, None, [])
@@ -368,6 +371,14 @@ class Reconciler:
                     e.status, e.reason, sub.forbidden_message(
                         "Orchestration", ref, ns, e.status, e.reason, e.message)))
             return replace(o, orchestration=found, orchestration_live=True)
+        if need is Need.WAITS and o.workflow is None and o.parts:  # a split run
+            each = [wait_facts(wf, self.caches.policy, self.caches.deliveries)
+                    for wf in o.parts.values()]
+            # Policies are the namespace's; deliveries are by node id (unique to a
+            # Workflow): one set of facts serves every Workflow's waits.
+            return replace(o, waits=WaitFacts(
+                {k: v for f in each for k, v in f.policies.items()},
+                {k: v for f in each for k, v in f.deliveries.items()}))
         if need is Need.WAITS:
             assert o.workflow is not None
             return replace(o, waits=wait_facts(o.workflow, self.caches.policy,
@@ -434,6 +445,14 @@ class Reconciler:
         return self._trusted(replace(o, parts=parts, parts_live=True))
 
     def _release_gates(self, o: Observed, action: ReleaseGates) -> Observed:
+        o = self._released(o, action)
+        for wf in o.parts.values():
+            self._index_waits(Key(o.run["kind"], o.run["metadata"]["namespace"],
+                                  o.run["metadata"]["name"]), wf,
+                              str(o.run["metadata"]["uid"]))
+        return replace(o, waits=None)
+
+    def _released(self, o: Observed, action: ReleaseGates) -> Observed:
         """Each Workflow's gates in one write (`controller.release`), then the
         Workflows as written."""
         uid = str(o.run["metadata"]["uid"])

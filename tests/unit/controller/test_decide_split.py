@@ -341,3 +341,39 @@ def test_a_resumed_run_reuses_what_a_budgeted_old_status_proves_succeeded() -> N
     resumed = plan_resumption({**new, "spec": {**new["spec"], "resumeFrom": {
         "name": "old", "rerun": ["h"]}}}, ORCH, SPLIT.graph, done)
     assert isinstance(resumed, Resumed) and resumed.reused == frozenset("abcdefg")
+
+
+def test_a_wait_in_any_workflow_of_a_split_run_is_decided_and_released() -> None:
+    """An ApprovalGate in a split run is decided as in one Workflow (contract §4):
+    from its policy, here approved, and released with the gates of its Workflow."""
+    from tests.unit.controller.helpers import container
+
+    steps = [container("a", []), container("b", ["a"]), container("c", ["b"]),
+             container("d", ["c"]), container("e", ["d"]),
+             {"name": "f", "kind": "ApprovalGate", "policyRef": "ok", "dependsOn": []},
+             container("g", ["a", "f"]), container("h", ["g"])]
+    split = split_run(steps)
+    names = [w["metadata"]["name"] for w in split.workflows]
+    parts = {wf["metadata"]["name"]: with_nodes(wf, {"a": "Running", "f": "Running"})
+             for wf in split.workflows}
+    # f's node: a suspend node carrying its wait, as Argo records it.
+    holder = next(n for n, wf in parts.items() if any(
+        nd.get("displayName") == "f" for nd in wf["status"]["nodes"].values()))
+    for node in parts[holder]["status"]["nodes"].values():
+        if node["displayName"] == "f":
+            task = next(t for tpl in parts[holder]["spec"]["templates"] if "dag" in tpl
+                        for t in tpl["dag"]["tasks"] if t["name"] == "f")
+            node.update(type="Suspend", inputs={"parameters": task["arguments"]["parameters"]})
+    status = {**RECORDED, "phase": "Running",
+              "workflows": [{"name": n, "namespace": "ns", "uid": w["metadata"]["uid"]}
+                            for n, w in zip(names, split.workflows, strict=True)]}
+    o = observed(run(status), parts=parts)
+    assert decide(o) == Fetch(Need.WAITS)
+    from controller.waits import WaitFacts
+
+    approved = {"metadata": {"name": "ok"}, "status": {"phase": "Approved"}}
+    action = decide(replace(o, waits=WaitFacts({"ok": approved}, {})))
+    assert isinstance(action, ReleaseGates)
+    assert [(wf["metadata"]["name"], [(r.step, r.phase) for r in rs])
+            for wf, rs in action.gates] == [(holder, [("f", "Succeeded")])]
+
