@@ -377,3 +377,11 @@ def test_a_wait_in_any_workflow_of_a_split_run_is_decided_and_released() -> None
     assert [(wf["metadata"]["name"], [(r.step, r.phase) for r in rs])
             for wf, rs in action.gates] == [(holder, [("f", "Succeeded")])]
 
+
+def test_the_submitted_event_of_a_split_run_names_its_workflows() -> None:
+    from controller.events import events_for
+
+    new = {"workflows": CREATED["workflows"], "conditions": [
+        {"type": "Submitted", "status": "True", "reason": "WorkflowCreated"}]}
+    (event,) = events_for({}, new)
+    assert event.message == "3 Workflows run-1-1 to run-1-3 submitted (a split run)"
