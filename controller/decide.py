@@ -262,6 +262,7 @@ class Observed:
     parts: Mapping[str, Obj] = field(default_factory=dict)
     parts_live: bool = False
     parts_gone: Mapping[str, Obj] = field(default_factory=dict)
+    released: bool = False  # this reconcile released a split run's gates (or waits) once
 
 
 def _counts_as_cancelled(run: Mapping[str, Any], status: Mapping[str, Any],
@@ -481,8 +482,12 @@ def _decide_split(o: Observed, status: Obj, recorded: list[Mapping[str, Any]], d
                 releases.setdefault(n, []).extend(r)
         else:
             due = planned
-    if releases:
+    if releases and not o.released:
         return ReleaseGates(tuple((by_name[n], tuple(r)) for n, r in releases.items()))
+    if releases:
+        # One round of releases per reconcile: a big run keeps ending sources, and a
+        # loop of rounds would keep its status from being written. Now, then again.
+        due = Requeue(0.0)
     if seen.mirror.phase in RUN_DONE:  # before the final write: after it, no event wakes it
         held = _finalized([p.workflow for p in parts if p.workflow is not None and not p.gone])
         if held:

@@ -450,7 +450,7 @@ class Reconciler:
             self._index_waits(Key(o.run["kind"], o.run["metadata"]["namespace"],
                                   o.run["metadata"]["name"]), wf,
                               str(o.run["metadata"]["uid"]))
-        return replace(o, waits=None)
+        return replace(o, waits=None, released=True)
 
     def _released(self, o: Observed, action: ReleaseGates) -> Observed:
         """Each Workflow's gates in one write (`controller.release`), then the

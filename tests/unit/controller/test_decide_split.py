@@ -25,6 +25,7 @@ from controller.decide import (
     RecordWorkflows,
     ReleaseFinalizers,
     ReleaseGates,
+    Requeue,
     StopWorkflows,
     Submission,
     WriteStatus,
@@ -385,3 +386,14 @@ def test_the_submitted_event_of_a_split_run_names_its_workflows() -> None:
         {"type": "Submitted", "status": "True", "reason": "WorkflowCreated"}]}
     (event,) = events_for({}, new)
     assert event.message == "3 Workflows run-1-1 to run-1-3 submitted (a split run)"
+
+
+def test_one_round_of_releases_per_reconcile_then_the_status() -> None:
+    """A big run keeps ending sources: after one round of releases the status is
+    written and the run looked at again at once, never a loop of rounds that keeps
+    the status from being written."""
+    parts = running({"a": "Succeeded", "b": "Succeeded", "f": "Running"}, {}, {})
+    o = observed(run(CREATED), parts=parts)
+    assert isinstance(decide(o), ReleaseGates)
+    action = decide(replace(o, released=True))
+    assert isinstance(action, WriteStatus) and action.requeue == Requeue(0.0)
