@@ -35,6 +35,11 @@ the fact added. Every safety rule is one branch here and one named test:
   says `Cancelled`, so a failed write retries the whole cancel; a run cancelled
   before submission is `Cancelled` only once the Workflow is known, read live, not
   to exist (else that Workflow would run on, unstopped);
+- a run split into several Workflows (contract §8, `_decide_split`) records its set
+  by name before creating any, creates only names never created (from the recorded
+  Orchestration generation, for a run read live), mirrors only those the controller
+  created, releases its gates from one evaluation of all of them, and stops the
+  others when one ends early;
 - an ApprovalGate or SignalWait of a running Workflow (not a cancelled run's) is
   released (its suspend node set, `ReleaseWaits`) only once decided from what the
   caches hold, and failed for a missing ApprovalPolicy only once the apiserver

@@ -6,7 +6,9 @@ gathers what they ask for (from the caches first, from the apiserver when it mus
 performs the one action `decide` returns (a cancel, a guarded delete: the requests
 are `controller.effects`'), and feeds the outcome back (a refused create, a Workflow
 that already exists). A new run: Fetch(RUN), Fetch(ORCHESTRATION), [Fetch(DELIVERY)],
-Fetch(SUBMISSION), Create, WriteStatus. Reconciliation is level-based: it reads the
+Fetch(SUBMISSION), Create, WriteStatus; a new split run (contract §8): the same up to
+the submission, then RecordWorkflows (its set, by name), Fetch(PARTS), CreateWorkflows,
+WriteStatus. Reconciliation is level-based: it reads the
 current state and ignores which event woke it, so a missed or duplicated event
 cannot change the outcome. A status write that meets a newer version (409) starts
 over from a live read (`retry_on_conflict`).
