@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from compiler.compiled import decode_nodes, graph_from_orchestration
+from compiler.gates import sources_of_node
 from controller.step_budget import count_steps
-from orchapi.api import RUN_ACTIVE_FINALIZER, Obj
+from orchapi.api import RUN_ACTIVE_FINALIZER, Obj, parse_time
 from orchapi.names import label_value
 from orchapi.semantics import RunResult, plan
 from tests.cluster import Cluster
@@ -167,6 +168,7 @@ def check_case(case: Case, done: Obj, before: list[Obj], workflows: list[Obj]) -
         node = nodes.get(name)
         assert node is not None, f"{name}: no node"
         assert _ARGO_AS.get(node["phase"]) == phase, (name, node["phase"], expected[name])
+    print(f"\n{case.n} steps: gate release latency {release_latency(workflows, nodes)}")
     for dependent in case.graph.nodes:
         node = nodes[dependent.name]
         if node["phase"] == "Omitted":
@@ -176,6 +178,27 @@ def check_case(case: Case, done: Obj, before: list[Obj], workflows: list[Obj]) -
             assert dep.get("finishedAt") and dep["finishedAt"] <= node["startedAt"], (
                 f"{dependent.name} started {node['startedAt']} before {d} finished "
                 f"{dep.get('finishedAt')}")
+
+
+def release_latency(workflows: list[Obj], steps: dict[str, Obj]) -> str:
+    """How long after its last source finished each passed gate was released (Argo's
+    whole seconds): the one delay a split adds, on a cut edge (docs/scale.md)."""
+    waits: list[float] = []
+    for wf in workflows:
+        for n in (decode_nodes(wf.get("status") or {}) or {}).values():
+            sources = sources_of_node(n)
+            if not sources or n.get("phase") != "Succeeded" or not n.get("finishedAt"):
+                continue
+            ends = [parse_time(steps[s].get("finishedAt")) for s in sources if s in steps]
+            released = parse_time(n["finishedAt"])
+            if released is None or not ends or None in ends:
+                continue
+            waits.append((released - max(e for e in ends if e is not None)).total_seconds())
+    if not waits:
+        return "(no gate passed)"
+    waits.sort()
+    return (f"{len(waits)} gates, median {waits[len(waits) // 2]:.0f} s, "
+            f"p90 {waits[int(len(waits) * 0.9)]:.0f} s, max {waits[-1]:.0f} s")
 
 
 @pytest.mark.parametrize("size", (500, 2000))
