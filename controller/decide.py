@@ -78,6 +78,9 @@ SUBMIT_RETRY_BASE = 1.0  # s: a refused create backs off 1, 2, 4, ... (capped by
 FOREGROUND_WAIT_BASE = 1.0  # s: the same for waiting on an old Workflow's deletion
 DUE_MARGIN = 0.05  # s: a timeout is looked at just after it falls due, never just before
 DELIVERY_RECHECK = 2.0  # s: a run waiting for the first run of its delivery looks again
+# A split run's Workflows whose gates one reconcile releases (one GET and one PUT of up
+# to ~750 KB each); more wait for the next reconcile, which comes at once.
+RELEASE_WRITES = 8
 
 
 class Need(enum.StrEnum):
@@ -488,7 +491,10 @@ def _decide_split(o: Observed, status: Obj, recorded: list[Mapping[str, Any]], d
         else:
             due = planned
     if releases and not o.released:
-        return ReleaseGates(tuple((by_name[n], tuple(r)) for n, r in releases.items()))
+        # At most RELEASE_WRITES Workflows written per round (the rest next round),
+        # so a round stays short beside the Lease that fences it.
+        batch = list(releases.items())[:RELEASE_WRITES]
+        return ReleaseGates(tuple((by_name[n], tuple(r)) for n, r in batch))
     if releases:
         # One round of releases per reconcile: a big run keeps ending sources, and a
         # loop of rounds would keep its status from being written. Now, then again.
