@@ -40,6 +40,10 @@ from tests.e2e.orch_controller import (
 pytestmark = pytest.mark.e2e
 
 WINDOW = 60  # a step depends on up to 3 of the WINDOW steps before it
+# The chart's Lease timings, not the 4 s these tests use elsewhere: on a loaded
+# machine the apiserver answers a renewal in more than 3 s at times, and each lost
+# Lease fences the reconcile in flight (a long one, at 10,000 steps).
+LEASE = ("--lease-duration", "15", "--renew-deadline", "10", "--retry-period", "2")
 # Argo node phase -> the step phase it stands for (contract §5).
 _ARGO_AS = {"Succeeded": "Succeeded", "Failed": "Failed", "Omitted": "Skipped"}
 
@@ -101,7 +105,8 @@ def run_cases(cluster: Cluster, work: Path, cases: list[Case], timeout: float
     try:
         for case in cases:
             pods.step_set(label_value(case.name), case.failing)
-        with leading_controller(cluster, work, "split", ready_timeout=120) as first:
+        with leading_controller(cluster, work, "split", ready_timeout=120,
+                                extra=LEASE) as first:
             for case in cases:
                 cluster.kube.apply(case.orchestration, cluster.namespace)
                 cluster.kube.apply(run(case.run_name, case.name), cluster.namespace)
@@ -110,7 +115,7 @@ def run_cases(cluster: Cluster, work: Path, cases: list[Case], timeout: float
                                                 timeout)) for c in cases}
             first.kill()  # SIGKILL: no lease release, no cleanup
         started = time.monotonic()
-        with leading_controller(cluster, work, "split", ready_timeout=120):
+        with leading_controller(cluster, work, "split", ready_timeout=120, extra=LEASE):
             done = {c.name: wait_run(cluster, c.run_name, run_done, "ended",
                                      timeout - (time.monotonic() - started)) for c in cases}
             yield {c.name: (done[c.name], before[c.name], workflows_of(cluster, c.run_name))
