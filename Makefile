@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install lock test unit e2e golden bench validate lint typecheck crds k8s-schema tools reference clean image image-test image-lock
+.PHONY: install lock test unit e2e e2e-scale golden bench validate lint typecheck crds k8s-schema tools reference clean image image-test image-lock
 
 $(BIN)/orch: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ unit: install  ## everything that needs neither the cluster nor the built Go too
 
 e2e: install tools  ## the real-cluster suite alone
 	$(PY) -m pytest -q -m e2e
+
+e2e-scale: install tools  ## the 10,000-step split run on the real cluster (docs/scale.md)
+	$(PY) -m pytest -q -s -m scale tests/e2e/test_split_runs.py
 
 golden: install  ## regenerate golden/ expected outputs (then read `git diff golden/`)
 	$(PY) -m tests.golden

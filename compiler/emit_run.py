@@ -73,6 +73,12 @@ class CompiledRun:
     def is_split(self) -> bool:
         return self.plan is not None
 
+    @property
+    def workflow(self) -> Obj:
+        """The run's only Workflow (a run that is not split)."""
+        assert len(self.workflows) == 1, "a split run has several Workflows"
+        return self.workflows[0]
+
 
 def emit_run(
     orchestration: Orchestration,

@@ -114,7 +114,7 @@ def resume_problem(old_run: Mapping[str, Any] | None, resumed_from: str, orchest
         return (f'run "{resumed_from}" ran {ran} of Orchestration "{orchestration}", which '
                 f"is now at generation {generation}; a resumed run must run the same "
                 "generation (submit a new run instead)")
-    if not status.get("stepStatuses"):
+    if not status.get("stepStatuses") and not status.get("stepCounts"):
         return (f'run "{resumed_from}" ended before any step was submitted; there is '
                 "nothing to resume (submit a new run instead)")
     for name in rerun:

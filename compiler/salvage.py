@@ -157,6 +157,7 @@ def salvage_run(data: Any) -> OrchestrationRun | None:
         },
         "spec": {"orchestrationRef": {"name": called}, **({"parameters": kept} if kept else {})},
     }
+    from pydantic import ValidationError  # an invalid document's path: pydantic judges
     try:
         return OrchestrationRun.model_validate(body)
     except ValidationError:

@@ -35,6 +35,11 @@ the fact added. Every safety rule is one branch here and one named test:
   says `Cancelled`, so a failed write retries the whole cancel; a run cancelled
   before submission is `Cancelled` only once the Workflow is known, read live, not
   to exist (else that Workflow would run on, unstopped);
+- a run split into several Workflows (contract §8, `_decide_split`) records its set
+  by name before creating any, creates only names never created (from the recorded
+  Orchestration generation, for a run read live), mirrors only those the controller
+  created, releases its gates from one evaluation of all of them, and stops the
+  others when one ends early;
 - an ApprovalGate or SignalWait of a running Workflow (not a cancelled run's) is
   released (its suspend node set, `ReleaseWaits`) only once decided from what the
   caches hold, and failed for a missing ApprovalPolicy only once the apiserver
@@ -46,7 +51,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.compiled import graph_from_orchestration
@@ -61,9 +66,10 @@ from controller.mirror import (
     mirror_workflow,
     refused_statuses,
 )
+from controller.mirror_split import Part, mirror_split
 from controller.seal import NOTHING, Trust, untrusted_view
 from controller.waits import Release, WaitFacts, WaitingNode, plan_waits, workflow_waits
-from orchapi.api import Obj, parse_time
+from orchapi.api import RUN_ACTIVE_FINALIZER, Obj, parse_time
 from orchapi.argo import ARGO_DONE
 from orchapi.vocabulary import RUN_DONE, Reason, RunPhase, SubmitReason
 
@@ -72,6 +78,9 @@ SUBMIT_RETRY_BASE = 1.0  # s: a refused create backs off 1, 2, 4, ... (capped by
 FOREGROUND_WAIT_BASE = 1.0  # s: the same for waiting on an old Workflow's deletion
 DUE_MARGIN = 0.05  # s: a timeout is looked at just after it falls due, never just before
 DELIVERY_RECHECK = 2.0  # s: a run waiting for the first run of its delivery looks again
+# A split run's Workflows whose gates one reconcile releases (one GET and one PUT of up
+# to ~750 KB each); more wait for the next reconcile, which comes at once.
+RELEASE_WRITES = 8
 
 
 class Need(enum.StrEnum):
@@ -84,6 +93,7 @@ class Need(enum.StrEnum):
     WAITS = "waits"  # the ApprovalPolicies and SignalDeliveries the Workflow's waits name
     POLICIES = "policies"  # ApprovalPolicies the cache lacks, read live
     DELIVERY = "delivery"  # who holds the run's spec.deliveryId (controller.deliveries)
+    PARTS = "parts"  # a split run's Workflows, read live (contract §8)
 
 
 class OwnerState(enum.Enum):
@@ -151,16 +161,68 @@ class ReleaseWaits:
     releases: tuple[Release, ...]
 
 
-Action = Fetch | Create | WriteStatus | DeleteWorkflow | Cancel | ReleaseWaits | Done
+@dataclass(frozen=True)
+class RecordWorkflows:
+    """Write this status (a split run's set of Workflows, named before any is
+    created), then decide again with the run as written."""
+
+    status: Obj
+
+
+@dataclass(frozen=True)
+class CreateWorkflows:
+    """Create these Workflows of a split run (each under its recorded name)."""
+
+    workflows: tuple[Obj, ...]
+
+
+@dataclass(frozen=True)
+class ReleaseGates:
+    """Set these gate nodes of a split run's Workflows (each Workflow in one write,
+    as `ReleaseWaits` does)."""
+
+    gates: tuple[tuple[Obj, tuple[Release, ...]], ...]
+
+
+@dataclass(frozen=True)
+class StopWorkflows:
+    """Stop these Workflows of a split run (`spec.shutdown: Stop`): another one
+    ended early, so the run ends as one."""
+
+    workflows: tuple[Obj, ...]
+
+
+@dataclass(frozen=True)
+class ReleaseFinalizers:
+    """The split run has ended: take its finalizer off these Workflows (their
+    deletion, by Argo's TTL or a person, no longer loses what the run needs)."""
+
+    workflows: tuple[Obj, ...]
+
+
+@dataclass(frozen=True)
+class CancelWorkflows:
+    """A cancelled split run: stop what each Workflow started (`plan`), then
+    decide again."""
+
+    plans: tuple[tuple[Obj, CancelPlan], ...]
+
+
+Action = Fetch | Create | WriteStatus | DeleteWorkflow | Cancel | ReleaseWaits | Done \
+    | RecordWorkflows | CreateWorkflows | ReleaseGates | StopWorkflows | CancelWorkflows \
+    | ReleaseFinalizers
 
 
 @dataclass(frozen=True)
 class Submission:
-    """The Workflow to create, or why there is none (a terminal refusal)."""
+    """The Workflow to create, or why there is none (a terminal refusal). A run
+    split into several Workflows (contract §8) has them all in `split` (and the
+    first as `workflow`)."""
 
     workflow: Obj | None
     reason: str = ""
     message: str = ""
+    split: tuple[Obj, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -202,6 +264,13 @@ class Observed:
     trust: Trust = NOTHING  # what of the run and its Workflows is the controller's
     unreadable: CreateRefused | None = None  # reading what the run names was refused (403)
     delivery: Holder | None = None  # for a run with spec.deliveryId, read live under its lock
+    # A split run (contract §8): its Workflows found (cache or live), by recorded name;
+    # `parts_live`: every recorded name was read from the apiserver just now;
+    # `parts_gone`: the last state of those seen deleted.
+    parts: Mapping[str, Obj] = field(default_factory=dict)
+    parts_live: bool = False
+    parts_gone: Mapping[str, Obj] = field(default_factory=dict)
+    released: bool = False  # this reconcile released a split run's gates (or waits) once
 
 
 def _counts_as_cancelled(run: Mapping[str, Any], status: Mapping[str, Any],
@@ -236,6 +305,10 @@ def decide(o: Observed) -> Action:
     submitted = bool(status.get("workflowRef"))
     done = status.get("phase") in RUN_DONE
     cancelled = _counts_as_cancelled(o.run, status, done)
+    recorded = [w for w in status.get("workflows") or ()
+                if isinstance(w, Mapping) and isinstance(w.get("name"), str)]
+    if recorded:  # a split run (contract §8): its own rules
+        return _decide_split(o, status, recorded, done, cancelled, generation)
 
     if o.workflow is not None:
         if _is_ours(o.workflow, uid, o.trust):
@@ -339,7 +412,164 @@ def decide(o: Observed) -> Action:
         return WriteStatus(st.waiting(status, SubmitReason.WORKFLOW_CREATE_FAILED, message,
                                       generation, o.now),
                            Requeue(SUBMIT_RETRY_BASE, backoff=True))
+    if o.submission.split:  # the set first, then each Workflow (`_decide_split`)
+        names = [w["metadata"]["name"] for w in o.submission.split]
+        return RecordWorkflows(st.split_recorded(
+            status, names, generation, o.orchestration["metadata"].get("generation")))
     return Create(o.submission.workflow)
+
+
+def _decide_split(o: Observed, status: Obj, recorded: list[Mapping[str, Any]], done: bool,
+                  cancelled: bool, generation: int | None) -> Action:
+    """A run split into several Workflows (contract §8, docs/scale.md phase 2). The
+    status recorded the set by name before any was created; each name is then:
+    ours (owned by the run and created by the controller: its uid sealed in the
+    status, or created by this process) and mirrored; recorded with a uid and gone
+    (its last state mirrored, else its steps as last recorded), so the run ends as
+    one that ended early; never created (created now, from the same Orchestration
+    generation, for a run read live); or someone else's: never adopted. All of
+    them are mirrored into one evaluation, which decides the gates to release and
+    whether the others are stopped because one ended early."""
+    meta = o.run["metadata"]
+    uid = meta["uid"]
+    if done:
+        held = _finalized([w for w in o.parts.values() if _is_ours(w, uid, o.trust)])
+        return ReleaseFinalizers(held) if held else Done("ended (a split run)")
+    parts: list[Part] = []
+    missing: list[str] = []
+    for ref in recorded:
+        name, had = str(ref["name"]), bool(ref.get("uid"))
+        found = o.parts.get(name)
+        if found is not None and _is_ours(found, uid, o.trust):
+            parts.append(Part(name, found))
+            continue
+        last = o.parts_gone.get(name)
+        if found is None and last is None and not o.parts_live:
+            return Fetch(Need.PARTS)  # a cache miss is not proof it is gone
+        if found is not None and not had:
+            if not o.run_live:  # a cache may lag our own status write that records it
+                return Fetch(Need.RUN)
+            if _claims(found, uid):  # not created by the controller: never adopted
+                return DeleteWorkflow(found, "Foreground",
+                                      Requeue(FOREGROUND_WAIT_BASE, backoff=True))
+            return WriteStatus(st.waiting(status, SubmitReason.WORKFLOW_NOT_OWNED,
+                                          st.not_owned_message(found, controller_owner(found)),
+                                          generation, o.now), Requeue(NOT_OWNED_RECHECK))
+        if had:  # ours existed and is gone (or another stands in its place)
+            ours = last is not None and _is_ours(last, uid, o.trust)
+            parts.append(Part(name, last if ours else None, gone=True))
+        else:
+            missing.append(name)
+    if missing:
+        made = _make_missing(o, status, missing, cancelled, generation)
+        if made is not None:
+            return made
+        parts += [Part(n, None, gone=True) for n in missing]  # never made, never will be
+    if cancelled and not o.cancel_applied:
+        running = [p.workflow for p in parts if p.workflow is not None and not p.gone]
+        if o.created is None:
+            return Fetch(Need.CREATED)
+        plans = tuple((wf, plan) for wf in running if not (plan := plan_cancel(
+            o.run, wf, o.created.runs, o.created.agent_runs)).empty)
+        if plans:
+            return CancelWorkflows(plans)
+    seen = mirror_split(parts, status, o.now, cancelled=cancelled)
+    by_name = {p.name: p.workflow for p in parts if p.workflow is not None}
+    if seen.stop:
+        return StopWorkflows(tuple(by_name[n] for n in seen.stop))
+    releases = {n: list(r) for n, r in seen.releases}
+    due: Requeue | None = None
+    waiting = [] if cancelled else [(p.name, w) for p in parts if p.workflow is not None
+                                    and not p.gone for w in workflow_waits(p.workflow)]
+    if waiting:  # ApprovalGate and SignalWait steps, in any of the Workflows
+        planned = _plan_split_waits(o, waiting)
+        if not isinstance(planned, Requeue | dict | None):
+            return planned
+        if isinstance(planned, dict):
+            for n, r in planned.items():
+                releases.setdefault(n, []).extend(r)
+        else:
+            due = planned
+    if releases and not o.released:
+        # At most RELEASE_WRITES Workflows written per round (the rest next round),
+        # so a round stays short beside the Lease that fences it.
+        batch = list(releases.items())[:RELEASE_WRITES]
+        return ReleaseGates(tuple((by_name[n], tuple(r)) for n, r in batch))
+    if releases:
+        # One round of releases per reconcile: a big run keeps ending sources, and a
+        # loop of rounds would keep its status from being written. Now, then again.
+        due = Requeue(0.0)
+    if seen.mirror.phase in RUN_DONE:  # before the final write: after it, no event wakes it
+        held = _finalized([p.workflow for p in parts if p.workflow is not None and not p.gone])
+        if held:
+            return ReleaseFinalizers(held)
+    refs = [_ref(ref, o.parts.get(str(ref["name"])), uid, o.trust) for ref in recorded]
+    return WriteStatus(st.mirrored_split(status, seen.mirror, refs, generation, o.now), due)
+
+
+def _plan_split_waits(o: Observed, waiting: list[tuple[str, WaitingNode]]
+                      ) -> Action | dict[str, list[Release]] | Requeue | None:
+    """The waits of a split run's Workflows, decided as one Workflow's are: a fact
+    to fetch, the releases by Workflow, or when to look again (None: never)."""
+    if o.waits is None:
+        return Fetch(Need.WAITS)
+    now = parse_time(o.now)
+    assert now is not None
+    plan = plan_waits([w for _, w in waiting], o.waits, now)
+    if plan.unconfirmed:
+        return Fetch(Need.POLICIES)
+    if plan.releases:
+        holder = {w.node_id: name for name, w in waiting}
+        out: dict[str, list[Release]] = {}
+        for r in plan.releases:
+            out.setdefault(holder[r.node_id], []).append(r)
+        return out
+    if plan.deadline is None:
+        return None
+    return Requeue(max(0.0, (plan.deadline - now).total_seconds()) + DUE_MARGIN)
+
+
+def _finalized(workflows: list[Obj]) -> tuple[Obj, ...]:
+    """Those of a split run's Workflows that still carry its finalizer."""
+    return tuple(w for w in workflows
+                 if RUN_ACTIVE_FINALIZER in ((w.get("metadata") or {}).get("finalizers") or ()))
+
+
+def _ref(recorded: Mapping[str, Any], found: Obj | None, run_uid: str, trust: Trust) -> Obj:
+    """A split run's `status.workflows` entry: its name, and its namespace and uid
+    once the controller created it."""
+    if found is not None and _is_ours(found, run_uid, trust):
+        meta = found["metadata"]
+        return {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]}
+    return dict(recorded)
+
+
+def _make_missing(o: Observed, status: Obj, missing: list[str], cancelled: bool,
+                  generation: int | None) -> Action | None:
+    """A recorded Workflow that was never created: create it (from the run read
+    live and the Orchestration generation the set was compiled from), or None when
+    it never will be (a cancel, the run being deleted, the Orchestration changed or
+    gone since the set was recorded): then it counts as ended early."""
+    if cancelled or o.run["metadata"].get("deletionTimestamp"):
+        return None
+    if not o.run_live:
+        return Fetch(Need.RUN)
+    if not o.orchestration_live:
+        return Fetch(Need.ORCHESTRATION)
+    if o.orchestration is None or (o.orchestration["metadata"].get("generation")
+                                   != status.get("orchestrationGeneration")):
+        return None
+    if o.submission is None:
+        return Fetch(Need.SUBMISSION)
+    bodies = {w["metadata"]["name"]: w for w in o.submission.split}
+    if any(n not in bodies for n in missing):
+        return None
+    if o.refused is not None:
+        message = st.create_failed_message(o.refused.code, o.refused.reason, o.refused.message)
+        return WriteStatus(st.waiting(status, SubmitReason.WORKFLOW_CREATE_FAILED, message,
+                                      generation, o.now),
+                           Requeue(SUBMIT_RETRY_BASE, backoff=True))
+    return CreateWorkflows(tuple(bodies[n] for n in missing))
 
 
 def _impostor(o: Observed, status: Obj, done: bool, submitted: bool,

@@ -1,7 +1,8 @@
 """What decide's actions do in the cluster beyond the run's own status: a cancel
 carried out (what the Workflow's steps created, read live; the Workflow stopped, the
 child runs cancelled, the AgentRuns deleted), a Workflow deleted only while the same
-run controls it, and the Workflow of a deleted run collected (`decide_orphan`).
+run controls it, the Workflow of a deleted run collected (`decide_orphan`), and a
+split run's finalizer taken off its Workflows once it has ended or is gone.
 
 Why apart from the executor's loop (`controller.reconcile`): each is a few requests
 in a fixed order, idempotent (a reconcile that fails halfway does it again), and
@@ -16,10 +17,11 @@ from typing import Any
 
 from controller.cancel import CancelPlan, cancel_patch, stop_patch
 from controller.decide import Created, DeleteWorkflow, Fetch, OwnerState, Requeue, decide_orphan
-from controller.kube import Kube, NotFoundError
+from controller.kube import Kube, NotFoundError, retry_on_conflict
 from controller.mapping import Key, controller_owner
-from orchapi.api import AGENT_RUNS, RUNS, WORKFLOWS, Obj
+from orchapi.api import AGENT_RUNS, RUN_ACTIVE_FINALIZER, RUN_LABEL, RUNS, WORKFLOWS, Obj
 from orchapi.argo import ARGO_WORKFLOW_LABEL
+from orchapi.names import label_value
 
 log = logging.getLogger("orch.reconcile")
 
@@ -99,3 +101,45 @@ def delete_if_still_owned(kube: Kube, cached: Obj, propagation: str) -> None:
                    resource_version=meta["resourceVersion"], propagation=propagation):
         log.info("deleted the Workflow of a deleted run",
                  extra={"workflow": f"{meta['namespace']}/{meta['name']}"})
+
+
+def release_finalizer(kube: Kube, workflow: Obj) -> Obj | None:
+    """Take the split run's finalizer off a Workflow (the one read, or as read live
+    after a conflict); the Workflow as written (None: gone, or it had none)."""
+    meta = workflow["metadata"]
+    ns, name = meta["namespace"], meta["name"]
+
+    def attempt(n: int) -> Obj | None:
+        wf = workflow if n == 0 else kube.get(WORKFLOWS, ns, name)
+        if wf is None or wf["metadata"].get("uid") != meta.get("uid"):
+            return None
+        held = list(wf["metadata"].get("finalizers") or ())
+        if RUN_ACTIVE_FINALIZER not in held:
+            return None
+        kept = [f for f in held if f != RUN_ACTIVE_FINALIZER]
+        # The resourceVersion makes it conditional: a list changed since is re-read.
+        return kube.patch(WORKFLOWS, ns, name, {"metadata": {
+            "finalizers": kept or None, "resourceVersion": wf["metadata"]["resourceVersion"]}})
+
+    written = retry_on_conflict(attempt)
+    if written is not None:
+        log.info("finalizer released", extra={"workflow": f"{ns}/{name}"})
+    return written
+
+
+def release_orphaned_finalizers(kube: Kube, key: Key, first: Obj | None) -> None:
+    """The run is gone: take its finalizer off the Workflows of its split set that
+    a run of that name, now gone, controlled (the garbage collector deletes them,
+    and the finalizer would hold them). `first`: the cache's `<run>-1`, the sign
+    that the run was split (None: nothing to do, no request made)."""
+    if first is None:
+        return
+    selector = f"{RUN_LABEL}={label_value(key.name)}"
+    for page, _ in kube.list_pages(WORKFLOWS, key.namespace, selector):
+        for wf in page:
+            owner = controller_owner(wf)
+            if owner is None or owner.get("name") != key.name \
+                    or RUN_ACTIVE_FINALIZER not in (wf["metadata"].get("finalizers") or ()):
+                continue
+            if owner_state(kube, key.namespace, owner) is OwnerState.GONE:
+                release_finalizer(kube, wf)

@@ -60,8 +60,11 @@ def events_for(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Event]:
             old_submitted.get("status"), old_submitted.get("reason")):
         if submitted.get("status") == ConditionStatus.TRUE:
             ref = new.get("workflowRef") or {}
+            parts = [w.get("name") for w in new.get("workflows") or ()]
             out.append(Event("Normal", SubmitReason.WORKFLOW_CREATED,
-                             f"Workflow {ref.get('name')} submitted"))
+                             f"{len(parts)} Workflows {parts[0]} to {parts[-1]} submitted "
+                             "(a split run)" if parts and not ref
+                             else f"Workflow {ref.get('name')} submitted"))
         else:
             out.append(Event("Warning", str(submitted.get("reason")),
                              str(submitted.get("message"))))

@@ -25,6 +25,7 @@ from typing import Any
 from compiler.argo_defaults import judgement_of
 from compiler.compiled import decode_nodes, graph_from_workflow, reused_steps, step_tasks
 from compiler.compressed import UnreadableNodesError
+from compiler.gates import GATE_PARAM, is_gate_task
 from compiler.kinds.wait import WAIT_PARAM
 from compiler.resume import reused_note
 from controller.observe import Ending, last_attempt, observe
@@ -71,7 +72,7 @@ class Mirror:
 # cache (`workflow_view`). `mirror_workflow` reads only the view, so a field read
 # here but not listed is missing in the unit tests too: change both together.
 _META_KEYS = ("name", "namespace", "uid", "resourceVersion", "generation", "labels",
-              "annotations", "ownerReferences", "deletionTimestamp")
+              "annotations", "ownerReferences", "deletionTimestamp", "finalizers")
 _SPEC_KEYS = ("entrypoint", "shutdown", "activeDeadlineSeconds")
 _TASK_KEYS = ("name", "dependencies", "depends", "continueOn", "template")
 _STATUS_KEYS = ("phase", "startedAt", "finishedAt", "message", "nodes", "compressedNodes",
@@ -83,38 +84,54 @@ _NODE_KEYS = ("id", "name", "displayName", "type", "templateName", "phase", "mes
 
 def node_view(node: Mapping[str, Any]) -> Obj:
     """A node's own fields; a suspend node keeps the `wait` input an ApprovalGate or
-    SignalWait carries (what the controller decides it by), and no other input."""
+    SignalWait carries, or the `gate` input of a split run's gate (what the
+    controller decides them by), and no other input."""
     out = _pick(node, _NODE_KEYS)
     if node.get("type") == ArgoNodeType.SUSPEND:
         params = [p for p in (node.get("inputs") or {}).get("parameters") or ()
-                  if isinstance(p, Mapping) and p.get("name") == WAIT_PARAM]
+                  if isinstance(p, Mapping) and p.get("name") in _KEPT_INPUTS]
         if params:
             out["inputs"] = {"parameters": params}
     return out
+
+
+_KEPT_INPUTS = frozenset({WAIT_PARAM, GATE_PARAM})
 
 
 def _pick(obj: Mapping[str, Any] | None, keys: Sequence[str]) -> Obj:
     return {k: obj[k] for k in keys if obj and k in obj}
 
 
+def _task_view(task: Mapping[str, Any]) -> Obj:
+    """A DAG task's own fields; a gate's task keeps its argument (its sources)."""
+    out = _pick(task, _TASK_KEYS)
+    if is_gate_task(task) and "arguments" in task:
+        out["arguments"] = task["arguments"]
+    return out
+
+
 def workflow_view(workflow: Mapping[str, Any]) -> Obj:
-    """The Workflow cut to what this module reads: metadata, the entry DAG's tasks,
-    the `timeout` of the steps' templates, `spec.shutdown` and the deadline, and the
-    status with each node's own fields (no pod specs, outputs or managedFields).
-    Idempotent."""
+    """The Workflow cut to what this module reads: metadata, the DAG templates'
+    tasks (the entry's; a split run's part DAGs too, contract §8), the `timeout` of
+    the steps' templates, `spec.shutdown` and the deadline, and the status with each
+    node's own fields (no pod specs, outputs or managedFields). Idempotent."""
     spec = workflow.get("spec") or {}
     entry = spec.get("entrypoint")
     view_spec = _pick(spec, _SPEC_KEYS)
     templates = spec.get("templates") or ()
-    for t in templates:
-        if t.get("name") == entry and "dag" in t:
-            tasks = [_pick(task, _TASK_KEYS) for task in t["dag"].get("tasks") or ()]
-            used = {task.get("template") for task in tasks}
-            # Of the steps' own templates, only a `timeout` is read (`timed_steps`).
-            view_spec["templates"] = [{"name": entry, "dag": {"tasks": tasks}}, *(
-                _pick(u, ("name", "timeout")) for u in templates
-                if u.get("name") in used and _bounded(u.get("timeout")))]
-            break
+    dags = {t.get("name"): t for t in templates if "dag" in t}
+    if entry in dags:
+        # The entry DAG first, then the part DAGs its tasks run, in template order.
+        parts = {task.get("template") for task in dags[entry]["dag"].get("tasks") or ()}
+        kept = [t for t in templates if "dag" in t and (t.get("name") == entry
+                                                       or t.get("name") in parts)]
+        views = [{"name": t.get("name"), "dag": {"tasks": [
+            _task_view(task) for task in t["dag"].get("tasks") or ()]}} for t in kept]
+        used = {task.get("template") for v in views for task in v["dag"]["tasks"]}
+        # Of the steps' own templates, only a `timeout` is read (`timed_steps`).
+        view_spec["templates"] = [*views, *(
+            _pick(u, ("name", "timeout")) for u in templates
+            if "dag" not in u and u.get("name") in used and _bounded(u.get("timeout")))]
     status = _pick(workflow.get("status"), _STATUS_KEYS)
     if isinstance(status.get("nodes"), Mapping):
         status["nodes"] = {k: node_view(n) for k, n in status["nodes"].items()}

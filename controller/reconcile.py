@@ -6,7 +6,9 @@ gathers what they ask for (from the caches first, from the apiserver when it mus
 performs the one action `decide` returns (a cancel, a guarded delete: the requests
 are `controller.effects`'), and feeds the outcome back (a refused create, a Workflow
 that already exists). A new run: Fetch(RUN), Fetch(ORCHESTRATION), [Fetch(DELIVERY)],
-Fetch(SUBMISSION), Create, WriteStatus. Reconciliation is level-based: it reads the
+Fetch(SUBMISSION), Create, WriteStatus; a new split run (contract §8): the same up to
+the submission, then RecordWorkflows (its set, by name), Fetch(PARTS), CreateWorkflows,
+WriteStatus. Reconciliation is level-based: it reads the
 current state and ignores which event woke it, so a missed or duplicated event
 cannot change the outcome. A status write that meets a newer version (409) starts
 over from a live read (`retry_on_conflict`).
@@ -30,18 +32,26 @@ from controller import effects
 from controller import status as st
 from controller import submission as sub
 from controller.admission import InstallLimits, name_problem
+from controller.cancel import stop_patch
 from controller.capacity import ActiveRuns, limit_message
 from controller.decide import (
     Cancel,
+    CancelWorkflows,
     Create,
+    Created,
     CreateRefused,
+    CreateWorkflows,
     DeleteWorkflow,
     Done,
     Fetch,
     Need,
     Observed,
+    RecordWorkflows,
+    ReleaseFinalizers,
+    ReleaseGates,
     ReleaseWaits,
     Requeue,
+    StopWorkflows,
     Submission,
     WriteStatus,
     decide,
@@ -58,6 +68,7 @@ from controller.resuming import resume_from
 from controller.seal import Sealer, untrusted_view
 from controller.suspend import NodeUpdateError, hydrated
 from controller.waitindex import Target, workflow_targets
+from controller.waits import WaitFacts
 from orchapi.api import (
     ORCHESTRATIONS,
     RUN_LABEL,
@@ -73,6 +84,12 @@ from orchapi.names import label_value
 from orchapi.vocabulary import RUN_DONE, SubmitReason
 
 log = logging.getLogger("orch.reconcile")
+
+
+def recorded_workflows(run: Obj) -> list[str]:
+    """The Workflows a split run's status names (contract §8), by name."""
+    return [str(w["name"]) for w in (run.get("status") or {}).get("workflows") or ()
+            if isinstance(w, dict) and isinstance(w.get("name"), str)]
 MAX_DECISIONS = 12  # decide -> fetch -> decide ...: a handful per reconcile
 # A create refused with one of these is the run's problem to show (quota, RBAC,
 # admission, invalid): Submitted=False and backoff. Others (5xx, 429, timeouts) are
@@ -136,6 +153,9 @@ class Reconciler:
         # run key -> (run uid, Workflow uid) this process created and the run's sealed
         # status may not record yet (a lost status write, a 409): proof it is ours.
         self.created: dict[Key, tuple[str, str]] = {}
+        # The same for the Workflows of split runs (contract §8): run key -> (run uid,
+        # the uids of those this process created).
+        self.created_split: dict[Key, tuple[str, frozenset[str]]] = {}
         self._delivery_locks = [threading.Lock() for _ in range(DELIVERY_LOCKS)]
         self._field_selectors = True  # the CRD's selectable fields (until a 400 says no)
         # key -> resourceVersion of our last write (a run's status, or a Workflow we
@@ -158,12 +178,17 @@ class Reconciler:
         """The object was deleted: its last write need not be remembered."""
         self.written.pop(key, None)
         self.created.pop(key, None)
+        self.created_split.pop(key, None)
 
     def _trusted(self, o: Observed) -> Observed:
         """`o` with what the controller may believe of its run (controller.seal)."""
         meta = o.run["metadata"]
-        mine = self.created.get(Key(o.run["kind"], meta["namespace"], meta["name"]))
+        key = Key(o.run["kind"], meta["namespace"], meta["name"])
+        mine = self.created.get(key)
         created = [mine[1]] if mine is not None and mine[0] == meta["uid"] else []
+        split = self.created_split.get(key)
+        if split is not None and split[0] == meta["uid"]:
+            created += sorted(split[1])
         return replace(o, trust=self.sealer.trust(o.run, created))
 
     # -- OrchestrationRun ----------------------------------------------------------------
@@ -173,16 +198,26 @@ class Reconciler:
         wf_name = workflow_name(key.name)
         if run is None:
             self._index_waits(key, None, "")
+            effects.release_orphaned_finalizers(self.kube, key,
+                                                self.caches.workflow(ns, f"{wf_name}-1"))
             return Result.of(effects.collect_orphan(self.kube, key,
                                                     self.caches.workflow(ns, wf_name)))
         ref = ((run.get("spec") or {}).get("orchestrationRef") or {}).get("name") or ""
         uid = str(run["metadata"].get("uid") or "")
         workflow = hydrated(self.caches.workflow(ns, wf_name), uid)
         self._index_waits(key, workflow, uid)
+        recorded = recorded_workflows(run)
+        parts = {n: wf for n in recorded
+                 if (wf := hydrated(self.caches.workflow(ns, n), uid)) is not None}
+        gone = {n: wf for n in recorded if n not in parts
+                and (wf := hydrated(self.caches.deleted_workflow(ns, n), uid)) is not None}
+        for part in parts.values():  # a split run's waits, in any of its Workflows
+            self._index_waits(key, part, uid)
         o = self._trusted(Observed(
             run=run, now=conds.now_rfc3339(), run_live=live, workflow=workflow,
             last_seen=self.caches.deleted_workflow(ns, wf_name),
-            orchestration=self.caches.orchestration(ns, ref) if ref else None))
+            orchestration=self.caches.orchestration(ns, ref) if ref else None,
+            parts=parts, parts_gone=gone))
         # Locks a decision takes (a delivery's), held until this reconcile ends.
         with ExitStack() as held:
             for _ in range(MAX_DECISIONS):
@@ -239,6 +274,35 @@ class Reconciler:
                     now_seen = hydrated(released or self.kube.get(WORKFLOWS, ns, wf_name), uid)
                     self._index_waits(key, now_seen, uid)
                     o = replace(o, workflow=now_seen, workflow_live=True, waits=None)
+                elif isinstance(action, RecordWorkflows):
+                    o = self._trusted(replace(o, run=self._write_run(o.run, action.status),
+                                              run_live=True))
+                elif isinstance(action, CreateWorkflows):
+                    if self.capacity is not None and not self.capacity.admit(key, o.run):
+                        return self._wait_for_slot(key, o)
+                    o = self._create_split(o, action.workflows)
+                elif isinstance(action, ReleaseGates):
+                    try:
+                        o = self._release_gates(o, action)
+                    except NodeUpdateError as e:  # offloaded or too large: not ours to write
+                        log.warning("cannot release a gate", extra={
+                            "run": f"{ns}/{key.name}", "error": str(e)})
+                        return Result(NODE_UPDATE_RECHECK)
+                elif isinstance(action, StopWorkflows):
+                    o = self._stop_split(o, action.workflows)
+                elif isinstance(action, ReleaseFinalizers):
+                    parts = dict(o.parts)
+                    for wf in action.workflows:
+                        unheld = effects.release_finalizer(self.kube, wf)
+                        # Gone, or released by someone else: no finalizer either way.
+                        parts[wf["metadata"]["name"]] = hydrated(unheld, uid) or unheld \
+                            if unheld is not None \
+                            else {**wf, "metadata": {**wf["metadata"], "finalizers": []}}
+                    o = replace(o, parts=parts)
+                elif isinstance(action, CancelWorkflows):
+                    for wf, plan in action.plans:
+                        effects.cancel(self.kube, wf, plan)
+                    o = replace(o, cancel_applied=True)
                 else:
                     assert isinstance(action, Done)
                     return Result.of(action.requeue)
@@ -262,7 +326,7 @@ class Reconciler:
         owns, never by the watch from whatever carries the run label (issue 22)."""
         if self.waits is None:
             return
-        name = workflow_name(key.name)
+        name = workflow_name(key.name) if workflow is None else workflow["metadata"]["name"]
         owner = controller_owner(workflow) if workflow is not None else None
         if workflow is None or owner is None or owner.get("uid") != run_uid:
             self.waits(key.namespace, name, None, [])
@@ -302,11 +366,29 @@ class Reconciler:
         if need is Need.OWNER:
             owner = controller_owner(o.workflow) if o.workflow is not None else None
             return replace(o, owner=effects.owner_state(self.kube, ns, owner))
+        if need is Need.PARTS:
+            uid = str(meta["uid"])
+            live_parts = {n: wf for n in recorded_workflows(o.run)
+                          if (wf := hydrated(self.kube.get(WORKFLOWS, ns, n), uid)) is not None}
+            return replace(o, parts=live_parts, parts_live=True)
+        if need is Need.CREATED and o.workflow is None and o.parts:  # a split run
+            made = [effects.created_by(self.kube, wf) for wf in o.parts.values()]
+            return replace(o, created=Created(
+                tuple(r for m in made for r in m.runs),
+                tuple(a for m in made for a in m.agent_runs)))
         if need is Need.CREATED:
             assert o.workflow is not None
             return replace(o, created=effects.created_by(self.kube, o.workflow))
         if need is Need.ORCHESTRATION:
             return self._read_orchestration(ns, ref)(o)
+        if need is Need.WAITS and o.workflow is None and o.parts:  # a split run
+            each = [wait_facts(wf, self.caches.policy, self.caches.deliveries)
+                    for wf in o.parts.values()]
+            # Policies are the namespace's; deliveries are by node id (unique to a
+            # Workflow): one set of facts serves every Workflow's waits.
+            return replace(o, waits=WaitFacts(
+                {k: v for f in each for k, v in f.policies.items()},
+                {k: v for f in each for k, v in f.deliveries.items()}))
         if need is Need.WAITS:
             assert o.workflow is not None
             return replace(o, waits=wait_facts(o.workflow, self.caches.policy,
@@ -353,6 +435,77 @@ class Reconciler:
                                             "workflow": name})
         return self._trusted(replace(o, workflow=wf, workflow_live=True))
 
+    def _create_split(self, o: Observed, bodies: tuple[Obj, ...]) -> Observed:
+        """Create the missing Workflows of a split run; each one that exists already
+        is read live instead (`decide` judges whether it is ours)."""
+        meta = o.run["metadata"]
+        ns, run_key = meta["namespace"], Key(o.run["kind"], meta["namespace"], meta["name"])
+        parts = dict(o.parts)
+        for body in bodies:
+            name = body["metadata"]["name"]
+            try:
+                wf = self.kube.create(WORKFLOWS, ns, body)
+            except AlreadyExistsError:
+                found = self.kube.get(WORKFLOWS, ns, name)
+                if found is not None:
+                    parts[name] = hydrated(found, str(meta["uid"])) or found
+                continue
+            except ApiError as e:
+                if e.status not in REFUSED_CODES:
+                    raise
+                log.warning("workflow create refused", extra={
+                    "run": f"{ns}/{meta['name']}", "code": e.status, "error": e.message})
+                return replace(o, parts=parts, refused=CreateRefused(e.status, e.reason,
+                                                                      e.message))
+            self.written[Key(WORKFLOW_KIND, ns, name)] = wf["metadata"]["resourceVersion"]
+            run_uid, uids = self.created_split.get(run_key, (meta["uid"], frozenset()))
+            if run_uid != meta["uid"]:
+                uids = frozenset()
+            self.created_split[run_key] = (meta["uid"], uids | {wf["metadata"]["uid"]})
+            parts[name] = wf
+            log.info("workflow created", extra={"run": f"{ns}/{meta['name']}",
+                                                "workflow": name})
+        return self._trusted(replace(o, parts=parts, parts_live=True))
+
+    def _release_gates(self, o: Observed, action: ReleaseGates) -> Observed:
+        o = self._released(o, action)
+        for wf in o.parts.values():
+            self._index_waits(Key(o.run["kind"], o.run["metadata"]["namespace"],
+                                  o.run["metadata"]["name"]), wf,
+                              str(o.run["metadata"]["uid"]))
+        return replace(o, waits=None, released=True)
+
+    def _released(self, o: Observed, action: ReleaseGates) -> Observed:
+        """Each Workflow's gates in one write (`controller.release`), then the
+        Workflows as written."""
+        uid = str(o.run["metadata"]["uid"])
+        parts = dict(o.parts)
+        for wf, releases in action.gates:
+            meta = wf["metadata"]
+            written = release(self.kube, wf, releases)
+            now_seen = hydrated(written or self.kube.get(WORKFLOWS, meta["namespace"],
+                                                          meta["name"]), uid)
+            if now_seen is None:
+                parts.pop(meta["name"], None)
+            else:
+                parts[meta["name"]] = now_seen
+        return replace(o, parts=parts, parts_live=True)
+
+    def _stop_split(self, o: Observed, workflows: tuple[Obj, ...]) -> Observed:
+        """Stop these Workflows of a split run (`spec.shutdown: Stop`, as `argo stop`)."""
+        uid = str(o.run["metadata"]["uid"])
+        parts = dict(o.parts)
+        for wf in workflows:
+            meta = wf["metadata"]
+            patched = self.kube.patch(WORKFLOWS, meta["namespace"], meta["name"], stop_patch())
+            log.info("workflow stopped: another of its run ended early",
+                     extra={"workflow": f"{meta['namespace']}/{meta['name']}"})
+            if patched is None:
+                parts.pop(meta["name"], None)
+            else:
+                parts[meta["name"]] = hydrated(patched, uid) or patched
+        return replace(o, parts=parts, parts_live=True)
+
     def submission(self, orch: Obj, run: Obj) -> Submission:
         """The Workflow for this run, or why there is none (terminal): the reads
         `controller.submission` asks for, in its order, and its answer."""
@@ -366,9 +519,11 @@ class Reconciler:
         old_name = resume_from(run)
         if old_name is not None:  # contract §3: reuse what the old run did (read live)
             old = self._read(RUNS, ns, old_name[0])
-            resumed_or_refused = sub.resumption(
-                run, orch, judged.model, old,
-                old.found is not None and self.sealer.trusts_status(old.found))
+            trusted = old.found is not None and self.sealer.trusts_status(old.found)
+            # A split old run's Workflows: the records its budgeted status lacks.
+            old_parts = self._old_parts(old.found) if trusted and old.found else []
+            resumed_or_refused = sub.resumption(run, orch, judged.model, old, trusted,
+                                                old_parts)
             if isinstance(resumed_or_refused, Submission):
                 return resumed_or_refused
             resumed = resumed_or_refused
@@ -382,6 +537,14 @@ class Reconciler:
         defaults = self.argo_defaults() if self.argo_defaults is not None else Judgement()
         return sub.assemble(orch, run, judged.model, resumed, tools, self.settings, defaults,
                             self.caches.orchestration)
+
+    def _old_parts(self, old: Obj) -> list[Obj]:
+        """The Workflows of a split old run that it controls, read live."""
+        meta = old["metadata"]
+        found = [self._read(WORKFLOWS, meta["namespace"], n).found
+                 for n in recorded_workflows(old)]
+        return [wf for wf in found if wf is not None
+                and (controller_owner(wf) or {}).get("uid") == meta["uid"]]
 
     def _read(self, res: Resource, namespace: str, name: str) -> sub.Read:
         """An object the run names, read live; a 403 is a refusal the run shows,
@@ -431,11 +594,19 @@ class Reconciler:
         return out
 
     # -- writes ---------------------------------------------------------------------------
+    def _write_run(self, run: Obj, new: Obj) -> Obj:
+        """Write the status; the run as written (as it was, when nothing changed)."""
+        return self._write_status(run, new) or run
+
     def _write(self, run: Obj, new: Obj) -> bool:
+        return self._write_status(run, new) is not None
+
+    def _write_status(self, run: Obj, new: Obj) -> Obj | None:
+        """Write the status when it changed; the run as written (None: unchanged)."""
         old = run.get("status") or {}
         new = self.sealer.seal(run, new)  # every status this controller writes
         if old == new:
-            return False
+            return None
         meta = run["metadata"]
         key = Key(run["kind"], meta["namespace"], meta["name"])
         written = self.kube.replace_status(RUNS, meta["namespace"], meta["name"],
@@ -449,4 +620,4 @@ class Reconciler:
             log.info("run status", extra={"run": f"{key.namespace}/{key.name}",
                                           "phase": new.get("phase"),
                                           "progress": new.get("progress")})
-        return True
+        return written

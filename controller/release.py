@@ -19,9 +19,16 @@ from collections.abc import Callable, Sequence
 from compiler.kinds.wait import WaitSpec
 from controller import conditions as conds
 from controller.kube import Kube, retry_on_conflict
-from controller.suspend import NotSuspendedError, set_suspend_node
+from controller.suspend import (
+    NodeUpdateError,
+    NotSuspendedError,
+    hydrated_nodes,
+    is_active_suspend,
+    set_suspend_node,
+)
 from controller.waits import Release, WaitFacts, WaitingNode, workflow_waits
 from orchapi.api import APPROVAL_POLICIES, WORKFLOWS, Obj
+from orchapi.argo import ARGO_DONE
 
 log = logging.getLogger("orch.waits")
 
@@ -48,6 +55,20 @@ def confirm_policies(kube: Kube, namespace: str, facts: WaitFacts) -> WaitFacts:
                      facts.live | frozenset(missing))
 
 
+def waiting_ids(workflow: Obj) -> set[str]:
+    """The suspend nodes a running Workflow holds waiting: its waits, and a split
+    run's gates (none once it ended or is being shut down: Argo fails them then;
+    none when its node status is offloaded, which only the Argo Server can write)."""
+    spec, status = workflow.get("spec") or {}, workflow.get("status") or {}
+    if status.get("phase") in ARGO_DONE or spec.get("shutdown"):
+        return set()
+    try:
+        nodes = hydrated_nodes(status)
+    except NodeUpdateError:
+        return set()
+    return {node_id for node_id, node in nodes.items() if is_active_suspend(node)}
+
+
 def release(kube: Kube, workflow: Obj, releases: Sequence[Release]) -> Obj | None:
     """Set the nodes on the live Workflow and write it; the Workflow written (None
     when every node had been set by someone else, or the Workflow is gone)."""
@@ -61,7 +82,7 @@ def release(kube: Kube, workflow: Obj, releases: Sequence[Release]) -> Obj | Non
         # Decided from a cache: the live Workflow may have been stopped since (a
         # cancel, `argo stop`) or have ended; then Argo fails its waits, and none
         # is released after the stop (`workflow_waits` holds none of such a one).
-        still = {w.node_id for w in workflow_waits(live)}
+        still = waiting_ids(live)
         body, done = live, []
         for r in releases:
             if r.node_id not in still:

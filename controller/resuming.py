@@ -12,14 +12,17 @@ each created). Its reused steps are told apart by their tasks' template
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.compiled import decode_nodes
+from compiler.compressed import UnreadableNodesError
 from compiler.resume import decide_resume, old_steps, resume_problem, reused_records
 from orchapi.api import RESUMED_FROM_ANNOTATION, REUSED_RECORDS_ANNOTATION, Obj
+from orchapi.argo import ArgoNodeType, ArgoPhase
 from orchapi.graph import Graph
-from orchapi.vocabulary import SubmitReason
+from orchapi.vocabulary import StepPhase, SubmitReason
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,12 @@ def resume_from(run: Mapping[str, Any]) -> tuple[str, list[str]] | None:
 
 
 def plan_resumption(run: Mapping[str, Any], orchestration: Mapping[str, Any], graph: Graph,
-                    old_run: Mapping[str, Any] | None) -> Resumed | NotResumable:
+                    old_run: Mapping[str, Any] | None,
+                    old_workflows: Sequence[Mapping[str, Any]] = ()) -> Resumed | NotResumable:
     """What a run with `spec.resumeFrom` reuses, or why it cannot resume (terminal:
-    the run fails with `Submitted=False`, reason `ResumeRefused`, nothing submitted)."""
+    the run fails with `Submitted=False`, reason `ResumeRefused`, nothing submitted).
+    `old_workflows`: a split old run's Workflows that still exist, for the records
+    of the steps its budgeted status does not list (`budgeted_records`)."""
     found = resume_from(run)
     assert found is not None, "not a resumed run"
     name, rerun = found
@@ -55,7 +61,7 @@ def plan_resumption(run: Mapping[str, Any], orchestration: Mapping[str, Any], gr
     if problem is not None:
         return NotResumable(SubmitReason.RESUME_REFUSED, problem)
     assert old_run is not None
-    steps = old_steps(old_run)
+    steps = {**budgeted_records(old_run, graph, old_workflows), **old_steps(old_run)}
     decision = decide_resume(graph, name, steps, rerun)
     records = reused_records(decision, steps)
     return Resumed(frozenset(decision.reused), {
@@ -72,3 +78,55 @@ def reused_records_of(workflow: Mapping[str, Any]) -> dict[str, Obj]:
     except ValueError:
         return {}
     return {str(r["name"]): r for r in records if isinstance(r, dict) and r.get("name")}
+
+
+def budgeted_records(old_run: Mapping[str, Any], graph: Graph,
+                     old_workflows: Sequence[Mapping[str, Any]] = ()) -> dict[str, Obj]:
+    """The records of the steps a split old run's status does not list (contract
+    §8: past 256 KiB it lists the steps that did not succeed and counts all of them
+    in `stepCounts`): when the listed ones add up to the counts that did not
+    succeed, every step missing from the list succeeded, and is reused; its start
+    and finish are read from its node in the old run's Workflows while they exist,
+    else the record holds only its name. None is made when the list is short (a
+    missing step may then have failed: it reruns)."""
+    status = old_run.get("status") or {}
+    counts = status.get("stepCounts")
+    if not isinstance(counts, list):
+        return {}
+    listed = [s for s in status.get("stepStatuses") or () if isinstance(s, Mapping)]
+    unsucceeded = sum(int(c.get("count") or 0) for c in counts if isinstance(c, Mapping)
+                      and c.get("phase") != StepPhase.SUCCEEDED)
+    if unsucceeded != sum(1 for s in listed if s.get("phase") != StepPhase.SUCCEEDED):
+        return {}
+    names = {s.get("name") for s in listed}
+    missing = [n for n in graph.names if n not in names]
+    nodes = _succeeded_nodes(old_workflows, set(missing))
+    out: dict[str, Obj] = {}
+    for node in graph.nodes:
+        if node.name in names:
+            continue
+        record: Obj = {"name": node.name, "kind": node.kind, "phase": str(StepPhase.SUCCEEDED)}
+        found = nodes.get(node.name) or {}
+        for key in ("startedAt", "finishedAt"):
+            if found.get(key):
+                record[key] = found[key]
+        out[node.name] = record
+    return out
+
+
+def _succeeded_nodes(workflows: Sequence[Mapping[str, Any]], names: set[str]
+                     ) -> dict[str, Mapping[str, Any]]:
+    """The Succeeded node of each named step in a split run's Workflows (step names
+    are unique in a run; a Retry node wins over its attempts)."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for wf in workflows:
+        try:
+            nodes = decode_nodes(wf.get("status") or {}) or {}
+        except UnreadableNodesError:
+            continue
+        for n in nodes.values():
+            name = n.get("displayName")
+            if name in names and n.get("phase") == ArgoPhase.SUCCEEDED and (
+                    name not in out or n.get("type") == ArgoNodeType.RETRY):
+                out[str(name)] = n
+    return out

@@ -159,5 +159,9 @@ class Sealer:
             return Trust(True, None)
         if not self.is_sealed(run):
             return Trust(False, frozenset(created))
-        ref = ((run.get("status") or {}).get("workflowRef") or {}).get("uid")
-        return Trust(True, frozenset(created) | ({str(ref)} if ref else set()))
+        status = run.get("status") or {}
+        ref = (status.get("workflowRef") or {}).get("uid")
+        # A split run's Workflows (contract §8): each uid the sealed status records.
+        parts = {str(w["uid"]) for w in status.get("workflows") or ()
+                 if isinstance(w, Mapping) and w.get("uid")}
+        return Trust(True, frozenset(created) | ({str(ref)} if ref else set()) | parts)

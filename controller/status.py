@@ -21,6 +21,7 @@ from typing import Any
 
 from controller import conditions as conds
 from controller.mirror import Mirror
+from controller.step_budget import budget_steps
 from orchapi.api import GENERATION_ANNOTATION, Obj
 from orchapi.semantics import DecidedCondition
 from orchapi.vocabulary import (
@@ -32,9 +33,9 @@ from orchapi.vocabulary import (
     SubmitReason,
 )
 
-OWN_KEYS = ("observedGeneration", "orchestrationGeneration", "workflowRef", "phase",
-            "progress", "startedAt", "finishedAt", "stepStatuses", "conditions",
-            "seal")  # `seal`: controller.seal, added to every write by the executor
+OWN_KEYS = ("observedGeneration", "orchestrationGeneration", "workflowRef", "workflows",
+            "phase", "progress", "startedAt", "finishedAt", "stepStatuses", "stepCounts",
+            "conditions", "seal")  # `seal`: controller.seal, added to every write by the executor
 OWN_STEP_KEYS = ("name", "kind", "phase", "reason", "message", "startedAt", "finishedAt",
                  "attempt")
 MAX_STEP_MESSAGE = 1024  # bytes, JSON-encoded: 200 steps -> at most ~200 KiB of messages
@@ -177,3 +178,39 @@ def not_owned_message(workflow: Mapping[str, Any], owner: Mapping[str, Any] | No
     return (f'Workflow "{workflow["metadata"]["name"]}" already exists and is owned by {who}, '
             "not by this run; it is not adopted")
 
+
+
+def split_recorded(old: Mapping[str, Any], names: Iterable[str], generation: int | None,
+                   orchestration_generation: int | None) -> Obj:
+    """A split run (contract §8) before its Workflows exist: the set it will
+    create, by name, recorded first, so no later reconcile (a restart, a lost
+    write) ever makes a second set, and the Orchestration generation they are
+    compiled from (a missing one is created again only from that generation)."""
+    new: Obj = {**old, "observedGeneration": generation, "phase": str(RunPhase.PENDING),
+                "workflows": [{"name": n} for n in names]}
+    if orchestration_generation is not None:
+        new["orchestrationGeneration"] = orchestration_generation
+    return new
+
+
+def mirrored_split(old: Mapping[str, Any], mirror: Mirror, refs: list[Obj],
+                   generation: int | None, now: str) -> Obj:
+    """The status of a split run, as mirrored from its Workflows (`refs`: each one's
+    name, namespace and uid); its step records within `controller.step_budget`'s
+    budget (every step while they fit 256 KiB, else every step that has not
+    succeeded, and `stepCounts`)."""
+    new: Obj = {**_foreign(old), "observedGeneration": generation}
+    if "orchestrationGeneration" in old:
+        new["orchestrationGeneration"] = old["orchestrationGeneration"]
+    new["workflows"] = refs
+    new["phase"] = mirror.phase
+    new["progress"] = mirror.progress
+    new["startedAt"] = mirror.started_at or old.get("startedAt") or now
+    if mirror.finished_at:
+        new["finishedAt"] = mirror.finished_at
+    budgeted = budget_steps(_steps(old.get("stepStatuses"), mirror.step_statuses))
+    new["stepStatuses"] = budgeted.step_statuses
+    if budgeted.step_counts is not None:
+        new["stepCounts"] = budgeted.step_counts
+    new["conditions"] = _conditions(old, mirror.conditions, generation, now)
+    return new

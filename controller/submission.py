@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from compiler.argo_defaults import Judgement, pin_retries
+from compiler.compiled import steps_of
 from compiler.diagnostics import Diagnostic
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.render import condition_message
@@ -41,7 +42,14 @@ from controller.decide import Submission
 from controller.mapping import Lookup
 from controller.resuming import NotResumable, Resumed, plan_resumption, resume_from
 from controller.validation import check_tool_object, compile_run
-from orchapi.api import GENERATION_ANNOTATION, STEP_KINDS_ANNOTATION, TOOL_RUN, Obj
+from orchapi.api import (
+    GENERATION_ANNOTATION,
+    REUSED_RECORDS_ANNOTATION,
+    RUN_ACTIVE_FINALIZER,
+    STEP_KINDS_ANNOTATION,
+    TOOL_RUN,
+    Obj,
+)
 from orchapi.graph import build_graph
 from orchapi.models import Orchestration
 from orchapi.vocabulary import Reason, SubmitReason
@@ -95,7 +103,7 @@ def refusal(orchestration: Obj, run: Obj, judged: Validated, limits: InstallLimi
 
 
 def resumption(run: Obj, orchestration: Obj, model: Orchestration, old: Read,
-               old_trusted: bool) -> Resumed | Submission:
+               old_trusted: bool, old_workflows: Sequence[Obj] = ()) -> Resumed | Submission:
     """What a resumed run reuses of its old run (`old`, read live), or why it is
     refused: the old run may not be read, its status is not the controller's (its
     steps' results would be reused as they stand), or it cannot be resumed."""
@@ -106,7 +114,8 @@ def resumption(run: Obj, orchestration: Obj, model: Orchestration, old: Read,
         return Submission(None, SubmitReason.RESUME_REFUSED,
                           f'run "{name}" has a status this controller did not write; its '
                           "results cannot be reused (submit a new run)")
-    resumed = plan_resumption(run, orchestration, build_graph(model.spec.steps), old.found)
+    resumed = plan_resumption(run, orchestration, build_graph(model.spec.steps), old.found,
+                              old_workflows)
     if isinstance(resumed, NotResumable):
         return Submission(None, resumed.reason, resumed.message)
     return resumed
@@ -145,22 +154,43 @@ def assemble(orchestration: Obj, run: Obj, model: Orchestration, resumed: Resume
                   if any(p.reason is Reason.WORKFLOW_TOO_LARGE for p in problems)
                   else str(problems[0].reason))
         return Submission(None, reason, condition_message(problems))
-    body = compiled.workflow
-    if defaults.pin_retries:  # a default retryStrategy: no step, wait or run retried by it
-        pin_retries(body)
     meta = run["metadata"]
-    body["metadata"]["ownerReferences"] = [{
-        "apiVersion": run["apiVersion"], "kind": run["kind"], "name": meta["name"],
-        "uid": meta["uid"], "controller": True}]
-    body["metadata"]["annotations"] = {
-        **(body["metadata"].get("annotations") or {}),  # the compiler's (a deadline)
-        STEP_KINDS_ANNOTATION: json.dumps({n.name: n.kind for n in compiled.graph.nodes},
-                                          separators=(",", ":")),
-        GENERATION_ANNOTATION: str(orchestration["metadata"].get("generation") or 0),
-        **defaults.annotation(),
-        **resumed.annotations,
-    }
-    return Submission(body)
+    bodies = []
+    for body in compiled.workflows:
+        if defaults.pin_retries:  # a default retryStrategy: no step, wait or run retried by it
+            pin_retries(body)
+        body["metadata"]["ownerReferences"] = [{
+            "apiVersion": run["apiVersion"], "kind": run["kind"], "name": meta["name"],
+            "uid": meta["uid"], "controller": True}]
+        # Each Workflow of a split run names the kinds of its own steps only.
+        own = {t["name"] for t in steps_of(body)} if compiled.is_split else None
+        body["metadata"]["annotations"] = {
+            **(body["metadata"].get("annotations") or {}),  # the compiler's (a deadline)
+            STEP_KINDS_ANNOTATION: json.dumps({n.name: n.kind for n in compiled.graph.nodes
+                                               if own is None or n.name in own},
+                                              separators=(",", ":")),
+            GENERATION_ANNOTATION: str(orchestration["metadata"].get("generation") or 0),
+            **defaults.annotation(),
+            **(resumed.annotations if own is None else own_records(resumed.annotations, own)),
+        }
+        if compiled.is_split:  # kept until the run has ended (docs/scale.md, TTL)
+            body["metadata"]["finalizers"] = [RUN_ACTIVE_FINALIZER]
+        bodies.append(body)
+    if compiled.is_split:
+        return Submission(bodies[0], split=tuple(bodies))
+    return Submission(bodies[0])
+
+
+def own_records(annotations: Mapping[str, str], own: set[str]) -> dict[str, str]:
+    """A resumed split run's annotations for one of its Workflows: the records of
+    its own reused steps only (annotations hold 256 KiB in all)."""
+    out = dict(annotations)
+    if REUSED_RECORDS_ANNOTATION in out:
+        records = json.loads(out[REUSED_RECORDS_ANNOTATION])
+        out[REUSED_RECORDS_ANNOTATION] = json.dumps(
+            [r for r in records if r.get("name") in own], separators=(",", ":"),
+            ensure_ascii=False)
+    return out
 
 
 def budgets(orchestration: Obj, run: Obj, limits: InstallLimits,

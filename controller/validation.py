@@ -14,8 +14,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from compiler.diagnostics import Collector, Diagnostic
-from compiler.emit import Compiled, emit_workflow
-from compiler.emit_run import emit_run
+from compiler.emit import emit_workflow
+from compiler.emit_run import CompiledRun, emit_run
 from compiler.podpolicy import OPEN_POLICY
 from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.salvage import compile_problems, salvage, salvage_run
@@ -90,9 +90,10 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
                 service_account: str | None, pods: PodSettings = DEFAULT_PODS,
                 reused: Collection[str] = (), tools: Mapping[str, Tool] | None = None,
                 descendants: Mapping[str, int] | None = None,
-                ) -> tuple[list[Diagnostic], Compiled | None]:
-    """The run's Workflow (`reused`: a resumed run's reused steps, as no-ops), or
-    the problems that prevent it. `tools`: the Tools of its ToolRun steps that
+                ) -> tuple[list[Diagnostic], CompiledRun | None]:
+    """The run's Workflows (one, or several when it is split: contract §8;
+    `reused`: a resumed run's reused steps, as no-ops), or the problems that
+    prevent them. `tools`: the Tools of its ToolRun steps that
     exist in the run's namespace, by name."""
     doc = user_document(run_obj)
     out = Collector()
@@ -114,16 +115,16 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
 
 def _compile(orchestration: Orchestration, run: OrchestrationRun, service_account: str | None,
              pods: PodSettings, reused: Collection[str], tools: Mapping[str, Tool] | None,
-             descendants: Mapping[str, int] | None) -> tuple[list[Diagnostic], Compiled]:
+             descendants: Mapping[str, int] | None) -> tuple[list[Diagnostic], CompiledRun]:
     out = Collector()
     ns = run.metadata.namespace
     # In the cluster's words: the CLI's "add the Tool to the input" means nothing here.
     hint = (f'create the Tool ({TOOLS_API_VERSION}) in namespace "{ns}", or fix '
             "the step's toolRef")
-    compiled = emit_workflow(orchestration, run, out, service_account=service_account, pods=pods,
-                             reused=reused, tools=dict(tools or {}),
-                             tools_where=f'in namespace "{ns}"', tools_hint=hint,
-                             descendants=descendants)
+    compiled = emit_run(orchestration, run, out, service_account=service_account, pods=pods,
+                        reused=reused, tools=dict(tools or {}),
+                        tools_where=f'in namespace "{ns}"', tools_hint=hint,
+                        descendants=descendants)
     return [d for d in out.items if d.is_error], compiled
 
 

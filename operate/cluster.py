@@ -9,7 +9,7 @@ speed and its RBAC depend on, so they are listed in one place.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from operate.client import METADATA_LIST, ApiError, Client, NotFoundError
@@ -49,6 +49,7 @@ class Gathered:
     workflow: Obj | None
     orchestration: Obj | None
     objects: list[tuple[str, Obj]]  # (kind, metadata) of what resource steps created
+    workflows: list[Obj] = field(default_factory=list)  # a split run's (contract §8)
 
 
 def get_run(client: Client, namespace: str, name: str) -> Obj:
@@ -87,8 +88,9 @@ def gather(client: Client, namespace: str, name: str, created: bool = True) -> G
     status = run.get("status") or {}
     wf_name = (status.get("workflowRef") or {}).get("name")
     workflow = client.get_or_none(WORKFLOWS.path(namespace, wf_name)) if wf_name else None
+    workflows = split_workflows(client, namespace, status)
     orchestration = None
-    if workflow is None:
+    if workflow is None and not workflows:
         ref = ((run.get("spec") or {}).get("orchestrationRef") or {}).get("name")
         if ref:
             orchestration = client.get_or_none(ORCHESTRATIONS.path(namespace, ref))
@@ -101,7 +103,14 @@ def gather(client: Client, namespace: str, name: str, created: bool = True) -> G
             except NotFoundError:  # that CRD is not installed: nothing was created
                 continue
             objects += [(resource.kind, item.get("metadata") or {}) for item in items]
-    return Gathered(run, workflow, orchestration, objects)
+    return Gathered(run, workflow, orchestration, objects, workflows)
+
+
+def split_workflows(client: Client, namespace: str, status: Mapping[str, Any]) -> list[Obj]:
+    """The Workflows a split run's status names (contract §8) that still exist."""
+    names = [w.get("name") for w in status.get("workflows") or () if isinstance(w, Mapping)]
+    found = (client.get_or_none(WORKFLOWS.path(namespace, str(n))) for n in names if n)
+    return [w for w in found if w is not None]
 
 
 def created_resources(workflow: Mapping[str, Any] | None) -> list[Resource]:
@@ -137,4 +146,5 @@ def gathered_view(client: Client, namespace: str, name: str) -> RunView:
             graph = graph_of_workflow(found.workflow)
             labels = {label_value(n): n for n in (graph.names if graph else ())}
         created = created_by_step(found.workflow, found.objects, labels)
-    return build_view(found.run, found.workflow, found.orchestration, created)
+    return build_view(found.run, found.workflow, found.orchestration, created,
+                      found.workflows)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from operate.client import ApiError, Client, NotFoundError, Unreachable
-from operate.cluster import gathered_view, get_run
+from operate.cluster import gathered_view, get_run, split_workflows
 from operate.errors import UsageError
 from operate.live import changes, exit_code, final, frame, unobserved_line
 from operate.render import UNOBSERVED_AFTER
@@ -127,11 +127,12 @@ class Follower:
         self.screen = Screen(out) if is_terminal(out) else None
         self.view: RunView | None = None
         self.graph_source: tuple[Obj | None, Obj | None] = (None, None)
+        self.split: list[Obj] = []  # a split run's Workflows (its graph), read once
         self.noted = False  # a log said that nothing observes the run
 
     def show(self, run: Obj) -> RunView:
         workflow, orchestration = self._graph_source(run)
-        view = build_view(run, workflow, orchestration)
+        view = build_view(run, workflow, orchestration, workflows=self.split)
         now = now_utc()
         if self.screen is not None:
             self.screen.draw(frame(view, now, self.style, height() - 1, self.show_all,
@@ -199,7 +200,13 @@ class Follower:
         wf_name = ((run.get("status") or {}).get("workflowRef") or {}).get("name")
         if workflow is None and wf_name:
             workflow = self.client.get_or_none(WORKFLOWS.path(ns, wf_name))
-        if workflow is None and orchestration is None:
+        if not self.split and (run.get("status") or {}).get("workflows") and all(
+                w.get("uid") for w in run["status"]["workflows"]):
+            # Once, when all exist: their DAGs never change. The steps a budgeted
+            # status does not list are shown from these (as read then) until the
+            # run ends, when `finish` reads them again.
+            self.split = split_workflows(self.client, ns, run["status"])
+        if workflow is None and not self.split and orchestration is None:
             ref = ((run.get("spec") or {}).get("orchestrationRef") or {}).get("name")
             if ref:
                 orchestration = self.client.get_or_none(ORCHESTRATIONS.path(ns, ref))

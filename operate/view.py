@@ -15,8 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from compiler.compiled import WorkflowShapeError, graph_from_workflow
+from compiler.compiled import (
+    WorkflowShapeError,
+    decode_nodes,
+    graph_from_workflow,
+    graph_from_workflows,
+)
 from compiler.compiled import graph_from_orchestration as graph_of_orchestration
+from compiler.compressed import UnreadableNodesError
 from orchapi.api import STEP_LABEL, parse_time
 from orchapi.argo import ARGO_WORKFLOW_LABEL, POD_NAME_FORMAT
 from orchapi.graph import Graph, Node, topological_order
@@ -97,12 +103,19 @@ def graph_of_workflow(workflow: Mapping[str, Any]) -> Graph | None:
 
 def build_view(run: Mapping[str, Any], workflow: Mapping[str, Any] | None = None,
                orchestration: Mapping[str, Any] | None = None,
-               created: Mapping[str, Sequence[str]] | None = None) -> RunView:
+               created: Mapping[str, Sequence[str]] | None = None,
+               workflows: Sequence[Mapping[str, Any]] = ()) -> RunView:
+    """`workflows`: a split run's Workflows (contract §8), the graph's source; the
+    steps its status does not list (past its budget) are read from their nodes."""
     meta, spec = run.get("metadata") or {}, run.get("spec") or {}
     status = run.get("status") or {}
     statuses = {s["name"]: s for s in status.get("stepStatuses") or () if s.get("name")}
     notes: list[str] = []
     graph = graph_of_workflow(workflow) if workflow is not None else None
+    if graph is None and workflows:
+        graph = graph_from_workflows(workflows)
+    if graph is not None and status.get("stepCounts") is not None:
+        statuses = {**unlisted_steps(status, graph, workflows), **statuses}
     recorded = status.get("orchestrationGeneration")
     if graph is None and orchestration is not None:
         current = (orchestration.get("metadata") or {}).get("generation")
@@ -137,6 +150,62 @@ def build_view(run: Mapping[str, Any], workflow: Mapping[str, Any] | None = None
         resumed_from=(spec.get("resumeFrom") or {}).get("name"),
         notes=tuple(notes),
         observed=status.get("observedGeneration") is not None or bool(status.get("conditions")))
+
+
+_NODE_AS = {"Succeeded": StepPhase.SUCCEEDED, "Running": StepPhase.RUNNING,
+            "Failed": StepPhase.FAILED, "Error": StepPhase.FAILED,
+            "Omitted": StepPhase.SKIPPED, "Skipped": StepPhase.SKIPPED}
+
+
+def unlisted_steps(status: Mapping[str, Any], graph: Graph,
+                   workflows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The records of the steps a budgeted status does not list (contract §8:
+    past 256 KiB it lists only the steps that have not succeeded and counts the
+    rest in `stepCounts`): each from its node in the run's Workflows when they can
+    be read (its phase and times), else `Succeeded` when the status lists every
+    step that has not succeeded (the listed ones add up to the counts)."""
+    listed = {s.get("name") for s in status.get("stepStatuses") or ()}
+    unsucceeded = sum(int(c.get("count") or 0) for c in status.get("stepCounts") or ()
+                      if c.get("phase") != StepPhase.SUCCEEDED)
+    complete = unsucceeded == sum(1 for s in status.get("stepStatuses") or ()
+                                  if s.get("phase") != StepPhase.SUCCEEDED)
+    kinds = {n.name: n.kind for n in graph.nodes}
+    missing = set(graph.names) - listed
+    nodes = _step_nodes(workflows, missing)
+    out: dict[str, dict[str, Any]] = {}
+    for name in graph.names:
+        if name not in missing:
+            continue
+        node = nodes.get(name)
+        phase = _NODE_AS.get(str((node or {}).get("phase"))) if node else None
+        if phase is None and complete:
+            phase = StepPhase.SUCCEEDED
+        if phase is None:
+            continue
+        record: dict[str, Any] = {"name": name, "kind": kinds[name], "phase": str(phase)}
+        for key in ("startedAt", "finishedAt"):
+            if node and node.get(key):
+                record[key] = node[key]
+        out[name] = record
+    return out
+
+
+def _step_nodes(workflows: Sequence[Mapping[str, Any]], names: set[str]
+                ) -> dict[str, Mapping[str, Any]]:
+    """The node of each named step in a split run's Workflows: by `displayName`
+    (step names are unique in a run; the compiler's gates, part tasks and outcome
+    tasks never take a step's name), Retry nodes over their attempts."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for wf in workflows:
+        try:
+            nodes = decode_nodes(wf.get("status") or {}) or {}
+        except UnreadableNodesError:
+            continue
+        for n in nodes.values():
+            name = n.get("displayName")
+            if name in names and (name not in out or n.get("type") == "Retry"):
+                out[str(name)] = n
+    return out
 
 
 def _row(node: Node, status: Mapping[str, Any] | None, created: Sequence[str],

@@ -56,6 +56,10 @@ GENERATED_BY_ANNOTATION: Final = f"{GROUP}/generated-by"  # on the generated CRD
 # declaration index of each of its step tasks, in reading order (JSON list).
 PART_ANNOTATION: Final = f"{GROUP}/workflow-part"
 STEP_INDEXES_ANNOTATION: Final = f"{GROUP}/step-indexes"
+# On each Workflow of a split run while the run is active (docs/scale.md): Argo's TTL
+# may delete an ended Workflow of a run still running, and with it the only record of
+# its succeeded steps; the controller removes it once the run has ended or is gone.
+RUN_ACTIVE_FINALIZER: Final = f"{GROUP}/run-active"
 # On a child OrchestrationRun (written by the SubOrchestration step's resource
 # template): how deep in a chain of SubOrchestration runs it stands, 1 for the
 # child of a run a person created; a run without it is at depth 0.

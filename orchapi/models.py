@@ -367,6 +367,7 @@ class OrchestrationRunStatus(Record):
         FieldSpec("started_at", "startedAt", _STR),
         FieldSpec("finished_at", "finishedAt", _STR),
         FieldSpec("workflow_ref", "workflowRef", optional(record(lambda: WorkflowRef))),
+        FieldSpec("workflows", "workflows", optional(list_of(record(lambda: WorkflowRef)))),
         FieldSpec("step_statuses", "stepStatuses", optional(list_of(record(lambda: StepStatus)))),
         FieldSpec("step_counts", "stepCounts", optional(list_of(record(lambda: StepCount)))),
         FieldSpec("conditions", "conditions", _CONDITIONS),
@@ -381,6 +382,7 @@ class OrchestrationRunStatus(Record):
     started_at: str | None
     finished_at: str | None
     workflow_ref: WorkflowRef | None
+    workflows: list[WorkflowRef] | None
     step_statuses: list[StepStatus] | None
     step_counts: list[StepCount] | None
     conditions: list[Condition] | None

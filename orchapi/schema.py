@@ -216,6 +216,10 @@ class OrchestrationRunStatus(_Model):
     started_at: StrictStr | None = Field(None, alias="startedAt")
     finished_at: StrictStr | None = Field(None, alias="finishedAt")
     workflow_ref: WorkflowRef | None = Field(None, alias="workflowRef")
+    workflows: list[WorkflowRef] | None = Field(
+        None, description="The Workflows of a run split into several (contract §8), each "
+        "named before it is created and with its uid once it exists; the run has no "
+        "workflowRef then.")
     step_statuses: list[StepStatus] | None = Field(
         None, alias="stepStatuses",
         description="Every step while their records fit 256 KiB; past that, every step "

@@ -283,6 +283,17 @@ class Failures:
         self.created.append(name)
         return name
 
+    def step_set(self, orchestration_label: str, steps: list[str], exit_code: int = 1) -> str:
+        """Fail the pods of any of `steps` of one Orchestration, with one Stage
+        (thousands of steps, one selector)."""
+        stage = fail_stage(stage_name("set", orchestration_label, *steps),
+                           {"orchestration.proompteng.ai/orchestration": orchestration_label},
+                           None, exit_code)
+        stage["spec"]["selector"]["matchExpressions"].append(
+            {"key": '.metadata.labels["orchestration.proompteng.ai/step"]', "operator": "In",
+             "values": list(steps)})
+        return self._apply(stage)
+
     def argo_tasks(self, workflow: str, tasks: list[str], exit_code: int = 1) -> str:
         """Fail the pods Argo creates for `tasks` of `workflow` (by node-name)."""
         return self.pods({ARGO_WORKFLOW_LABEL: workflow},

@@ -123,18 +123,22 @@ class ControllerProcess:
 def leading_controller(cluster: Cluster, work: Path, name: str,
                        env: dict[str, str] | None = None,
                        namespaces: Sequence[str] = (),
-                       ready_timeout: float = 30) -> Iterator[ControllerProcess]:
+                       ready_timeout: float = 30,
+                       extra: Sequence[str] = ()) -> Iterator[ControllerProcess]:
     """A controller for `namespaces` (default: the cluster's namespace) under the
     chart's RBAC (as ServiceAccount orch-e2e-NAME), yielded once it holds its Lease;
-    stopped after, with its log's tail printed for the test report."""
+    stopped after, with its log's tail printed for the test report. `extra`: more
+    flags (a later one wins, e.g. the chart's Lease timings instead of the fast
+    ones these tests use)."""
     watched = list(namespaces) or [cluster.namespace]
     kubeconfig = service_account_kubeconfig(cluster, watched, cluster.namespace,
                                             f"orch-e2e-{name}", work / "sa-kubeconfig")
     proc = ControllerProcess(kubeconfig, ",".join(watched), work, f"{name}-0",
-                             cluster.namespace, f"orch-e2e-{name}", env=env).start()
+                             cluster.namespace, f"orch-e2e-{name}", extra, env).start()
     try:
         proc.wait_ready(ready_timeout)
-        wait_for(proc.is_leader, "the controller to hold its Lease", 20, 0.1)
+        wait_for(proc.is_leader, "the controller to hold its Lease", max(20.0, ready_timeout),
+                 0.1)
         yield proc
     finally:
         proc.stop()

@@ -148,22 +148,25 @@ def test_more_steps_than_max_steps_is_too_many() -> None:
     assert (s["phase"], ready["reason"]) == ("Invalid", "TooManySteps")
 
 
-def test_until_it_runs_split_runs_the_controller_refuses_one_that_needs_a_split() -> None:
-    """Phase 1 of issue #19: the controller submits one Workflow, so a run of more
-    steps than one DAG holds is refused (WorkflowTooLarge), not submitted truncated."""
+def test_the_controller_compiles_a_run_that_needs_a_split_into_its_workflows() -> None:
+    """Phase 2 of issue #19: a run of more steps than one DAG holds is compiled into
+    the Workflows of its split (contract §8), each named after the run, no longer
+    refused (WorkflowTooLarge)."""
+    from compiler.compiled import graph_from_workflows
     from compiler.diagnostics import Collector
     from compiler.validate import check_orchestration
     from controller.validation import compile_run
 
-    model = check_orchestration(cluster_object(chain(201)), Collector())
+    model = check_orchestration(cluster_object(chain(2500)), Collector())
     assert model is not None
     run = {"apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
            "metadata": {"name": "r", "namespace": "ns"},
            "spec": {"orchestrationRef": {"name": "o"}}}
     problems, compiled = compile_run(model, run, None)
-    assert compiled is None
-    assert [str(p.reason) for p in problems] == ["WorkflowTooLarge"]
-    assert "201 steps in one DAG" in problems[0].message
+    assert problems == [] and compiled is not None and compiled.is_split
+    names = [w["metadata"]["name"] for w in compiled.workflows]
+    assert names == [f"r-{i + 1}" for i in range(len(names))]
+    assert graph_from_workflows(compiled.workflows).names == tuple(f"s{i}" for i in range(2500))
 
 
 # The names a step gives Kubernetes, judged by the controller as `orch validate`

@@ -122,3 +122,39 @@ def test_a_step_record_names_what_it_created_even_when_it_was_reused() -> None:
         "kind": "AgentRun", "name": "old-run-a-1", "apiVersion": "agents.proompteng.ai/v1alpha1"}}
     view = build_view(run([status]))
     assert view.by_name["a"].created == ("AgentRun/old-run-a-1",)
+
+
+def test_a_split_run_shows_every_step_though_its_status_lists_only_some() -> None:
+    """Contract §8: past its budget a run's status lists only the steps that have
+    not succeeded; `orch get` reads the rest from the run's Workflows."""
+    from tests.unit.controller.split_helpers import split_run, with_nodes
+
+    split = split_run()
+    wf1, wf2, wf3 = split.workflows
+    workflows = [with_nodes(wf1, {"a": "Succeeded", "b": "Failed", "f": "Succeeded",
+                                  "g": "Succeeded"}),
+                 with_nodes(wf2, {"c": "Omitted", "h": "Running"}), with_nodes(wf3, {})]
+    status: Obj = {"phase": "Running", "progress": "5/8",
+                   "workflows": [{"name": w["metadata"]["name"]} for w in split.workflows],
+                   "stepStatuses": [st("b", "Failed", "StepFailed"),
+                                    st("c", "Skipped", "DependencyFailed"),
+                                    st("d", "Skipped", "DependencyFailed"),
+                                    st("e", "Skipped", "DependencyFailed"),
+                                    st("h", "Running")],
+                   "stepCounts": [{"phase": "Running", "count": 1},
+                                  {"phase": "Succeeded", "count": 3},
+                                  {"phase": "Failed", "reason": "StepFailed", "count": 1},
+                                  {"phase": "Skipped", "reason": "DependencyFailed",
+                                   "count": 3}]}
+    r = {"metadata": {"name": "run-1", "namespace": "ns"},
+         "spec": {"orchestrationRef": {"name": "o"}}, "status": status}
+    view = build_view(r, workflows=workflows)
+    assert sorted(s.name for s in view.steps) == list("abcdefgh")
+    by = view.by_name
+    assert [by[n].phase for n in "afg"] == ["Succeeded"] * 3
+    assert by["a"].started_at is not None and by["a"].finished_at is not None
+    assert (by["c"].phase, by["c"].waited_on) == ("Skipped", "b")
+    assert by["g"].depends_on == ("a", "f")  # across parts: the gate's sources
+    # Without the Workflows (deleted), what the counts prove is still shown.
+    view = build_view(r)
+    assert {s.name for s in view.steps} == {"b", "c", "d", "e", "h"}
