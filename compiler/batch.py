@@ -26,6 +26,7 @@ from compiler.emit_run import emit_run
 from compiler.gcpause import paused_gc
 from compiler.inputs import (
     Index,
+    Inputs,
     Judged,
     Key,
     judge,
@@ -111,6 +112,10 @@ class Batch:
     # the controller reads them from the cluster at submission)
     judge_tools: bool = True
     tools_hint: str | None = None  # what ToolNotFound tells to do (default: add it)
+    # Where every judged object is also kept (`Inputs.keep`), for the commands that
+    # need the models besides what compiling finds (plan, graph, submit): the file
+    # is read and judged once for both.
+    keep: Inputs | None = None
 
     @property
     def ok(self) -> bool:
@@ -121,12 +126,16 @@ class Batch:
         file_no = len(self.texts)
         text = normalize(text)  # the text the origins of its documents point into
         self.texts.append((file, text))
+        if self.keep is not None:
+            self.keep.files.append(file)
         with paused_gc():
             self._judge(text, file, file_no)
 
     def _judge(self, text: str, file: str, file_no: int) -> None:
         # Its own frame: the last document dies before the collector resumes.
         for item in judge_text(text, file, self.strict, self.max_steps):
+            if self.keep is not None:
+                self.keep.keep(item)
             if isinstance(item, Diagnostic):
                 self.diagnostics.append(item)
             else:

@@ -221,6 +221,22 @@ class Inputs:
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
 
+    def keep(self, item: Judged | Diagnostic) -> None:
+        """One item of `judge_text`: its diagnostic, or its model when it is valid
+        and not a duplicate."""
+        if isinstance(item, Diagnostic):
+            self.diagnostics.append(item)
+            return
+        self.documents += 1
+        if not self.index.admit(item, self.diagnostics):
+            return
+        if isinstance(item.model, Orchestration):
+            self.orchestrations.append((item.doc, item.model))
+        elif isinstance(item.model, OrchestrationRun):
+            self.runs.append((item.doc, item.model))
+        elif isinstance(item.model, Tool):
+            self.tools.append((item.doc, item.model))
+
     def tools_in(self, namespace: str | None) -> dict[str, Tool]:
         """The input's Tools of one namespace, by name."""
         return tools_by_name((t for _, t in self.tools), namespace)
@@ -272,18 +288,7 @@ def _parse_into(inputs: Inputs, text: str, file: str, strict: bool, max_steps: i
     # collector is resumed (alive, a 10,000-step document made that resumption a
     # full collection: 0.6 s instead of 0.36).
     for item in judge_text(text, file, strict, max_steps):
-        if isinstance(item, Diagnostic):
-            inputs.diagnostics.append(item)
-            continue
-        inputs.documents += 1
-        if not inputs.index.admit(item, inputs.diagnostics):
-            continue
-        if isinstance(item.model, Orchestration):
-            inputs.orchestrations.append((item.doc, item.model))
-        elif isinstance(item.model, OrchestrationRun):
-            inputs.runs.append((item.doc, item.model))
-        elif isinstance(item.model, Tool):
-            inputs.tools.append((item.doc, item.model))
+        inputs.keep(item)
 
 
 def pair_runs(inputs: Inputs) -> list[tuple[Document, Orchestration, OrchestrationRun | None]]:

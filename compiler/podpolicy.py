@@ -286,14 +286,31 @@ def _pod_security(asks: PodAsks, found: _Found) -> None:
     """Pod Security `restricted` on the pod the step would get: the restricted
     settings under the step's own (`pod_security.restricted_container`), as
     `compiler.pods` emits them, so a violation can only be the step's own key."""
-    pod = {"securityContext": dict(RESTRICTED_POD),
-           "containers": [{"name": "main",
-                           "securityContext": restricted_container(asks.security_context)}],
-           "volumes": [v for v in asks.volumes if isinstance(v, Mapping)]}
-    for v in check_restricted(pod):
+    volumes = [v for v in asks.volumes if isinstance(v, Mapping)]
+    if asks.security_context is None and not volumes:
+        found_on_pod = _violations_of_a_pod_asking_nothing()
+    else:
+        found_on_pod = tuple(check_restricted(_pod(asks.security_context, volumes)))
+    for v in found_on_pod:
         path, what = _step_key(v, asks.path)
         found.add(path, what, "podSecurity", f'podSecurity "{RESTRICTED}": {v.detail}',
                   f'set {SETTING}.podSecurity to "{NONE}"')
+
+
+def _pod(security_context: Mapping[str, Any] | None,
+         volumes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"securityContext": dict(RESTRICTED_POD),
+            "containers": [{"name": "main",
+                            "securityContext": restricted_container(security_context)}],
+            "volumes": list(volumes)}
+
+
+@lru_cache(maxsize=1)
+def _violations_of_a_pod_asking_nothing() -> tuple[Violation, ...]:
+    # Most steps ask nothing of their pod (no securityContext, no volumes): their
+    # pods are one pod, judged once instead of once per step (10% of validating
+    # 10,000 steps).
+    return tuple(check_restricted(_pod(None, ())))
 
 
 def _step_key(v: Violation, step: FieldPath) -> tuple[FieldPath, str]:

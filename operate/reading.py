@@ -57,13 +57,13 @@ def load_inputs(paths: Sequence[str], args: argparse.Namespace | None = None,
     `compile` finds in them (`compiler.batch`: what only compiling shows, such as
     a missing Tool, included; `judge_tools` False: a ToolRun's Tool is not judged,
     for `orch submit`, whose controller reads it from the cluster)."""
-    from compiler.inputs import Inputs, parse_text
+    from compiler.inputs import Inputs
 
     inputs = Inputs()
     batch = new_batch(args, None, judge_tools=judge_tools)
+    batch.keep = inputs  # each file judged once, for its models and its compiling
     for name, text in read_sources(paths):
         if isinstance(text, str):
-            parse_text(text, name, inputs, max_steps=max_steps(args))
             batch.add_text(text, name)
         else:
             batch.add_problem(text)
