@@ -151,8 +151,20 @@ def mirror_split(parts: Sequence[Part], previous: Mapping[str, Any], now: str,
     for r in reads:
         gates = _gates(r, by_name)
         if gates:
-            releases.append((r.part.name, gates))
-    return SplitMirror(mirror, tuple(releases))
+            ready = min(_ready_since(g, r, nodes_of) for g in gates)
+            releases.append((ready, r.part.name, gates))
+    # The Workflow whose gate has been ready longest first: the executor writes a
+    # few Workflows a round, and none may wait behind others that always have more.
+    releases.sort(key=lambda x: x[0])
+    return SplitMirror(mirror, tuple((name, gates) for _, name, gates in releases))
+
+
+def _ready_since(gate: Release, r: _Read, nodes_of: Mapping[str, _Read]) -> str:
+    """When a gate's last source finished (RFC 3339; "" when not known)."""
+    node = (r.nodes or {}).get(gate.node_id) or {}
+    ends = [str(((held.steps.get(s) or {}).get("finishedAt")) or "")
+            for s in sources_of_node(node) or () if (held := nodes_of.get(s)) is not None]
+    return max(ends, default="")
 
 
 def _status(r: _Read) -> Mapping[str, Any]:

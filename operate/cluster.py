@@ -146,5 +146,9 @@ def gathered_view(client: Client, namespace: str, name: str) -> RunView:
             graph = graph_of_workflow(found.workflow)
             labels = {label_value(n): n for n in (graph.names if graph else ())}
         created = created_by_step(found.workflow, found.objects, labels)
+    elif found.workflows:  # a split run: the pods of its steps, from every Workflow
+        created = {}
+        for wf in found.workflows:
+            created.update(created_by_step(wf, split=True))
     return build_view(found.run, found.workflow, found.orchestration, created,
                       found.workflows)

@@ -280,11 +280,15 @@ def pod_name(workflow: str, node: Mapping[str, Any], version: str = POD_NAMES_V2
 
 def created_by_step(workflow: Mapping[str, Any],
                     objects: Iterable[tuple[str, Mapping[str, Any]]] = (),
-                    label_of: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+                    label_of: Mapping[str, str] | None = None,
+                    split: bool = False) -> dict[str, list[str]]:
     """What each step created: its pods, named from the Workflow's Pod nodes (as
     Argo names them: no list of pods needed), and the objects of resource steps
     (kind, metadata), found by the compiler's step label and Argo's workflow label;
-    `label_of` maps a step's label value back to its name. Oldest first."""
+    `label_of` maps a step's label value back to its name. Oldest first. `split`:
+    a Workflow of a split run (contract §8), whose steps sit in part DAGs
+    (`WF.part-N.STEP`): a Pod node's step is its `displayName`, less an attempt's
+    `(N)` (step names are unique in a run)."""
     from compiler.compiled import decode_nodes
     from compiler.compressed import UnreadableNodesError
 
@@ -301,7 +305,8 @@ def created_by_step(workflow: Mapping[str, Any],
         name = str(node.get("name") or "")
         if node.get("type") != POD_NODE or not name.startswith(prefix):
             continue
-        step = _TASK.match(name[len(prefix):])
+        step = _TASK.match(str(node.get("displayName") or "") if split
+                           else name[len(prefix):])
         if step is not None:
             out.setdefault(step.group(0), []).append(
                 (str(node.get("startedAt") or ""), f"pod/{pod_name(wf, node, version)}"))

@@ -324,3 +324,43 @@ def test_an_orchestration_key_writes_its_status_once() -> None:
     assert w.reconciler.written[key] == stored["metadata"]["resourceVersion"]
     w.reconciler.reconcile(key)
     assert len(w.api.verbs("replace_status")) == 1
+
+
+def many(n: int) -> list[Obj]:
+    """`n` Container steps, each its own template (its own command): more than
+    one Workflow holds (200 templates), so the run is split (contract §8)."""
+    return [{"name": f"s{i}", "kind": "Container", "image": "busybox:1.36",
+             "command": ["echo", str(i)], "dependsOn": [f"s{i - 1}"] if i else []}
+            for i in range(n)]
+
+
+def test_a_split_run_records_its_set_then_creates_each_once_and_never_again() -> None:
+    from orchapi.api import RUN_ACTIVE_FINALIZER
+
+    w = World((ORCHESTRATIONS, orchestration(*many(250))), (RUNS, a_run()))
+    run_uid = w.run()["metadata"]["uid"]
+    assert w.reconcile() == Result()
+    names = [f"{WF}-1", f"{WF}-2"]
+    # the set recorded (and re-read) before any create; each name read live first
+    assert w.api.calls == [
+        ("get", "orchestrationruns", "r"), ("get", "orchestrations", "o"),
+        ("replace_status", "orchestrationruns", "r"),
+        *[("get", "workflows", n) for n in names],
+        *[("create", "workflows", n) for n in names],
+        ("replace_status", "orchestrationruns", "r")]
+    status = w.run()["status"]
+    made = [w.api.stored(WORKFLOWS, NS, n) for n in names]
+    assert status["workflows"] == [{"name": n, "namespace": NS, "uid": wf["metadata"]["uid"]}
+                                   for n, wf in zip(names, made, strict=True) if wf]
+    assert "workflowRef" not in status and status["progress"] == "0/250"
+    for wf in made:
+        assert wf is not None
+        assert wf["metadata"]["finalizers"] == [RUN_ACTIVE_FINALIZER]
+        assert wf["metadata"]["ownerReferences"][0]["uid"] == run_uid
+    # A restart (a new process: nothing remembered but the sealed status) adopts
+    # the set: no create, no delete.
+    again = Reconciler(w.api, w.reconciler.caches, Recorder(w.api),  # type: ignore[arg-type]
+                       sealer=w.reconciler.sealer)
+    w.api.calls.clear()
+    again.reconcile(Key(RUN, NS, "r"))
+    assert w.api.verbs("create") == [] and w.api.verbs("delete") == []

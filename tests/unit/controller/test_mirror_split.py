@@ -158,3 +158,14 @@ def test_a_gate_is_released_only_for_its_own_workflow_node() -> None:
     assert released(m) == {"run-1-2": [("orch-gate-1", "Succeeded")]}
     (gate,) = dict(m.releases)["run-1-2"]
     assert gate.node_id.endswith("part-4-orch-gate-1")  # c's, on b; not h's on g
+
+
+def test_the_workflow_whose_gate_has_been_ready_longest_comes_first() -> None:
+    """The executor writes a few Workflows a round: ordered by how long a gate has
+    been ready, a Workflow never waits behind others that always have more."""
+    wf1 = with_nodes(WF1, {"a": "Succeeded", "b": "Succeeded", "f": "Succeeded"})
+    for node in wf1["status"]["nodes"].values():
+        if node["displayName"] == "b":
+            node["finishedAt"] = "2026-01-01T00:00:01Z"  # before a and f
+    m = mirror(wf1, with_nodes(WF2, {}), with_nodes(WF3, {}))
+    assert [name for name, _ in m.releases] == ["run-1-2", "run-1-1"]

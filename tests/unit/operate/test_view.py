@@ -158,3 +158,15 @@ def test_a_split_run_shows_every_step_though_its_status_lists_only_some() -> Non
     # Without the Workflows (deleted), what the counts prove is still shown.
     view = build_view(r)
     assert {s.name for s in view.steps} == {"b", "c", "d", "e", "h"}
+
+
+def test_the_pods_of_a_split_runs_steps_are_named_from_their_part_dags() -> None:
+    """A step of a Workflow of several parts is the node `WF.part-N.STEP`: its pod
+    is the step's (by displayName), not the part's."""
+    from tests.unit.controller.split_helpers import split_run, with_nodes
+
+    wf = with_nodes(split_run().workflows[0], {"a": "Succeeded", "f": "Failed"})
+    created = created_by_step(wf, split=True)
+    assert sorted(created) == ["a", "f"]
+    assert all(len(pods) == 1 and pods[0].startswith("pod/run-1-1-")
+               for pods in created.values())
