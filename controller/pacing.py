@@ -1,5 +1,6 @@
 """When a run's status is written: what someone acts on at once, the ordinary
-advance of its steps at most once every `STATUS_INTERVAL` per run.
+advance of its steps at most once every `STATUS_INTERVAL` per run, and for all
+runs together at most about `ADVANCE_RATE` a second.
 
 Why: a run's status mirrors its Workflow, and Argo writes a Workflow each time it
 moves a step along (11 writes for a 10-step chain). Mirroring each as it came made
@@ -15,6 +16,14 @@ held write is not lost: the reconcile asks to be woken when the interval has
 passed (the Workflow's next change wakes it sooner) and writes what the Workflow
 shows then. A status this controller did not seal is never held (it is corrected
 at once, contract §5).
+
+The interval stretches with the runs this process is mirroring (those it wrote and
+that have not ended): `active / ADVANCE_RATE` seconds once that is longer than
+`STATUS_INTERVAL`. Steps that take longer than the interval would otherwise each
+cost a write however many runs there are; this way a thousand runs moving at once
+cost at most about `ADVANCE_RATE` advance writes a second between them (their
+phase changes, failures and ends still at once), and a few runs are shown as
+promptly as one.
 """
 
 from __future__ import annotations
@@ -26,6 +35,9 @@ from typing import Any
 from orchapi.vocabulary import RUN_DONE, ConditionStatus, RunPhase, StepPhase
 
 STATUS_INTERVAL = 10.0  # s: at most one held write per run in this time
+# Advance writes a second for all runs together (Argo's own client, at its defaults,
+# asks the apiserver for at most 20 a second, for everything it does).
+ADVANCE_RATE = 20.0
 # A step entry whose only changes are these moved along as expected.
 _ADVANCE_KEYS = frozenset({"phase", "startedAt", "finishedAt", "attempt", "message"})
 _ADVANCE_PHASES = frozenset({StepPhase.PENDING, StepPhase.RUNNING, StepPhase.SUCCEEDED})
@@ -79,17 +91,21 @@ class Pacer:
     """The last time this process wrote each run's status, and how long a write
     that `only_advanced` waits. Keys are dropped once the run ended or is gone."""
 
-    def __init__(self, interval: float = STATUS_INTERVAL,
+    def __init__(self, interval: float = STATUS_INTERVAL, rate: float = ADVANCE_RATE,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval, self._clock = interval, clock
+        self.interval, self.rate, self._clock = interval, rate, clock
         self._last: dict[Hashable, float] = {}
+
+    def current_interval(self) -> float:
+        """STATUS_INTERVAL, or longer when more runs are moving than `rate` allows."""
+        return max(self.interval, len(self._last) / self.rate)
 
     def hold(self, key: Hashable, old: Mapping[str, Any], new: Mapping[str, Any]) -> float | None:
         """Seconds to wait before writing `new` over `old`; None: write now."""
         last = self._last.get(key)
         if last is None or _unsealed(old) == _unsealed(new) or not only_advanced(old, new):
             return None  # nothing to write (the executor skips it), or write it now
-        left = self.interval - (self._clock() - last)
+        left = self.current_interval() - (self._clock() - last)
         return left if left > 0 else None
 
     def wrote(self, key: Hashable, status: Mapping[str, Any]) -> None:

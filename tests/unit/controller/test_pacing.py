@@ -175,3 +175,23 @@ def test_a_failed_step_is_written_at_once() -> None:
     assert w.reconcile(name) == Result()
     assert len(w.api.verbs("replace_status")) == 2
     assert [e["reason"] for e in w.api.events] == ["WorkflowCreated", "StepFailed"]
+
+
+def test_the_interval_stretches_with_the_runs_being_mirrored() -> None:
+    """60 runs moving at 2 advance writes a second: each run's advance waits 30 s,
+    not 10; once they ended, 10 s again. A phase change never waits."""
+    clock = Clock()
+    pacer = Pacer(interval=10.0, rate=2.0, clock=clock)
+    advanced = status("Running", step("a", "Succeeded", startedAt=T0, finishedAt=T1),
+                      step("b", "Running", startedAt=T1), progress="1/2")
+    for i in range(60):
+        pacer.wrote(i, RUNNING)
+    clock.now += 12
+    assert pacer.hold(0, RUNNING, advanced) == 18
+    assert pacer.hold(0, RUNNING, {**advanced, "phase": "Succeeded"}) is None
+    for i in range(1, 60):
+        pacer.wrote(i, {**RUNNING, "phase": "Succeeded"})  # ended: no longer counted
+    assert pacer.hold(0, RUNNING, advanced) is None  # 12 s > 10 s
+    pacer.wrote(0, RUNNING)
+    clock.now += 4
+    assert pacer.hold(0, RUNNING, advanced) == 6
