@@ -22,10 +22,14 @@ paired with the nearest argo phase for the ratio orch/argo.
 
     python -m benchmarks.many_runs --runs 200                      # Argo as every test runs it
     python -m benchmarks.many_runs --runs 1000 --argo fast --order argo,orch,orch,argo
+    python -m benchmarks.many_runs --runs 200 --argo fast \
+        --variant "quiet:config:nodeEvents=enabled: false" \
+        --order argo@default,argo@quiet,argo,orch,orch,argo    # Argo's settings compared too
     ORCH_BENCH_PROFILE=py-spy python -m benchmarks.many_runs --runs 200 --order orch
 
-ORCH_BENCH_PROFILE=py-spy[:RATE] samples the controller with py-spy (from this
-venv; `pip install py-spy`) during each orch phase (its files and top functions
+ORCH_BENCH_PROFILE=py-spy[:RATE] samples the controller's thread holding the GIL
+(its CPU, not its waits) with py-spy (from this venv; `pip install py-spy`) during
+each orch phase (its files and top functions
 are printed; `python -m benchmarks.profile_top FILE` ranks them again). The
 profiler costs CPU on the same cores: take times from runs without it.
 """
@@ -138,6 +142,7 @@ class Snapshot:
 class Phase:
     kind: str
     runs: int
+    argo: str = ""  # the name of Argo's settings in this phase
     created_s: float = 0.0
     all_ended_s: float = 0.0
     end_latency_p50_s: float = 0.0
@@ -160,7 +165,7 @@ class Phase:
     def summary(self) -> dict[str, Any]:
         n = self.runs
         out: dict[str, Any] = {
-            "phase": self.kind, "runs": n, "created_s": round(self.created_s, 1),
+            "phase": self.kind, "argo": self.argo, "runs": n, "created_s": round(self.created_s, 1),
             "all_ended_s": round(self.all_ended_s, 1),
             "per_min": round(60 * n / self.all_ended_s, 1) if self.all_ended_s else None,
             "end_latency_p50_s": round(self.end_latency_p50_s, 1),
@@ -265,12 +270,23 @@ class Bench:
             list(pool.map(one, bodies))
 
     def clean(self) -> None:
-        """Every run, Workflow, pod and Event of the namespace deleted, and gone."""
-        for group, plural in ((GROUP, "orchestrationruns"), ("argoproj.io", "workflows")):
-            self.custom.delete_collection_namespaced_custom_object(
-                group, VERSION, self.ns, plural, grace_period_seconds=0)
-        self.core.delete_collection_namespaced_pod(self.ns, grace_period_seconds=0)
-        self.core.delete_collection_namespaced_event(self.ns)
+        """Every run, Workflow, pod and Event of the namespace deleted, and gone.
+        A collection of thousands can outlast the apiserver's 60 s request timeout
+        (504; the deletion goes on): asked again until nothing is left."""
+        def delete_all() -> None:
+            for group, plural in ((GROUP, "orchestrationruns"), ("argoproj.io", "workflows")):
+                self.custom.delete_collection_namespaced_custom_object(
+                    group, VERSION, self.ns, plural, grace_period_seconds=0)
+            self.core.delete_collection_namespaced_pod(self.ns, grace_period_seconds=0)
+            self.core.delete_collection_namespaced_event(self.ns)
+        for _ in range(10):
+            try:
+                delete_all()
+                break
+            except client.ApiException as e:
+                if e.status not in (500, 503, 504):
+                    raise
+                print(json.dumps({"clean": f"{e.status}, again"}), flush=True)
 
         def empty() -> bool:
             left = self.core.list_namespaced_pod(self.ns, limit=1).items
@@ -285,12 +301,13 @@ class Bench:
 
     # -- one phase --------------------------------------------------------------------
     def phase(self, kind: str, names: list[str], workflows: dict[str, Obj],
-              timeout: float) -> Phase:
-        argo_pid = self.cluster.restart_argo().popen.pid
+              timeout: float, argo: tuple[str, argo_cluster.ArgoSettings]) -> Phase:
+        """One measured phase; the namespace is left as it ended (`clean` empties it)."""
+        argo_pid = self.cluster.restart_argo(argo[1]).popen.pid
         ctl = self.start_controller() if kind == "orch" else None
         profiler = self.start_profiler(ctl, len(names)) if ctl is not None else None
         time.sleep(2)  # start-up traffic (lists, watches) is not the runs'
-        result = Phase(kind, len(names))
+        result = Phase(kind, len(names), argo[0])
         load0 = os.getloadavg()[0]
         before = self.snapshot(argo_pid, ctl)
         bodies = ([workflows[n] for n in names] if kind == "argo"
@@ -348,7 +365,6 @@ class Bench:
                 result.profile = self.stop_profiler(profiler)
             ctl.terminate()
         self.specs.setdefault(kind, self.stored_spec(names[0]))
-        self.clean()
         return result
 
     def stored_spec(self, name: str) -> str:
@@ -370,7 +386,8 @@ class Bench:
         out = self.work / f"controller-{self.serial}-{n}.pyspy.txt"
         spy = Path(sys.executable).parent / "py-spy"
         proc = subprocess.Popen([str(spy), "record", "--pid", str(ctl.popen.pid),
-                                 "--rate", rate or "100", "--nonblocking", "--format", "raw",
+                                 "--rate", rate or "100", "--nonblocking", "--gil",
+                                 "--format", "raw",
                                  "--output", str(out)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return proc, out
@@ -384,14 +401,15 @@ class Bench:
 
 
 def pairs(phases: list[Phase]) -> list[tuple[Phase, Phase]]:
-    """Each orch phase with the argo phase next to it (before it, else after)."""
+    """Each orch phase with the argo phase of the same settings next to it
+    (before it, else after)."""
     out = []
     for i, p in enumerate(phases):
         if p.kind != "orch":
             continue
         near = [q for q in (phases[i - 1] if i else None,
                             phases[i + 1] if i + 1 < len(phases) else None)
-                if q is not None and q.kind == "argo"]
+                if q is not None and q.kind == "argo" and q.argo == p.argo]
         if near:
             out.append((p, near[0]))
     return out
@@ -408,6 +426,18 @@ def verdict(orch: Phase, argo: Phase) -> dict[str, Any]:
             "argo_cpu_per_workflow_ms": round(1000 * argo.argo_cpu_s / n, 1),
             "cpu_ratio": round(cpu_ratio, 3), "cpu_target_met": cpu_ratio <= 0.10,
             "requests_per_run": round(requests, 2), "requests_target_met": requests <= 5}
+
+
+def spread(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median and the range of each ratio over the pairs of one run."""
+    out: dict[str, Any] = {"pairs": len(verdicts)}
+    for key in ("time_ratio", "cpu_ratio", "requests_per_run", "orch_s", "argo_s",
+                "controller_cpu_per_run_ms", "argo_cpu_per_workflow_ms"):
+        values = [v[key] for v in verdicts]
+        if values:
+            out[key] = {"median": round(statistics.median(values), 3),
+                        "range": [min(values), max(values)]}
+    return out
 
 
 def machine() -> dict[str, Any]:
@@ -429,17 +459,26 @@ def main(argv: list[str] | None = None) -> int:
                    help="override one of Argo's settings: FIELD=VALUE, env:NAME=VALUE, "
                         "config:KEY=VALUE (repeatable)")
     p.add_argument("--order", default="argo,orch",
-                   help="phases in order, comma-separated (argo, orch)")
+                   help="phases in order, comma-separated: argo or orch, each with @SETTINGS "
+                        "to run Argo with other settings than --argo (argo@default)")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
+                   help="named Argo settings for @NAME: --argo's with these overrides "
+                        "(as --argo-set; repeatable)")
     p.add_argument("--workers", type=int, default=8, help="the controller's --workers")
     p.add_argument("--leader-elect", action="store_true",
                    help="the controller holds a Lease (its renewals are counted too)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds a phase may take")
     p.add_argument("--json", type=Path, help="also write every result here")
     args = p.parse_args(argv)
-    order = [o.strip() for o in args.order.split(",") if o.strip()]
-    if not order or any(o not in ("argo", "orch") for o in order):
-        p.error("--order: a comma-separated list of argo and orch")
     settings = with_overrides(SETTINGS[args.argo], args.argo_set)
+    variants = {**SETTINGS, args.argo: settings}
+    for v in args.variant:
+        name, _, overrides = v.partition(":")
+        variants[name] = with_overrides(settings, [o for o in overrides.split(",") if o])
+    order = [o.strip().partition("@") for o in args.order.split(",") if o.strip()]
+    if not order or any(k not in ("argo", "orch") or (at and name not in variants)
+                        for k, at, name in order):
+        p.error(f"--order: argo or orch, each with @SETTINGS of {', '.join(variants)}")
     bin_dir = ensure_tools(build=False)
     cluster = Cluster(bin_dir, share_dir(bin_dir), argo_settings=settings)
     cluster.install_exit_handlers()
@@ -448,7 +487,10 @@ def main(argv: list[str] | None = None) -> int:
               "argo": args.argo, "argo_settings": {
                   "argv": settings.argv(), "env": settings.environment(),
                   "config": dict(settings.config)},
-              "order": order, "controller_workers": args.workers, **machine()}
+              "variants": {k: v.argv() + [f"{a}={b}" for a, b in {**v.environment(),
+                                                                    **v.config}.items()]
+                           for k, v in variants.items() if k not in SETTINGS},
+              "order": ["".join(o) for o in order], "controller_workers": args.workers, **machine()}
     print(json.dumps(header), flush=True)
     phases: list[Phase] = []
     try:
@@ -458,19 +500,24 @@ def main(argv: list[str] | None = None) -> int:
         workflows = compiled(chain(args.steps), names["argo"] + names["orch"],
                              cluster.namespace, work)
         bench = Bench(cluster, work, args.steps, args.workers, args.leader_elect)
-        for kind in order:
-            result = bench.phase(kind, names[kind], workflows, args.timeout)
+        for kind, _, name in order:
+            name = name or args.argo
+            result = bench.phase(kind, names[kind], workflows, args.timeout,
+                                 (name, variants[name]))
             phases.append(result)
             print(json.dumps(result.summary()), flush=True)
             if result.profile:
                 print(result.profile, flush=True)
+            bench.clean()
         bench.same_workflows()
         verdicts = [verdict(o, a) for o, a in pairs(phases)]
         for v in verdicts:
             print(json.dumps({"verdict": v}), flush=True)
+        print(json.dumps({"summary": spread(verdicts)}), flush=True)
         if args.json:
             args.json.write_text(json.dumps({**header, "phases": [
-                ph.summary() for ph in phases], "verdicts": verdicts}, indent=2))
+                ph.summary() for ph in phases], "verdicts": verdicts,
+                "summary": spread(verdicts)}, indent=2))
     finally:
         cluster.stop()
     return 0

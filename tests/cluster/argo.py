@@ -81,7 +81,7 @@ DEFAULT = ArgoSettings()
 # Argo as fast as this machine allows, measured with `benchmarks.many_runs`
 # (docs/throughput.md: what bounds Argo v4.0.5, read from its source, and the
 # measurements behind each value). Only the throughput benchmark uses it.
-FAST = ArgoSettings(workflow_workers=8, qps=100, burst=200)
+FAST = ArgoSettings(workflow_workers=32, qps=1000, burst=2000)
 
 
 def controller_objects(workflow_namespace: str,

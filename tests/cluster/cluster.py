@@ -147,9 +147,16 @@ class Cluster:
         """Argo's running workflow-controller."""
         return next(p for p in self.sup.procs if p.name == "workflow-controller")
 
-    def restart_argo(self) -> Proc:
-        """A fresh workflow-controller with the cluster's settings, once it has
-        reconciled a Workflow (a benchmark starts each measurement from one)."""
+    def restart_argo(self, settings: argo.ArgoSettings | None = None) -> Proc:
+        """A fresh workflow-controller, once it has reconciled a Workflow (a
+        benchmark starts each measurement from one): with `settings` (its
+        ConfigMap rewritten first) or the cluster's."""
+        if settings is not None and settings != self.argo_settings:
+            self.argo_settings = settings
+            client.CoreV1Api(self.api_client).patch_namespaced_config_map(
+                argo.CONFIGMAP, argo.CONTROLLER_NAMESPACE,
+                [{"op": "replace", "path": "/data", "value": settings.configmap_data()}],
+                _content_type="application/json-patch+json")
         old = self.argo_proc()
         stop_group(old.popen.pid, 10, old.popen.wait)
         self.sup.procs.remove(old)
