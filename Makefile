@@ -64,7 +64,7 @@ bench: install  ## benchmarks; results are written into the README by hand
 
 RUNS ?= 200
 ARGO ?= default
-bench-many-runs: install tools  ## N runs through orch vs the same N Workflows straight in Argo, one cluster (RUNS=200 ARGO=default|fast; ~15 min at 200, ~40 min at RUNS=1000 ARGO=fast)
+bench-many-runs: install tools  ## N runs through orch vs the same N Workflows straight in Argo, one cluster, argo,orch,orch,argo (RUNS=200 ARGO=default|fast; docs/throughput.md)
 	$(PY) -m benchmarks.many_runs --runs $(RUNS) --argo $(ARGO) --order argo,orch,orch,argo
 
 IMAGE_BASE ?= debian
