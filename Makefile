@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install lock test unit e2e e2e-scale golden bench validate lint typecheck crds k8s-schema tools reference clean image image-test image-lock
+.PHONY: install lock test unit e2e e2e-scale golden bench bench-many-runs validate lint typecheck crds k8s-schema tools reference clean image image-test image-lock
 
 $(BIN)/orch: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ k8s-schema: install  ## regenerate the Kubernetes container schema from the kube
 
 bench: install  ## benchmarks; results are written into the README by hand
 	$(PY) -m benchmarks.run
+
+RUNS ?= 200
+ARGO ?= default
+bench-many-runs: install tools  ## N runs through orch vs the same N Workflows straight in Argo, one cluster, argo,orch,orch,argo (RUNS=200 ARGO=default|fast; docs/throughput.md)
+	$(PY) -m benchmarks.many_runs --runs $(RUNS) --argo $(ARGO) --order argo,orch,orch,argo
 
 IMAGE_BASE ?= debian
 image: install  ## build/image/orch-<version>.oci.tar with buildah (IMAGE_BASE=debian or an image, e.g. python:3.11-slim)

@@ -62,6 +62,7 @@ from controller.judged import Judgements
 from controller.kube import AlreadyExistsError, ApiError, Kube, retry_on_conflict
 from controller.mapping import ORCHESTRATION, Key, Lookup, controller_owner
 from controller.orchestrations import reconcile_orchestration
+from controller.pacing import Pacer
 from controller.readahead import in_background, is_unsubmitted, waits_for_a_slot_unread
 from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
 from controller.resuming import resume_from
@@ -138,8 +139,11 @@ class Reconciler:
                  service_account: str | None = None, pods: PodSettings = DEFAULT_PODS,
                  limits: InstallLimits | None = None, sealer: Sealer | None = None,
                  argo_defaults: Callable[[], Judgement] | None = None,
-                 waits: WaitsSink | None = None, capacity: ActiveRuns | None = None) -> None:
+                 waits: WaitsSink | None = None, capacity: ActiveRuns | None = None,
+                 pacer: Pacer | None = None) -> None:
         self.kube, self.caches, self.recorder = kube, caches, recorder
+        # When a write that only advances steps may wait (controller.pacing).
+        self.pacer = pacer or Pacer()
         self.settings = sub.Settings(service_account, pods, limits or InstallLimits())
         # Each Orchestration generation is validated once for all its runs.
         self.judgements = Judgements(self.settings.limits.max_steps)
@@ -179,6 +183,7 @@ class Reconciler:
         self.written.pop(key, None)
         self.created.pop(key, None)
         self.created_split.pop(key, None)
+        self.pacer.forget(key)
 
     def _trusted(self, o: Observed) -> Observed:
         """`o` with what the controller may believe of its run (controller.seal)."""
@@ -251,6 +256,12 @@ class Reconciler:
                         return self._wait_for_slot(key, o)
                     o = self._create(o, action.workflow)
                 elif isinstance(action, WriteStatus):
+                    later = self.pacer.hold(key, o.run.get("status") or {}, action.status) \
+                        if o.trust.status else None
+                    if later is not None:  # only steps moved along: written a little later
+                        due = action.requeue
+                        return Result(later if due is None or due.backoff
+                                      else min(later, due.after))
                     written = self._write(o.run, action.status)
                     if action.status.get("phase") in RUN_DONE and o.last_seen is not None:
                         last_uid = str(o.last_seen["metadata"].get("uid") or "")
@@ -612,6 +623,7 @@ class Reconciler:
         written = self.kube.replace_status(RUNS, meta["namespace"], meta["name"],
                                            {**run, "status": new})
         self.written[key] = written["metadata"]["resourceVersion"]
+        self.pacer.wrote(key, new)
         # Events from what the controller wrote before, not what someone put there.
         before = old if self.sealer.trusts_status(run) else untrusted_view(old)
         for event in events_for(before, new):

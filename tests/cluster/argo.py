@@ -3,11 +3,16 @@
 Why: compiled Workflows are only proven by the controller that runs them.
 It runs out of cluster with the admin kubeconfig, leader election off, its
 ConfigMap present (metrics servers off so two runs never fight over a port),
-and the executor RBAC a real install gives Workflow pods.
+and the executor RBAC a real install gives Workflow pods. How it runs (flags,
+environment, ConfigMap keys) is an `ArgoSettings`: every test uses `DEFAULT`;
+the throughput benchmark (`benchmarks.many_runs`) also runs `FAST`, Argo tuned
+as far as this machine allows (docs/throughput.md says why each value).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +38,54 @@ IMAGES = """\
 """
 
 
-def controller_objects(workflow_namespace: str) -> list[Obj]:
+@dataclass(frozen=True)
+class ArgoSettings:
+    """The workflow-controller's flags, environment and extra ConfigMap keys.
+
+    Argo v4.0.5's own defaults (cmd/workflow-controller/main.go) are 32 workers,
+    qps 20, burst 30, 4 pod-cleanup workers, DEFAULT_REQUEUE_TIME 10s."""
+
+    workflow_workers: int = 8
+    qps: float = 100
+    burst: int = 200
+    pod_cleanup_workers: int = 4
+    # How long a Workflow waits after a pod event before it is operated on
+    # again (workflow/controller/rate_limiters.go). 1s is Argo's own e2e
+    # setting (its Makefile): a diamond takes ~2 s instead of ~20 s.
+    requeue_time: str = "1s"
+    log_level: str = "info"
+    env: Mapping[str, str] = field(default_factory=dict)
+    # ConfigMap keys beside ours (e.g. "parallelism", "resourceRateLimit")
+    config: Mapping[str, str] = field(default_factory=dict)
+    # Serve Argo's Prometheus metrics (plain HTTP) on this port; None: off, so
+    # two clusters never fight over :9090.
+    metrics_port: int | None = None
+
+    def argv(self) -> list[str]:
+        return [f"--loglevel={self.log_level}", f"--workflow-workers={self.workflow_workers}",
+                f"--qps={self.qps:g}", f"--burst={self.burst}",
+                f"--pod-cleanup-workers={self.pod_cleanup_workers}"]
+
+    def environment(self) -> dict[str, str]:
+        return {"LEADER_ELECTION_DISABLE": "true", "DEFAULT_REQUEUE_TIME": self.requeue_time,
+                **self.env}
+
+    def configmap_data(self) -> dict[str, str]:
+        metrics = ("enabled: false\n" if self.metrics_port is None else
+                   f"enabled: true\nport: {self.metrics_port}\nsecure: false\n")
+        return {"metricsConfig": metrics, "telemetryConfig": "enabled: false\n",
+                "images": IMAGES, **self.config}
+
+
+DEFAULT = ArgoSettings()
+# Argo as fast as this machine allows, measured with `benchmarks.many_runs`
+# (docs/throughput.md: what bounds Argo v4.0.5, read from its source, and the
+# measurements behind each value). Only the throughput benchmark uses it.
+FAST = ArgoSettings(workflow_workers=32, qps=1000, burst=2000)
+
+
+def controller_objects(workflow_namespace: str,
+                       settings: ArgoSettings = DEFAULT) -> list[Obj]:
     """Namespaces, the controller ConfigMap, and the executor Role Argo's
     install manifests give Workflow pods (bound to `default` there)."""
     return [
@@ -41,8 +93,7 @@ def controller_objects(workflow_namespace: str) -> list[Obj]:
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": workflow_namespace}},
         {"apiVersion": "v1", "kind": "ConfigMap",
          "metadata": {"name": CONFIGMAP, "namespace": CONTROLLER_NAMESPACE},
-         "data": {"metricsConfig": "enabled: false\n", "telemetryConfig": "enabled: false\n",
-                  "images": IMAGES}},
+         "data": settings.configmap_data()},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
          "metadata": {"name": "executor", "namespace": workflow_namespace},
          "rules": [{"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"],
@@ -56,14 +107,12 @@ def controller_objects(workflow_namespace: str) -> list[Obj]:
     ]
 
 
-def start_controller(sup: Supervisor, bin_dir: Path, kubeconfig: Path) -> Proc:
+def start_controller(sup: Supervisor, bin_dir: Path, kubeconfig: Path,
+                     settings: ArgoSettings = DEFAULT) -> Proc:
     return sup.start("workflow-controller", [
         str(bin_dir / "workflow-controller"), f"--kubeconfig={kubeconfig}",
-        f"--namespace={CONTROLLER_NAMESPACE}", f"--configmap={CONFIGMAP}",
-        "--loglevel=info", "--workflow-workers=8", "--qps=100", "--burst=200",
-    ], env={"LEADER_ELECTION_DISABLE": "true",
-            # Argo's own e2e setting (its Makefile): requeue after 1s, not 10s
-            "DEFAULT_REQUEUE_TIME": "1s"})
+        f"--namespace={CONTROLLER_NAMESPACE}", f"--configmap={CONFIGMAP}", *settings.argv(),
+    ], env=settings.environment())
 
 
 def wait_controller_ready(kube: Kube, proc: Proc, timeout: float = 60) -> None:

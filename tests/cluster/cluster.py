@@ -28,7 +28,7 @@ from orchapi.api import Obj
 from tests.cluster import argo, control_plane, kwok
 from tests.cluster.kube import Kube, api_client, wait_for
 from tests.cluster.pki import make_pki
-from tests.cluster.procs import Supervisor, sweep_stale_dirs
+from tests.cluster.procs import Proc, Supervisor, stop_group, sweep_stale_dirs
 from tests.cluster.tools import REPO
 
 WORKFLOW_NAMESPACE = "orch-e2e"
@@ -62,8 +62,10 @@ class Cluster:
     """etcd + kube-apiserver + controller-manager + scheduler + kwok + Argo."""
 
     def __init__(self, bin_dir: Path, share_dir: Path, attached: bool = True,
-                 namespace: str = WORKFLOW_NAMESPACE, keep: bool = False) -> None:
+                 namespace: str = WORKFLOW_NAMESPACE, keep: bool = False,
+                 argo_settings: argo.ArgoSettings = argo.DEFAULT) -> None:
         self.bin_dir, self.share_dir, self.namespace = bin_dir, share_dir, namespace
+        self.argo_settings = argo_settings
         sweep_stale_dirs(Path(tempfile.gettempdir()), WORK_PREFIX)
         self.work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX))
         self.keep = keep
@@ -103,10 +105,11 @@ class Cluster:
         self.crds = kube.install_crds(crd_files(self.share_dir))
         mark("crds_established")
         for obj in [kwok.fake_node(), *kwok.default_stages(self.share_dir),
-                    *argo.controller_objects(self.namespace)]:
+                    *argo.controller_objects(self.namespace, self.argo_settings)]:
             kube.create(obj)
         kwok_proc = kwok.start_kwok(self.sup, self.bin_dir, self.kubeconfig, self.work)
-        wf_controller = argo.start_controller(self.sup, self.bin_dir, self.kubeconfig)
+        wf_controller = argo.start_controller(self.sup, self.bin_dir, self.kubeconfig,
+                                              self.argo_settings)
         argo.wait_controller_ready(kube, wf_controller)
         mark("argo_ready")
         wait_for(lambda: kwok_proc.alive() and kwok.node_schedulable(kube),
@@ -139,6 +142,29 @@ class Cluster:
 
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, on_signal)
+
+    def argo_proc(self) -> Proc:
+        """Argo's running workflow-controller."""
+        return next(p for p in self.sup.procs if p.name == "workflow-controller")
+
+    def restart_argo(self, settings: argo.ArgoSettings | None = None) -> Proc:
+        """A fresh workflow-controller, once it has reconciled a Workflow (a
+        benchmark starts each measurement from one): with `settings` (its
+        ConfigMap rewritten first) or the cluster's."""
+        if settings is not None and settings != self.argo_settings:
+            self.argo_settings = settings
+            client.CoreV1Api(self.api_client).patch_namespaced_config_map(
+                argo.CONFIGMAP, argo.CONTROLLER_NAMESPACE,
+                [{"op": "replace", "path": "/data", "value": settings.configmap_data()}],
+                _content_type="application/json-patch+json")
+        old = self.argo_proc()
+        stop_group(old.popen.pid, 10, old.popen.wait)
+        self.sup.procs.remove(old)
+        proc = argo.start_controller(self.sup, self.bin_dir, self.kubeconfig,
+                                     self.argo_settings)
+        argo.wait_controller_ready(self.kube, proc)
+        self.write_state()
+        return proc
 
     # -- what tests use ----------------------------------------------------------
     @property
