@@ -19,6 +19,7 @@ from compiler.kinds import KINDS
 from compiler.podpolicy import POD_SECURITY_PROFILES, parse_pod_policy
 from compiler.pods import DEFAULT_PODS, PodSettings
 from controller.admission import DEFAULT_MAX_DEPTH, DEFAULT_MAX_DESCENDANTS
+from controller.pacing import STATUS_INTERVAL
 from orchapi.api import MAX_STEPS
 
 ENABLED = "JANGAR_ORCHESTRATION_CONTROLLER_ENABLED"
@@ -61,6 +62,7 @@ class Config:
     # the controller judges at submission (compiler.argo_defaults); None: not read.
     argo_config_map: tuple[str, str] | None = ("argo", "workflow-controller-configmap")
     max_active_runs_per_namespace: int | None = None  # None: unlimited
+    status_interval: float = STATUS_INTERVAL  # controller.pacing
 
 
 def parse_bool(value: str) -> bool:
@@ -211,7 +213,9 @@ def load_config(argv: Sequence[str] | None = None,
         argo_config_map=_or_exit(parser, parse_config_map,
                                  env.get(ARGO_CONFIG_MAP, "argo/workflow-controller-configmap")),
         max_active_runs_per_namespace=_or_exit(parser, parse_max_active,
-                                               env.get(MAX_ACTIVE_RUNS, "")))
+                                               env.get(MAX_ACTIVE_RUNS, "")),
+        status_interval=_or_exit(parser, parse_status_interval,
+                                 env.get(STATUS_INTERVAL_ENV, "")))
 
 
 # --- How the submitted Workflows' pods run, and what a step may ask (contract §4, §6) -
@@ -333,6 +337,26 @@ def parse_max_active(value: str) -> int | None:
         raise ValueError(f"${MAX_ACTIVE_RUNS}: {value!r} is not a whole number of at least 1 "
                          "(leave it empty for no limit)")
     return int(text)
+
+
+# How long a status write that only moves steps along may wait (controller.pacing).
+STATUS_INTERVAL_ENV = "ORCH_STATUS_INTERVAL"
+
+
+def parse_status_interval(value: str) -> float:
+    """$ORCH_STATUS_INTERVAL: seconds a run's step progress may wait before it is
+    written (default 1; 0 writes every change at once)."""
+    text = value.strip()
+    if not text:
+        return STATUS_INTERVAL
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise ValueError(f"${STATUS_INTERVAL_ENV}: {value!r} is not a number of seconds "
+                         f"from 0 to 3600 (default {STATUS_INTERVAL:g})")
+    return seconds
 
 
 T = TypeVar("T")

@@ -44,6 +44,7 @@ from controller.mapping import (
 from controller.metrics import Metrics
 from controller.mirror import workflow_view
 from controller.orchestrations import is_judged, orchestration_view
+from controller.pacing import Pacer
 from controller.queue import WorkQueue
 from controller.reconcile import Caches, Reconciler
 from controller.seal import Sealer
@@ -220,6 +221,7 @@ class Controller:
             policy=self._lookup(POLICY), deliveries=self.waits.deliveries_for)
         reconciler = Reconciler(
             kube, caches, Recorder(kube), service_account=c.workflow_service_account,
+            pacer=Pacer(interval=c.status_interval),
             pods=c.workflow_pods,
             limits=InstallLimits(max_depth=c.max_sub_orchestration_depth,
                                  allowed_kinds=c.allowed_step_kinds, max_steps=c.max_steps,

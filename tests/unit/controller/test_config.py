@@ -202,3 +202,23 @@ def test_a_bad_max_active_runs_is_a_usage_error(value: str,
         load_config([], {"ORCH_MAX_ACTIVE_RUNS_PER_NAMESPACE": value})
     assert e.value.code == 2
     assert "ORCH_MAX_ACTIVE_RUNS_PER_NAMESPACE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    pytest.param(None, 1.0, id="unset: 1 s"),
+    pytest.param("", 1.0, id="empty: 1 s"),
+    pytest.param("0", 0.0, id="every change at once"),
+    pytest.param(" 10 ", 10.0, id="as the throughput figures were measured"),
+])
+def test_status_interval(value: str | None, expected: float) -> None:
+    env = {} if value is None else {"ORCH_STATUS_INTERVAL": value}
+    assert load_config([], env).status_interval == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "ten", "nan", "3601"])
+def test_a_bad_status_interval_is_a_usage_error(value: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        load_config([], {"ORCH_STATUS_INTERVAL": value})
+    assert e.value.code == 2
+    assert "ORCH_STATUS_INTERVAL" in capsys.readouterr().err

@@ -10,12 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from controller.events import events_for
-from controller.pacing import STATUS_INTERVAL, Pacer, only_advanced
+from controller.pacing import Pacer, only_advanced
 from controller.reconcile import Result
 from orchapi.api import ORCHESTRATIONS, RUNS, WORKFLOWS, Obj
 from tests.unit.controller.helpers import node, with_status
 from tests.unit.controller.test_executor import NS, World, a_run, container, orchestration
 
+INTERVAL = 10.0  # longer than a step of these tests takes
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:00:05Z"
 SUBMITTED = {"type": "Submitted", "status": "True", "reason": "WorkflowCreated",
              "message": "m", "lastTransitionTime": T0}
@@ -127,7 +128,7 @@ def test_the_executor_holds_an_advance_until_the_interval_passed_and_writes_the_
                                              container("c", "b"))),
               (RUNS, a_run(name)))
     clock = Clock()
-    w.reconciler.pacer = Pacer(clock=clock)
+    w.reconciler.pacer = Pacer(interval=INTERVAL, clock=clock)
 
     def writes() -> int:
         return len(w.api.verbs("replace_status"))
@@ -141,16 +142,16 @@ def test_the_executor_holds_an_advance_until_the_interval_passed_and_writes_the_
     assert writes() == 1 and w.run(name)["status"]["phase"] == "Running"
     argo("Running", node("a", "Running"))
     clock.now += 1
-    assert w.reconcile(name) == Result(STATUS_INTERVAL - 1)  # held
+    assert w.reconcile(name) == Result(INTERVAL - 1)  # held
     assert writes() == 1
-    clock.now += STATUS_INTERVAL - 1
+    clock.now += INTERVAL - 1
     assert w.reconcile(name) == Result()  # the interval passed: written
     assert writes() == 2
     assert [s["phase"] for s in w.run(name)["status"]["stepStatuses"]] == [
         "Running", "Pending", "Pending"]
     argo("Running", node("a", "Succeeded"), node("b", "Running"))
     clock.now += 2
-    assert w.reconcile(name) == Result(STATUS_INTERVAL - 2)
+    assert w.reconcile(name) == Result(INTERVAL - 2)
     argo("Succeeded", node("a", "Succeeded"), node("b", "Succeeded"), node("c", "Succeeded"))
     clock.now += 1
     assert w.reconcile(name) == Result()  # the end: at once
