@@ -11,8 +11,6 @@ slot (`maxActiveRunsPerNamespace`) is told so before anything is read for it
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import TypeVar
 
 from controller.admission import reference_refusal
@@ -20,29 +18,6 @@ from controller.decide import Observed
 from orchapi.vocabulary import RUN_DONE
 
 T = TypeVar("T")
-
-
-def in_background(call: Callable[[], T]) -> Callable[[], T]:
-    """`call` started on a thread of its own; the returned function waits for its
-    result (raising what it raised)."""
-    box: list[T] = []
-    error: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            box.append(call())
-        except BaseException as e:  # handed to the caller, who decides
-            error.append(e)
-
-    thread = threading.Thread(target=run, name="read-ahead", daemon=True)
-    thread.start()
-
-    def result() -> T:
-        thread.join()
-        if error:
-            raise error[0]
-        return box[0]
-    return result
 
 
 def is_unsubmitted(o: Observed) -> bool:

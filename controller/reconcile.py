@@ -31,7 +31,7 @@ from controller import conditions as conds
 from controller import effects
 from controller import status as st
 from controller import submission as sub
-from controller.admission import InstallLimits, name_problem
+from controller.admission import InstallLimits
 from controller.cancel import stop_patch
 from controller.capacity import ActiveRuns, limit_message
 from controller.decide import (
@@ -63,7 +63,7 @@ from controller.kube import AlreadyExistsError, ApiError, Kube, retry_on_conflic
 from controller.mapping import ORCHESTRATION, Key, Lookup, controller_owner
 from controller.orchestrations import reconcile_orchestration
 from controller.pacing import Pacer
-from controller.readahead import in_background, is_unsubmitted, waits_for_a_slot_unread
+from controller.readahead import waits_for_a_slot_unread
 from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
 from controller.resuming import resume_from
 from controller.seal import Sealer, untrusted_view
@@ -360,17 +360,13 @@ class Reconciler:
             return replace(o, delivery=delivery_holder(o.run, others,
                                                        self._holding(ns, others), trusted))
         if need is Need.RUN:
-            # A run not yet submitted reads its Orchestration live right after: both
-            # at once, one round trip to an apiserver a tenant may keep busy (issue
-            # 22); only with a reference that is a name (nothing is read with one that
-            # is not, contract §6).
-            ahead = in_background(lambda: self._read_orchestration(ns, ref)) \
-                if is_unsubmitted(o) and ref and name_problem("", ref) is None else None
+            # The Orchestration is read after the run, on this worker's thread: a read
+            # holds its parse cost (compiler.jsoncost) until this thread's reconcile
+            # ends, so a read on another thread would never give it back.
             live = self.kube.get(RUNS, ns, meta["name"])
             if live is None or live["metadata"]["uid"] != meta["uid"]:
                 return None
-            o = self._trusted(replace(o, run=live, run_live=True))
-            return ahead()(o) if ahead is not None else o
+            return self._trusted(replace(o, run=live, run_live=True))
         if need is Need.WORKFLOW:
             return replace(o, workflow=hydrated(self.kube.get(WORKFLOWS, ns, wf_name),
                                                 str(meta["uid"])), workflow_live=True)

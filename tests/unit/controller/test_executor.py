@@ -11,7 +11,6 @@ The caches are read through to the fake's objects unless a test makes them lag.
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import pytest
@@ -118,28 +117,6 @@ def test_a_new_run_is_read_live_compiled_created_once_and_shown() -> None:
     assert w.reconciler.written == {
         Key(WORKFLOW, NS, WF): wf["metadata"]["resourceVersion"],
         Key(RUN, NS, "r"): w.run()["metadata"]["resourceVersion"]}
-
-
-def test_a_new_runs_two_live_reads_go_out_at_once() -> None:
-    """The run and its Orchestration are read together, one round trip (issue 22):
-    the run's read answers only once the Orchestration's has begun, which never
-    happens if the two are read one after the other (then the run's gives up)."""
-    w = World((ORCHESTRATIONS, orchestration(container("a"))), (RUNS, a_run()))
-    orchestration_read = threading.Event()
-    together: list[bool] = []
-    get = w.api.get
-
-    def answering(res: Resource, namespace: str, name: str) -> Obj | None:
-        if res is ORCHESTRATIONS:
-            orchestration_read.set()
-        elif res is RUNS:
-            together.append(orchestration_read.wait(30))  # bounds a failure only
-        return get(res, namespace, name)
-
-    w.api.get = answering  # type: ignore[method-assign]
-    assert w.reconcile() == Result()
-    assert together == [True]
-    assert w.api.stored(WORKFLOWS, NS, WF) is not None
 
 
 def test_an_orchestration_reference_that_is_no_name_is_not_read_ahead() -> None:
