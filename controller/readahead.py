@@ -2,22 +2,19 @@
 
 Why: under a tenant's flood every request to the apiserver waits its turn (issue 22:
 a victim's run took 1-4 s to reach its Workflow, most of it in the requests of its
-own reconcile and in those the tenant's waiting runs cost). So a new run's two live
-reads (the run, then its Orchestration: `controller.decide` asks both before it
-submits) go out at once (`in_background`), and a run that would only wait for a
-slot (`maxActiveRunsPerNamespace`) is told so before anything is read for it
-(`is_unsubmitted`: nothing the controller sees says it needs more than a slot).
+own reconcile and in those the tenant's waiting runs cost). So a run that would only
+wait for a slot (`maxActiveRunsPerNamespace`) is told so before anything is read for
+it (`is_unsubmitted`: nothing the controller sees says it needs more than a slot).
+A new run's two live reads (the run, then its Orchestration) stay on the worker's
+thread: a read holds its parse cost (`compiler.jsoncost`) until that thread's
+reconcile ends, so a read on a thread of its own never gave it back.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from controller.admission import reference_refusal
 from controller.decide import Observed
 from orchapi.vocabulary import RUN_DONE
-
-T = TypeVar("T")
 
 
 def is_unsubmitted(o: Observed) -> bool:
