@@ -29,12 +29,13 @@ from kubernetes.client.exceptions import ApiException
 from orchapi.api import Obj
 from tests.cluster import Cluster
 from tests.cluster.argo import controller_objects
-from tests.cluster.kube import Kube, api_client
+from tests.cluster.kube import Kube, api_client, wait_for
 from tests.e2e.orch_controller import CHART_NAMESPACE, CHART_SA, chart_rules, token_kubeconfig
 
 RBAC = "rbac.authorization.k8s.io/v1"
 TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
 SA_ANNOTATION = "kubernetes.io/service-account.name"
+TOKEN_SECRET = "default.service-account-token"  # what Argo mounts for `default`
 # What issue 22's tenant was given: every verb on these, in its namespace alone.
 TENANT_RULES: list[Obj] = [
     {"apiGroups": ["orchestration.proompteng.ai"],
@@ -63,16 +64,27 @@ class Tenant:
 def workflow_namespace(cluster: Cluster, name: str,
                        labels: dict[str, str] | None = None) -> str:
     """Namespace `name`, ready for Workflows whose pods run as `default` with no
-    automounted token (what the compiler emits by default)."""
+    automounted token (what the compiler emits by default).
+
+    Why the waits: kube-controller-manager's token controller deletes a token
+    Secret whose ServiceAccount does not exist yet, and `default` is created
+    asynchronously by the serviceaccount controller. Under load the Secret was
+    deleted before `default` appeared, Argo could not mount it, and the first
+    Workflow in the namespace ended `Error` (CI, stop 23)."""
     kube = cluster.kube
     kube.apply({"apiVersion": "v1", "kind": "Namespace",
                 "metadata": {"name": name, "labels": dict(labels or {})}})
     for obj in controller_objects(name):
         if obj["kind"] in ("Role", "RoleBinding"):
             kube.apply(obj, name)
+    wait_for(lambda: kube.get("v1", "ServiceAccount", "default", name),
+             f"ServiceAccount {name}/default", timeout=120)
     kube.apply({"apiVersion": "v1", "kind": "Secret", "type": TOKEN_SECRET_TYPE,
-                "metadata": {"name": "default.service-account-token",
+                "metadata": {"name": TOKEN_SECRET,
                              "annotations": {SA_ANNOTATION: "default"}}}, name)
+    wait_for(lambda: ((kube.get("v1", "Secret", TOKEN_SECRET, name) or {}).get("data")
+                      or {}).get("token"),
+             f"the token in Secret {name}/{TOKEN_SECRET}", timeout=120)
     return name
 
 

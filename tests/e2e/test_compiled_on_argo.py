@@ -28,7 +28,8 @@ from compiler.kinds.wait import wait_of_node
 from compiler.podpolicy import PodPolicy
 from compiler.pods import PodSettings
 from tests.cluster import Cluster
-from tests.cluster.argo import controller_objects, node_phases
+from tests.cluster.argo import node_phases
+from tests.e2e.tenancy import TOKEN_SECRET, workflow_namespace
 from tests.golden import GOLDEN, VALID, expected_output, inputs
 from tests.unit.compiler.test_literals import k8s_expand
 from tests.unit.compiler.test_manifest_characters import go_read
@@ -36,8 +37,6 @@ from tests.unit.compiler.test_manifest_characters import go_read
 pytestmark = pytest.mark.e2e
 
 STEP_LABEL = "orchestration.proompteng.ai/step"
-TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
-SA_ANNOTATION = "kubernetes.io/service-account.name"
 
 
 RESTRICTED = "orch-restricted"  # pods here must meet Pod Security `restricted`
@@ -55,15 +54,9 @@ def restricted(cluster: Cluster) -> str:
     """A namespace enforcing `restricted`, with what a real install gives the
     Workflows' ServiceAccount (`default` here): the executor's Role, and the
     token Secret Argo mounts into its executor when automounting is off."""
-    cluster.kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": RESTRICTED, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
-                                       "pod-security.kubernetes.io/enforce-version": "latest"}}})
-    for obj in controller_objects(RESTRICTED)[2:]:
-        if obj["kind"] != "ConfigMap":
-            cluster.kube.apply(obj, RESTRICTED)
-    cluster.kube.apply({"apiVersion": "v1", "kind": "Secret", "type": TOKEN_SECRET_TYPE,
-                        "metadata": {"name": "default.service-account-token",
-                                     "annotations": {SA_ANNOTATION: "default"}}}, RESTRICTED)
+    workflow_namespace(cluster, RESTRICTED, {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest"})
     cluster.apply_yaml(GOLDEN / "workflowtemplates" / "shared-steps.yaml", RESTRICTED)
     for account in TOOL_ACCOUNTS:  # the golden Tools that run as their own account
         cluster.kube.apply({"apiVersion": "v1", "kind": "ServiceAccount",
@@ -216,13 +209,13 @@ def test_a_step_container_gets_no_token_and_the_executor_its_own(
         spec = pod["spec"]
         assert spec.get("automountServiceAccountToken") is False, step
         (volume,) = [v for v in spec["volumes"] if v["name"] == "exec-sa-token"]
-        assert volume["secret"]["secretName"] == "default.service-account-token"
+        assert volume["secret"]["secretName"] == TOKEN_SECRET
         for container in spec["containers"] + spec.get("initContainers", []):
             mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts") or []}
             user_container = step in ("shell", "tool") and container["name"] == "main"
             assert mounts.get(TOKEN_PATH) == (None if user_container else "exec-sa-token"), \
                 (step, container["name"], mounts)
-    secret = cluster.kube.get("v1", "Secret", "default.service-account-token", RESTRICTED)
+    secret = cluster.kube.get("v1", "Secret", TOKEN_SECRET, RESTRICTED)
     assert secret is not None and secret.get("data", {}).get("token"), \
         "the token controller fills in the Secret Argo mounts"
 
