@@ -12,6 +12,11 @@ it is seen ended or deleted. Slots are taken under one lock, so workers submitti
 at once never pass the cap; the holders are learnt again from the run watch after
 a restart (a run with a Workflow that has not ended holds one). When a slot frees,
 the oldest waiting run is woken (`wake`), so no waiting run is polled.
+
+A run that would only wait for a slot is told so before anything is read for it
+(`waits_for_a_slot_unread`): under a tenant's flood every request to the apiserver
+waits its turn, and a waiting run's two live reads were most of what its
+reconcile cost the others (issue 22).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from controller.admission import reference_refusal
+from controller.decide import Observed
 from controller.mapping import Key
 from orchapi.vocabulary import RUN_DONE
 
@@ -47,6 +54,26 @@ def order_of(run: Mapping[str, Any]) -> Order:
 def limit_message(namespace: str, limit: int) -> str:
     return (f"{limit} runs of namespace {namespace} are active, as many as this install "
             "allows at once (maxActiveRunsPerNamespace); this run starts when one ends")
+
+
+def is_unsubmitted(o: Observed) -> bool:
+    """Nothing the controller sees says the run was submitted, or needs more than
+    a submission: no Workflow of its name seen, no workflowRef, not ended,
+    cancelled or being deleted (what a slot is for)."""
+    status = o.run.get("status") or {}
+    return (o.workflow is None and o.last_seen is None and not status.get("workflowRef")
+            and status.get("phase") not in RUN_DONE
+            and not (o.run.get("spec") or {}).get("cancel")
+            and not o.run["metadata"].get("deletionTimestamp"))
+
+
+def waits_for_a_slot_unread(o: Observed) -> bool:
+    """A run not yet submitted that may be told to wait for a slot before anything
+    is read for it: nothing the controller holds would refuse it (its reference is
+    a name, its Orchestration is in the cache), so it is not kept waiting to hear
+    a refusal it would get at once."""
+    return is_unsubmitted(o) and o.orchestration is not None and \
+        reference_refusal(o.run) is None
 
 
 class ActiveRuns:

@@ -33,7 +33,7 @@ from controller import status as st
 from controller import submission as sub
 from controller.admission import InstallLimits
 from controller.cancel import stop_patch
-from controller.capacity import ActiveRuns, limit_message
+from controller.capacity import ActiveRuns, limit_message, waits_for_a_slot_unread
 from controller.decide import (
     Cancel,
     CancelWorkflows,
@@ -63,7 +63,6 @@ from controller.kube import AlreadyExistsError, ApiError, Kube, retry_on_conflic
 from controller.mapping import ORCHESTRATION, Key, Lookup, controller_owner
 from controller.orchestrations import reconcile_orchestration
 from controller.pacing import Pacer
-from controller.readahead import waits_for_a_slot_unread
 from controller.release import DeliveryLookup, confirm_policies, release, wait_facts
 from controller.resuming import resume_from
 from controller.seal import Sealer, untrusted_view
