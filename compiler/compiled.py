@@ -18,6 +18,7 @@ from compiler.gates import is_gate_task, sources_of_task
 from compiler.outcome import is_outcome_task
 from compiler.resume import is_reused_task
 from orchapi.api import STEP_INDEXES_ANNOTATION, STEP_KINDS_ANNOTATION, Obj
+from orchapi.argo import ArgoNodeType
 from orchapi.graph import Graph, Node
 
 
@@ -71,6 +72,25 @@ def decode_nodes(status: Mapping[str, Any]) -> dict[str, Obj] | None:
     if status.get("offloadNodeStatusVersion"):
         return None
     return {}
+
+
+def step_nodes(workflows: Sequence[Mapping[str, Any]], names: set[str]
+               ) -> dict[str, Obj]:
+    """The Argo node of each named step in a run's Workflows (a split run has
+    several), by `displayName`: step names are unique in a run, and the compiler's
+    gates, part and outcome tasks never take one; a Retry node wins over its
+    attempts. A Workflow whose nodes cannot be read adds none."""
+    out: dict[str, Obj] = {}
+    for wf in workflows:
+        try:
+            nodes = decode_nodes(wf.get("status") or {}) or {}
+        except UnreadableNodesError:
+            continue
+        for n in nodes.values():
+            name = n.get("displayName")
+            if name in names and (name not in out or n.get("type") == ArgoNodeType.RETRY):
+                out[str(name)] = n
+    return out
 
 
 def graph_from_orchestration(orchestration: Mapping[str, Any]) -> Graph:

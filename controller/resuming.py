@@ -16,11 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.compiled import decode_nodes
-from compiler.compressed import UnreadableNodesError
+from compiler.compiled import step_nodes
 from compiler.resume import decide_resume, old_steps, resume_problem, reused_records
 from orchapi.api import RESUMED_FROM_ANNOTATION, REUSED_RECORDS_ANNOTATION, Obj
-from orchapi.argo import ArgoNodeType, ArgoPhase
+from orchapi.argo import ArgoPhase
 from orchapi.graph import Graph
 from orchapi.vocabulary import StepPhase, SubmitReason
 
@@ -100,7 +99,8 @@ def budgeted_records(old_run: Mapping[str, Any], graph: Graph,
         return {}
     names = {s.get("name") for s in listed}
     missing = [n for n in graph.names if n not in names]
-    nodes = _succeeded_nodes(old_workflows, set(missing))
+    nodes = {name: n for name, n in step_nodes(old_workflows, set(missing)).items()
+             if n.get("phase") == ArgoPhase.SUCCEEDED}
     out: dict[str, Obj] = {}
     for node in graph.nodes:
         if node.name in names:
@@ -111,22 +111,4 @@ def budgeted_records(old_run: Mapping[str, Any], graph: Graph,
             if found.get(key):
                 record[key] = found[key]
         out[node.name] = record
-    return out
-
-
-def _succeeded_nodes(workflows: Sequence[Mapping[str, Any]], names: set[str]
-                     ) -> dict[str, Mapping[str, Any]]:
-    """The Succeeded node of each named step in a split run's Workflows (step names
-    are unique in a run; a Retry node wins over its attempts)."""
-    out: dict[str, Mapping[str, Any]] = {}
-    for wf in workflows:
-        try:
-            nodes = decode_nodes(wf.get("status") or {}) or {}
-        except UnreadableNodesError:
-            continue
-        for n in nodes.values():
-            name = n.get("displayName")
-            if name in names and n.get("phase") == ArgoPhase.SUCCEEDED and (
-                    name not in out or n.get("type") == ArgoNodeType.RETRY):
-                out[str(name)] = n
     return out

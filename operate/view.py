@@ -20,6 +20,7 @@ from compiler.compiled import (
     decode_nodes,
     graph_from_workflow,
     graph_from_workflows,
+    step_nodes,
 )
 from compiler.compiled import graph_from_orchestration as graph_of_orchestration
 from compiler.compressed import UnreadableNodesError
@@ -171,7 +172,7 @@ def unlisted_steps(status: Mapping[str, Any], graph: Graph,
                                   if s.get("phase") != StepPhase.SUCCEEDED)
     kinds = {n.name: n.kind for n in graph.nodes}
     missing = set(graph.names) - listed
-    nodes = _step_nodes(workflows, missing)
+    nodes = step_nodes(workflows, missing)
     out: dict[str, dict[str, Any]] = {}
     for name in graph.names:
         if name not in missing:
@@ -187,24 +188,6 @@ def unlisted_steps(status: Mapping[str, Any], graph: Graph,
             if node and node.get(key):
                 record[key] = node[key]
         out[name] = record
-    return out
-
-
-def _step_nodes(workflows: Sequence[Mapping[str, Any]], names: set[str]
-                ) -> dict[str, Mapping[str, Any]]:
-    """The node of each named step in a split run's Workflows: by `displayName`
-    (step names are unique in a run; the compiler's gates, part tasks and outcome
-    tasks never take a step's name), Retry nodes over their attempts."""
-    out: dict[str, Mapping[str, Any]] = {}
-    for wf in workflows:
-        try:
-            nodes = decode_nodes(wf.get("status") or {}) or {}
-        except UnreadableNodesError:
-            continue
-        for n in nodes.values():
-            name = n.get("displayName")
-            if name in names and (name not in out or n.get("type") == "Retry"):
-                out[str(name)] = n
     return out
 
 
@@ -289,8 +272,6 @@ def created_by_step(workflow: Mapping[str, Any],
     a Workflow of a split run (contract §8), whose steps sit in part DAGs
     (`WF.part-N.STEP`): a Pod node's step is its `displayName`, less an attempt's
     `(N)` (step names are unique in a run)."""
-    from compiler.compiled import decode_nodes
-    from compiler.compressed import UnreadableNodesError
 
     meta = workflow.get("metadata") or {}
     wf = str(meta.get("name") or "")
