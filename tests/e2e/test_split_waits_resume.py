@@ -13,7 +13,8 @@ while it waits: the run ends Failed with s120 `Failed` and `after` `Skipped`
 (`DependencyFailed`), everything else `Succeeded`, `wait` released by that delivery.
 A second run resumes the first: every step that succeeded is `Reused` (the wait too:
 no second delivery is needed), in every part; only s120 and `after` run again, so
-only they have pods of the new run; it ends Succeeded. `orch get` shows every step.
+only they have pods of the new run; it ends Succeeded. `orch get` and `orch watch`
+show every step.
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ def test_a_split_run_waits_on_a_signal_and_its_resume_reuses_every_part(
     rows = {r.split()[0]: r.split()[2] for r in shown.stdout.splitlines()
             if r.split() and r.split()[0] in expected}
     assert rows == {n: phase for n, (phase, _) in expected.items()}, shown.stdout
+    # `orch watch` of it (a log: one line per step) too, and its exit code says Failed.
+    watched = orch(cluster, "watch", FIRST)
+    assert watched.returncode == 1, watched.stderr
+    lines = [r.split() for r in watched.stdout.splitlines()]
+    assert {r[1]: r[2] for r in lines if len(r) > 2 and r[1] in expected} == rows
 
     resumed = run(SECOND, NAME)
     resumed["spec"]["resumeFrom"] = {"name": FIRST}
