@@ -221,10 +221,13 @@ def test_a_workflow_create_refused_by_a_quota_is_shown_and_retried_with_backoff(
     assert (blocked["status"]["phase"], submitted["status"]) == ("Pending", "False")
     assert "exceeded quota: no-workflows" in submitted["message"], submitted["message"]
     assert "403 Forbidden" in submitted["message"]
-    events = kube.list_objects("v1", "Event", ns)
-    assert any(e["reason"] == "WorkflowCreateFailed" and e["type"] == "Warning"
-               and "exceeded quota" in e["message"] and e["involvedObject"]["name"] == "q-1"
-               for e in events)
+    # The Event is recorded after the status write (it names the written
+    # resourceVersion), so it may land a moment after the condition is seen.
+    wait_for(lambda: any(e["reason"] == "WorkflowCreateFailed" and e["type"] == "Warning"
+                         and "exceeded quota" in e["message"]
+                         and e["involvedObject"]["name"] == "q-1"
+                         for e in kube.list_objects("v1", "Event", ns)),
+             "a WorkflowCreateFailed Warning Event on q-1", 10, 0.1)
     # Retried with backoff (1 s, 2 s, 4 s, ...), not in a loop: two more refused
     # creates are awaited (an event), and in the time that took, backoff allows at
     # most log2(seconds + 1) + 1 of them. A slower machine only makes fewer; nothing
