@@ -20,9 +20,6 @@ from its executor pod's manifest, as argoexec would.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +33,7 @@ from orchapi.argo import ARGO_API_VERSION
 from tests.cluster import Cluster
 from tests.cluster.cluster import TOOL_CRD
 from tests.cluster.kwok import Failures
+from tests.e2e.orch_cli import orch
 from tests.e2e.orch_controller import (
     API,
     ControllerProcess,
@@ -53,7 +51,6 @@ from tests.e2e.orch_controller import (
 from tests.support.argo import SHARED_ABSENT
 
 pytestmark = pytest.mark.e2e
-BIN = Path(sys.executable).parent
 TOOLS_API = TOOLS_API_VERSION
 APPROVALS_API = APPROVALS_API_VERSION
 WF_API = ARGO_API_VERSION
@@ -71,12 +68,6 @@ def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:5]}"
-
-
-def orch(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "COLUMNS": "200"}
-    return subprocess.run([str(BIN / "orch"), *args, "-n", cluster.namespace],
-                          capture_output=True, text=True, env=env, timeout=120)
 
 
 def tool(name: str) -> Obj:

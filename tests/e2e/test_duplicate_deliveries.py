@@ -6,9 +6,7 @@ controller killed as it submits; and `orch submit --delivery-id` twice.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +17,7 @@ import yaml
 from orchapi.api import Obj
 from tests.cluster import Cluster
 from tests.cluster.kube import wait_for
+from tests.e2e.orch_cli import orch_as
 from tests.e2e.orch_controller import (
     API,
     WF_API,
@@ -33,7 +32,6 @@ from tests.e2e.tenancy import Tenant, make_tenant, workflow_namespace
 pytestmark = pytest.mark.e2e
 NS = "deliveries"
 RUNS = 20
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
@@ -126,12 +124,9 @@ def test_orch_submit_with_a_delivery_id_is_idempotent(
     who, _ = tenant
     path = tmp_path / "hook.yaml"
     path.write_text(yaml.safe_dump(orchestration("hook", [step("a"), step("b")])))
-    env = {**os.environ, "KUBECONFIG": str(who.kubeconfig), "NO_COLOR": ""}
 
     def submit() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(BIN / "orch"), "submit", str(path), "-n", NS,
-                               "--delivery-id", "gh-3"], capture_output=True, text=True,
-                              env=env, timeout=120)
+        return orch_as(who.kubeconfig, "submit", str(path), "-n", NS, "--delivery-id", "gh-3")
     first = submit()
     assert first.returncode == 0, first.stderr
     again = submit()

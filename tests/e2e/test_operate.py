@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -21,6 +20,7 @@ from orchapi.api import GENERATION_ANNOTATION, Obj
 from tests.cluster import Cluster
 from tests.cluster.kube import wait_for
 from tests.cluster.kwok import Failures
+from tests.e2e.orch_cli import BIN, ORCH, orch, orch_as
 from tests.e2e.orch_controller import (
     API,
     ControllerProcess,
@@ -32,7 +32,6 @@ from tests.e2e.orch_controller import (
 )
 
 pytestmark = pytest.mark.e2e
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +40,6 @@ def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
     work = tmp_path_factory.mktemp("operate-controller")
     with leading_controller(cluster, work, "operate") as proc:
         yield proc
-
-
-def orch(cluster: Cluster, *args: str, stdin: str | None = None,
-         timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`orch ARGS -n NAMESPACE` as a user runs it, with the cluster's kubeconfig."""
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "NO_COLOR": ""}
-    return subprocess.run([str(BIN / "orch"), *args, "-n", cluster.namespace], input=stdin,
-                          capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def write(path: Path, *docs: Obj) -> str:
@@ -136,8 +127,7 @@ def test_watch_on_a_terminal_redraws_in_place(cluster: Cluster, controller: Cont
     pid, fd = pty.fork()
     if pid == 0:  # the child: orch watch on the terminal
         os.environ.update(KUBECONFIG=str(cluster.kubeconfig), COLUMNS="100", LINES="30")
-        os.execv(str(BIN / "orch"), [str(BIN / "orch"), "watch", name, "-n",
-                                     cluster.namespace])
+        os.execv(ORCH, [ORCH, "watch", name, "-n", cluster.namespace])
     out = b""
     while True:
         try:
@@ -221,7 +211,7 @@ def test_watch_of_a_run_deleted_while_watched_exits_4(
     assert created.returncode == 0, created.stderr
     name = created.stdout.strip()
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
-    watcher = subprocess.Popen([str(BIN / "orch"), "watch", name, "-n", cluster.namespace],
+    watcher = subprocess.Popen([ORCH, "watch", name, "-n", cluster.namespace],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=env)
     try:
@@ -290,11 +280,7 @@ def test_compile_reads_a_missing_tool_from_the_cluster_when_asked(
             {"name": "lint", "kind": "ToolRun", "toolRef": {"name": "op-linter"},
              "with": {"path": "src/"}},
             {"name": "gone", "kind": "ToolRun", "toolRef": {"name": "op-absent"}}]}})
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
-
-    def orch_offline(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(BIN / "orch"), *args], capture_output=True, text=True,
-                              env=env, timeout=120)
+    orch_offline = partial(orch_as, cluster.kubeconfig)
 
     without = orch_offline("validate", path)
     assert without.returncode == 1
@@ -360,21 +346,20 @@ def test_a_run_no_controller_watches_says_what_to_check(cluster: Cluster,
     cluster.kube.apply({"apiVersion": API, "kind": "OrchestrationRun",
                         "metadata": {"name": "op-lonely-1"},
                         "spec": {"orchestrationRef": {"name": "op-lonely"}}}, ns)
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "ORCH_UNOBSERVED_AFTER": "0"}
     hint = (f'no orch controller seems to watch namespace "{ns}". Check that one runs '
             "(kubectl get pods -A -l app.kubernetes.io/name=orch) and that its "
             f'orchestrationController.namespaces include "{ns}" (or "*")')
-    got = subprocess.run([str(BIN / "orch"), "get", "op-lonely-1", "-n", ns],
-                         capture_output=True, text=True, env=env, timeout=60)
+    got = orch_as(cluster.kubeconfig, "get", "op-lonely-1", "-n", ns, timeout=60,
+                  ORCH_UNOBSERVED_AFTER="0")
     assert got.returncode == 0, got.stderr
     (note,) = [line for line in got.stdout.splitlines() if line.startswith("Note:")]
     assert "nothing has observed this run in " in note and note.endswith(hint)
     # A quiet default: right after creation nothing is said.
-    quiet = subprocess.run([str(BIN / "orch"), "get", "op-lonely-1", "-n", ns],
-                           capture_output=True, text=True, timeout=60,
-                           env={**env, "ORCH_UNOBSERVED_AFTER": "3600"})
+    quiet = orch_as(cluster.kubeconfig, "get", "op-lonely-1", "-n", ns, timeout=60,
+                    ORCH_UNOBSERVED_AFTER="3600")
     assert "Note:" not in quiet.stdout
-    watch = subprocess.Popen([str(BIN / "orch"), "watch", "op-lonely-1", "-n", ns],
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "ORCH_UNOBSERVED_AFTER": "0"}
+    watch = subprocess.Popen([ORCH, "watch", "op-lonely-1", "-n", ns],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert watch.stdout is not None

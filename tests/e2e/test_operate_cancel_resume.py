@@ -11,9 +11,7 @@ it), exactly as `argoexec resource create` would.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from tests.cluster import Cluster
 from tests.cluster.cluster import AGENT_RUN_CRD
 from tests.cluster.kube import wait_for
 from tests.cluster.kwok import Failures
+from tests.e2e.orch_cli import orch, orch_as
 from tests.e2e.orch_controller import (
     API,
     ControllerProcess,
@@ -42,7 +41,6 @@ from tests.e2e.orch_controller import (
 from tests.support.argo import SHARED_ABSENT
 
 pytestmark = pytest.mark.e2e
-BIN = Path(sys.executable).parent
 AGENTS_API = AGENTS_API_VERSION
 
 
@@ -52,12 +50,6 @@ def controller(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
     work = tmp_path_factory.mktemp("cancel-controller")
     with leading_controller(cluster, work, "cancel") as proc:
         yield proc
-
-
-def orch(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
-    return subprocess.run([str(BIN / "orch"), *args, "-n", cluster.namespace],
-                          capture_output=True, text=True, env=env, timeout=120)
 
 
 def submit(cluster: Cluster, tmp_path: Path, *docs: Obj) -> str:
@@ -258,9 +250,9 @@ def test_resume_reruns_exactly_the_failed_step_and_what_depends_on_it(
     assert old is not None
     saved = tmp_path / "old.yaml"
     saved.write_text(yaml.safe_dump(old))
-    offline = subprocess.run([str(BIN / "orch"), "plan", str(path), "--resume-from",
-                              str(saved), "-o", "json"], capture_output=True, text=True,
-                             check=True, timeout=60)  # offline: no cluster
+    offline = orch_as(None, "plan", str(path), "--resume-from", str(saved), "-o", "json",
+                      timeout=60)  # offline: no cluster
+    assert offline.returncode == 0, offline.stderr
 
     resumed = orch(cluster, "resume", first_name, "--watch")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr

@@ -28,6 +28,7 @@ from orchapi.api import Obj
 from tests.cluster import Cluster
 from tests.cluster.cluster import TOOL_CRD
 from tests.cluster.kwok import Failures
+from tests.e2e.orch_cli import orch
 from tests.e2e.orch_controller import (
     API,
     ControllerProcess,
@@ -42,7 +43,6 @@ from tests.e2e.orch_controller import (
     workflows_of,
 )
 from tests.e2e.test_kinds import delivery, pods_of, signal_wait, step_status, unique, waiting
-from tests.e2e.test_operate import orch
 from tests.e2e.test_split_runs import LEASE
 from tests.support.argo import SHARED_ABSENT
 
