@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.diagnostics import Collector, Diagnostic, Span
+from compiler.emit import EmitSettings
 from compiler.emit_run import emit_run
 from compiler.gcpause import paused_gc
 from compiler.inputs import (
@@ -35,7 +36,7 @@ from compiler.inputs import (
     namespace_of,
     tools_by_name,
 )
-from compiler.pods import PodSettings
+from compiler.pods import DEFAULT_PODS, PodSettings
 from compiler.salvage import compile_problems, salvage, salvage_run
 from compiler.source import Document, Origin, normalize, reparse
 from compiler.suborchestrations import (
@@ -231,9 +232,10 @@ class Batch:
                               namespace) if self.judge_tools else None
         where = f"in the input nor {self.tool_source.where(namespace)}" \
             if self.tool_source is not None else "in the input"
-        compiled = emit_run(orch, run, out, service_account=self.service_account,
-                            pods=self.pods, tools=tools, tools_where=where,
-                            tools_hint=self.tools_hint)
+        compiled = emit_run(orch, run, out, EmitSettings(
+            service_account=self.service_account,
+            pods=self.pods if self.pods is not None else DEFAULT_PODS, tools=tools,
+            tools_where=where, tools_hint=self.tools_hint))
         found = compile_problems(out.items) if salvaged else out.items
         diagnostics = [(doc if run_doc is None or d.path.parts[:2] == ("spec", "steps")
                         else run_doc).locate(d) for d in found]

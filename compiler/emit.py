@@ -8,9 +8,9 @@ so a 200-step orchestration stays far below Argo's 200-template and 1 MiB limits
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from compiler.diagnostics import Collector, FieldPath, Severity
 from compiler.kinds import KINDS, Emitted, StepContext
@@ -18,7 +18,7 @@ from compiler.kinds.base import argo_literal, article
 from compiler.limits import MAX_TEMPLATES as MAX_TEMPLATES  # (re-exported)
 from compiler.limits import MAX_WORKFLOW_BYTES
 from compiler.outcome import MAX_TASKS, OUTCOME_TEMPLATE, outcome_task
-from compiler.pods import PodSettings, workflow_pod_fields
+from compiler.pods import DEFAULT_PODS, PodSettings, workflow_pod_fields
 from compiler.policies import Policies, read_policies
 from compiler.resume import NO_OP, REUSED_TEMPLATE
 from compiler.step_fields import step_parameters
@@ -43,44 +43,75 @@ class Compiled:
     size: int
 
 
-def emit_workflow(
-    orchestration: Orchestration,
-    run: OrchestrationRun | None = None,
-    out: Collector | None = None,
-    service_account: str | None = None,
-    pods: PodSettings | None = None,
-    reused: Collection[str] = (),
-    tools: Mapping[str, Tool] | None = None,
-    tools_where: str = "in the input",
-    tools_hint: str | None = None,
-    descendants: Mapping[str, int] | None = None,
-) -> Compiled:
-    """The Workflow for `orchestration` (named after `run` when given). Problems
-    only the compiled form shows (size, template count, settings Argo cannot
-    apply, a ToolRun's Tool missing from `tools`, looked for `tools_where`, with
-    `tools_hint` saying what to do) go to `out`; the caller decides whether to
-    keep the result. Steps in `reused` (a resumed run's, `compiler.resume`)
-    become no-op tasks that succeed at once; their dependencies stay, so the DAG
-    keeps its shape. Without `tools` (an Orchestration judged on its own) a
-    ToolRun step is a stand-in container and its Tool is not judged: the
-    Workflow is then not one to submit. `descendants` (the controller's): each
-    SubOrchestration step's share of the run's descendant budget, written on the
-    child runs it creates."""
-    out = out if out is not None else Collector()
-    pods = pods if pods is not None else PodSettings()
+@dataclass(frozen=True)
+class EmitSettings:
+    """How a run compiles beyond what its Orchestration says, for `emit_workflow`
+    and `compiler.emit_run.emit_run` alike."""
+
+    service_account: str | None = None
+    pods: PodSettings = DEFAULT_PODS
+    # Steps of a resumed run that already succeeded (`compiler.resume`): no-op
+    # tasks that succeed at once; their dependencies stay, so the DAG keeps its shape.
+    reused: Collection[str] = ()
+    # The Tools a ToolRun step may name, where they were looked for and what to do
+    # when one is missing (`ToolNotFound`). None: an Orchestration judged on its
+    # own; a ToolRun step is then a stand-in container, not one to submit.
+    tools: Mapping[str, Tool] | None = None
+    tools_where: str = "in the input"
+    tools_hint: str | None = None
+    # The controller's: each SubOrchestration step's share of the run's descendant
+    # budget, written on the child runs it creates.
+    descendants: Mapping[str, int] | None = None
+
+
+DEFAULT_SETTINGS: Final = EmitSettings()
+
+
+@dataclass(frozen=True)
+class Tasks:
+    """A run's step tasks and the templates they use, before any Workflow holds them."""
+
+    graph: Graph
+    policies: Policies
+    run_params: dict[str, str]
+    entry: str
+    tasks: list[dict[str, Any]]
+    templates: dict[str, dict[str, Any]]  # name -> template, first use order
+    not_retried: list[str]  # Template steps the policies' retries cannot reach
+
+
+def run_tasks(orchestration: Orchestration, run: OrchestrationRun | None, out: Collector,
+              settings: EmitSettings) -> Tasks:
+    """Every step's task (`emit_tasks`), after the run's own checks (its
+    parameters, its depth in a chain of SubOrchestration runs)."""
     depth = 0
     if run is not None:
         check_run_parameters(orchestration, run, out)
         depth = checked_depth(run, out)
     graph = build_graph(orchestration.spec.steps)
     policies = read_policies(orchestration.spec.policies)
-    not_retried: list[str] = []  # Template steps the policies' retries cannot reach
     run_params = dict(run.spec.parameters or {}) if run else {}
     entry = orchestration.spec.entrypoint or DEFAULT_ENTRYPOINT
-    templates: dict[str, dict[str, Any]] = {}  # name -> template, first use order
-    tasks = emit_tasks(orchestration, graph, templates, entry, run_params, out, pods,
-                       reused, tools, tools_where, depth, tools_hint, descendants,
-                       policies.retries, not_retried)
+    templates: dict[str, dict[str, Any]] = {}
+    not_retried: list[str] = []
+    tasks = emit_tasks(orchestration, graph, templates, entry, run_params, out, settings,
+                       depth, policies.retries, not_retried)
+    return Tasks(graph, policies, run_params, entry, tasks, templates, not_retried)
+
+
+def emit_workflow(
+    orchestration: Orchestration,
+    run: OrchestrationRun | None = None,
+    out: Collector | None = None,
+    settings: EmitSettings = DEFAULT_SETTINGS,
+) -> Compiled:
+    """The Workflow for `orchestration` (named after `run` when given). Problems
+    only the compiled form shows (size, template count, settings Argo cannot
+    apply, a ToolRun's Tool missing from `settings.tools`) go to `out`; the
+    caller decides whether to keep the result."""
+    out = out if out is not None else Collector()
+    made = run_tasks(orchestration, run, out, settings)
+    graph, templates, tasks = made.graph, made.templates, made.tasks
     # argo-workflows#13498: a final task so that Argo's own phase is the run's
     # (compiler.outcome says when and why); only where Argo's limits leave room.
     final = outcome_task(graph)
@@ -88,15 +119,12 @@ def emit_workflow(
         tasks.append(ordered_task(final[0]))
         templates[OUTCOME_TEMPLATE] = final[1]
 
-    if not_retried:
-        out.add(Reason.INVALID_FIELD, FieldPath(("spec", "policies", "retries", "limit")),
-                f"retries.limit does not reach the Template step(s) {', '.join(not_retried)}: "
-                "Argo takes their retries from the referenced WorkflowTemplate",
-                severity=Severity.WARNING, names=tuple(not_retried))
+    warn_not_retried(made.not_retried, out)
     workflow = workflow_object(
-        orchestration, run, service_account, pods, run_params,
-        [{"name": entry, "dag": {"failFast": False, "tasks": tasks}},
-         *({"name": name, **body} for name, body in templates.items())], policies=policies)
+        orchestration, run, settings.service_account, settings.pods, made.run_params,
+        [{"name": made.entry, "dag": {"failFast": False, "tasks": tasks}},
+         *({"name": name, **body} for name, body in templates.items())],
+        policies=made.policies)
     spec = workflow["spec"]
     if len(graph.nodes) > MAX_TASKS:
         out.add(
@@ -131,6 +159,15 @@ def emit_workflow(
             severity=Severity.WARNING,
         )
     return Compiled(workflow, graph, size)
+
+
+def warn_not_retried(names: Sequence[str], out: Collector) -> None:
+    """The Template steps `spec.policies.retries` cannot reach, said once."""
+    if names:
+        out.add(Reason.INVALID_FIELD, FieldPath(("spec", "policies", "retries", "limit")),
+                f"retries.limit does not reach the Template step(s) {', '.join(names)}: "
+                "Argo takes their retries from the referenced WorkflowTemplate",
+                severity=Severity.WARNING, names=tuple(names))
 
 
 def workflow_object(
@@ -189,13 +226,8 @@ def emit_tasks(
     entry: str,
     run_params: Mapping[str, str],
     out: Collector,
-    pods: PodSettings,
-    reused: Collection[str] = (),
-    tools: Mapping[str, Tool] | None = None,
-    tools_where: str = "in the input",
+    settings: EmitSettings = DEFAULT_SETTINGS,
     depth: int = 0,
-    tools_hint: str | None = None,
-    descendants: Mapping[str, int] | None = None,
     default_retries: int | None = None,
     not_retried: list[str] | None = None,
 ) -> list[dict[str, Any]]:
@@ -209,7 +241,7 @@ def emit_tasks(
     for i, (step, node) in enumerate(zip(orchestration.spec.steps, graph.nodes, strict=True)):
         path = FieldPath(("spec", "steps", i))
         task: dict[str, Any] = {"name": step.name}
-        if step.name in reused:
+        if step.name in settings.reused:
             task["template"] = REUSED_TEMPLATE
             templates.setdefault(REUSED_TEMPLATE, {"suspend": dict(NO_OP["suspend"])})
             if node.dependencies:
@@ -218,11 +250,12 @@ def emit_tasks(
                 task["continueOn"] = {"failed": True}
             tasks.append(ordered_task(task))
             continue
-        ctx = StepContext(label_value(step.name), step_parameters(run_params, step.with_), pods,
-                          tools=tools, tools_where=tools_where, depth=depth,
-                          descendants=None if descendants is None
-                          else descendants.get(step.name),
-                          out=out, path=path, tools_hint=tools_hint)
+        ctx = StepContext(label_value(step.name), step_parameters(run_params, step.with_),
+                          settings.pods, tools=settings.tools,
+                          tools_where=settings.tools_where, depth=depth,
+                          descendants=None if settings.descendants is None
+                          else settings.descendants.get(step.name),
+                          out=out, path=path, tools_hint=settings.tools_hint)
         before = len(out.items)
         emitted = KINDS[step.kind].build(step, ctx)
         if any(d.is_error for d in out.items[before:]):

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING
 
 from compiler.diagnostics import Collector, FieldPath
 from compiler.emit import (
-    DEFAULT_ENTRYPOINT,
+    DEFAULT_SETTINGS,
     MAX_BYTES,
-    checked_depth,
-    emit_tasks,
+    EmitSettings,
     emit_workflow,
     ordered_task,
+    run_tasks,
     workflow_name,
     workflow_object,
 )
@@ -44,12 +44,8 @@ from compiler.gates import TEMPLATE as GATE
 from compiler.limits import ARGO_LIMITS, ArgoLimits
 from compiler.outcome import OUTCOME_TEMPLATE, outcome_task
 from compiler.outcome import TEMPLATE as OUTCOME
-from compiler.pods import PodSettings
-from compiler.policies import read_policies
-from compiler.tools import Tool
-from compiler.validate import check_run_parameters
 from orchapi.api import PART_ANNOTATION, STEP_INDEXES_ANNOTATION, Obj
-from orchapi.graph import Graph, Node, build_graph
+from orchapi.graph import Graph, Node
 from orchapi.models import Orchestration, OrchestrationRun
 from orchapi.names import MAX_WORKFLOW_NAME, shorten
 from orchapi.vocabulary import Reason
@@ -84,13 +80,7 @@ def emit_run(
     orchestration: Orchestration,
     run: OrchestrationRun | None = None,
     out: Collector | None = None,
-    service_account: str | None = None,
-    pods: PodSettings | None = None,
-    reused: Collection[str] = (),
-    tools: Mapping[str, Tool] | None = None,
-    tools_where: str = "in the input",
-    tools_hint: str | None = None,
-    descendants: Mapping[str, int] | None = None,
+    settings: EmitSettings = DEFAULT_SETTINGS,
     limits: ArgoLimits = ARGO_LIMITS,
 ) -> CompiledRun:
     """The run's Workflows (arguments as `compiler.emit.emit_workflow`'s; `limits`
@@ -98,16 +88,13 @@ def emit_run(
     out = out if out is not None else Collector()
     if len(orchestration.spec.steps) <= limits.tasks:
         scratch = Collector()
-        single = emit_workflow(orchestration, run, scratch, service_account=service_account,
-                               pods=pods, reused=reused, tools=tools, tools_where=tools_where,
-                               tools_hint=tools_hint, descendants=descendants)
+        single = emit_workflow(orchestration, run, scratch, settings)
         if _fits(single.workflow, single.size, limits) or any(
                 d.is_error and d.reason is not Reason.WORKFLOW_TOO_LARGE
                 for d in scratch.items):
             out.items.extend(scratch.items)
             return CompiledRun((single.workflow,), single.graph)
-    return _emit_split(orchestration, run, out, service_account, pods or PodSettings(),
-                       reused, tools, tools_where, tools_hint, descendants, limits)
+    return _emit_split(orchestration, run, out, settings, limits)
 
 
 def _fits(workflow: Obj, size: int, limits: ArgoLimits) -> bool:
@@ -118,27 +105,14 @@ def _fits(workflow: Obj, size: int, limits: ArgoLimits) -> bool:
 
 
 def _emit_split(orchestration: Orchestration, run: OrchestrationRun | None, out: Collector,
-                service_account: str | None, pods: PodSettings, reused: Collection[str],
-                tools: Mapping[str, Tool] | None, tools_where: str,
-                tools_hint: str | None, descendants: Mapping[str, int] | None,
-                limits: ArgoLimits) -> CompiledRun:
+                settings: EmitSettings, limits: ArgoLimits) -> CompiledRun:
     # Here, not at the top: a run that fits one DAG never loads the partitioner.
     from compiler.compiled import steps_of
     from compiler.partition import TooLargeError, plan_parts
 
-    depth = 0
-    if run is not None:
-        check_run_parameters(orchestration, run, out)
-        depth = checked_depth(run, out)
-    graph = build_graph(orchestration.spec.steps)
-    run_params = dict(run.spec.parameters or {}) if run else {}
-    entry = orchestration.spec.entrypoint or DEFAULT_ENTRYPOINT
-    templates: dict[str, Obj] = {}
     before = len(out.items)
-    policies = read_policies(orchestration.spec.policies)
-    tasks = emit_tasks(orchestration, graph, templates, entry, run_params, out, pods,
-                       reused, tools, tools_where, depth, tools_hint, descendants,
-                       policies.retries, [])
+    made = run_tasks(orchestration, run, out, settings)
+    graph, templates, tasks, entry = made.graph, made.templates, made.tasks, made.entry
     if any(d.is_error for d in out.items[before:]):
         return CompiledRun((), graph)
     by_name = {t["name"]: t for t in tasks}
@@ -172,8 +146,9 @@ def _emit_split(orchestration: Orchestration, run: OrchestrationRun | None, out:
         used = _used_templates(dags, templates)
         suffix = f"-{w + 1}"
         name = shorten(base, MAX_WORKFLOW_NAME - len(suffix)) + suffix if base else None
-        workflow = workflow_object(orchestration, run, service_account, pods, run_params,
-                                   [*dags, *used], name, policies)
+        workflow = workflow_object(orchestration, run, settings.service_account,
+                                   settings.pods, made.run_params, [*dags, *used], name,
+                                   made.policies)
         steps = steps_of(workflow)
         workflow["metadata"].setdefault("annotations", {}).update({
             PART_ANNOTATION: f"{w + 1}/{count}",

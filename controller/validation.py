@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from compiler.diagnostics import Collector, Diagnostic
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from compiler.emit_run import CompiledRun, emit_run
 from compiler.podpolicy import OPEN_POLICY
 from compiler.pods import DEFAULT_PODS, PodSettings
@@ -81,7 +81,7 @@ def check_orchestration_object(obj: Mapping[str, Any], max_steps: int = MAX_STEP
     # Not the install's pod policy: it is judged when a run is submitted
     # (`compile_run`), so an Orchestration's status, written once per generation,
     # does not go stale when the install's policy changes.
-    emit_run(model, None, compiled, pods=JUDGED_AT_SUBMISSION)
+    emit_run(model, None, compiled, EmitSettings(pods=JUDGED_AT_SUBMISSION))
     errors = [d for d in compiled.items if d.is_error]
     return in_document_order(errors), (None if errors else model)
 
@@ -96,6 +96,14 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
     prevent them. `tools`: the Tools of its ToolRun steps that
     exist in the run's namespace, by name."""
     doc = user_document(run_obj)
+    ns = (run_obj.get("metadata") or {}).get("namespace")
+    settings = EmitSettings(
+        service_account=service_account, pods=pods, reused=reused, tools=dict(tools or {}),
+        tools_where=f'in namespace "{ns}"',
+        # In the cluster's words: the CLI's "add the Tool to the input" means nothing here.
+        tools_hint=f'create the Tool ({TOOLS_API_VERSION}) in namespace "{ns}", or fix '
+                   "the step's toolRef",
+        descendants=descendants)
     out = Collector()
     run = check_run(doc, out)
     errors = [d for d in out.items if d.is_error]
@@ -104,27 +112,17 @@ def compile_run(orchestration: Orchestration, run_obj: Mapping[str, Any],
         # its usable part (compiler.salvage), beside its own.
         salvaged = salvage_run(doc)
         if salvaged is not None:
-            more, _ = _compile(orchestration, salvaged, service_account, pods, reused,
-                               tools, descendants)
+            more, _ = _compile(orchestration, salvaged, settings)
             errors += compile_problems(more)
         return in_document_order(errors), None
-    errors, compiled = _compile(orchestration, run, service_account, pods, reused, tools,
-                                descendants)
+    errors, compiled = _compile(orchestration, run, settings)
     return in_document_order(errors), (None if errors else compiled)
 
 
-def _compile(orchestration: Orchestration, run: OrchestrationRun, service_account: str | None,
-             pods: PodSettings, reused: Collection[str], tools: Mapping[str, Tool] | None,
-             descendants: Mapping[str, int] | None) -> tuple[list[Diagnostic], CompiledRun]:
+def _compile(orchestration: Orchestration, run: OrchestrationRun,
+             settings: EmitSettings) -> tuple[list[Diagnostic], CompiledRun]:
     out = Collector()
-    ns = run.metadata.namespace
-    # In the cluster's words: the CLI's "add the Tool to the input" means nothing here.
-    hint = (f'create the Tool ({TOOLS_API_VERSION}) in namespace "{ns}", or fix '
-            "the step's toolRef")
-    compiled = emit_run(orchestration, run, out, service_account=service_account, pods=pods,
-                        reused=reused, tools=dict(tools or {}),
-                        tools_where=f'in namespace "{ns}"', tools_hint=hint,
-                        descendants=descendants)
+    compiled = emit_run(orchestration, run, out, settings)
     return [d for d in out.items if d.is_error], compiled
 
 

@@ -199,7 +199,7 @@ def _compiles(orch: Any, run: Obj, file: str) -> bool:
     """The run as the controller will compile it; the problems the run itself
     causes (its parameters) are named by flag."""
     from compiler.diagnostics import Collector
-    from compiler.emit import emit_workflow
+    from compiler.emit import EmitSettings, emit_workflow
     from compiler.podpolicy import OPEN_POLICY
     from compiler.pods import PodSettings
     from compiler.validate import check_run
@@ -207,7 +207,7 @@ def _compiles(orch: Any, run: Obj, file: str) -> bool:
     out = Collector()
     model = check_run({**run, "metadata": {**run["metadata"], "name": "x"}}, out)
     if model is not None:  # the install's pod policy is the controller's to judge
-        emit_workflow(orch, model, out, pods=PodSettings(policy=OPEN_POLICY))
+        emit_workflow(orch, model, out, EmitSettings(pods=PodSettings(policy=OPEN_POLICY)))
     errors = [d for d in out.items if d.is_error]
     for d in errors:
         parts = d.path.parts if hasattr(d.path, "parts") else ()

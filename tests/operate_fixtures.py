@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from compiler.tools import Tool
 from orchapi.api import STEP_KINDS_ANNOTATION, STEP_LABEL, Obj
 from orchapi.graph import topological_order
@@ -94,7 +94,7 @@ def _compiled(run_name: str, all_steps: list[Obj]) -> tuple[Orchestration, Obj]:
     tool = Tool.model_validate({"apiVersion": "tools.proompteng.ai/v1alpha1", "kind": "Tool",
                                 "metadata": {"name": "indexer", "namespace": NAMESPACE},
                                 "spec": {"image": "python:3.12", "command": ["index"]}})
-    compiled = emit_workflow(orch, run, tools={"indexer": tool})
+    compiled = emit_workflow(orch, run, settings=EmitSettings(tools={"indexer": tool}))
     wf = compiled.workflow
     wf["metadata"]["namespace"] = NAMESPACE
     wf["metadata"]["annotations"] = {STEP_KINDS_ANNOTATION: __import__("json").dumps(

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from compiler.inputs import parse_text
 from compiler.kinds.base import argo_literal
 from compiler.kinds.wait import wait_of_node
@@ -252,10 +252,10 @@ def test_restricted_is_enforced_and_the_token_switch_works(
     """Controls for the two tests above, both submitted at once: without the
     `restricted` settings Argo's pod is refused by the namespace; with
     automounting on, the step's container mounts a token."""
-    plain = emit_workflow(_container_orchestration("plain"),
-                          pods=PodSettings(policy=PodPolicy(pod_security="none"))).workflow
-    mounted = emit_workflow(_container_orchestration("mounted"),
-                            pods=PodSettings(automount_token=True)).workflow
+    plain = emit_workflow(_container_orchestration("plain"), settings=EmitSettings(
+        pods=PodSettings(policy=PodPolicy(pod_security="none")))).workflow
+    mounted = emit_workflow(_container_orchestration("mounted"), settings=EmitSettings(
+        pods=PodSettings(automount_token=True))).workflow
     names = [_submit(cluster, plain), _submit(cluster, mounted)]
     refused, allowed = (cluster.wait_for_workflow(n, restricted, timeout=120) for n in names)
     messages = " ".join(n.get("message", "") for n in refused["status"]["nodes"].values())

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from compiler.inputs import parse_text
 from compiler.pod_security import RESTRICTED_CONTAINER, check_restricted, merged
 from compiler.podpolicy import OPEN_POLICY, parse_pod_policy
@@ -69,8 +69,8 @@ def _workflow(name: str, steps: list[dict[str, Any]], settings: PodSettings,
     from compiler.diagnostics import Collector
 
     out = Collector()
-    workflow: dict[str, Any] = emit_workflow(orch, run, out, pods=settings,
-                                             tools=parsed.tools_in(None)).workflow
+    workflow: dict[str, Any] = emit_workflow(
+        orch, run, out, EmitSettings(pods=settings, tools=parsed.tools_in(None))).workflow
     assert not [d for d in out.items if d.is_error], [d.text for d in out.items]
     workflow["metadata"].pop("namespace", None)
     return workflow

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from compiler.diagnostics import Collector, Diagnostic
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from compiler.inputs import pair_runs, parse_text
 from compiler.kinds.wait import WAIT_PARAM, WaitSpec, decode_wait
 
@@ -56,7 +56,7 @@ def build(docs: list[dict[str, Any]], strict: bool = False) -> Built:
         # Without Tools in the input, ToolRun steps are judged later, as for an
         # Orchestration compiled on its own.
         tools = inputs.tools_in(namespace) if inputs.tools else None
-        compiled = emit_workflow(orch, run, out, tools=tools)
+        compiled = emit_workflow(orch, run, out, settings=EmitSettings(tools=tools))
         diagnostics += out.items
         workflow = compiled.workflow
     return Built(diagnostics, workflow, objects_of(workflow) if workflow else {})

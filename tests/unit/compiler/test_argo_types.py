@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from compiler.diagnostics import Collector
-from compiler.emit import MAX_BYTES, MAX_TEMPLATES, emit_workflow
+from compiler.emit import MAX_BYTES, MAX_TEMPLATES, EmitSettings, emit_workflow
 from compiler.emit_run import emit_run
 from compiler.inputs import Inputs, namespace_of, pair_runs, parse_text
 from tests.golden import VALID, expected_output, inputs
@@ -44,8 +44,8 @@ def _compile(parsed: Inputs) -> list[tuple[Any, dict[str, Any]]]:
     out = []
     for _, orch, run in pair_runs(parsed):
         problems = Collector()
-        workflow = emit_workflow(orch, run, problems,
-                                 tools=parsed.tools_in(namespace_of(orch, run))).workflow
+        tools = parsed.tools_in(namespace_of(orch, run))
+        workflow = emit_workflow(orch, run, problems, EmitSettings(tools=tools)).workflow
         assert not [d.text for d in problems.items if d.is_error], orch.metadata.name
         out.append((run.metadata.name if run else orch.metadata.name, workflow))
     return out

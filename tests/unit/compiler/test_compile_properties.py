@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.diagnostics import Collector
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from compiler.inputs import parse_text
 from compiler.outcome import is_outcome_task
 from compiler.render import to_yaml
@@ -34,7 +34,7 @@ def compile_doc(doc: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any]]:
         return None, parsed.diagnostics
     ((_, orch),) = parsed.orchestrations
     out = Collector()
-    workflow = emit_workflow(orch, out=out, tools={"tool": TOOL}).workflow
+    workflow = emit_workflow(orch, out=out, settings=EmitSettings(tools={"tool": TOOL})).workflow
     problems = [*parsed.diagnostics, *out.items]
     return (None if any(d.is_error for d in out.items) else workflow), problems
 

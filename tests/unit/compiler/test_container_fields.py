@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from compiler.diagnostics import Collector
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from compiler.inputs import pair_runs, parse_text
 from compiler.kinds.container import BRACE_VAR, CARRIED_FIELDS, REFUSED_FIELDS, TEMPLATE_FIELDS
 from compiler.podpolicy import OPEN_POLICY
@@ -43,7 +43,7 @@ def compile_one(*docs: dict[str, Any]) -> tuple[dict[str, Any] | None, list[tupl
         return None, errors
     ((_, orch, run),) = pair_runs(parsed)
     out = Collector()
-    workflow = emit_workflow(orch, run, out, pods=CARRY_ALL).workflow
+    workflow = emit_workflow(orch, run, out, settings=EmitSettings(pods=CARRY_ALL)).workflow
     errors = [(str(d.reason), str(d.path)) for d in out.items if d.is_error]
     templates = [t for t in workflow["spec"]["templates"] if "container" in t]
     return (templates[0] if templates and not errors else None), errors

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.diagnostics import Collector, Diagnostic, FieldPath
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from compiler.inputs import namespace_of, pair_runs, parse_text
 from compiler.kinds.container import BRACE_VAR
 from compiler.podpolicy import OPEN_POLICY
@@ -162,7 +162,8 @@ def compile_all(docs: list[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
         for _, orch, run in pair_runs(parsed):
             out = Collector()
             tools = parsed.tools_in(namespace_of(orch, run))
-            workflows.append(emit_workflow(orch, run, out, pods=OPEN_PODS, tools=tools).workflow)
+            settings = EmitSettings(pods=OPEN_PODS, tools=tools)
+            workflows.append(emit_workflow(orch, run, out, settings).workflow)
             errors += [d for d in out.items if d.is_error]
         errors += [d for d in parsed.diagnostics if d.is_error]
     return workflows, errors

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.diagnostics import Collector
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from compiler.inputs import parse_text
 from compiler.pod_security import check_restricted, merged
 from compiler.podpolicy import DEFAULT_POLICY, OPEN_POLICY, PodPolicy
@@ -104,8 +104,8 @@ def compiled(step_list: list[dict[str, Any]], policy: PodPolicy
         return {}, [d for d in parsed.diagnostics if d.is_error]
     ((_, orch),) = parsed.orchestrations
     out = Collector()
-    workflow = emit_workflow(orch, None, out, pods=PodSettings(policy=policy),
-                             tools=parsed.tools_in(None)).workflow
+    settings = EmitSettings(pods=PodSettings(policy=policy), tools=parsed.tools_in(None))
+    workflow = emit_workflow(orch, None, out, settings).workflow
     return workflow, [d for d in out.items if d.is_error]
 
 

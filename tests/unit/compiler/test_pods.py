@@ -15,10 +15,11 @@ import pytest
 import yaml
 
 from compiler.diagnostics import Collector
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from compiler.inputs import parse_text
 from compiler.podpolicy import OPEN_POLICY, parse_pod_policy
 from compiler.pods import (
+    DEFAULT_PODS,
     RESTRICTED_CONTAINER,
     RESTRICTED_POD,
     PodSettings,
@@ -38,7 +39,9 @@ def _compile(settings: PodSettings | None = None, service_account: str | None = 
                 "implementationSpecRef": {"name": "i"}}]}}
     parsed = parse_text(yaml.safe_dump(doc), "t.yaml")
     ((_, orch),) = parsed.orchestrations
-    workflow: dict[str, Any] = emit_workflow(orch, None, None, service_account, settings).workflow
+    pods = DEFAULT_PODS if settings is None else settings
+    workflow: dict[str, Any] = emit_workflow(orch, None, None,
+                                             EmitSettings(service_account, pods)).workflow
     return workflow
 
 
@@ -165,7 +168,9 @@ def _steps(*steps: dict[str, Any], tool: dict[str, Any] | None = None,
     assert parsed.ok, [d.text for d in parsed.diagnostics]
     ((_, orch), (_, run)) = (parsed.orchestrations[0], parsed.runs[0])
     out = Collector()
-    workflow = emit_workflow(orch, run, out, pods=settings, tools=parsed.tools_in(None)).workflow
+    pods = DEFAULT_PODS if settings is None else settings
+    workflow = emit_workflow(orch, run, out, EmitSettings(pods=pods, tools=parsed.tools_in(None))
+                             ).workflow
     return workflow, [(str(d.reason), str(d.path), d.names) for d in out.items if d.is_error]
 
 

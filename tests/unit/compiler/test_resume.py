@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.compiled import graph_from_workflow, reused_steps
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from compiler.resume import (
     decide_resume,
     plan_resume,
@@ -93,7 +93,8 @@ def test_the_resumed_run_compiles_reused_steps_to_no_ops_and_argo_agrees(
     scenario, old, rerun = case
     graph = scenario.graph
     decision = decide_resume(graph, "old", records(old), rerun)
-    workflow = emit_workflow(scenario.orchestration, reused=decision.reused).workflow
+    workflow = emit_workflow(scenario.orchestration,
+                             settings=EmitSettings(reused=decision.reused)).workflow
     assert reused_steps(workflow) == frozenset(decision.reused)
     assert graph_from_workflow(workflow).nodes == tuple(
         Node(n.name, "", n.dependencies, n.continue_on_failure) for n in graph.nodes)

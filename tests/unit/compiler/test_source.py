@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from compiler.batch import compile_texts
 from compiler.diagnostics import Diagnostic, FieldPath, Span
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from compiler.inputs import pair_runs, parse_text
 from compiler.render import to_yaml
 from compiler.source import (
@@ -137,7 +137,8 @@ def test_streaming_gives_what_reading_everything_gives(
     text = _documents(*case)
     batch = compile_texts([("in.yaml", text)], lambda wf: to_yaml([wf]))
     inputs = parse_text(text, "in.yaml")
-    workflows = [to_yaml([emit_workflow(orch, run, tools=inputs.tools_in(None)).workflow])
+    settings = EmitSettings(tools=inputs.tools_in(None))
+    workflows = [to_yaml([emit_workflow(orch, run, settings=settings).workflow])
                  for _, orch, run in pair_runs(inputs)]
     key = sorted(map(str, batch.diagnostics))
     assert key == sorted(map(str, inputs.diagnostics))

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from compiler.compiled import graph_from_workflows
 from compiler.diagnostics import Collector
+from compiler.emit import EmitSettings
 from compiler.emit_run import CompiledRun, emit_run
 from compiler.gates import GATE_TEMPLATE
 from compiler.partition import ArgoLimits
@@ -83,7 +84,8 @@ def cases(draw: st.DrawFn, max_steps: int = 40) -> Case:
 
 def compile_case(case: Case) -> tuple[CompiledRun, Graph]:
     out = Collector()
-    compiled = emit_run(case.orchestration, None, out, reused=case.reused, limits=case.limits)
+    compiled = emit_run(case.orchestration, None, out, EmitSettings(reused=case.reused),
+                        case.limits)
     assert not [d for d in out.items if d.is_error], out.items
     graph = build_graph(case.orchestration.spec.steps)
     return compiled, graph

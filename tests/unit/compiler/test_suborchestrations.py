@@ -73,7 +73,7 @@ def test_each_child_carries_its_steps_share_of_the_descendant_budget() -> None:
     """What the controller compiles (issue 22.5): one template for every step, the
     share a task argument, the child's annotation read from it; `orch compile`
     (no budget known) emits neither, as before."""
-    from compiler.emit import emit_workflow
+    from compiler.emit import EmitSettings, emit_workflow
     from orchapi.models import Orchestration
 
     orch = Orchestration.model_validate({
@@ -81,7 +81,7 @@ def test_each_child_carries_its_steps_share_of_the_descendant_budget() -> None:
         "metadata": {"name": "o"}, "spec": {"steps": [
             {"name": "x", "kind": "SubOrchestration", "orchestrationRef": {"name": "a"}},
             {"name": "y", "kind": "SubOrchestration", "orchestrationRef": {"name": "b"}}]}})
-    wf = emit_workflow(orch, descendants={"x": 3, "y": 11}).workflow
+    wf = emit_workflow(orch, settings=EmitSettings(descendants={"x": 3, "y": 11})).workflow
     subs = [t for t in wf["spec"]["templates"] if "resource" in t]
     assert len(subs) == 1
     manifest = yaml.safe_load(subs[0]["resource"]["manifest"].replace("{{", "<").replace(

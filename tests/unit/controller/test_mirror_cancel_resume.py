@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.emit import emit_workflow
+from compiler.emit import EmitSettings, emit_workflow
 from controller.mirror import mirror_deleted, mirror_workflow
 from orchapi.api import RESUMED_FROM_ANNOTATION
 from orchapi.models import OrchestrationRun
@@ -112,7 +112,7 @@ def test_reused_steps_keep_the_old_record_and_the_rest_runs() -> None:
         "apiVersion": "orchestration.proompteng.ai/v1alpha1", "kind": "OrchestrationRun",
         "metadata": {"name": WF, "namespace": "ns"},
         "spec": {"orchestrationRef": {"name": "o"}, "resumeFrom": {"name": "old"}}})
-    wf = emit_workflow(orchestration(STEPS), run, reused={"a", "x"}).workflow
+    wf = emit_workflow(orchestration(STEPS), run, settings=EmitSettings(reused={"a", "x"})).workflow
     wf["metadata"]["annotations"] = {RESUMED_FROM_ANNOTATION: "old"}
     old_a = {"name": "a", "kind": "Container", "phase": "Succeeded", "reason": "Reused",
              "message": 'reused from run "old"', "startedAt": "2025-12-31T10:00:00Z",
