@@ -36,6 +36,7 @@ from compiler.emit import (
     emit_workflow,
     ordered_task,
     run_tasks,
+    warn_not_retried,
     workflow_name,
     workflow_object,
 )
@@ -113,6 +114,7 @@ def _emit_split(orchestration: Orchestration, run: OrchestrationRun | None, out:
     before = len(out.items)
     made = run_tasks(orchestration, run, out, settings)
     graph, templates, tasks, entry = made.graph, made.templates, made.tasks, made.entry
+    warn_not_retried(made.not_retried, out)
     if any(d.is_error for d in out.items[before:]):
         return CompiledRun((), graph)
     by_name = {t["name"]: t for t in tasks}

@@ -16,6 +16,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compiler.batch import compile_texts
+from compiler.outcome import MAX_TASKS
 from controller.mirror import mirror_workflow
 from operate.cli import main
 from orchapi.api import DEADLINE_ANNOTATION
@@ -139,6 +141,19 @@ def test_a_template_step_is_named_where_retries_limit_cannot_reach_it() -> None:
     built = build(with_policies(steps, retries={"limit": 1}))
     assert built.problems == [("InvalidField", "spec.policies.retries.limit", "warning")]
     assert "shared" in built.diagnostics[0].message
+
+
+@pytest.mark.parametrize("others", [0, MAX_TASKS], ids=["one-dag", "split"])
+def test_orch_compile_names_the_template_steps_retries_limit_cannot_reach(others: int) -> None:
+    """The warning is the same whether the run fits one DAG or is split (contract
+    §8: the same semantics past 200 steps); a split run used to drop it."""
+    steps: list[dict[str, Any]] = [
+        {"name": "shared", "kind": "Template", "templateRef": {"name": "w", "template": "t"}},
+        *({"name": f"s{i}", "kind": "Checkpoint"} for i in range(others))]
+    (doc,) = with_policies(steps, retries={"limit": 1})
+    batch = compile_texts([("in.yaml", json.dumps(doc))], lambda wf: "")
+    assert [(str(d.reason), str(d.path), str(d.severity), d.names) for d in batch.diagnostics] \
+        == [("InvalidField", "spec.policies.retries.limit", "warning", ("shared",))]
 
 
 def test_total_seconds_is_the_workflow_s_deadline_and_says_so() -> None:
