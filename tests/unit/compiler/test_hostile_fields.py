@@ -289,6 +289,7 @@ def test_most_examples_compile_and_carry_braces() -> None:
 # names and namespaces, environment variable, Argo parameter and template names,
 # image references). Its characters cannot be why a name is refused.
 CLEAN = re.compile(r"[a-z][a-z0-9]{0,30}")
+BLANK = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*")
 KEYWORDS = frozenset({  # §2, InvalidStepName
     "in", "not", "and", "or", "matches", "contains", "startsWith", "endsWith", "let", "if",
     "else", "true", "false", "nil"})
@@ -302,6 +303,9 @@ CAUSES: dict[str, Callable[[str], bool]] = {
     "braces": lambda t: "{{" in t,
     "tag": lambda t: re.search(r"\{\{[^}]+\}\}", t) is not None,
     "empty": lambda t: t == "",
+    # A name the reference reads with asString (trimmed by JavaScript's trim: its
+    # WhiteSpace and LineTerminator, never U+0085) is missing when blank.
+    "blank": lambda t: BLANK.fullmatch(t) is not None,
     "braces or empty": lambda t: "{{" in t or t == "",
     "any": lambda t: True,
 }
@@ -313,7 +317,7 @@ TOOL_STEP = ("spec", "steps", 1, "toolRef")
 TOOL_PARAMS: Ref = ("MissingStepField", 0, ("spec", "steps", 1, "with"))
 TOOL_GONE: Ref = ("ToolNotFound", 0, (*TOOL_STEP, "name"))
 MOUNT: Ref = ("InvalidField", 0, ("spec", "steps", 6, "volumeMounts", 0, "name"))
-NAME = {"InvalidField": "grammar", "MissingStepField": "empty"}
+NAME = {"InvalidField": "grammar", "MissingStepField": "blank"}
 NO_REFUSAL: dict[str, str] = {}
 
 
@@ -422,9 +426,9 @@ def unexplained(index: int, text: str) -> list[tuple[str, str, str]]:
             for e in compile_all(docs)[1] if not explained(SLOTS[index], text, e)]
 
 
-# Every slot, with a clean name, an empty text, a digit first, an Argo tag, and the
+# Every slot, with a clean name, an empty and a blank text, a digit first, an Argo tag, and the
 # other hostile characters: every rule above is met at least once.
-SWEEP = ["a0", "", "0", "{{workflow.name}}", "$(x) '\"\n\x85"]
+SWEEP = ["a0", "", " \n", "0", "{{workflow.name}}", "$(x) '\"\n\x85"]
 
 
 @pytest.mark.parametrize("index", range(len(SLOTS)),
