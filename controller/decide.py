@@ -67,7 +67,7 @@ from controller.mirror import (
     refused_statuses,
 )
 from controller.mirror_split import Part, mirror_split
-from controller.seal import NOTHING, Trust, untrusted_view
+from controller.seal import NOTHING, SEAL, Trust, untrusted_view
 from controller.waits import Release, WaitFacts, WaitingNode, plan_waits, workflow_waits
 from orchapi.api import RUN_ACTIVE_FINALIZER, Obj, parse_time
 from orchapi.argo import ARGO_DONE
@@ -312,7 +312,9 @@ def decide(o: Observed) -> Action:
 
     if o.workflow is not None:
         if _is_ours(o.workflow, uid, o.trust):
-            if cancelled and not done and not o.cancel_applied:
+            if done:  # whatever its Workflow did since, nothing changes an ended run (§3)
+                return _as_it_was(status, generation, "ended")
+            if cancelled and not o.cancel_applied:
                 if o.created is None:
                     return Fetch(Need.CREATED)
                 plan = plan_cancel(o.run, o.workflow, o.created.runs, o.created.agent_runs)
@@ -330,6 +332,8 @@ def decide(o: Observed) -> Action:
         owner = controller_owner(o.workflow)
         if _claims(o.workflow, uid):
             return _impostor(o, status, done, submitted, generation)
+        if done:  # someone else's Workflow of this name: an ended run never submits again
+            return _as_it_was(status, generation, "ended; the Workflow of its name is not its own")
         if owner is not None and owner.get("name") == meta["name"]:
             # Controlled by an earlier run of this name: once that run is gone its
             # Workflow goes first, in the foreground, so the new one never meets the
@@ -351,7 +355,7 @@ def decide(o: Observed) -> Action:
 
     if o.last_seen is not None and _is_ours(o.last_seen, uid, o.trust):
         if done:
-            return Done("ended; its Workflow is gone")
+            return _as_it_was(status, generation, "ended; its Workflow is gone")
         return WriteStatus(_last_state(o, status, generation))
 
     if submitted:
@@ -359,7 +363,7 @@ def decide(o: Observed) -> Action:
             return Fetch(Need.WORKFLOW)
         return _ended(o, status, generation)
     if done:
-        return Done("ended before submission (terminal)")
+        return _as_it_was(status, generation, "ended before submission (terminal)")
     if meta.get("deletionTimestamp"):
         return Done("being deleted: never submitted")
     if not o.run_live:
@@ -434,7 +438,8 @@ def _decide_split(o: Observed, status: Obj, recorded: list[Mapping[str, Any]], d
     uid = meta["uid"]
     if done:
         held = _finalized([w for w in o.parts.values() if _is_ours(w, uid, o.trust)])
-        return ReleaseFinalizers(held) if held else Done("ended (a split run)")
+        return ReleaseFinalizers(held) if held else _as_it_was(status, generation,
+                                                                "ended (a split run)")
     parts: list[Part] = []
     missing: list[str] = []
     for ref in recorded:
@@ -584,7 +589,8 @@ def _impostor(o: Observed, status: Obj, done: bool, submitted: bool,
     deleted)."""
     assert o.workflow is not None
     if done:
-        return Done("ended; a Workflow it did not create names it as owner")
+        return _as_it_was(status, generation,
+                          "ended; a Workflow it did not create names it as owner")
     if not o.run_live:  # a cache may lag our own status write that records it
         return Fetch(Need.RUN)
     if submitted:
@@ -610,11 +616,22 @@ def _release(o: Observed, waits: list[WaitingNode]) -> Action | Requeue | None:
     return Requeue(max(0.0, (plan.deadline - now).total_seconds()) + DUE_MARGIN)
 
 
+def _as_it_was(status: Obj, generation: int | None, why: str) -> Action:
+    """An ended run, woken: nothing changes it (contract §3), whatever its
+    Workflow did since (Argo ending the nodes a cancel stopped, say). When its
+    generation moved (a re-apply of `spec.cancel`), the status says it describes
+    the new one too, so that the run counts as settled again; nothing else moves."""
+    if status.get("observedGeneration") == generation:
+        return Done(why)
+    return WriteStatus({**{k: v for k, v in status.items() if k != SEAL},
+                        "observedGeneration": generation})
+
+
 def _ended(o: Observed, status: Obj, generation: int | None) -> Action:
     """Our Workflow is gone and its last state was not seen: the run ends as §3 says
     of a Workflow that ended early, from what was last mirrored."""
     if status.get("phase") in RUN_DONE:
-        return Done("ended; its Workflow is gone")
+        return _as_it_was(status, generation, "ended; its Workflow is gone")
     return WriteStatus(st.mirrored(status, mirror_deleted(status, o.now), None, generation,
                                    o.now))
 

@@ -40,6 +40,7 @@ from controller.mapping import controller_owner
 from controller.seal import Sealer, Trust
 from controller.status import MAX_STEP_MESSAGE
 from orchapi.api import Obj
+from orchapi.vocabulary import RUN_DONE
 from tests.unit.controller.helpers import WF, compiled, container, node, with_status
 
 NOW = "2026-01-01T00:02:00Z"
@@ -98,7 +99,8 @@ SUCCEEDED = owned(with_status(compiled(DIAMOND), "Succeeded", [
     node(n, "Succeeded") for n in "abcd"]))
 SUBMITTED: Obj = {"workflowRef": {"name": WF, "namespace": "ns", "uid": "wf-uid"},
                   "phase": "Running", "startedAt": "2026-01-01T00:00:00Z"}
-FINAL: Obj = {**SUBMITTED, "phase": "Succeeded", "finishedAt": "2026-01-01T00:01:00Z"}
+FINAL: Obj = {**SUBMITTED, "phase": "Succeeded", "finishedAt": "2026-01-01T00:01:00Z",
+              "observedGeneration": 1}
 LIVE = {"run_live": True}
 READY = {"run_live": True, "orchestration": ORCH, "orchestration_live": True,
          "submission": Submission(BODY)}
@@ -134,7 +136,11 @@ ROWS = [
                  id="submitted-workflow-not-in-cache-is-confirmed-live"),
     pytest.param(observed(run(FINAL), workflow_live=True), Done("ended; its Workflow is gone"),
                  id="ended-run-whose-workflow-is-gone-changes-nothing"),
-    pytest.param(observed(run({"phase": "Failed"})), Done("ended before submission (terminal)"),
+    pytest.param(observed(run(FINAL, generation=2), workflow_live=True),
+                 WriteStatus({**FINAL, "observedGeneration": 2}),
+                 id="ended-run-whose-workflow-is-gone-only-observes-a-new-generation"),
+    pytest.param(observed(run({"phase": "Failed", "observedGeneration": 1})),
+                 Done("ended before submission (terminal)"),
                  id="refused-before-submission-is-terminal"),
     pytest.param(observed(run(deletionTimestamp="2026-01-01T00:00:00Z"), **READY),
                  Done("being deleted: never submitted"), id="run-being-deleted"),
@@ -406,9 +412,10 @@ def test_properties_of_every_decision(o: Observed) -> None:
             assert owner.get("uid") == RUN_UID, "adopted a Workflow it does not own"
             assert o.trust.created(o.workflow["metadata"]["uid"]), \
                 "adopted a Workflow it did not create"
-        if o.trust.status and status.get("phase") in ("Succeeded", "Failed") \
-                and o.workflow is None:
-            raise AssertionError("rewrote an ended run whose Workflow is gone")
+        if o.trust.status and status.get("phase") in RUN_DONE:  # §3: only the generation
+            kept = {k: v for k, v in status.items() if k not in ("seal", "observedGeneration")}
+            assert action.status == {**kept, "observedGeneration": o.run["metadata"].get(
+                "generation")}, "rewrote an ended run"
     if isinstance(action, WriteStatus) and o.last_seen is not None \
             and not o.trust.created(o.last_seen["metadata"]["uid"]):
         assert action.status.get("workflowRef", {}).get("uid") != \

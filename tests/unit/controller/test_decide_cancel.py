@@ -11,7 +11,17 @@ import pytest
 from hypothesis import given, settings
 
 from controller.cancel import CancelPlan
-from controller.decide import Cancel, Create, Created, Fetch, Need, Observed, WriteStatus, decide
+from controller.decide import (
+    Cancel,
+    Create,
+    Created,
+    Done,
+    Fetch,
+    Need,
+    Observed,
+    WriteStatus,
+    decide,
+)
 from orchapi.api import Obj
 from tests.unit.controller.helpers import compiled, node, with_status
 from tests.unit.controller.test_decide import (
@@ -119,30 +129,50 @@ DEADLINE = owned(with_status(compiled(DIAMOND), "Failed", [
 
 
 def settled(r: Obj, workflow: Obj) -> Obj:
-    """`r` with the status the controller writes, mirrored until it no longer changes."""
+    """`r` with the status the controller writes, mirrored until it has nothing to
+    write (as the executor writes each)."""
     for _ in range(3):
         action = decide(observed(r, workflow=workflow, created=Created(), cancel_applied=True))
+        if isinstance(action, Done):
+            return r
         assert isinstance(action, WriteStatus)
-        r = {**r, "status": SEALER.seal(r, action.status)}  # as the executor writes it
-    return r
+        r = {**r, "status": SEALER.seal(r, action.status)}
+    raise AssertionError(f"still writing after 3 rounds: {action}")
 
 
 def uncancelled(r: Obj) -> Obj:
     return {**r, "spec": {**r["spec"], "cancel": False}}
 
 
-@pytest.mark.parametrize(("before", "workflow", "phase"), [
-    pytest.param(RUNNING_RUN, RUNNING, "Cancelled", id="cancelled-uncancelled-workflow-running"),
-    pytest.param(RUNNING_RUN, STOPPED, "Cancelled", id="cancelled-uncancelled-workflow-stopped"),
-    pytest.param(run(SUBMITTED), DEADLINE, "Failed", id="ended-early-then-cancel-true"),
-    pytest.param(run(SUBMITTED), SUCCEEDED, "Succeeded", id="succeeded-then-cancel-true"),
+@pytest.mark.parametrize(("before", "workflow", "since", "phase"), [
+    pytest.param(RUNNING_RUN, RUNNING, RUNNING, "Cancelled",
+                 id="cancelled-uncancelled-workflow-running"),
+    pytest.param(RUNNING_RUN, STOPPED, STOPPED, "Cancelled",
+                 id="cancelled-uncancelled-workflow-stopped"),
+    # Argo was still stopping the Workflow when the run ended; it has since failed
+    # the stopped nodes (its own finishedAt and message) and ended the Workflow.
+    # Before, the run was mirrored afresh: its steps' finishedAt and its conditions
+    # changed.
+    pytest.param(RUNNING_RUN, RUNNING, STOPPED, "Cancelled",
+                 id="cancelled-uncancelled-workflow-stopped-since"),
+    pytest.param(run(SUBMITTED), DEADLINE, DEADLINE, "Failed", id="ended-early-then-cancel-true"),
+    pytest.param(run(SUBMITTED), SUCCEEDED, SUCCEEDED, "Succeeded",
+                 id="succeeded-then-cancel-true"),
 ])
-def test_an_ended_run_is_left_as_it_was(before: Obj, workflow: Obj, phase: str) -> None:
-    """A GitOps re-apply of `spec.cancel: false` (or a late `true`) after the run
-    ended: its phase, conditions and steps stay as they were (issue 21)."""
+def test_an_ended_run_is_left_as_it_was(before: Obj, workflow: Obj, since: Obj,
+                                        phase: str) -> None:
+    """A GitOps re-apply of `spec.cancel: false` (or a late `true`: a new
+    generation) after the run ended, its Workflow as it is `since`: its phase,
+    conditions and steps stay as they were (issue 21); only the generation it
+    describes moves, so it counts as settled again."""
     ended = settled(before, workflow)
     assert ended["status"]["phase"] == phase
     flipped = uncancelled(ended) if ended["spec"].get("cancel") else cancelled(ended)
-    action = decide(observed(flipped, workflow=workflow, created=Created()))
+    flipped["metadata"] = {**flipped["metadata"], "generation": 2}
+    action = decide(observed(flipped, workflow=since, created=Created()))
     assert isinstance(action, WriteStatus)
-    assert action.status == {k: v for k, v in ended["status"].items() if k != "seal"}
+    assert action.status == {**{k: v for k, v in ended["status"].items() if k != "seal"},
+                             "observedGeneration": 2}
+    again = {**flipped, "status": SEALER.seal(flipped, action.status)}
+    assert decide(observed(again, workflow=since, created=Created())) == Done("ended")
+

@@ -186,8 +186,12 @@ def test_a_cancel_stops_every_workflow() -> None:
 
 
 def test_an_ended_split_run_changes_nothing() -> None:
-    r = run({**CREATED, "phase": "Succeeded"})
+    r = run({**CREATED, "phase": "Succeeded", "observedGeneration": 1})
     assert isinstance(decide(observed(r, parts=running({}, {}, {}))), Done)
+    # a new generation (a re-apply of spec.cancel): observed, nothing else moves
+    bumped = run({**CREATED, "phase": "Succeeded", "observedGeneration": 1}, generation=2)
+    assert decide(observed(bumped, parts=running({}, {}, {}))) == WriteStatus(
+        {**CREATED, "phase": "Succeeded", "observedGeneration": 2})
 
 
 @settings(max_examples=60, deadline=None)
