@@ -59,7 +59,14 @@ from orchapi.semantics import (
     argo_phase_agreement,
     evaluate,
 )
-from orchapi.vocabulary import ConditionStatus, ConditionType, NodeStatusReason, RunPhase
+from orchapi.vocabulary import (
+    RUN_DONE,
+    ConditionStatus,
+    ConditionType,
+    NodeStatusReason,
+    RunPhase,
+    RunReason,
+)
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,8 @@ def mirror_split(parts: Sequence[Part], previous: Mapping[str, Any], now: str,
                                   argo_phase_agreement(RunPhase(mirror.phase), argo), *extra)
         return SplitMirror(mirror)
     mirror = _with_conditions(mirror, mirror.conditions, *extra)
+    if mirror.phase in RUN_DONE and not cancelled:
+        mirror = _still_ending(mirror, [r.part.name for r in reads if not r.ended])
     if any(_ended_early(r, by_name) for r in reads):
         return SplitMirror(mirror, stop=tuple(
             r.part.name for r in reads if not r.ended and not r.ending.shutdown))
@@ -157,6 +166,18 @@ def mirror_split(parts: Sequence[Part], previous: Mapping[str, Any], now: str,
     # few Workflows a round, and none may wait behind others that always have more.
     releases.sort(key=lambda x: x[0])
     return SplitMirror(mirror, tuple((name, gates) for _, name, gates in releases))
+
+
+def _still_ending(mirror: Mirror, ending: Sequence[str]) -> Mirror:
+    """Every step has ended, and Argo has not yet ended every Workflow (a gate it is
+    being released in, a part's outcome task): the run ends once every Workflow
+    has (above), so that its end says what Argo said of each (`ArgoPhaseAgrees`);
+    a run that ended first would not be woken by them again."""
+    return Mirror(str(RunPhase.RUNNING), mirror.step_statuses, (
+        *(c for c in mirror.conditions if c.type != ConditionType.SUCCEEDED),
+        DecidedCondition(ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN, RunReason.RUNNING,
+                         f"every step has ended; Argo is ending Workflow(s) "
+                         f"{', '.join(ending)}")), mirror.progress, mirror.started_at, None)
 
 
 def _ready_since(gate: Release, r: _Read, nodes_of: Mapping[str, _Read]) -> str:

@@ -113,6 +113,24 @@ def test_a_real_failure_fails_the_run_and_every_workflow_that_holds_it() -> None
     assert condition(m, "ArgoPhaseAgrees") == ("True", "SamePhase")
 
 
+def test_a_run_whose_steps_all_ended_runs_until_argo_ends_every_workflow() -> None:
+    """b fails: c, d and e are skipped (behind gates in WF2 and WF3) before Argo
+    says so, and every step has ended while those gates are still to be released.
+    The run ends once every Workflow has (so that its end carries ArgoPhaseAgrees,
+    which only Argo's end can say); the gates are released meanwhile. Before, it
+    ended at once and, settled, was never told that the Workflows ended."""
+    end: dict[str, Any] = {"finished": "2026-01-01T00:01:00Z"}
+    m = mirror(with_nodes(WF1, {"a": "Succeeded", "b": "Failed", "f": "Succeeded",
+                                "g": "Succeeded"}, phase="Failed", **end),
+               with_nodes(WF2, {"h": "Succeeded"}), with_nodes(WF3, {}))
+    assert set(table(m).values()) == {("Succeeded", None), ("Failed", "StepFailed"),
+                                      ("Skipped", "DependencyFailed")}
+    assert m.mirror.phase == "Running" and m.mirror.finished_at is None
+    assert condition(m, "Succeeded") == ("Unknown", "Running")
+    assert not [c for c in m.mirror.conditions if c.type == "ArgoPhaseAgrees"]
+    assert ("orch-gate-1", "Failed") in released(m)["run-1-2"]
+
+
 def test_one_workflow_ending_early_stops_the_others() -> None:
     m = mirror(with_nodes(WF1, {"a": "Succeeded", "b": "Running"}),
                with_nodes(WF2, {}, shutdown="Stop"), with_nodes(WF3, {}))
