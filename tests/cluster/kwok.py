@@ -13,15 +13,17 @@ are used as published in the kwok module.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 from orchapi.api import Obj
-from tests.cluster.kube import Kube, load_documents
+from tests.cluster.kube import Kube, load_documents, wait_for
 from tests.cluster.procs import Proc, Supervisor
 
 STAGE_API = "kwok.x-k8s.io/v1alpha1"
+RELEASED = "orch.test/released"  # the annotation `Failures.release` touches pods with
 NODE_NAME = "kwok-node-0"
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 ARGO_NODE_NAME = "workflows.argoproj.io/node-name"
@@ -303,3 +305,22 @@ class Failures:
         for name in self.created:
             self.kube.delete(STAGE_API, "Stage", name)
         self.created.clear()
+
+    def release(self, namespace: str, selector: str, timeout: float = 90) -> None:
+        """Lift every hold, and let the held pods `selector` picks complete. kwok
+        matches Stages against a pod when the pod changes, from its own watch of
+        the Stages: a pod touched before kwok saw a hold go is held again, so each
+        one still Running is touched again (a new annotation value) until it is not."""
+        self.clear()
+        touches = itertools.count()
+
+        def completed() -> bool:
+            running = [p for p in self.kube.list_objects("v1", "Pod", namespace, selector)
+                       if (p.get("status") or {}).get("phase") == "Running"]
+            for pod in running:
+                self.kube.dyn.resources.get(api_version="v1", kind="Pod").patch(
+                    name=pod["metadata"]["name"], namespace=namespace,
+                    body={"metadata": {"annotations": {RELEASED: str(next(touches))}}},
+                    content_type="application/merge-patch+json")
+            return not running
+        wait_for(completed, f"the held pods ({selector}) to complete", timeout, 1.0)

@@ -35,6 +35,10 @@ WF_API = ARGO_API_VERSION
 RBAC_TEMPLATE = REPO / "charts" / "orch" / "templates" / "rbac.yaml"
 CHART_SA = "orch"
 CHART_NAMESPACE = "orch-system"
+# The chart's Lease timings, for tests where a lost Lease would be a flake, not the
+# point: on a loaded machine the apiserver answers a renewal in more than 3 s at
+# times. Elsewhere the tests use 4 s, so that a failover they cause is quick.
+CHART_LEASE = ("--lease-duration", "15", "--renew-deadline", "10", "--retry-period", "2")
 
 
 class ControllerProcess:
@@ -68,7 +72,8 @@ class ControllerProcess:
 
     def get(self, path: str) -> tuple[int, str]:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
+            # Not 2 s: a loaded machine answers late, and a metric read as 0 lies.
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
                 return int(r.status), r.read().decode()
         except urllib.error.HTTPError as e:
             return int(e.code), e.read().decode()

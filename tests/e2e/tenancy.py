@@ -26,7 +26,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from orchapi.api import Obj
+from orchapi.api import API_VERSION, Obj
 from tests.cluster import Cluster
 from tests.cluster.argo import controller_objects
 from tests.cluster.kube import Kube, api_client, wait_for
@@ -104,7 +104,23 @@ def make_tenant(cluster: Cluster, namespace: str, work: Path, account: str = "te
         cluster.kube.apply(obj, namespace)
     path = token_kubeconfig(cluster, namespace, account,
                             work / f"{namespace}-{account}.kubeconfig")
-    return Tenant(namespace, account, path, Kube(api_client(path)))
+    kube = Kube(api_client(path))
+    # The apiserver authorizes from its RBAC informers' caches: a Role bound a
+    # moment ago may not allow anything yet. Returned once it does.
+    wait_for(lambda: _allowed(lambda: kube.list_objects(API_VERSION, "OrchestrationRun",
+                                                          namespace)),
+             f"the {account} Role to take effect", 30, 0.05)
+    return Tenant(namespace, account, path, kube)
+
+
+def _allowed(call: Callable[[], object]) -> bool:
+    try:
+        call()
+    except ApiException as e:
+        if e.status == 403:
+            return False
+        raise
+    return True
 
 
 # -- what the attacks need beyond a tenant -------------------------------------------------

@@ -134,13 +134,8 @@ def test_the_cluster_s_argo_defaults_change_no_step(
     assert step_table(cluster.kube.get("orchestration.proompteng.ai/v1alpha1",
                                        "OrchestrationRun", name, cluster.namespace) or {}
                       )["slow"][0] == "Running"
-    fail_pods.clear()
-    for pod in cluster.kube.list_objects("v1", "Pod", cluster.namespace,
-                                         f"orchestration.proompteng.ai/run={name},"
-                                         "orchestration.proompteng.ai/step=slow"):
-        client.CoreV1Api(cluster.api_client).patch_namespaced_pod(
-            pod["metadata"]["name"], cluster.namespace,
-            {"metadata": {"annotations": {"orch.test/released": "true"}}})
+    fail_pods.release(cluster.namespace, f"orchestration.proompteng.ai/run={name},"
+                                         "orchestration.proompteng.ai/step=slow")
     done = wait_run(cluster, name, run_done, "ended", 90)
     assert step_table(done) == expected
     assert {s["name"]: s.get("attempt") for s in done["status"]["stepStatuses"]

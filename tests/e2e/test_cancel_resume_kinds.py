@@ -111,10 +111,16 @@ def tool_pods(cluster: Cluster, run_name: str) -> list[Obj]:
         f"orchestration.proompteng.ai/run={run_name},orchestration.proompteng.ai/step=tool")
 
 
+# The signal's timeout: it times out the first run and the probe, and the resumed
+# run is cancelled before it (after `orch resume`, `orch get` and `orch cancel`, each
+# a process start; Argo's startedAt is whole seconds): 3 s was too short under load.
+SIGNAL_TIMEOUT = 10
+
+
 def test_waits_denied_and_timed_out_resume_waiting_again_then_a_cancel_ends_them(
         cluster: Cluster, controller: ControllerProcess, tmp_path: Path) -> None:
     #  tool (ToolRun) -> gate (ApprovalGate) -> after-gate
-    #                 -> sig (SignalWait, 3 s) -> after-sig
+    #                 -> sig (SignalWait, SIGNAL_TIMEOUT) -> after-sig
     name = unique("cw")
     pol, signal = f"{name}-policy", f"{name}-signal"
     policy(cluster, pol, "denied")
@@ -122,7 +128,7 @@ def test_waits_denied_and_timed_out_resume_waiting_again_then_a_cancel_ends_them
         {"name": "tool", "kind": "ToolRun", "toolRef": {"name": name}, "dependsOn": []},
         {"name": "gate", "kind": "ApprovalGate", "policyRef": pol, "dependsOn": ["tool"]},
         {"name": "sig", "kind": "SignalWait", "signalRef": {"name": signal},
-         "timeoutSeconds": 3, "dependsOn": ["tool"]},
+         "timeoutSeconds": SIGNAL_TIMEOUT, "dependsOn": ["tool"]},
         {"name": "after-gate", "kind": "Checkpoint", "dependsOn": ["gate"]},
         {"name": "after-sig", "kind": "Checkpoint", "dependsOn": ["sig"]}]
     first = f"{name}-1"
@@ -172,7 +178,7 @@ def test_waits_denied_and_timed_out_resume_waiting_again_then_a_cancel_ends_them
     apply(cluster, orchestration(probe, [
         {"name": "gate", "kind": "ApprovalGate", "policyRef": pol, "dependsOn": []},
         {"name": "sig", "kind": "SignalWait", "signalRef": {"name": signal},
-         "timeoutSeconds": 3, "dependsOn": []}]), run(probe, probe))
+         "timeoutSeconds": SIGNAL_TIMEOUT, "dependsOn": []}]), run(probe, probe))
     wait_run(cluster, probe, waiting("gate", "sig"), "the probe waiting", 60)
     policy(cluster, pol, "approved")
     probed = wait_run(cluster, probe, run_done, "the probe released and timed out", 60)

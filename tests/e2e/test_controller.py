@@ -141,7 +141,7 @@ def test_diamond_with_a_failing_step(cluster: Cluster, controller: ControllerPro
     assert not diff, diff
     wait_for(lambda: {("Normal", "WorkflowCreated"), ("Warning", "StepFailed"),
                       ("Warning", "RunFailed")} <= set(events_of(cluster, "e2e-diamond-1")),
-             "events on the run", 10)
+             "events on the run", 30)
 
 
 def test_diamond_with_continue_on_failure(cluster: Cluster, controller: ControllerProcess,

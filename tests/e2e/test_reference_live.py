@@ -270,13 +270,8 @@ def test_the_lab_s_primitives_given_an_implementation_run_to_the_end(
     assert step_table(child_done) == {"echo": ("Succeeded", None)}
     # The child ended Succeeded: the step's success condition holds, so its executor
     # ends. Under kwok: the hold is lifted and the pod touched, so kwok completes it.
-    fail_pods.clear()
-    selector = (f"orchestration.proompteng.ai/run={name},"
-                "orchestration.proompteng.ai/step=sub-orchestration")
-    for pod in cluster.kube.list_objects("v1", "Pod", cluster.namespace, selector):
-        client.CoreV1Api(cluster.api_client).patch_namespaced_pod(
-            pod["metadata"]["name"], cluster.namespace,
-            {"metadata": {"annotations": {"orch.test/released": "true"}}})
+    fail_pods.release(cluster.namespace, f"orchestration.proompteng.ai/run={name},"
+                                         "orchestration.proompteng.ai/step=sub-orchestration")
     done = wait_run(cluster, name, run_done, "ended", 90)
     assert step_table(done) == {s["name"]: ("Succeeded", None) for s in parent["spec"]["steps"]}
     assert done["status"]["phase"] == "Succeeded"

@@ -29,7 +29,7 @@ from tests.e2e.orch_controller import (
 )
 
 pytestmark = pytest.mark.e2e
-DEADLINE = 8
+DEADLINE = 15  # Argo runs quick, other and starts slow well inside it, under load too
 POLICY_CRD = "approvalpolicies.approvals.proompteng.ai"
 
 

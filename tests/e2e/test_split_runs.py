@@ -27,6 +27,7 @@ from tests.cluster import Cluster
 from tests.cluster.kwok import Failures
 from tests.e2e.orch_controller import (
     API,
+    CHART_LEASE,
     condition,
     leading_controller,
     orchestration,
@@ -40,10 +41,9 @@ from tests.e2e.orch_controller import (
 pytestmark = pytest.mark.e2e
 
 WINDOW = 60  # a step depends on up to 3 of the WINDOW steps before it
-# The chart's Lease timings, not the 4 s these tests use elsewhere: on a loaded
-# machine the apiserver answers a renewal in more than 3 s at times, and each lost
-# Lease fences the reconcile in flight (a long one, at 10,000 steps).
-LEASE = ("--lease-duration", "15", "--renew-deadline", "10", "--retry-period", "2")
+# The chart's Lease timings (orch_controller.CHART_LEASE): each lost Lease fences
+# the reconcile in flight (a long one, at 10,000 steps).
+LEASE = CHART_LEASE
 # Argo node phase -> the step phase it stands for (contract §5).
 _ARGO_AS = {"Succeeded": "Succeeded", "Failed": "Failed", "Omitted": "Skipped"}
 

@@ -120,12 +120,17 @@ def test_a_denied_gate_that_may_fail_lets_its_dependents_run(
     assert f"approval policy {gate} is denied" in step_status(done, "gate")["message"]
 
 
+# Long enough that the controller is stopped before any gate times out (all four
+# must be seen waiting first; on a loaded machine 3 s was not), short enough to wait.
+DOWN_TIMEOUT = 10
+
+
 def test_decisions_and_timeouts_while_the_controller_was_down(
         cluster: Cluster, controller: ControllerProcess) -> None:
     names = {what: unique(f"down-{what}")
              for what in ("denied", "approved", "undecided", "denied-after")}
     for what, name in names.items():
-        timeout = 3 if what in ("approved", "undecided") else 3600
+        timeout = DOWN_TIMEOUT if what in ("approved", "undecided") else 3600
         apply(cluster, policy(name), orchestration(name, [
             {"name": "gate", "kind": "ApprovalGate", "policyRef": name,
              "timeoutSeconds": timeout}]), run(name, name))
@@ -135,10 +140,11 @@ def test_decisions_and_timeouts_while_the_controller_was_down(
     set_status(cluster, APPROVALS_API, "approvalpolicies", names["denied"], {"phase": "Denied"})
     set_status(cluster, APPROVALS_API, "approvalpolicies", names["approved"],
                {"phase": "Approved"})
-    # The 3 s timeouts pass while nobody watches (the scenario): until the later
+    # The short timeouts pass while nobody watches (the scenario): until the later
     # deadline, from the gates' startedAt (whole seconds, so one more).
     deadline = max(calendar.timegm(time.strptime(step_status(started[what], "gate")[
-        "startedAt"], "%Y-%m-%dT%H:%M:%SZ")) for what in ("approved", "undecided")) + 3 + 1
+        "startedAt"], "%Y-%m-%dT%H:%M:%SZ")) for what in ("approved", "undecided")) \
+        + DOWN_TIMEOUT + 1
     time.sleep(max(0.0, deadline - time.time()))
     controller.start().wait_ready()
     wait_for(controller.is_leader, "the restarted controller to lead", 20, 0.1)
