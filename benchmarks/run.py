@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cold_start import compile_bytecode, orch_command
 from benchmarks.inputs import alias_bomb, dag_steps, many_documents, orchestration_yaml
 
-ORCH = [sys.executable, "-m", "operate"]
 COMMANDS = ("compile", "validate", "plan", "graph", "crds")
 
 
@@ -38,7 +38,7 @@ def bench_cli_commands(tmp: Path, runs: int = 9) -> dict[str, tuple[float, float
     system) is what a busy machine does not inflate."""
     path = tmp / "ten.yaml"
     path.write_text(orchestration_yaml(10))
-    cmds = {c: [*_orch_command(), c, *([] if c == "crds" else [str(path)])] for c in COMMANDS}
+    cmds = {c: [*orch_command(), c, *([] if c == "crds" else [str(path)])] for c in COMMANDS}
     wall: dict[str, list[float]] = {c: [] for c in COMMANDS}
     cpu: dict[str, list[float]] = {c: [] for c in COMMANDS}
     for cmd in cmds.values():
@@ -67,7 +67,7 @@ def bench_alias_bomb(tmp: Path, levels: int) -> tuple[int, int, float, float]:
     """`orch validate` of a billion-laughs file: (bytes, exit code, s, MiB)."""
     path = tmp / f"bomb{levels}.yaml"
     path.write_text(alias_bomb(levels))
-    code, seconds, mib = run_measured([*_orch_command(), "validate", str(path)])
+    code, seconds, mib = run_measured([*orch_command(), "validate", str(path)])
     return path.stat().st_size, code, seconds, mib
 
 
@@ -75,13 +75,8 @@ def bench_many_documents(tmp: Path, n: int = 270_000) -> tuple[float, int, float
     """`orch validate` of one file of `n` documents: (MB, exit code, s, MiB)."""
     path = tmp / "many.yaml"
     path.write_text(many_documents(n))
-    code, seconds, mib = run_measured([*_orch_command(), "validate", str(path)])
+    code, seconds, mib = run_measured([*orch_command(), "validate", str(path)])
     return path.stat().st_size / 1e6, code, seconds, mib
-
-
-def _orch_command() -> list[str]:
-    script = Path(sys.executable).parent / "orch"
-    return [str(script)] if script.exists() else ORCH
 
 
 def bench_cli_validate(tmp: Path) -> float:
@@ -89,7 +84,7 @@ def bench_cli_validate(tmp: Path) -> float:
     folder.mkdir()
     for i in range(1000):
         (folder / f"o{i}.yaml").write_text(orchestration_yaml(20, name=f"o{i}", seed=i))
-    cmd = [*_orch_command(), "validate", *map(str, sorted(folder.iterdir()))]
+    cmd = [*orch_command(), "validate", *map(str, sorted(folder.iterdir()))]
     return median_time(lambda: subprocess.run(cmd, check=True, capture_output=True), runs=3)
 
 
@@ -158,19 +153,6 @@ def bench_validation(n: int) -> float:
     return median_time(lambda: parse_text(text, "big.yaml"), runs=5)
 
 
-def compile_bytecode() -> None:
-    """Byte-compile orch's own modules first, as `pip install .` and the image
-    do: where PYTHONDONTWRITEBYTECODE is set (this machine sets it) or the
-    checkout is read-only, a fresh process otherwise compiles every module it
-    imports from source, and a cold start measures the compiler instead of orch
-    (30-40 ms here, more for a command whose modules were added since)."""
-    import compileall
-
-    root = Path(__file__).resolve().parents[1]
-    for package in ("orchapi", "compiler", "controller", "operate"):
-        compileall.compile_dir(str(root / package), quiet=1)
-
-
 def main() -> int:
     compile_bytecode()
     print(
@@ -236,7 +218,7 @@ def main() -> int:
     rows.append(cold_start_row(measure()))
 
     with tempfile.TemporaryDirectory() as tmp_dir:
-        rows += scale_rows(Path(tmp_dir), _orch_command())
+        rows += scale_rows(Path(tmp_dir), orch_command())
     print("\n".join(table()))
     for name, seconds, target, ok in rows:
         print(f"| {name} | {seconds:.3f} s | {target} | {'met' if ok else 'MISSED'} |")
