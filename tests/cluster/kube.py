@@ -17,11 +17,13 @@ from typing import Any
 import yaml
 from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from orchapi.api import Obj
 
 # libyaml parses the ~1 MB of CRDs in a fraction of the pure-Python time
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+DISCOVERY_WAIT = 10.0  # s: how long a kind may take to be served after its CRD is made
 HTTP_NOT_FOUND, HTTP_CONFLICT = 404, 409
 
 
@@ -55,9 +57,22 @@ class Kube:
     def resource(self, api_version: str, kind: str) -> Any:
         try:
             return self.dyn.resources.get(api_version=api_version, kind=kind)
-        except Exception:  # discovery is cached: a kind installed since needs a refresh
+        except ResourceNotFoundError:
+            pass
+        except Exception:  # a discovery read that failed (an apiserver restarting): once more
             self.dyn.resources.invalidate_cache()
             return self.dyn.resources.get(api_version=api_version, kind=kind)
+        # Discovery is cached, and the apiserver serves a CRD's kind a moment after it
+        # says Established: refreshed until it does (a kind that never comes fails).
+        give_up = time.monotonic() + DISCOVERY_WAIT
+        while True:
+            self.dyn.resources.invalidate_cache()
+            try:
+                return self.dyn.resources.get(api_version=api_version, kind=kind)
+            except ResourceNotFoundError:
+                if time.monotonic() > give_up:
+                    raise
+                time.sleep(0.2)
 
     def apply(self, obj: Obj, namespace: str | None = None) -> Obj:
         """Server-side apply (field manager `orch-tests`); returns the live object.
