@@ -35,9 +35,10 @@ WF_API = ARGO_API_VERSION
 RBAC_TEMPLATE = REPO / "charts" / "orch" / "templates" / "rbac.yaml"
 CHART_SA = "orch"
 CHART_NAMESPACE = "orch-system"
-# The chart's Lease timings, for tests where a lost Lease would be a flake, not the
-# point: on a loaded machine the apiserver answers a renewal in more than 3 s at
-# times. Elsewhere the tests use 4 s, so that a failover they cause is quick.
+# The Lease timings a chart install runs with (the controller's defaults), for tests
+# where a lost Lease would be a flake, not the point: on a loaded machine the
+# apiserver answers a renewal in more than 3 s at times. Elsewhere the tests use
+# 4 s, so that a failover they cause is quick.
 CHART_LEASE = ("--lease-duration", "15", "--renew-deadline", "10", "--retry-period", "2")
 
 
