@@ -226,10 +226,10 @@ def emit_tasks(
     entry: str,
     run_params: Mapping[str, str],
     out: Collector,
-    settings: EmitSettings = DEFAULT_SETTINGS,
-    depth: int = 0,
-    default_retries: int | None = None,
-    not_retried: list[str] | None = None,
+    settings: EmitSettings,
+    depth: int,
+    default_retries: int | None,
+    not_retried: list[str],
 ) -> list[dict[str, Any]]:
     """Each step's task, in declaration order, with its dependencies as `graph`
     has them; the templates they run are added to `templates` (identical ones
@@ -267,7 +267,7 @@ def emit_tasks(
             _warn_no_ops(step, emitted, path, out, default_retries)
         else:
             _refuse_settings(step, path, out)
-            if step.retries is None and default_retries and not_retried is not None:
+            if step.retries is None and default_retries:
                 not_retried.append(step.name)
         task.update(emitted.task)
         if node.dependencies:
